@@ -1,0 +1,85 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import knexFactory, { Knex } from 'knex';
+import pg from 'pg';
+
+/**
+ * The knex instance and the migrations. pg returns `numeric` and `bigint` as strings; we keep it
+ * that way and parse amounts into `Decimal` where they are used, so no money ever passes through
+ * a JavaScript number.
+ */
+export type Db = Knex;
+
+// DATE columns are business days, not instants: keep them as 'YYYY-MM-DD' strings.
+pg.types.setTypeParser(pg.types.builtins.DATE, (value: string) => value);
+
+export const MIGRATIONS_DIR = path.resolve(__dirname, '..', '..', 'migrations');
+
+export interface DbOptions {
+  connectionString: string;
+  poolMax?: number;
+  applicationName?: string;
+}
+
+export function createDb(options: DbOptions): Db {
+  return knexFactory({
+    client: 'pg',
+    connection: {
+      connectionString: options.connectionString,
+      application_name: options.applicationName ?? 'tongfu',
+      // Fail fast when the database is unreachable: the caller gets 503, not a hung request.
+      connectionTimeoutMillis: 3000,
+      statement_timeout: 60_000,
+    } as Knex.PgConnectionConfig,
+    pool: { min: 0, max: options.poolMax ?? 20, acquireTimeoutMillis: 5000, idleTimeoutMillis: 30_000 },
+    acquireConnectionTimeout: 5000,
+    migrations: { migrationSource: new DirectoryMigrationSource(MIGRATIONS_DIR), tableName: 'knex_migrations' },
+  });
+}
+
+interface MigrationModule {
+  up(knex: Knex): Promise<void>;
+  down?(knex: Knex): Promise<void>;
+}
+
+/**
+ * Migrations are TypeScript files loaded through whatever compiles TypeScript for the running
+ * process (scripts/run.js for the service and CLI, @swc/jest in tests), so knex need not know.
+ * They are forward-only: `down` is never run.
+ */
+export class DirectoryMigrationSource implements Knex.MigrationSource<string> {
+  constructor(private readonly directory: string) {}
+
+  getMigrations(): Promise<string[]> {
+    return Promise.resolve(migrationFileNames(this.directory));
+  }
+
+  getMigrationName(name: string): string {
+    return name;
+  }
+
+  getMigration(name: string): Promise<Knex.Migration> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const loaded = require(path.join(this.directory, name)) as MigrationModule;
+    return Promise.resolve({ up: loaded.up, down: loaded.down ?? (() => Promise.reject(new Error('migrations are forward-only'))) });
+  }
+}
+
+export function migrationFileNames(directory = MIGRATIONS_DIR): string[] {
+  return fs
+    .readdirSync(directory)
+    .filter((name) => /^\d{14}_[a-z0-9_]+\.ts$/.test(name))
+    .sort();
+}
+
+export async function migrateLatest(db: Db): Promise<string[]> {
+  const [, applied] = (await db.migrate.latest()) as [number, string[]];
+  return applied;
+}
+
+/** Names of migrations on disk that the database has not applied. */
+export async function pendingMigrations(db: Db): Promise<string[]> {
+  const exists = await db.schema.hasTable('knex_migrations');
+  const applied = exists ? new Set((await db('knex_migrations').select('name')).map((row: { name: string }) => row.name)) : new Set<string>();
+  return migrationFileNames().filter((name) => !applied.has(name));
+}

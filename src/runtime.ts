@@ -1,0 +1,85 @@
+import type Koa from 'koa';
+import type { Config } from './config';
+import { parseClockSpec } from './config';
+import { migrateLatest, pendingMigrations } from './db/database';
+import { openDatabase, OpenedDatabase } from './db/open';
+import { Clocks, systemClock } from './domain/clock';
+import { createApp } from './http/app';
+import { Contract } from './http/contract';
+import { Metrics } from './http/metrics';
+import { buildRoutes } from './http/routes';
+import { allJobs } from './jobs/registry';
+import { JobRunner } from './jobs/runner';
+import { resolveSchedules, Scheduler } from './jobs/scheduler';
+import type { Logger } from './logger';
+import { buildServices, Services } from './services';
+
+export interface Runtime {
+  app: Koa;
+  services: Services;
+  database: OpenedDatabase;
+  runner: JobRunner;
+  /** Starts the scheduler (with its catch-up) and the workers, where TONGFU_JOBS=on. */
+  startBackground(): void;
+  stopBackground(graceMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Everything the process runs, wired once; the CLI and the tests use the same wiring. */
+export async function startRuntime(config: Config, log: Logger, options: { database?: OpenedDatabase; clocks?: Clocks } = {}): Promise<Runtime> {
+  const clocks: Clocks = options.clocks ?? { real: systemClock, business: parseClockSpec(config.clockSpec, systemClock) };
+  const schedules = resolveSchedules(allJobs(), config.cronOverrides);
+  const database = options.database ?? (await openDatabase(config, log, 'service'));
+  const applied = await migrateLatest(database.db);
+  if (applied.length > 0) log.info({ migrations: applied }, 'applied migrations');
+
+  const services = await buildServices({ db: database.db, config, clocks, log });
+  const metrics = new Metrics(database.db);
+  const contract = new Contract();
+  let migrationsCurrent = false;
+  const app = createApp({
+    log,
+    contract,
+    metrics,
+    routes: buildRoutes(services),
+    authenticator: services.authenticator,
+    async readiness() {
+      try {
+        await database.db.raw('SELECT 1').timeout(2000, { cancel: false });
+        if (!migrationsCurrent) {
+          const pending = await pendingMigrations(database.db);
+          if (pending.length > 0) return `migrations behind: ${pending.join(', ')}`;
+          migrationsCurrent = true;
+        }
+        return undefined;
+      } catch {
+        return 'database unreachable';
+      }
+    },
+  });
+
+  const runner = new JobRunner({ db: database.db, connectionString: database.connectionString, clocks, log });
+  const scheduler = new Scheduler({ runner, schedules, realClock: clocks.real, log, db: database.db });
+  let backgroundStarted = false;
+
+  return {
+    app,
+    services,
+    database,
+    runner,
+    startBackground() {
+      if (!config.jobsEnabled || backgroundStarted) return;
+      backgroundStarted = true;
+      scheduler.start();
+      services.startWorkers();
+      void scheduler.catchUp().catch((error: unknown) => log.error({ err: error }, 'job catch-up failed'));
+    },
+    async stopBackground(graceMs: number) {
+      if (!backgroundStarted) return;
+      await Promise.all([scheduler.stop(graceMs), services.stopWorkers(graceMs)]);
+    },
+    async close() {
+      await database.close();
+    },
+  };
+}
