@@ -12,10 +12,11 @@
 // - the public key point is precomputed once per verifier (a window table for the scalar
 //   multiplication), which makes verification several times cheaper.
 //
-// Measured on the 2-core build machine (Node 20, test/unit/crypto/sm2.bench.ts prints these):
-//   createSm2Signer(...).sign ≈ 0.25 ms; sm2Sign (one-shot, derives the public key) ≈ 0.55 ms;
-//   createSm2Verifier(...).verify ≈ 0.45 ms (vs ≈ 2.5 ms unprecomputed); creating a verifier ≈ 4 ms
-//   (the precomputation), so verifiers must be cached per key, not built per request.
+// Measured on the 2-core build machine, Node 20, while other work was running (run
+// `node scripts/run.js test/unit/crypto/sm2.bench.ts` to see them again):
+//   createSm2Signer(...).sign ≈ 0.45 ms; sm2Sign (one-shot, also derives the public key) ≈ 0.75 ms;
+//   createSm2Verifier(...).verify ≈ 0.75 ms, against ≈ 3.6-4.1 ms without precomputation;
+//   createSm2Verifier itself ≈ 9-10 ms (the precomputation): cache verifiers per key.
 import { sm2 } from 'sm-crypto-v2';
 
 import {

@@ -1,6 +1,6 @@
 // SM3 (GB/T 32905) through Node's built-in OpenSSL, which implements it natively and correctly:
-// roughly 50x faster than the pure-JS SM3 in sm-crypto-v2, which matters for request bodies of up
-// to 1 MiB. Strings are always hashed as their UTF-8 bytes.
+// 1 MiB (the largest JSON body) hashes in ≈ 2.8 ms, against ≈ 7.5 ms for the pure-JS SM3 in
+// sm-crypto-v2, without blocking on JS. Strings are always hashed as their UTF-8 bytes.
 import { createHash, createHmac } from 'node:crypto';
 
 export type BytesLike = Buffer | Uint8Array | string;

@@ -188,8 +188,8 @@ export function parseInstant(value: unknown): Date | null {
   if (match === null) {
     return null;
   }
-  const [, yearText, monthText, dayText, hourText, minuteText, secondText, fractionText, sign, offsetHourText, offsetMinuteText] =
-    match;
+  const [, yearText, monthText, dayText, hourText, minuteText, secondText] = match;
+  const [fractionText, sign, offsetHourText, offsetMinuteText] = match.slice(7);
   const year = Number(yearText);
   const month = Number(monthText);
   const day = Number(dayText);

@@ -91,7 +91,8 @@ export function priceNoticeItems(lines: readonly NoticeLine[]): Decimal {
         if (amount.lt(min) || amount.gt(max)) {
           throw new TongfuError(
             'ITEM_AMOUNT_OUT_OF_RANGE',
-            `item ${line.itemCode} must cost between ${moneyText(min)} and ${moneyText(max)} for quantity ${line.quantity}, not ${moneyText(amount)}`,
+            `item ${line.itemCode} must cost between ${moneyText(min)} and ${moneyText(max)} ` +
+              `for quantity ${line.quantity}, not ${moneyText(amount)}`,
             { path, itemCode: line.itemCode, min: moneyText(min), max: moneyText(max) },
           );
         }

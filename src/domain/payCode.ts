@@ -56,7 +56,12 @@ export function payCodeCheckDigits(body18: string): string {
   return String(check).padStart(2, '0');
 }
 
-/** True iff `code` is 20 ASCII digits whose value mod 97 is 1. Anything not a string is invalid. */
+/**
+ * True iff `code` is 20 ASCII digits whose value mod 97 is 1 — the spec's rule, word for word.
+ * The platform only issues check digits 02–98, but the rule also accepts their alias 97 apart
+ * (00, 01, 99), as IBAN validation does; it is kept as written so that every party validating by
+ * the rule agrees with us on which codes are `PAY_CODE_INVALID`. Anything not a string is invalid.
+ */
 export function isValidPayCode(code: unknown): code is string {
   return typeof code === 'string' && PAY_CODE_PATTERN.test(code) && mod97(code) === 1;
 }

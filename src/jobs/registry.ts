@@ -1,9 +1,11 @@
+import type { Services } from '../services';
 import type { JobDefinition } from './job';
 
 /**
  * Every nightly job, by name (operations.md §4). Each capability adds its job here; the
  * scheduler, the catch-up and `cli job run <name>` all read this one list.
  */
-export function allJobs(): JobDefinition[] {
+export function allJobs(services: Services): JobDefinition[] {
+  void services;
   return [];
 }

@@ -1,4 +1,5 @@
 import cron, { ScheduledTask } from 'node-cron';
+import { ConfigError } from '../config';
 import type { Db } from '../db/database';
 import type { Clock } from '../domain/clock';
 import type { Logger } from '../logger';
@@ -18,13 +19,13 @@ export interface ScheduledJob {
 export function resolveSchedules(jobs: JobDefinition[], overrides: Record<string, string>): ScheduledJob[] {
   for (const name of Object.keys(overrides)) {
     if (!jobs.some((job) => job.name === name)) {
-      throw new Error(`invalid configuration: TONGFU_CRON_${name.toUpperCase().replace(/-/g, '_')}: no job is named ${name}`);
+      throw new ConfigError(`TONGFU_CRON_${name.toUpperCase().replace(/-/g, '_')}`, `no job is named ${name}`);
     }
   }
   return jobs.map((job) => {
     const expression = overrides[job.name] ?? job.defaultSchedule;
     if (!cron.validate(expression)) {
-      throw new Error(`invalid configuration: TONGFU_CRON_${job.name.toUpperCase().replace(/-/g, '_')}: "${expression}" is not a cron expression`);
+      throw new ConfigError(`TONGFU_CRON_${job.name.toUpperCase().replace(/-/g, '_')}`, `"${expression}" is not a cron expression`);
     }
     return { job, expression };
   });

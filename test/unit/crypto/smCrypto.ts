@@ -12,5 +12,4 @@ interface SmCryptoSm2 {
   ): boolean;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 export const smCryptoSm2 = (require('sm-crypto') as { sm2: SmCryptoSm2 }).sm2;

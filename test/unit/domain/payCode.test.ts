@@ -42,7 +42,7 @@ describe('shared vectors', () => {
 
 describe('isValidPayCode', () => {
   it.each([
-    ['a number', 15010226100000000103],
+    ['a number', Number('15010226100000000103')],
     ['a bigint', 15010226100000000103n],
     ['null', null],
     ['21 digits', '150102261000000001030'],

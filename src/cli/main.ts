@@ -1,0 +1,147 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, parseClockSpec } from '../config';
+import { migrateLatest } from '../db/database';
+import { openDatabase, OpenedDatabase } from '../db/open';
+import { generateSm2KeyPair, parsePublicKey } from '../crypto/keys';
+import { Clocks, systemClock } from '../domain/clock';
+import { isValidDate } from '../domain/businessDate';
+import { TongfuError } from '../domain/errors';
+import { allJobs } from '../jobs/registry';
+import { JobRunner } from '../jobs/runner';
+import { createLogger, Logger } from '../logger';
+import { buildServices, Services } from '../services';
+import { partyAddCommand } from './partyAdd';
+
+/**
+ * `npm run cli -- <command>` (operations.md §3): JSON on stdout, messages on stderr, a non-zero
+ * exit on failure. Works whether or not the service runs, on the same database.
+ */
+export const USAGE = `usage: npm run cli -- <command>
+
+  migrate                                  apply migrations
+  keygen --out <prefix>                    write <prefix>.key (SM2 private key) and <prefix>.pub.pem
+  party add --role <r> --code <c> --name <n> --public-key <file>
+            [--region <code>] [--callback-url <url>] [--clearing-account <no>] [--cutoff HH:MM]
+  job run <name> [--date YYYY-MM-DD] [--agency <code>]
+`;
+
+const JOB_LOCK_WAIT_MS = 10 * 60_000;
+
+export class UsageError extends Error {}
+
+export interface CliIo {
+  out(value: unknown): void;
+  err(message: string): void;
+}
+
+const defaultIo: CliIo = {
+  out: (value) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`),
+  err: (message) => process.stderr.write(`${message}\n`),
+};
+
+export async function runCli(argv: string[], io: CliIo = defaultIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'keygen':
+        io.out(keygen(rest));
+        return 0;
+      case 'migrate':
+        return await withDatabase(env, io, false, async ({ database }) => {
+          const applied = await migrateLatest(database.db);
+          io.out({ applied });
+          return 0;
+        });
+      case 'party':
+        if (rest[0] !== 'add') throw new UsageError('party: the only subcommand is "add"');
+        return await withDatabase(env, io, true, async ({ services }) => {
+          io.out(await partyAddCommand(rest.slice(1), services));
+          return 0;
+        });
+      case 'job':
+        if (rest[0] !== 'run') throw new UsageError('job: the only subcommand is "run"');
+        return await withDatabase(env, io, true, async ({ database, services, log }) => jobRun(rest.slice(1), database, services, log, io));
+      case undefined:
+      case 'help':
+      case '--help':
+        io.err(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (error instanceof ConfigError) {
+      io.err(error.message);
+      return 2;
+    }
+    if (error instanceof TongfuError) {
+      io.out({ error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } });
+      io.err(`${error.code}: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+interface CliContext {
+  database: OpenedDatabase;
+  services: Services;
+  clocks: Clocks;
+  log: Logger;
+}
+
+async function withDatabase(env: NodeJS.ProcessEnv, _io: CliIo, migrate: boolean, work: (context: CliContext) => Promise<number>): Promise<number> {
+  const config = loadConfig(env);
+  // Logs go to stderr so stdout stays one JSON document.
+  const log = createLogger(env.LOG_LEVEL ?? 'warn', process.stderr);
+  const clocks: Clocks = { real: systemClock, business: parseClockSpec(config.clockSpec, systemClock) };
+  const database = await openDatabase(config, log, 'cli', 5);
+  try {
+    if (migrate) await migrateLatest(database.db);
+    const services = await buildServices({ db: database.db, config, clocks, log });
+    return await work({ database, services, clocks, log });
+  } finally {
+    await database.close();
+  }
+}
+
+function keygen(args: string[]): Record<string, string> {
+  const { values } = parseArgs({ args, options: { out: { type: 'string' } }, strict: true });
+  if (!values.out) throw new UsageError('keygen needs --out <prefix>');
+  const prefix = path.resolve(values.out);
+  const pair = generateSm2KeyPair();
+  const privateKeyFile = `${prefix}.key`;
+  const publicKeyFile = `${prefix}.pub.pem`;
+  fs.mkdirSync(path.dirname(prefix), { recursive: true });
+  fs.writeFileSync(privateKeyFile, `${pair.privateKeyHex}\n`, { mode: 0o600 });
+  fs.chmodSync(privateKeyFile, 0o600);
+  fs.writeFileSync(publicKeyFile, pair.publicKeyPem);
+  return { privateKeyFile, publicKeyFile, publicKeyHex: pair.publicKeyHex, keyId: parsePublicKey(pair.publicKeyPem).keyId, algorithm: 'SM2' };
+}
+
+async function jobRun(args: string[], database: OpenedDatabase, services: Services, log: Logger, io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: { date: { type: 'string' }, agency: { type: 'string' } }, allowPositionals: true, strict: true });
+  const name = positionals[0];
+  const jobs = allJobs(services);
+  const job = jobs.find((candidate) => candidate.name === name);
+  if (!job) throw new UsageError(`job run needs a job name: ${jobs.map((j) => j.name).join(', ') || '(none registered)'}`);
+  if (values.date !== undefined && !isValidDate(values.date)) throw new UsageError('--date must be a calendar date YYYY-MM-DD');
+  const runner = new JobRunner({ db: database.db, connectionString: database.connectionString, clocks: services.deps.clocks, log });
+  const outcome = await runner.run({ job, trigger: 'MANUAL', businessDate: values.date, params: values.agency ? { agencyCode: values.agency } : {}, lockWaitMs: JOB_LOCK_WAIT_MS });
+  io.out(outcome);
+  if (outcome.outcome === 'FAILED') {
+    io.err(`job ${job.name} failed: ${outcome.error}`);
+    return 1;
+  }
+  if (outcome.outcome === 'LOCKED') {
+    io.err(`job ${job.name} is still running elsewhere after ${JOB_LOCK_WAIT_MS / 1000} s`);
+    return 1;
+  }
+  return 0;
+}

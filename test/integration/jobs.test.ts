@@ -1,0 +1,143 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import pino from 'pino';
+import { ConfigError } from '../../src/config';
+import { systemClock } from '../../src/domain/clock';
+import { JobRunner } from '../../src/jobs/runner';
+import { previousSlot, resolveSchedules, Scheduler } from '../../src/jobs/scheduler';
+import { createTestDatabase, TestDatabase } from '../helpers/database';
+import { crashableJob } from '../helpers/testJobs';
+
+const log = pino({ level: 'silent' });
+const clocks = { real: systemClock, business: systemClock };
+
+describe('the job machinery', () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await database.drop();
+  });
+  beforeEach(async () => {
+    await database.db.raw('DROP TABLE IF EXISTS test_job_effects');
+    await database.db('job_runs').delete();
+  });
+
+  const newRunner = () => new JobRunner({ db: database.db, connectionString: database.connectionString, clocks, log });
+  const effects = async () => {
+    const exists = await database.db.schema.hasTable('test_job_effects');
+    return exists ? (await database.db('test_job_effects').select('run_id')).length : 0;
+  };
+
+  it('runs a scheduled slot exactly once when three instances race for it', async () => {
+    const slot = new Date('2026-11-27T02:00:00.000Z');
+    const job = crashableJob({ holdMs: 300 });
+    for (let round = 0; round < 5; round += 1) {
+      const roundSlot = new Date(slot.getTime() + round * 60_000);
+      const outcomes = await Promise.all([newRunner(), newRunner(), newRunner()].map((runner) => runner.run({ job, trigger: 'SCHEDULE', scheduledFor: roundSlot })));
+      expect(outcomes.filter((o) => o.outcome === 'SUCCEEDED')).toHaveLength(1);
+      expect(outcomes.every((o) => ['SUCCEEDED', 'LOCKED', 'ALREADY_DONE'].includes(o.outcome))).toBe(true);
+    }
+    expect(await effects()).toBe(5);
+    const runs = await database.db('job_runs').select('status', 'business_date', 'counts');
+    expect(runs).toHaveLength(5);
+    expect(runs.every((r) => r.status === 'SUCCEEDED' && r.business_date === '2026-11-26' && r.counts.effects === 1)).toBe(true);
+  });
+
+  it('does not repeat a finished run of the same slot', async () => {
+    const slot = new Date('2026-11-27T03:00:00.000Z');
+    const first = await newRunner().run({ job: crashableJob(), trigger: 'SCHEDULE', scheduledFor: slot });
+    const again = await newRunner().run({ job: crashableJob(), trigger: 'CATCH_UP', scheduledFor: slot });
+    expect(first.outcome).toBe('SUCCEEDED');
+    expect(again.outcome).toBe('ALREADY_DONE');
+    expect(await effects()).toBe(1);
+  });
+
+  it('completes a run whose process was killed in the middle of it', async () => {
+    const slot = new Date('2026-11-27T04:00:00.000Z');
+    const child = spawn(process.execPath, [path.resolve('scripts/run.js'), 'test/helpers/jobCrashChild.ts', database.connectionString, slot.toISOString()], { stdio: 'ignore' });
+    // Wait until the child's run is under way (its row RUNNING, its effect written).
+    const deadline = Date.now() + 15_000;
+    while ((await effects()) === 0) {
+      if (Date.now() > deadline) throw new Error('the child never started its run');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // While the child lives, it holds the job's lock: another instance cannot run the job.
+    const blocked = await newRunner().run({ job: crashableJob(), trigger: 'SCHEDULE', scheduledFor: new Date(slot.getTime() + 60_000) });
+    expect(blocked.outcome).toBe('LOCKED');
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    expect((await database.db('job_runs').where({ run_key: `test-job@${slot.toISOString()}` }).first()).status).toBe('RUNNING');
+
+    // The next run of the job (any slot) first finishes the interrupted one.
+    let next;
+    for (let attempt = 0; attempt < 50; attempt += 1) {
+      next = await newRunner().run({ job: crashableJob(), trigger: 'SCHEDULE', scheduledFor: new Date(slot.getTime() + 120_000) });
+      if (next.outcome !== 'LOCKED') break; // the server may take a moment to notice the dead connection
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(next?.outcome).toBe('SUCCEEDED');
+    const interrupted = await database.db('job_runs').where({ run_key: `test-job@${slot.toISOString()}` }).first();
+    expect(interrupted.status).toBe('SUCCEEDED');
+    expect(interrupted.attempts).toBe(2);
+  });
+
+  it('records a failed run with its error and retries it at the next catch-up', async () => {
+    let fail = true;
+    const job = { ...crashableJob({ name: 'flaky' }), defaultSchedule: '*/5 * * * *', async run() {
+      if (fail) throw new Error('statement store unreachable');
+      return { done: 1 };
+    } };
+    const scheduler = new Scheduler({ runner: newRunner(), schedules: resolveSchedules([job], {}), realClock: systemClock, log, db: database.db });
+    const [failed] = await scheduler.catchUp();
+    expect(failed?.outcome).toBe('FAILED');
+    const row = await database.db('job_runs').where({ job: 'flaky' }).first();
+    expect(row.status).toBe('FAILED');
+    expect(row.error).toBe('statement store unreachable');
+    fail = false;
+    const [retried] = await scheduler.catchUp();
+    expect(retried?.outcome).toBe('SUCCEEDED');
+    expect(await database.db('job_runs').where({ job: 'flaky' }).first()).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
+  });
+
+  it('catches up a missed slot at start-up, once', async () => {
+    const job = crashableJob();
+    const scheduler = new Scheduler({ runner: newRunner(), schedules: resolveSchedules([job], {}), realClock: systemClock, log, db: database.db });
+    const first = await scheduler.catchUp();
+    expect(first.map((o) => o.outcome)).toEqual(['SUCCEEDED']);
+    const second = await scheduler.catchUp();
+    expect(second).toEqual([]);
+    const [run] = await database.db('job_runs').select('trigger', 'scheduled_for');
+    expect(run.trigger).toBe('CATCH_UP');
+    expect(run.scheduled_for.getTime()).toBe(previousSlot('*/5 * * * *', new Date())?.getTime());
+    await scheduler.stop(100);
+  });
+
+  it('runs manual runs even after the scheduled one, waiting for the lock', async () => {
+    const job = crashableJob({ holdMs: 200 });
+    const scheduled = newRunner().run({ job, trigger: 'SCHEDULE', scheduledFor: new Date('2026-11-27T05:00:00Z') });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const manual = await newRunner().run({ job, trigger: 'MANUAL', businessDate: '2026-11-20', lockWaitMs: 5000 });
+    expect((await scheduled).outcome).toBe('SUCCEEDED');
+    expect(manual.outcome).toBe('SUCCEEDED');
+    expect(await database.db('job_runs').where({ trigger: 'MANUAL' }).first()).toMatchObject({ business_date: '2026-11-20' });
+  });
+});
+
+describe('schedules', () => {
+  it('finds the latest slot in Asia/Shanghai', () => {
+    // 03:00 in Shanghai on the 27th: the last 00:10 run was at 00:10 Shanghai the same day.
+    expect(previousSlot('10 0 * * *', new Date('2026-11-27T03:00:00+08:00'))?.toISOString()).toBe('2026-11-26T16:10:00.000Z');
+    expect(previousSlot('0 2,6 * * *', new Date('2026-11-27T05:59:00+08:00'))?.toISOString()).toBe('2026-11-26T18:00:00.000Z');
+    expect(previousSlot('30 16 * * *', new Date('2026-11-27T16:30:00+08:00'))?.toISOString()).toBe('2026-11-27T08:30:00.000Z');
+  });
+
+  it('refuses an unknown job or a bad expression, naming the variable', () => {
+    const job = crashableJob();
+    expect(() => resolveSchedules([job], { 'test-job': 'not cron' })).toThrow(ConfigError);
+    expect(() => resolveSchedules([job], { 'test-job': 'not cron' })).toThrow(/TONGFU_CRON_TEST_JOB/);
+    expect(() => resolveSchedules([job], { 'no-such': '0 * * * *' })).toThrow(/TONGFU_CRON_NO_SUCH/);
+    expect(resolveSchedules([job], { 'test-job': '0 3 * * *' })[0]?.expression).toBe('0 3 * * *');
+  });
+});
