@@ -1,5 +1,6 @@
 import path from 'node:path';
 import fs from 'node:fs';
+import os from 'node:os';
 import { Clock, fixedClock, offsetClock, systemClock } from './domain/clock';
 
 /**
@@ -17,6 +18,8 @@ export interface Config {
   fieldKeyHex: string | undefined;
   clockSpec: string;
   jobsEnabled: boolean;
+  /** HTTP worker processes; 1 = the main process serves HTTP itself. */
+  httpWorkers: number;
   cronOverrides: Record<string, string>;
   production: boolean;
 }
@@ -31,6 +34,7 @@ export class ConfigError extends Error {
   }
 }
 
+const HTTP_WORKERS_MAX = 16;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const HEX_KEY_64 = /^[0-9a-fA-F]{64}$/;
 const HEX_KEY_32 = /^[0-9a-fA-F]{32}$/;
@@ -87,6 +91,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const jobsRaw = env.TONGFU_JOBS ?? 'on';
   if (jobsRaw !== 'on' && jobsRaw !== 'off') throw new ConfigError('TONGFU_JOBS', 'must be "on" or "off"');
 
+  const workersRaw = env.TONGFU_HTTP_WORKERS ?? String(Math.min(os.availableParallelism(), HTTP_WORKERS_MAX));
+  if (!/^\d{1,2}$/.test(workersRaw) || Number(workersRaw) < 1 || Number(workersRaw) > HTTP_WORKERS_MAX) {
+    throw new ConfigError('TONGFU_HTTP_WORKERS', `must be a whole number 1–${HTTP_WORKERS_MAX}`);
+  }
+
   const cronOverrides: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('TONGFU_CRON_') || value === undefined) continue;
@@ -105,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     fieldKeyHex,
     clockSpec,
     jobsEnabled: jobsRaw === 'on',
+    httpWorkers: Number(workersRaw),
     cronOverrides,
     production,
   };

@@ -26,11 +26,13 @@ export interface Runtime {
 }
 
 /** Everything the process runs, wired once; the CLI and the tests use the same wiring. */
-export async function startRuntime(config: Config, log: Logger, options: { database?: OpenedDatabase; clocks?: Clocks } = {}): Promise<Runtime> {
+export async function startRuntime(config: Config, log: Logger, options: { database?: OpenedDatabase; clocks?: Clocks; migrate?: boolean } = {}): Promise<Runtime> {
   const clocks: Clocks = options.clocks ?? { real: systemClock, business: parseClockSpec(config.clockSpec, systemClock) };
   const database = options.database ?? (await openDatabase(config, log, 'service'));
-  const applied = await migrateLatest(database.db);
-  if (applied.length > 0) log.info({ migrations: applied }, 'applied migrations');
+  if (options.migrate !== false) {
+    const applied = await migrateLatest(database.db);
+    if (applied.length > 0) log.info({ migrations: applied }, 'applied migrations');
+  }
 
   const services = await buildServices({ db: database.db, config, clocks, log });
   const schedules = resolveSchedules(allJobs(services), config.cronOverrides);

@@ -1,5 +1,6 @@
 import type { Services } from '../services';
 import type { JobDefinition } from './job';
+import { purgeNoncesJob } from './purgeNonces';
 
 /**
  * Every nightly job, by name (operations.md §4). Each capability adds its job here; the
@@ -7,5 +8,5 @@ import type { JobDefinition } from './job';
  */
 export function allJobs(services: Services): JobDefinition[] {
   void services;
-  return [];
+  return [purgeNoncesJob];
 }
