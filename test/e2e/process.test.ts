@@ -152,6 +152,33 @@ describe('the service process', () => {
     expect(lines.some((l) => l.msg === 'stopped')).toBe(true);
   });
 
+  it('runs the CLI on the same embedded database, with and without the service running', async () => {
+    const runCliProcess = (args: string[]) =>
+      new Promise<{ code: number | null; stdout: string }>((resolve) => {
+        const env: NodeJS.ProcessEnv = { ...process.env, TONGFU_DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+        delete env.DATABASE_URL;
+        const child = spawn(process.execPath, ['scripts/run.js', 'scripts/cli.ts', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
+        let stdout = '';
+        child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+        child.once('exit', (code) => resolve({ code, stdout }));
+      });
+    // The service is stopped: the CLI starts the server for itself and stops it after.
+    const alone = await runCliProcess(['migrate']);
+    expect(alone.code).toBe(0);
+    expect(JSON.parse(alone.stdout)).toEqual({ applied: [] });
+    expect(postmasterPid(dataDir) === undefined || !isRunning(postmasterPid(dataDir) as number)).toBe(true);
+
+    // The service runs: the CLI shares its server and leaves it running.
+    const port = await freePort();
+    current = start(dataDir, port);
+    await waitReady(current);
+    const shared = await runCliProcess(['migrate']);
+    expect(shared.code).toBe(0);
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+    current.child.kill('SIGTERM');
+    expect((await exited(current.child)).code).toBe(0);
+  });
+
   it('restarts on the same data, then recovers from SIGKILL (orphaned server, stale lock)', async () => {
     const port = await freePort();
     current = start(dataDir, port);

@@ -1,0 +1,64 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CliIo, runCli } from '../../src/cli/main';
+import { createTestDatabase, TestDatabase } from '../helpers/database';
+
+/** Runs a CLI command in-process against this file's database; returns exit code and output. */
+async function cli(argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: unknown[]; err: string[] }> {
+  const out: unknown[] = [];
+  const err: string[] = [];
+  const io: CliIo = { out: (value) => out.push(value), err: (message) => err.push(message) };
+  const code = await runCli(argv, io, env);
+  return { code, out, err };
+}
+
+describe('the CLI', () => {
+  let database: TestDatabase;
+  let env: NodeJS.ProcessEnv;
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tongfu-cli-'));
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    env = { DATABASE_URL: database.connectionString, LOG_LEVEL: 'silent' };
+  });
+  afterAll(async () => {
+    await database.drop();
+    fs.rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it('migrate applies nothing on a migrated database and says so in JSON', async () => {
+    const result = await cli(['migrate'], env);
+    expect(result.code).toBe(0);
+    expect(result.out).toEqual([{ applied: [] }]);
+  });
+
+  it('keygen writes a private key only its owner can read, and a PEM public key', async () => {
+    const prefix = path.join(workDir, 'integrator');
+    const result = await cli(['keygen', '--out', prefix], env);
+    expect(result.code).toBe(0);
+    const written = result.out[0] as { privateKeyFile: string; publicKeyFile: string; publicKeyHex: string; keyId: string };
+    expect(fs.readFileSync(written.privateKeyFile, 'utf8')).toMatch(/^[0-9a-f]{64}\n$/);
+    expect(fs.statSync(written.privateKeyFile).mode & 0o777).toBe(0o600);
+    expect(fs.readFileSync(written.publicKeyFile, 'utf8')).toMatch(/^-----BEGIN PUBLIC KEY-----\n/);
+    expect(written.publicKeyHex).toMatch(/^04[0-9a-f]{128}$/);
+    expect(written.keyId).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
+  });
+
+  it('refuses usage errors with exit 2 and the usage text', async () => {
+    expect((await cli(['keygen'], env)).code).toBe(2);
+    const unknown = await cli(['frobnicate'], env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err.join('\n')).toMatch(/unknown command "frobnicate"[\s\S]*usage:/);
+    const noJob = await cli(['job', 'run', 'no-such-job'], env);
+    expect(noJob.code).toBe(2);
+    const badDate = await cli(['job', 'run', 'purge-nonces', '--date', '2026-02-30'], env);
+    expect(badDate.code).toBe(2);
+  });
+
+  it('refuses a bad configuration naming the variable', async () => {
+    const result = await cli(['migrate'], { ...env, DATABASE_URL: 'mysql://nope' });
+    expect(result.code).toBe(2);
+    expect(result.err.join('\n')).toMatch(/DATABASE_URL/);
+  });
+});
