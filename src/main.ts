@@ -35,7 +35,7 @@ function readConfig(): Config {
   }
 }
 
-async function serve(runtime: Runtime, config: Config, log: Logger): Promise<http.Server> {
+async function serve(runtime: Runtime, config: Config): Promise<http.Server> {
   const server = http.createServer(runtime.app.callback());
   server.keepAliveTimeout = 5_000;
   server.requestTimeout = 30_000;
@@ -107,7 +107,7 @@ async function runWorker(config: Config): Promise<void> {
     migrate: false,
     database: { db, connectionString, embedded: undefined, close: () => db.destroy() },
   });
-  const server = await serve(runtime, config, log);
+  const server = await serve(runtime, config);
   signals.onStop(async () => {
     await drain(server);
     await runtime.close();
@@ -124,7 +124,7 @@ async function runMain(config: Config): Promise<void> {
   let stopping = false;
 
   if (config.httpWorkers === 1) {
-    server = await serve(runtime, config, log);
+    server = await serve(runtime, config);
   } else {
     // Workers run through the same TypeScript loader as this process.
     cluster.setupPrimary({ exec: path.resolve(__dirname, '..', 'scripts', 'run.js'), args: [path.resolve(__dirname, 'main.ts')], silent: false });

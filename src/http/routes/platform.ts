@@ -1,0 +1,19 @@
+import type { Services } from '../../services';
+import type { RouteDefinition } from '../call';
+
+/** The platform's own, unsigned endpoints (interface.md §6). */
+export function platformRoutes(services: Services): RouteDefinition[] {
+  return [
+    {
+      method: 'GET',
+      path: '/v1/platform/keys',
+      operationId: 'listPlatformKeys',
+      access: 'public',
+      body: 'none',
+      // Parties fetch these keys to verify callbacks, receipts and daily closes (interface.md §2).
+      async handle() {
+        return { status: 200, body: { keys: services.platformKeys.publishedKeys() } };
+      },
+    },
+  ];
+}

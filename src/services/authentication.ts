@@ -1,0 +1,330 @@
+import { KeyAlgorithm, parsePublicKey } from '../crypto/keys';
+import { createVerifier, decodeSignatureHeader, NONCE_PATTERN, RequestVerifier, SIGNATURE_HEADERS, stringToSign } from '../crypto/requestSigning';
+import type { Db } from '../db/database';
+import { findPartyAccess, PartyAccessRecord } from '../db/repositories/partyAccess';
+import type { Clock } from '../domain/clock';
+import { assert, TongfuError } from '../domain/errors';
+import type { AuthenticatedParty, PartyRole, RequestAuthenticator, SignedRequest } from '../http/call';
+import { PARTY_ROLES } from '../http/call';
+import type { Logger } from '../logger';
+import { claimRequestNonce } from './nonces';
+
+/** How far a request's timestamp may be from the real clock, either way (interface.md §2). */
+export const TIMESTAMP_WINDOW_SECONDS = 300;
+
+/**
+ * How long a cached party is trusted before it is read again. Another instance's change (a party
+ * disabled, a key retired) takes effect here within this bound; see
+ * contracts/decisions/0003-party-cache.md. It may be configured lower, never higher.
+ */
+export const PARTY_CACHE_TTL_MS_MAX = 5_000;
+/**
+ * Parties cached at most, least recently used evicted first. An SM2 verifier holds ≈ 50 KiB of
+ * precomputed points (sm2.ts), so 2,048 parties with a key or two each stay within ≈ 200 MB.
+ */
+export const PARTY_CACHE_ENTRIES_MAX = 2_048;
+/**
+ * When a signature does not verify with the cached keys (or names a Key-Id the cache does not
+ * know), the party is read again — the key may have been added on another instance a moment ago —
+ * but at most this often per party, so bad signatures cannot turn into a query each.
+ */
+export const RELOAD_ON_MISS_INTERVAL_MS = 1_000;
+
+const APP_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+const TIMESTAMP_PATTERN = /^[0-9]{1,12}$/;
+
+/** Lets the party service make a change take effect on this instance at once (after its commit). */
+export interface PartyAccessInvalidator {
+  /** Forget what is cached about this appId; the next request reads it again. */
+  invalidate(appId: string): void;
+}
+
+export interface PartyAuthenticator extends RequestAuthenticator, PartyAccessInvalidator {
+  /** Forget every cached party. */
+  invalidateAll(): void;
+}
+
+export interface SignedAccessOptions {
+  /** ≤ PARTY_CACHE_TTL_MS_MAX (default). */
+  partyCacheTtlMs?: number;
+  partyCacheEntriesMax?: number;
+  reloadOnMissIntervalMs?: number;
+}
+
+interface CachedParty {
+  party: AuthenticatedParty;
+  status: 'ACTIVE' | 'DISABLED';
+  /** Verifiers of the active keys by keyId, in registration order. */
+  verifiers: Map<string, RequestVerifier>;
+  /** Real-clock time of the read this entry reflects. */
+  loadedAtMs: number;
+  /** Set by invalidate() (or a read that raced with one): the next request reads again. */
+  stale: boolean;
+}
+
+/** The signature headers, each present and non-empty; X-Tongfu-Key-Id is optional. */
+interface SignatureHeaders {
+  appId: string;
+  keyId: string | undefined;
+  timestamp: string;
+  nonce: string;
+  signature: string;
+}
+
+/**
+ * Signed access (interface.md §2): checks a request's X-Tongfu-* headers in exactly the order of
+ * the standard, and the first failure answers, before anything is processed:
+ *
+ *   SIGNATURE_MISSING → UNKNOWN_APP → TIMESTAMP_OUT_OF_WINDOW → SIGNATURE_INVALID →
+ *   NONCE_REUSED → PARTY_DISABLED → FORBIDDEN
+ *
+ * The nonce is stored only once the signature has verified, so a forged request neither burns a
+ * party's nonce nor leaves a row behind.
+ *
+ * Hot path: parties are cached by appId with their verifiers built (an SM2 verifier precomputes
+ * its point once, ≈ 10 ms, and then verifies in ≈ 0.75 ms), so a request costs one signature
+ * verification and one database round trip (the nonce). The cache is correct across instances
+ * within PARTY_CACHE_TTL_MS_MAX and at once on the instance that made a change (invalidate);
+ * contracts/decisions/0003-party-cache.md explains why.
+ */
+export class SignedAccessAuthenticator implements PartyAuthenticator {
+  private readonly entries = new Map<string, CachedParty>();
+  private readonly loading = new Map<string, Promise<CachedParty | undefined>>();
+  /** Counts invalidations, so a read that started before one is not trusted after it. */
+  private invalidations = 0;
+  private readonly ttlMs: number;
+  private readonly entriesMax: number;
+  private readonly reloadOnMissIntervalMs: number;
+
+  constructor(
+    private readonly deps: { db: Db; realClock: Clock; log: Logger },
+    options: SignedAccessOptions = {},
+  ) {
+    this.ttlMs = options.partyCacheTtlMs ?? PARTY_CACHE_TTL_MS_MAX;
+    this.entriesMax = options.partyCacheEntriesMax ?? PARTY_CACHE_ENTRIES_MAX;
+    this.reloadOnMissIntervalMs = options.reloadOnMissIntervalMs ?? RELOAD_ON_MISS_INTERVAL_MS;
+    assert(this.ttlMs >= 0 && this.ttlMs <= PARTY_CACHE_TTL_MS_MAX, `party cache TTL must be 0–${PARTY_CACHE_TTL_MS_MAX} ms`);
+    assert(this.entriesMax >= 1, 'the party cache holds at least one entry');
+  }
+
+  async authenticate(request: SignedRequest, role: PartyRole): Promise<AuthenticatedParty> {
+    const headers = readSignatureHeaders(request.headers);
+
+    // UNKNOWN_APP. An appId that cannot exist is not looked up.
+    let entry = APP_ID_PATTERN.test(headers.appId) ? await this.cachedParty(headers.appId) : undefined;
+    if (!entry) throw new TongfuError('UNKNOWN_APP', `no party has appId ${JSON.stringify(headers.appId.slice(0, 64))}`);
+
+    // TIMESTAMP_OUT_OF_WINDOW, on the real clock: a moved business clock must never open a replay window.
+    const realNow = this.deps.realClock.now();
+    const nowSeconds = Math.floor(realNow.getTime() / 1000);
+    if (!TIMESTAMP_PATTERN.test(headers.timestamp) || Math.abs(nowSeconds - Number(headers.timestamp)) > TIMESTAMP_WINDOW_SECONDS) {
+      throw new TongfuError('TIMESTAMP_OUT_OF_WINDOW', `X-Tongfu-Timestamp must be Unix seconds within ${TIMESTAMP_WINDOW_SECONDS} s of the server's clock (now ${nowSeconds})`, { serverTime: nowSeconds });
+    }
+
+    // SIGNATURE_INVALID.
+    if (!NONCE_PATTERN.test(headers.nonce)) {
+      throw new TongfuError('SIGNATURE_INVALID', 'X-Tongfu-Nonce must be 16–64 characters of [A-Za-z0-9_-]');
+    }
+    const signature = decodeSignatureHeader(headers.signature);
+    if (signature === null) throw new TongfuError('SIGNATURE_INVALID', 'X-Tongfu-Signature is not standard padded base64');
+    const message = new StringToSignCache(request, headers);
+    if (!verifiesWithAny(entry, headers.keyId, message, signature)) {
+      // The key may have been added on another instance since this entry was read.
+      const reloaded = await this.reloadAfterMiss(headers.appId, entry, realNow);
+      if (reloaded && verifiesWithAny(reloaded, headers.keyId, message, signature)) {
+        entry = reloaded;
+      } else {
+        throw new TongfuError('SIGNATURE_INVALID', headers.keyId === undefined || (reloaded ?? entry).verifiers.has(headers.keyId)
+          ? 'the signature does not verify with any active key of this party'
+          : `X-Tongfu-Key-Id ${JSON.stringify(headers.keyId.slice(0, 64))} is not an active key of this party`);
+      }
+    }
+
+    // NONCE_REUSED: stored now, and only now that the signature has verified.
+    if (!(await claimRequestNonce(this.deps.db, headers.appId, headers.nonce, realNow))) {
+      throw new TongfuError('NONCE_REUSED', 'this X-Tongfu-Nonce was used by this appId within the last 15 minutes: sign every request afresh');
+    }
+
+    if (entry.status !== 'ACTIVE') throw new TongfuError('PARTY_DISABLED', `party ${headers.appId} is disabled`);
+    if (entry.party.role !== role) {
+      throw new TongfuError('FORBIDDEN', `a ${entry.party.role} party may not call /v1/${role}`);
+    }
+    return entry.party;
+  }
+
+  invalidate(appId: string): void {
+    this.invalidations += 1;
+    this.loading.delete(appId);
+    const entry = this.entries.get(appId);
+    // Keep the entry (its verifiers are reused when the keys are unchanged), but read it again.
+    if (entry) entry.stale = true;
+  }
+
+  invalidateAll(): void {
+    this.invalidations += 1;
+    this.loading.clear();
+    for (const entry of this.entries.values()) entry.stale = true;
+  }
+
+  /** The party by appId: from the cache while fresh, else read (once, however many requests wait). */
+  private async cachedParty(appId: string): Promise<CachedParty | undefined> {
+    const cached = this.entries.get(appId);
+    if (cached && this.isFresh(cached)) {
+      // Map order is the LRU order: move the entry to the young end.
+      this.entries.delete(appId);
+      this.entries.set(appId, cached);
+      return cached;
+    }
+    return this.load(appId);
+  }
+
+  private isFresh(entry: CachedParty): boolean {
+    const ageMs = this.deps.realClock.now().getTime() - entry.loadedAtMs;
+    // A clock that stepped back makes the age negative: read again rather than trust longer.
+    return !entry.stale && ageMs >= 0 && ageMs < this.ttlMs;
+  }
+
+  private async reloadAfterMiss(appId: string, entry: CachedParty, realNow: Date): Promise<CachedParty | undefined> {
+    const ageMs = realNow.getTime() - entry.loadedAtMs;
+    if (!entry.stale && ageMs >= 0 && ageMs < this.reloadOnMissIntervalMs) return undefined;
+    const reloaded = await this.load(appId);
+    if (!reloaded || sameKeys(reloaded, entry)) return undefined;
+    return reloaded;
+  }
+
+  private load(appId: string): Promise<CachedParty | undefined> {
+    const inFlight = this.loading.get(appId);
+    if (inFlight) return inFlight;
+    const invalidationsAtStart = this.invalidations;
+    const loadedAtMs = this.deps.realClock.now().getTime();
+    const promise = findPartyAccess(this.deps.db, appId)
+      .then((record) => {
+        if (!record) {
+          // Not cached: a party registered a moment later must be found at once.
+          this.entries.delete(appId);
+          return undefined;
+        }
+        const entry = this.buildEntry(record, this.entries.get(appId), loadedAtMs);
+        // An invalidation while reading means the read may predate the change it announces.
+        entry.stale = this.invalidations !== invalidationsAtStart;
+        this.remember(appId, entry);
+        return entry;
+      })
+      .finally(() => {
+        if (this.loading.get(appId) === promise) this.loading.delete(appId);
+      });
+    this.loading.set(appId, promise);
+    return promise;
+  }
+
+  private remember(appId: string, entry: CachedParty): void {
+    this.entries.delete(appId);
+    this.entries.set(appId, entry);
+    while (this.entries.size > this.entriesMax) {
+      const oldest = this.entries.keys().next().value as string;
+      this.entries.delete(oldest);
+    }
+  }
+
+  /** Verifiers of keys already cached are reused: a keyId names one key for good (keys.ts). */
+  private buildEntry(record: PartyAccessRecord, previous: CachedParty | undefined, loadedAtMs: number): CachedParty {
+    const role = record.role as PartyRole;
+    assert((PARTY_ROLES as readonly string[]).includes(role), `party ${record.appId} has an unknown role ${record.role}`);
+    const verifiers = new Map<string, RequestVerifier>();
+    for (const key of record.activeKeys) {
+      const reused = previous?.verifiers.get(key.keyId);
+      if (reused) {
+        verifiers.set(key.keyId, reused);
+        continue;
+      }
+      const publicKey = parsePublicKey(key.publicKeyPem);
+      // The registration stored the key and its derived id together; disagreement is corruption.
+      assert(publicKey.keyId === key.keyId && publicKey.algorithm === key.algorithm, `stored key ${key.keyId} of party ${record.appId} does not match its PEM`);
+      verifiers.set(key.keyId, createVerifier(publicKey));
+      this.deps.log.debug({ appId: record.appId, keyId: key.keyId, algorithm: key.algorithm }, 'verifier built for a party key');
+    }
+    return {
+      party: { partyId: record.partyId, appId: record.appId, role, code: record.code, name: record.name },
+      status: record.status,
+      verifiers,
+      loadedAtMs,
+      stale: false,
+    };
+  }
+}
+
+function sameKeys(a: CachedParty, b: CachedParty): boolean {
+  if (a.verifiers.size !== b.verifiers.size) return false;
+  for (const keyId of a.verifiers.keys()) if (!b.verifiers.has(keyId)) return false;
+  return true;
+}
+
+/** SIGNATURE_MISSING unless every required header is present and non-empty. */
+function readSignatureHeaders(headers: SignedRequest['headers']): SignatureHeaders {
+  const read = (name: string): string | undefined => {
+    const value = headers[name.toLowerCase()];
+    // Node joins repeated custom headers with ", "; an array only comes from odd callers.
+    const text = Array.isArray(value) ? value.join(', ') : value;
+    return text === undefined || text === '' ? undefined : text;
+  };
+  const appId = read(SIGNATURE_HEADERS.appId);
+  const timestamp = read(SIGNATURE_HEADERS.timestamp);
+  const nonce = read(SIGNATURE_HEADERS.nonce);
+  const signature = read(SIGNATURE_HEADERS.signature);
+  if (appId === undefined || timestamp === undefined || nonce === undefined || signature === undefined) {
+    const present: Array<[string, string | undefined]> = [
+      [SIGNATURE_HEADERS.appId, appId],
+      [SIGNATURE_HEADERS.timestamp, timestamp],
+      [SIGNATURE_HEADERS.nonce, nonce],
+      [SIGNATURE_HEADERS.signature, signature],
+    ];
+    const missing = present.filter(([, value]) => value === undefined).map(([name]) => name);
+    throw new TongfuError('SIGNATURE_MISSING', `signed request without ${missing.join(', ')}`, { missingHeaders: missing });
+  }
+  return { appId, keyId: read(SIGNATURE_HEADERS.keyId), timestamp, nonce, signature };
+}
+
+/**
+ * The UTF-8 bytes of the string to sign, per digest algorithm: line 5 is SM3 of the body for SM2
+ * keys and SHA-256 for RSA keys, so a party with both kinds of key is checked against two strings.
+ * Each is computed at most once per request.
+ */
+class StringToSignCache {
+  private readonly bytes = new Map<KeyAlgorithm, Buffer>();
+
+  constructor(
+    private readonly request: SignedRequest,
+    private readonly headers: SignatureHeaders,
+  ) {}
+
+  bytesFor(verifier: RequestVerifier): Buffer | undefined {
+    const cached = this.bytes.get(verifier.algorithm);
+    if (cached) return cached;
+    let text: string;
+    try {
+      text = stringToSign({
+        method: this.request.method,
+        target: this.request.target,
+        timestamp: this.headers.timestamp,
+        nonce: this.headers.nonce,
+        bodyDigestHex: verifier.digest(this.request.body),
+      });
+    } catch {
+      // A line break in a part: no signature can be valid for it.
+      return undefined;
+    }
+    const bytes = Buffer.from(text, 'utf8');
+    this.bytes.set(verifier.algorithm, bytes);
+    return bytes;
+  }
+}
+
+/** With a Key-Id, only that active key; without, every active key (interface.md §2). */
+function verifiesWithAny(entry: CachedParty, keyId: string | undefined, message: StringToSignCache, signature: Buffer): boolean {
+  const candidates = keyId === undefined ? [...entry.verifiers.values()] : [entry.verifiers.get(keyId)].filter((v): v is RequestVerifier => v !== undefined);
+  for (const verifier of candidates) {
+    const bytes = message.bytesFor(verifier);
+    if (bytes && verifier.verify(bytes, signature)) return true;
+  }
+  return false;
+}

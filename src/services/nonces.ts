@@ -1,0 +1,40 @@
+import type { Db } from '../db/database';
+import { claimNonce, deleteExpiredNonces } from '../db/repositories/requestNonces';
+
+/**
+ * How long a nonce stays used (interface.md §2: "rejected if this appId used it within the last
+ * 15 minutes"). Three times the ±300 s timestamp window, so a captured request is refused by its
+ * timestamp long before its nonce could be reused.
+ */
+export const NONCE_REUSE_WINDOW_MS = 15 * 60_000;
+
+/** Rows one purge statement deletes at most. */
+export const NONCE_PURGE_BATCH_SIZE_MAX = 10_000;
+/**
+ * Batches one purge run deletes at most (10 M nonces). An hour of traffic never comes near; if it
+ * ever did, the rest waits for the next run, and expired rows are harmless meanwhile because a
+ * claim treats them as free.
+ */
+export const NONCE_PURGE_BATCHES_MAX = 1_000;
+
+/**
+ * Marks a nonce used by `appId` at `realNow` (the real clock, never the business clock). True if
+ * the nonce was free; false if the appId used it within the window, i.e. the request is a replay.
+ * Call it only once the request's signature has verified, so a forged request cannot burn a
+ * party's nonces.
+ */
+export function claimRequestNonce(db: Db, appId: string, nonce: string, realNow: Date): Promise<boolean> {
+  return claimNonce(db, appId, nonce, realNow, new Date(realNow.getTime() - NONCE_REUSE_WINDOW_MS));
+}
+
+/** Deletes the nonces whose window has passed at `realNow`; returns how many were deleted. */
+export async function purgeExpiredNonces(db: Db, realNow: Date, batchSizeMax = NONCE_PURGE_BATCH_SIZE_MAX): Promise<number> {
+  const expiredAtOrBefore = new Date(realNow.getTime() - NONCE_REUSE_WINDOW_MS);
+  let purged = 0;
+  for (let batch = 0; batch < NONCE_PURGE_BATCHES_MAX; batch += 1) {
+    const deleted = await deleteExpiredNonces(db, expiredAtOrBefore, batchSizeMax);
+    purged += deleted;
+    if (deleted < batchSizeMax) break;
+  }
+  return purged;
+}
