@@ -1,0 +1,423 @@
+import { randomBytes } from 'node:crypto';
+import { canonicalJsonSha256Hex } from '../crypto/canonicalJson';
+import { KeyFormatError, parsePublicKey, type PublicKey } from '../crypto/keys';
+import type { Db } from '../db/database';
+import type { PageRequest } from '../db/pagination';
+import { findAccount, findRegion } from '../db/repositories/catalogue';
+import * as repo from '../db/repositories/parties';
+import type { PartyKeyRow, PartyKeyStatus, PartyRoleName, PartyRow, PartyStatus, Queryable } from '../db/repositories/parties';
+import type { Clocks } from '../domain/clock';
+import { assert, FieldProblem, TongfuError, validationFailed } from '../domain/errors';
+import { DEFAULT_CUTOFF_TIME } from '../domain/identifiers';
+import type { Logger } from '../logger';
+import { CLEARING_ACCOUNT_KIND, type ListPage, unknownReferences } from './catalogue';
+
+/**
+ * Registering and administering parties (interface.md §6.1): the finance department registers
+ * units, agencies, banks and other finance parties, manages their status and callback URL, and
+ * rotates their public keys. `npm run cli -- party add` registers through the same use case.
+ *
+ * Every change that the signature check depends on (keys, status; the callback URL for
+ * deliveries) calls `onPartyChanged(appId)` after it commits, so a cache of parties — the request
+ * authenticator's — drops what it holds for that appId.
+ */
+
+export const PARTY_ROLE_NAMES: readonly PartyRoleName[] = ['finance', 'unit', 'agency', 'bank'];
+
+/** Longest callback URL accepted; longer ones are not URLs anyone types. */
+export const CALLBACK_URL_LENGTH_MAX = 2048;
+
+/** appIds are 'A' + 20 characters of base32: 100 random bits, unguessable and never reused by chance. */
+const APP_ID_RANDOM_CHARS = 20;
+const BASE32_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+const UNIQUE_VIOLATION = '23505';
+
+export interface PartyKey {
+  keyId: string;
+  algorithm: 'SM2' | 'RSA';
+  status: PartyKeyStatus;
+  createdAt: Date;
+  retiredAt: Date | null;
+}
+
+/** A party without its keys: what other use cases read on their hot paths. */
+export interface PartyRecord {
+  partyId: string;
+  appId: string;
+  role: PartyRoleName;
+  code: string;
+  name: string;
+  status: PartyStatus;
+  /** Units only. */
+  regionCode: string | null;
+  callbackUrl: string | null;
+  /** Agencies only: where payers' money lands first (汇缴户), a CLEARING account. */
+  clearingAccountNo: string | null;
+  /** Agencies only: `HH:MM`, `24:00` = midnight; decides a payment's business date. */
+  cutoffTime: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface Party extends PartyRecord {
+  /** Every key the party ever registered, oldest first, retired ones included. */
+  keys: PartyKey[];
+}
+
+/** The body of `POST /v1/finance/parties`, as parsed (it is also the idempotency fingerprint's input). */
+export interface RegisterPartyInput {
+  role: PartyRoleName;
+  code: string;
+  name: string;
+  publicKey: string;
+  regionCode?: string;
+  callbackUrl?: string;
+  clearingAccountNo?: string;
+  cutoffTime?: string;
+}
+
+export interface Registration {
+  party: Party;
+  /** The keyId of the key the registration carried. */
+  keyId: string;
+  /** True when an earlier identical registration answers (`Idempotent-Replay: true`). */
+  replayed: boolean;
+}
+
+export interface UpdatePartyInput {
+  status?: PartyStatus;
+  /** null removes the callback URL (the party then only pulls its events). */
+  callbackUrl?: string | null;
+}
+
+export interface KeyRegistration {
+  key: PartyKey;
+  /** False when the party already had this key: the existing key answers, with 200. */
+  created: boolean;
+}
+
+export interface PartyDependencies {
+  db: Db;
+  clocks: Clocks;
+  log: Logger;
+  /** Called after a change to a party commits; see the module comment. */
+  onPartyChanged?: (appId: string) => void;
+}
+
+// ---- rows → domain -----------------------------------------------------------------------------
+
+function toKey(row: PartyKeyRow): PartyKey {
+  return { keyId: row.key_id, algorithm: row.algorithm, status: row.status, createdAt: row.created_at, retiredAt: row.retired_at };
+}
+
+export function toPartyRecord(row: PartyRow): PartyRecord {
+  return {
+    partyId: row.id,
+    appId: row.app_id,
+    role: row.role,
+    code: row.code,
+    name: row.name,
+    status: row.status,
+    regionCode: row.region_code,
+    callbackUrl: row.callback_url,
+    clearingAccountNo: row.clearing_account_no,
+    cutoffTime: row.cutoff_time,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+async function withKeys(db: Queryable, rows: readonly PartyRow[]): Promise<Party[]> {
+  const keys = await repo.listKeys(
+    db,
+    rows.map((row) => row.id),
+  );
+  return rows.map((row) => ({ ...toPartyRecord(row), keys: keys.filter((key) => key.party_id === row.id).map(toKey) }));
+}
+
+async function withKeysOne(db: Queryable, row: PartyRow): Promise<Party> {
+  const [party] = await withKeys(db, [row]);
+  assert(party !== undefined, 'one row gives one party');
+  return party;
+}
+
+// ---- reads other use cases share (run inside their transactions) -----------------------------
+
+/** The party with this role and code, without keys; payments read an agency's cutoff and clearing account here. */
+export async function findPartyRecord(db: Queryable, role: PartyRoleName, code: string): Promise<PartyRecord | undefined> {
+  const row = await repo.findPartyByRoleCode(db, role, code);
+  return row ? toPartyRecord(row) : undefined;
+}
+
+export async function findPartyRecordByAppId(db: Queryable, appId: string): Promise<PartyRecord | undefined> {
+  const row = await repo.findPartyByAppId(db, appId);
+  return row ? toPartyRecord(row) : undefined;
+}
+
+export async function findPartyRecordById(db: Queryable, partyId: string): Promise<PartyRecord | undefined> {
+  const row = await repo.findPartyById(db, partyId);
+  return row ? toPartyRecord(row) : undefined;
+}
+
+// ---- pure rules --------------------------------------------------------------------------------
+
+/** A callback URL: absolute http(s), no credentials (they would be logged), no fragment (never sent). */
+export function callbackUrlProblem(value: string): string | undefined {
+  if (value.length > CALLBACK_URL_LENGTH_MAX) return `must be at most ${CALLBACK_URL_LENGTH_MAX} characters`;
+  if (/\s/.test(value)) return 'must not contain white space';
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'must be an absolute http:// or https:// URL';
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') return 'must be an absolute http:// or https:// URL';
+  if (url.username !== '' || url.password !== '') return 'must not carry a user name or password';
+  if (value.includes('#')) return 'must not have a fragment (#…)';
+  return undefined;
+}
+
+/** The public key, or a VALIDATION_FAILED problem that says what is wrong with it. */
+function parseKeyInto(publicKey: string, problems: FieldProblem[]): PublicKey | undefined {
+  try {
+    return parsePublicKey(publicKey);
+  } catch (error) {
+    if (!(error instanceof KeyFormatError)) throw error;
+    problems.push({ path: '/publicKey', problem: error.message });
+    return undefined;
+  }
+}
+
+/**
+ * The rules of a registration the contract's schema cannot express: which fields belong to which
+ * role, the callback URL, and the key itself (SM2, or RSA of at least 2048 bits).
+ */
+export function registrationProblems(input: RegisterPartyInput): { problems: FieldProblem[]; key: PublicKey | undefined } {
+  const problems: FieldProblem[] = [];
+  if (!PARTY_ROLE_NAMES.includes(input.role)) problems.push({ path: '/role', problem: `must be one of ${PARTY_ROLE_NAMES.join(', ')}` });
+  if (input.role === 'unit' && input.regionCode === undefined) problems.push({ path: '/regionCode', problem: 'is required for a unit' });
+  if (input.role !== 'unit' && input.regionCode !== undefined) problems.push({ path: '/regionCode', problem: `is only for a unit, not a ${input.role}` });
+  if (input.role === 'agency' && input.clearingAccountNo === undefined) problems.push({ path: '/clearingAccountNo', problem: 'is required for an agency' });
+  if (input.role !== 'agency' && input.clearingAccountNo !== undefined) problems.push({ path: '/clearingAccountNo', problem: `is only for an agency, not a ${input.role}` });
+  if (input.role !== 'agency' && input.cutoffTime !== undefined) problems.push({ path: '/cutoffTime', problem: `is only for an agency, not a ${input.role}` });
+  if (input.name.trim() === '') problems.push({ path: '/name', problem: 'must not be blank' });
+  if (input.callbackUrl !== undefined) {
+    const problem = callbackUrlProblem(input.callbackUrl);
+    if (problem) problems.push({ path: '/callbackUrl', problem });
+  }
+  const key = parseKeyInto(input.publicKey, problems);
+  return { problems, key };
+}
+
+/** A fresh appId: 'A' and 20 base32 characters from the CSPRNG. */
+export function newAppId(): string {
+  const bytes = randomBytes(APP_ID_RANDOM_CHARS);
+  let id = 'A';
+  for (const byte of bytes) id += BASE32_ALPHABET[byte & 31];
+  return id;
+}
+
+function isUniqueViolation(error: unknown, constraint: string): boolean {
+  const { code, constraint: violated } = (error ?? {}) as { code?: string; constraint?: string };
+  return code === UNIQUE_VIOLATION && violated === constraint;
+}
+
+function partyNotFound(appId: string): TongfuError {
+  return new TongfuError('NOT_FOUND', `no party ${appId} is registered`, { appId });
+}
+
+// ---- the service -------------------------------------------------------------------------------
+
+export class PartyService {
+  constructor(private readonly deps: PartyDependencies) {}
+
+  private now(): Date {
+    return this.deps.clocks.business.now();
+  }
+
+  private changed(appId: string): void {
+    try {
+      this.deps.onPartyChanged?.(appId);
+    } catch (error) {
+      // The change has committed; a cache that failed to drop an entry must be seen by a person.
+      this.deps.log.error({ err: error, appId }, 'could not invalidate the cached party');
+    }
+  }
+
+  /**
+   * `POST /v1/finance/parties` and `party add`. Idempotent on (role, code): the same content
+   * again answers the party with `replayed`, other content is IDEMPOTENCY_CONFLICT, and
+   * concurrent identical registrations create one party (the unique key decides; the losers
+   * re-read and replay).
+   *
+   * Errors, in order: VALIDATION_FAILED (fields of another role, a missing role field, the
+   * callback URL, the key: malformed, unsupported or RSA under 2048 bits), IDEMPOTENCY_CONFLICT,
+   * UNKNOWN_REFERENCE (regionCode; clearingAccountNo: none, or not a CLEARING account).
+   */
+  async register(input: RegisterPartyInput): Promise<Registration> {
+    const { problems, key } = registrationProblems(input);
+    if (problems.length > 0 || key === undefined) throw validationFailed(problems);
+    // The fingerprint of the request exactly as parsed (interface.md §4): "24:00" given and
+    // the default taken are different content.
+    const requestHash = canonicalJsonSha256Hex(input);
+
+    const existing = await repo.findPartyByRoleCode(this.deps.db, input.role, input.code);
+    if (existing) return this.replay(existing, requestHash, key);
+
+    const now = this.now();
+    let party: Party;
+    try {
+      party = await this.deps.db.transaction(async (trx) => {
+        await this.checkReferences(trx, input);
+        const row = await repo.insertParty(trx, {
+          app_id: newAppId(),
+          role: input.role,
+          code: input.code,
+          name: input.name,
+          region_code: input.regionCode ?? null,
+          callback_url: input.callbackUrl ?? null,
+          clearing_account_no: input.clearingAccountNo ?? null,
+          cutoff_time: input.role === 'agency' ? (input.cutoffTime ?? DEFAULT_CUTOFF_TIME) : null,
+          request_hash: requestHash,
+          created_at: now,
+          updated_at: now,
+        });
+        await repo.insertKey(trx, { party_id: row.id, key_id: key.keyId, algorithm: key.algorithm, public_key_pem: key.pem, created_at: now });
+        return withKeysOne(trx, row);
+      });
+    } catch (error) {
+      if (!isUniqueViolation(error, repo.PARTY_ROLE_CODE_CONSTRAINT)) throw error;
+      // A concurrent registration of the same (role, code) committed first.
+      const winner = await repo.findPartyByRoleCode(this.deps.db, input.role, input.code);
+      assert(winner !== undefined, `party ${input.role} ${input.code} exists after a unique violation`);
+      return this.replay(winner, requestHash, key);
+    }
+    this.deps.log.info({ appId: party.appId, role: party.role, code: party.code, keyId: key.keyId }, 'party registered');
+    this.changed(party.appId);
+    return { party, keyId: key.keyId, replayed: false };
+  }
+
+  private async replay(existing: PartyRow, requestHash: string, key: PublicKey): Promise<Registration> {
+    if (existing.request_hash !== requestHash) {
+      throw new TongfuError('IDEMPOTENCY_CONFLICT', `a ${existing.role} with code ${existing.code} is already registered with different content`, { role: existing.role, code: existing.code });
+    }
+    return { party: await withKeysOne(this.deps.db, existing), keyId: key.keyId, replayed: true };
+  }
+
+  private async checkReferences(trx: Queryable, input: RegisterPartyInput): Promise<void> {
+    const references: FieldProblem[] = [];
+    if (input.regionCode !== undefined && !(await findRegion(trx, input.regionCode))) {
+      references.push({ path: '/regionCode', problem: `no region ${input.regionCode} is registered` });
+    }
+    if (input.clearingAccountNo !== undefined) {
+      // FOR SHARE: the account's kind cannot change until this registration commits.
+      const account = await findAccount(trx, input.clearingAccountNo, { lock: 'share' });
+      if (!account) {
+        references.push({ path: '/clearingAccountNo', problem: `no account ${input.clearingAccountNo} is registered` });
+      } else if (account.kind !== CLEARING_ACCOUNT_KIND) {
+        references.push({ path: '/clearingAccountNo', problem: `account ${account.account_no} is a ${account.kind} account; an agency's clearing account must be ${CLEARING_ACCOUNT_KIND}` });
+      }
+    }
+    if (references.length > 0) throw unknownReferences(references);
+  }
+
+  /** `GET /v1/finance/parties/{appId}`. NOT_FOUND. */
+  async get(appId: string): Promise<Party> {
+    const row = await repo.findPartyByAppId(this.deps.db, appId);
+    if (!row) throw partyNotFound(appId);
+    return withKeysOne(this.deps.db, row);
+  }
+
+  /** `GET /v1/finance/parties?role=`: in registration order. */
+  async list(filter: { role?: PartyRoleName }, page: PageRequest): Promise<ListPage<Party>> {
+    const result = await repo.listParties(this.deps.db, filter, page);
+    return { data: await withKeys(this.deps.db, result.rows), nextCursor: result.nextCursor };
+  }
+
+  /**
+   * `PATCH /v1/finance/parties/{appId}`. Errors: VALIDATION_FAILED (callback URL), NOT_FOUND,
+   * INVALID_STATE_TRANSITION (disabling the last active finance party, which would leave no one
+   * able to administer the platform through the API).
+   */
+  async update(appId: string, input: UpdatePartyInput): Promise<Party> {
+    if (typeof input.callbackUrl === 'string') {
+      const problem = callbackUrlProblem(input.callbackUrl);
+      if (problem) throw validationFailed([{ path: '/callbackUrl', problem }]);
+    }
+    const now = this.now();
+    const party = await this.deps.db.transaction(async (trx) => {
+      const found = await repo.findPartyByAppId(trx, appId);
+      if (!found) throw partyNotFound(appId);
+      if (found.role === 'finance' && input.status === 'DISABLED') {
+        // Every active finance row, in id order, before the party's own row: the same order in
+        // every transaction, so two finance parties disabling each other cannot deadlock.
+        const active = await repo.lockActiveFinanceParties(trx);
+        if (active.length <= 1 && active.some((row) => row.id === found.id)) {
+          throw new TongfuError('INVALID_STATE_TRANSITION', `party ${appId} is the last active finance party and cannot be disabled`, { appId });
+        }
+      }
+      const row = await repo.findPartyByAppId(trx, appId, { lock: 'update' });
+      assert(row !== undefined, 'a party is never deleted');
+      const changes: { status?: PartyStatus; callback_url?: string | null; updated_at: Date } = { updated_at: now };
+      if (input.status !== undefined) changes.status = input.status;
+      if (input.callbackUrl !== undefined) changes.callback_url = input.callbackUrl;
+      return withKeysOne(trx, await repo.updateParty(trx, row.id, changes));
+    });
+    this.deps.log.info({ appId, status: input.status, callbackUrlChanged: input.callbackUrl !== undefined }, 'party updated');
+    this.changed(appId);
+    return party;
+  }
+
+  /**
+   * `POST /v1/finance/parties/{appId}/keys`: adds a key beside the active ones, so a party
+   * rotates without downtime. The same key again answers the existing key (`created: false`)
+   * whatever its status: a retired key is not brought back, because keys are retired when they
+   * may be compromised; a new key pair is the way back. Errors: VALIDATION_FAILED (the key),
+   * NOT_FOUND.
+   */
+  async addKey(appId: string, publicKey: string): Promise<KeyRegistration> {
+    const problems: FieldProblem[] = [];
+    const key = parseKeyInto(publicKey, problems);
+    if (problems.length > 0 || key === undefined) throw validationFailed(problems);
+    const now = this.now();
+    const result = await this.deps.db.transaction(async (trx) => {
+      const party = await repo.findPartyByAppId(trx, appId, { lock: 'update' });
+      if (!party) throw partyNotFound(appId);
+      const existing = await repo.findKey(trx, party.id, key.keyId);
+      if (existing) return { key: toKey(existing), created: false };
+      const row = await repo.insertKey(trx, { party_id: party.id, key_id: key.keyId, algorithm: key.algorithm, public_key_pem: key.pem, created_at: now });
+      return { key: toKey(row), created: true };
+    });
+    if (result.created) {
+      this.deps.log.info({ appId, keyId: key.keyId, algorithm: key.algorithm }, 'party key added');
+      this.changed(appId);
+    }
+    return result;
+  }
+
+  /**
+   * `DELETE /v1/finance/parties/{appId}/keys/{keyId}`: retires a key; retiring a retired key
+   * answers it again. Errors: NOT_FOUND (party or key), LAST_ACTIVE_KEY. The party's row is
+   * locked, so two concurrent retirements of its last two keys cannot both succeed.
+   */
+  async retireKey(appId: string, keyId: string): Promise<PartyKey> {
+    const now = this.now();
+    const result = await this.deps.db.transaction(async (trx) => {
+      const party = await repo.findPartyByAppId(trx, appId, { lock: 'update' });
+      if (!party) throw partyNotFound(appId);
+      const key = await repo.findKey(trx, party.id, keyId);
+      if (!key) throw new TongfuError('NOT_FOUND', `party ${appId} has no key ${keyId}`, { appId, keyId });
+      if (key.status === 'RETIRED') return { key: toKey(key), retired: false };
+      if ((await repo.countActiveKeys(trx, party.id)) <= 1) {
+        throw new TongfuError('LAST_ACTIVE_KEY', `key ${keyId} is the last active key of party ${appId}; add another key before retiring it`, { appId, keyId });
+      }
+      return { key: toKey(await repo.retireKey(trx, key.id, now)), retired: true };
+    });
+    if (result.retired) {
+      this.deps.log.info({ appId, keyId }, 'party key retired');
+      this.changed(appId);
+    }
+    return result.key;
+  }
+}
