@@ -1,0 +1,101 @@
+/**
+ * `bench:verify` (quality.md §1): signed `GET /v1/agency/notices/{payCode}`; target ≥ 2,500/s with
+ * p99 ≤ 30 ms. One agency verifies, round-robin, notices that one unit issued through the API
+ * before the clock starts; requests are signed beforehand. Baselines in the same run: bare Koa
+ * requests/s, and pgbench running the statements one verification sends (nonce claim, the notice
+ * with its lines by payCode).
+ */
+import { Client } from 'pg';
+import { SELECT_NOTICE } from '../../src/db/repositories/notices';
+import { buildWorld, CONCURRENCY_MAX, drive, envInteger, koaBaseline, machine, noticeBody, pgbench, prepare, printTable, REQUESTS_MAX, runRow, sm2VerifyBaseline, startTarget, writeResult } from './lib';
+
+const TARGET_PER_SECOND = 2_500;
+const TARGET_P99_MS = 30;
+
+/** The statements of one verification; `bench_verify_codes` maps 1…n to the notices' codes. */
+async function verificationScript(databaseUrl: string, payCodes: string[]): Promise<string> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query('DROP TABLE IF EXISTS bench_verify_codes');
+    await client.query('CREATE TABLE bench_verify_codes (i integer PRIMARY KEY, pay_code text NOT NULL)');
+    await client.query('INSERT INTO bench_verify_codes (i, pay_code) SELECT ordinality, code FROM unnest($1::text[]) WITH ORDINALITY AS t(code, ordinality)', [payCodes]);
+  } finally {
+    await client.end();
+  }
+  return `\\set nonce random(1, 9000000000000000)
+\\set i random(1, ${payCodes.length})
+INSERT INTO request_nonces (app_id, nonce, seen_at) VALUES ('pgbench', 'pgv' || :client_id || '-' || :nonce, now())
+  ON CONFLICT (app_id, nonce) DO UPDATE SET seen_at = EXCLUDED.seen_at WHERE request_nonces.seen_at <= now() - interval '15 minutes' RETURNING 1;
+${SELECT_NOTICE.replace(/\s+/g, ' ')} WHERE n.pay_code = (SELECT pay_code FROM bench_verify_codes WHERE i = :i);
+`;
+}
+
+async function main(): Promise<void> {
+  const requests = envInteger('BENCH_REQUESTS', 20_000, 1, REQUESTS_MAX);
+  const concurrency = envInteger('BENCH_CONCURRENCY', 32, 1, CONCURRENCY_MAX);
+  const warmup = envInteger('BENCH_WARMUP', 2_000, 0, REQUESTS_MAX);
+  const noticeCount = envInteger('BENCH_NOTICES', 2_000, 1, 100_000);
+  const pgbenchSeconds = envInteger('BENCH_PGBENCH_SECONDS', 10, 1, 300);
+  const target = await startTarget();
+  try {
+    const world = await buildWorld(target);
+    const payCodes: string[] = [];
+    const issue = Array.from({ length: noticeCount }, (_, index) => prepare(world.unit, 'POST', '/v1/unit/notices', noticeBody(world, `V-${index}`)));
+    await drive(target.baseUrl, issue, concurrency, (_index, status, body) => {
+      if (status === 201) payCodes.push((JSON.parse(body.toString('utf8')) as { payCode: string }).payCode);
+    });
+    if (payCodes.length !== noticeCount) throw new Error(`issued ${payCodes.length} of ${noticeCount} notices`);
+    const sign = (count: number, offset: number) => Array.from({ length: count }, (_, index) => prepare(world.agency, 'GET', `/v1/agency/notices/${payCodes[(offset + index) % payCodes.length]}`));
+
+    await drive(target.baseUrl, sign(warmup, 0), concurrency);
+    const sm2Before = sm2VerifyBaseline();
+    const signedAt = performance.now();
+    const load = sign(requests, warmup);
+    const signingMs = Math.round(performance.now() - signedAt);
+    const service = await drive(target.baseUrl, load, concurrency);
+    if ((service.statuses['200'] ?? 0) !== requests) throw new Error(`not every verification answered 200: ${JSON.stringify(service.statuses)}`);
+
+    const koa = await koaBaseline(Math.max(requests, 20_000), concurrency);
+    const raw = await pgbench(target.databaseUrl, await verificationScript(target.databaseUrl, payCodes), concurrency, pgbenchSeconds);
+
+    const result = {
+      benchmark: 'verify',
+      date: new Date().toISOString(),
+      machine: machine(),
+      layout: target.layout,
+      load: `signed GET /v1/agency/notices/{payCode} from one agency over ${noticeCount} notices of 3 items (round-robin); ${requests} requests pre-signed (${signingMs} ms) after ${warmup} warm-up requests`,
+      targetPerSecond: TARGET_PER_SECOND,
+      targetP99Ms: TARGET_P99_MS,
+      service,
+      baselines: {
+        sm2Verify: { before: sm2Before, after: sm2VerifyBaseline(), what: 'one precomputed SM2 request verification in the benchmark process, just before and just after the service run' },
+        koa: { ...koa, what: 'bare Koa + router, one process, small JSON GET, same concurrency; by the same driver and by autocannon' },
+        pgbench: raw === null ? null : { ...raw, what: 'pgbench -M extended: the statements of one verification (nonce claim, the notice with its lines by payCode), autocommit' },
+      },
+      ratios: {
+        serviceToKoa: Math.round((service.throughputPerSecond / koa.sameDriver.throughputPerSecond) * 1000) / 1000,
+        serviceToPgbench: raw === null ? null : Math.round((service.throughputPerSecond / raw.transactionsPerSecond) * 1000) / 1000,
+      },
+      meetsTarget: service.throughputPerSecond >= TARGET_PER_SECOND && service.latencyMs.p99 <= TARGET_P99_MS,
+    };
+    const file = writeResult('verify', result);
+    printTable(`bench:verify — ${target.layout}`, [
+      runRow('service: GET /v1/agency/notices/{payCode}', service),
+      runRow('baseline: bare Koa GET (same driver)', koa.sameDriver),
+      ...(koa.autocannon === null ? [] : [{ run: 'baseline: bare Koa GET (autocannon)', concurrency, 'req/s': koa.autocannon.requestsPerSecond, 'p50 ms': koa.autocannon.latencyMs.p50, 'p99 ms': koa.autocannon.latencyMs.p99 }]),
+      ...(raw === null ? [] : [{ run: 'baseline: pgbench (same statements)', concurrency: raw.clients, 'req/s': raw.transactionsPerSecond, 'p50 ms': '', 'p95 ms': '', 'p99 ms': '', 'avg ms': raw.latencyMsAverage ?? '' }]),
+    ]);
+    process.stdout.write(`\ntarget ≥ ${TARGET_PER_SECOND}/s with p99 ≤ ${TARGET_P99_MS} ms: ${result.meetsTarget ? 'met' : 'NOT met'}; service/pgbench = ${result.ratios.serviceToPgbench}; written to ${file}\n`);
+  } finally {
+    await target.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,350 @@
+import type { Knex } from 'knex';
+import { assert } from '../../domain/errors';
+import type { NoticeStatus } from '../../domain/stateMachines';
+import type { Db } from '../database';
+import { fetchPage, Page, PageRequest } from '../pagination';
+import type { ItemRow } from './catalogue';
+import type { Queryable } from './parties';
+
+/**
+ * Notices, their item snapshots and their idempotency keys (migration 20261127000010), and the
+ * sequences their payCode serials come from. Money and rates come back as the strings pg
+ * returns (or as text inside JSON, never a JSON number); the service parses them into Decimal.
+ */
+
+/** One line of a notice, as snapshotted when it was issued. */
+export interface NoticeItemRow {
+  position: number;
+  item_id: string;
+  item_version: number;
+  item_code: string;
+  item_name: string;
+  income_sort_code: string;
+  budget_level: number;
+  sharing_rule_code: string | null;
+  receiving_account_no: string;
+  quantity: number;
+  amount: string;
+  pricing_type: 'FIXED' | 'RANGE';
+  fixed_amount: string | null;
+  min_amount: string | null;
+  max_amount: string | null;
+  late_fee_type: 'NONE' | 'DAILY_RATE';
+  rate_per_day: string | null;
+  cap_ratio: string | null;
+  late_fee_paid: string | null;
+}
+
+export interface NoticeRow {
+  id: string;
+  pay_code: string;
+  unit_party_id: string;
+  unit_code: string;
+  unit_name: string;
+  region_code: string;
+  biz_ref: string;
+  notice_type: number;
+  status: NoticeStatus;
+  payer_name: string;
+  payer_id_number_encrypted: string | null;
+  payer_id_number_masked: string | null;
+  payer_mobile_encrypted: string | null;
+  payer_mobile_masked: string | null;
+  total_amount: string;
+  due_date: string;
+  expire_date: string | null;
+  remark: string | null;
+  paid_at: Date | null;
+  paid_amount: string | null;
+  late_fee_paid: string | null;
+  receipt_no: string | null;
+  voided_at: Date | null;
+  void_reason: string | null;
+  created_at: Date;
+  updated_at: Date;
+  /** The lines in position order. */
+  items: NoticeItemRow[];
+}
+
+const NOTICE_COLUMNS = `
+  n.id::text AS id, n.pay_code, n.unit_party_id::text AS unit_party_id, n.unit_code, n.unit_name, n.region_code,
+  n.biz_ref, n.notice_type, n.status, n.payer_name, n.payer_id_number_encrypted, n.payer_id_number_masked,
+  n.payer_mobile_encrypted, n.payer_mobile_masked, n.total_amount, n.due_date, n.expire_date, n.remark,
+  n.paid_at, n.paid_amount, n.late_fee_paid, n.receipt_no, n.voided_at, n.void_reason, n.created_at, n.updated_at`;
+
+/**
+ * The lines of notice `n` as one JSON array, so a notice and its lines are one row of one round
+ * trip. Numerics are cast to text: json_build_object would otherwise write them as JSON numbers,
+ * which JavaScript reads as binary floating point.
+ */
+const ITEMS_COLUMN = `
+  (SELECT json_agg(json_build_object(
+            'position', ni.position, 'item_id', ni.item_id::text, 'item_version', ni.item_version,
+            'item_code', ni.item_code, 'item_name', ni.item_name, 'income_sort_code', ni.income_sort_code,
+            'budget_level', ni.budget_level, 'sharing_rule_code', ni.sharing_rule_code,
+            'receiving_account_no', ni.receiving_account_no, 'quantity', ni.quantity, 'amount', ni.amount::text,
+            'pricing_type', ni.pricing_type, 'fixed_amount', ni.fixed_amount::text, 'min_amount', ni.min_amount::text,
+            'max_amount', ni.max_amount::text, 'late_fee_type', ni.late_fee_type, 'rate_per_day', ni.rate_per_day::text,
+            'cap_ratio', ni.cap_ratio::text, 'late_fee_paid', ni.late_fee_paid::text
+          ) ORDER BY ni.position)
+     FROM notice_items ni WHERE ni.notice_id = n.id) AS items`;
+
+/** A notice with its lines; exported so benchmarks measure the very statement (scripts/bench). */
+export const SELECT_NOTICE = `SELECT ${NOTICE_COLUMNS}, ${ITEMS_COLUMN} FROM notices n`;
+
+function checked(row: NoticeRow | undefined): NoticeRow | undefined {
+  if (row === undefined) return undefined;
+  assert(Array.isArray(row.items) && row.items.length > 0, `notice ${row.pay_code} has lines`);
+  return row;
+}
+
+/** The notice with this payCode, whoever issued it; `lock` holds it FOR UPDATE until the transaction ends. */
+export async function findNoticeByPayCode(db: Queryable, payCode: string, options: { lock?: 'update' } = {}): Promise<NoticeRow | undefined> {
+  const lock = options.lock === 'update' ? ' FOR UPDATE OF n' : '';
+  const result = await db.raw<{ rows: NoticeRow[] }>(`${SELECT_NOTICE} WHERE n.pay_code = ?${lock}`, [payCode]);
+  return checked(result.rows[0]);
+}
+
+/** The notice a unit bound to `bizRef`, with the fingerprint of the request that bound it. */
+export async function findNoticeByKey(db: Queryable, unitPartyId: string, bizRef: string): Promise<(NoticeRow & { request_hash: string }) | undefined> {
+  const result = await db.raw<{ rows: Array<NoticeRow & { request_hash: string }> }>(
+    `SELECT ${NOTICE_COLUMNS}, ${ITEMS_COLUMN}, k.request_hash
+       FROM notice_keys k JOIN notices n ON n.id = k.notice_id
+      WHERE k.unit_party_id = ? AND k.biz_ref = ?`,
+    [unitPartyId, bizRef],
+  );
+  const row = result.rows[0];
+  return row === undefined ? undefined : (checked(row) as NoticeRow & { request_hash: string });
+}
+
+export interface NoticeFilter {
+  unitPartyId: string;
+  bizRef?: string;
+  status?: NoticeStatus;
+  /** Inclusive lower bound of created_at. */
+  createdFrom?: Date;
+  /** Exclusive upper bound of created_at. */
+  createdBefore?: Date;
+}
+
+/** A unit's notices in id order, one page (interface.md §5). */
+export async function listNotices(db: Queryable, filter: NoticeFilter, page: PageRequest): Promise<Page<NoticeRow>> {
+  const query = db
+    .from({ n: 'notices' })
+    .select(db.raw(`${NOTICE_COLUMNS}, ${ITEMS_COLUMN}`))
+    .where('n.unit_party_id', filter.unitPartyId);
+  // A bizRef names at most one notice of the unit: found through the key's primary key, not by
+  // scanning the unit's notices.
+  if (filter.bizRef !== undefined) {
+    void query.where('n.id', db('notice_keys').select('notice_id').where({ unit_party_id: filter.unitPartyId, biz_ref: filter.bizRef }).first());
+  }
+  if (filter.status !== undefined) void query.where('n.status', filter.status);
+  if (filter.createdFrom !== undefined) void query.where('n.created_at', '>=', filter.createdFrom);
+  if (filter.createdBefore !== undefined) void query.where('n.created_at', '<', filter.createdBefore);
+  const result = await fetchPage<NoticeRow & Record<string, unknown>>(query, 'n.id', page);
+  return { rows: result.rows.map((row) => checked(row) as NoticeRow), nextCursor: result.nextCursor };
+}
+
+// ---- payCode serials -------------------------------------------------------------------------
+
+const SERIAL_SEQUENCE_NAME = /^pay_code_serial_[0-9]{6}_[0-9]{2}_[0-9]$/;
+
+/**
+ * The sequence that numbers the payCodes of one (region, yy, T) (payment-code.md: serials are
+ * allocated per triple and never reused). The name is built from digits only, and checked, because
+ * it is written into SQL as an identifier.
+ */
+export function serialSequenceName(regionCode: string, year2: string, kind: string): string {
+  const name = `pay_code_serial_${regionCode}_${year2}_${kind}`;
+  assert(SERIAL_SEQUENCE_NAME.test(name), `a serial sequence is named from digits only, got ${JSON.stringify(name)}`);
+  return name;
+}
+
+/** The largest serial: 9 digits. The sequence stops there (NO CYCLE), so a code is never reused. */
+export const SERIAL_MAX = 999_999_999;
+
+/**
+ * Creates the sequence if it does not exist. The advisory lock keeps two instances from racing
+ * in CREATE SEQUENCE IF NOT EXISTS, which PostgreSQL does not make safe under concurrency.
+ */
+export async function ensureSerialSequence(db: Db, name: string): Promise<void> {
+  assert(SERIAL_SEQUENCE_NAME.test(name), `not a serial sequence name: ${name}`);
+  await db.transaction(async (trx) => {
+    await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [name]);
+    await trx.raw(`CREATE SEQUENCE IF NOT EXISTS ${name} AS bigint MINVALUE 1 MAXVALUE ${SERIAL_MAX} NO CYCLE`);
+  });
+}
+
+export interface SerialAndItems {
+  /** The next serial, as the digit string pg returns for bigint. */
+  serial: string;
+  /** The items that exist among the codes asked for, each with whether the unit may charge it. */
+  items: Array<ItemRow & { authorized: boolean }>;
+}
+
+/**
+ * Takes the next serial and reads the items a new notice names, with the unit's authorisation of
+ * each, in one round trip. The serial is spent even if the notice is then refused: gaps are
+ * allowed, reuse is not.
+ */
+export async function allocateSerialAndReadItems(db: Queryable, sequenceName: string, unitPartyId: string, itemCodes: readonly string[]): Promise<SerialAndItems> {
+  assert(SERIAL_SEQUENCE_NAME.test(sequenceName), `not a serial sequence name: ${sequenceName}`);
+  const result = await db.raw<{ rows: Array<Record<string, unknown>> }>(
+    `SELECT s.serial::text AS serial, (ui.item_code IS NOT NULL) AS authorized, i.*
+       FROM (SELECT nextval(?::regclass) AS serial) s
+       LEFT JOIN items i ON i.code = ANY(?::text[])
+       LEFT JOIN unit_items ui ON ui.unit_party_id = ?::bigint AND ui.item_code = i.code`,
+    [sequenceName, [...new Set(itemCodes)], unitPartyId],
+  );
+  const first = result.rows[0];
+  assert(first !== undefined && typeof first.serial === 'string', 'nextval returned a serial');
+  const items = result.rows
+    .filter((row) => row.id !== null && row.id !== undefined)
+    .map((row) => {
+      const { serial: _serial, ...item } = row;
+      return item as unknown as ItemRow & { authorized: boolean };
+    });
+  return { serial: first.serial, items };
+}
+
+// ---- writes ----------------------------------------------------------------------------------
+
+export interface NewNoticeItem {
+  position: number;
+  item_id: string;
+  item_version: number;
+  item_code: string;
+  item_name: string;
+  income_sort_code: string;
+  budget_level: number;
+  sharing_rule_code: string | null;
+  receiving_account_no: string;
+  quantity: number;
+  amount: string;
+  pricing_type: 'FIXED' | 'RANGE';
+  fixed_amount: string | null;
+  min_amount: string | null;
+  max_amount: string | null;
+  late_fee_type: 'NONE' | 'DAILY_RATE';
+  rate_per_day: string | null;
+  cap_ratio: string | null;
+}
+
+export interface NewNotice {
+  pay_code: string;
+  unit_party_id: string;
+  unit_code: string;
+  unit_name: string;
+  region_code: string;
+  biz_ref: string;
+  notice_type: number;
+  status: NoticeStatus;
+  payer_name: string;
+  payer_id_number_encrypted: string | null;
+  payer_id_number_masked: string | null;
+  payer_mobile_encrypted: string | null;
+  payer_mobile_masked: string | null;
+  total_amount: string;
+  due_date: string;
+  expire_date: string | null;
+  remark: string | null;
+  created_at: Date;
+  request_hash: string;
+  items: NewNoticeItem[];
+}
+
+/**
+ * Binds (unit, bizRef) and inserts the notice with its lines, in one statement (so one round trip
+ * and atomic without a transaction). The key is inserted first with ON CONFLICT DO NOTHING; when
+ * another request holds the key — committed, or in flight, which PostgreSQL waits for — nothing is
+ * inserted and the result is undefined: the caller re-reads the key and replays.
+ */
+export async function insertNotice(db: Queryable, notice: NewNotice): Promise<{ id: string } | undefined> {
+  const result = await db.raw<{ rows: Array<{ id: string; line_count: number }> }>(
+    `WITH notice_key AS (
+       INSERT INTO notice_keys (unit_party_id, biz_ref, request_hash, notice_id, created_at)
+       VALUES (?::bigint, ?, ?, nextval('notices_id_seq'), ?::timestamptz)
+       ON CONFLICT (unit_party_id, biz_ref) DO NOTHING
+       RETURNING notice_id
+     ), notice AS (
+       INSERT INTO notices (id, pay_code, unit_party_id, unit_code, unit_name, region_code, biz_ref, notice_type, status,
+                            payer_name, payer_id_number_encrypted, payer_id_number_masked, payer_mobile_encrypted,
+                            payer_mobile_masked, total_amount, due_date, expire_date, remark, created_at, updated_at)
+       SELECT notice_key.notice_id, ?, ?::bigint, ?, ?, ?, ?, ?::smallint, ?,
+              ?, ?, ?, ?,
+              ?, ?::numeric, ?::date, ?::date, ?, ?::timestamptz, ?::timestamptz
+         FROM notice_key
+       RETURNING id
+     ), lines AS (
+       INSERT INTO notice_items (notice_id, position, item_id, item_version, item_code, item_name, income_sort_code,
+                                 budget_level, sharing_rule_code, receiving_account_no, quantity, amount, pricing_type,
+                                 fixed_amount, min_amount, max_amount, late_fee_type, rate_per_day, cap_ratio)
+       SELECT notice.id, line.position, line.item_id, line.item_version, line.item_code, line.item_name, line.income_sort_code,
+              line.budget_level, line.sharing_rule_code, line.receiving_account_no, line.quantity, line.amount, line.pricing_type,
+              line.fixed_amount, line.min_amount, line.max_amount, line.late_fee_type, line.rate_per_day, line.cap_ratio
+         FROM notice
+        CROSS JOIN json_to_recordset(?::json) AS line(
+              position smallint, item_id bigint, item_version integer, item_code text, item_name text, income_sort_code text,
+              budget_level smallint, sharing_rule_code text, receiving_account_no text, quantity integer, amount numeric,
+              pricing_type text, fixed_amount numeric, min_amount numeric, max_amount numeric, late_fee_type text,
+              rate_per_day numeric, cap_ratio numeric)
+       RETURNING notice_id
+     )
+     SELECT notice.id::text AS id, (SELECT count(*) FROM lines)::int AS line_count FROM notice`,
+    [
+      notice.unit_party_id,
+      notice.biz_ref,
+      notice.request_hash,
+      notice.created_at,
+      notice.pay_code,
+      notice.unit_party_id,
+      notice.unit_code,
+      notice.unit_name,
+      notice.region_code,
+      notice.biz_ref,
+      notice.notice_type,
+      notice.status,
+      notice.payer_name,
+      notice.payer_id_number_encrypted,
+      notice.payer_id_number_masked,
+      notice.payer_mobile_encrypted,
+      notice.payer_mobile_masked,
+      notice.total_amount,
+      notice.due_date,
+      notice.expire_date,
+      notice.remark,
+      notice.created_at,
+      notice.created_at,
+      JSON.stringify(notice.items),
+    ],
+  );
+  const row = result.rows[0];
+  if (row === undefined) return undefined;
+  assert(row.line_count === notice.items.length, `notice ${notice.pay_code} was written with all ${notice.items.length} lines, not ${row.line_count}`);
+  return { id: row.id };
+}
+
+/** Moves a locked notice to VOIDED; the caller got `status` from the state machine. */
+export async function markNoticeVoided(trx: Knex.Transaction, id: string, change: { status: NoticeStatus; voidedAt: Date; reason: string }): Promise<void> {
+  const updated = await trx('notices')
+    .where({ id })
+    .update({ status: change.status, voided_at: change.voidedAt, void_reason: change.reason, updated_at: change.voidedAt });
+  assert(updated === 1, `notice ${id} was voided (${updated} rows)`);
+}
+
+/**
+ * One batch of the expire-notices job: ISSUED notices whose expireDate is before `today` become
+ * `to` (what the state machine says `expire` leads to). The outer condition is evaluated again on
+ * a row that a concurrent payment held locked, so a notice paid meanwhile stays PAID.
+ */
+export async function expireIssuedNotices(db: Queryable, change: { from: NoticeStatus; to: NoticeStatus; today: string; at: Date; batchSize: number }): Promise<number> {
+  const result = await db.raw<{ rowCount: number }>(
+    `UPDATE notices SET status = ?, updated_at = ?::timestamptz
+      WHERE id IN (SELECT id FROM notices
+                    WHERE status = ? AND expire_date IS NOT NULL AND expire_date < ?::date
+                    ORDER BY id LIMIT ?)
+        AND status = ? AND expire_date < ?::date`,
+    [change.to, change.at, change.from, change.today, change.batchSize, change.from, change.today],
+  );
+  return result.rowCount;
+}
