@@ -1,0 +1,45 @@
+import type { Db } from '../db/database';
+import { LEDGER_CHECKS, ledgerTotals, runLedgerCheck, type LedgerTotals } from '../db/repositories/ledger';
+
+/**
+ * `ledger verify` (lifecycle.md §4, operations.md §3): every invariant of the ledger, checked
+ * against what is stored. The CLI prints the result and exits non-zero on any break; the
+ * integration tests call `verifyLedger` after every scenario.
+ *
+ * All checks read one snapshot (REPEATABLE READ, read only), so payments posted while it runs
+ * can never make a consistent ledger look broken, nor hide a break.
+ */
+
+/** Broken rows shown per check; the count is exact whatever this is. */
+export const LEDGER_BREAK_SAMPLES_MAX = 100;
+
+export interface LedgerCheckResult {
+  name: string;
+  invariant: string;
+  ok: boolean;
+  /** The first LEDGER_BREAK_SAMPLES_MAX rows that break it. */
+  breaks: Array<{ subject: string; detail: Record<string, unknown> }>;
+  /** True when there were more breaks than shown. */
+  more: boolean;
+}
+
+export interface LedgerVerification {
+  ok: boolean;
+  totals: LedgerTotals;
+  checks: LedgerCheckResult[];
+}
+
+export async function verifyLedger(db: Db): Promise<LedgerVerification> {
+  return db.transaction(
+    async (trx) => {
+      const totals = await ledgerTotals(trx);
+      const checks: LedgerCheckResult[] = [];
+      for (const check of LEDGER_CHECKS) {
+        const rows = await runLedgerCheck(trx, check, LEDGER_BREAK_SAMPLES_MAX + 1);
+        checks.push({ name: check.name, invariant: check.invariant, ok: rows.length === 0, breaks: rows.slice(0, LEDGER_BREAK_SAMPLES_MAX), more: rows.length > LEDGER_BREAK_SAMPLES_MAX });
+      }
+      return { ok: checks.every((check) => check.ok), totals, checks };
+    },
+    { isolationLevel: 'repeatable read', readOnly: true },
+  );
+}

@@ -1,0 +1,172 @@
+import { CliIo, runCli } from '../../src/cli/main';
+import type { Db } from '../../src/db/database';
+import { verifyLedger } from '../../src/services/ledger';
+import { buildWorld, signedAs, World } from '../helpers/builders';
+import { expectLedgerVerified, issueNotice, postingBody, shanghai, unknownPayCode } from '../helpers/payments';
+import { startTestService, TestService } from '../helpers/testService';
+
+/**
+ * The ledger (lifecycle.md §4): the database itself refuses to edit it, and `ledger verify` — the
+ * function the tests run after every scenario and the CLI command — finds each kind of break. Each
+ * break is made by writing around the code, on a disposable database of its own.
+ */
+
+const NOW = shanghai('2026-11-20T09:00:00');
+
+async function cli(argv: string[], databaseUrl: string): Promise<{ code: number; out: any[]; err: string[] }> {
+  const out: unknown[] = [];
+  const err: string[] = [];
+  const io: CliIo = { out: (value) => out.push(value), err: (message) => err.push(message) };
+  const code = await runCli(argv, io, { DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' });
+  return { code, out, err };
+}
+
+/** A service on a database of its own with a few payments of every kind posted through the API. */
+async function ledgerWithPayments(): Promise<{ service: TestService; world: World; db: Db }> {
+  const service = await startTestService({ businessNow: new Date(NOW) });
+  const world = await buildWorld(service);
+  const unit = signedAs(service, world.unit);
+  const agency = signedAs(service, world.agency);
+  const paid = await issueNotice(unit);
+  const posted = [
+    await agency('POST', '/v1/agency/payments', postingBody({ payCode: paid, amount: '50.00', paidAt: NOW })),
+    await agency('POST', '/v1/agency/payments', postingBody({ payCode: paid, amount: '50.00', paidAt: NOW, fundsCaptured: true })),
+    await agency('POST', '/v1/agency/payments', postingBody({ payCode: unknownPayCode(), amount: '7.50', paidAt: NOW, fundsCaptured: true })),
+  ];
+  expect(posted.map((response) => response.body.status)).toEqual(['SUCCEEDED', 'UNAPPLIED', 'UNAPPLIED']);
+  return { service, world, db: service.database.db };
+}
+
+/** Inserts an entry straight into the tables, bypassing the code (and its balance assertion). */
+async function insertEntryAround(db: Db, lines: Array<{ account: string; side: 'DEBIT' | 'CREDIT'; amount: string }>): Promise<void> {
+  const [entry] = await db('journal_entries').insert({ kind: 'MANUAL_BREAK', accounting_date: '2026-11-20', created_at: new Date() }).returning('id');
+  await db('journal_lines').insert(lines.map((line, index) => ({ entry_id: (entry as { id: string }).id, line_no: index + 1, ...line })));
+}
+
+function brokenChecks(verification: Awaited<ReturnType<typeof verifyLedger>>): string[] {
+  return verification.checks.filter((check) => !check.ok).map((check) => check.name).sort();
+}
+
+describe('the ledger cannot be edited', () => {
+  let context: Awaited<ReturnType<typeof ledgerWithPayments>>;
+
+  beforeAll(async () => {
+    context = await ledgerWithPayments();
+  });
+  afterAll(async () => {
+    await context.service.close();
+  });
+
+  it.each([
+    ['UPDATE journal_entries', "UPDATE journal_entries SET kind = 'EDITED'"],
+    ['DELETE journal_entries', 'DELETE FROM journal_entries'],
+    ['TRUNCATE journal_entries', 'TRUNCATE journal_entries CASCADE'],
+    ['UPDATE journal_lines', 'UPDATE journal_lines SET amount = amount + 1'],
+    ['DELETE journal_lines', 'DELETE FROM journal_lines'],
+    ['TRUNCATE journal_lines', 'TRUNCATE journal_lines'],
+    ['UPDATE payments (amount)', 'UPDATE payments SET amount = amount + 1'],
+    ['UPDATE payments (payCode)', "UPDATE payments SET pay_code = 'X'"],
+    ['DELETE payments', 'DELETE FROM payments'],
+    ['TRUNCATE payments', 'TRUNCATE payments CASCADE'],
+    ['UPDATE payment_keys', "UPDATE payment_keys SET request_hash = NULL"],
+    ['DELETE payment_keys', 'DELETE FROM payment_keys'],
+    ['TRUNCATE payment_keys', 'TRUNCATE payment_keys'],
+  ])('the database refuses %s', async (_name, sql) => {
+    const before = await context.db.raw('SELECT (SELECT count(*) FROM journal_lines) AS lines, (SELECT sum(amount) FROM journal_lines) AS total, (SELECT count(*) FROM payments) AS payments, (SELECT count(*) FROM payment_keys) AS keys');
+    await expect(context.db.raw(sql)).rejects.toMatchObject({ code: '23001', message: expect.stringMatching(/is append-only/) });
+    const after = await context.db.raw('SELECT (SELECT count(*) FROM journal_lines) AS lines, (SELECT sum(amount) FROM journal_lines) AS total, (SELECT count(*) FROM payments) AS payments, (SELECT count(*) FROM payment_keys) AS keys');
+    expect(after.rows).toEqual(before.rows);
+    await expectLedgerVerified(context.db);
+  });
+
+  it('lets a payment change its status, and nothing else', async () => {
+    const payment = await context.db('payments').where({ status: 'UNAPPLIED' }).first();
+    await context.db('payments').where({ id: payment.id }).update({ status: 'REFUNDED', updated_at: new Date() });
+    await context.db('payments').where({ id: payment.id }).update({ status: 'UNAPPLIED', updated_at: new Date() });
+    await expect(context.db('payments').where({ id: payment.id }).update({ status: 'REFUNDED', business_date: '2026-11-21' })).rejects.toMatchObject({ code: '23001' });
+    expect((await context.db('payments').where({ id: payment.id }).first()).business_date).toBe(payment.business_date);
+  });
+});
+
+describe('ledger verify', () => {
+  let context: Awaited<ReturnType<typeof ledgerWithPayments>>;
+
+  beforeEach(async () => {
+    context = await ledgerWithPayments();
+  });
+  afterEach(async () => {
+    await context.service.close();
+  });
+
+  it('passes on a consistent ledger, and the CLI prints it as JSON and exits 0', async () => {
+    const verification = await verifyLedger(context.db);
+    expect(verification.ok).toBe(true);
+    expect(verification.totals).toEqual({ entries: 3, lines: 6, debit: '107.50', credit: '107.50' });
+    expect(verification.checks.map((check) => check.name)).toEqual(['entriesBalance', 'trialBalance', 'agencyClearing', 'paidNotices', 'noticeLateFees', 'suspenseUnapplied', 'revenuePending', 'paymentEntries', 'paymentAgencies', 'unappliedRefunds', 'paymentKeys']);
+    const result = await cli(['ledger', 'verify'], context.service.database.connectionString);
+    expect(result.code).toBe(0);
+    expect(result.out).toEqual([JSON.parse(JSON.stringify(verification))]);
+  });
+
+  it('catches an unbalanced entry written around the code, and the CLI exits 1', async () => {
+    await insertEntryAround(context.db, [{ account: `agency_clearing:${context.world.agency.code}`, side: 'DEBIT', amount: '10.00' }]);
+    const verification = await verifyLedger(context.db);
+    expect(verification.ok).toBe(false);
+    expect(brokenChecks(verification)).toEqual(['agencyClearing', 'entriesBalance', 'trialBalance']);
+    expect(verification.checks.find((check) => check.name === 'entriesBalance')?.breaks).toEqual([{ subject: expect.stringMatching(/^entry \d+$/), detail: { kind: 'MANUAL_BREAK', lines: 1, debit: '10.00', credit: '0' } }]);
+    const result = await cli(['ledger', 'verify'], context.service.database.connectionString);
+    expect(result.code).toBe(1);
+    expect(result.out[0]).toMatchObject({ ok: false });
+    expect(result.err.join('\n')).toMatch(/entriesBalance/);
+  });
+
+  it('catches a notice whose paid amount is not its payment’s', async () => {
+    await context.db('notices').where({ status: 'PAID' }).update({ paid_amount: '51.00' });
+    expect(brokenChecks(await verifyLedger(context.db))).toEqual(['noticeLateFees', 'paidNotices']);
+  });
+
+  it('catches a standing applied payment whose notice is not paid', async () => {
+    const notice = await context.db('notices').where({ status: 'PAID' }).first();
+    await context.db('notices').where({ id: notice.id }).update({ status: 'ISSUED', paid_at: null, paid_amount: null, late_fee_paid: null, receipt_no: null });
+    const verification = await verifyLedger(context.db);
+    expect(brokenChecks(verification)).toEqual(['paidNotices']);
+  });
+
+  it('catches balanced entries that move money where no payment says it is', async () => {
+    // Unapplied money quietly moved out of suspense into revenue: balanced, and wrong.
+    await insertEntryAround(context.db, [
+      { account: `suspense:unapplied:${context.world.agency.code}`, side: 'DEBIT', amount: '7.50' },
+      { account: `revenue_pending:${context.world.fiscalAccountNo}`, side: 'CREDIT', amount: '7.50' },
+    ]);
+    expect(brokenChecks(await verifyLedger(context.db))).toEqual(['revenuePending', 'suspenseUnapplied']);
+  });
+
+  it('catches a payment without its posting entry, key or refund obligation', async () => {
+    const agency = await context.db('parties').where({ app_id: context.world.agency.appId }).first();
+    await context.db('payments').insert({
+      payment_id: 'P-INSERTED-AROUND',
+      agency_party_id: agency.id,
+      agency_code: agency.code,
+      agency_txn_id: 'AROUND-1',
+      pay_code: 'X',
+      amount: '3.00',
+      paid_at: new Date(NOW),
+      business_date: '2026-11-20',
+      channel: 'OTHER',
+      funds_captured: true,
+      status: 'UNAPPLIED',
+      unapplied_reason: 'PAY_CODE_INVALID',
+      created_at: new Date(),
+      updated_at: new Date(),
+    });
+    expect(brokenChecks(await verifyLedger(context.db))).toEqual(['agencyClearing', 'paymentEntries', 'paymentKeys', 'suspenseUnapplied', 'unappliedRefunds']);
+  });
+
+  it('catches a payment that names no agency, or the wrong one', async () => {
+    const bank = await context.db('parties').where({ role: 'bank' }).first('id');
+    await context.db.raw('ALTER TABLE payments DISABLE TRIGGER payments_append_only');
+    await context.db('payments').where({ status: 'SUCCEEDED' }).update({ agency_party_id: bank.id });
+    await context.db.raw('ALTER TABLE payments ENABLE TRIGGER payments_append_only');
+    expect(brokenChecks(await verifyLedger(context.db))).toEqual(['paymentAgencies', 'paymentKeys']);
+  });
+});
