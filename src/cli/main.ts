@@ -12,6 +12,7 @@ import { allJobs } from '../jobs/registry';
 import { JobRunner } from '../jobs/runner';
 import { createLogger, Logger } from '../logger';
 import { buildServices, Services } from '../services';
+import { verifyLedger } from '../services/ledger';
 import { partyAddCommand } from './partyAdd';
 
 /**
@@ -25,6 +26,7 @@ export const USAGE = `usage: npm run cli -- <command>
   party add --role <r> --code <c> --name <n> --public-key <file>
             [--region <code>] [--callback-url <url>] [--clearing-account <no>] [--cutoff HH:MM]
   job run <name> [--date YYYY-MM-DD] [--agency <code>]
+  ledger verify                            check every ledger invariant; exit 1 on any break
 `;
 
 const JOB_LOCK_WAIT_MS = 10 * 60_000;
@@ -59,6 +61,14 @@ export async function runCli(argv: string[], io: CliIo = defaultIo, env: NodeJS.
         return await withDatabase(env, io, true, async ({ services }) => {
           io.out(await partyAddCommand(rest.slice(1), services));
           return 0;
+        });
+      case 'ledger':
+        if (rest[0] !== 'verify' || rest.length > 1) throw new UsageError('ledger: the only subcommand is "verify"');
+        return await withDatabase(env, io, true, async ({ database }) => {
+          const verification = await verifyLedger(database.db);
+          io.out(verification);
+          if (!verification.ok) io.err(`ledger verify: broken — ${verification.checks.filter((check) => !check.ok).map((check) => check.name).join(', ')}`);
+          return verification.ok ? 0 : 1;
         });
       case 'job':
         if (rest[0] !== 'run') throw new UsageError('job: the only subcommand is "run"');

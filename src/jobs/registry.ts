@@ -1,5 +1,6 @@
 import type { Services } from '../services';
 import type { JobDefinition } from './job';
+import { expireNoticesJob } from './expireNotices';
 import { purgeNoncesJob } from './purgeNonces';
 
 /**
@@ -8,5 +9,5 @@ import { purgeNoncesJob } from './purgeNonces';
  */
 export function allJobs(services: Services): JobDefinition[] {
   void services;
-  return [purgeNoncesJob];
+  return [expireNoticesJob, purgeNoncesJob];
 }

@@ -1,8 +1,20 @@
 import type { Config } from '../config';
 import type { Db } from '../db/database';
 import type { Clocks } from '../domain/clock';
-import type { RequestAuthenticator } from '../http/call';
+import type { FieldCipher } from '../crypto/fieldCipher';
 import type { Logger } from '../logger';
+import { PartyAuthenticator, SignedAccessAuthenticator } from './authentication';
+import { CatalogueService } from './catalogue';
+import { EventService, recordEvent } from './events';
+import { NoticeService } from './notices';
+import { PartyService } from './parties';
+import { loadPlatformKeys, PlatformKeyService, PlatformSigner } from './platformKeys';
+import { loadFieldCipher } from './platformSecrets';
+import { PublicLookupLimiter } from './publicLookupLimits';
+import { PaymentService } from './payments';
+import { ReceiptService } from './receipts';
+import { CallbackDeliveryWorker } from '../workers/callbackDelivery';
+import { EventSequencerLoop } from '../workers/eventSequencer';
 
 export interface ServiceDependencies {
   db: Db;
@@ -14,16 +26,78 @@ export interface ServiceDependencies {
 /** The use cases, wired once per process. Each capability adds its service here. */
 export interface Services {
   deps: ServiceDependencies;
-  authenticator: RequestAuthenticator | undefined;
+  /** Signed access (interface.md §2); the party service calls `authenticator.invalidate(appId)` after each commit. */
+  authenticator: PartyAuthenticator;
+  /** The platform's keys: `platformKeys.publishedKeys()` for GET /v1/platform/keys. */
+  platformKeys: PlatformKeyService;
+  /** Signs callbacks, receipts and daily closes with the platform's SM2 key. */
+  platformSigner: PlatformSigner;
+  /** Encrypts payer id numbers and mobiles at rest. */
+  fieldCipher: FieldCipher;
+  /** Regions, accounts, sharing rules, items and unit item authorisations (interface.md §6.1). */
+  catalogue: CatalogueService;
+  /** Party registration, status, callback URL and keys (interface.md §6.1; `party add`). */
+  parties: PartyService;
+  /** Payment notices: issue, read, list, void (units); verify (agencies); look up (public). */
+  notices: NoticeService;
+  /** Events (lifecycle.md §5): sequencing, the pull API, deliveries, redelivery. Record with `recordEvent` from './events'. */
+  events: EventService;
+  /** E-receipts (lifecycle.md §6): prepareReceipt for the payment posting; the unit's and the public reads. */
+  receipts: ReceiptService;
+  /** Payment postings and reads (lifecycle.md §3, interface.md §6.3): the posting writes payment, notice, ledger, receipt and events in one statement. */
+  payments: PaymentService;
   startWorkers(): void;
   stopWorkers(graceMs: number): Promise<void>;
 }
 
 export async function buildServices(deps: ServiceDependencies): Promise<Services> {
+  const authenticator = new SignedAccessAuthenticator({ db: deps.db, realClock: deps.clocks.real, log: deps.log });
+  const platformKeys = await loadPlatformKeys(deps);
+  const fieldCipher = await loadFieldCipher(deps.db, deps.config);
+  // Callbacks: the sequencer numbers committed events and creates their deliveries; the worker
+  // delivers them. Both run only where TONGFU_JOBS=on (startWorkers); a pull numbers on demand.
+  const callbackWorker = new CallbackDeliveryWorker({ db: deps.db, signer: platformKeys.signer, realClock: deps.clocks.real, log: deps.log });
+  const events = new EventService({ db: deps.db, clocks: deps.clocks, log: deps.log, onDeliveriesDue: () => callbackWorker.wake() });
+  const eventSequencer = new EventSequencerLoop({ events, log: deps.log });
+  // Receipts are issued by the payment posting (receipts.prepareReceipt inside its transaction).
+  const receipts = new ReceiptService({
+    db: deps.db,
+    clocks: deps.clocks,
+    log: deps.log,
+    signer: platformKeys.signer,
+    platformKeys,
+    publicBaseUrl: deps.config.publicBaseUrl,
+    limiter: new PublicLookupLimiter({ db: deps.db, realClock: deps.clocks.real, log: deps.log }),
+  });
   return {
     deps,
-    authenticator: undefined,
-    startWorkers() {},
-    async stopWorkers() {},
+    authenticator,
+    platformKeys,
+    platformSigner: platformKeys.signer,
+    fieldCipher,
+    catalogue: new CatalogueService({ db: deps.db, clocks: deps.clocks, log: deps.log }),
+    // A change to a party's keys or status takes effect on this instance as soon as it commits.
+    parties: new PartyService({ db: deps.db, clocks: deps.clocks, log: deps.log, onPartyChanged: (appId) => authenticator.invalidate(appId) }),
+    notices: new NoticeService({
+      db: deps.db,
+      clocks: deps.clocks,
+      log: deps.log,
+      fieldCipher,
+      publicBaseUrl: deps.config.publicBaseUrl,
+      limiter: new PublicLookupLimiter({ db: deps.db, realClock: deps.clocks.real, log: deps.log }),
+      recordNoticeVoided: async (trx, voided) => {
+        await recordEvent(trx, { type: 'notice.voided', recipients: [{ partyId: voided.unitPartyId }], data: { notice: voided.notice }, occurredAt: voided.occurredAt });
+      },
+    }),
+    events,
+    receipts,
+    payments: new PaymentService({ db: deps.db, clocks: deps.clocks, log: deps.log, receipts }),
+    startWorkers() {
+      eventSequencer.start();
+      callbackWorker.start();
+    },
+    async stopWorkers(graceMs: number) {
+      await Promise.all([eventSequencer.stop(graceMs), callbackWorker.stop(graceMs)]);
+    },
   };
 }
