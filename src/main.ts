@@ -102,7 +102,7 @@ async function runWorker(config: Config): Promise<void> {
   const log = createLogger(config.logLevel).child({ worker: cluster.worker?.id });
   const signals = stopSignals(log);
   const connectionString = process.env[WORKER_DATABASE_URL] as string;
-  const db = createDb({ connectionString, applicationName: 'tongfu-http' });
+  const db = createDb({ connectionString, applicationName: 'tongfu-http', log });
   const runtime = await startRuntime(config, log, {
     migrate: false,
     database: { db, connectionString, embedded: undefined, close: () => db.destroy() },

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import knexFactory, { Knex } from 'knex';
 import pg from 'pg';
+import type { Logger } from '../logger';
 
 /**
  * The knex instance and the migrations. pg returns `numeric` and `bigint` as strings; we keep it
@@ -17,6 +18,7 @@ export const MIGRATIONS_DIR = path.resolve(__dirname, '..', '..', 'migrations');
 
 export interface DbOptions {
   connectionString: string;
+  log?: Logger;
   poolMax?: number;
   applicationName?: string;
 }
@@ -34,6 +36,14 @@ export function createDb(options: DbOptions): Db {
     pool: { min: 0, max: options.poolMax ?? 20, acquireTimeoutMillis: 5000, idleTimeoutMillis: 30_000 },
     acquireConnectionTimeout: 5000,
     migrations: { migrationSource: new DirectoryMigrationSource(MIGRATIONS_DIR), tableName: 'knex_migrations' },
+    // knex writes its own warnings with console.log, which would put non-JSON lines on stdout;
+    // they go to the structured log instead (or nowhere when none is given).
+    log: {
+      warn: (message: unknown) => options.log?.warn({ knex: String(message) }, 'knex warning'),
+      error: (message: unknown) => options.log?.error({ knex: String(message) }, 'knex error'),
+      deprecate: (message: unknown) => options.log?.warn({ knex: String(message) }, 'knex deprecation'),
+      debug: () => undefined,
+    },
   });
 }
 

@@ -24,7 +24,7 @@ export async function openDatabase(config: Config, log: Logger, purpose: 'servic
     embedded = new EmbeddedPostgres({ dataDir: path.resolve(config.dataDir), log, durable: true, reuseLiveServer: true });
     connectionString = await embedded.start();
   }
-  const db = createDb({ connectionString, poolMax, applicationName: `tongfu-${purpose}` });
+  const db = createDb({ connectionString, poolMax, applicationName: `tongfu-${purpose}`, log });
   return {
     db,
     connectionString,

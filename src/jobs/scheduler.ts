@@ -61,6 +61,14 @@ export class Scheduler {
   ) {}
 
   start(): void {
+    // node-cron logs through console by default; its notes belong in the JSON log.
+    const log = this.deps.log.child({ component: 'node-cron' });
+    cron.setLogger({
+      info: (message) => log.debug(message),
+      warn: (message) => log.warn(message),
+      error: (message, error) => log.error({ err: error ?? message }, String(message)),
+      debug: () => undefined,
+    });
     for (const { job, expression } of this.deps.schedules) {
       const task = cron.schedule(
         expression,
@@ -74,8 +82,22 @@ export class Scheduler {
     }
   }
 
-  /** Runs each job whose latest slot is missing from job_runs, and finishes interrupted runs. */
-  async catchUp(): Promise<RunOutcome[]> {
+  /**
+   * Runs each job whose latest slot is missing from job_runs, and finishes interrupted runs.
+   * `stop()` waits for it like for any run in flight.
+   */
+  catchUp(): Promise<RunOutcome[]> {
+    const work = this.catchUpAll();
+    const tracked = work.then(
+      () => ({ outcome: 'LOCKED', runKey: 'catch-up' }) as RunOutcome,
+      () => ({ outcome: 'LOCKED', runKey: 'catch-up' }) as RunOutcome,
+    );
+    this.inFlight.add(tracked);
+    void tracked.finally(() => this.inFlight.delete(tracked));
+    return work;
+  }
+
+  private async catchUpAll(): Promise<RunOutcome[]> {
     const outcomes: RunOutcome[] = [];
     for (const { job, expression } of this.deps.schedules) {
       if (this.stopped) break;
