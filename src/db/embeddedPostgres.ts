@@ -270,7 +270,7 @@ function hydrateLibrarySymlinks(packageDir: string): void {
       fs.symlinkSync(path.relative(path.dirname(targetPath), sourcePath), targetPath);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new Error(`cannot create ${targetPath} (the PostgreSQL binaries need it): ${(error as Error).message}`);
+        throw new Error(`cannot create ${targetPath} (the PostgreSQL binaries need it): ${(error as Error).message}`, { cause: error });
       }
     }
   }
