@@ -55,7 +55,7 @@ async function ensureRegion(db: Db, code: string): Promise<void> {
 async function insertClearingAccount(db: Db, accountNo: string): Promise<void> {
   await db.raw(
     `INSERT INTO parties (app_id, role, code, name, request_hash, created_at, updated_at)
-     VALUES (?, 'bank', ?, 'Test clearing bank', 'test', now(), now()) ON CONFLICT (role, code) DO NOTHING`,
+     VALUES (?, 'bank', ?, 'Test clearing bank', 'test', now(), now()) ON CONFLICT DO NOTHING`,
     [`app_${TEST_BANK_CODE}`, TEST_BANK_CODE],
   );
   await db.raw("INSERT INTO accounts (account_no, name, bank_code, kind, created_at, updated_at) VALUES (?, 'Test clearing account', ?, 'CLEARING', now(), now())", [accountNo, TEST_BANK_CODE]);
