@@ -6,8 +6,7 @@ import { createDb } from '../../src/db/database';
 import type { OpenedDatabase } from '../../src/db/open';
 import { createLogger, type Logger } from '../../src/logger';
 import { startRuntime } from '../../src/runtime';
-import { contractErrors } from './contract';
-import type { RequestOptions, TestResponse, TestService } from './testService';
+import { sendChecked, type TestService } from './testService';
 
 /**
  * Another instance of the service on the database of an existing test service: its own process
@@ -28,7 +27,7 @@ export async function startSecondInstance(owner: TestService, options: { log?: L
     runtime,
     database: owner.database,
     clocks: owner.clocks,
-    request: (method, path, requestOptions) => send(baseUrl, method, path, requestOptions),
+    request: (method, path, requestOptions) => sendChecked(baseUrl, method, path, requestOptions),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -36,30 +35,6 @@ export async function startSecondInstance(owner: TestService, options: { log?: L
       await runtime.close();
     },
   };
-}
-
-/** Sends a request and checks the answer against contracts/, as test/helpers/testService.ts does. */
-async function send(baseUrl: string, method: string, path: string, requestOptions: RequestOptions = {}): Promise<TestResponse> {
-  const headers: Record<string, string> = { ...requestOptions.headers };
-  let body: Buffer | string | undefined = requestOptions.rawBody;
-  if (body === undefined && requestOptions.body !== undefined) {
-    body = JSON.stringify(requestOptions.body);
-    headers['content-type'] ??= 'application/json';
-  }
-  const response = await fetch(`${baseUrl}${path}`, { method, headers, body });
-  const text = await response.text();
-  let parsed: unknown;
-  try {
-    parsed = text === '' ? undefined : JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
-  if (!requestOptions.skipContract) {
-    const contentType = (response.headers.get('content-type') ?? '').split(';')[0] as string;
-    const problems = contractErrors(method, path, response.status, contentType === 'application/json' ? parsed : text, contentType || 'application/json');
-    if (problems.length > 0) throw new Error(`${method} ${path} → ${response.status} breaks contracts/:\n  ${problems.join('\n  ')}\nbody: ${text.slice(0, 2000)}`);
-  }
-  return { status: response.status, headers: response.headers, text, body: parsed };
 }
 
 /** The service's own logger (with its redaction) at every level, its JSON lines kept in `lines`. */

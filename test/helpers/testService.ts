@@ -53,29 +53,8 @@ export async function startTestService(options: { env?: Record<string, string>; 
     runtime,
     database,
     clocks: { business, real },
-    async request(method, path, requestOptions = {}) {
-      const headers: Record<string, string> = { ...requestOptions.headers };
-      let body: Buffer | string | undefined = requestOptions.rawBody;
-      if (body === undefined && requestOptions.body !== undefined) {
-        body = JSON.stringify(requestOptions.body);
-        headers['content-type'] ??= 'application/json';
-      }
-      const response = await fetch(`${baseUrl}${path}`, { method, headers, body });
-      const text = await response.text();
-      let parsed: unknown;
-      try {
-        parsed = text === '' ? undefined : JSON.parse(text);
-      } catch {
-        parsed = undefined;
-      }
-      if (!requestOptions.skipContract) {
-        const contentType = (response.headers.get('content-type') ?? '').split(';')[0] as string;
-        const problems = contractErrors(method, path, response.status, contentType === 'application/json' ? parsed : text, contentType || 'application/json');
-        if (problems.length > 0) {
-          throw new Error(`${method} ${path} → ${response.status} breaks contracts/:\n  ${problems.join('\n  ')}\nbody: ${text.slice(0, 2000)}`);
-        }
-      }
-      return { status: response.status, headers: response.headers, text, body: parsed };
+    request(method, path, requestOptions = {}) {
+      return sendChecked(baseUrl, method, path, requestOptions);
     },
     async close() {
       server.closeAllConnections();
@@ -84,4 +63,30 @@ export async function startTestService(options: { env?: Record<string, string>; 
       await runtime.close();
     },
   };
+}
+
+/** Sends a request and checks the answer against contracts/ (unless told not to). */
+export async function sendChecked(baseUrl: string, method: string, path: string, requestOptions: RequestOptions = {}): Promise<TestResponse> {
+  const headers: Record<string, string> = { ...requestOptions.headers };
+  let body: Buffer | string | undefined = requestOptions.rawBody;
+  if (body === undefined && requestOptions.body !== undefined) {
+    body = JSON.stringify(requestOptions.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const response = await fetch(`${baseUrl}${path}`, { method, headers, body });
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (!requestOptions.skipContract) {
+    const contentType = (response.headers.get('content-type') ?? '').split(';')[0] as string;
+    const problems = contractErrors(method, path, response.status, contentType === 'application/json' ? parsed : text, contentType || 'application/json');
+    if (problems.length > 0) {
+      throw new Error(`${method} ${path} → ${response.status} breaks contracts/:\n  ${problems.join('\n  ')}\nbody: ${text.slice(0, 2000)}`);
+    }
+  }
+  return { status: response.status, headers: response.headers, text, body: parsed };
 }

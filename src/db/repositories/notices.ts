@@ -209,26 +209,8 @@ export async function allocateSerialAndReadItems(db: Queryable, sequenceName: st
 
 // ---- writes ----------------------------------------------------------------------------------
 
-export interface NewNoticeItem {
-  position: number;
-  item_id: string;
-  item_version: number;
-  item_code: string;
-  item_name: string;
-  income_sort_code: string;
-  budget_level: number;
-  sharing_rule_code: string | null;
-  receiving_account_no: string;
-  quantity: number;
-  amount: string;
-  pricing_type: 'FIXED' | 'RANGE';
-  fixed_amount: string | null;
-  min_amount: string | null;
-  max_amount: string | null;
-  late_fee_type: 'NONE' | 'DAILY_RATE';
-  rate_per_day: string | null;
-  cap_ratio: string | null;
-}
+/** A line as inserted: the snapshot, before any payment has set its late fee. */
+export type NewNoticeItem = Omit<NoticeItemRow, 'late_fee_paid'>;
 
 export interface NewNotice {
   pay_code: string;
