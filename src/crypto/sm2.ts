@@ -2,21 +2,19 @@
 // DER-encoded: the form every Chinese SM2 library and the interface standard (§2) use.
 //
 // Why not node:crypto: OpenSSL's SM2 in Node signs with an empty user ID and Node offers no way to
-// set one, so its signatures never interoperate. The curve arithmetic comes from sm-crypto-v2
-// (built on @noble/curves); the parts around it are done here:
+// set one, so its signatures never interoperate. The parts are:
 // - e = SM3(Z || M) is computed with Node's native SM3, and Z (which depends only on the public
 //   key and the user ID) is computed once per key instead of on every call;
+// - signing uses sm-crypto-v2's constant-time k·G (built on @noble/curves), with (1 + d)⁻¹
+//   computed once per signer;
+// - verification, on public data only, uses the table arithmetic of ./sm2Arithmetic: the public
+//   key's multiples are precomputed once per verifier, and one check costs no doubling and no
+//   inversion (decision 0008);
 // - the signature DER is parsed strictly here, with 1 <= r, s <= n - 1 checked as the standard
-//   requires (sm-crypto-v2's own decoder is lenient and can throw on garbage; verification of
-//   outside input must simply answer false);
-// - the public key point is precomputed once per verifier (a window table for the scalar
-//   multiplication), which makes verification several times cheaper.
+//   requires (verification of outside input must simply answer false, never throw).
 //
-// Measured on the 2-core build machine, Node 20, while other work was running (run
-// `node scripts/run.js test/unit/crypto/sm2.bench.ts` to see them again):
-//   createSm2Signer(...).sign ≈ 0.45 ms; sm2Sign (one-shot, also derives the public key) ≈ 0.75 ms;
-//   createSm2Verifier(...).verify ≈ 0.75 ms, against ≈ 3.6-4.1 ms without precomputation;
-//   createSm2Verifier itself ≈ 9-10 ms (the precomputation): cache verifiers per key.
+// Run `node scripts/run.js test/unit/crypto/sm2.bench.ts` for the timings on this machine; the
+// figures of 2026-11-27 are in decision 0008.
 import { sm2 } from 'sm-crypto-v2';
 
 import {
@@ -29,10 +27,11 @@ import {
   encodeUnsignedInteger,
 } from './der';
 import { KeyFormatError } from './errors';
+import { buildFixedWindowTable, invertMod, SM2_N, sm2VerifyEquation } from './sm2Arithmetic';
 import { type BytesLike, sm3Bytes } from './sm3';
 
 /** The order n of the SM2 recommended curve's base point. */
-export const SM2_ORDER = BigInt('0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123');
+export const SM2_ORDER = SM2_N;
 
 /** GM/T 0009 default signer identity, used whenever no other ID has been agreed. */
 export const SM2_DEFAULT_USER_ID = '1234567812345678';
@@ -114,10 +113,6 @@ export function decodeSm2SignatureDer(signatureDer: Uint8Array): { r: bigint; s:
   }
 }
 
-function toHex64(value: bigint): string {
-  return value.toString(16).padStart(64, '0');
-}
-
 export interface Sm2Signer {
   /** Uncompressed hex point of the signing key. */
   readonly publicKeyHex: string;
@@ -133,14 +128,23 @@ export function createSm2Signer(privateKeyHex: string, userId = SM2_DEFAULT_USER
   const privateKey = assertSm2PrivateKeyHex(privateKeyHex);
   const publicKeyHex = sm2PublicKeyHexFromPrivate(privateKey);
   const z = sm2Z(publicKeyHex, userId);
+  const d = BigInt(`0x${privateKey}`);
+  // s = (1 + d)⁻¹ · (k − r·d) mod n: the inverse depends only on the key.
+  const inverseOnePlusD = invertMod(1n + d, SM2_ORDER);
   return {
     publicKeyHex,
     sign(message: BytesLike): Buffer {
-      const e = sm2E(z, message);
-      // With hash: false the library signs the given bytes as e itself; the random k comes
-      // from globalThis.crypto.getRandomValues (Node's CSPRNG).
-      const rs = sm2.doSignature(e, privateKey, { hash: false, der: false });
-      return encodeSm2SignatureDer(BigInt(`0x${rs.slice(0, 64)}`), BigInt(`0x${rs.slice(64)}`));
+      const e = BigInt(`0x${sm2E(z, message).toString('hex')}`);
+      for (;;) {
+        // A fresh random k in [1, n − 1] (Node's CSPRNG) and x1 of k·G, by the library's
+        // constant-time multiplication (GB/T 32918.2 §6.1, A3–A4).
+        const { k, x1 } = sm2.getPoint();
+        const r = (e + x1) % SM2_ORDER;
+        if (r === 0n || r + k === SM2_ORDER) continue;
+        const s = (inverseOnePlusD * ((((k - r * d) % SM2_ORDER) + SM2_ORDER) % SM2_ORDER)) % SM2_ORDER;
+        if (s === 0n) continue;
+        return encodeSm2SignatureDer(r, s);
+      }
     },
   };
 }
@@ -161,29 +165,34 @@ export interface Sm2VerifierOptions {
   /** Signer identity; default "1234567812345678". */
   userId?: string;
   /**
-   * Window of the point precomputation (bits). Measured per key, window 4/5/6/8: build 7/10/16/45
-   * ms, memory ≈ 25/50/85/300 KiB, verify ≈ 0.91/0.79/0.78/0.68 ms (none: ≈ 4 ms). 5 is the knee:
-   * 5x faster than none while thousands of cached party keys stay within ~100-250 MB.
+   * Bits per window of the public key's table (src/crypto/sm2Arithmetic.ts). More bits: fewer
+   * additions per check, a bigger table built more slowly. Decision 0008 has the measurements.
    */
   precomputeWindow?: number;
 }
 
+/** The window of a verifier's table unless told otherwise (decision 0008). */
+export const SM2_VERIFIER_WINDOW_BITS = 5;
+
 /**
- * A verifier for one public key, with the point precomputed and Z cached. Building one costs about
- * 10 ms; keep it (e.g. per keyId) and reuse it for every request.
+ * A verifier for one public key, with the key's multiples precomputed and Z cached. Building one
+ * costs a few milliseconds; keep it (e.g. per keyId) and reuse it for every request.
  */
 export function createSm2Verifier(pointHex: string, options: Sm2VerifierOptions = {}): Sm2Verifier {
   const publicKeyHex = normalizeSm2PointHex(pointHex);
   if (publicKeyHex === null) throw new KeyFormatError('not a valid SM2 point');
-  const point = sm2.precomputePublicKey(publicKeyHex, options.precomputeWindow ?? 5);
+  const table = buildFixedWindowTable(
+    { x: BigInt(`0x${publicKeyHex.slice(2, 66)}`), y: BigInt(`0x${publicKeyHex.slice(66)}`) },
+    options.precomputeWindow ?? SM2_VERIFIER_WINDOW_BITS,
+  );
   const z = sm2Z(publicKeyHex, options.userId ?? SM2_DEFAULT_USER_ID);
   return {
     publicKeyHex,
     verify(message: BytesLike, signatureDer: Uint8Array): boolean {
       const rs = decodeSm2SignatureDer(signatureDer);
       if (rs === null) return false;
-      const e = sm2E(z, message);
-      return sm2.doVerifySignature(e, toHex64(rs.r) + toHex64(rs.s), point, { hash: false, der: false });
+      const e = BigInt(`0x${sm2E(z, message).toString('hex')}`);
+      return sm2VerifyEquation(e, rs.r, rs.s, table);
     },
   };
 }

@@ -28,6 +28,11 @@ timeMs('sm2Sign (one-shot, derives public key)', 500, () => sm2Sign(message, pri
 timeMs('createSm2Signer(...).sign', 500, () => signer.sign(message));
 timeMs('createSm2Verifier (precompute, once per key)', 20, () => createSm2Verifier(publicKey));
 timeMs('createSm2Verifier(...).verify', 500, (i) => verifier.verify(message, signatures[i % 200]!));
+for (const precomputeWindow of [4, 5, 6, 7, 8]) {
+  timeMs(`  window ${precomputeWindow}: createSm2Verifier`, 20, () => createSm2Verifier(publicKey, { precomputeWindow }));
+  const windowed = createSm2Verifier(publicKey, { precomputeWindow });
+  timeMs(`  window ${precomputeWindow}: verify`, 500, (i) => windowed.verify(message, signatures[i % 200]!));
+}
 timeMs('sm-crypto-v2 doVerifySignature, no precompute', 200, (i) =>
   sm2.doVerifySignature(message, signatures[i % 200]!.toString('hex'), publicKey, { hash: true, der: true }),
 );

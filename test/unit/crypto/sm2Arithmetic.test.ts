@@ -1,0 +1,168 @@
+import crypto from 'node:crypto';
+
+import { sm2 } from 'sm-crypto-v2';
+
+import {
+  type AffinePoint,
+  buildFixedWindowTable,
+  invertMod,
+  isOnSm2Curve,
+  multiplyWithTable,
+  SM2_A,
+  SM2_B,
+  SM2_G,
+  SM2_N,
+  SM2_P,
+  sm2VerifyEquation,
+  windowPoints,
+} from '../../../src/crypto/sm2Arithmetic';
+
+// The reference: @noble/curves' SM2 points, as sm-crypto-v2 builds them (an independent
+// implementation of the same curve, with complete projective formulas).
+interface NoblePoint {
+  multiply(scalar: bigint): NoblePoint;
+  add(other: NoblePoint): NoblePoint;
+  negate(): NoblePoint;
+  is0(): boolean;
+  toAffine(): { x: bigint; y: bigint };
+}
+interface NoblePointClass {
+  BASE: NoblePoint;
+  fromAffine(point: { x: bigint; y: bigint }): NoblePoint;
+}
+const NOBLE = (sm2.precomputePublicKey(sm2.generateKeyPairHex().publicKey) as unknown as { constructor: NoblePointClass }).constructor;
+
+function randomScalar(): bigint {
+  return (BigInt(`0x${crypto.randomBytes(40).toString('hex')}`) % (SM2_N - 1n)) + 1n;
+}
+
+function affineOf(point: NoblePoint): AffinePoint | null {
+  return point.is0() ? null : point.toAffine();
+}
+
+function randomPoint(): { d: bigint; point: AffinePoint } {
+  const d = randomScalar();
+  return { d, point: NOBLE.BASE.multiply(d).toAffine() };
+}
+
+/** y with y² = x³ + ax + b, if x is the abscissa of a point (p ≡ 3 mod 4: y = rhs^((p+1)/4)). */
+function yFor(x: bigint): bigint | null {
+  const rhs = (((x * x) % SM2_P) * x + SM2_A * x + SM2_B) % SM2_P;
+  let y = 1n;
+  let base = rhs;
+  for (let exponent = (SM2_P + 1n) / 4n; exponent > 0n; exponent >>= 1n) {
+    if (exponent & 1n) y = (y * base) % SM2_P;
+    base = (base * base) % SM2_P;
+  }
+  return (y * y) % SM2_P === rhs ? y : null;
+}
+
+describe('SM2 table arithmetic against @noble/curves', () => {
+  const edgeScalars = [1n, 2n, 3n, 127n, 128n, 129n, 255n, 256n, SM2_N - 1n, SM2_N - 2n, SM2_N / 2n, 1n << 255n, (1n << 255n) - 1n, SM2_N - (1n << 128n)];
+
+  it('multiplies G by edge and random scalars exactly as the reference does', () => {
+    const table = buildFixedWindowTable(SM2_G, 8);
+    for (const scalar of [...edgeScalars, ...Array.from({ length: 40 }, randomScalar)]) {
+      expect(multiplyWithTable(table, scalar)).toEqual(affineOf(NOBLE.BASE.multiply(scalar)));
+    }
+    expect(multiplyWithTable(table, 0n)).toBeNull();
+    expect(multiplyWithTable(table, SM2_N)).toBeNull();
+  });
+
+  it('multiplies a public key by every window size from 2 to 10 bits', () => {
+    const { point } = randomPoint();
+    const reference = NOBLE.fromAffine(point);
+    for (let windowBits = 2; windowBits <= 10; windowBits += 1) {
+      const table = buildFixedWindowTable(point, windowBits);
+      expect(table.windows).toHaveLength(Math.ceil(257 / windowBits));
+      expect(table.windows.every((window) => window.length === 2 << (windowBits - 1))).toBe(true);
+      for (const scalar of [...edgeScalars, randomScalar(), randomScalar()]) {
+        expect(multiplyWithTable(table, scalar)).toEqual(affineOf(reference.multiply(scalar)));
+      }
+    }
+  });
+
+  it('keeps every table entry on the curve', () => {
+    const table = buildFixedWindowTable(randomPoint().point, 5);
+    const points = table.windows.flatMap((_window, index) => windowPoints(table, index));
+    expect(points).toHaveLength(52 * 16);
+    expect(points.every(isOnSm2Curve)).toBe(true);
+  });
+
+  it('refuses to build a table for a point off the curve', () => {
+    expect(() => buildFixedWindowTable({ x: SM2_G.x, y: SM2_G.y + 1n }, 6)).toThrow(RangeError);
+    expect(() => buildFixedWindowTable({ x: SM2_P, y: 0n }, 6)).toThrow(RangeError);
+    expect(() => buildFixedWindowTable(SM2_G, 1)).toThrow(RangeError);
+  });
+
+  it('inverts modulo p and n', () => {
+    for (const modulus of [SM2_P, SM2_N]) {
+      for (const value of [1n, 2n, modulus - 1n, randomScalar()]) {
+        expect((invertMod(value, modulus) * value) % modulus).toBe(1n);
+      }
+      expect(() => invertMod(modulus, modulus)).toThrow(RangeError);
+    }
+  });
+});
+
+describe('the SM2 verification equation', () => {
+  const { point: publicKey } = randomPoint();
+  const table = buildFixedWindowTable(publicKey, 6);
+  const reference = NOBLE.fromAffine(publicKey);
+
+  /** e that makes (r, s) valid: e = r − x(s·G + t·P) mod n. */
+  function validE(r: bigint, s: bigint): bigint {
+    const x1 = NOBLE.BASE.multiply(s).add(reference.multiply((r + s) % SM2_N)).toAffine().x;
+    return (((r - x1) % SM2_N) + SM2_N) % SM2_N;
+  }
+
+  it('holds exactly when (e + x1) mod n = r, for random signatures', () => {
+    for (let round = 0; round < 30; round += 1) {
+      const r = randomScalar();
+      const s = randomScalar();
+      const e = validE(r, s);
+      expect(sm2VerifyEquation(e, r, s, table)).toBe(true);
+      // e is any 256-bit value: e and e + n are the same modulo n.
+      if (e + SM2_N < 1n << 256n) expect(sm2VerifyEquation(e + SM2_N, r, s, table)).toBe(true);
+      expect(sm2VerifyEquation((e + 1n) % SM2_N, r, s, table)).toBe(false);
+      expect(sm2VerifyEquation(e, r, s === SM2_N - 1n ? 1n : s + 1n, table)).toBe(false);
+      expect(sm2VerifyEquation(e, r === SM2_N - 1n ? 1n : r + 1n, s, table)).toBe(false);
+      expect(sm2VerifyEquation(e, r, s, buildFixedWindowTable(randomPoint().point, 6))).toBe(false);
+    }
+  });
+
+  it('fails when t = r + s is 0 mod n', () => {
+    const s = randomScalar();
+    // Whatever e: with t = 0 the equation would reduce to x(s·G), which the standard refuses.
+    const x1 = NOBLE.BASE.multiply(s).toAffine().x;
+    for (const e of [0n, 1n, (((SM2_N - s - x1) % SM2_N) + SM2_N) % SM2_N, randomScalar()]) {
+      expect(sm2VerifyEquation(e, SM2_N - s, s, table)).toBe(false);
+    }
+  });
+
+  it('fails when s·G + t·P is the point at infinity', () => {
+    // Key d = 1 (P = G): with t = n − s the sum is s·G − s·G = O.
+    const tableOfG = buildFixedWindowTable(SM2_G, 6);
+    const s = 5n;
+    const r = (SM2_N - 2n * s) % SM2_N; // t = r + s = n − s
+    for (let e = 0n; e < 3n; e += 1n) expect(sm2VerifyEquation(e, r, s, tableOfG)).toBe(false);
+  });
+
+  it('accepts x1 ≥ n (x1 − n is what counts) — a point crafted with its x in [n, p)', () => {
+    // Find Q with n ≤ x < p, then choose the key P = Q − s·G so that s·G + 1·P = Q.
+    let x = SM2_N + 1n;
+    let y = yFor(x);
+    while (y === null) {
+      x += 1n;
+      y = yFor(x);
+    }
+    const q = NOBLE.fromAffine({ x, y });
+    const s = randomScalar();
+    const key = q.add(NOBLE.BASE.multiply(s).negate()).toAffine();
+    const r = (SM2_N + 1n - s) % SM2_N; // t = 1
+    const e = (((r - (x - SM2_N)) % SM2_N) + SM2_N) % SM2_N;
+    const keyTable = buildFixedWindowTable(key, 6);
+    expect(sm2VerifyEquation(e, r, s, keyTable)).toBe(true);
+    expect(sm2VerifyEquation((e + 1n) % SM2_N, r, s, keyTable)).toBe(false);
+  });
+});
