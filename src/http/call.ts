@@ -25,6 +25,34 @@ export interface SignedRequest {
 export interface RequestAuthenticator {
   /** Runs the checks of interface.md §2 in order; throws the first failure's TongfuError. */
   authenticate(request: SignedRequest, role: PartyRole): Promise<AuthenticatedParty>;
+  /**
+   * The same checks, except that a nonce which is the only thing left to check is not stored but
+   * handed back, for the route to store in its first statement (decision 0009). Every other
+   * outcome is as `authenticate`'s: a request that fails a later check has had its nonce stored.
+   */
+  authenticateDeferringNonce?(request: SignedRequest, role: PartyRole): Promise<{ party: AuthenticatedParty; nonce: NonceClaim | null }>;
+  /** Stores a deferred nonce on its own; throws NONCE_REUSED if it was used within the window. */
+  claimNonce?(claim: NonceClaim): Promise<void>;
+}
+
+/** A verified request's nonce, to be stored (interface.md §2, NONCE_REUSED). */
+export interface NonceClaim {
+  readonly appId: string;
+  readonly nonce: string;
+  /** When it was seen, on the real clock. */
+  readonly seenAt: Date;
+  /** A stored nonce last seen at or before this instant is free again. */
+  readonly reusableAtOrBefore: Date;
+}
+
+/**
+ * A nonce the edge has verified but not stored, on a route that stores it in its own first
+ * statement. The handler takes it once, and must answer NONCE_REUSED (before anything else) when
+ * its statement finds the nonce used. Until it is taken, the edge stores it on its own whenever
+ * the request ends otherwise, so a replay is refused whatever it fails on.
+ */
+export interface DeferredNonce {
+  take(): NonceClaim;
 }
 
 /** One call as a route handler sees it: validated input and the caller. */
@@ -38,6 +66,8 @@ export interface Call<Body = unknown, Query = Record<string, unknown>> {
   log: Logger;
   /** The client's address, for public rate limits. */
   clientAddress: string;
+  /** Set on routes with `storesNonce`: the nonce the handler's first statement must store. */
+  nonce?: DeferredNonce;
   koa: Koa.Context;
 }
 
@@ -62,5 +92,10 @@ export interface RouteDefinition {
   rawContentTypes?: string[];
   /** Largest body accepted, in bytes (default 1 MiB). */
   bodyLimitBytes?: number;
+  /**
+   * The handler stores the request's nonce in its first statement (`call.nonce`), which saves a
+   * round trip and a commit per request on hot routes (decision 0009).
+   */
+  storesNonce?: boolean;
   handle(call: Call): Promise<Reply>;
 }

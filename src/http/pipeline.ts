@@ -3,15 +3,44 @@ import { FieldProblem, TongfuError } from '../domain/errors';
 import { isValidPayCode } from '../domain/payCode';
 import { Contract, errorsToTongfuError, describeErrors } from './contract';
 import { JSON_BODY_LIMIT_BYTES, mediaType, parseJsonBody, readRawBody } from './body';
-import type { AuthenticatedParty, Call, RequestAuthenticator, RouteDefinition } from './call';
+import type { AuthenticatedParty, Call, DeferredNonce, NonceClaim, RequestAuthenticator, RouteDefinition } from './call';
 import type { Logger } from '../logger';
 
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
+
+/** A verified nonce left for the handler's first statement (decision 0009), until it takes it. */
+class PendingNonce implements DeferredNonce {
+  private taken = false;
+
+  constructor(private readonly claim: NonceClaim) {}
+
+  take(): NonceClaim {
+    if (this.taken) throw new Error('a request nonce is taken once');
+    this.taken = true;
+    return this.claim;
+  }
+
+  get pending(): boolean {
+    return !this.taken;
+  }
+
+  /** Stores the nonce on its own unless the handler took it; throws NONCE_REUSED if it was used. */
+  async settle(authenticator: RequestAuthenticator): Promise<void> {
+    if (this.taken) return;
+    this.taken = true;
+    if (!authenticator.claimNonce) throw new Error('an authenticator that defers nonces stores them too');
+    await authenticator.claimNonce(this.claim);
+  }
+}
 
 /**
  * Runs one matched route through the checks of interface.md §3 in their precedence:
  * 415 → 413 → signature → MALFORMED_JSON → AMOUNT_INVALID → PAY_CODE_INVALID →
  * VALIDATION_FAILED; then the handler, which owns the resource's 404 and the business rules.
+ *
+ * On a route with `storesNonce` the nonce is the handler's to store (decision 0009): if the
+ * request ends before the handler took it — any later check failed, or the handler threw first —
+ * it is stored here, and NONCE_REUSED takes the place of that answer, as the order demands.
  */
 export function routeMiddleware(route: RouteDefinition, contract: Contract, authenticator: RequestAuthenticator | undefined): Koa.Middleware {
   const validators = contract.operation(route.operationId);
@@ -28,52 +57,86 @@ export function routeMiddleware(route: RouteDefinition, contract: Contract, auth
     const rawBody = await readRawBody(ctx, limitBytes);
 
     let party: AuthenticatedParty | undefined;
+    let pendingNonce: PendingNonce | undefined;
     if (route.access !== 'public') {
       if (!authenticator) throw new Error('signed route registered without an authenticator');
-      party = await authenticator.authenticate({ method: ctx.method, target: ctx.originalUrl, headers: ctx.headers, body: rawBody }, route.access);
+      const request = { method: ctx.method, target: ctx.originalUrl, headers: ctx.headers, body: rawBody };
+      if (route.storesNonce && authenticator.authenticateDeferringNonce) {
+        const checked = await authenticator.authenticateDeferringNonce(request, route.access);
+        party = checked.party;
+        if (checked.nonce) pendingNonce = new PendingNonce(checked.nonce);
+      } else {
+        party = await authenticator.authenticate(request, route.access);
+      }
       ctx.state.party = party;
     }
-
-    let body: unknown = undefined;
-    const problems: FieldProblem[] = [];
-    if (route.body === 'json' && METHODS_WITH_BODY.has(route.method)) {
-      body = parseJsonBody(rawBody);
-      if (validators.body && !validators.body(body)) {
-        const error = errorsToTongfuError(validators.body.errors ?? [], '');
-        if (error.code === 'AMOUNT_INVALID') throw error;
-        problems.push(...((error.details?.fields as FieldProblem[] | undefined) ?? []));
-      }
+    if (!pendingNonce) return runChecked(ctx, route, validators, rawBody, party, undefined);
+    try {
+      await runChecked(ctx, route, validators, rawBody, party, pendingNonce);
+    } catch (error) {
+      // A replay is refused as such, whatever else was wrong with it.
+      await pendingNonce.settle(authenticator!);
+      throw error;
     }
-
-    const params = { ...(ctx.params as Record<string, string>) };
-    if (params.payCode !== undefined && !isValidPayCode(params.payCode)) {
-      throw new TongfuError('PAY_CODE_INVALID', 'payCode must be 20 digits with valid MOD 97-10 check digits', { payCode: params.payCode });
+    if (pendingNonce.pending) {
+      // A bug in the route: it answered without storing the nonce. Store it now, so that a copy
+      // of this request is still refused, and say so.
+      const log = ctx.state.log as Logger;
+      log.error({ route: route.operationId }, 'a route that stores its nonce answered without taking it');
+      await pendingNonce.settle(authenticator!).catch((error: unknown) => log.error({ err: error }, 'storing the nonce afterwards failed'));
     }
-    for (const [name, validate] of validators.pathParams) {
-      if (name === 'payCode') continue;
-      if (params[name] !== undefined && !validate(params[name])) problems.push(...describeErrors(validate.errors ?? [], `/path/${name}`));
-    }
-    const query: Record<string, unknown> = {};
-    for (const [name, value] of Object.entries(ctx.query)) query[name] = Array.isArray(value) && value.length === 1 ? value[0] : value;
-    if (validators.query && !validators.query(query)) problems.push(...describeErrors(validators.query.errors ?? [], '/query'));
-    if (problems.length > 0) {
-      throw new TongfuError('VALIDATION_FAILED', `request is invalid: ${problems.map((p) => `${p.path}: ${p.problem}`).join('; ')}`, { fields: problems });
-    }
-
-    const call: Call = {
-      body,
-      query,
-      params,
-      party,
-      rawBody,
-      requestId: ctx.state.requestId as string,
-      log: ctx.state.log as Logger,
-      clientAddress: ctx.request.ip,
-      koa: ctx,
-    };
-    const reply = await route.handle(call);
-    ctx.status = reply.status;
-    for (const [name, value] of Object.entries(reply.headers ?? {})) ctx.set(name, value);
-    if (reply.body !== undefined) ctx.body = reply.body;
   };
+}
+
+/** The checks after the signature, then the handler; the reply is set on ctx. */
+async function runChecked(
+  ctx: Koa.Context,
+  route: RouteDefinition,
+  validators: ReturnType<Contract['operation']>,
+  rawBody: Buffer,
+  party: AuthenticatedParty | undefined,
+  nonce: DeferredNonce | undefined,
+): Promise<void> {
+  let body: unknown = undefined;
+  const problems: FieldProblem[] = [];
+  if (route.body === 'json' && METHODS_WITH_BODY.has(route.method)) {
+    body = parseJsonBody(rawBody);
+    if (validators.body && !validators.body(body)) {
+      const error = errorsToTongfuError(validators.body.errors ?? [], '');
+      if (error.code === 'AMOUNT_INVALID') throw error;
+      problems.push(...((error.details?.fields as FieldProblem[] | undefined) ?? []));
+    }
+  }
+
+  const params = { ...(ctx.params as Record<string, string>) };
+  if (params.payCode !== undefined && !isValidPayCode(params.payCode)) {
+    throw new TongfuError('PAY_CODE_INVALID', 'payCode must be 20 digits with valid MOD 97-10 check digits', { payCode: params.payCode });
+  }
+  for (const [name, validate] of validators.pathParams) {
+    if (name === 'payCode') continue;
+    if (params[name] !== undefined && !validate(params[name])) problems.push(...describeErrors(validate.errors ?? [], `/path/${name}`));
+  }
+  const query: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(ctx.query)) query[name] = Array.isArray(value) && value.length === 1 ? value[0] : value;
+  if (validators.query && !validators.query(query)) problems.push(...describeErrors(validators.query.errors ?? [], '/query'));
+  if (problems.length > 0) {
+    throw new TongfuError('VALIDATION_FAILED', `request is invalid: ${problems.map((p) => `${p.path}: ${p.problem}`).join('; ')}`, { fields: problems });
+  }
+
+  const call: Call = {
+    body,
+    query,
+    params,
+    party,
+    rawBody,
+    requestId: ctx.state.requestId as string,
+    log: ctx.state.log as Logger,
+    clientAddress: ctx.request.ip,
+    ...(nonce ? { nonce } : {}),
+    koa: ctx,
+  };
+  const reply = await route.handle(call);
+  ctx.status = reply.status;
+  for (const [name, value] of Object.entries(reply.headers ?? {})) ctx.set(name, value);
+  if (reply.body !== undefined) ctx.body = reply.body;
 }

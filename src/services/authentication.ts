@@ -4,10 +4,10 @@ import type { Db } from '../db/database';
 import { findPartyAccess, PartyAccessRecord } from '../db/repositories/partyAccess';
 import type { Clock } from '../domain/clock';
 import { assert, TongfuError } from '../domain/errors';
-import type { AuthenticatedParty, PartyRole, RequestAuthenticator, SignedRequest } from '../http/call';
+import type { AuthenticatedParty, NonceClaim, PartyRole, RequestAuthenticator, SignedRequest } from '../http/call';
 import { PARTY_ROLES } from '../http/call';
 import type { Logger } from '../logger';
-import { claimRequestNonce } from './nonces';
+import { claimRequestNonce, nonceClaimAt, nonceReused } from './nonces';
 
 /** How far a request's timestamp may be from the real clock, either way (interface.md §2). */
 export const TIMESTAMP_WINDOW_SECONDS = 300;
@@ -108,6 +108,22 @@ export class SignedAccessAuthenticator implements PartyAuthenticator {
   }
 
   async authenticate(request: SignedRequest, role: PartyRole): Promise<AuthenticatedParty> {
+    return (await this.check(request, role, false)).party;
+  }
+
+  /**
+   * As authenticate, but when the nonce is the last check left (the party is active and may call
+   * this role), it is handed back unstored for the route's first statement (decision 0009).
+   */
+  authenticateDeferringNonce(request: SignedRequest, role: PartyRole): Promise<{ party: AuthenticatedParty; nonce: NonceClaim | null }> {
+    return this.check(request, role, true);
+  }
+
+  async claimNonce(claim: NonceClaim): Promise<void> {
+    if (!(await claimRequestNonce(this.deps.db, claim))) throw nonceReused();
+  }
+
+  private async check(request: SignedRequest, role: PartyRole, deferNonce: boolean): Promise<{ party: AuthenticatedParty; nonce: NonceClaim | null }> {
     const headers = readSignatureHeaders(request.headers);
 
     // UNKNOWN_APP. An appId that cannot exist is not looked up.
@@ -140,16 +156,18 @@ export class SignedAccessAuthenticator implements PartyAuthenticator {
       }
     }
 
-    // NONCE_REUSED: stored now, and only now that the signature has verified.
-    if (!(await claimRequestNonce(this.deps.db, headers.appId, headers.nonce, realNow))) {
-      throw new TongfuError('NONCE_REUSED', 'this X-Tongfu-Nonce was used by this appId within the last 15 minutes: sign every request afresh');
-    }
+    // NONCE_REUSED: stored now that the signature has verified (never before) — or, when it is
+    // the last check and the route asked, by the route's first statement.
+    const nonce = nonceClaimAt(headers.appId, headers.nonce, realNow);
+    const lastCheck = entry.status === 'ACTIVE' && entry.party.role === role;
+    if (deferNonce && lastCheck) return { party: entry.party, nonce };
+    await this.claimNonce(nonce);
 
     if (entry.status !== 'ACTIVE') throw new TongfuError('PARTY_DISABLED', `party ${headers.appId} is disabled`);
     if (entry.party.role !== role) {
       throw new TongfuError('FORBIDDEN', `a ${entry.party.role} party may not call /v1/${role}`);
     }
-    return entry.party;
+    return { party: entry.party, nonce: null };
   }
 
   invalidate(appId: string): void {

@@ -1,5 +1,7 @@
 import type { Db } from '../db/database';
 import { claimNonce, deleteExpiredNonces } from '../db/repositories/requestNonces';
+import { TongfuError } from '../domain/errors';
+import type { NonceClaim } from '../http/call';
 
 /**
  * How long a nonce stays used (interface.md §2: "rejected if this appId used it within the last
@@ -17,14 +19,23 @@ export const NONCE_PURGE_BATCH_SIZE_MAX = 10_000;
  */
 export const NONCE_PURGE_BATCHES_MAX = 1_000;
 
+/** The claim of `nonce` by `appId` seen at `realNow` (the real clock, never the business clock). */
+export function nonceClaimAt(appId: string, nonce: string, realNow: Date): NonceClaim {
+  return { appId, nonce, seenAt: realNow, reusableAtOrBefore: new Date(realNow.getTime() - NONCE_REUSE_WINDOW_MS) };
+}
+
+/** The answer to a request whose nonce this appId used within the window. */
+export function nonceReused(): TongfuError {
+  return new TongfuError('NONCE_REUSED', 'this X-Tongfu-Nonce was used by this appId within the last 15 minutes: sign every request afresh');
+}
+
 /**
- * Marks a nonce used by `appId` at `realNow` (the real clock, never the business clock). True if
- * the nonce was free; false if the appId used it within the window, i.e. the request is a replay.
- * Call it only once the request's signature has verified, so a forged request cannot burn a
- * party's nonces.
+ * Marks a nonce used. True if it was free; false if the appId used it within the window, i.e.
+ * the request is a replay. Call it only once the request's signature has verified, so a forged
+ * request cannot burn a party's nonces.
  */
-export function claimRequestNonce(db: Db, appId: string, nonce: string, realNow: Date): Promise<boolean> {
-  return claimNonce(db, appId, nonce, realNow, new Date(realNow.getTime() - NONCE_REUSE_WINDOW_MS));
+export function claimRequestNonce(db: Db, claim: NonceClaim): Promise<boolean> {
+  return claimNonce(db, claim.appId, claim.nonce, claim.seenAt, claim.reusableAtOrBefore);
 }
 
 /** Deletes the nonces whose window has passed at `realNow`; returns how many were deleted. */

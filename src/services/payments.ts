@@ -14,8 +14,10 @@ import { UNAPPLIED_REASONS, type UnappliedReason } from '../domain/noticePricing
 import { isValidPayCode } from '../domain/payCode';
 import { decidePosting, paidAtWindow, type PaymentChannel, type PostingNotice, postingRefusal } from '../domain/posting';
 import { NOTICE_STATUSES, type NoticeStatus, PAYMENT_MACHINE, transition } from '../domain/stateMachines';
+import type { DeferredNonce, NonceClaim } from '../http/call';
 import type { Logger } from '../logger';
 import { EVENT_DATA_BYTES_MAX, type EventType, newEventId } from './events';
+import { nonceReused } from './nonces';
 import { paymentWire, type PaymentRecord, type PaymentWire, toPaymentRecord } from './paymentViews';
 import { type PreparedReceipt, type ReceiptInput, receiptInsert } from './receipts';
 
@@ -31,7 +33,7 @@ import { type PreparedReceipt, type ReceiptInput, receiptInsert } from './receip
  * UNAPPLIED), the key, the notice PAID with its late fees, the journal entry, the receipt or the
  * refund obligation, and the event.
  *
- * Round trips (besides the signature check's nonce): one read, one write. The first attempt reads
+ * Round trips: one read (which also stores the request's nonce, decision 0009), one write. The first attempt reads
  * without a lock and writes only if the notice is still the version it read; an attempt that lost
  * that race is decided again under `SELECT … FOR UPDATE` in an explicit transaction — see
  * src/db/repositories/payments.ts and contracts/decisions/0030-posting-statements.md.
@@ -228,7 +230,7 @@ export class PaymentService {
    * captured), IDEMPOTENCY_CONFLICT, then — funds not captured only — NOTICE_NOT_FOUND,
    * NOTICE_ALREADY_PAID, NOTICE_NOT_PAYABLE, AMOUNT_MISMATCH.
    */
-  async postPayment(agency: AgencyCaller, input: PostPaymentInput, log: Logger = this.deps.log): Promise<PostedPayment> {
+  async postPayment(agency: AgencyCaller, input: PostPaymentInput, log: Logger = this.deps.log, nonce?: DeferredNonce): Promise<PostedPayment> {
     const paidAt = parseInstant(input.paidAt);
     assert(paidAt !== null, 'paidAt was checked at the edge');
     const amount = parseMoney(input.amount);
@@ -248,7 +250,7 @@ export class PaymentService {
     }
 
     for (let attempt = 1; attempt <= POSTING_ATTEMPTS_MAX; attempt += 1) {
-      const outcome = attempt === 1 ? await this.attemptUnlocked(context) : await this.attemptLocked(context);
+      const outcome = attempt === 1 ? await this.attemptUnlocked(context, nonce?.take()) : await this.attemptLocked(context);
       if (typeof outcome === 'string') {
         log.debug({ agencyTxnId: input.agencyTxnId, payCode: input.payCode, attempt, race: outcome }, 'posting lost a race; deciding again');
         continue;
@@ -273,10 +275,15 @@ export class PaymentService {
     return paymentWire(toPaymentRecord(row));
   }
 
-  /** Read and write on pooled connections, no explicit transaction; the connection is not held while the receipt is signed. */
-  private async attemptUnlocked(context: PostingContext): Promise<Plan | repo.LostRace> {
+  /**
+   * Read and write on pooled connections, no explicit transaction; the connection is not held
+   * while the receipt is signed. The read stores the request's nonce, if given (decision 0009):
+   * a used one ends the posting before anything is decided.
+   */
+  private async attemptUnlocked(context: PostingContext, nonce: NonceClaim | undefined): Promise<Plan | repo.LostRace> {
     const { db } = this.deps;
-    const read = await repo.withPooledClient(db, (client) => repo.readForPosting(repo.pgRunner(client), readParameters(context), false));
+    const { row: read, nonceClaimed } = await repo.withPooledClient(db, (client) => repo.readForPosting(repo.pgRunner(client), readParameters(context), nonce ? { lock: false, nonce } : { lock: false }));
+    if (!nonceClaimed) throw nonceReused();
     const plan = await this.plan(read, context, db);
     if (plan.kind === 'replay') return plan;
     const written = await repo.withPooledClient(db, (client) => repo.writePosting(repo.pgRunner(client), plan.variant, plan.values));
@@ -290,7 +297,7 @@ export class PaymentService {
     try {
       return await this.deps.db.transaction(async (trx: Knex.Transaction) => {
         const runner = repo.knexRunner(trx);
-        const read = await repo.readForPosting(runner, readParameters(context), true);
+        const { row: read } = await repo.readForPosting(runner, readParameters(context), { lock: true });
         // Serials for the receipt, when this process has none left, are drawn through this
         // transaction rather than a second pooled connection.
         const plan = await this.plan(read, context, trx);

@@ -1,3 +1,5 @@
+import crypto from 'node:crypto';
+
 import { expireNotices } from '../../src/services/notices';
 import { addAgency, buildWorld, ITEMS, signedAs, SignedCall, World } from '../helpers/builders';
 import { schemaErrors } from '../helpers/contract';
@@ -494,5 +496,67 @@ describe('requests that cannot be understood are refused, whatever the funds', (
     expect(await problems(postingBody({ payCode, amount: '0.00', paidAt: shanghai(NOW), fundsCaptured: true }))).toMatchObject({ status: 400, code: 'VALIDATION_FAILED', fields: [{ path: '/amount' }] });
     expect(await problems(undefined, '{"payCode": ')).toMatchObject({ status: 400, code: 'MALFORMED_JSON' });
     expect(await problems(postingBody({ payCode: 'has space', amount: '1.00', paidAt: shanghai(NOW), fundsCaptured: true }))).toMatchObject({ status: 400, code: 'VALIDATION_FAILED', fields: [{ path: '/payCode' }] });
+  });
+});
+
+describe('the request nonce, stored by the posting’s own read (decision 0009)', () => {
+  const nonceOf = () => `nonce-${crypto.randomBytes(12).toString('hex')}`;
+  const posting = (nonce: string, body: unknown, rawBody?: string) =>
+    agency('POST', '/v1/agency/payments', rawBody === undefined ? body : undefined, { nonce, ...(rawBody === undefined ? {} : { rawBody }) });
+
+  async function storedNonces(nonce: string): Promise<number> {
+    return Number((await service.database.db('request_nonces').where({ app_id: world.agency.appId, nonce }).count({ n: '*' }))[0]!.n);
+  }
+
+  it('is stored once by a posting; a copy is NONCE_REUSED and records nothing more; a freshly signed repeat replays', async () => {
+    const payCode = await issueNotice(unit);
+    const body = postingBody({ payCode, amount: '50.00', paidAt: shanghai(NOW) });
+    const nonce = nonceOf();
+    const first = await posting(nonce, body);
+    expect(first.status).toBe(201);
+    expect(await storedNonces(nonce)).toBe(1);
+
+    const copy = await posting(nonce, body);
+    expect(copy.status).toBe(401);
+    expect(copy.body.error.code).toBe('NONCE_REUSED');
+    const fresh = await posting(nonceOf(), body);
+    expect(fresh.status).toBe(201);
+    expect(fresh.headers.get('idempotent-replay')).toBe('true');
+    expect(fresh.body).toEqual(first.body);
+    const rows = await rowsOf(service.database.db, body.agencyTxnId as string);
+    expect({ payments: rows.payments.length, receipts: rows.receipts.length, events: rows.events.length }).toEqual({ payments: 1, receipts: 1, events: 2 });
+  });
+
+  it('is stored whatever the request fails on, so its copy is NONCE_REUSED before any other answer', async () => {
+    const payCode = await issueNotice(unit);
+    const cases: Array<{ label: string; body?: unknown; raw?: string; status: number; code: string }> = [
+      { label: 'broken JSON (edge)', raw: '{"payCode": ', status: 400, code: 'MALFORMED_JSON' },
+      { label: 'an invalid body (edge)', body: { payCode, amount: '50.00' }, status: 400, code: 'VALIDATION_FAILED' },
+      { label: 'a bad check digit, funds not captured (before the read)', body: postingBody({ payCode: badCheckDigits(payCode), amount: '50.00', paidAt: shanghai(NOW) }), status: 400, code: 'PAY_CODE_INVALID' },
+      { label: 'paidAt ahead of the clock (after the read)', body: postingBody({ payCode, amount: '50.00', paidAt: shanghai('2026-11-20T09:05:00') }), status: 400, code: 'VALIDATION_FAILED' },
+      { label: 'no such notice (after the read)', body: postingBody({ payCode: unknownPayCode(), amount: '50.00', paidAt: shanghai(NOW) }), status: 404, code: 'NOTICE_NOT_FOUND' },
+      { label: 'a wrong amount (after the read)', body: postingBody({ payCode, amount: '49.00', paidAt: shanghai(NOW) }), status: 422, code: 'AMOUNT_MISMATCH' },
+    ];
+    for (const { label, body, raw, status, code } of cases) {
+      const nonce = nonceOf();
+      const first = await posting(nonce, body, raw);
+      expect({ label, status: first.status, code: first.body.error?.code }).toEqual({ label, status, code });
+      expect({ label, stored: await storedNonces(nonce) }).toEqual({ label, stored: 1 });
+      // The copy fails the same way and more, but the nonce comes first (interface.md §2, §3).
+      const copy = await posting(nonce, body, raw);
+      expect({ label, status: copy.status, code: copy.body.error?.code }).toEqual({ label, status: 401, code: 'NONCE_REUSED' });
+    }
+    // None of it paid the notice.
+    expect((await noticeRow(payCode)).status).toBe('ISSUED');
+  });
+
+  it('lets exactly one of many simultaneous copies through', async () => {
+    const payCode = await issueNotice(unit);
+    const body = postingBody({ payCode, amount: '50.00', paidAt: shanghai(NOW) });
+    const nonce = nonceOf();
+    const answers = await Promise.all(Array.from({ length: 12 }, () => posting(nonce, body)));
+    const statuses = answers.map((answer) => (answer.status === 201 ? 'posted' : answer.body.error.code)).sort();
+    expect(statuses).toEqual(['posted', ...Array<string>(11).fill('NONCE_REUSED')].sort());
+    expect((await rowsOf(service.database.db, body.agencyTxnId as string)).payments).toHaveLength(1);
   });
 });

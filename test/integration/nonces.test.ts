@@ -5,7 +5,7 @@ import { purgeNoncesJob } from '../../src/jobs/purgeNonces';
 import { allJobs } from '../../src/jobs/registry';
 import { JobRunner } from '../../src/jobs/runner';
 import type { Services } from '../../src/services';
-import { claimRequestNonce, NONCE_REUSE_WINDOW_MS, purgeExpiredNonces } from '../../src/services/nonces';
+import { claimRequestNonce, NONCE_REUSE_WINDOW_MS, nonceClaimAt, purgeExpiredNonces } from '../../src/services/nonces';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
 
 // Nonces of signed requests (interface.md §2): used once per appId within 15 minutes, on the real
@@ -29,7 +29,7 @@ describe('request nonces', () => {
     await database.db('request_nonces').delete();
   });
 
-  const claim = (appId: string, nonce: string, at: Date = real.now()) => claimRequestNonce(database.db, appId, nonce, at);
+  const claim = (appId: string, nonce: string, at: Date = real.now()) => claimRequestNonce(database.db, nonceClaimAt(appId, nonce, at));
   const count = async () => Number((await database.db('request_nonces').count<Array<{ count: string }>>('* as count'))[0]!.count);
 
   it('is free once, refused within 15 minutes, and free again after them', async () => {

@@ -184,9 +184,22 @@ const BOUND_PAYMENT_COLUMNS = `
        p.unapplied_reason AS bound_unapplied_reason, p.receipt_no AS bound_receipt_no, r.refund_id AS bound_refund_id,
        p.created_at AS bound_created_at`;
 
-function postingReadText(lock: boolean): string {
+/**
+ * The request nonce's claim (src/db/repositories/requestNonces.ts, claimNonce), folded into the
+ * unlocked read so that the signature check costs no round trip and no commit of its own
+ * (decision 0009). `nonce_claimed` is 0 when the nonce was used within the window.
+ */
+const NONCE_CLAIM_CTE = `nonce_claim AS (
+  INSERT INTO request_nonces (app_id, nonce, seen_at) VALUES (@nonce_app_id, @nonce, @nonce_seen_at::timestamptz)
+  ON CONFLICT (app_id, nonce) DO UPDATE SET seen_at = EXCLUDED.seen_at
+    WHERE request_nonces.seen_at <= @nonce_reusable_at::timestamptz
+  RETURNING 1
+),
+`;
+
+function postingReadText(lock: boolean, claimNonce: boolean): string {
   return `
-WITH notice AS (
+WITH ${claimNonce ? NONCE_CLAIM_CTE : ''}notice AS (
   SELECT n.id::text AS notice_id, n.xmin::text AS notice_version, n.status AS notice_status,
          n.due_date AS notice_due_date, n.expire_date AS notice_expire_date,
          n.unit_party_id::text AS notice_unit_party_id, n.unit_code AS notice_unit_code, n.unit_name AS notice_unit_name,
@@ -201,7 +214,7 @@ WITH notice AS (
 )
 SELECT a.code AS agency_code, a.cutoff_time,
        (k.agency_party_id IS NOT NULL) AS key_bound, k.request_hash AS key_request_hash,${BOUND_PAYMENT_COLUMNS},
-       notice.*
+       notice.*${claimNonce ? ',\n       (SELECT count(*) FROM nonce_claim)::int AS nonce_claimed' : ''}
   FROM parties a
   LEFT JOIN payment_keys k ON k.agency_party_id = a.id AND k.agency_txn_id = @agency_txn_id
   LEFT JOIN payments p ON p.id = k.payment_id
@@ -210,8 +223,17 @@ SELECT a.code AS agency_code, a.cutoff_time,
  WHERE a.id = @agency_party_id::bigint AND a.role = 'agency'`;
 }
 
-const POSTING_READ = compileStatement('posting_read', postingReadText(false));
-const POSTING_READ_LOCKED = compileStatement('posting_read_locked', postingReadText(true));
+const POSTING_READ = compileStatement('posting_read', postingReadText(false, false));
+const POSTING_READ_CLAIMING_NONCE = compileStatement('posting_read_nonce', postingReadText(false, true));
+const POSTING_READ_LOCKED = compileStatement('posting_read_locked', postingReadText(true, false));
+
+/** A request nonce to store with the read (the fields of src/http/call.ts's NonceClaim). */
+export interface PostingNonceClaim {
+  appId: string;
+  nonce: string;
+  seenAt: Date;
+  reusableAtOrBefore: Date;
+}
 
 export interface PostingReadParameters {
   agencyPartyId: string;
@@ -222,19 +244,29 @@ export interface PostingReadParameters {
 
 /**
  * Reads what a posting is decided on, in one round trip. `lock` holds the notice FOR UPDATE until
- * the transaction ends (the locked path runs in an explicit transaction). Exactly one row: the
- * agency exists, since it signed the request.
+ * the transaction ends (the locked path runs in an explicit transaction); `nonce` is stored by the
+ * same statement (unlocked reads only), and `nonceClaimed` says whether it was free. Exactly one
+ * row: the agency exists, since it signed the request.
  */
-export async function readForPosting(runner: StatementRunner, parameters: PostingReadParameters, lock: boolean): Promise<PostingReadRow> {
-  const rows = await runner.run<PostingReadRow>(lock ? POSTING_READ_LOCKED : POSTING_READ, {
+export async function readForPosting(
+  runner: StatementRunner,
+  parameters: PostingReadParameters,
+  options: { lock: boolean; nonce?: PostingNonceClaim },
+): Promise<{ row: PostingReadRow; nonceClaimed: boolean }> {
+  const { lock, nonce } = options;
+  assert(!(lock && nonce), 'a nonce is stored by the unlocked read');
+  const values: Record<string, unknown> = {
     agency_party_id: parameters.agencyPartyId,
     agency_txn_id: parameters.agencyTxnId,
     pay_code: parameters.payCode,
-  });
+  };
+  if (nonce) Object.assign(values, { nonce_app_id: nonce.appId, nonce: nonce.nonce, nonce_seen_at: nonce.seenAt, nonce_reusable_at: nonce.reusableAtOrBefore });
+  const statement = lock ? POSTING_READ_LOCKED : nonce ? POSTING_READ_CLAIMING_NONCE : POSTING_READ;
+  const rows = await runner.run<PostingReadRow & { nonce_claimed?: number }>(statement, values);
   assert(rows.length === 1, `agency party ${parameters.agencyPartyId} exists (read ${rows.length} rows)`);
-  const row = rows[0] as PostingReadRow;
+  const { nonce_claimed: nonceClaimedCount, ...row } = rows[0]!;
   assert(row.notice_id === null || (Array.isArray(row.notice_items) && row.notice_items.length > 0), `notice ${row.notice_id} has lines`);
-  return row;
+  return { row, nonceClaimed: nonce === undefined || nonceClaimedCount === 1 };
 }
 
 // ---- 2. WRITE --------------------------------------------------------------------------------
@@ -498,4 +530,4 @@ export async function findPaymentByKey(db: Knex | Knex.Transaction, agencyPartyI
  * The posting's statements as they run, for the benchmark's raw baseline (scripts/bench/pay.ts),
  * which drives the very same SQL through pgbench.
  */
-export const POSTING_STATEMENTS = { read: POSTING_READ, readLocked: POSTING_READ_LOCKED, writes: POSTING_WRITES } as const;
+export const POSTING_STATEMENTS = { read: POSTING_READ, readClaimingNonce: POSTING_READ_CLAIMING_NONCE, readLocked: POSTING_READ_LOCKED, writes: POSTING_WRITES } as const;

@@ -72,9 +72,11 @@ export function agencyPaymentRoutes(services: Services): RouteDefinition[] {
       operationId: 'postPayment',
       body: 'raw',
       rawContentTypes: ['application/json'],
+      // The posting's read stores the nonce: one round trip and one commit less (decision 0009).
+      storesNonce: true,
       async handle(call) {
         const input = parsePostingBody(call.rawBody, validate);
-        const posted = await payments.postPayment(agencyOf(call), input, call.log);
+        const posted = await payments.postPayment(agencyOf(call), input, call.log, call.nonce);
         return { status: 201, body: posted.payment, ...(posted.replayed ? { headers: { 'Idempotent-Replay': 'true' } } : {}) };
       },
     },
