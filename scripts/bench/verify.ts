@@ -2,11 +2,11 @@
  * `bench:verify` (quality.md §1): signed `GET /v1/agency/notices/{payCode}`; target ≥ 2,500/s with
  * p99 ≤ 30 ms. One agency verifies, round-robin, notices that one unit issued through the API
  * before the clock starts; requests are signed beforehand. Baselines in the same run: bare Koa
- * requests/s, and pgbench running the statements one verification sends (nonce claim, the notice
- * with its lines by payCode).
+ * requests/s, and pgbench running the statement one verification sends (the notice with its lines
+ * by payCode, storing the request's nonce on its way: decision 0009).
  */
 import { Client } from 'pg';
-import { SELECT_NOTICE } from '../../src/db/repositories/notices';
+import { findNoticeStoringNonceSql } from '../../src/db/repositories/notices';
 import { buildWorld, CONCURRENCY_MAX, drive, envInteger, koaBaseline, machine, noticeBody, pgbench, prepare, printTable, REQUESTS_MAX, runRow, sm2VerifyBaseline, startTarget, writeResult } from './lib';
 
 const TARGET_PER_SECOND = 2_500;
@@ -23,11 +23,13 @@ async function verificationScript(databaseUrl: string, payCodes: string[]): Prom
   } finally {
     await client.end();
   }
+  const statement = findNoticeStoringNonceSql(
+    { appId: "'pgbench'", nonce: "'pgv' || :client_id || '-' || :nonce", seenAt: 'now()', reusableAtOrBefore: "(now() - interval '15 minutes')" },
+    '(SELECT pay_code FROM bench_verify_codes WHERE i = :i)',
+  );
   return `\\set nonce random(1, 9000000000000000)
 \\set i random(1, ${payCodes.length})
-INSERT INTO request_nonces (app_id, nonce, seen_at) VALUES ('pgbench', 'pgv' || :client_id || '-' || :nonce, now())
-  ON CONFLICT (app_id, nonce) DO UPDATE SET seen_at = EXCLUDED.seen_at WHERE request_nonces.seen_at <= now() - interval '15 minutes' RETURNING 1;
-${SELECT_NOTICE.replace(/\s+/g, ' ')} WHERE n.pay_code = (SELECT pay_code FROM bench_verify_codes WHERE i = :i);
+${statement.replace(/\s+/g, ' ')};
 `;
 }
 
@@ -71,7 +73,7 @@ async function main(): Promise<void> {
       baselines: {
         sm2Verify: { before: sm2Before, after: sm2VerifyBaseline(), what: 'one precomputed SM2 request verification in the benchmark process, just before and just after the service run' },
         koa: { ...koa, what: 'bare Koa + router, one process, small JSON GET, same concurrency; by the same driver and by autocannon' },
-        pgbench: raw === null ? null : { ...raw, what: 'pgbench -M extended: the statements of one verification (nonce claim, the notice with its lines by payCode), autocommit' },
+        pgbench: raw === null ? null : { ...raw, what: 'pgbench -M extended: the statement of one verification (the notice with its lines by payCode, storing the nonce), autocommit' },
       },
       ratios: {
         serviceToKoa: Math.round((service.throughputPerSecond / koa.sameDriver.throughputPerSecond) * 1000) / 1000,

@@ -14,6 +14,7 @@ import { buildPayCode, payCodeYear2 } from '../domain/payCode';
 import { isValidIdNumber, isValidMobile, maskIdNumber, maskMobile, namesMatch, normalizeName } from '../domain/payer';
 import { canTransition, NOTICE_MACHINE, type NoticeStatus, transition } from '../domain/stateMachines';
 import type { Logger } from '../logger';
+import type { DeferredNonce } from '../http/call';
 import { toItem, unknownReferences } from './catalogue';
 import {
   creationAnswer,
@@ -27,6 +28,7 @@ import {
   type VerificationWire,
 } from './noticeViews';
 import { findPartyRecordById } from './parties';
+import { nonceReused } from './nonces';
 import type { PublicLookupLimiter } from './publicLookupLimits';
 
 /**
@@ -428,8 +430,16 @@ export class NoticeService {
    * `GET /v1/agency/notices/{payCode}` (verify): any agency may verify any notice. NOTICE_NOT_FOUND.
    * A paid, voided or expired notice answers too, with `payable: false`.
    */
-  async verifyNotice(payCode: string, payerName: string | undefined): Promise<VerificationWire> {
-    const row = await repo.findNoticeByPayCode(this.deps.db, payCode);
+  async verifyNotice(payCode: string, payerName: string | undefined, nonce?: DeferredNonce): Promise<VerificationWire> {
+    let row: repo.NoticeRow | undefined;
+    if (nonce) {
+      // One round trip: the read stores the request's nonce (decision 0009).
+      const found = await repo.findNoticeByPayCodeStoringNonce(this.deps.db, payCode, nonce.take());
+      if (!found.nonceClaimed) throw nonceReused();
+      row = found.row;
+    } else {
+      row = await repo.findNoticeByPayCode(this.deps.db, payCode);
+    }
     if (row === undefined) throw noticeNotFound(payCode);
     return verificationWire(toNoticeRecord(row), this.deps.clocks.business.now(), payerName);
   }

@@ -144,6 +144,23 @@ describe('verification by an agency', () => {
     const unsigned = await service.request('GET', `/v1/agency/notices/${notice.payCode}`);
     expect([unsigned.status, unsigned.body.error.code]).toEqual([401, 'SIGNATURE_MISSING']);
   });
+
+  it('stores the request nonce with its read (decision 0009): a copy is NONCE_REUSED, found, unknown or invalid', async () => {
+    const notice = await issue();
+    const cases: Array<[string, number]> = [
+      [notice.payCode as string, 200],
+      ['15010026300000004273', 404],
+      [payCodeVectors.invalid[0]!, 400],
+    ];
+    for (const [code, status] of cases) {
+      const nonce = `verify-${crypto.randomBytes(10).toString('hex')}`;
+      expect([code, (await agency('GET', `/v1/agency/notices/${code}`, undefined, { nonce })).status]).toEqual([code, status]);
+      const stored = await service.database.db('request_nonces').where({ app_id: world.agency.appId, nonce }).count({ n: '*' });
+      expect([code, Number(stored[0]!.n)]).toEqual([code, 1]);
+      const copy = await agency('GET', `/v1/agency/notices/${code}`, undefined, { nonce });
+      expect([code, copy.status, copy.body.error?.code]).toEqual([code, 401, 'NONCE_REUSED']);
+    }
+  });
 });
 
 describe("the payer's public lookup", () => {

@@ -5,6 +5,7 @@ import type { Db } from '../database';
 import { fetchPage, Page, PageRequest } from '../pagination';
 import type { ItemRow } from './catalogue';
 import type { Queryable } from './parties';
+import { KNEX_PLACEHOLDERS, type NonceClaimPlaceholders, type NonceClaimValues, nonceClaimBindings, nonceClaimCte } from './requestNonces';
 
 /**
  * Notices, their item snapshots and their idempotency keys (migration 20261127000010), and the
@@ -103,6 +104,28 @@ export async function findNoticeByPayCode(db: Queryable, payCode: string, option
   const lock = options.lock === 'update' ? ' FOR UPDATE OF n' : '';
   const result = await db.raw<{ rows: NoticeRow[] }>(`${SELECT_NOTICE} WHERE n.pay_code = ?${lock}`, [payCode]);
   return checked(result.rows[0]);
+}
+
+/** The statement of findNoticeByPayCodeStoringNonce; exported so benchmarks run the very text (scripts/bench). */
+export function findNoticeStoringNonceSql(nonce: NonceClaimPlaceholders, payCode: string): string {
+  return `WITH ${nonceClaimCte(nonce)}
+     SELECT (SELECT count(*) FROM nonce_claim)::int AS nonce_claimed, found.*
+       FROM (SELECT 1) AS one
+       LEFT JOIN LATERAL (${SELECT_NOTICE} WHERE n.pay_code = ${payCode}) AS found ON true`;
+}
+
+/**
+ * findNoticeByPayCode, storing the request's nonce in the same statement (decision 0009); always
+ * one row, so the claim's answer comes back whether or not the notice exists.
+ */
+export async function findNoticeByPayCodeStoringNonce(db: Queryable, payCode: string, nonce: NonceClaimValues): Promise<{ row: NoticeRow | undefined; nonceClaimed: boolean }> {
+  const result = await db.raw<{ rows: Array<NoticeRow & { nonce_claimed: number }> }>(
+    findNoticeStoringNonceSql(KNEX_PLACEHOLDERS, '?'),
+    [...nonceClaimBindings(nonce), payCode],
+  );
+  assert(result.rows.length === 1, 'one row whether or not the notice exists');
+  const { nonce_claimed: nonceClaimed, ...row } = result.rows[0]!;
+  return { row: row.id === null ? undefined : checked(row as NoticeRow), nonceClaimed: nonceClaimed === 1 };
 }
 
 /** The notice a unit bound to `bizRef`, with the fingerprint of the request that bound it. */

@@ -4,6 +4,7 @@ import type { ClientBase } from 'pg';
 import { assert } from '../../domain/errors';
 import type { Db } from '../database';
 import { RECEIPT_INSERT_SQL } from './receipts';
+import { type NonceClaimValues, nonceClaimCte } from './requestNonces';
 
 /**
  * Payments, their keys, refund obligations and their journal entries (migrations
@@ -184,18 +185,8 @@ const BOUND_PAYMENT_COLUMNS = `
        p.unapplied_reason AS bound_unapplied_reason, p.receipt_no AS bound_receipt_no, r.refund_id AS bound_refund_id,
        p.created_at AS bound_created_at`;
 
-/**
- * The request nonce's claim (src/db/repositories/requestNonces.ts, claimNonce), folded into the
- * unlocked read so that the signature check costs no round trip and no commit of its own
- * (decision 0009). `nonce_claimed` is 0 when the nonce was used within the window.
- */
-const NONCE_CLAIM_CTE = `nonce_claim AS (
-  INSERT INTO request_nonces (app_id, nonce, seen_at) VALUES (@nonce_app_id, @nonce, @nonce_seen_at::timestamptz)
-  ON CONFLICT (app_id, nonce) DO UPDATE SET seen_at = EXCLUDED.seen_at
-    WHERE request_nonces.seen_at <= @nonce_reusable_at::timestamptz
-  RETURNING 1
-),
-`;
+/** The request nonce's claim, folded into the unlocked read (decision 0009). */
+const NONCE_CLAIM_CTE = `${nonceClaimCte({ appId: '@nonce_app_id', nonce: '@nonce', seenAt: '@nonce_seen_at', reusableAtOrBefore: '@nonce_reusable_at' })},\n`;
 
 function postingReadText(lock: boolean, claimNonce: boolean): string {
   return `
@@ -227,14 +218,6 @@ const POSTING_READ = compileStatement('posting_read', postingReadText(false, fal
 const POSTING_READ_CLAIMING_NONCE = compileStatement('posting_read_nonce', postingReadText(false, true));
 const POSTING_READ_LOCKED = compileStatement('posting_read_locked', postingReadText(true, false));
 
-/** A request nonce to store with the read (the fields of src/http/call.ts's NonceClaim). */
-export interface PostingNonceClaim {
-  appId: string;
-  nonce: string;
-  seenAt: Date;
-  reusableAtOrBefore: Date;
-}
-
 export interface PostingReadParameters {
   agencyPartyId: string;
   agencyTxnId: string;
@@ -251,7 +234,7 @@ export interface PostingReadParameters {
 export async function readForPosting(
   runner: StatementRunner,
   parameters: PostingReadParameters,
-  options: { lock: boolean; nonce?: PostingNonceClaim },
+  options: { lock: boolean; nonce?: NonceClaimValues },
 ): Promise<{ row: PostingReadRow; nonceClaimed: boolean }> {
   const { lock, nonce } = options;
   assert(!(lock && nonce), 'a nonce is stored by the unlocked read');

@@ -16,11 +16,13 @@ export function agencyRoutes(services: Services): RouteDefinition[] {
       path: '/v1/agency/notices/:payCode',
       operationId: 'verifyNotice',
       body: 'none',
+      // The notice's read stores the nonce: one round trip per verification (decision 0009).
+      storesNonce: true,
       async handle(call) {
         const payCode = call.params.payCode;
         assert(payCode !== undefined, 'the route has a :payCode parameter');
         const payerName = typeof call.query.payerName === 'string' ? call.query.payerName : undefined;
-        return { status: 200, body: await notices.verifyNotice(payCode, payerName) };
+        return { status: 200, body: await notices.verifyNotice(payCode, payerName, call.nonce) };
       },
     },
   ];
