@@ -183,7 +183,7 @@ export class NoticeService {
    * The idempotency check is made only when the insert finds the key taken or a rule refuses, so
    * the usual case — a new bizRef — costs two round trips after authentication.
    */
-  async createNotice(unit: UnitCaller, input: CreateNoticeInput): Promise<CreatedNotice> {
+  async createNotice(unit: UnitCaller, input: CreateNoticeInput, nonce?: DeferredNonce): Promise<CreatedNotice> {
     const problems = createInputProblems(input);
     if (problems.length > 0) throw validationFailed(problems);
     const requestHash = fingerprintOf(input);
@@ -191,7 +191,9 @@ export class NoticeService {
     const now = this.deps.clocks.business.now();
     const year2 = payCodeYear2(now);
     const sequence = await this.serialSequence(identity.regionCode, year2, String(input.noticeType));
-    const { serial, items } = await repo.allocateSerialAndReadItems(this.deps.db, sequence, unit.partyId, input.items.map((line) => line.itemCode));
+    // The request's nonce is stored by this statement, the first that writes (decision 0009).
+    const { serial, items, nonceClaimed } = await repo.allocateSerialAndReadItems(this.deps.db, sequence, unit.partyId, input.items.map((line) => line.itemCode), nonce?.take());
+    if (!nonceClaimed) throw nonceReused();
 
     let snapshot: repo.NewNoticeItem[];
     let totalAmount: string;

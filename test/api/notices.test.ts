@@ -270,6 +270,22 @@ describe('idempotency on (unit, bizRef)', () => {
   });
 });
 
+describe('the request nonce, stored with the pay code’s serial (decision 0009)', () => {
+  it('refuses a copy of a creation, valid or not, with NONCE_REUSED and creates nothing more', async () => {
+    for (const [body, status] of [[noticeBody(), 201], [noticeBody({ items: [] }), 400]] as const) {
+      const nonce = `notice-${crypto.randomBytes(10).toString('hex')}`;
+      const first = await unit('POST', '/v1/unit/notices', body, { nonce });
+      expect(first.status).toBe(status);
+      const stored = await service.database.db('request_nonces').where({ app_id: world.unit.appId, nonce }).count({ n: '*' });
+      expect(Number(stored[0]!.n)).toBe(1);
+      const copy = await unit('POST', '/v1/unit/notices', body, { nonce });
+      expect([copy.status, errorCode(copy)]).toEqual([401, 'NONCE_REUSED']);
+      const notices = await service.database.db('notices').where({ biz_ref: body.bizRef as string }).count({ n: '*' });
+      expect(Number(notices[0]!.n)).toBe(status === 201 ? 1 : 0);
+    }
+  });
+});
+
 describe('the payCode', () => {
   it('is region + Shanghai year + notice type + serial + MOD 97-10 check digits, serials per (region, yy, T)', async () => {
     const codes: string[] = [];

@@ -210,24 +210,31 @@ export interface SerialAndItems {
  * each, in one round trip. The serial is spent even if the notice is then refused: gaps are
  * allowed, reuse is not.
  */
-export async function allocateSerialAndReadItems(db: Queryable, sequenceName: string, unitPartyId: string, itemCodes: readonly string[]): Promise<SerialAndItems> {
+export async function allocateSerialAndReadItems(
+  db: Queryable,
+  sequenceName: string,
+  unitPartyId: string,
+  itemCodes: readonly string[],
+  nonce?: NonceClaimValues,
+): Promise<SerialAndItems & { nonceClaimed: boolean }> {
   assert(SERIAL_SEQUENCE_NAME.test(sequenceName), `not a serial sequence name: ${sequenceName}`);
+  // With a nonce, the statement stores it on its way (decision 0009).
   const result = await db.raw<{ rows: Array<Record<string, unknown>> }>(
-    `SELECT s.serial::text AS serial, (ui.item_code IS NOT NULL) AS authorized, i.*
+    `${nonce ? `WITH ${nonceClaimCte(KNEX_PLACEHOLDERS)}\n` : ''}SELECT s.serial::text AS serial, (ui.item_code IS NOT NULL) AS authorized, i.*${nonce ? ', (SELECT count(*) FROM nonce_claim)::int AS nonce_claimed' : ''}
        FROM (SELECT nextval(?::regclass) AS serial) s
        LEFT JOIN items i ON i.code = ANY(?::text[])
        LEFT JOIN unit_items ui ON ui.unit_party_id = ?::bigint AND ui.item_code = i.code`,
-    [sequenceName, [...new Set(itemCodes)], unitPartyId],
+    [...(nonce ? nonceClaimBindings(nonce) : []), sequenceName, [...new Set(itemCodes)], unitPartyId],
   );
   const first = result.rows[0];
   assert(first !== undefined && typeof first.serial === 'string', 'nextval returned a serial');
   const items = result.rows
     .filter((row) => row.id !== null && row.id !== undefined)
     .map((row) => {
-      const { serial: _serial, ...item } = row;
+      const { serial: _serial, nonce_claimed: _claimed, ...item } = row;
       return item as unknown as ItemRow & { authorized: boolean };
     });
-  return { serial: first.serial, items };
+  return { serial: first.serial, items, nonceClaimed: nonce === undefined || first.nonce_claimed === 1 };
 }
 
 // ---- writes ----------------------------------------------------------------------------------

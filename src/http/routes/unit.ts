@@ -41,8 +41,10 @@ export function unitRoutes(services: Services): RouteDefinition[] {
       path: '/v1/unit/notices',
       operationId: 'createNotice',
       body: 'json',
+      // Allocating the pay code's serial stores the nonce too (decision 0009).
+      storesNonce: true,
       async handle(call) {
-        const created = await notices.createNotice(caller(call), call.body as CreateNoticeInput);
+        const created = await notices.createNotice(caller(call), call.body as CreateNoticeInput, call.nonce);
         return { status: 201, body: created.notice, ...(created.replayed ? { headers: { 'Idempotent-Replay': 'true' } } : {}) };
       },
     },
