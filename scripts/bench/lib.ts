@@ -397,16 +397,17 @@ export interface PgbenchFigures {
 
 /**
  * pgbench running `script` (one transaction = the script once) against the benchmark's database,
- * or null when pgbench is not installed. `-M extended`, as node-postgres sends parameterised
- * statements.
+ * or null when pgbench is not installed. `protocol` is how the service sends the statements:
+ * `extended` for knex's unnamed parameterised statements, `prepared` for the named prepared
+ * statements of the hot paths (src/db/statements.ts).
  */
-export async function pgbench(databaseUrl: string, script: string, clients: number, seconds: number): Promise<PgbenchFigures | null> {
+export async function pgbench(databaseUrl: string, script: string, clients: number, seconds: number, protocol: 'extended' | 'prepared' = 'extended'): Promise<PgbenchFigures | null> {
   const binary = ['/usr/bin/pgbench', '/usr/local/bin/pgbench'].find((candidate) => fs.existsSync(candidate));
   if (!binary) return null;
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tongfu-pgbench-')), 'script.sql');
   fs.writeFileSync(file, script);
   const output = await new Promise<string>((resolve, reject) => {
-    execFile(binary, ['-n', '-M', 'extended', '-c', String(clients), '-j', String(Math.min(clients, os.availableParallelism())), '-T', String(seconds), '-f', file, databaseUrl], { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(binary, ['-n', '-M', protocol, '-c', String(clients), '-j', String(Math.min(clients, os.availableParallelism())), '-T', String(seconds), '-f', file, databaseUrl], { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error) reject(new Error(`pgbench failed: ${stderr || error.message}`));
       else resolve(stdout);
     });

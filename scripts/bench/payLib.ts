@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import pino from 'pino';
-import type { CompiledStatement } from '../../src/db/repositories/payments';
+import type { CompiledStatement } from '../../src/db/statements';
 import { EmbeddedPostgres } from '../../src/db/embeddedPostgres';
 import { buildPayCode } from '../../src/domain/payCode';
 import { ROOT, type Target } from './lib';

@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     if ((service.statuses['200'] ?? 0) !== requests) throw new Error(`not every verification answered 200: ${JSON.stringify(service.statuses)}`);
 
     const koa = await koaBaseline(Math.max(requests, 20_000), concurrency);
-    const raw = await pgbench(target.databaseUrl, await verificationScript(target.databaseUrl, payCodes), concurrency, pgbenchSeconds);
+    const raw = await pgbench(target.databaseUrl, await verificationScript(target.databaseUrl, payCodes), concurrency, pgbenchSeconds, 'prepared');
 
     const result = {
       benchmark: 'verify',
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
       baselines: {
         sm2Verify: { before: sm2Before, after: sm2VerifyBaseline(), what: 'one precomputed SM2 request verification in the benchmark process, just before and just after the service run' },
         koa: { ...koa, what: 'bare Koa + router, one process, small JSON GET, same concurrency; by the same driver and by autocannon' },
-        pgbench: raw === null ? null : { ...raw, what: 'pgbench -M extended: the statement of one verification (the notice with its lines by payCode, storing the nonce), autocommit' },
+        pgbench: raw === null ? null : { ...raw, what: 'pgbench -M prepared (as the service runs it): the statement of one verification (the notice with its lines by payCode, storing the nonce), autocommit' },
       },
       ratios: {
         serviceToKoa: Math.round((service.throughputPerSecond / koa.sameDriver.throughputPerSecond) * 1000) / 1000,

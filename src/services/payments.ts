@@ -4,6 +4,7 @@ import { canonicalJsonSha256Hex } from '../crypto/canonicalJson';
 import type { Db } from '../db/database';
 import type { Queryable } from '../db/repositories/parties';
 import * as repo from '../db/repositories/payments';
+import { knexRunner, pgRunner, withPooledClient } from '../db/statements';
 import { businessDateFor, formatInstant, parseInstant, shanghaiDate } from '../domain/businessDate';
 import type { Clocks } from '../domain/clock';
 import { assert, type FieldProblem, TongfuError, validationFailed } from '../domain/errors';
@@ -282,11 +283,11 @@ export class PaymentService {
    */
   private async attemptUnlocked(context: PostingContext, nonce: NonceClaim | undefined): Promise<Plan | repo.LostRace> {
     const { db } = this.deps;
-    const { row: read, nonceClaimed } = await repo.withPooledClient(db, (client) => repo.readForPosting(repo.pgRunner(client), readParameters(context), nonce ? { lock: false, nonce } : { lock: false }));
+    const { row: read, nonceClaimed } = await withPooledClient(db, (client) => repo.readForPosting(pgRunner(client), readParameters(context), nonce ? { lock: false, nonce } : { lock: false }));
     if (!nonceClaimed) throw nonceReused();
     const plan = await this.plan(read, context, db);
     if (plan.kind === 'replay') return plan;
-    const written = await repo.withPooledClient(db, (client) => repo.writePosting(repo.pgRunner(client), plan.variant, plan.values));
+    const written = await withPooledClient(db, (client) => repo.writePosting(pgRunner(client), plan.variant, plan.values));
     if (typeof written === 'string') return written;
     checkWritten(plan, written);
     return plan;
@@ -296,7 +297,7 @@ export class PaymentService {
   private async attemptLocked(context: PostingContext): Promise<Plan | repo.LostRace> {
     try {
       return await this.deps.db.transaction(async (trx: Knex.Transaction) => {
-        const runner = repo.knexRunner(trx);
+        const runner = knexRunner(trx);
         const { row: read } = await repo.readForPosting(runner, readParameters(context), { lock: true });
         // Serials for the receipt, when this process has none left, are drawn through this
         // transaction rather than a second pooled connection.

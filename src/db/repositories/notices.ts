@@ -5,6 +5,7 @@ import type { Db } from '../database';
 import { fetchPage, Page, PageRequest } from '../pagination';
 import type { ItemRow } from './catalogue';
 import type { Queryable } from './parties';
+import { compileStatement, pgRunner, withPooledClient } from '../statements';
 import { KNEX_PLACEHOLDERS, type NonceClaimPlaceholders, type NonceClaimValues, nonceClaimBindings, nonceClaimCte } from './requestNonces';
 
 /**
@@ -114,17 +115,28 @@ export function findNoticeStoringNonceSql(nonce: NonceClaimPlaceholders, payCode
        LEFT JOIN LATERAL (${SELECT_NOTICE} WHERE n.pay_code = ${payCode}) AS found ON true`;
 }
 
+const FIND_NOTICE_STORING_NONCE = compileStatement(
+  'notice_by_pay_code_nonce',
+  findNoticeStoringNonceSql({ appId: '@nonce_app_id', nonce: '@nonce', seenAt: '@nonce_seen_at', reusableAtOrBefore: '@nonce_reusable_at' }, '@pay_code'),
+);
+
 /**
  * findNoticeByPayCode, storing the request's nonce in the same statement (decision 0009); always
- * one row, so the claim's answer comes back whether or not the notice exists.
+ * one row, so the claim's answer comes back whether or not the notice exists. A named prepared
+ * statement on a pooled connection: verification is a hot path (bench:verify).
  */
-export async function findNoticeByPayCodeStoringNonce(db: Queryable, payCode: string, nonce: NonceClaimValues): Promise<{ row: NoticeRow | undefined; nonceClaimed: boolean }> {
-  const result = await db.raw<{ rows: Array<NoticeRow & { nonce_claimed: number }> }>(
-    findNoticeStoringNonceSql(KNEX_PLACEHOLDERS, '?'),
-    [...nonceClaimBindings(nonce), payCode],
+export async function findNoticeByPayCodeStoringNonce(db: Db, payCode: string, nonce: NonceClaimValues): Promise<{ row: NoticeRow | undefined; nonceClaimed: boolean }> {
+  const rows = await withPooledClient(db, (client) =>
+    pgRunner(client).run<NoticeRow & { nonce_claimed: number }>(FIND_NOTICE_STORING_NONCE, {
+      nonce_app_id: nonce.appId,
+      nonce: nonce.nonce,
+      nonce_seen_at: nonce.seenAt,
+      nonce_reusable_at: nonce.reusableAtOrBefore,
+      pay_code: payCode,
+    }),
   );
-  assert(result.rows.length === 1, 'one row whether or not the notice exists');
-  const { nonce_claimed: nonceClaimed, ...row } = result.rows[0]!;
+  assert(rows.length === 1, 'one row whether or not the notice exists');
+  const { nonce_claimed: nonceClaimed, ...row } = rows[0]!;
   return { row: row.id === null ? undefined : checked(row as NoticeRow), nonceClaimed: nonceClaimed === 1 };
 }
 
