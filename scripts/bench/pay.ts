@@ -16,6 +16,9 @@
  * - The baseline: pgbench (-M prepared, 32 clients) running the posting's own statements —
  *   src/db/repositories/payments.ts's read (with the request's nonce claim) and APPLIED write —
  *   each transaction on a notice of its own, after a read-only SELECT that draws its variables.
+ * - The yardstick: the payment-shaped transaction quality.md §1 calibrates its targets with (the
+ *   reference machine ran it at 6,000/s), run by pgbench on the same server, tells how this
+ *   machine compares with that one at the time of the run (BENCH_REFERENCE_SECONDS, default 10).
  * - BENCH_CPU_PROFILE=1 runs the service under `--cpu-prof` and summarises where the HTTP
  *   workers spend their CPU (the figures of such a run are slower; measure without it).
  */
@@ -32,7 +35,7 @@ import { formatInstant, shanghaiDate } from '../../src/domain/businessDate';
 import { succeededPaymentEntry } from '../../src/domain/ledger';
 import { Decimal, formatMoney } from '../../src/domain/money';
 import { buildWorld, type Credentials, CONCURRENCY_MAX, drive, envInteger, machine, prepare, type PreparedRequest, printTable, REQUESTS_MAX, runRow, send, startTarget, writeResult } from './lib';
-import { benchPayCodes, cloneNotices, type PgbenchPayFigures, pgbenchText, pgbenchWithVariables, serviceCpuMs, startProfiledTarget, summarizeCpuProfile } from './payLib';
+import { benchPayCodes, cloneNotices, type PgbenchPayFigures, pgbenchText, pgbenchWithVariables, REFERENCE_SHAPED_TPS, referenceShapedPgbench, serviceCpuMs, startProfiledTarget, summarizeCpuProfile } from './payLib';
 
 const TARGET_PER_SECOND = 1_200;
 const TARGET_P99_MS = 60;
@@ -239,6 +242,8 @@ async function main(): Promise<void> {
     const baselineCpu = baseline ? { postgresMsPerTransaction: round3((pgAfter.postgres - pgBefore.postgres) / Math.max(1, baseline.transactions)) } : undefined;
     const baselineStored = await countPayments(target.databaseUrl, "agency_txn_id LIKE 'PGB-%'");
     if (baseline && (baseline.failed > 0 || baselineStored.SUCCEEDED !== baseline.transactions)) throw new Error(`the pgbench baseline did not post what it ran: ${JSON.stringify({ baseline, baselineStored })}`);
+    process.stderr.write('bench:pay — the reference-shaped transaction of quality.md §1 (10 s)\n');
+    const reference = await referenceShapedPgbench(target.databaseUrl, pgbenchClients, envInteger('BENCH_REFERENCE_SECONDS', 10, 1, 300));
 
     await target.stop();
     stopped = true;
@@ -271,6 +276,9 @@ async function main(): Promise<void> {
       measured,
       cpu: { service: serviceCpu, baseline: baselineCpu, note: 'CPU time (utime+stime) of the service\'s node processes and of every PostgreSQL process, per posting: independent of what else the machine runs' },
       afterRun: { payments: stored, ledgerVerify: verified },
+      machineYardstick: reference
+        ? { ...reference, what: 'pgbench -M prepared, 32 clients: one payment insert, one notice update, two ledger lines, one outbox row (quality.md §1 measured 6,000/s on the machine its targets were set on)', targetScaledToThisMachine: Math.round(TARGET_PER_SECOND * reference.machineFactor) }
+        : { skipped: 'pgbench not installed' },
       baseline: baseline ? { ...baselineFigures(baseline), statements: 'a read-only SELECT drawing the variables, then the posting read with its nonce claim and the posting write (APPLIED), the service\'s SQL text', ratio, script } : { skipped: 'pgbench not installed' },
       ...(profiles.length > 0 ? { cpuProfiles: profiles.slice(0, 3), cpuProfileDirectory: profileDir } : {}),
     };
@@ -278,7 +286,11 @@ async function main(): Promise<void> {
     printTable('bench:pay — signed POST /v1/agency/payments (each applying: payment, notice, ledger, receipt, events)', [
       runRow('service', measured, `≥ ${TARGET_PER_SECOND}/s, p99 ≤ ${TARGET_P99_MS} ms`),
       ...(baseline ? [{ run: 'pgbench, same statements', requests: baseline.transactions, concurrency: baseline.clients, 'req/s': baseline.transactionsPerSecond, 'p50 ms': '', 'p95 ms': '', 'p99 ms': '', 'non-2xx': baseline.failed, target: `avg ${baseline.latencyMsAverage} ms` }] : []),
+      ...(reference ? [{ run: 'pgbench, reference shape', requests: '', concurrency: pgbenchClients, 'req/s': reference.transactionsPerSecond, 'p50 ms': '', 'p95 ms': '', 'p99 ms': '', 'non-2xx': '', target: `reference machine ${REFERENCE_SHAPED_TPS}/s` }] : []),
     ]);
+    if (reference) {
+      process.stdout.write(`\nthis machine runs the reference-shaped transaction at ${reference.machineFactor} × the reference machine's rate: the throughput target scaled alike would be ${Math.round(TARGET_PER_SECOND * reference.machineFactor)}/s`);
+    }
     process.stdout.write(`\nCPU per posting: node ${serviceCpu.nodeMsPerPosting} ms + PostgreSQL ${serviceCpu.postgresMsPerPosting} ms (pgbench: PostgreSQL ${baselineCpu?.postgresMsPerTransaction ?? 'n/a'} ms)`);
     process.stdout.write(`\nservice / pgbench = ${ratio ?? 'n/a'} (goal ≥ ${TARGET_BASELINE_RATIO}); verdict ${JSON.stringify(verdict)}\nledger verify after the run: ${verified.ok ? 'ok' : 'BROKEN'}\n`);
     for (const profile of profiles.slice(0, 2)) {

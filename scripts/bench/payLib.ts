@@ -13,7 +13,7 @@ import pino from 'pino';
 import type { CompiledStatement } from '../../src/db/statements';
 import { EmbeddedPostgres } from '../../src/db/embeddedPostgres';
 import { buildPayCode } from '../../src/domain/payCode';
-import { ROOT, type Target } from './lib';
+import { pgbench, ROOT, type Target } from './lib';
 
 /** Notices cloned per statement; 10,000 keep one statement's memory and WAL modest. */
 const CLONE_BATCH_SIZE = 10_000;
@@ -321,4 +321,50 @@ export function serviceCpuMs(servicePort: number, pgPort: number): { node: numbe
     if (environ !== undefined && environ.split('\0').includes(`PORT=${servicePort}`) && (readProc(pid, 'cmdline') ?? '').includes('main.ts')) node += cpuMsOf(pid);
   }
   return { node, postgres };
+}
+
+// ---- the reference machine's yardstick -----------------------------------------------------------
+
+/** quality.md §1: the reference machine's pgbench figure for the payment-shaped transaction below. */
+export const REFERENCE_SHAPED_TPS = 6_000;
+
+/**
+ * The transaction quality.md §1 calibrates its targets with — one payment insert, one notice
+ * update, two ledger lines, one outbox row — on tables of its own, run by pgbench on the same
+ * server in the same run. Its rate divided by the reference figure says how this machine compares
+ * with the one the targets were set on, at the moment of the run (the figures drift on shared
+ * machines). Null when pgbench is absent. The tables are dropped afterwards.
+ */
+export async function referenceShapedPgbench(databaseUrl: string, clients: number, seconds: number): Promise<{ transactionsPerSecond: number; referenceTransactionsPerSecond: number; machineFactor: number } | null> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  const drop = 'DROP TABLE IF EXISTS bench_ref_outbox, bench_ref_ledger_lines, bench_ref_payments, bench_ref_notices';
+  try {
+    await client.query(drop);
+    await client.query(`CREATE TABLE bench_ref_notices (id bigint PRIMARY KEY, status text NOT NULL, paid_at timestamptz, amount numeric(18,2) NOT NULL)`);
+    await client.query(`INSERT INTO bench_ref_notices SELECT g, 'ISSUED', NULL, 100.00 FROM generate_series(1, 200000) AS g`);
+    await client.query(`CREATE TABLE bench_ref_payments (id bigserial PRIMARY KEY, notice_id bigint NOT NULL REFERENCES bench_ref_notices, amount numeric(18,2) NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`);
+    await client.query(`CREATE TABLE bench_ref_ledger_lines (id bigserial PRIMARY KEY, payment_id bigint NOT NULL REFERENCES bench_ref_payments, account text NOT NULL, side text NOT NULL, amount numeric(18,2) NOT NULL)`);
+    await client.query(`CREATE TABLE bench_ref_outbox (id bigserial PRIMARY KEY, payload jsonb NOT NULL)`);
+    await client.query('VACUUM ANALYZE bench_ref_notices');
+    const raw = await pgbench(
+      databaseUrl,
+      `\\set notice random(1, 200000)
+BEGIN;
+INSERT INTO bench_ref_payments (notice_id, amount) VALUES (:notice, 100.00);
+UPDATE bench_ref_notices SET status = 'PAID', paid_at = now() WHERE id = :notice;
+INSERT INTO bench_ref_ledger_lines (payment_id, account, side, amount) VALUES (currval('bench_ref_payments_id_seq'), 'CLEARING', 'DEBIT', 100.00), (currval('bench_ref_payments_id_seq'), 'UNIT', 'CREDIT', 100.00);
+INSERT INTO bench_ref_outbox (payload) VALUES ('{"type": "payment.succeeded"}');
+COMMIT;
+`,
+      clients,
+      seconds,
+      'prepared',
+    );
+    if (raw === null) return null;
+    return { transactionsPerSecond: raw.transactionsPerSecond, referenceTransactionsPerSecond: REFERENCE_SHAPED_TPS, machineFactor: Math.round((raw.transactionsPerSecond / REFERENCE_SHAPED_TPS) * 1000) / 1000 };
+  } finally {
+    await client.query(drop);
+    await client.end();
+  }
 }
