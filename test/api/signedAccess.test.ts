@@ -1,7 +1,6 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pino from 'pino';
 import { generateSm2KeyPair } from '../../src/crypto/keys';
 import { bodyDigest, generateNonce, SIGNATURE_HEADERS, stringToSign } from '../../src/crypto/requestSigning';
 import { createSm2Signer } from '../../src/crypto/sm2';
@@ -12,7 +11,9 @@ import { Contract, loadContractDocument } from '../../src/http/contract';
 import { Metrics } from '../../src/http/metrics';
 import { PARTY_CACHE_TTL_MS_MAX, RELOAD_ON_MISS_INTERVAL_MS } from '../../src/services/authentication';
 import { NONCE_REUSE_WINDOW_MS } from '../../src/services/nonces';
+import { TongfuError } from '../../src/domain/errors';
 import { schemaErrors } from '../helpers/contract';
+import { capturingLogger } from '../helpers/instances';
 import { newSm2Credentials, PartyCredentials, signedRequest } from '../helpers/signedClient';
 import { insertParty, insertPartyKey, PartyRow, retirePartyKey, setPartyStatus } from '../helpers/partyRows';
 import { startTestService, TestService } from '../helpers/testService';
@@ -84,6 +85,7 @@ describe('signed access', () => {
   let baseUrl: string;
   const clock = new ManualClock(new Date());
   const handled: Array<{ appId: string; path: string }> = [];
+  const appLog = capturingLogger();
   const nowSeconds = (): number => Math.floor(clock.now().getTime() / 1000);
 
   beforeAll(async () => {
@@ -102,12 +104,32 @@ describe('signed access', () => {
         { method: 'POST', path: `/v1/${role}/echo`, operationId: `testEcho_${role}`, access: role, body: 'json', handle: (call) => answer(call.party!, call.koa.path, call.body) },
       );
     }
+    // Routes that store their own nonce (decision 0009): one takes it and stores it as the real
+    // routes do, one throws before taking it, one (a bug) never takes it.
+    for (const [name, behaviour] of [['takes', 'takes'], ['throws', 'throws'], ['forgets', 'forgets']] as const) {
+      document.paths[`/v1/agency/own-nonce/${name}`] = {
+        post: { operationId: `testOwnNonce_${name}`, requestBody: { content: { 'application/json': { schema: { type: 'object' } } } }, responses: {} },
+      };
+      routes.push({
+        method: 'POST',
+        path: `/v1/agency/own-nonce/${name}`,
+        operationId: `testOwnNonce_${name}`,
+        access: 'agency',
+        body: 'json',
+        storesNonce: true,
+        handle: async (call) => {
+          if (behaviour === 'throws') throw new TongfuError('NOTICE_NOT_FOUND', 'thrown before the nonce was taken');
+          if (behaviour === 'takes') await service.runtime.services.authenticator.claimNonce!(call.nonce!.take());
+          return answer(call.party!, call.koa.path, call.body);
+        },
+      });
+    }
     async function answer(party: { appId: string; role: PartyRole; partyId: string }, path: string, echo: unknown) {
       handled.push({ appId: party.appId, path });
       return { status: 200, body: { appId: party.appId, role: party.role, partyId: party.partyId, echo } };
     }
     const app = createApp({
-      log: pino({ level: 'silent' }),
+      log: appLog.log,
       contract: new Contract(document),
       metrics: new Metrics(),
       routes,
@@ -405,6 +427,58 @@ describe('signed access', () => {
       service.runtime.services.authenticator.invalidate(party.appId);
       expectRefused(await send({ party, signer, nonce: usedNonce, path: '/v1/bank/ping' }), 401, 'NONCE_REUSED');
       expectRefused(await send({ party, signer, path: '/v1/bank/ping' }), 403, 'PARTY_DISABLED');
+    });
+  });
+
+  describe('on a route that stores its own nonce (decision 0009)', () => {
+    const post = (party: PartyRow & { signers: TestSigner[] }, name: string, nonce: string, body = '{"n":1}') =>
+      send({ party, signer: party.signers[0]!, method: 'POST', path: `/v1/agency/own-nonce/${name}`, body, nonce });
+
+    it('refuses a copy once the route has stored the nonce', async () => {
+      const party = await agency();
+      const nonce = generateNonce();
+      expect((await post(party, 'takes', nonce)).status).toBe(200);
+      expect(await storedNonces(party.appId)).toEqual([nonce]);
+      expectRefused(await post(party, 'takes', nonce), 401, 'NONCE_REUSED');
+    });
+
+    it('stores the nonce itself when the request fails before the route took it: broken JSON, or the route throwing', async () => {
+      const party = await agency();
+      const broken = generateNonce();
+      expectRefused(await post(party, 'takes', broken, '{broken'), 400, 'MALFORMED_JSON');
+      expectRefused(await post(party, 'takes', broken, '{broken'), 401, 'NONCE_REUSED');
+      const thrown = generateNonce();
+      expectRefused(await post(party, 'throws', thrown), 404, 'NOTICE_NOT_FOUND');
+      expectRefused(await post(party, 'throws', thrown), 401, 'NONCE_REUSED');
+      expect((await storedNonces(party.appId)).sort()).toEqual([broken, thrown].sort());
+    });
+
+    it('stores the nonce before FORBIDDEN and PARTY_DISABLED, as on any route', async () => {
+      const unit = await insertParty(service.database.db, { role: 'unit', publicKeys: [sm2Signer().publicKey] });
+      const unitSigner = sm2Signer();
+      const unitParty = await insertParty(service.database.db, { role: 'unit', publicKeys: [unitSigner.publicKey] });
+      expect(unit.appId).not.toBe(unitParty.appId);
+      const nonce = generateNonce();
+      expectRefused(await send({ party: unitParty, signer: unitSigner, method: 'POST', path: '/v1/agency/own-nonce/takes', body: '{}', nonce }), 403, 'FORBIDDEN');
+      expect(await storedNonces(unitParty.appId)).toEqual([nonce]);
+      expectRefused(await send({ party: unitParty, signer: unitSigner, method: 'POST', path: '/v1/agency/own-nonce/takes', body: '{}', nonce }), 401, 'NONCE_REUSED');
+
+      const disabled = await agency();
+      await setPartyStatus(service.database.db, disabled.appId, 'DISABLED');
+      service.runtime.services.authenticator.invalidate(disabled.appId);
+      const disabledNonce = generateNonce();
+      expectRefused(await post(disabled, 'takes', disabledNonce), 403, 'PARTY_DISABLED');
+      expect(await storedNonces(disabled.appId)).toEqual([disabledNonce]);
+    });
+
+    it('stores the nonce after the answer, and logs an error, when a route forgets to take it (a bug the log must show)', async () => {
+      const party = await agency();
+      const nonce = generateNonce();
+      const logged = appLog.lines.length;
+      expect((await post(party, 'forgets', nonce)).status).toBe(200);
+      expect(await storedNonces(party.appId)).toEqual([nonce]);
+      const errors = appLog.lines.slice(logged).map((line) => JSON.parse(line) as { level: string; msg: string; route?: string });
+      expect(errors.filter((line) => line.level === 'error' || line.level === 'fatal')).toEqual([expect.objectContaining({ msg: expect.stringContaining('answered without taking it'), route: 'testOwnNonce_forgets' })]);
     });
   });
 
