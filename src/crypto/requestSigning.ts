@@ -83,9 +83,10 @@ export interface RequestVerifier {
 }
 
 /**
- * A verifier for one registered key. Building one does the per-key work once (SM2: about 10 ms to
- * precompute the point; RSA: parsing the key), so cache it per keyId: a verification then costs
- * about 0.75 ms for SM2 and 0.03 ms for RSA-2048 (measured, see test/unit/crypto/sm2.bench.ts).
+ * A verifier for one registered key. Building one does the per-key work once (SM2: about 6 ms to
+ * precompute the key's multiples; RSA: parsing the key), so cache it per keyId: a verification
+ * then costs about 0.3 ms for SM2 and 0.03 ms for RSA-2048 (measured, see
+ * test/unit/crypto/sm2.bench.ts and decision 0008).
  */
 export function createVerifier(publicKey: PublicKey): RequestVerifier {
   const { keyId, algorithm } = publicKey;

@@ -19,8 +19,8 @@ export const TIMESTAMP_WINDOW_SECONDS = 300;
  */
 export const PARTY_CACHE_TTL_MS_MAX = 5_000;
 /**
- * Parties cached at most, least recently used evicted first. An SM2 verifier holds ≈ 50 KiB of
- * precomputed points (sm2.ts), so 2,048 parties with a key or two each stay within ≈ 200 MB.
+ * Parties cached at most, least recently used evicted first. An SM2 verifier holds ≈ 100 KiB of
+ * precomputed points (decision 0008), so 2,048 parties with a key each stay within ≈ 200 MB.
  */
 export const PARTY_CACHE_ENTRIES_MAX = 2_048;
 /**
@@ -82,9 +82,11 @@ interface SignatureHeaders {
  * party's nonce nor leaves a row behind.
  *
  * Hot path: parties are cached by appId with their verifiers built (an SM2 verifier precomputes
- * its point once, ≈ 10 ms, and then verifies in ≈ 0.75 ms), so a request costs one signature
- * verification and one database round trip (the nonce). The cache is correct across instances
- * within PARTY_CACHE_TTL_MS_MAX and at once on the instance that made a change (invalidate);
+ * the key's multiples once, ≈ 6 ms, and then verifies in ≈ 0.3 ms: decision 0008), so a request
+ * costs one signature verification and one database round trip (the nonce) — none of its own on
+ * the routes that store the nonce in their first statement (decision 0009). The cache is correct
+ * across instances within PARTY_CACHE_TTL_MS_MAX and at once on the instance that made a change
+ * (invalidate);
  * contracts/decisions/0003-party-cache.md explains why.
  */
 export class SignedAccessAuthenticator implements PartyAuthenticator {
