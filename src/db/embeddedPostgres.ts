@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,6 +19,10 @@ import type { Logger } from '../logger';
  *   pg.json             {port, password} chosen at the first start, kept for every later start
  *   pg.owner            pid of the process that started the running server
  *   postgres.log        the server's own log
+ *
+ * A server this process started is supervised: if it stops without being asked (killed, crashed,
+ * stopped by hand), it is started again, with a back-off between attempts, and the service's
+ * connections recover by themselves once it accepts them (quality.md §2, database outage).
  */
 export interface EmbeddedOptions {
   dataDir: string;
@@ -39,6 +43,9 @@ const USER_NAME = 'tongfu';
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
 const POLL_INTERVAL_MS = 50;
+/** Waits between attempts to restart a server that stopped unasked: 0.5 s, doubling up to 15 s. */
+const RESTART_DELAY_FIRST_MS = 500;
+const RESTART_DELAY_MAX_MS = 15_000;
 
 export class EmbeddedPostgres {
   private clusterDir: string;
@@ -47,6 +54,9 @@ export class EmbeddedPostgres {
   private ids: { uid: number; gid: number } | undefined;
   private settings: ClusterSettings | undefined;
   private ownsServer = false;
+  /** Set by stop(): from then on an exit of the server is expected. */
+  private stopping = false;
+  private restartTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: EmbeddedOptions) {
     this.rootDir = options.dataDir;
@@ -93,6 +103,9 @@ export class EmbeddedPostgres {
 
   /** Stops the server if this process started it. */
   async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
     if (!this.ownsServer) return;
     const running = readPostmasterPid(this.clusterDir);
     if (running && isAlive(running.pid)) await stopServerByPid(running.pid, STOP_TIMEOUT_MS);
@@ -180,10 +193,55 @@ export class EmbeddedPostgres {
       if (exited !== null) {
         throw new Error(`embedded PostgreSQL exited at start (code ${String(exited)}); see ${logFile}:\n${tail(logFile)}`);
       }
-      if (await canConnect(this.connectionString('postgres'))) return;
+      if (await canConnect(this.connectionString('postgres'))) {
+        this.supervise(child);
+        return;
+      }
       if (Date.now() > deadline) throw new Error(`embedded PostgreSQL did not accept connections within ${START_TIMEOUT_MS} ms; see ${logFile}`);
       await sleep(POLL_INTERVAL_MS);
     }
+  }
+
+  /** Starts the server again whenever it stops without stop() having been called. */
+  private supervise(child: ChildProcess): void {
+    child.once('exit', (code, signal) => {
+      if (this.stopping) return;
+      this.options.log.error({ code, signal, log: path.join(this.rootDir, 'postgres.log') }, 'the embedded PostgreSQL stopped unexpectedly; starting it again');
+      this.scheduleRestart(RESTART_DELAY_FIRST_MS);
+    });
+  }
+
+  private scheduleRestart(delayMs: number): void {
+    if (this.stopping) return;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      this.restart().catch((error: unknown) => {
+        this.options.log.error({ err: error, retryInMs: Math.min(delayMs * 2, RESTART_DELAY_MAX_MS) }, 'restarting the embedded PostgreSQL failed; trying again');
+        this.scheduleRestart(Math.min(delayMs * 2, RESTART_DELAY_MAX_MS));
+      });
+    }, delayMs);
+    // Supervision must not keep a process alive that is otherwise done.
+    this.restartTimer.unref();
+  }
+
+  private async restart(): Promise<void> {
+    if (this.stopping) return;
+    const running = readPostmasterPid(this.clusterDir);
+    if (running && isAlive(running.pid)) {
+      // Started again by hand meanwhile: use it (and stop it at shutdown, as our own), though
+      // without a child process to watch it is no longer supervised.
+      if (await canConnect(this.connectionString('postgres'))) {
+        this.options.log.warn({ pid: running.pid }, 'the embedded PostgreSQL was started by someone else meanwhile; using it, unsupervised');
+        return;
+      }
+      throw new Error(`a postmaster (pid ${running.pid}) holds ${this.clusterDir} but does not accept connections yet`);
+    }
+    // A killed postmaster's lock; its backends may still hold shared memory for a moment, and
+    // then the start fails and is tried again.
+    if (running) fs.rmSync(path.join(this.clusterDir, 'postmaster.pid'), { force: true });
+    await this.spawnServer();
+    fs.writeFileSync(path.join(this.rootDir, 'pg.owner'), ownerIdentity());
+    this.options.log.warn({ port: this.settings?.port }, 'the embedded PostgreSQL is running again');
   }
 
   private async ensureDatabase(): Promise<string> {

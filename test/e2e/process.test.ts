@@ -218,6 +218,43 @@ describe('the service process', () => {
     expect((await exited(current.child)).code).toBe(0);
   });
 
+  it('starts its PostgreSQL again when it dies under the running service, and answers 503 meanwhile', async () => {
+    const port = await freePort();
+    current = start(dataDir, port);
+    await waitReady(current);
+    const before = new Client({ connectionString: embeddedConnection(dataDir) });
+    await before.connect();
+    await before.query('CREATE TABLE IF NOT EXISTS e2e_supervised (note text)');
+    await before.query("INSERT INTO e2e_supervised VALUES ('committed before the kill')");
+    await before.end();
+    const killed = postmasterPid(dataDir) as number;
+    process.kill(killed, 'SIGKILL');
+    while (isRunning(killed)) await new Promise((resolve) => setTimeout(resolve, 20));
+    // Meanwhile: fast refusals, never a hang or a 500.
+    const during = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(during.status).toBe(503);
+
+    const recoveredInMs = await waitReady(current, 60_000);
+    expect(recoveredInMs).toBeLessThan(60_000);
+    const restarted = postmasterPid(dataDir) as number;
+    expect(restarted).not.toBe(killed);
+    expect(isRunning(restarted)).toBe(true);
+    const log = current.output.join('\n');
+    expect(log).toMatch(/stopped unexpectedly; starting it again/);
+    expect(log).toMatch(/is running again/);
+    const client = new Client({ connectionString: embeddedConnection(dataDir) });
+    await client.connect();
+    const rows = await client.query('SELECT note FROM e2e_supervised').finally(() => client.end());
+    expect(rows.rows).toEqual([{ note: 'committed before the kill' }]);
+
+    // A stop that was asked for is not undone.
+    current.child.kill('SIGTERM');
+    expect((await exited(current.child)).code).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(isRunning(restarted)).toBe(false);
+    expect(postmasterPid(dataDir)).toBeUndefined();
+  });
+
   it('refuses bad configuration with a message naming the variable', async () => {
     const started = start(dataDir, 1, { PORT: 'eighty', TONGFU_CLOCK: 'offset:+1d' });
     const { code } = await exited(started.child);
