@@ -105,7 +105,7 @@ export function assertBalanced(lines: readonly JournalLine[]): { debit: Decimal;
     else if (line.side === 'CREDIT') credit = credit.plus(line.amount);
     else assert(false, `a line is a DEBIT or a CREDIT, got ${String(line.side)}`);
   }
-  assert(debit.eq(credit), `an entry balances: debits ${debit.toFixed(2)} ≠ credits ${credit.toFixed(2)}`);
+  assert(debit.eq(credit), `an entry balances: debits ${debit.toString()} ≠ credits ${credit.toString()}`);
   return { debit, credit };
 }
 

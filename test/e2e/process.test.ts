@@ -234,8 +234,8 @@ describe('the service process', () => {
     const during = await fetch(`http://127.0.0.1:${port}/readyz`);
     expect(during.status).toBe(503);
 
-    const recoveredInMs = await waitReady(current, 60_000);
-    expect(recoveredInMs).toBeLessThan(60_000);
+    // Ready again within a minute (waitReady fails the test otherwise).
+    await waitReady(current, 60_000);
     const restarted = postmasterPid(dataDir) as number;
     expect(restarted).not.toBe(killed);
     expect(isRunning(restarted)).toBe(true);

@@ -254,28 +254,16 @@ export async function allocateSerialAndReadItems(
 /** A line as inserted: the snapshot, before any payment has set its late fee. */
 export type NewNoticeItem = Omit<NoticeItemRow, 'late_fee_paid'>;
 
-export interface NewNotice {
-  pay_code: string;
-  unit_party_id: string;
-  unit_code: string;
-  unit_name: string;
-  region_code: string;
-  biz_ref: string;
-  notice_type: number;
-  status: NoticeStatus;
-  payer_name: string;
-  payer_id_number_encrypted: string | null;
-  payer_id_number_masked: string | null;
-  payer_mobile_encrypted: string | null;
-  payer_mobile_masked: string | null;
-  total_amount: string;
-  due_date: string;
-  expire_date: string | null;
-  remark: string | null;
-  created_at: Date;
+/** A notice as inserted: the issued columns of NoticeRow, the request's fingerprint and the lines. */
+export type NewNotice = Pick<
+  NoticeRow,
+  | 'pay_code' | 'unit_party_id' | 'unit_code' | 'unit_name' | 'region_code' | 'biz_ref' | 'notice_type' | 'status' | 'payer_name'
+  | 'payer_id_number_encrypted' | 'payer_id_number_masked' | 'payer_mobile_encrypted' | 'payer_mobile_masked'
+  | 'total_amount' | 'due_date' | 'expire_date' | 'remark' | 'created_at'
+> & {
   request_hash: string;
   items: NewNoticeItem[];
-}
+};
 
 /**
  * Binds (unit, bizRef) and inserts the notice with its lines, in one statement (so one round trip
