@@ -20,6 +20,10 @@ import type { Logger } from '../logger';
  *   pg.owner            pid of the process that started the running server
  *   postgres.log        the server's own log
  *
+ * The server listens on 127.0.0.1 and on a Unix socket in the cluster directory; this process
+ * connects through the socket when there is one (it is cheaper than loopback TCP for both sides:
+ * decision 0011). Other programs (psql, pgbench, the tests' own clients) may use either.
+ *
  * A server this process started is supervised: if it stops without being asked (killed, crashed,
  * stopped by hand), it is started again, with a back-off between attempts, and the service's
  * connections recover by themselves once it accepts them (quality.md §2, database outage).
@@ -43,6 +47,8 @@ const USER_NAME = 'tongfu';
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
 const POLL_INTERVAL_MS = 50;
+/** The longest Unix socket path the kernel takes (sun_path holds 108 bytes with its NUL). */
+const SOCKET_PATH_MAX_BYTES = 107;
 /** Waits between attempts to restart a server that stopped unasked: 0.5 s, doubling up to 15 s. */
 const RESTART_DELAY_FIRST_MS = 500;
 const RESTART_DELAY_MAX_MS = 15_000;
@@ -92,7 +98,7 @@ export class EmbeddedPostgres {
       await stopServerByPid(running.pid, STOP_TIMEOUT_MS);
     } else if (running) {
       log.warn({ pid: running.pid }, 'removing a stale postmaster.pid left by a crash');
-      fs.rmSync(path.join(this.clusterDir, 'postmaster.pid'), { force: true });
+      this.removeStaleLocks();
     }
 
     await this.spawnServer();
@@ -117,10 +123,43 @@ export class EmbeddedPostgres {
     return this.ownsServer;
   }
 
+  /**
+   * Through the server's Unix socket when it has one (a server started by an older version, or
+   * whose socket path would be too long, has none), else over loopback TCP.
+   */
   connectionString(database = DATABASE_NAME): string {
     const settings = this.settings;
     if (!settings) throw new Error('embedded PostgreSQL not started');
-    return `postgres://${USER_NAME}:${settings.password}@127.0.0.1:${settings.port}/${database}`;
+    const tcp = `postgres://${USER_NAME}:${settings.password}@127.0.0.1:${settings.port}/${database}`;
+    const socketDir = this.socketDirectory();
+    if (socketDir === undefined || !fs.existsSync(path.join(socketDir, `.s.PGSQL.${settings.port}`))) return tcp;
+    return `${tcp}?host=${encodeURIComponent(socketDir)}`;
+  }
+
+  /**
+   * The locks a killed postmaster leaves: its postmaster.pid, and its socket's lock file with the
+   * socket. PostgreSQL clears them itself only when their pid is gone, and a killed postmaster
+   * whose parent was killed too can linger as a zombie that still holds its pid.
+   */
+  private removeStaleLocks(): void {
+    fs.rmSync(path.join(this.clusterDir, 'postmaster.pid'), { force: true });
+    const socketDir = this.socketDirectory();
+    if (socketDir === undefined) return;
+    const socketName = `.s.PGSQL.${(this.settings as ClusterSettings).port}`;
+    fs.rmSync(path.join(socketDir, `${socketName}.lock`), { force: true });
+    fs.rmSync(path.join(socketDir, socketName), { force: true });
+  }
+
+  /**
+   * Where the server puts its Unix socket: the cluster directory (absolute: the server resolves a
+   * relative one against its data directory), when the socket's path fits and has no double quote
+   * (the setting is a list of quoted names).
+   */
+  private socketDirectory(): string | undefined {
+    const settings = this.settings as ClusterSettings;
+    const directory = path.resolve(this.clusterDir);
+    const socketPath = path.join(directory, `.s.PGSQL.${settings.port}`);
+    return Buffer.byteLength(socketPath) <= SOCKET_PATH_MAX_BYTES && !directory.includes('"') ? directory : undefined;
   }
 
   private readOrCreateSettings(): ClusterSettings {
@@ -162,12 +201,13 @@ export class EmbeddedPostgres {
     const settings = this.settings as ClusterSettings;
     const logFile = path.join(this.rootDir, 'postgres.log');
     const logFd = fs.openSync(logFile, 'a');
+    const socketDirectory = this.socketDirectory();
     if (this.ids) fs.fchownSync(logFd, this.ids.uid, this.ids.gid);
     const flags = [
       '-D', this.clusterDir,
       '-p', String(settings.port),
       '-c', 'listen_addresses=127.0.0.1',
-      '-c', `unix_socket_directories=`,
+      '-c', `unix_socket_directories=${socketDirectory === undefined ? '' : `"${socketDirectory}"`}`,
       '-c', 'max_connections=200',
       '-c', 'shared_buffers=256MB',
       '-c', 'max_wal_size=2GB',
@@ -238,7 +278,7 @@ export class EmbeddedPostgres {
     }
     // A killed postmaster's lock; its backends may still hold shared memory for a moment, and
     // then the start fails and is tried again.
-    if (running) fs.rmSync(path.join(this.clusterDir, 'postmaster.pid'), { force: true });
+    if (running) this.removeStaleLocks();
     await this.spawnServer();
     fs.writeFileSync(path.join(this.rootDir, 'pg.owner'), ownerIdentity());
     this.options.log.warn({ port: this.settings?.port }, 'the embedded PostgreSQL is running again');

@@ -88,6 +88,14 @@ function postmasterPid(dataDir: string): number | undefined {
   }
 }
 
+/** Client sessions on the tongfu database, by transport (this query's own session is one over TCP). */
+async function sessionsOfService(client: Client): Promise<{ overSocket: number; overTcp: number }> {
+  const { rows } = await client.query<{ over_socket: number; over_tcp: number }>(
+    "SELECT count(*) FILTER (WHERE client_port = -1)::int AS over_socket, count(*) FILTER (WHERE client_port > 0)::int AS over_tcp FROM pg_stat_activity WHERE datname = 'tongfu' AND backend_type = 'client backend'",
+  );
+  return { overSocket: rows[0]?.over_socket ?? 0, overTcp: rows[0]?.over_tcp ?? 0 };
+}
+
 function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -146,6 +154,12 @@ describe('the service process', () => {
     await client.connect();
     await client.query('CREATE TABLE e2e_mark (note text)');
     await client.query("INSERT INTO e2e_mark VALUES ('survives restarts')");
+    // The service reaches its server through the Unix socket in the cluster directory (decision
+    // 0011); such sessions show client_port -1, this test's TCP session a real port.
+    const sessions = await sessionsOfService(client);
+    expect(sessions.overSocket).toBeGreaterThan(0);
+    expect(sessions.overTcp).toBe(1);
+    expect(fs.readdirSync(path.join(dataDir, 'pg')).some((name) => /^\.s\.PGSQL\.[0-9]+$/.test(name))).toBe(true);
     await client.end();
 
     const pgPid = postmasterPid(dataDir) as number;
@@ -262,6 +276,28 @@ describe('the service process', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(isRunning(restarted)).toBe(false);
     expect(postmasterPid(dataDir)).toBeUndefined();
+  });
+
+  it('connects over TCP when the Unix socket path would be too long for the kernel', async () => {
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'tongfu-deep-'));
+    fs.chmodSync(parent, 0o755); // as root, a closed parent would move the cluster to a short path
+    const deepDir = path.join(parent, 'd'.repeat(100));
+    fs.mkdirSync(deepDir, { mode: 0o755 });
+    const port = await freePort();
+    const started = start(deepDir, port);
+    try {
+      await waitReady(started);
+      expect(fs.readdirSync(path.join(deepDir, 'pg')).some((name) => name.startsWith('.s.PGSQL.'))).toBe(false);
+      const client = new Client({ connectionString: embeddedConnection(deepDir) });
+      await client.connect();
+      const sessions = await sessionsOfService(client).finally(() => client.end());
+      expect(sessions.overSocket).toBe(0);
+      expect(sessions.overTcp).toBeGreaterThan(1);
+    } finally {
+      started.child.kill('SIGTERM');
+      expect((await exited(started.child)).code).toBe(0);
+      fs.rmSync(parent, { recursive: true, force: true });
+    }
   });
 
   it('refuses bad configuration with a message naming the variable', async () => {
