@@ -8,6 +8,7 @@
 import { Client } from 'pg';
 import { findNoticeStoringNonceSql } from '../../src/db/repositories/notices';
 import { buildWorld, CONCURRENCY_MAX, drive, envInteger, koaBaseline, machine, noticeBody, pgbench, prepare, printTable, REQUESTS_MAX, runRow, sm2VerifyBaseline, startTarget, writeResult } from './lib';
+import { serviceCpuMs } from './payLib';
 
 const TARGET_PER_SECOND = 2_500;
 const TARGET_P99_MS = 30;
@@ -55,7 +56,20 @@ async function main(): Promise<void> {
     const signedAt = performance.now();
     const load = sign(requests, warmup);
     const signingMs = Math.round(performance.now() - signedAt);
+    const servicePort = Number(new URL(target.baseUrl).port);
+    const pgPort = Number(new URL(target.databaseUrl).port);
+    const cpuBefore = serviceCpuMs(servicePort, pgPort);
+    const driverBefore = process.cpuUsage();
     const service = await drive(target.baseUrl, load, concurrency);
+    const driverUsage = process.cpuUsage(driverBefore);
+    const cpuAfter = serviceCpuMs(servicePort, pgPort);
+    const perRequest = (ms: number) => Math.round((ms / requests) * 1000) / 1000;
+    const cpu = {
+      nodeMsPerRequest: perRequest(cpuAfter.node - cpuBefore.node),
+      postgresMsPerRequest: perRequest(cpuAfter.postgres - cpuBefore.postgres),
+      loadDriverMsPerRequest: perRequest((driverUsage.user + driverUsage.system) / 1000),
+      what: "CPU time (utime+stime) per verification of the service's node processes, of every PostgreSQL process, and of this benchmark's load driver: independent of what else the machine runs",
+    };
     if ((service.statuses['200'] ?? 0) !== requests) throw new Error(`not every verification answered 200: ${JSON.stringify(service.statuses)}`);
 
     const koa = await koaBaseline(Math.max(requests, 20_000), concurrency);
@@ -70,6 +84,7 @@ async function main(): Promise<void> {
       targetPerSecond: TARGET_PER_SECOND,
       targetP99Ms: TARGET_P99_MS,
       service,
+      cpu,
       baselines: {
         sm2Verify: { before: sm2Before, after: sm2VerifyBaseline(), what: 'one precomputed SM2 request verification in the benchmark process, just before and just after the service run' },
         koa: { ...koa, what: 'bare Koa + router, one process, small JSON GET, same concurrency; by the same driver and by autocannon' },
@@ -88,6 +103,7 @@ async function main(): Promise<void> {
       ...(koa.autocannon === null ? [] : [{ run: 'baseline: bare Koa GET (autocannon)', concurrency, 'req/s': koa.autocannon.requestsPerSecond, 'p50 ms': koa.autocannon.latencyMs.p50, 'p99 ms': koa.autocannon.latencyMs.p99 }]),
       ...(raw === null ? [] : [{ run: 'baseline: pgbench (same statements)', concurrency: raw.clients, 'req/s': raw.transactionsPerSecond, 'p50 ms': '', 'p95 ms': '', 'p99 ms': '', 'avg ms': raw.latencyMsAverage ?? '' }]),
     ]);
+    process.stdout.write(`\nCPU per verification: node ${cpu.nodeMsPerRequest} ms + PostgreSQL ${cpu.postgresMsPerRequest} ms (+ load driver ${cpu.loadDriverMsPerRequest} ms)`);
     process.stdout.write(`\ntarget ≥ ${TARGET_PER_SECOND}/s with p99 ≤ ${TARGET_P99_MS} ms: ${result.meetsTarget ? 'met' : 'NOT met'}; service/pgbench = ${result.ratios.serviceToPgbench}; written to ${file}\n`);
   } finally {
     await target.stop();
