@@ -118,8 +118,10 @@ const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT
 /** Errors that mean "the database cannot be reached", which callers see as 503, not 500. */
 export function isDatabaseUnavailable(error: unknown): boolean {
   if (!error || typeof error !== 'object') return false;
-  const { code, name, message } = error as { code?: string; name?: string; message?: string };
+  const { code, name, message, syscall } = error as { code?: string; name?: string; message?: string; syscall?: string };
   if (code && (UNAVAILABLE_PG_CODES.has(code) || UNAVAILABLE_NODE_CODES.has(code))) return true;
+  // A server stopped cleanly removes its Unix socket: connecting then finds no such file.
+  if (code === 'ENOENT' && syscall === 'connect') return true;
   if (name === 'KnexTimeoutError') return true;
   return typeof message === 'string' && /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message);
 }

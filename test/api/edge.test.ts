@@ -54,6 +54,8 @@ const routes: RouteDefinition[] = [
       const body = call.body as { amount: string; agencyTxnId: string };
       if (body.agencyTxnId === 'explode') throw new Error('secret internal detail: password=hunter2');
       if (body.agencyTxnId === 'db-down') throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+      if (body.agencyTxnId === 'db-socket-gone') throw Object.assign(new Error('connect ENOENT /var/pg/.s.PGSQL.5432'), { code: 'ENOENT', syscall: 'connect' });
+      if (body.agencyTxnId === 'file-missing') throw Object.assign(new Error("ENOENT: no such file or directory, open 'x'"), { code: 'ENOENT', syscall: 'open' });
       if (body.agencyTxnId === 'business') throw new TongfuError('AMOUNT_MISMATCH', 'amount differs', { amountDue: '103.00' });
       return { status: 201, body: { amount: parseMoney(body.amount)?.toFixed(2), limit: call.query.limit ?? null } };
     },
@@ -203,11 +205,17 @@ describe('the HTTP edge', () => {
     expect(line?.err?.message).toMatch(/secret internal detail/);
   });
 
-  it('answers 503 UNAVAILABLE with Retry-After when the database is unreachable', async () => {
-    const response = await post(`/v1/agency/echo/${VALID_CODE}`, JSON.stringify({ ...good, agencyTxnId: 'db-down' }));
+  it.each(['db-down', 'db-socket-gone'])('answers 503 UNAVAILABLE with Retry-After when the database is unreachable (%s)', async (agencyTxnId) => {
+    const response = await post(`/v1/agency/echo/${VALID_CODE}`, JSON.stringify({ ...good, agencyTxnId }));
     expect(response.status).toBe(503);
     expect(response.body.error.code).toBe('UNAVAILABLE');
     expect(response.headers.get('retry-after')).toBe('5');
+  });
+
+  it('answers 500, not 503, for a missing file that is not the database socket', async () => {
+    const response = await post(`/v1/agency/echo/${VALID_CODE}`, JSON.stringify({ ...good, agencyTxnId: 'file-missing' }));
+    expect(response.status).toBe(500);
+    expect(response.body.error.code).toBe('INTERNAL');
   });
 
   it('writes one JSON log line per request with its id, and no query string', async () => {
