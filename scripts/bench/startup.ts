@@ -1,0 +1,138 @@
+/**
+ * `bench:startup` (quality.md §1): `npm start`'s entry on an installed checkout, from the spawn
+ * to the first `GET /readyz` 200 — the first start on an empty data directory (initdb, server
+ * start, database, migrations, generated keys, HTTP workers) and a second start on the same data.
+ * Target ≤ 15 s for the first start; a defect above 30 s.
+ *
+ * Baselines in the same run: the embedded PostgreSQL alone (the service's own EmbeddedPostgres
+ * class: initdb and start, then a start on the initialised cluster), and node starting a bare Koa
+ * server to its first answer through the same TypeScript loader. BENCH_STARTUP_RUNS (default 3)
+ * fresh data directories each; the median is reported.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { EmbeddedPostgres } from '../../src/db/embeddedPostgres';
+import { envInteger, freePort, machine, printTable, ROOT, writeResult } from './lib';
+
+const TARGET_FIRST_START_MS = 15_000;
+const DEFECT_FIRST_START_MS = 30_000;
+const READY_TIMEOUT_MS = 120_000;
+const POLL_MS = 25;
+
+function freshDataDir(): string {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tongfu-startup-'));
+  fs.chmodSync(dataDir, 0o755); // as root, PostgreSQL runs as the postgres user and must enter it
+  return dataDir;
+}
+
+/** Spawns `script` through the project's TypeScript loader and times it to the first 200 on `probePath`. */
+async function timeToFirstAnswer(script: string, env: Record<string, string>, probePath: string): Promise<{ ms: number; child: ChildProcess }> {
+  const port = await freePort();
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' };
+  delete childEnv.DATABASE_URL;
+  const startedMs = performance.now();
+  const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'run.js'), script], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${path.basename(script)} exited with ${child.exitCode} before answering`);
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}${probePath}`)).status === 200) return { ms: Math.round(performance.now() - startedMs), child };
+    } catch {
+      // not listening yet
+    }
+    if (performance.now() - startedMs > READY_TIMEOUT_MS) throw new Error(`${path.basename(script)} did not answer within ${READY_TIMEOUT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function serviceStarts(): Promise<{ firstMs: number; secondMs: number }> {
+  const dataDir = freshDataDir();
+  try {
+    const env = { TONGFU_DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+    const main = path.join(ROOT, 'src', 'main.ts');
+    const first = await timeToFirstAnswer(main, env, '/readyz');
+    await stopChild(first.child);
+    const second = await timeToFirstAnswer(main, env, '/readyz');
+    await stopChild(second.child);
+    return { firstMs: first.ms, secondMs: second.ms };
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function embeddedStarts(): Promise<{ firstMs: number; secondMs: number }> {
+  const dataDir = freshDataDir();
+  const timeStart = async (): Promise<number> => {
+    const embedded = new EmbeddedPostgres({ dataDir, log: pino({ level: 'warn' }), durable: true, reuseLiveServer: false });
+    const startedMs = performance.now();
+    await embedded.start();
+    const ms = Math.round(performance.now() - startedMs);
+    await embedded.stop();
+    return ms;
+  };
+  try {
+    return { firstMs: await timeStart(), secondMs: await timeStart() };
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] as number;
+}
+
+async function main(): Promise<void> {
+  const runs = envInteger('BENCH_STARTUP_RUNS', 3, 1, 20);
+  const service: Array<{ firstMs: number; secondMs: number }> = [];
+  const embedded: Array<{ firstMs: number; secondMs: number }> = [];
+  const koa: number[] = [];
+  for (let run = 0; run < runs; run += 1) {
+    process.stderr.write(`bench:startup — run ${run + 1} of ${runs}\n`);
+    service.push(await serviceStarts());
+    embedded.push(await embeddedStarts());
+    const bare = await timeToFirstAnswer(path.join(__dirname, 'koaHello.ts'), {}, '/hello');
+    await stopChild(bare.child);
+    koa.push(bare.ms);
+  }
+  const firstMs = median(service.map((s) => s.firstMs));
+  const result = {
+    benchmark: 'startup',
+    date: new Date().toISOString(),
+    machine: machine(),
+    load: `${runs} fresh data directories; npm start's entry (node scripts/run.js src/main.ts, its default HTTP workers) on the embedded PostgreSQL (fsync on), timed from the spawn to the first GET /readyz 200, then stopped with SIGTERM and started again on the same data`,
+    targetFirstStartMs: TARGET_FIRST_START_MS,
+    service: { firstStartMs: service.map((s) => s.firstMs), secondStartMs: service.map((s) => s.secondMs), medianFirstMs: firstMs, medianSecondMs: median(service.map((s) => s.secondMs)) },
+    baselines: {
+      embeddedPostgres: { firstStartMs: embedded.map((e) => e.firstMs), secondStartMs: embedded.map((e) => e.secondMs), medianFirstMs: median(embedded.map((e) => e.firstMs)), medianSecondMs: median(embedded.map((e) => e.secondMs)), what: 'the service\'s EmbeddedPostgres class alone, in this process: initdb and start (then a start on the initialised cluster) to the tongfu database accepting connections' },
+      bareKoa: { ms: koa, medianMs: median(koa), what: 'node scripts/run.js koaHello.ts to its first 200: node, the TypeScript loader and Koa, nothing else' },
+    },
+    meetsTarget: firstMs <= TARGET_FIRST_START_MS,
+  };
+  const file = writeResult('startup', result);
+  printTable('bench:startup — spawn to the first 200 (median of the runs)', [
+    { run: 'service: first start (empty data directory)', 'median ms': firstMs, 'each run ms': service.map((s) => s.firstMs).join(' / '), target: `≤ ${TARGET_FIRST_START_MS} (defect > ${DEFECT_FIRST_START_MS})` },
+    { run: 'service: second start (same data)', 'median ms': result.service.medianSecondMs, 'each run ms': service.map((s) => s.secondMs).join(' / '), target: '' },
+    { run: 'baseline: embedded PostgreSQL first start (initdb)', 'median ms': result.baselines.embeddedPostgres.medianFirstMs, 'each run ms': embedded.map((e) => e.firstMs).join(' / '), target: '' },
+    { run: 'baseline: embedded PostgreSQL second start', 'median ms': result.baselines.embeddedPostgres.medianSecondMs, 'each run ms': embedded.map((e) => e.secondMs).join(' / '), target: '' },
+    { run: 'baseline: bare Koa', 'median ms': result.baselines.bareKoa.medianMs, 'each run ms': koa.join(' / '), target: '' },
+  ]);
+  process.stdout.write(`\nfirst start ${firstMs} ms: target ≤ ${TARGET_FIRST_START_MS} ms ${result.meetsTarget ? 'met' : 'NOT met'}; written to ${path.relative(process.cwd(), file)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);
