@@ -25,10 +25,13 @@ export function encodeCursor(id: string): string {
   return Buffer.from(`${CURSOR_PREFIX}${id}`, 'utf8').toString('base64url');
 }
 
+const BIGINT_MAX = 2n ** 63n - 1n;
+
 export function decodeCursor(cursor: string): string {
   const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
   const id = decoded.startsWith(CURSOR_PREFIX) ? decoded.slice(CURSOR_PREFIX.length) : '';
-  if (!/^[0-9]{1,19}$/.test(id)) {
+  // Row ids are bigint: a forged cursor past 2^63 − 1 would fail in the query, not here.
+  if (!/^[0-9]{1,19}$/.test(id) || BigInt(id) > BIGINT_MAX) {
     throw new TongfuError('VALIDATION_FAILED', 'cursor is not one this service issued', { fields: [{ path: '/query/cursor', problem: 'unknown cursor' }] });
   }
   return id;

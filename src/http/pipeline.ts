@@ -116,7 +116,8 @@ async function runChecked(
     if (name === 'payCode') continue;
     if (params[name] !== undefined && !validate(params[name])) problems.push(...describeErrors(validate.errors ?? [], `/path/${name}`));
   }
-  const query: Record<string, unknown> = {};
+  // No prototype: a parameter named __proto__ is a parameter like any other (and refused as unknown).
+  const query = Object.create(null) as Record<string, unknown>;
   for (const [name, value] of Object.entries(ctx.query)) query[name] = Array.isArray(value) && value.length === 1 ? value[0] : value;
   if (validators.query && !validators.query(query)) problems.push(...describeErrors(validators.query.errors ?? [], '/query'));
   if (problems.length > 0) {

@@ -13,6 +13,12 @@ describe('cursor pagination', () => {
     expect(() => decodeCursor(cursor)).toThrow(TongfuError);
   });
 
+  it('takes the largest bigint id and refuses one past it, which the database could not compare', () => {
+    expect(decodeCursor(encodeCursor('9223372036854775807'))).toBe('9223372036854775807');
+    expect(() => decodeCursor(encodeCursor('9223372036854775808'))).toThrow(TongfuError);
+    expect(() => decodeCursor(encodeCursor('9999999999999999999'))).toThrow(TongfuError);
+  });
+
   it('defaults the limit and clamps it to 1–500', () => {
     expect(pageRequest({})).toEqual({ limit: PAGE_LIMIT_DEFAULT, afterId: undefined });
     expect(pageRequest({ limit: 700 }).limit).toBe(500);
