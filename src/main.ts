@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Config, ConfigError, loadConfig } from './config';
 import { createDb } from './db/database';
 import { createLogger, Logger } from './logger';
+import { relayPartyChanges, workerPartyChanges } from './partyChangeRelay';
 import { Runtime, startRuntime } from './runtime';
 
 /**
@@ -103,10 +104,16 @@ async function runWorker(config: Config): Promise<void> {
   const signals = stopSignals(log);
   const connectionString = process.env[WORKER_DATABASE_URL] as string;
   const db = createDb({ connectionString, applicationName: 'tongfu-http', log });
+  // Changes other workers announce drop the party here too (a change that arrives before the
+  // runtime exists has nothing to drop).
+  const started: { runtime?: Runtime } = {};
+  const announcePartyChange = workerPartyChanges((appId) => started.runtime?.services.authenticator.invalidate(appId), log);
   const runtime = await startRuntime(config, log, {
     migrate: false,
     database: { db, connectionString, embedded: undefined, close: () => db.destroy() },
+    announcePartyChange,
   });
+  started.runtime = runtime;
   const server = await serve(runtime, config);
   signals.onStop(async () => {
     await drain(server);
@@ -126,6 +133,10 @@ async function runMain(config: Config): Promise<void> {
   if (config.httpWorkers === 1) {
     server = await serve(runtime, config);
   } else {
+    relayPartyChanges(
+      () => workers,
+      (appId) => runtime.services.authenticator.invalidate(appId),
+    );
     // Workers run through the same TypeScript loader as this process.
     cluster.setupPrimary({ exec: path.resolve(__dirname, '..', 'scripts', 'run.js'), args: [path.resolve(__dirname, 'main.ts')], silent: false });
     const fork = (): Promise<void> =>

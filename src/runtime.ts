@@ -26,7 +26,11 @@ export interface Runtime {
 }
 
 /** Everything the process runs, wired once; the CLI and the tests use the same wiring. */
-export async function startRuntime(config: Config, log: Logger, options: { database?: OpenedDatabase; clocks?: Clocks; migrate?: boolean } = {}): Promise<Runtime> {
+export async function startRuntime(
+  config: Config,
+  log: Logger,
+  options: { database?: OpenedDatabase; clocks?: Clocks; migrate?: boolean; announcePartyChange?: (appId: string) => Promise<void> } = {},
+): Promise<Runtime> {
   const clocks: Clocks = options.clocks ?? { real: systemClock, business: parseClockSpec(config.clockSpec, systemClock) };
   const database = options.database ?? (await openDatabase(config, log, 'service'));
   if (options.migrate !== false) {
@@ -34,7 +38,7 @@ export async function startRuntime(config: Config, log: Logger, options: { datab
     if (applied.length > 0) log.info({ migrations: applied }, 'applied migrations');
   }
 
-  const services = await buildServices({ db: database.db, config, clocks, log });
+  const services = await buildServices({ db: database.db, config, clocks, log, ...(options.announcePartyChange ? { announcePartyChange: options.announcePartyChange } : {}) });
   const schedules = resolveSchedules(allJobs(services), config.cronOverrides);
   const metrics = new Metrics(database.db);
   const contract = new Contract();

@@ -21,6 +21,12 @@ export interface ServiceDependencies {
   config: Config;
   clocks: Clocks;
   log: Logger;
+  /**
+   * Tells this instance's other processes (its HTTP workers) that a party changed, and resolves
+   * when they have dropped it from their caches (src/partyChangeRelay.ts). Absent in a single
+   * process, where the local invalidation is all there is.
+   */
+  announcePartyChange?: (appId: string) => Promise<void>;
 }
 
 /** The use cases, wired once per process. Each capability adds its service here. */
@@ -77,7 +83,10 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
     fieldCipher,
     catalogue: new CatalogueService({ db: deps.db, clocks: deps.clocks, log: deps.log }),
     // A change to a party's keys or status takes effect on this instance as soon as it commits.
-    parties: new PartyService({ db: deps.db, clocks: deps.clocks, log: deps.log, onPartyChanged: (appId) => authenticator.invalidate(appId) }),
+    parties: new PartyService({ db: deps.db, clocks: deps.clocks, log: deps.log, onPartyChanged: async (appId) => {
+        authenticator.invalidate(appId);
+        await deps.announcePartyChange?.(appId);
+      } }),
     notices: new NoticeService({
       db: deps.db,
       clocks: deps.clocks,

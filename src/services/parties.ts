@@ -101,8 +101,12 @@ export interface PartyDependencies {
   db: Db;
   clocks: Clocks;
   log: Logger;
-  /** Called after a change to a party commits; see the module comment. */
-  onPartyChanged?: (appId: string) => void;
+  /**
+   * Called after a change to a party commits; see the module comment. The answer to the change
+   * waits for it, so that every process of this instance has dropped the party before the caller
+   * hears that the change is made.
+   */
+  onPartyChanged?: (appId: string) => void | Promise<void>;
 }
 
 // ---- rows → domain -----------------------------------------------------------------------------
@@ -236,9 +240,9 @@ export class PartyService {
     return this.deps.clocks.business.now();
   }
 
-  private changed(appId: string): void {
+  private async changed(appId: string): Promise<void> {
     try {
-      this.deps.onPartyChanged?.(appId);
+      await this.deps.onPartyChanged?.(appId);
     } catch (error) {
       // The change has committed; a cache that failed to drop an entry must be seen by a person.
       this.deps.log.error({ err: error, appId }, 'could not invalidate the cached party');
@@ -294,7 +298,7 @@ export class PartyService {
       return this.replay(winner, requestHash, key);
     }
     this.deps.log.info({ appId: party.appId, role: party.role, code: party.code, keyId: key.keyId }, 'party registered');
-    this.changed(party.appId);
+    await this.changed(party.appId);
     return { party, keyId: key.keyId, replayed: false };
   }
 
@@ -365,7 +369,7 @@ export class PartyService {
       return withKeysOne(trx, await repo.updateParty(trx, row.id, changes));
     });
     this.deps.log.info({ appId, status: input.status, callbackUrlChanged: input.callbackUrl !== undefined }, 'party updated');
-    this.changed(appId);
+    await this.changed(appId);
     return party;
   }
 
@@ -391,7 +395,7 @@ export class PartyService {
     });
     if (result.created) {
       this.deps.log.info({ appId, keyId: key.keyId, algorithm: key.algorithm }, 'party key added');
-      this.changed(appId);
+      await this.changed(appId);
     }
     return result;
   }
@@ -416,7 +420,7 @@ export class PartyService {
     });
     if (result.retired) {
       this.deps.log.info({ appId, keyId }, 'party key retired');
-      this.changed(appId);
+      await this.changed(appId);
     }
     return result.key;
   }

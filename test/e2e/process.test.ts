@@ -1,9 +1,13 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
+import { generateSm2KeyPair } from '../../src/crypto/keys';
+import { signRequest } from '../../src/crypto/requestSigning';
 
 /**
  * The process as an operator runs it: `node scripts/run.js src/main.ts` (what `npm start` runs)
@@ -86,6 +90,62 @@ function postmasterPid(dataDir: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+function runCliProcess(dataDir: string, args: string[]): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, TONGFU_DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+    delete env.DATABASE_URL;
+    const child = spawn(process.execPath, ['scripts/run.js', 'scripts/cli.ts', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.once('exit', (code) => resolve({ code, stdout }));
+  });
+}
+
+interface E2eParty {
+  appId: string;
+  privateKeyHex: string;
+}
+
+/** Registers a party with a fresh SM2 key through the CLI, as an operator would. */
+async function addPartyByCli(dataDir: string, role: string, code: string): Promise<E2eParty> {
+  const keys = generateSm2KeyPair();
+  const keyFile = path.join(dataDir, `${code}.pub.pem`);
+  fs.writeFileSync(keyFile, keys.publicKeyPem);
+  const added = await runCliProcess(dataDir, ['party', 'add', '--role', role, '--code', code, '--name', code, '--public-key', keyFile]);
+  if (added.code !== 0) throw new Error(`party add ${role} ${code} failed (${added.code}): ${added.stdout}`);
+  return { appId: (JSON.parse(added.stdout) as { appId: string }).appId, privateKeyHex: keys.privateKeyHex };
+}
+
+/** A signed request on a connection of its own, so the main process hands it to the next HTTP worker. */
+async function signedOnFreshConnection(port: number, party: E2eParty, method: string, target: string, requestId: string, body?: unknown): Promise<{ status: number; code: string | undefined }> {
+  const bytes = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
+  const headers: Record<string, string> = {
+    ...signRequest({ method, target, body: bytes, appId: party.appId, privateKey: { algorithm: 'SM2', privateKeyHex: party.privateKeyHex }, timestampSeconds: Math.floor(Date.now() / 1000) }),
+    'x-request-id': requestId,
+    ...(bytes ? { 'content-type': 'application/json', 'content-length': String(bytes.length) } : {}),
+  };
+  return new Promise((resolve, reject) => {
+    const request = http.request({ host: '127.0.0.1', port, method, path: target, headers, agent: false }, (response) => {
+      let text = '';
+      response.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, code: (JSON.parse(text) as { error?: { code?: string } }).error?.code }));
+    });
+    request.once('error', reject);
+    request.end(bytes);
+  });
+}
+
+/** Which HTTP workers logged the requests whose ids start with `prefix`. */
+function workersServing(started: Started, prefix: string): Set<number> {
+  const workers = new Set<number>();
+  for (const line of started.output) {
+    if (!line.startsWith('{')) continue;
+    const entry = JSON.parse(line) as { requestId?: string; worker?: number; msg?: string };
+    if (entry.msg === 'request' && entry.requestId?.startsWith(prefix) && typeof entry.worker === 'number') workers.add(entry.worker);
+  }
+  return workers;
 }
 
 /** Client sessions on the tongfu database, by transport (this query's own session is one over TCP). */
@@ -176,17 +236,9 @@ describe('the service process', () => {
   });
 
   it('runs the CLI on the same embedded database, with and without the service running', async () => {
-    const runCliProcess = (args: string[]) =>
-      new Promise<{ code: number | null; stdout: string }>((resolve) => {
-        const env: NodeJS.ProcessEnv = { ...process.env, TONGFU_DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
-        delete env.DATABASE_URL;
-        const child = spawn(process.execPath, ['scripts/run.js', 'scripts/cli.ts', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
-        let stdout = '';
-        child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-        child.once('exit', (code) => resolve({ code, stdout }));
-      });
+    const runCli = (args: string[]) => runCliProcess(dataDir, args);
     // The service is stopped: the CLI starts the server for itself and stops it after.
-    const alone = await runCliProcess(['migrate']);
+    const alone = await runCli(['migrate']);
     expect(alone.code).toBe(0);
     expect(JSON.parse(alone.stdout)).toEqual({ applied: [] });
     expect(postmasterPid(dataDir) === undefined || !isRunning(postmasterPid(dataDir) as number)).toBe(true);
@@ -195,7 +247,7 @@ describe('the service process', () => {
     const port = await freePort();
     current = start(dataDir, port);
     await waitReady(current);
-    const shared = await runCliProcess(['migrate']);
+    const shared = await runCli(['migrate']);
     expect(shared.code).toBe(0);
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
     current.child.kill('SIGTERM');
@@ -276,6 +328,38 @@ describe('the service process', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(isRunning(restarted)).toBe(false);
     expect(postmasterPid(dataDir)).toBeUndefined();
+  });
+
+  it('drops a disabled party in every HTTP worker before the change is answered, and takes it back as fast', async () => {
+    const port = await freePort();
+    current = start(dataDir, port, { TONGFU_HTTP_WORKERS: '2' });
+    await waitReady(current);
+    const suffix = crypto.randomBytes(3).toString('hex').toUpperCase();
+    const finance = await addPartyByCli(dataDir, 'finance', `FIN_${suffix}`);
+    // A second finance party is the simplest party to register by hand; any role is cached alike.
+    const colleague = await addPartyByCli(dataDir, 'finance', `FIN2_${suffix}`);
+    const colleagueRound = async (label: string) => {
+      const answers = [];
+      for (let index = 0; index < 8; index += 1) answers.push(await signedOnFreshConnection(port, colleague, 'GET', '/v1/finance/parties/NO-SUCH-APP', `${label}-${index}`));
+      expect(workersServing(current as Started, `${label}-`)).toEqual(new Set([1, 2]));
+      return answers;
+    };
+    const setStatus = async (status: string, requestId: string) => {
+      const changed = await signedOnFreshConnection(port, finance, 'PATCH', `/v1/finance/parties/${colleague.appId}`, requestId, { status });
+      expect(changed.status).toBe(200);
+    };
+
+    // Both workers serve the colleague and cache it.
+    expect(await colleagueRound('warm')).toEqual(Array(8).fill({ status: 404, code: 'NOT_FOUND' }));
+    // Disabled: refused by both workers from the first request after the answer.
+    await setStatus('DISABLED', 'disable');
+    expect(await colleagueRound('disabled')).toEqual(Array(8).fill({ status: 403, code: 'PARTY_DISABLED' }));
+    // Enabled again: accepted by both at once.
+    await setStatus('ACTIVE', 'enable');
+    expect(await colleagueRound('enabled')).toEqual(Array(8).fill({ status: 404, code: 'NOT_FOUND' }));
+
+    current.child.kill('SIGTERM');
+    expect((await exited(current.child)).code).toBe(0);
   });
 
   it('connects over TCP when the Unix socket path would be too long for the kernel', async () => {

@@ -35,7 +35,7 @@ describe('parties and catalogue use cases', () => {
   beforeAll(async () => {
     database = await createTestDatabase(20);
     const clocks = { business: clock, real: clock };
-    parties = new PartyService({ db: database.db, clocks, log, onPartyChanged: (appId) => changed.push(appId) });
+    parties = new PartyService({ db: database.db, clocks, log, onPartyChanged: (appId) => void changed.push(appId) });
     catalogue = new CatalogueService({ db: database.db, clocks, log });
   });
   afterAll(async () => {
