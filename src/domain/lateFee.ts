@@ -56,14 +56,19 @@ export function lateFeeForItem(input: {
       // The Decimal constructor carries 64 significant digits, so both products are exact and
       // each is rounded once, half up, as the rule says.
       const accrued = amount.times(ratePerDay).times(days).toDecimalPlaces(MONEY_DECIMALS, Decimal.ROUND_HALF_UP);
-      const cap = amount.times(capRatio).toDecimalPlaces(MONEY_DECIMALS, Decimal.ROUND_HALF_UP);
-      return Decimal.min(accrued, cap);
+      return Decimal.min(accrued, lateFeeCap(amount, rule));
     }
     default: {
       const unknown: never = rule;
       throw new Error(`invariant broken: unknown late-fee rule ${JSON.stringify(unknown)}`);
     }
   }
+}
+
+/** The most an item's late fee can ever reach: its cap, round_half_up(amount × capRatio, 2). */
+export function lateFeeCap(amount: DecimalJs, rule: LateFeeRule): Decimal {
+  if (rule.type === 'NONE') return ZERO;
+  return new Decimal(amount).times(rule.capRatio).toDecimalPlaces(MONEY_DECIMALS, Decimal.ROUND_HALF_UP);
 }
 
 /** The late fee of each item, in the order given, and their exact sum. */

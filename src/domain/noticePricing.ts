@@ -7,6 +7,7 @@ import type { Decimal as DecimalJs } from 'decimal.js';
 import { isValidDate } from './businessDate';
 import { assert, type ErrorCode, TongfuError, validationFailed } from './errors';
 import { QUANTITY_MAX, QUANTITY_MIN } from './identifiers';
+import { lateFeeCap, type LateFeeRule } from './lateFee';
 import { Decimal, MONEY_DECIMALS, MONEY_LIMIT, sumMoney } from './money';
 import type { NoticeStatus } from './stateMachines';
 
@@ -22,7 +23,7 @@ export type ItemStatus = 'ACTIVE' | 'INACTIVE';
 export interface NoticeLine {
   itemCode: string;
   /** The catalogue item as it is now; the notice snapshots it. */
-  item: { pricing: ItemPricing; status: ItemStatus };
+  item: { pricing: ItemPricing; status: ItemStatus; lateFee: LateFeeRule };
   quantity: number;
   amount: DecimalJs;
 }
@@ -106,9 +107,18 @@ export function priceNoticeItems(lines: readonly NoticeLine[]): Decimal {
     return amount;
   });
   const total = sumMoney(amounts);
-  // Fifty items can each be valid money and still sum past what the wire and NUMERIC(18,2) hold.
+  // Fifty items can each be valid money and still sum past what the wire and NUMERIC(18,2) hold;
+  // so can the amount due once late fees accrue, which must stay readable for the notice's life.
   if (total.gte(MONEY_LIMIT)) {
     throw validationFailed([{ path: '/items', problem: 'the total amount exceeds 9999999999999999.99' }]);
+  }
+  const largestAmountDue = total.plus(sumMoney(lines.map((line) => lateFeeCap(line.amount, line.item.lateFee))));
+  if (largestAmountDue.gte(MONEY_LIMIT)) {
+    throw validationFailed([{ path: '/items', problem: `with the largest late fee its items allow, the amount due (${moneyText(largestAmountDue)}) would exceed 9999999999999999.99` }]);
+  }
+  // A notice asks for money: one of 0.00 could never be paid, since a payment moves money.
+  if (total.isZero()) {
+    throw validationFailed([{ path: '/items', problem: 'the total amount must be above 0.00' }]);
   }
   return total;
 }

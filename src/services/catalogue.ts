@@ -216,7 +216,15 @@ export function parsePricing(input: PricingInput, problems: FieldProblem[]): Ite
     }
     return amount;
   };
-  if (input.type === 'FIXED') return { type: 'FIXED', amount: money(input.amount, 'amount') };
+  if (input.type === 'FIXED') {
+    const amount = money(input.amount, 'amount');
+    // A notice of a free item could never be paid: a payment moves money.
+    if (amount.isZero()) {
+      problems.push({ path: '/pricing/amount', problem: 'must be above 0.00' });
+      return undefined;
+    }
+    return { type: 'FIXED', amount };
+  }
   const min = money(input.min, 'min');
   const max = money(input.max, 'max');
   if (min.gt(max)) {

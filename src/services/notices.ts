@@ -273,7 +273,7 @@ export class NoticeService {
       assert(row !== undefined, 'every item was found');
       return { row, item: toItem(row), quantity: line.quantity ?? QUANTITY_DEFAULT, amount: new Decimal(line.amount) };
     });
-    const priced: PricedLine[] = lines.map((line) => ({ itemCode: line.item.itemCode, item: { pricing: line.item.pricing, status: line.item.status }, quantity: line.quantity, amount: line.amount }));
+    const priced: PricedLine[] = lines.map((line) => ({ itemCode: line.item.itemCode, item: { pricing: line.item.pricing, status: line.item.status, lateFee: line.item.lateFee }, quantity: line.quantity, amount: line.amount }));
     const total = priceNoticeItems(priced);
 
     if (input.dueDate < today) {

@@ -308,6 +308,14 @@ describe('finance catalogue API', () => {
       expect(problems(mixed)).toEqual(expect.arrayContaining(['/pricing/max: unknown field', '/colour: unknown field']));
     });
 
+    it('refuses a FIXED price of 0.00: a notice for it could never be paid', async () => {
+      const free = await call('PUT', '/v1/finance/items/FREE-ITEM', item({ pricing: { type: 'FIXED', amount: '0.00' } }));
+      expect(free.status).toBe(400);
+      expect(free.body.error.code).toBe('VALIDATION_FAILED');
+      expect(problems(free)).toEqual([expect.stringMatching(/^\/pricing\/amount: must be above 0.00/)]);
+      expect((await call('GET', '/v1/finance/items/FREE-ITEM')).status).toBe(404);
+    });
+
     it('refuses late-fee rates with too many decimals or as numbers', async () => {
       const response = await call('PUT', '/v1/finance/items/BAD-FEE', item({ lateFee: { type: 'DAILY_RATE', ratePerDay: '0.0000001', capRatio: 1 } }));
       expect(response.status).toBe(400);

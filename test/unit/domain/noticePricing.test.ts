@@ -16,14 +16,14 @@ const d = (text: string): Decimal => new Decimal(text);
 
 const fixed = (code: string, price: string, quantity: number, amount: string, status: 'ACTIVE' | 'INACTIVE' = 'ACTIVE'): NoticeLine => ({
   itemCode: code,
-  item: { pricing: { type: 'FIXED', amount: d(price) }, status },
+  item: { pricing: { type: 'FIXED', amount: d(price) }, status, lateFee: { type: 'NONE' } },
   quantity,
   amount: d(amount),
 });
 
-const range = (code: string, min: string, max: string, quantity: number, amount: string, status: 'ACTIVE' | 'INACTIVE' = 'ACTIVE'): NoticeLine => ({
+const range = (code: string, min: string, max: string, quantity: number, amount: string, status: 'ACTIVE' | 'INACTIVE' = 'ACTIVE', capRatio?: string): NoticeLine => ({
   itemCode: code,
-  item: { pricing: { type: 'RANGE', min: d(min), max: d(max) }, status },
+  item: { pricing: { type: 'RANGE', min: d(min), max: d(max) }, status, lateFee: capRatio === undefined ? { type: 'NONE' } : { type: 'DAILY_RATE', ratePerDay: d('0.0005'), capRatio: d(capRatio) } },
   quantity,
   amount: d(amount),
 });
@@ -67,6 +67,25 @@ describe('priceNoticeItems (interface.md §6.2)', () => {
     expect(errorOf(() => priceNoticeItems([range('FINE', '50.00', '200.00', 2, '400.01')])).code).toBe(
       'ITEM_AMOUNT_OUT_OF_RANGE',
     );
+  });
+
+  it('refuses a total past 9999999999999999.99, and one whose largest late fee would take the amount due past it', () => {
+    const max = '9999999999999999.99';
+    expect(errorOf(() => priceNoticeItems([range('A', '0.01', max, 1, max), range('B', '0.01', max, 1, '0.01')])).code).toBe('VALIDATION_FAILED');
+    // Without a late fee the largest amount is fine; with a cap of 1 × the amount it is not.
+    expect(formatMoney(priceNoticeItems([range('FINE', '0.01', max, 1, max)]))).toBe(max);
+    const capped = errorOf(() => priceNoticeItems([range('FINE', '0.01', max, 1, '5000000000000000.00', 'ACTIVE', '1')]));
+    expect(capped.code).toBe('VALIDATION_FAILED');
+    expect(capped.details).toEqual({ fields: [{ path: '/items', problem: 'with the largest late fee its items allow, the amount due (10000000000000000.00) would exceed 9999999999999999.99' }] });
+    // One cent less leaves room for the whole cap.
+    expect(formatMoney(priceNoticeItems([range('FINE', '0.01', max, 1, '4999999999999999.99', 'ACTIVE', '1')]))).toBe('4999999999999999.99');
+  });
+
+  it('refuses a notice of 0.00: it could never be paid', () => {
+    const error = errorOf(() => priceNoticeItems([range('FREE', '0.00', '10.00', 1, '0.00')]));
+    expect(error.code).toBe('VALIDATION_FAILED');
+    expect(error.details).toEqual({ fields: [{ path: '/items', problem: 'the total amount must be above 0.00' }] });
+    expect(formatMoney(priceNoticeItems([range('FREE', '0.00', '10.00', 1, '0.00'), fixed('FEE', '0.01', 1, '0.01')]))).toBe('0.01');
   });
 
   it('checks ITEM_INACTIVE on every line before ITEM_AMOUNT_OUT_OF_RANGE on any', () => {
