@@ -227,6 +227,10 @@ function isUniqueViolation(error: unknown, constraint: string): boolean {
   return code === UNIQUE_VIOLATION && violated === constraint;
 }
 
+function keyOfAnotherParty(): TongfuError {
+  return validationFailed([{ path: '/publicKey', problem: 'is registered to another party: each party signs with keys of its own' }]);
+}
+
 function partyNotFound(appId: string): TongfuError {
   return new TongfuError('NOT_FOUND', `no party ${appId} is registered`, { appId });
 }
@@ -268,6 +272,12 @@ export class PartyService {
 
     const existing = await repo.findPartyByRoleCode(this.deps.db, input.role, input.code);
     if (existing) return this.replay(existing, requestHash, key);
+    if (await repo.findKeyById(this.deps.db, key.keyId)) {
+      // Taken by an identical registration that committed a moment ago, or by another party.
+      const registered = await repo.findPartyByRoleCode(this.deps.db, input.role, input.code);
+      if (registered) return this.replay(registered, requestHash, key);
+      throw keyOfAnotherParty();
+    }
 
     const now = this.now();
     let party: Party;
@@ -291,9 +301,12 @@ export class PartyService {
         return withKeysOne(trx, row);
       });
     } catch (error) {
-      if (!isUniqueViolation(error, repo.PARTY_ROLE_CODE_CONSTRAINT)) throw error;
-      // A concurrent registration of the same (role, code) committed first.
+      const keyTaken = isUniqueViolation(error, repo.PARTY_KEY_OWNER_CONSTRAINT);
+      if (!keyTaken && !isUniqueViolation(error, repo.PARTY_ROLE_CODE_CONSTRAINT)) throw error;
+      // A concurrent registration committed first: of the same (role, code), which is replayed,
+      // or of the same key for another party.
       const winner = await repo.findPartyByRoleCode(this.deps.db, input.role, input.code);
+      if (winner === undefined && keyTaken) throw keyOfAnotherParty();
       assert(winner !== undefined, `party ${input.role} ${input.code} exists after a unique violation`);
       return this.replay(winner, requestHash, key);
     }
@@ -390,8 +403,15 @@ export class PartyService {
       if (!party) throw partyNotFound(appId);
       const existing = await repo.findKey(trx, party.id, key.keyId);
       if (existing) return { key: toKey(existing), created: false };
-      const row = await repo.insertKey(trx, { party_id: party.id, key_id: key.keyId, algorithm: key.algorithm, public_key_pem: key.pem, created_at: now });
-      return { key: toKey(row), created: true };
+      if (await repo.findKeyById(trx, key.keyId)) throw keyOfAnotherParty();
+      try {
+        const row = await repo.insertKey(trx, { party_id: party.id, key_id: key.keyId, algorithm: key.algorithm, public_key_pem: key.pem, created_at: now });
+        return { key: toKey(row), created: true };
+      } catch (error) {
+        // Registered for another party at the same moment.
+        if (isUniqueViolation(error, repo.PARTY_KEY_OWNER_CONSTRAINT)) throw keyOfAnotherParty();
+        throw error;
+      }
     });
     if (result.created) {
       this.deps.log.info({ appId, keyId: key.keyId, algorithm: key.algorithm }, 'party key added');

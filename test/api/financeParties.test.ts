@@ -134,10 +134,37 @@ describe('finance parties API', () => {
       const conflict = await call('POST', '/v1/finance/parties', { ...body, name: '农业银行' });
       expect(conflict.status).toBe(409);
       expect(conflict.body.error.code).toBe('IDEMPOTENCY_CONFLICT');
-      // The same code in another role is another party.
-      const unit = await call('POST', '/v1/finance/parties', { ...body, role: 'unit', regionCode: seeded.regionCode });
+      // The same code in another role is another party (with a key of its own).
+      const unit = await call('POST', '/v1/finance/parties', { ...body, role: 'unit', regionCode: seeded.regionCode, publicKey: newSm2Credentials().publicKeyPem });
       expect(unit.status).toBe(201);
       expect(unit.body.appId).not.toBe(first.body.appId);
+    });
+
+    it('refuses a key another party holds, at registration and as an added key, so one private key never signs as two parties', async () => {
+      const sm2 = newSm2Credentials();
+      const owner = await call('POST', '/v1/finance/parties', { role: 'bank', code: 'KEY-OWNER', name: '持钥银行', publicKey: sm2.publicKeyPem });
+      expect(owner.status).toBe(201);
+      const second = await call('POST', '/v1/finance/parties', { role: 'bank', code: 'KEY-BORROWER', name: '借钥银行', publicKey: sm2.publicKeyPem });
+      expect(second.status).toBe(400);
+      expect(second.body.error.code).toBe('VALIDATION_FAILED');
+      expect(problems(second)).toEqual(['/publicKey: is registered to another party: each party signs with keys of its own']);
+      expect(await service.database.db('parties').where({ role: 'bank', code: 'KEY-BORROWER' })).toHaveLength(0);
+
+      const other = await call('POST', '/v1/finance/parties', { role: 'bank', code: 'KEY-OTHER', name: '另一银行', publicKey: newSm2Credentials().publicKeyPem });
+      const added = await call('POST', `/v1/finance/parties/${other.body.appId}/keys`, { publicKey: sm2.publicKeyPem });
+      expect(added.status).toBe(400);
+      expect(problems(added)).toEqual(['/publicKey: is registered to another party: each party signs with keys of its own']);
+      // The owner adding its own key again still answers that key.
+      const again = await call('POST', `/v1/finance/parties/${owner.body.appId}/keys`, { publicKey: sm2.publicKeyPem });
+      expect(again.status).toBe(200);
+      expect(again.body.keyId).toBe(owner.body.keys[0].keyId);
+    });
+
+    it('lets one of two concurrent registrations of one key for two parties win, and refuses the other', async () => {
+      const sm2 = newSm2Credentials();
+      const responses = await Promise.all(['RACE-A', 'RACE-B', 'RACE-C'].map((code) => call('POST', '/v1/finance/parties', { role: 'bank', code, name: code, publicKey: sm2.publicKeyPem })));
+      expect(responses.map((response) => response.status).sort()).toEqual([201, 400, 400]);
+      expect(await service.database.db('party_keys').where({ key_id: responses.find((r) => r.status === 201)?.body.keys[0].keyId })).toHaveLength(1);
     });
 
     it('registers concurrent identical registrations once', async () => {

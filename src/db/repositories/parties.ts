@@ -45,6 +45,8 @@ export type NewPartyKey = Omit<PartyKeyRow, 'id' | 'status' | 'retired_at'>;
 
 /** The name PostgreSQL gives the UNIQUE (role, code) constraint of migration …0003. */
 export const PARTY_ROLE_CODE_CONSTRAINT = 'parties_role_code_key';
+/** A key id (and so a public key) is held by one party at most (migration 20261128000060). */
+export const PARTY_KEY_OWNER_CONSTRAINT = 'party_keys_one_owner';
 
 interface Lock {
   /** `update` locks the party row for the rest of the transaction (SELECT … FOR UPDATE). */
@@ -102,6 +104,11 @@ export async function listKeys(db: Queryable, partyIds: readonly string[]): Prom
 
 export async function findKey(db: Queryable, partyId: string, keyId: string): Promise<PartyKeyRow | undefined> {
   return (await db('party_keys').where({ party_id: partyId, key_id: keyId }).first()) as PartyKeyRow | undefined;
+}
+
+/** The key with this id, whichever party holds it. */
+export async function findKeyById(db: Queryable, keyId: string): Promise<PartyKeyRow | undefined> {
+  return (await db('party_keys').where({ key_id: keyId }).first()) as PartyKeyRow | undefined;
 }
 
 export async function insertKey(db: Queryable, key: NewPartyKey): Promise<PartyKeyRow> {
