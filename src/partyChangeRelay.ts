@@ -28,6 +28,14 @@ interface ConfirmedMessage {
   id: number;
 }
 
+/**
+ * A send whose failure (the other process exiting meanwhile) is not an 'error' event that would
+ * take this process down: the unconfirmed wait simply runs out.
+ */
+function sendQuietly(send: (message: ChangedMessage | ConfirmedMessage, callback: (error: Error | null) => void) => boolean, message: ChangedMessage | ConfirmedMessage): void {
+  send(message, () => undefined);
+}
+
 function isChanged(message: unknown): message is ChangedMessage {
   const candidate = message as Partial<ChangedMessage> | null;
   return typeof candidate === 'object' && candidate !== null && candidate.type === CHANGED && typeof candidate.appId === 'string' && typeof candidate.id === 'number';
@@ -75,7 +83,7 @@ export function workerPartyChanges(invalidate: (appId: string) => void, log: Log
   process.on('message', (message: unknown) => {
     if (isChanged(message)) {
       invalidate(message.appId);
-      process.send?.({ type: CONFIRMED, id: message.id } satisfies ConfirmedMessage);
+      if (process.send) sendQuietly(process.send.bind(process), { type: CONFIRMED, id: message.id });
     } else if (isConfirmed(message)) {
       confirmations.confirm(message.id);
     }
@@ -83,7 +91,7 @@ export function workerPartyChanges(invalidate: (appId: string) => void, log: Log
   return async (appId) => {
     if (!process.send || !process.connected) return;
     const { id, confirmed } = confirmations.expect();
-    process.send({ type: CHANGED, appId, id } satisfies ChangedMessage);
+    sendQuietly(process.send.bind(process), { type: CHANGED, appId, id });
     if (!(await confirmed)) log.warn({ appId }, 'the other HTTP workers did not confirm a party change in time; their caches expire within 5 s');
   };
 }
@@ -105,11 +113,11 @@ export function relayPartyChanges(workers: () => Iterable<Worker>, invalidate: (
     const others = [...workers()].filter((worker) => worker !== from && !worker.isDead() && worker.isConnected());
     const waits = others.map((worker) => {
       const { id, confirmed } = confirmations.expect();
-      worker.send({ type: CHANGED, appId: message.appId, id } satisfies ChangedMessage);
+      sendQuietly(worker.send.bind(worker), { type: CHANGED, appId: message.appId, id });
       return confirmed;
     });
     void Promise.all(waits).then(() => {
-      if (!from.isDead() && from.isConnected()) from.send({ type: CONFIRMED, id: message.id } satisfies ConfirmedMessage);
+      if (!from.isDead() && from.isConnected()) sendQuietly(from.send.bind(from), { type: CONFIRMED, id: message.id });
     });
   });
 }
