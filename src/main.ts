@@ -136,6 +136,7 @@ async function runMain(config: Config): Promise<void> {
     relayPartyChanges(
       () => workers,
       (appId) => runtime.services.authenticator.invalidate(appId),
+      log,
     );
     // Workers run through the same TypeScript loader as this process.
     cluster.setupPrimary({ exec: path.resolve(__dirname, '..', 'scripts', 'run.js'), args: [path.resolve(__dirname, 'main.ts')], silent: false });

@@ -13,6 +13,8 @@ import type { Logger } from './logger';
  * Other instances are covered by that bound alone (decision 0003).
  */
 export const PARTY_CHANGE_CONFIRM_TIMEOUT_MS = 1_000;
+/** How much longer the announcer waits than the main process, for the main process's verdict. */
+const RELAY_MARGIN_MS = 250;
 
 const CHANGED = 'tongfu:party-changed';
 const CONFIRMED = 'tongfu:party-change-confirmed';
@@ -26,6 +28,8 @@ interface ChangedMessage {
 interface ConfirmedMessage {
   type: typeof CONFIRMED;
   id: number;
+  /** To the announcer: false when some worker did not confirm in time. */
+  everyWorker?: boolean;
 }
 
 /**
@@ -43,34 +47,37 @@ function isChanged(message: unknown): message is ChangedMessage {
 
 function isConfirmed(message: unknown): message is ConfirmedMessage {
   const candidate = message as Partial<ConfirmedMessage> | null;
-  return typeof candidate === 'object' && candidate !== null && candidate.type === CONFIRMED && typeof candidate.id === 'number';
+  return typeof candidate === 'object' && candidate !== null && candidate.type === CONFIRMED && typeof candidate.id === 'number' && (candidate.everyWorker === undefined || typeof candidate.everyWorker === 'boolean');
 }
 
 /** Waits for confirmations by id; each wait ends on its confirmation or after the timeout. */
 class Confirmations {
   private nextId = 1;
-  private readonly waiting = new Map<number, () => void>();
+  private readonly waiting = new Map<number, (verdict: boolean) => void>();
 
-  /** Answers a fresh id and a promise that resolves true when it is confirmed, false on timeout. */
-  expect(): { id: number; confirmed: Promise<boolean> } {
+  /**
+   * Answers a fresh id and a promise that resolves with the confirmation's verdict (true when it
+   * carries none), or false on timeout.
+   */
+  expect(timeoutMs: number): { id: number; confirmed: Promise<boolean> } {
     const id = this.nextId++;
     const confirmed = new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
         this.waiting.delete(id);
         resolve(false);
-      }, PARTY_CHANGE_CONFIRM_TIMEOUT_MS);
+      }, timeoutMs);
       timer.unref();
-      this.waiting.set(id, () => {
+      this.waiting.set(id, (verdict) => {
         clearTimeout(timer);
         this.waiting.delete(id);
-        resolve(true);
+        resolve(verdict);
       });
     });
     return { id, confirmed };
   }
 
-  confirm(id: number): void {
-    this.waiting.get(id)?.();
+  confirm(message: ConfirmedMessage): void {
+    this.waiting.get(message.id)?.(message.everyWorker ?? true);
   }
 }
 
@@ -85,14 +92,15 @@ export function workerPartyChanges(invalidate: (appId: string) => void, log: Log
       invalidate(message.appId);
       if (process.send) sendQuietly(process.send.bind(process), { type: CONFIRMED, id: message.id });
     } else if (isConfirmed(message)) {
-      confirmations.confirm(message.id);
+      confirmations.confirm(message);
     }
   });
   return async (appId) => {
     if (!process.send || !process.connected) return;
-    const { id, confirmed } = confirmations.expect();
+    // A little longer than the main process waits for the others, so its verdict arrives first.
+    const { id, confirmed } = confirmations.expect(PARTY_CHANGE_CONFIRM_TIMEOUT_MS + RELAY_MARGIN_MS);
     sendQuietly(process.send.bind(process), { type: CHANGED, appId, id });
-    if (!(await confirmed)) log.warn({ appId }, 'the other HTTP workers did not confirm a party change in time; their caches expire within 5 s');
+    if (!(await confirmed)) log.warn({ appId }, 'not every HTTP worker confirmed a party change in time; the others drop it within 5 s');
   };
 }
 
@@ -101,23 +109,25 @@ export function workerPartyChanges(invalidate: (appId: string) => void, log: Log
  * confirms it to the announcer once they all confirmed (or the timeout passed). `invalidate`
  * drops the party in the main process's own cache.
  */
-export function relayPartyChanges(workers: () => Iterable<Worker>, invalidate: (appId: string) => void): void {
+export function relayPartyChanges(workers: () => Iterable<Worker>, invalidate: (appId: string) => void, log: Logger): void {
   const confirmations = new Confirmations();
   cluster.on('message', (from: Worker, message: unknown) => {
     if (isConfirmed(message)) {
-      confirmations.confirm(message.id);
+      confirmations.confirm(message);
       return;
     }
     if (!isChanged(message)) return;
     invalidate(message.appId);
     const others = [...workers()].filter((worker) => worker !== from && !worker.isDead() && worker.isConnected());
-    const waits = others.map((worker) => {
-      const { id, confirmed } = confirmations.expect();
+    const waits = others.map(async (worker) => {
+      const { id, confirmed } = confirmations.expect(PARTY_CHANGE_CONFIRM_TIMEOUT_MS);
       sendQuietly(worker.send.bind(worker), { type: CHANGED, appId: message.appId, id });
-      return confirmed;
+      const ok = await confirmed;
+      if (!ok) log.warn({ appId: message.appId, worker: worker.id }, 'an HTTP worker did not confirm a party change in time');
+      return ok;
     });
-    void Promise.all(waits).then(() => {
-      if (!from.isDead() && from.isConnected()) sendQuietly(from.send.bind(from), { type: CONFIRMED, id: message.id });
+    void Promise.all(waits).then((verdicts) => {
+      if (!from.isDead() && from.isConnected()) sendQuietly(from.send.bind(from), { type: CONFIRMED, id: message.id, everyWorker: verdicts.every(Boolean) });
     });
   });
 }
