@@ -35,20 +35,26 @@ async function timeToFirstAnswer(script: string, env: Record<string, string>, pr
   delete childEnv.DATABASE_URL;
   const startedMs = performance.now();
   const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'run.js'), script], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'ignore', 'inherit'] });
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${path.basename(script)} exited with ${child.exitCode} before answering`);
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}${probePath}`)).status === 200) return { ms: Math.round(performance.now() - startedMs), child };
-    } catch {
-      // not listening yet
+  try {
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${path.basename(script)} ended (${child.exitCode ?? child.signalCode}) before answering`);
+      try {
+        if ((await fetch(`http://127.0.0.1:${port}${probePath}`)).status === 200) return { ms: Math.round(performance.now() - startedMs), child };
+      } catch {
+        // not listening yet
+      }
+      if (performance.now() - startedMs > READY_TIMEOUT_MS) throw new Error(`${path.basename(script)} did not answer within ${READY_TIMEOUT_MS} ms`);
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
-    if (performance.now() - startedMs > READY_TIMEOUT_MS) throw new Error(`${path.basename(script)} did not answer within ${READY_TIMEOUT_MS} ms`);
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  } catch (error) {
+    // Leave nothing running behind a failed run (the service stops its PostgreSQL on SIGTERM).
+    await stopChild(child);
+    throw error;
   }
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
+  if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
   await exited;
