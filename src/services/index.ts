@@ -100,7 +100,7 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
     }),
     events,
     receipts,
-    payments: new PaymentService({ db: deps.db, clocks: deps.clocks, log: deps.log, receipts }),
+    payments: new PaymentService({ db: deps.db, clocks: deps.clocks, log: deps.log, receipts, fieldCipher }),
     startWorkers() {
       eventSequencer.start();
       callbackWorker.start();

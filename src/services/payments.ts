@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { canonicalJsonSha256Hex } from '../crypto/canonicalJson';
+import type { FieldCipher } from '../crypto/fieldCipher';
 import type { Db } from '../db/database';
 import type { Queryable } from '../db/repositories/parties';
 import * as repo from '../db/repositories/payments';
@@ -73,6 +74,8 @@ export interface PaymentDependencies {
   clocks: Clocks;
   log: Logger;
   receipts: ReceiptPreparer;
+  /** Encrypts the payer's account name and number at rest. */
+  fieldCipher: FieldCipher;
 }
 
 /**
@@ -85,14 +88,20 @@ export const POSTING_ATTEMPTS_MAX = 3;
 /** A refund obligation of unapplied money is approved by policy when it is created (settlement.md §3). */
 export const REFUND_OBLIGATION_STATUS = 'APPROVED';
 
+/** What stands in for the payer's account name and number in the request fingerprint. */
+const ENCRYPTED_FIELD_PLACEHOLDER = '[encrypted]';
+
 /**
  * The request fingerprint (interface.md §4: the SHA-256 of the canonical JSON of the parsed body),
  * with `fundsCaptured` written out when the body left it to its default: `false` and absent mean
  * the same posting, so a retry that spells the default out is the same content
- * (contracts/decisions/0031-posting-input.md).
+ * (contracts/decisions/0031-posting-input.md). The payer's account name and number are stored
+ * encrypted; a hash of them beside the other fields would give them away to a few billion
+ * guesses, so they stand as a placeholder here and a repeat compares them decrypted (sameContent).
  */
 export function postingFingerprint(input: PostPaymentInput): string {
-  return canonicalJsonSha256Hex({ ...input, fundsCaptured: input.fundsCaptured ?? false });
+  const payerAccount = input.payerAccount === undefined ? undefined : { ...input.payerAccount, name: ENCRYPTED_FIELD_PLACEHOLDER, accountNo: ENCRYPTED_FIELD_PLACEHOLDER };
+  return canonicalJsonSha256Hex({ ...input, fundsCaptured: input.fundsCaptured ?? false, ...(payerAccount ? { payerAccount } : {}) });
 }
 
 /**
@@ -196,8 +205,14 @@ function boundPayment(row: repo.PostingReadRow): PaymentRecord {
 }
 
 /** Whether a repeat is the same posting as the one that bound the key. */
-function sameContent(row: repo.PostingReadRow, requestHash: string, input: PostPaymentInput, paidAt: Date): boolean {
-  if (row.key_request_hash !== null) return row.key_request_hash === requestHash;
+function sameContent(row: repo.PostingReadRow, requestHash: string, input: PostPaymentInput, paidAt: Date, fieldCipher: FieldCipher): boolean {
+  if (row.key_request_hash !== null) {
+    if (row.key_request_hash !== requestHash) return false;
+    // Equal fingerprints say both had a payer account or neither; its name and number are compared here.
+    if (input.payerAccount === undefined) return true;
+    assert(row.bound_payer_account_name !== null && row.bound_payer_account_no !== null, 'an equal fingerprint says a payer account was stored');
+    return fieldCipher.decrypt(row.bound_payer_account_no) === input.payerAccount.accountNo && fieldCipher.decrypt(row.bound_payer_account_name) === input.payerAccount.name;
+  }
   // Bound by reconciliation's backfill of a statement line, which has no request body: the same
   // payCode, amount and paidAt replay it (reconciliation.md §2).
   return row.bound_pay_code === input.payCode && new Decimal(row.bound_amount as string).eq(new Decimal(input.amount)) && (row.bound_paid_at as Date).getTime() === paidAt.getTime();
@@ -318,7 +333,7 @@ export class PaymentService {
   private async plan(read: repo.PostingReadRow, context: PostingContext, via: Queryable): Promise<Plan> {
     const { agency, input, paidAt, amount, now } = context;
     assert(read.agency_code === agency.code, `agency party ${agency.partyId} is ${agency.code}`);
-    if (read.key_bound && sameContent(read, context.requestHash, input, paidAt)) return { kind: 'replay', payment: boundPayment(read) };
+    if (read.key_bound && sameContent(read, context.requestHash, input, paidAt, this.deps.fieldCipher)) return { kind: 'replay', payment: boundPayment(read) };
 
     const window = paidAtWindow(paidAt, now);
     if (window === 'IN_FUTURE') {
@@ -370,8 +385,8 @@ export class PaymentService {
       business_date: businessDate,
       channel: input.channel,
       funds_captured: context.fundsCaptured,
-      payer_account_name: input.payerAccount?.name ?? null,
-      payer_account_no: input.payerAccount?.accountNo ?? null,
+      payer_account_name: input.payerAccount === undefined ? null : this.deps.fieldCipher.encrypt(input.payerAccount.name),
+      payer_account_no: input.payerAccount === undefined ? null : this.deps.fieldCipher.encrypt(input.payerAccount.accountNo),
       payer_bank_name: input.payerAccount?.bankName ?? null,
       payment_status: payment.status,
       accounting_date: accountingDate,

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { canonicalJson } from '../../src/crypto/canonicalJson';
 
 import { expireNotices } from '../../src/services/notices';
 import { addAgency, buildWorld, ITEMS, signedAs, SignedCall, World } from '../helpers/builders';
@@ -269,10 +270,23 @@ describe('captured funds that do not apply are recorded as unapplied money with 
       status: 'APPROVED',
       approval: 'AUTO_POLICY',
       pay_code: payCode,
-      payee_name: payerAccount?.name ?? null,
-      payee_account_no: payerAccount?.accountNo ?? null,
       payee_bank_name: payerAccount?.bankName ?? null,
     });
+    // The payer's account name and number are kept encrypted, in the payment and its refund alike.
+    const { fieldCipher } = service.runtime.services;
+    const [refund, payment] = [rows.refunds[0] as Record<string, string | null>, rows.payments[0] as Record<string, string | null>];
+    for (const [name, accountNo] of [
+      [refund.payee_name, refund.payee_account_no],
+      [payment.payer_account_name, payment.payer_account_no],
+    ]) {
+      if (payerAccount === undefined) {
+        expect([name, accountNo]).toEqual([null, null]);
+        continue;
+      }
+      expect(`${name} ${accountNo}`).not.toContain(payerAccount.accountNo);
+      expect(`${name} ${accountNo}`).not.toContain(payerAccount.name);
+      expect([fieldCipher.decrypt(name as string), fieldCipher.decrypt(accountNo as string)]).toEqual([payerAccount.name, payerAccount.accountNo]);
+    }
     expect(rows.receipts).toEqual([]);
     const recipients = rows.events.map((event) => event.recipient_party_id).sort();
     expect(recipients).toEqual([await partyId(world.agency.appId), ...financePartyIds].sort());
@@ -363,6 +377,22 @@ describe('repeats of one agencyTxnId', () => {
       expect(conflict.body.error.code).toBe('IDEMPOTENCY_CONFLICT');
     }
     expect((await rowsOf(service.database.db, body.agencyTxnId as string)).payments).toHaveLength(1);
+  });
+
+  it('with a payer account compare its name and number decrypted, and keep them out of the stored fingerprint', async () => {
+    const body = postingBody({ payCode: unknownPayCode(), amount: '20.00', paidAt: shanghai(NOW), fundsCaptured: true, payerAccount: PAYER_ACCOUNT });
+    const first = await agency('POST', '/v1/agency/payments', body);
+    expect(first.status).toBe(201);
+    const again = await agency('POST', '/v1/agency/payments', body);
+    expect(again.headers.get('idempotent-replay')).toBe('true');
+    expect(again.body).toEqual(first.body);
+    for (const payerAccount of [{ ...PAYER_ACCOUNT, accountNo: '6222020200112233446' }, { ...PAYER_ACCOUNT, name: '斯琴' }, { ...PAYER_ACCOUNT, bankName: '工商银行' }]) {
+      const conflict = await agency('POST', '/v1/agency/payments', { ...body, payerAccount });
+      expect(conflict.body.error.code).toBe('IDEMPOTENCY_CONFLICT');
+    }
+    const { request_hash: stored } = await service.database.db('payment_keys').where({ agency_txn_id: body.agencyTxnId }).first('request_hash');
+    expect(stored).not.toBe(crypto.createHash('sha256').update(canonicalJson({ ...body })).digest('hex'));
+    expect(stored).toBe(crypto.createHash('sha256').update(canonicalJson({ ...body, payerAccount: { ...PAYER_ACCOUNT, name: '[encrypted]', accountNo: '[encrypted]' } })).digest('hex'));
   });
 
   it('of a key bound by reconciliation’s backfill (no request body) replay on the same payCode, amount and paidAt', async () => {

@@ -138,7 +138,7 @@ describe('a posting whose notice changes between its read and its write', () => 
         return first.runtime.services.receipts.prepareReceipt(input, via);
       },
     };
-    return new PaymentService({ db, clocks, log: pino({ level: 'silent' }), receipts });
+    return new PaymentService({ db, clocks, log: pino({ level: 'silent' }), receipts, fieldCipher: first.runtime.services.fieldCipher });
   }
 
   async function agencyCaller(): Promise<{ partyId: string; code: string }> {

@@ -66,6 +66,9 @@ export interface PostingReadRow {
   bound_receipt_no: string | null;
   bound_refund_id: string | null;
   bound_created_at: Date | null;
+  /** Encrypted (src/crypto/fieldCipher.ts), as written. */
+  bound_payer_account_name: string | null;
+  bound_payer_account_no: string | null;
   notice_id: string | null;
   /** The notice row's version (`xmin`): the write proceeds only if it is unchanged. */
   notice_version: string | null;
@@ -87,7 +90,7 @@ const BOUND_PAYMENT_COLUMNS = `
        p.pay_code AS bound_pay_code, p.amount::text AS bound_amount, p.paid_at AS bound_paid_at,
        p.business_date AS bound_business_date, p.channel AS bound_channel, p.status AS bound_status,
        p.unapplied_reason AS bound_unapplied_reason, p.receipt_no AS bound_receipt_no, r.refund_id AS bound_refund_id,
-       p.created_at AS bound_created_at`;
+       p.created_at AS bound_created_at, p.payer_account_name AS bound_payer_account_name, p.payer_account_no AS bound_payer_account_no`;
 
 /** The request nonce's claim, folded into the unlocked read (decision 0009). */
 const NONCE_CLAIM_CTE = `${nonceClaimCte({ appId: '@nonce_app_id', nonce: '@nonce', seenAt: '@nonce_seen_at', reusableAtOrBefore: '@nonce_reusable_at' })},\n`;
@@ -308,6 +311,7 @@ export interface PostingWriteValues {
   business_date: string;
   channel: string;
   funds_captured: boolean;
+  /** The payer's account name and number, encrypted (src/crypto/fieldCipher.ts). */
   payer_account_name: string | null;
   payer_account_no: string | null;
   payer_bank_name: string | null;
