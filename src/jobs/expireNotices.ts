@@ -15,7 +15,7 @@ export const expireNoticesJob: JobDefinition = {
   businessDateFor: (businessNow) => shanghaiDate(businessNow),
   async run(context) {
     const today = context.businessDate ?? shanghaiDate(context.clocks.business.now());
-    const expired = await expireNotices(context.db, { today, at: context.clocks.business.now() });
+    const expired = await expireNotices(context.db, { today, at: context.clocks.business.now(), onBatch: (trx, count) => context.recordProgress(trx, { expired: count }) });
     return { expired };
   },
 };

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Db } from '../db/database';
 import type { Clocks } from '../domain/clock';
 import type { Logger } from '../logger';
@@ -11,6 +12,13 @@ export interface JobContext {
   /** The business date the run works on, when the job has one (operations.md §4). */
   businessDate: string | undefined;
   params: JobParams;
+  /**
+   * Adds to the run's recorded counts in the caller's transaction, so the counts of work that
+   * committed survive a crash with it: a run completed after a crash then records what a clean
+   * run would have (quality.md §2). A job that records progress returns the same totals it
+   * recorded; the runner adds what earlier, interrupted attempts recorded.
+   */
+  recordProgress(trx: Db | Knex.Transaction, counts: JobCounts): Promise<void>;
 }
 
 export interface JobParams {

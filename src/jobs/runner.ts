@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import { Client } from 'pg';
+import type { Knex } from 'knex';
 import type { Db } from '../db/database';
 import type { Clocks } from '../domain/clock';
 import type { Logger } from '../logger';
@@ -38,6 +39,13 @@ const LOCK_POLL_MS = 200;
  * decides: a finished run is not repeated; a RUNNING row whose owner is gone (we hold the lock,
  * so it is gone) is completed by running the job again, which jobs allow by being idempotent.
  */
+/** Counts added key by key. */
+export function addCounts(a: JobCounts, b: JobCounts): JobCounts {
+  const sum: JobCounts = { ...a };
+  for (const [key, value] of Object.entries(b)) sum[key] = (sum[key] ?? 0) + value;
+  return sum;
+}
+
 export class JobRunner {
   private readonly instance = `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
 
@@ -101,7 +109,9 @@ export class JobRunner {
     const { db, clocks } = this.deps;
     const job = request.job;
     const businessDate = request.businessDate ?? job.businessDateFor?.(clocks.business.now());
-    const existing = await db('job_runs').where({ run_key: runKey }).first<{ id: string; status: string; attempts: number } | undefined>();
+    const existing = await db('job_runs').where({ run_key: runKey }).first<{ id: string; status: string; attempts: number; counts: JobCounts | null } | undefined>();
+    // What earlier attempts of this run committed and recorded (a crashed or failed attempt).
+    const earlier: JobCounts = existing?.status === 'SUCCEEDED' ? {} : (existing?.counts ?? {});
     let runId: string;
     let attempts: number;
     if (existing?.status === 'SUCCEEDED') {
@@ -130,7 +140,13 @@ export class JobRunner {
     const log = this.deps.log.child({ job: job.name, jobRunId: runId, businessDate });
     log.info({ runKey, attempts, trigger: request.trigger }, 'job run started');
     try {
-      const counts = await job.run({ db, clocks, log, runId, businessDate, params: request.params ?? {} });
+      let recorded = earlier;
+      const recordProgress = async (trx: Db | Knex.Transaction, delta: JobCounts): Promise<void> => {
+        recorded = addCounts(recorded, delta);
+        await trx('job_runs').where({ id: runId }).update({ counts: JSON.stringify(recorded) });
+      };
+      const attemptCounts = await job.run({ db, clocks, log, runId, businessDate, params: request.params ?? {}, recordProgress });
+      const counts = addCounts(earlier, attemptCounts);
       await db('job_runs').where({ id: runId }).update({ status: 'SUCCEEDED', counts: JSON.stringify(counts), finished_at: clocks.real.now() });
       log.info({ counts }, 'job run finished');
       return { outcome: 'SUCCEEDED', runId, runKey, counts, attempts };

@@ -465,7 +465,10 @@ export class NoticeService {
  * EXPIRED (lifecycle.md §1), in batches. Rerunning it changes nothing: an expired notice no longer
  * matches.
  */
-export async function expireNotices(db: Db, input: { today: string; at: Date; batchRows?: number }): Promise<number> {
+export async function expireNotices(
+  db: Db,
+  input: { today: string; at: Date; batchRows?: number; onBatch?: (trx: Knex.Transaction, expired: number) => Promise<void> },
+): Promise<number> {
   assert(isValidDate(input.today), `expire-notices works on a date, got ${JSON.stringify(input.today)}`);
   const batchRows = input.batchRows ?? EXPIRE_BATCH_ROWS;
   assert(Number.isInteger(batchRows) && batchRows >= 1 && batchRows <= EXPIRE_BATCH_ROWS, `a batch is 1–${EXPIRE_BATCH_ROWS} rows`);
@@ -474,7 +477,13 @@ export async function expireNotices(db: Db, input: { today: string; at: Date; ba
   let expired = 0;
   for (let batch = 0; ; batch += 1) {
     assert(batch < EXPIRE_BATCHES_MAX, `expire-notices stays within ${EXPIRE_BATCHES_MAX} batches`);
-    const count = await repo.expireIssuedNotices(db, { from, to, today: input.today, at: input.at, batchSize: batchRows });
+    // Each batch commits with what it reports (the job's recorded progress), so a crash between
+    // batches leaves both consistent.
+    const count = await db.transaction(async (trx) => {
+      const changed = await repo.expireIssuedNotices(trx, { from, to, today: input.today, at: input.at, batchSize: batchRows });
+      if (changed > 0) await input.onBatch?.(trx, changed);
+      return changed;
+    });
     expired += count;
     if (count < batchRows) return expired;
   }

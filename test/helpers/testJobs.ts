@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { JobDefinition } from '../../src/jobs/job';
 
 /**
@@ -17,4 +18,35 @@ export function crashableJob(options: { hang?: boolean; holdMs?: number; name?: 
       return { effects: 1 };
     },
   };
+}
+
+/**
+ * A job that works through `test_job_work` (rows made by `seedBatchedWork`) in batches, each
+ * batch committing its rows and its recorded progress together, as a real job does; with
+ * `hangAfterBatches` it stops working after that many batches, for a test to kill it there.
+ */
+export function batchedJob(options: { batchSize: number; hangAfterBatches?: number; name?: string }): JobDefinition {
+  return {
+    name: options.name ?? 'test-batched-job',
+    defaultSchedule: '*/5 * * * *',
+    async run({ db, recordProgress }) {
+      let done = 0;
+      for (let batch = 0; ; batch += 1) {
+        if (options.hangAfterBatches !== undefined && batch === options.hangAfterBatches) await new Promise(() => undefined);
+        const count = await db.transaction(async (trx) => {
+          const result = await trx.raw<{ rowCount: number }>('UPDATE test_job_work SET done = true WHERE id IN (SELECT id FROM test_job_work WHERE NOT done ORDER BY id LIMIT ?)', [options.batchSize]);
+          if (result.rowCount > 0) await recordProgress(trx, { done: result.rowCount });
+          return result.rowCount;
+        });
+        done += count;
+        if (count < options.batchSize) return { done };
+      }
+    },
+  };
+}
+
+export async function seedBatchedWork(db: Knex, items: number): Promise<void> {
+  await db.raw('DROP TABLE IF EXISTS test_job_work');
+  await db.raw('CREATE TABLE test_job_work (id bigserial PRIMARY KEY, done boolean NOT NULL DEFAULT false)');
+  await db.raw('INSERT INTO test_job_work (done) SELECT false FROM generate_series(1, ?)', [items]);
 }

@@ -6,7 +6,7 @@ import { systemClock } from '../../src/domain/clock';
 import { JobRunner } from '../../src/jobs/runner';
 import { previousSlot, resolveSchedules, Scheduler } from '../../src/jobs/scheduler';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
-import { crashableJob } from '../helpers/testJobs';
+import { batchedJob, crashableJob, seedBatchedWork } from '../helpers/testJobs';
 
 const log = pino({ level: 'silent' });
 const clocks = { real: systemClock, business: systemClock };
@@ -81,6 +81,34 @@ describe('the job machinery', () => {
     const interrupted = await database.db('job_runs').where({ run_key: `test-job@${slot.toISOString()}` }).first();
     expect(interrupted.status).toBe('SUCCEEDED');
     expect(interrupted.attempts).toBe(2);
+  });
+
+  it('records, after a crash and the completion of the run, the counts a clean run records', async () => {
+    await seedBatchedWork(database.db, 10);
+    const slot = new Date('2026-11-27T05:00:00.000Z');
+    const runKey = `test-batched-job@${slot.toISOString()}`;
+    const child = spawn(process.execPath, [path.resolve('scripts/run.js'), 'test/helpers/jobCrashChild.ts', database.connectionString, slot.toISOString(), 'batched'], { stdio: 'ignore' });
+    // Three batches of 3 commit with their progress; then the child hangs and is killed.
+    const deadline = Date.now() + 15_000;
+    while ((await database.db('test_job_work').where({ done: true }).count<{ count: string }[]>({ count: '*' }))[0]?.count !== '9') {
+      if (Date.now() > deadline) throw new Error('the child never worked through its batches');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    expect(await database.db('job_runs').where({ run_key: runKey }).first('status', 'counts')).toEqual({ status: 'RUNNING', counts: { done: 9 } });
+
+    let completed;
+    for (let attempt = 0; attempt < 50; attempt += 1) {
+      completed = await newRunner().run({ job: batchedJob({ batchSize: 3 }), trigger: 'SCHEDULE', scheduledFor: new Date(slot.getTime() + 60_000) });
+      if (completed.outcome !== 'LOCKED') break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(completed?.outcome).toBe('SUCCEEDED');
+    // The interrupted run did the last item and records all ten, as one clean run would.
+    expect(await database.db('job_runs').where({ run_key: runKey }).first('status', 'attempts', 'counts')).toEqual({ status: 'SUCCEEDED', attempts: 2, counts: { done: 10 } });
+    expect(completed).toMatchObject({ counts: { done: 0 } });
+    expect((await database.db('test_job_work').where({ done: false }))).toEqual([]);
   });
 
   it('records a failed run with its error and retries it at the next catch-up', async () => {
