@@ -7,7 +7,8 @@ import { ERROR_STATUS } from './errorStatus';
 import { Contract } from './contract';
 import { Metrics } from './metrics';
 import { routeMiddleware } from './pipeline';
-import type { RequestAuthenticator, RouteDefinition } from './call';
+import type { RequestAuthenticator } from '../domain/access';
+import type { RouteDefinition } from './call';
 
 export interface AppDependencies {
   log: Logger;

@@ -3,7 +3,8 @@ import { FieldProblem, TongfuError } from '../domain/errors';
 import { isValidPayCode } from '../domain/payCode';
 import { Contract, errorsToTongfuError, describeErrors } from './contract';
 import { JSON_BODY_LIMIT_BYTES, mediaType, parseJsonBody, readRawBody } from './body';
-import type { AuthenticatedParty, Call, DeferredNonce, NonceClaim, RequestAuthenticator, RouteDefinition } from './call';
+import type { AuthenticatedParty, DeferredNonce, NonceClaim, RequestAuthenticator } from '../domain/access';
+import type { Call, RouteDefinition } from './call';
 import type { Logger } from '../logger';
 
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);

@@ -4,8 +4,8 @@ import type { Db } from '../db/database';
 import { findPartyAccess, PartyAccessRecord } from '../db/repositories/partyAccess';
 import type { Clock } from '../domain/clock';
 import { assert, TongfuError } from '../domain/errors';
-import type { AuthenticatedParty, NonceClaim, PartyRole, RequestAuthenticator, SignedRequest } from '../http/call';
-import { PARTY_ROLES } from '../http/call';
+import type { AuthenticatedParty, NonceClaim, PartyRole, RequestAuthenticator, SignedRequest } from '../domain/access';
+import { PARTY_ROLES } from '../domain/access';
 import type { Logger } from '../logger';
 import { claimRequestNonce, nonceClaimAt, nonceReused } from './nonces';
 

@@ -1,7 +1,7 @@
 import type { Db } from '../db/database';
 import { claimNonce, deleteExpiredNonces } from '../db/repositories/requestNonces';
 import { TongfuError } from '../domain/errors';
-import type { NonceClaim } from '../http/call';
+import type { NonceClaim } from '../domain/access';
 
 /**
  * How long a nonce stays used (interface.md §2: "rejected if this appId used it within the last

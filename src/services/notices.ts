@@ -14,7 +14,7 @@ import { buildPayCode, payCodeYear2 } from '../domain/payCode';
 import { isValidIdNumber, isValidMobile, maskIdNumber, maskMobile, namesMatch, normalizeName } from '../domain/payer';
 import { canTransition, NOTICE_MACHINE, type NoticeStatus, transition } from '../domain/stateMachines';
 import type { Logger } from '../logger';
-import type { DeferredNonce } from '../http/call';
+import type { DeferredNonce } from '../domain/access';
 import { toItem, unknownReferences } from './catalogue';
 import {
   creationAnswer,

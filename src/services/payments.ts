@@ -16,7 +16,7 @@ import { UNAPPLIED_REASONS, type UnappliedReason } from '../domain/noticePricing
 import { isValidPayCode } from '../domain/payCode';
 import { decidePosting, paidAtWindow, type PaymentChannel, type PostingNotice, postingRefusal } from '../domain/posting';
 import { NOTICE_STATUSES, type NoticeStatus, PAYMENT_MACHINE, transition } from '../domain/stateMachines';
-import type { DeferredNonce, NonceClaim } from '../http/call';
+import type { DeferredNonce, NonceClaim } from '../domain/access';
 import type { Logger } from '../logger';
 import { EVENT_DATA_BYTES_MAX, type EventType, newEventId } from './events';
 import { nonceReused } from './nonces';

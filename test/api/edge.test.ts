@@ -4,7 +4,8 @@ import pino from 'pino';
 import { TongfuError } from '../../src/domain/errors';
 import { parseMoney } from '../../src/domain/money';
 import { createApp } from '../../src/http/app';
-import type { Call, RequestAuthenticator, RouteDefinition } from '../../src/http/call';
+import type { RequestAuthenticator } from '../../src/domain/access';
+import type { Call, RouteDefinition } from '../../src/http/call';
 import { Contract, loadContractDocument } from '../../src/http/contract';
 import { Metrics } from '../../src/http/metrics';
 

@@ -6,7 +6,8 @@ import { bodyDigest, generateNonce, SIGNATURE_HEADERS, stringToSign } from '../.
 import { createSm2Signer } from '../../src/crypto/sm2';
 import { ManualClock } from '../../src/domain/clock';
 import { createApp } from '../../src/http/app';
-import { PARTY_ROLES, PartyRole, RouteDefinition } from '../../src/http/call';
+import { PARTY_ROLES, PartyRole } from '../../src/domain/access';
+import type { RouteDefinition } from '../../src/http/call';
 import { Contract, loadContractDocument } from '../../src/http/contract';
 import { Metrics } from '../../src/http/metrics';
 import { PARTY_CACHE_TTL_MS_MAX, RELOAD_ON_MISS_INTERVAL_MS } from '../../src/services/authentication';

@@ -1,6 +1,6 @@
 import { generateSm2KeyPair } from '../../src/crypto/keys';
 import type { Db } from '../../src/db/database';
-import type { PartyRole } from '../../src/http/call';
+import type { PartyRole } from '../../src/domain/access';
 import { EventData, EventType, recordEvent } from '../../src/services/events';
 import { insertParty, PartyRow } from './partyRows';
 

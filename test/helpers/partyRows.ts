@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { parsePublicKey } from '../../src/crypto/keys';
 import type { Db } from '../../src/db/database';
-import type { PartyRole } from '../../src/http/call';
+import type { PartyRole } from '../../src/domain/access';
 
 /**
  * Parties written straight into the database, for tests of signed access that must not depend on

@@ -3,7 +3,7 @@ import { generateSm2KeyPair } from '../../src/crypto/keys';
 import { signRequest } from '../../src/crypto/requestSigning';
 import { ManualClock } from '../../src/domain/clock';
 import { TongfuError } from '../../src/domain/errors';
-import type { SignedRequest } from '../../src/http/call';
+import type { SignedRequest } from '../../src/domain/access';
 import { PARTY_CACHE_TTL_MS_MAX, SignedAccessAuthenticator, SignedAccessOptions } from '../../src/services/authentication';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
 import { insertParty, insertPartyKey, PartyRow, retirePartyKey, setPartyStatus } from '../helpers/partyRows';

@@ -1,7 +1,8 @@
 import { assert, validationFailed } from '../../domain/errors';
 import type { Services } from '../../services';
 import { EVENTS_PAGE_LIMIT_DEFAULT } from '../../services/events';
-import { PARTY_ROLES, RouteDefinition } from '../call';
+import { PARTY_ROLES } from '../../domain/access';
+import type { RouteDefinition } from '../call';
 
 /**
  * `GET /v1/{finance|unit|agency|bank}/events?after=&limit=` (interface.md §6.5): the same
