@@ -11,6 +11,9 @@ import type { Logger } from '../logger';
  */
 export type Db = Knex;
 
+/** A connection or a transaction: what every repository function runs on, so a use case keeps its reads and writes in one transaction. */
+export type Queryable = Knex | Knex.Transaction;
+
 // DATE columns are business days, not instants: keep them as 'YYYY-MM-DD' strings.
 pg.types.setTypeParser(pg.types.builtins.DATE, (value: string) => value);
 

@@ -20,7 +20,8 @@ export type ItemPricing =
 
 export type ItemStatus = 'ACTIVE' | 'INACTIVE';
 
-export interface NoticeLine {
+/** A line of a notice being issued, with the catalogue item it names, to be priced. */
+export interface LineToPrice {
   itemCode: string;
   /** The catalogue item as it is now; the notice snapshots it. */
   item: { pricing: ItemPricing; status: ItemStatus; lateFee: LateFeeRule };
@@ -52,7 +53,7 @@ function moneyText(value: Decimal): string {
  * FIXED items must equal price × quantity exactly; RANGE items lie within min × quantity and
  * max × quantity, both inclusive.
  */
-export function priceNoticeItems(lines: readonly NoticeLine[]): Decimal {
+export function priceNoticeItems(lines: readonly LineToPrice[]): Decimal {
   assert(
     lines.length >= 1 && lines.length <= ITEMS_PER_NOTICE_MAX,
     `a notice has 1–${ITEMS_PER_NOTICE_MAX} items, got ${lines.length}`,

@@ -9,7 +9,7 @@ import type { Clocks } from '../domain/clock';
 import { assert, type FieldProblem, TongfuError, validationFailed } from '../domain/errors';
 import { QUANTITY_DEFAULT } from '../domain/identifiers';
 import { Decimal, formatMoney } from '../domain/money';
-import { type NoticeLine as PricedLine, priceNoticeItems } from '../domain/noticePricing';
+import { type LineToPrice, priceNoticeItems } from '../domain/noticePricing';
 import { buildPayCode, payCodeYear2 } from '../domain/payCode';
 import { isValidIdNumber, isValidMobile, maskIdNumber, maskMobile, namesMatch, normalizeName } from '../domain/payer';
 import { canTransition, NOTICE_MACHINE, type NoticeStatus, transition } from '../domain/stateMachines';
@@ -273,7 +273,7 @@ export class NoticeService {
       assert(row !== undefined, 'every item was found');
       return { row, item: toItem(row), quantity: line.quantity ?? QUANTITY_DEFAULT, amount: new Decimal(line.amount) };
     });
-    const priced: PricedLine[] = lines.map((line) => ({ itemCode: line.item.itemCode, item: { pricing: line.item.pricing, status: line.item.status, lateFee: line.item.lateFee }, quantity: line.quantity, amount: line.amount }));
+    const priced: LineToPrice[] = lines.map((line) => ({ itemCode: line.item.itemCode, item: { pricing: line.item.pricing, status: line.item.status, lateFee: line.item.lateFee }, quantity: line.quantity, amount: line.amount }));
     const total = priceNoticeItems(priced);
 
     if (input.dueDate < today) {

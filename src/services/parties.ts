@@ -5,7 +5,9 @@ import type { Db } from '../db/database';
 import type { PageRequest } from '../db/pagination';
 import { findAccount, findRegion } from '../db/repositories/catalogue';
 import * as repo from '../db/repositories/parties';
-import type { PartyKeyRow, PartyKeyStatus, PartyRoleName, PartyRow, PartyStatus, Queryable } from '../db/repositories/parties';
+import type { Queryable } from '../db/database';
+import type { PartyKeyRow, PartyKeyStatus, PartyRow, PartyStatus } from '../db/repositories/parties';
+import { PARTY_ROLES, type PartyRole } from '../domain/access';
 import type { Clocks } from '../domain/clock';
 import { assert, FieldProblem, TongfuError, validationFailed } from '../domain/errors';
 import { DEFAULT_CUTOFF_TIME } from '../domain/identifiers';
@@ -22,7 +24,6 @@ import { CLEARING_ACCOUNT_KIND, type ListPage, unknownReferences } from './catal
  * authenticator's — drops what it holds for that appId.
  */
 
-export const PARTY_ROLE_NAMES: readonly PartyRoleName[] = ['finance', 'unit', 'agency', 'bank'];
 
 /** Longest callback URL accepted; longer ones are not URLs anyone types. */
 export const CALLBACK_URL_LENGTH_MAX = 2048;
@@ -45,7 +46,7 @@ export interface PartyKey {
 export interface PartyRecord {
   partyId: string;
   appId: string;
-  role: PartyRoleName;
+  role: PartyRole;
   code: string;
   name: string;
   status: PartyStatus;
@@ -67,7 +68,7 @@ export interface Party extends PartyRecord {
 
 /** The body of `POST /v1/finance/parties`, as parsed (it is also the idempotency fingerprint's input). */
 export interface RegisterPartyInput {
-  role: PartyRoleName;
+  role: PartyRole;
   code: string;
   name: string;
   publicKey: string;
@@ -149,7 +150,7 @@ async function withKeysOne(db: Queryable, row: PartyRow): Promise<Party> {
 // ---- reads other use cases share (run inside their transactions) -----------------------------
 
 /** The party with this role and code, without keys; payments read an agency's cutoff and clearing account here. */
-export async function findPartyRecord(db: Queryable, role: PartyRoleName, code: string): Promise<PartyRecord | undefined> {
+export async function findPartyRecord(db: Queryable, role: PartyRole, code: string): Promise<PartyRecord | undefined> {
   const row = await repo.findPartyByRoleCode(db, role, code);
   return row ? toPartyRecord(row) : undefined;
 }
@@ -199,7 +200,7 @@ function parseKeyInto(publicKey: string, problems: FieldProblem[]): PublicKey | 
  */
 export function registrationProblems(input: RegisterPartyInput): { problems: FieldProblem[]; key: PublicKey | undefined } {
   const problems: FieldProblem[] = [];
-  if (!PARTY_ROLE_NAMES.includes(input.role)) problems.push({ path: '/role', problem: `must be one of ${PARTY_ROLE_NAMES.join(', ')}` });
+  if (!PARTY_ROLES.includes(input.role)) problems.push({ path: '/role', problem: `must be one of ${PARTY_ROLES.join(', ')}` });
   if (input.role === 'unit' && input.regionCode === undefined) problems.push({ path: '/regionCode', problem: 'is required for a unit' });
   if (input.role !== 'unit' && input.regionCode !== undefined) problems.push({ path: '/regionCode', problem: `is only for a unit, not a ${input.role}` });
   if (input.role === 'agency' && input.clearingAccountNo === undefined) problems.push({ path: '/clearingAccountNo', problem: 'is required for an agency' });
@@ -347,7 +348,7 @@ export class PartyService {
   }
 
   /** `GET /v1/finance/parties?role=`: in registration order. */
-  async list(filter: { role?: PartyRoleName }, page: PageRequest): Promise<ListPage<Party>> {
+  async list(filter: { role?: PartyRole }, page: PageRequest): Promise<ListPage<Party>> {
     const result = await repo.listParties(this.deps.db, filter, page);
     return { data: await withKeys(this.deps.db, result.rows), nextCursor: result.nextCursor };
   }

@@ -2,14 +2,12 @@ import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { canonicalJsonSha256Hex } from '../crypto/canonicalJson';
 import type { FieldCipher } from '../crypto/fieldCipher';
-import type { Db } from '../db/database';
-import type { Queryable } from '../db/repositories/parties';
+import type { Db, Queryable } from '../db/database';
 import * as repo from '../db/repositories/payments';
 import { knexRunner, pgRunner, withPooledClient } from '../db/statements';
 import { businessDateFor, formatInstant, parseInstant, shanghaiDate } from '../domain/businessDate';
 import type { Clocks } from '../domain/clock';
 import { assert, type FieldProblem, TongfuError, validationFailed } from '../domain/errors';
-import type { LateFeeRule } from '../domain/lateFee';
 import { succeededPaymentEntry, unappliedPaymentEntry, type JournalEntry } from '../domain/ledger';
 import { Decimal, formatMoney, parseMoney, sumMoney, ZERO } from '../domain/money';
 import { UNAPPLIED_REASONS, type UnappliedReason } from '../domain/noticePricing';
@@ -20,6 +18,7 @@ import type { DeferredNonce, NonceClaim } from '../domain/access';
 import type { Logger } from '../logger';
 import { EVENT_DATA_BYTES_MAX, type EventType, newEventId } from './events';
 import { nonceReused } from './nonces';
+import type { NoticeLine } from './noticeViews';
 import { paymentWire, type PaymentRecord, type PaymentWire, toPaymentRecord } from './paymentViews';
 import { type PreparedReceipt, type ReceiptInput, receiptInsert } from './receipts';
 
@@ -125,15 +124,8 @@ function newRefundId(realNow: Date): string {
   return `R${realNow.getTime().toString(36).padStart(9, '0')}${randomBytes(9).toString('base64url')}`;
 }
 
-/** One line of the notice being posted to, in the domain's types. */
-interface NoticeLine {
-  position: number;
-  itemCode: string;
-  itemName: string;
-  amount: Decimal;
-  receivingAccountNo: string;
-  lateFeeRule: LateFeeRule;
-}
+/** What the posting reads of each line of the notice being posted to. */
+type PostedLine = Pick<NoticeLine, 'position' | 'itemCode' | 'itemName' | 'amount' | 'receivingAccountNo' | 'lateFeeRule'>;
 
 interface ReadNotice extends PostingNotice {
   id: string;
@@ -144,7 +136,7 @@ interface ReadNotice extends PostingNotice {
   bizRef: string;
   payerName: string;
   totalAmount: Decimal;
-  lines: NoticeLine[];
+  lines: PostedLine[];
 }
 
 function readNotice(row: repo.PostingReadRow): ReadNotice | null {

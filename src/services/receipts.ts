@@ -43,7 +43,7 @@ import type { Knex } from 'knex';
 import { canonicalJson } from '../crypto/canonicalJson';
 import { createSm2Verifier, type Sm2Verifier } from '../crypto/sm2';
 import type { Db } from '../db/database';
-import type { Queryable } from '../db/repositories/parties';
+import type { Queryable } from '../db/database';
 import * as repo from '../db/repositories/receipts';
 import { formatInstant } from '../domain/businessDate';
 import type { Clocks } from '../domain/clock';

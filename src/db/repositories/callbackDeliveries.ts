@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
+import type { Queryable } from '../database';
 import type { DeliveryStatus } from '../../domain/callbacks';
 import { fetchPage, Page, PageRequest } from '../pagination';
 
 /** Callback deliveries and their attempts (migration 20261127000021). */
-export type Queryable = Knex | Knex.Transaction;
 
 /** A delivery a worker has leased, with everything one attempt needs. */
 export interface ClaimedDelivery {

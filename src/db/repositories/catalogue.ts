@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { fetchPage, Page, PageRequest } from '../pagination';
-import type { Queryable } from './parties';
+import type { Queryable } from '../database';
 
 /**
  * The catalogue (migration 20261127000005): regions, accounts, sharing rules, items and unit

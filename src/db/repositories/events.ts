@@ -1,10 +1,10 @@
 import type { Knex } from 'knex';
+import type { Queryable } from '../database';
 
 /**
  * The events outbox and its sequencer (migration 20261127000020). Every function takes the
  * connection or transaction to run on.
  */
-export type Queryable = Knex | Knex.Transaction;
 
 export interface NewEventRow {
   event_id: string;

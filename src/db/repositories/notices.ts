@@ -4,7 +4,7 @@ import type { NoticeStatus } from '../../domain/stateMachines';
 import type { Db } from '../database';
 import { fetchPage, Page, PageRequest } from '../pagination';
 import type { ItemRow } from './catalogue';
-import type { Queryable } from './parties';
+import type { Queryable } from '../database';
 import { compileStatement, pgRunner, withPooledClient } from '../statements';
 import { KNEX_PLACEHOLDERS, type NonceClaimPlaceholders, type NonceClaimValues, nonceClaimBindings, nonceClaimCte } from './requestNonces';
 

@@ -1,4 +1,6 @@
 import type { Knex } from 'knex';
+import type { PartyRole } from '../../domain/access';
+import type { Queryable } from '../database';
 import { fetchPage, Page, PageRequest } from '../pagination';
 
 /**
@@ -6,9 +8,6 @@ import { fetchPage, Page, PageRequest } from '../pagination';
  * connection or transaction to run on, so a use case keeps all its reads and writes in one
  * transaction.
  */
-export type Queryable = Knex | Knex.Transaction;
-
-export type PartyRoleName = 'finance' | 'unit' | 'agency' | 'bank';
 export type PartyStatus = 'ACTIVE' | 'DISABLED';
 export type PartyKeyStatus = 'ACTIVE' | 'RETIRED';
 
@@ -16,7 +15,7 @@ export interface PartyRow {
   /** bigserial, as the string pg returns. */
   id: string;
   app_id: string;
-  role: PartyRoleName;
+  role: PartyRole;
   code: string;
   name: string;
   status: PartyStatus;
@@ -61,7 +60,7 @@ export async function findPartyByAppId(db: Queryable, appId: string, options: Lo
   return (await lockIfAsked(db('parties').where({ app_id: appId }).first(), options)) as PartyRow | undefined;
 }
 
-export async function findPartyByRoleCode(db: Queryable, role: PartyRoleName, code: string, options: Lock = {}): Promise<PartyRow | undefined> {
+export async function findPartyByRoleCode(db: Queryable, role: PartyRole, code: string, options: Lock = {}): Promise<PartyRow | undefined> {
   return (await lockIfAsked(db('parties').where({ role, code }).first(), options)) as PartyRow | undefined;
 }
 
@@ -82,7 +81,7 @@ export async function updateParty(db: Queryable, id: string, changes: Partial<Pi
   return row;
 }
 
-export async function listParties(db: Queryable, filter: { role?: PartyRoleName }, page: PageRequest): Promise<Page<PartyRow>> {
+export async function listParties(db: Queryable, filter: { role?: PartyRole }, page: PageRequest): Promise<Page<PartyRow>> {
   const query = db('parties').select('*');
   if (filter.role !== undefined) void query.where({ role: filter.role });
   return fetchPage<PartyRow & Record<string, unknown>>(query, 'id', page);

@@ -1,4 +1,4 @@
-import type { Queryable } from './parties';
+import type { Queryable } from '../database';
 
 /**
  * Fixed-window counters of public lookups (migration 20261127000011), shared by every instance on

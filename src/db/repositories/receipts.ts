@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { assert } from '../../domain/errors';
 import { RECEIPT_CODE_PATTERN } from '../../domain/receipt';
-import type { Queryable } from './parties';
+import type { Queryable } from '../database';
 
 /**
  * Receipts, their reversals (migrations 20261127000041–42) and the sequences their serials come

@@ -1,5 +1,5 @@
 import { pageRequest } from '../../db/pagination';
-import type { PartyRoleName } from '../../db/repositories/parties';
+import type { PartyRole } from '../../domain/access';
 import type { Services } from '../../services';
 import type { PutAccountInput, PutItemInput, PutRegionInput, PutSharingRuleInput, PutUnitItemsInput, Upserted } from '../../services/catalogue';
 import type { RegisterPartyInput, UpdatePartyInput } from '../../services/parties';
@@ -181,7 +181,7 @@ export function financeRoutes(services: Services): RouteDefinition[] {
       operationId: 'listParties',
       body: 'none',
       async handle(call) {
-        const role = call.query.role as PartyRoleName | undefined;
+        const role = call.query.role as PartyRole | undefined;
         const page = await parties.list(role === undefined ? {} : { role }, pageRequest(call.query));
         return { status: 200, body: { data: page.data.map(serializeParty), nextCursor: page.nextCursor } };
       },

@@ -5,7 +5,7 @@ import {
   type ApplyRuleInput,
   isPayable,
   ITEMS_PER_NOTICE_MAX,
-  type NoticeLine,
+  type LineToPrice,
   priceNoticeItems,
   refusalCodeFor,
   UNAPPLIED_REASONS,
@@ -14,14 +14,14 @@ import { NOTICE_STATUSES, type NoticeStatus } from '../../../src/domain/stateMac
 
 const d = (text: string): Decimal => new Decimal(text);
 
-const fixed = (code: string, price: string, quantity: number, amount: string, status: 'ACTIVE' | 'INACTIVE' = 'ACTIVE'): NoticeLine => ({
+const fixed = (code: string, price: string, quantity: number, amount: string, status: 'ACTIVE' | 'INACTIVE' = 'ACTIVE'): LineToPrice => ({
   itemCode: code,
   item: { pricing: { type: 'FIXED', amount: d(price) }, status, lateFee: { type: 'NONE' } },
   quantity,
   amount: d(amount),
 });
 
-const range = (code: string, min: string, max: string, quantity: number, amount: string, status: 'ACTIVE' | 'INACTIVE' = 'ACTIVE', capRatio?: string): NoticeLine => ({
+const range = (code: string, min: string, max: string, quantity: number, amount: string, status: 'ACTIVE' | 'INACTIVE' = 'ACTIVE', capRatio?: string): LineToPrice => ({
   itemCode: code,
   item: { pricing: { type: 'RANGE', min: d(min), max: d(max) }, status, lateFee: capRatio === undefined ? { type: 'NONE' } : { type: 'DAILY_RATE', ratePerDay: d('0.0005'), capRatio: d(capRatio) } },
   quantity,
