@@ -13,6 +13,8 @@ import { JobRunner } from './jobs/runner';
 import { resolveSchedules, Scheduler } from './jobs/scheduler';
 import type { Logger } from './logger';
 import { buildServices, Services } from './services';
+import { CallbackDeliveryWorker } from './workers/callbackDelivery';
+import { EventSequencerLoop } from './workers/eventSequencer';
 
 export interface Runtime {
   app: Koa;
@@ -38,7 +40,22 @@ export async function startRuntime(
     if (applied.length > 0) log.info({ migrations: applied }, 'applied migrations');
   }
 
-  const services = await buildServices({ db: database.db, config, clocks, log, ...(options.announcePartyChange ? { announcePartyChange: options.announcePartyChange } : {}) });
+  // The workers need the services (the signer, the event service), and the event service wakes
+  // the delivery worker: the wake goes through this indirection, set once the worker exists.
+  let wakeDeliveries: () => void = () => undefined;
+  const services = await buildServices({
+    db: database.db,
+    config,
+    clocks,
+    log,
+    onDeliveriesDue: () => wakeDeliveries(),
+    ...(options.announcePartyChange ? { announcePartyChange: options.announcePartyChange } : {}),
+  });
+  // Callbacks (docs/lifecycle.md §5): the sequencer numbers committed events and creates their
+  // deliveries; the worker delivers them. Both run only where TONGFU_JOBS=on (startBackground).
+  const callbackWorker = new CallbackDeliveryWorker({ db: database.db, signer: services.platformSigner, realClock: clocks.real, log });
+  wakeDeliveries = () => callbackWorker.wake();
+  const eventSequencer = new EventSequencerLoop({ events: services.events, log });
   const schedules = resolveSchedules(allJobs(services), config.cronOverrides);
   const metrics = new Metrics(database.db);
   const contract = new Contract();
@@ -77,12 +94,13 @@ export async function startRuntime(
       if (!config.jobsEnabled || backgroundStarted) return;
       backgroundStarted = true;
       scheduler.start();
-      services.startWorkers();
+      eventSequencer.start();
+      callbackWorker.start();
       void scheduler.catchUp().catch((error: unknown) => log.error({ err: error }, 'job catch-up failed'));
     },
     async stopBackground(graceMs: number) {
       if (!backgroundStarted) return;
-      await Promise.all([scheduler.stop(graceMs), services.stopWorkers(graceMs)]);
+      await Promise.all([scheduler.stop(graceMs), eventSequencer.stop(graceMs), callbackWorker.stop(graceMs)]);
     },
     async close() {
       await database.close();

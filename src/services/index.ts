@@ -13,8 +13,6 @@ import { loadFieldCipher } from './platformSecrets';
 import { PublicLookupLimiter } from './publicLookupLimits';
 import { PaymentService } from './payments';
 import { ReceiptService } from './receipts';
-import { CallbackDeliveryWorker } from '../workers/callbackDelivery';
-import { EventSequencerLoop } from '../workers/eventSequencer';
 
 export interface ServiceDependencies {
   db: Db;
@@ -27,6 +25,11 @@ export interface ServiceDependencies {
    * process, where the local invalidation is all there is.
    */
   announcePartyChange?: (appId: string) => Promise<void>;
+  /**
+   * Called when the event sequencer has created callback deliveries, so that this process's
+   * delivery worker (built by src/runtime.ts where TONGFU_JOBS=on) wakes at once.
+   */
+  onDeliveriesDue?: () => void;
 }
 
 /** The use cases, wired once per process. Each capability adds its service here. */
@@ -52,19 +55,15 @@ export interface Services {
   receipts: ReceiptService;
   /** Payment postings and reads (lifecycle.md §3, interface.md §6.3): the posting writes payment, notice, ledger, receipt and events in one statement. */
   payments: PaymentService;
-  startWorkers(): void;
-  stopWorkers(graceMs: number): Promise<void>;
 }
 
 export async function buildServices(deps: ServiceDependencies): Promise<Services> {
   const authenticator = new SignedAccessAuthenticator({ db: deps.db, realClock: deps.clocks.real, log: deps.log });
   const platformKeys = await loadPlatformKeys(deps);
   const fieldCipher = await loadFieldCipher(deps.db, deps.config);
-  // Callbacks: the sequencer numbers committed events and creates their deliveries; the worker
-  // delivers them. Both run only where TONGFU_JOBS=on (startWorkers); a pull numbers on demand.
-  const callbackWorker = new CallbackDeliveryWorker({ db: deps.db, signer: platformKeys.signer, realClock: deps.clocks.real, log: deps.log });
-  const events = new EventService({ db: deps.db, clocks: deps.clocks, log: deps.log, onDeliveriesDue: () => callbackWorker.wake() });
-  const eventSequencer = new EventSequencerLoop({ events, log: deps.log });
+  // Callbacks: the sequencer and the delivery worker (src/runtime.ts) number committed events and
+  // deliver them where TONGFU_JOBS=on; a pull numbers on demand.
+  const events = new EventService({ db: deps.db, clocks: deps.clocks, log: deps.log, ...(deps.onDeliveriesDue ? { onDeliveriesDue: deps.onDeliveriesDue } : {}) });
   // Receipts are issued by the payment posting (receipts.prepareReceipt inside its transaction).
   const receipts = new ReceiptService({
     db: deps.db,
@@ -101,12 +100,5 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
     events,
     receipts,
     payments: new PaymentService({ db: deps.db, clocks: deps.clocks, log: deps.log, receipts, fieldCipher }),
-    startWorkers() {
-      eventSequencer.start();
-      callbackWorker.start();
-    },
-    async stopWorkers(graceMs: number) {
-      await Promise.all([eventSequencer.stop(graceMs), callbackWorker.stop(graceMs)]);
-    },
   };
 }
