@@ -9,6 +9,7 @@ import { Contract } from './http/contract';
 import { Metrics } from './http/metrics';
 import { buildRoutes } from './http/routes';
 import { allJobs } from './jobs/registry';
+import { JobRequestWorker } from './jobs/requests';
 import { JobRunner } from './jobs/runner';
 import { resolveSchedules, Scheduler } from './jobs/scheduler';
 import type { Logger } from './logger';
@@ -21,6 +22,8 @@ export interface Runtime {
   services: Services;
   database: OpenedDatabase;
   runner: JobRunner;
+  /** Carries out the job request queue (runs an upload asked for) where TONGFU_JOBS=on. */
+  jobRequests: JobRequestWorker;
   /** Starts the scheduler (with its catch-up) and the workers, where TONGFU_JOBS=on. */
   startBackground(): void;
   stopBackground(graceMs: number): Promise<void>;
@@ -56,7 +59,8 @@ export async function startRuntime(
   const callbackWorker = new CallbackDeliveryWorker({ db: database.db, signer: services.platformSigner, realClock: clocks.real, log });
   wakeDeliveries = () => callbackWorker.wake();
   const eventSequencer = new EventSequencerLoop({ events: services.events, log });
-  const schedules = resolveSchedules(allJobs(services), config.cronOverrides);
+  const jobs = allJobs(services);
+  const schedules = resolveSchedules(jobs, config.cronOverrides);
   const metrics = new Metrics(database.db);
   const contract = new Contract();
   let migrationsCurrent = false;
@@ -82,7 +86,8 @@ export async function startRuntime(
   });
 
   const runner = new JobRunner({ db: database.db, connectionString: database.connectionString, clocks, log });
-  const scheduler = new Scheduler({ runner, schedules, realClock: clocks.real, log, db: database.db });
+  const scheduler = new Scheduler({ runner, schedules, realClock: clocks.real, businessClock: clocks.business, log, db: database.db });
+  const jobRequests = new JobRequestWorker({ db: database.db, connectionString: database.connectionString, runner, jobs, realClock: clocks.real, log });
   let backgroundStarted = false;
 
   return {
@@ -90,17 +95,19 @@ export async function startRuntime(
     services,
     database,
     runner,
+    jobRequests,
     startBackground() {
       if (!config.jobsEnabled || backgroundStarted) return;
       backgroundStarted = true;
       scheduler.start();
       eventSequencer.start();
       callbackWorker.start();
+      jobRequests.start();
       void scheduler.catchUp().catch((error: unknown) => log.error({ err: error }, 'job catch-up failed'));
     },
     async stopBackground(graceMs: number) {
       if (!backgroundStarted) return;
-      await Promise.all([scheduler.stop(graceMs), eventSequencer.stop(graceMs), callbackWorker.stop(graceMs)]);
+      await Promise.all([scheduler.stop(graceMs), eventSequencer.stop(graceMs), callbackWorker.stop(graceMs), jobRequests.stop(graceMs)]);
     },
     async close() {
       await database.close();

@@ -2,13 +2,14 @@ import { purgeExpiredNonces } from '../services/nonces';
 import type { JobDefinition } from './job';
 
 /**
- * `purge-nonces` (operations.md §4): hourly, deletes the nonces of signed requests whose 15-minute
+ * `purge-nonces` (docs/operations.md §4): hourly, deletes the nonces of signed requests whose 15-minute
  * window has passed, on the real clock (the window is a security bound the business clock must not
  * move). Rerunning it is harmless: it deletes only what has expired by then.
  */
 export const purgeNoncesJob: JobDefinition = {
   name: 'purge-nonces',
-  defaultSchedule: '0 * * * *',
+  defaultSchedules: ['0 * * * *'],
+  catchUp: 'latest',
   async run(context) {
     const purged = await purgeExpiredNonces(context.db, context.clocks.real.now());
     return { purged };

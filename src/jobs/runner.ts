@@ -1,19 +1,23 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import { Client } from 'pg';
-import type { Knex } from 'knex';
-import type { Db } from '../db/database';
+import type { Db, Queryable } from '../db/database';
+import { withAgencyDateSessionLock } from '../db/repositories/agencyDateLocks';
+import * as runs from '../db/repositories/jobRuns';
+import type { RunTrigger } from '../db/repositories/jobRuns';
 import type { Clocks } from '../domain/clock';
 import type { Logger } from '../logger';
 import type { JobCounts, JobDefinition, JobParams } from './job';
 
-export type RunTrigger = 'SCHEDULE' | 'CATCH_UP' | 'MANUAL';
+export type { RunTrigger };
 
 export interface RunRequest {
   job: JobDefinition;
   trigger: RunTrigger;
   /** The schedule slot a SCHEDULE or CATCH_UP run belongs to (real clock, minute precision). */
   scheduledFor?: Date;
+  /** The job request an UPLOAD run carries out (src/jobs/requests.ts). */
+  requestId?: string;
   businessDate?: string;
   params?: JobParams;
   /** How long to wait for another instance running the same job; 0 = skip at once. */
@@ -28,9 +32,11 @@ export type RunOutcome =
 
 const LOCK_NAMESPACE = 0x7f_0b_10; // a constant first key so our advisory locks never collide with others'
 const LOCK_POLL_MS = 200;
+/** The longest error message a failed run keeps. */
+const ERROR_CHARS_MAX = 2000;
 
 /**
- * Runs jobs exactly once across any number of instances (operations.md §4).
+ * Runs jobs exactly once across any number of instances (docs/operations.md §4).
  *
  * The lock is a PostgreSQL session advisory lock on a *dedicated* connection that this runner
  * opens for the run and closes after it — never a pooled connection, where a session lock would
@@ -56,6 +62,10 @@ export class JobRunner {
   runKeyFor(request: RunRequest): string {
     const parameters = [request.businessDate ?? '', request.params?.agencyCode ?? ''].join('|');
     if (request.trigger === 'MANUAL') return `${request.job.name}@manual:${parameters}:${crypto.randomUUID()}`;
+    if (request.trigger === 'UPLOAD') {
+      if (!request.requestId) throw new Error('an upload run needs its job request');
+      return `${request.job.name}@request:${request.requestId}`;
+    }
     if (!request.scheduledFor) throw new Error('a scheduled run needs its slot');
     return `${request.job.name}@${request.scheduledFor.toISOString()}`;
   }
@@ -90,12 +100,7 @@ export class JobRunner {
 
   /** Runs of this job left RUNNING by a crashed instance are finished before anything new. */
   private async completeInterruptedRuns(job: JobDefinition, currentRunKey: string): Promise<void> {
-    const interrupted = await this.deps
-      .db('job_runs')
-      .where({ job: job.name, status: 'RUNNING' })
-      .whereNot({ run_key: currentRunKey })
-      .orderBy('id')
-      .select<Array<{ run_key: string; trigger: RunTrigger; scheduled_for: Date | null; business_date: string | null; params: JobParams }>>('run_key', 'trigger', 'scheduled_for', 'business_date', 'params');
+    const interrupted = await runs.findRunningRuns(this.deps.db, job.name, currentRunKey);
     for (const row of interrupted) {
       this.deps.log.warn({ job: job.name, runKey: row.run_key }, 'completing a run interrupted by a crash');
       await this.runLocked(
@@ -109,7 +114,7 @@ export class JobRunner {
     const { db, clocks } = this.deps;
     const job = request.job;
     const businessDate = request.businessDate ?? job.businessDateFor?.(clocks.business.now());
-    const existing = await db('job_runs').where({ run_key: runKey }).first<{ id: string; status: string; attempts: number; counts: JobCounts | null } | undefined>();
+    const existing = await runs.findRunByKey(db, runKey);
     // What earlier attempts of this run committed and recorded (a crashed or failed attempt).
     const earlier: JobCounts = existing?.status === 'SUCCEEDED' ? {} : (existing?.counts ?? {});
     let runId: string;
@@ -119,40 +124,38 @@ export class JobRunner {
     } else if (existing) {
       attempts = existing.attempts + 1;
       runId = existing.id;
-      await db('job_runs').where({ id: runId }).update({ status: 'RUNNING', attempts, error: null, instance: this.instance, started_at: clocks.real.now(), finished_at: null });
+      await runs.restartRun(db, runId, { attempts, instance: this.instance, startedAt: clocks.real.now() });
     } else {
       attempts = 1;
-      const [inserted] = await db('job_runs')
-        .insert({
-          job: job.name,
-          run_key: runKey,
-          trigger: request.trigger,
-          scheduled_for: request.scheduledFor ?? null,
-          business_date: businessDate ?? null,
-          params: JSON.stringify(request.params ?? {}),
-          status: 'RUNNING',
-          started_at: clocks.real.now(),
-          instance: this.instance,
-        })
-        .returning<Array<{ id: string }>>('id');
-      runId = (inserted as { id: string }).id;
+      runId = await runs.insertRun(db, {
+        job: job.name,
+        runKey,
+        trigger: request.trigger,
+        scheduledFor: request.scheduledFor ?? null,
+        businessDate: businessDate ?? null,
+        params: { ...(request.params ?? {}) },
+        startedAt: clocks.real.now(),
+        instance: this.instance,
+      });
     }
     const log = this.deps.log.child({ job: job.name, jobRunId: runId, businessDate });
     log.info({ runKey, attempts, trigger: request.trigger }, 'job run started');
     try {
       let recorded = earlier;
-      const recordProgress = async (trx: Db | Knex.Transaction, delta: JobCounts): Promise<void> => {
+      const recordProgress = async (trx: Queryable, delta: JobCounts): Promise<void> => {
         recorded = addCounts(recorded, delta);
-        await trx('job_runs').where({ id: runId }).update({ counts: JSON.stringify(recorded) });
+        await runs.recordRunCounts(trx, runId, recorded);
       };
-      const attemptCounts = await job.run({ db, clocks, log, runId, businessDate, params: request.params ?? {}, recordProgress });
+      const connectionString = this.deps.connectionString;
+      const withAgencyDateLock = <T>(agencyCode: string, date: string, work: () => Promise<T>): Promise<T> => withAgencyDateSessionLock(connectionString, agencyCode, date, work);
+      const attemptCounts = await job.run({ db, clocks, log, runId, businessDate, params: request.params ?? {}, recordProgress, withAgencyDateLock });
       const counts = addCounts(earlier, attemptCounts);
-      await db('job_runs').where({ id: runId }).update({ status: 'SUCCEEDED', counts: JSON.stringify(counts), finished_at: clocks.real.now() });
+      await runs.finishRun(db, runId, { status: 'SUCCEEDED', counts, finishedAt: clocks.real.now() });
       log.info({ counts }, 'job run finished');
       return { outcome: 'SUCCEEDED', runId, runKey, counts, attempts };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      await db('job_runs').where({ id: runId }).update({ status: 'FAILED', error: message.slice(0, 2000), finished_at: clocks.real.now() }).catch(() => undefined);
+      await runs.finishRun(db, runId, { status: 'FAILED', error: message.slice(0, ERROR_CHARS_MAX), finishedAt: clocks.real.now() }).catch(() => undefined);
       log.error({ err: error }, 'job run failed');
       return { outcome: 'FAILED', runId, runKey, error: message };
     }

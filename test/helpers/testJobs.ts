@@ -8,7 +8,8 @@ import type { JobDefinition } from '../../src/jobs/job';
 export function crashableJob(options: { hang?: boolean; holdMs?: number; name?: string } = {}): JobDefinition {
   return {
     name: options.name ?? 'test-job',
-    defaultSchedule: '*/5 * * * *',
+    defaultSchedules: ['*/5 * * * *'],
+    catchUp: 'latest',
     businessDateFor: () => '2026-11-26',
     async run({ db, runId }) {
       await db.raw('CREATE TABLE IF NOT EXISTS test_job_effects (id bigserial PRIMARY KEY, run_id bigint NOT NULL, at timestamptz NOT NULL DEFAULT now())');
@@ -28,7 +29,8 @@ export function crashableJob(options: { hang?: boolean; holdMs?: number; name?: 
 export function batchedJob(options: { batchSize: number; hangAfterBatches?: number; name?: string }): JobDefinition {
   return {
     name: options.name ?? 'test-batched-job',
-    defaultSchedule: '*/5 * * * *',
+    defaultSchedules: ['*/5 * * * *'],
+    catchUp: 'latest',
     async run({ db, recordProgress }) {
       let done = 0;
       for (let batch = 0; ; batch += 1) {

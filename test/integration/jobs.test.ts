@@ -166,6 +166,6 @@ describe('schedules', () => {
     expect(() => resolveSchedules([job], { 'test-job': 'not cron' })).toThrow(ConfigError);
     expect(() => resolveSchedules([job], { 'test-job': 'not cron' })).toThrow(/TONGFU_CRON_TEST_JOB/);
     expect(() => resolveSchedules([job], { 'no-such': '0 * * * *' })).toThrow(/TONGFU_CRON_NO_SUCH/);
-    expect(resolveSchedules([job], { 'test-job': '0 3 * * *' })[0]?.expression).toBe('0 3 * * *');
+    expect(resolveSchedules([job], { 'test-job': '0 3 * * *' })[0]?.expressions).toEqual(['0 3 * * *']);
   });
 });

@@ -78,7 +78,7 @@ describe('request nonces', () => {
       // The registry builds this job without any service.
       const job = allJobs({} as Services).find((candidate) => candidate.name === 'purge-nonces');
       expect(job).toBe(purgeNoncesJob);
-      expect(job!.defaultSchedule).toBe('0 * * * *');
+      expect(job).toMatchObject({ defaultSchedules: ['0 * * * *'], catchUp: 'latest' });
       expect(job!.businessDateFor).toBeUndefined();
     });
 
