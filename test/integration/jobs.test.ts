@@ -4,7 +4,10 @@ import pino from 'pino';
 import { ConfigError } from '../../src/config';
 import { systemClock } from '../../src/domain/clock';
 import { JobRunner } from '../../src/jobs/runner';
-import { previousSlot, resolveSchedules, Scheduler } from '../../src/jobs/scheduler';
+import { shanghaiDate } from '../../src/domain/businessDate';
+import { fixedClock } from '../../src/domain/clock';
+import type { JobDefinition } from '../../src/jobs/job';
+import { CATCH_UP_SLOTS_MAX, parseScheduleList, previousSlot, resolveSchedules, Scheduler } from '../../src/jobs/scheduler';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
 import { batchedJob, crashableJob, seedBatchedWork } from '../helpers/testJobs';
 
@@ -142,6 +145,44 @@ describe('the job machinery', () => {
     await scheduler.stop(100);
   });
 
+  /** A daily job that needs every date (as the close does): nothing to do but be recorded. */
+  const everyDayJob: JobDefinition = { name: 'every-day', defaultSchedules: ['10 0 * * *'], catchUp: 'every', businessDateFor: (businessNow) => shanghaiDate(businessNow), run: async () => ({}) };
+  const seedRun = (job: string, slot: Date) =>
+    database.db('job_runs').insert({ job, run_key: `${job}@${slot.toISOString()}`, trigger: 'SCHEDULE', scheduled_for: slot, business_date: shanghaiDate(slot), status: 'SUCCEEDED', started_at: slot, finished_at: slot, instance: 'test' });
+
+  it('catches up every missed slot of an `every` job, oldest first, each on its own business date', async () => {
+    await seedRun('every-day', new Date('2026-12-05T00:10:00+08:00'));
+    const now = fixedClock(new Date('2026-12-10T12:00:00+08:00'));
+    const scheduler = new Scheduler({ runner: new JobRunner({ db: database.db, connectionString: database.connectionString, clocks: { real: now, business: now }, log }), schedules: resolveSchedules([everyDayJob], {}), realClock: now, log, db: database.db });
+    const outcomes = await scheduler.catchUp();
+    expect(outcomes.map((o) => o.outcome)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+    const runs = await database.db('job_runs').where({ trigger: 'CATCH_UP' }).orderBy('id').select('business_date', 'scheduled_for');
+    expect(runs.map((run) => run.business_date)).toEqual(['2026-12-06', '2026-12-07', '2026-12-08', '2026-12-09', '2026-12-10']);
+    expect(runs.map((run) => run.scheduled_for.toISOString())).toEqual(['2026-12-05T16:10:00.000Z', '2026-12-06T16:10:00.000Z', '2026-12-07T16:10:00.000Z', '2026-12-08T16:10:00.000Z', '2026-12-09T16:10:00.000Z']);
+    expect(await scheduler.catchUp()).toEqual([]);
+  });
+
+  it('bounds the catch-up: at most CATCH_UP_SLOTS_MAX slots, the oldest within the lookback first', async () => {
+    await seedRun('every-day', new Date('2026-10-01T00:10:00+08:00'));
+    const now = fixedClock(new Date('2026-12-10T12:00:00+08:00'));
+    const scheduler = new Scheduler({ runner: new JobRunner({ db: database.db, connectionString: database.connectionString, clocks: { real: now, business: now }, log }), schedules: resolveSchedules([everyDayJob], {}), realClock: now, log, db: database.db });
+    const outcomes = await scheduler.catchUp();
+    expect(outcomes).toHaveLength(CATCH_UP_SLOTS_MAX);
+    const dates = (await database.db('job_runs').where({ trigger: 'CATCH_UP' }).orderBy('id').select('business_date')).map((run) => run.business_date);
+    // The lookback (31 days) starts at 12:00 on 9 November: its first slot is 00:10 on the 10th.
+    expect(dates[0]).toBe('2026-11-10');
+    expect(dates[dates.length - 1]).toBe('2026-12-10');
+  });
+
+  it('catches up only the latest slot of a `latest` job, however many it missed', async () => {
+    const latestJob: JobDefinition = { ...everyDayJob, name: 'latest-day', catchUp: 'latest' };
+    await seedRun('latest-day', new Date('2026-12-05T00:10:00+08:00'));
+    const now = fixedClock(new Date('2026-12-10T12:00:00+08:00'));
+    const scheduler = new Scheduler({ runner: new JobRunner({ db: database.db, connectionString: database.connectionString, clocks: { real: now, business: now }, log }), schedules: resolveSchedules([latestJob], {}), realClock: now, log, db: database.db });
+    expect((await scheduler.catchUp()).map((o) => o.outcome)).toEqual(['SUCCEEDED']);
+    expect(await database.db('job_runs').where({ trigger: 'CATCH_UP' }).select('business_date')).toEqual([{ business_date: '2026-12-10' }]);
+  });
+
   it('runs manual runs even after the scheduled one, waiting for the lock', async () => {
     const job = crashableJob({ holdMs: 200 });
     const scheduled = newRunner().run({ job, trigger: 'SCHEDULE', scheduledFor: new Date('2026-11-27T05:00:00Z') });
@@ -159,6 +200,24 @@ describe('schedules', () => {
     expect(previousSlot('10 0 * * *', new Date('2026-11-27T03:00:00+08:00'))?.toISOString()).toBe('2026-11-26T16:10:00.000Z');
     expect(previousSlot('0 2,6 * * *', new Date('2026-11-27T05:59:00+08:00'))?.toISOString()).toBe('2026-11-26T18:00:00.000Z');
     expect(previousSlot('30 16 * * *', new Date('2026-11-27T16:30:00+08:00'))?.toISOString()).toBe('2026-11-27T08:30:00.000Z');
+  });
+
+  it('finds the latest slot of several expressions', () => {
+    const reconcileLike = ['0 2 * * *', '30 6 * * *', '30 10 * * *'];
+    expect(previousSlot(reconcileLike, new Date('2026-11-27T08:00:00+08:00'))?.toISOString()).toBe('2026-11-26T22:30:00.000Z');
+    expect(previousSlot(reconcileLike, new Date('2026-11-27T01:59:00+08:00'))?.toISOString()).toBe('2026-11-26T02:30:00.000Z');
+    expect(previousSlot('* * * * *', new Date('2026-11-27T01:59:30+08:00'))?.toISOString()).toBe('2026-11-26T17:59:00.000Z');
+  });
+
+  it('takes a ";"-separated list of expressions per job and refuses a bad one, naming the variable and the accepted form', () => {
+    const job = crashableJob();
+    expect(resolveSchedules([job], { 'test-job': '0 2 * * *; 30 6 * * * ;30 10 * * *' })[0]?.expressions).toEqual(['0 2 * * *', '30 6 * * *', '30 10 * * *']);
+    expect(resolveSchedules([job], {})[0]?.expressions).toEqual(['*/5 * * * *']);
+    for (const bad of ['0 2 * * *;not cron', '0 2 * * *;', ';', '', '0 2 * * *;;30 6 * * *', '61 2 * * *']) {
+      expect(() => resolveSchedules([job], { 'test-job': bad })).toThrow(ConfigError);
+      expect(() => resolveSchedules([job], { 'test-job': bad })).toThrow(/TONGFU_CRON_TEST_JOB: .*separated by ";"/);
+    }
+    expect(() => parseScheduleList('TONGFU_CRON_X', Array.from({ length: 25 }, (_, minute) => `${minute} 0 * * *`).join(';'))).toThrow(/at most 24/);
   });
 
   it('refuses an unknown job or a bad expression, naming the variable', () => {
