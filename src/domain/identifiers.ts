@@ -10,9 +10,6 @@
  */
 export const CALLER_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
-/** Identifiers chosen by the platform (`appId`, `keyId`, `paymentId`, `eventId`): opaque, same alphabet. */
-export const PLATFORM_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-
 /** A GB/T 2260 administrative division code. */
 export const REGION_CODE_PATTERN = /^\d{6}$/;
 

@@ -17,13 +17,6 @@ const MODULUS = 97;
 /** Serials are 9 digits: 10^9 codes per (region, year, kind). */
 export const SERIAL_LIMIT = 1_000_000_000n;
 
-/** Notice kinds the platform issues (the `T` digit); other digits are reserved but still valid codes. */
-export const NOTICE_KIND = {
-  FEE: '1',
-  PENALTY: '2',
-  SANDBOX: '9',
-} as const;
-
 export interface PayCodeParts {
   /** GB/T 2260 administrative division code of the issuing unit. */
   regionCode: string;

@@ -27,7 +27,6 @@ import type { Logger } from '../logger';
  * (VALIDATION_FAILED: a region cycle, an account kind its users forbid).
  */
 
-export const ACCOUNT_KINDS: readonly AccountKind[] = ['FISCAL', 'TREASURY', 'CLEARING', 'SUSPENSE'];
 /** Kinds an item's receiving account may have: revenue reaches a fiscal or a treasury account. */
 export const RECEIVING_ACCOUNT_KINDS: readonly AccountKind[] = ['FISCAL', 'TREASURY'];
 /** The kind an agency's clearing account (汇缴户) must have. */

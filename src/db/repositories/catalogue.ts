@@ -214,10 +214,6 @@ export async function insertItemVersion(db: Queryable, version: { item_id: strin
   await db('item_versions').insert({ ...version, content: JSON.stringify(version.content) });
 }
 
-export async function listItemVersions(db: Queryable, itemId: string): Promise<Array<{ version: number; content: unknown; recorded_at: Date }>> {
-  return (await db('item_versions').select('version', 'content', 'recorded_at').where({ item_id: itemId }).orderBy('version')) as Array<{ version: number; content: unknown; recorded_at: Date }>;
-}
-
 // ---- unit item authorisations ----------------------------------------------------------------
 
 /** The item codes a unit may charge, in code order. */

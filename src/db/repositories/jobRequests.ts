@@ -70,7 +70,3 @@ export async function claimPendingJobRequest(trx: Queryable): Promise<JobRequest
 export async function finishJobRequest(trx: Queryable, id: string, finish: { status: 'SUCCEEDED' | 'FAILED'; jobRunId: string | null; error: string | null; finishedAt: Date }): Promise<void> {
   await trx('job_requests').where({ id, status: 'PENDING' }).update({ status: finish.status, job_run_id: finish.jobRunId, error: finish.error, finished_at: finish.finishedAt });
 }
-
-export async function findJobRequest(db: Queryable, id: string): Promise<JobRequestRow | undefined> {
-  return db('job_requests').where({ id }).first<JobRequestRow | undefined>();
-}

@@ -4,7 +4,6 @@ import type { Queryable } from '../database';
  * Fixed-window counters of public lookups (migration 20261127000011), shared by every instance on
  * the database.
  */
-export type CounterScope = 'ADDRESS' | 'FAILURE';
 
 /**
  * Counts one lookup from `address` in the window and, in the same round trip, reads how many
