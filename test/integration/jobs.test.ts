@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import pino from 'pino';
-import { ConfigError } from '../../src/config';
+import { readFileSync } from 'node:fs';
+import { ConfigError, loadConfig } from '../../src/config';
+import { allJobs } from '../../src/jobs/registry';
+import type { Services } from '../../src/services';
 import { systemClock } from '../../src/domain/clock';
 import { JobRunner } from '../../src/jobs/runner';
 import { shanghaiDate } from '../../src/domain/businessDate';
@@ -218,6 +221,17 @@ describe('schedules', () => {
       expect(() => resolveSchedules([job], { 'test-job': bad })).toThrow(/TONGFU_CRON_TEST_JOB: .*separated by ";"/);
     }
     expect(() => parseScheduleList('TONGFU_CRON_X', Array.from({ length: 25 }, (_, minute) => `${minute} 0 * * *`).join(';'))).toThrow(/at most 24/);
+  });
+
+  it("accepts the README's example and refuses a job that does not exist yet", () => {
+    const readme = readFileSync(path.resolve('README.md'), 'utf8');
+    const example = /TONGFU_CRON_EXPIRE_NOTICES="([^"]+)"/.exec(readme)?.[1];
+    expect(example).toBeDefined();
+    const jobs = allJobs({} as Services);
+    const schedules = resolveSchedules(jobs, loadConfig({ TONGFU_CRON_EXPIRE_NOTICES: example }).cronOverrides);
+    expect(schedules.find((s) => s.job.name === 'expire-notices')?.expressions).toEqual(['10 0 * * *', '30 12 * * *']);
+    expect(schedules.find((s) => s.job.name === 'purge-nonces')?.expressions).toEqual(['0 * * * *']);
+    expect(() => resolveSchedules(jobs, loadConfig({ TONGFU_CRON_RECONCILE: '0 2 * * *' }).cronOverrides)).toThrow(/TONGFU_CRON_RECONCILE: no job is named reconcile/);
   });
 
   it('refuses an unknown job or a bad expression, naming the variable', () => {
