@@ -14,7 +14,7 @@ import { succeededPaymentEntry, unappliedPaymentEntry, type JournalEntry } from 
 import { Decimal, formatMoney, parseMoney, sumMoney, ZERO } from '../domain/money';
 import { UNAPPLIED_REASONS, type UnappliedReason } from '../domain/noticePricing';
 import { isValidPayCode } from '../domain/payCode';
-import { decidePosting, paidAtWindow, type PaymentChannel, type PostingNotice, postingRefusal } from '../domain/posting';
+import { decidePosting, paidAtBoundsProblem, paidAtWindow, type PaymentChannel, type PostingNotice, postingRefusal } from '../domain/posting';
 import { NOTICE_STATUSES, type NoticeStatus, PAYMENT_MACHINE, transition } from '../domain/stateMachines';
 import type { DeferredNonce, NonceClaim } from '../http/call';
 import type { Logger } from '../logger';
@@ -111,6 +111,10 @@ export function postingFingerprint(input: PostPaymentInput): string {
 export function postingInputProblems(input: PostPaymentInput): FieldProblem[] {
   const problems: FieldProblem[] = [];
   if (parseInstant(input.paidAt) === null) problems.push({ path: '/paidAt', problem: 'must be an ISO 8601 date-time with an offset, e.g. 2026-11-27T10:30:00+08:00' });
+  else {
+    const bounds = paidAtBoundsProblem(input.paidAt);
+    if (bounds !== null) problems.push({ path: '/paidAt', problem: bounds });
+  }
   const amount = parseMoney(input.amount);
   if (amount !== null && amount.isZero()) problems.push({ path: '/amount', problem: 'must be greater than 0.00: a payment moves money' });
   return problems;
@@ -151,7 +155,7 @@ function readNotice(row: repo.PostingReadRow): ReadNotice | null {
   if (row.notice_id === null) return null;
   const status = row.notice_status as NoticeStatus;
   assert(NOTICE_STATUSES.includes(status), `notice ${row.notice_id} has a known status`);
-  assert(row.notice_version !== null && row.notice_due_date !== null && row.notice_items !== null, `notice ${row.notice_id} was read whole`);
+  assert(row.notice_version !== null && row.notice_due_date !== null && row.notice_created_at !== null && row.notice_items !== null, `notice ${row.notice_id} was read whole`);
   const lines = row.notice_items.map((item) => ({
     position: item.position,
     itemCode: item.item_code,
@@ -171,6 +175,7 @@ function readNotice(row: repo.PostingReadRow): ReadNotice | null {
     status,
     dueDate: row.notice_due_date,
     expireDate: row.notice_expire_date,
+    createdAt: row.notice_created_at,
     unitPartyId: row.notice_unit_party_id as string,
     unitCode: row.notice_unit_code as string,
     unitName: row.notice_unit_name as string,
@@ -349,7 +354,7 @@ export class PaymentService {
     const notice = context.payCodeValid ? readNotice(read) : null;
     const decision = decidePosting({ payCode: input.payCode, notice, paidAt, amount });
     if (!decision.applies && !context.fundsCaptured) {
-      throw postingRefusal({ reason: decision.reason, payCode: input.payCode, amount, amountDue: decision.amountDue, noticeStatus: notice?.status ?? null, paymentDate: decision.paymentDate });
+      throw postingRefusal({ reason: decision.reason, payCode: input.payCode, amount, amountDue: decision.amountDue, noticeStatus: notice?.status ?? null, paymentDate: decision.paymentDate, noticeCreatedAt: notice?.createdAt ?? null, paidAt });
     }
 
     const realNow = this.deps.clocks.real.now();
