@@ -111,12 +111,15 @@ const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
 const COMMA = 0x2c;
 
+/** Up to this many names an object's names are compared in a list, cheaper than a set for the few of a request. */
+const SMALL_OBJECT_MEMBERS = 16;
+
 /** An open object or array while scanning: an object's member names so far, an array's index. */
 interface Frame {
   object: boolean;
-  /** Created at the second member: most objects of a body are small, and one member cannot repeat. */
-  names: Set<string> | null;
-  first: string | null;
+  /** The names so far: searched in a list while the object is small, in a set once it is not (linear either way). */
+  names: string[];
+  nameSet: Set<string> | null;
   /** The member name being read (object) or the element's index (array). */
   name: string;
   index: number;
@@ -149,17 +152,18 @@ export function duplicateKeyProblems(text: string): FieldProblem[] {
         const name = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
         top.expectName = false;
         top.name = name;
-        if (top.first === null) {
-          top.first = name;
+        if (top.nameSet === null && top.names.length >= SMALL_OBJECT_MEMBERS) top.nameSet = new Set(top.names);
+        if (top.nameSet === null ? top.names.includes(name) : top.nameSet.has(name)) {
+          problems.push({ path: framePath(stack), problem: 'is a duplicate key: a member name appears once in a JSON object' });
+        } else if (top.nameSet === null) {
+          top.names.push(name);
         } else {
-          if (top.names === null) top.names = new Set([top.first]);
-          if (top.names.has(name)) problems.push({ path: framePath(stack), problem: 'is a duplicate key: a member name appears once in a JSON object' });
-          else top.names.add(name);
+          top.nameSet.add(name);
         }
       }
       i = end;
     } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
-      top = { object: c === OPEN_OBJECT, names: null, first: null, name: '', index: 0, expectName: c === OPEN_OBJECT };
+      top = { object: c === OPEN_OBJECT, names: [], nameSet: null, name: '', index: 0, expectName: c === OPEN_OBJECT };
       stack.push(top);
     } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
       stack.pop();
