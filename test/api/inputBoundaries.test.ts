@@ -228,9 +228,17 @@ describe('other dates in requests', () => {
     expect([201, 400]).toContain(response.status);
   });
 
-  it.each(['0000-01-01', '9999-12-31', '0001-01-01', '2026-13-01'])('a notice list from %s never answers 500', async (date) => {
-    const response = await unit('GET', `/v1/unit/notices?from=${date}&to=${date}`);
+  it.each(['0000-01-01', '9999-12-31', '0001-01-01', '2026-13-01', '4713-01-01', '5874898-01-01'])('a notice list from %s never answers 500', async (date) => {
+    const response = await unit('GET', `/v1/unit/notices?createdFrom=${date}&createdTo=${date}`);
     expect(response.status).toBeLessThan(500);
+  });
+
+  it('a notice list to 9999-12-31 lists what was issued; one from the year 0000 is VALIDATION_FAILED', async () => {
+    const payCode = await issueNotice(unit);
+    const all = await unit('GET', '/v1/unit/notices?createdFrom=0001-01-01&createdTo=9999-12-31&limit=500');
+    expect(all.status).toBe(200);
+    expect(all.body.data.map((notice: { payCode: string }) => notice.payCode)).toContain(payCode);
+    expectValidationFailed(await unit('GET', '/v1/unit/notices?createdFrom=0000-01-01'), '/query/createdFrom');
   });
 });
 
