@@ -30,8 +30,8 @@ import { type PreparedReceipt, type ReceiptInput, receiptInsert } from './receip
  * `postPayment` checks, in the order of interface.md §3: a repeat of a bound key (the original
  * answer) → PAY_CODE_INVALID (funds not captured) → VALIDATION_FAILED (paidAt bounds) →
  * IDEMPOTENCY_CONFLICT → the posting rules (lifecycle.md §3.3). Then it either refuses (funds not
- * captured: NOTICE_NOT_FOUND, NOTICE_ALREADY_PAID, NOTICE_NOT_PAYABLE, AMOUNT_MISMATCH — nothing
- * recorded) or records, in one statement that commits atomically: the payment (SUCCEEDED or
+ * captured: NOTICE_NOT_FOUND, NOTICE_ALREADY_PAID, NOTICE_NOT_PAYABLE, PAID_BEFORE_ISSUE,
+ * AMOUNT_MISMATCH — nothing recorded) or records, in one statement that commits atomically: the payment (SUCCEEDED or
  * UNAPPLIED), the key, the notice PAID with its late fees, the journal entry, the receipt or the
  * refund obligation, and the event.
  *
@@ -249,7 +249,7 @@ export class PaymentService {
    * `POST /v1/agency/payments`. Errors, in this order: PAY_CODE_INVALID (funds not captured),
    * VALIDATION_FAILED (paidAt more than 60 s ahead; more than 7 days behind with funds not
    * captured), IDEMPOTENCY_CONFLICT, then — funds not captured only — NOTICE_NOT_FOUND,
-   * NOTICE_ALREADY_PAID, NOTICE_NOT_PAYABLE, AMOUNT_MISMATCH.
+   * NOTICE_ALREADY_PAID, NOTICE_NOT_PAYABLE, PAID_BEFORE_ISSUE, AMOUNT_MISMATCH.
    */
   async postPayment(agency: AgencyCaller, input: PostPaymentInput, log: Logger = this.deps.log, nonce?: DeferredNonce): Promise<PostedPayment> {
     const paidAt = parseInstant(input.paidAt);
