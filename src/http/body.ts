@@ -58,7 +58,7 @@ export function parseJsonBody(raw: Buffer): JsonBody {
   // Only an escape can put a control character or a lone surrogate into a parsed string: JSON
   // refuses raw controls, and the UTF-8 decoder refuses encoded surrogates. A body without a
   // backslash is clean as it stands.
-  if (text.includes('\\')) collectTextProblems(value, '', problems);
+  if (text.includes('\\')) collectTextProblems(value, problems);
   return { value, problems };
 }
 
@@ -87,18 +87,39 @@ function pointerToken(key: string): string {
   return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
-function collectTextProblems(value: unknown, path: string, problems: FieldProblem[]): void {
-  if (typeof value === 'string') {
-    const problem = textProblem(value);
-    if (problem !== null) problems.push({ path, problem });
-  } else if (Array.isArray(value)) {
-    for (let index = 0; index < value.length; index += 1) collectTextProblems(value[index], `${path}/${index}`, problems);
-  } else if (typeof value === 'object' && value !== null) {
-    for (const [key, member] of Object.entries(value)) {
-      const keyProblem = textProblem(key);
+/**
+ * Checks every string of a parsed body — values and member names — in document order. Iterative:
+ * a body may nest as deep as JSON.parse allows, far deeper than the call stack.
+ */
+function collectTextProblems(root: unknown, problems: FieldProblem[]): void {
+  // Parallel stacks: what to look at, its path, and whether it is a member name's problem already found.
+  const values: unknown[] = [root];
+  const paths: string[] = [''];
+  const nameProblems: boolean[] = [false];
+  while (values.length > 0) {
+    const value = values.pop();
+    const path = paths.pop() as string;
+    if (nameProblems.pop() === true) {
       // The name itself is not repeated in the path: it is the thing that cannot be shown.
-      if (keyProblem !== null) problems.push({ path, problem: `a member name ${keyProblem}` });
-      else collectTextProblems(member, `${path}/${pointerToken(key)}`, problems);
+      problems.push({ path, problem: `a member name ${value as string}` });
+    } else if (typeof value === 'string') {
+      const problem = textProblem(value);
+      if (problem !== null) problems.push({ path, problem });
+    } else if (Array.isArray(value)) {
+      for (let index = value.length - 1; index >= 0; index -= 1) {
+        values.push(value[index]);
+        paths.push(`${path}/${index}`);
+        nameProblems.push(false);
+      }
+    } else if (typeof value === 'object' && value !== null) {
+      const entries = Object.entries(value);
+      for (let index = entries.length - 1; index >= 0; index -= 1) {
+        const [key, member] = entries[index] as [string, unknown];
+        const keyProblem = textProblem(key);
+        values.push(keyProblem ?? member);
+        paths.push(keyProblem === null ? `${path}/${pointerToken(key)}` : path);
+        nameProblems.push(keyProblem !== null);
+      }
     }
   }
 }

@@ -783,6 +783,8 @@ function wholeBodyCases(seed: Seed): FuzzCase[] {
   cases.push(bodyCase(seed, 'deepNesting', '10,000 nested arrays as the body', nestedArrays));
   cases.push(bodyCase(seed, 'deepNesting', `10,000 nested arrays in /${firstKey}`, JSON.stringify(withValue(seed.body, [firstKey], '__DEEP__')).replace('"__DEEP__"', nestedArrays)));
   cases.push(bodyCase(seed, 'deepNesting', '10,000 nested objects as the body', `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`));
+  // An escape makes the body's strings be walked for control characters: as deep as it nests.
+  cases.push(bodyCase(seed, 'deepNesting', `10,000 nested arrays around an escaped string in /${firstKey}`, JSON.stringify(withValue(seed.body, [firstKey], '__DEEP__')).replace('"__DEEP__"', `${'['.repeat(depth)}"\\n"${']'.repeat(depth)}`)));
 
   for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=fuzz', 'application/xml', 'text/json', 'application/merge-patch+json', 'application/jsonx']) {
     cases.push(bodyCase(seed, 'unsupportedMediaType', `Content-Type ${contentType}`, json, { contentType }));

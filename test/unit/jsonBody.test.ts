@@ -78,6 +78,12 @@ describe('parseJsonBody', () => {
     ]);
   });
 
+  it('walks a body nested as deep as JSON.parse allows without running out of stack', () => {
+    const depth = 200_000;
+    const { problems } = parse(`{"a":"x\\n","b":${'['.repeat(depth)}"\\u0000"${']'.repeat(depth)}}`);
+    expect(problems).toEqual([{ path: `/b${'/0'.repeat(depth)}`, problem: expect.stringMatching(/U\+0000/) }]);
+  });
+
   it('answers no problems for a clean body, with or without escapes', () => {
     expect(parse('{"a":"b","c":[1,2,{"d":null}]}').problems).toEqual([]);
     expect(parse('{"a":"line\\r\\nnext\\t\\"quoted\\" \\u4e2d \\ud842\\udfb7"}').problems).toEqual([]);
