@@ -156,6 +156,7 @@ export const UNAPPLIED_REASONS = [
   'NOTICE_ALREADY_PAID',
   'NOTICE_VOIDED',
   'NOTICE_EXPIRED',
+  'PAID_BEFORE_ISSUE',
   'AMOUNT_MISMATCH',
 ] as const;
 export type UnappliedReason = (typeof UNAPPLIED_REASONS)[number];
@@ -167,6 +168,8 @@ export interface ApplyRuleInput {
   notice: PayabilityView | null;
   /** The Shanghai date of the posting's `paidAt`. */
   paymentDate: string;
+  /** `paidAt` is more than PAID_BEFORE_ISSUE_TOLERANCE_MS before the notice was created (src/domain/posting.ts). */
+  paidBeforeIssue: boolean;
   amount: DecimalJs;
   /** The notice's amount due at `paidAt` (totalAmount + late fee); null when there is no notice. */
   amountDue: DecimalJs | null;
@@ -174,7 +177,8 @@ export interface ApplyRuleInput {
 
 /**
  * The reason a posting does not apply, the first of PAY_CODE_INVALID, NOTICE_NOT_FOUND,
- * NOTICE_ALREADY_PAID, NOTICE_VOIDED, NOTICE_EXPIRED, AMOUNT_MISMATCH; null when it applies.
+ * NOTICE_ALREADY_PAID, NOTICE_VOIDED, NOTICE_EXPIRED, PAID_BEFORE_ISSUE, AMOUNT_MISMATCH; null
+ * when it applies.
  * A notice refunded in whole or part was paid, so it answers NOTICE_ALREADY_PAID.
  */
 export function applyRuleReason(input: ApplyRuleInput): UnappliedReason | null {
@@ -203,6 +207,9 @@ export function applyRuleReason(input: ApplyRuleInput): UnappliedReason | null {
   if (!isPayable(notice, input.paymentDate)) {
     return 'NOTICE_EXPIRED';
   }
+  if (input.paidBeforeIssue) {
+    return 'PAID_BEFORE_ISSUE';
+  }
   assert(input.amountDue !== null, 'a payable notice has an amount due');
   const amount = new Decimal(input.amount);
   return amount.equals(new Decimal(input.amountDue)) ? null : 'AMOUNT_MISMATCH';
@@ -223,6 +230,8 @@ export function refusalCodeFor(reason: UnappliedReason): ErrorCode {
     case 'NOTICE_VOIDED':
     case 'NOTICE_EXPIRED':
       return 'NOTICE_NOT_PAYABLE';
+    case 'PAID_BEFORE_ISSUE':
+      return 'PAID_BEFORE_ISSUE';
     case 'AMOUNT_MISMATCH':
       return 'AMOUNT_MISMATCH';
     default: {

@@ -4,7 +4,7 @@
  * checked unchanged when it writes) and passes it in with the business clock's now.
  */
 import type { Decimal as DecimalJs } from 'decimal.js';
-import { shanghaiDate } from './businessDate';
+import { formatInstant, shanghaiDate } from './businessDate';
 import { assert, TongfuError } from './errors';
 import { amountDueForNotice, type LateFeeRule } from './lateFee';
 import { Decimal, formatMoney } from './money';
@@ -28,6 +28,40 @@ export const PAID_AT_FUTURE_TOLERANCE_MS = 60_000;
 export const PAID_AT_PAST_LIMIT_MS = 7 * 24 * 60 * 60 * 1000;
 
 export type PaidAtWindow = 'IN_WINDOW' | 'IN_FUTURE' | 'TOO_OLD';
+
+/** A `paidAt` earlier than its notice's creation by more than this was not a payment of it (lifecycle.md §3.3). */
+export const PAID_BEFORE_ISSUE_TOLERANCE_MS = 5 * 60 * 1000;
+/** The years a `paidAt` may name, as written (lifecycle.md §3.6). */
+export const PAID_AT_YEAR_MIN = 2000;
+export const PAID_AT_YEAR_MAX = 2099;
+/** The largest offset from UTC a `paidAt` may carry, in minutes: ±14:00, the widest in use. */
+export const PAID_AT_OFFSET_MAX_MINUTES = 14 * 60;
+
+const PAID_AT_PARTS = /^(\d{4})-.*?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
+
+/**
+ * Why the text of a `paidAt` that is otherwise an instant is out of bounds, or null: its year
+ * must be 2000–2099 as written and its offset within ±14:00 (lifecycle.md §3.6). Refused as
+ * VALIDATION_FAILED whether or not the funds are captured: such a request cannot be understood.
+ */
+export function paidAtBoundsProblem(text: string): string | null {
+  const match = PAID_AT_PARTS.exec(text);
+  if (match === null) return null;
+  const year = Number(match[1]);
+  if (year < PAID_AT_YEAR_MIN || year > PAID_AT_YEAR_MAX) return `must be in the years ${PAID_AT_YEAR_MIN}–${PAID_AT_YEAR_MAX}, not ${match[1]}`;
+  if (match[2] !== undefined) {
+    const minutes = Number(match[3]) * 60 + Number(match[4]);
+    if (minutes > PAID_AT_OFFSET_MAX_MINUTES) return `must have an offset within ±14:00, not ${match[2]}${match[3]}:${match[4]}`;
+  }
+  return null;
+}
+
+/** Whether `paidAt` lies more than PAID_BEFORE_ISSUE_TOLERANCE_MS before the notice was created; the limit itself is in time. */
+export function paidBeforeIssue(paidAt: Date, noticeCreatedAt: Date): boolean {
+  const earlierMs = noticeCreatedAt.getTime() - paidAt.getTime();
+  assert(Number.isFinite(earlierMs), 'paidAt and the notice creation are valid instants');
+  return earlierMs > PAID_BEFORE_ISSUE_TOLERANCE_MS;
+}
 
 /**
  * Where `paidAt` falls against `now` (the business clock, see contracts/decisions/0031): more than
@@ -53,6 +87,8 @@ export interface PostingNotice {
   status: NoticeStatus;
   dueDate: string;
   expireDate: string | null;
+  /** When the notice was issued (its `createdAt`, business clock). */
+  createdAt: Date;
   lines: readonly PostingNoticeLine[];
 }
 
@@ -96,7 +132,7 @@ export type PostingDecision =
  * payment's date (the Shanghai date of paidAt) and the amount equals the amount due at paidAt
  * (late fees counted to the payment's date); otherwise its reason is the first of
  * PAY_CODE_INVALID, NOTICE_NOT_FOUND, NOTICE_ALREADY_PAID, NOTICE_VOIDED, NOTICE_EXPIRED,
- * AMOUNT_MISMATCH. The statuses come from the state machines, never from here.
+ * PAID_BEFORE_ISSUE (paidAt more than 5 minutes before the notice was created), AMOUNT_MISMATCH. The statuses come from the state machines, never from here.
  */
 export function decidePosting(input: PostingInput): PostingDecision {
   const paymentDate = shanghaiDate(input.paidAt);
@@ -116,6 +152,7 @@ export function decidePosting(input: PostingInput): PostingDecision {
     payCodeValid,
     notice: notice === null ? null : { status: notice.status, expireDate: notice.expireDate },
     paymentDate,
+    paidBeforeIssue: notice !== null && paidBeforeIssue(input.paidAt, notice.createdAt),
     amount,
     amountDue: charges?.amountDue ?? null,
   });
@@ -144,7 +181,7 @@ export function decidePosting(input: PostingInput): PostingDecision {
  * The error that refuses a posting whose funds are not captured (lifecycle.md §3.5): nothing is
  * recorded and the agency must not take the money. The details say enough to act on.
  */
-export function postingRefusal(input: { reason: UnappliedReason; payCode: string; amount: DecimalJs; amountDue: DecimalJs | null; noticeStatus: NoticeStatus | null; paymentDate: string }): TongfuError {
+export function postingRefusal(input: { reason: UnappliedReason; payCode: string; amount: DecimalJs; amountDue: DecimalJs | null; noticeStatus: NoticeStatus | null; paymentDate: string; noticeCreatedAt?: Date | null; paidAt?: Date }): TongfuError {
   const code = refusalCodeFor(input.reason);
   switch (input.reason) {
     case 'PAY_CODE_INVALID':
@@ -157,6 +194,11 @@ export function postingRefusal(input: { reason: UnappliedReason; payCode: string
       return new TongfuError(code, `notice ${input.payCode} is voided`, { payCode: input.payCode, status: input.noticeStatus, reason: input.reason });
     case 'NOTICE_EXPIRED':
       return new TongfuError(code, `notice ${input.payCode} expired before the payment's date ${input.paymentDate}`, { payCode: input.payCode, status: input.noticeStatus, reason: input.reason });
+    case 'PAID_BEFORE_ISSUE': {
+      assert(input.noticeCreatedAt != null && input.paidAt !== undefined, 'a posting paid before issue knows both instants');
+      const issuedAt = formatInstant(input.noticeCreatedAt);
+      return new TongfuError(code, `paidAt ${formatInstant(input.paidAt)} is more than 5 minutes before notice ${input.payCode} was issued (${issuedAt})`, { payCode: input.payCode, issuedAt, paidAt: formatInstant(input.paidAt) });
+    }
     case 'AMOUNT_MISMATCH': {
       assert(input.amountDue !== null, 'an amount mismatch knows the amount due');
       const amountDue = formatMoney(input.amountDue);

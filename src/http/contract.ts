@@ -14,6 +14,8 @@ import { FieldProblem, TongfuError, validationFailed } from '../domain/errors';
 export const CONTRACTS_DIR = path.resolve(__dirname, '..', '..', 'contracts');
 const SCHEMA_ID = 'tongfu:openapi';
 const MONEY_REF = '#/components/schemas/Money';
+/** The pattern of `SingleLineText` (contracts/decisions/0050-text-and-json-input.md), as the contract spells it. */
+const SINGLE_LINE_PATTERN = '^[^|\\r\\n]*$';
 
 export type OpenApiDocument = {
   openapi: string;
@@ -193,6 +195,8 @@ export function describeErrors(errors: ErrorObject[], prefix: string): FieldProb
     } else if (error.keyword === 'required') {
       pathText = `${pathText}/${String((error.params as { missingProperty: string }).missingProperty)}`;
       problem = 'is required';
+    } else if (error.keyword === 'pattern' && (error.params as { pattern: string }).pattern === SINGLE_LINE_PATTERN) {
+      problem = 'must not contain "|", CR or LF: it can reach a |-separated file';
     } else if (error.keyword === 'enum') {
       problem = `must be one of ${((error.params as { allowedValues: unknown[] }).allowedValues ?? []).map(String).join(', ')}`;
     }

@@ -101,12 +101,15 @@ async function runChecked(
   let body: unknown = undefined;
   const problems: FieldProblem[] = [];
   if (route.body === 'json' && METHODS_WITH_BODY.has(route.method)) {
-    body = parseJsonBody(rawBody);
+    const parsed = parseJsonBody(rawBody);
+    body = parsed.value;
     if (validators.body && !validators.body(body)) {
       const error = errorsToTongfuError(validators.body.errors ?? [], '');
       if (error.code === 'AMOUNT_INVALID') throw error;
       problems.push(...((error.details?.fields as FieldProblem[] | undefined) ?? []));
     }
+    // Duplicate keys and text that is not text: VALIDATION_FAILED, listed with the schema's.
+    problems.push(...parsed.problems);
   }
 
   const params = { ...(ctx.params as Record<string, string>) };

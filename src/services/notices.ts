@@ -4,7 +4,7 @@ import { canonicalJsonSha256Hex } from '../crypto/canonicalJson';
 import type { Db } from '../db/database';
 import type { PageRequest } from '../db/pagination';
 import * as repo from '../db/repositories/notices';
-import { addDays, isValidDate, shanghaiDate, startOfShanghaiDate } from '../domain/businessDate';
+import { isValidDate, shanghaiDate, startOfShanghaiDate } from '../domain/businessDate';
 import type { Clocks } from '../domain/clock';
 import { assert, type FieldProblem, TongfuError, validationFailed } from '../domain/errors';
 import { QUANTITY_DEFAULT } from '../domain/identifiers';
@@ -86,6 +86,9 @@ export interface NoticeDependencies {
 
 /** What stands in for the payer's id number and mobile in the request fingerprint; see fingerprintOf. */
 const ENCRYPTED_FIELD_PLACEHOLDER = '[encrypted]';
+
+/** A day in Asia/Shanghai, which keeps no daylight saving time. */
+const SHANGHAI_DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Units whose identity (code, name, region) is kept in memory; the oldest is dropped beyond this. */
 const UNITS_CACHED_MAX = 10_000;
@@ -382,6 +385,9 @@ export class NoticeService {
 
   /** `GET /v1/unit/notices`: the unit's notices in id order. VALIDATION_FAILED: createdFrom after createdTo. */
   async listNotices(unit: UnitCaller, filter: NoticeListFilter, page: PageRequest): Promise<{ data: NoticeWire[]; nextCursor: string | null }> {
+    // The contract's `format: date` lets the year 0000 through; the calendar here starts at 0001.
+    const undated = (['createdFrom', 'createdTo'] as const).filter((name) => filter[name] !== undefined && !isValidDate(filter[name]));
+    if (undated.length > 0) throw validationFailed(undated.map((name) => ({ path: `/query/${name}`, problem: 'is not a calendar date of the years 0001–9999' })));
     if (filter.createdFrom !== undefined && filter.createdTo !== undefined && filter.createdFrom > filter.createdTo) {
       throw validationFailed([{ path: '/query/createdTo', problem: 'must not be before createdFrom' }]);
     }
@@ -392,7 +398,8 @@ export class NoticeService {
         bizRef: filter.bizRef,
         status: filter.status,
         createdFrom: filter.createdFrom === undefined ? undefined : startOfShanghaiDate(filter.createdFrom),
-        createdBefore: filter.createdTo === undefined ? undefined : startOfShanghaiDate(addDays(filter.createdTo, 1)),
+        // The day after createdTo, counted in instants: 9999-12-31 has no next date to name.
+        createdBefore: filter.createdTo === undefined ? undefined : new Date(startOfShanghaiDate(filter.createdTo).getTime() + SHANGHAI_DAY_MS),
       },
       page,
     );

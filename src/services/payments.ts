@@ -12,7 +12,7 @@ import { succeededPaymentEntry, unappliedPaymentEntry, type JournalEntry } from 
 import { Decimal, formatMoney, parseMoney, sumMoney, ZERO } from '../domain/money';
 import { UNAPPLIED_REASONS, type UnappliedReason } from '../domain/noticePricing';
 import { isValidPayCode } from '../domain/payCode';
-import { decidePosting, paidAtWindow, type PaymentChannel, type PostingNotice, postingRefusal } from '../domain/posting';
+import { decidePosting, paidAtBoundsProblem, paidAtWindow, type PaymentChannel, type PostingNotice, postingRefusal } from '../domain/posting';
 import { NOTICE_STATUSES, type NoticeStatus, PAYMENT_MACHINE, transition } from '../domain/stateMachines';
 import type { DeferredNonce, NonceClaim } from '../domain/access';
 import type { Logger } from '../logger';
@@ -29,8 +29,8 @@ import { type PreparedReceipt, type ReceiptInput, receiptInsert } from './receip
  * `postPayment` checks, in the order of interface.md §3: a repeat of a bound key (the original
  * answer) → PAY_CODE_INVALID (funds not captured) → VALIDATION_FAILED (paidAt bounds) →
  * IDEMPOTENCY_CONFLICT → the posting rules (lifecycle.md §3.3). Then it either refuses (funds not
- * captured: NOTICE_NOT_FOUND, NOTICE_ALREADY_PAID, NOTICE_NOT_PAYABLE, AMOUNT_MISMATCH — nothing
- * recorded) or records, in one statement that commits atomically: the payment (SUCCEEDED or
+ * captured: NOTICE_NOT_FOUND, NOTICE_ALREADY_PAID, NOTICE_NOT_PAYABLE, PAID_BEFORE_ISSUE,
+ * AMOUNT_MISMATCH — nothing recorded) or records, in one statement that commits atomically: the payment (SUCCEEDED or
  * UNAPPLIED), the key, the notice PAID with its late fees, the journal entry, the receipt or the
  * refund obligation, and the event.
  *
@@ -110,6 +110,10 @@ export function postingFingerprint(input: PostPaymentInput): string {
 export function postingInputProblems(input: PostPaymentInput): FieldProblem[] {
   const problems: FieldProblem[] = [];
   if (parseInstant(input.paidAt) === null) problems.push({ path: '/paidAt', problem: 'must be an ISO 8601 date-time with an offset, e.g. 2026-11-27T10:30:00+08:00' });
+  else {
+    const bounds = paidAtBoundsProblem(input.paidAt);
+    if (bounds !== null) problems.push({ path: '/paidAt', problem: bounds });
+  }
   const amount = parseMoney(input.amount);
   if (amount !== null && amount.isZero()) problems.push({ path: '/amount', problem: 'must be greater than 0.00: a payment moves money' });
   return problems;
@@ -143,7 +147,7 @@ function readNotice(row: repo.PostingReadRow): ReadNotice | null {
   if (row.notice_id === null) return null;
   const status = row.notice_status as NoticeStatus;
   assert(NOTICE_STATUSES.includes(status), `notice ${row.notice_id} has a known status`);
-  assert(row.notice_version !== null && row.notice_due_date !== null && row.notice_items !== null, `notice ${row.notice_id} was read whole`);
+  assert(row.notice_version !== null && row.notice_due_date !== null && row.notice_created_at !== null && row.notice_items !== null, `notice ${row.notice_id} was read whole`);
   const lines = row.notice_items.map((item) => ({
     position: item.position,
     itemCode: item.item_code,
@@ -163,6 +167,7 @@ function readNotice(row: repo.PostingReadRow): ReadNotice | null {
     status,
     dueDate: row.notice_due_date,
     expireDate: row.notice_expire_date,
+    createdAt: row.notice_created_at,
     unitPartyId: row.notice_unit_party_id as string,
     unitCode: row.notice_unit_code as string,
     unitName: row.notice_unit_name as string,
@@ -236,7 +241,7 @@ export class PaymentService {
    * `POST /v1/agency/payments`. Errors, in this order: PAY_CODE_INVALID (funds not captured),
    * VALIDATION_FAILED (paidAt more than 60 s ahead; more than 7 days behind with funds not
    * captured), IDEMPOTENCY_CONFLICT, then — funds not captured only — NOTICE_NOT_FOUND,
-   * NOTICE_ALREADY_PAID, NOTICE_NOT_PAYABLE, AMOUNT_MISMATCH.
+   * NOTICE_ALREADY_PAID, NOTICE_NOT_PAYABLE, PAID_BEFORE_ISSUE, AMOUNT_MISMATCH.
    */
   async postPayment(agency: AgencyCaller, input: PostPaymentInput, log: Logger = this.deps.log, nonce?: DeferredNonce): Promise<PostedPayment> {
     const paidAt = parseInstant(input.paidAt);
@@ -341,7 +346,7 @@ export class PaymentService {
     const notice = context.payCodeValid ? readNotice(read) : null;
     const decision = decidePosting({ payCode: input.payCode, notice, paidAt, amount });
     if (!decision.applies && !context.fundsCaptured) {
-      throw postingRefusal({ reason: decision.reason, payCode: input.payCode, amount, amountDue: decision.amountDue, noticeStatus: notice?.status ?? null, paymentDate: decision.paymentDate });
+      throw postingRefusal({ reason: decision.reason, payCode: input.payCode, amount, amountDue: decision.amountDue, noticeStatus: notice?.status ?? null, paymentDate: decision.paymentDate, noticeCreatedAt: notice?.createdAt ?? null, paidAt });
     }
 
     const realNow = this.deps.clocks.real.now();

@@ -54,6 +54,8 @@ const FAMILIES = [
   'enum',
   'fieldRule',
   'unknownField',
+  'freeText',
+  'duplicateKey',
   'brokenJson',
   'badUtf8',
   'nonObjectBody',
@@ -83,6 +85,8 @@ const EXPECTED_CODE: Record<Family, ErrorCode | undefined> = {
   enum: 'VALIDATION_FAILED',
   fieldRule: undefined,
   unknownField: 'VALIDATION_FAILED',
+  freeText: 'VALIDATION_FAILED',
+  duplicateKey: 'VALIDATION_FAILED',
   brokenJson: 'MALFORMED_JSON',
   badUtf8: 'MALFORMED_JSON',
   nonObjectBody: 'VALIDATION_FAILED',
@@ -125,6 +129,8 @@ interface FieldSpec {
   nullable?: true;
   /** '' is a valid value. */
   emptyAllowed?: true;
+  /** Free text that keeps line breaks and `|` (a remark): only controls and lone surrogates break it. */
+  multiLine?: true;
   /** Values that break the field's own rule (length, range, blankness, a cross-field rule). */
   invalid?: Json[];
 }
@@ -311,6 +317,30 @@ const METACHARACTERS: Metacharacter[] = [
   { name: 'fullwidth', apply: (v) => toFullwidth(v) },
 ];
 
+/**
+ * What breaks any text (contracts/decisions/0050-text-and-json-input.md): U+0000, the other C0
+ * controls but TAB/LF/CR, lone surrogates — and, in text that can reach a `|`-separated file,
+ * `|`, CR and LF. JSON.stringify writes each as the escape an integrator's encoder would.
+ */
+const TEXT_BREAKERS: Array<{ name: string; apply(valid: string): string; singleLineOnly?: true }> = [
+  { name: 'NUL', apply: (v) => `${v}\u0000` },
+  { name: 'NUL first', apply: (v) => `\u0000${v}` },
+  { name: 'U+0001', apply: (v) => `${v.slice(0, 1)}\u0001${v.slice(1)}` },
+  { name: 'bell', apply: (v) => `${v}\u0007` },
+  { name: 'backspace', apply: (v) => `${v}\b` },
+  { name: 'vertical tab', apply: (v) => `${v}\u000b` },
+  { name: 'form feed', apply: (v) => `${v}\f` },
+  { name: 'terminal escape', apply: (v) => `\u001b[2J${v}` },
+  { name: 'U+001F', apply: (v) => `${v}\u001f` },
+  { name: 'lone high surrogate', apply: (v) => `${v}\ud800` },
+  { name: 'lone low surrogate', apply: (v) => `\udfff${v}` },
+  { name: 'surrogates reversed', apply: (v) => `${v}\udc00\ud800` },
+  { name: 'pipe', apply: (v) => `${v}|x`, singleLineOnly: true },
+  { name: 'LF', apply: (v) => `${v}\nx`, singleLineOnly: true },
+  { name: 'CR', apply: (v) => `${v}\rx`, singleLineOnly: true },
+  { name: 'CRLF', apply: (v) => `${v}\r\n`, singleLineOnly: true },
+];
+
 const DATES: Array<[string, string]> = [
   ['30 February', '2026-02-30'],
   ['month 13', '2026-13-01'],
@@ -403,7 +433,10 @@ function seeds({ world, payCode, voidableCode, bank }: Fixtures): Seed[] {
       '/agencyTxnId': callerId(),
       '/payCode': { kind: 'payCode' },
       '/amount': { kind: 'money', invalid: ['0.00'] },
-      '/paidAt': { kind: 'instant', invalid: [shanghai('2099-01-01T00:00:00'), shanghai('2026-01-01T00:00:00')] },
+      '/paidAt': {
+        kind: 'instant',
+        invalid: [shanghai('2099-01-01T00:00:00'), shanghai('2026-01-01T00:00:00'), '2026-11-20T15:59:30+14:01', '2026-11-19T10:59:30-14:01', '2026-11-20T08:59:30+23:59', '0001-01-01T00:00:00Z', '1999-12-31T23:59:59+08:00'],
+      },
       '/channel': { kind: 'enum' },
       '/fundsCaptured': { kind: 'boolean', optional: true },
       '/payerAccount': { kind: 'object', optional: true },
@@ -449,7 +482,7 @@ function seeds({ world, payCode, voidableCode, bank }: Fixtures): Seed[] {
       '/items/1/amount': { kind: 'money' },
       '/dueDate': { kind: 'date' },
       '/expireDate': { kind: 'date', optional: true, invalid: ['2026-12-09'] },
-      '/remark': { kind: 'text', optional: true, emptyAllowed: true, invalid: ['r'.repeat(501)] },
+      '/remark': { kind: 'text', optional: true, emptyAllowed: true, multiLine: true, invalid: ['r'.repeat(501)] },
     },
   };
 
@@ -612,6 +645,11 @@ function fieldCases(seed: Seed): FuzzCase[] {
     if (!spec) throw new Error(`${seed.endpoint}: the seed has no field spec for ${where}`);
     const original = valueAt(seed.body, path);
     const set = (family: Family, mutation: string, value: Json) => cases.push(bodyCase(seed, family, `${where}: ${mutation}`, JSON.stringify(withValue(seed.body, path, value))));
+    // Text that is not text is refused with captured funds too: such a posting cannot be understood.
+    const setText = (mutation: string, value: string) => {
+      set('freeText', mutation, value);
+      if (seed.body.fundsCaptured === false) cases.push(bodyCase(seed, 'freeText', `${where}: ${mutation}, funds captured`, JSON.stringify(withValue(withValue(seed.body, path, value), ['fundsCaptured'], true))));
+    };
 
     if (!spec.optional) cases.push(bodyCase(seed, 'requiredFieldRemoved', `${where}: removed`, JSON.stringify(without(seed.body, path))));
     for (const [name, value] of wrongTypes(spec, original)) set('wrongType', name, value);
@@ -628,6 +666,14 @@ function fieldCases(seed: Seed): FuzzCase[] {
         break;
       case 'accountNo':
         for (const meta of METACHARACTERS.filter((m) => m.controlOrPipe)) set('metacharacters', meta.name, meta.apply(originalText));
+        for (const breaker of TEXT_BREAKERS) setText(breaker.name, breaker.apply(originalText));
+        break;
+      case 'text':
+        for (const breaker of TEXT_BREAKERS.filter((b) => !b.singleLineOnly || !spec.multiLine)) setText(breaker.name, breaker.apply(originalText));
+        break;
+      case 'publicKey':
+      case 'url':
+        for (const breaker of TEXT_BREAKERS.filter((b) => !b.singleLineOnly)) setText(breaker.name, breaker.apply(originalText));
         break;
       case 'code':
       case 'enum':
@@ -648,6 +694,21 @@ function fieldCases(seed: Seed): FuzzCase[] {
     const extended = (key: string, value: Json) => (path.length === 0 ? { ...seed.body, [key]: value } : withValue(seed.body, path, { ...object, [key]: value }));
     cases.push(bodyCase(seed, 'unknownField', `${where}: unknown field`, JSON.stringify(extended('unexpected', 'x'))));
     cases.push(bodyCase(seed, 'unknownField', `${where}: a field differing only in case`, JSON.stringify(extended(swapCase(Object.keys(object)[0] ?? 'x'), 'x'))));
+    // Every member once more at the end of its object, with the same value (JSON.parse keeps the
+    // last silently); at the top also spelled with an escape, and with captured funds.
+    const marker = '__FUZZ_DUPLICATE__';
+    for (const [key, value] of Object.entries(object)) {
+      const duplicated = (spelled: string, captured = false) => {
+        const body = extended(marker, value);
+        return JSON.stringify(captured ? withValue(body, ['fundsCaptured'], true) : body).replace(`"${marker}"`, spelled);
+      };
+      cases.push(bodyCase(seed, 'duplicateKey', `${where}: ${key} twice`, duplicated(JSON.stringify(key))));
+      if (path.length === 0) {
+        const escaped = `"\\u${key.charCodeAt(0).toString(16).padStart(4, '0')}${JSON.stringify(key).slice(2)}`;
+        cases.push(bodyCase(seed, 'duplicateKey', `${where}: ${key} twice, the second spelled ${escaped}`, duplicated(escaped)));
+        if (seed.body.fundsCaptured === false) cases.push(bodyCase(seed, 'duplicateKey', `${where}: ${key} twice, funds captured`, duplicated(JSON.stringify(key), true)));
+      }
+    }
   }
   const json = JSON.stringify(seed.body);
   cases.push(bodyCase(seed, 'unknownField', '/: __proto__', `{"__proto__":{"polluted":true},${json.slice(1)}`));
@@ -722,6 +783,8 @@ function wholeBodyCases(seed: Seed): FuzzCase[] {
   cases.push(bodyCase(seed, 'deepNesting', '10,000 nested arrays as the body', nestedArrays));
   cases.push(bodyCase(seed, 'deepNesting', `10,000 nested arrays in /${firstKey}`, JSON.stringify(withValue(seed.body, [firstKey], '__DEEP__')).replace('"__DEEP__"', nestedArrays)));
   cases.push(bodyCase(seed, 'deepNesting', '10,000 nested objects as the body', `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`));
+  // An escape makes the body's strings be walked for control characters: as deep as it nests.
+  cases.push(bodyCase(seed, 'deepNesting', `10,000 nested arrays around an escaped string in /${firstKey}`, JSON.stringify(withValue(seed.body, [firstKey], '__DEEP__')).replace('"__DEEP__"', `${'['.repeat(depth)}"\\n"${']'.repeat(depth)}`)));
 
   for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=fuzz', 'application/xml', 'text/json', 'application/merge-patch+json', 'application/jsonx']) {
     cases.push(bodyCase(seed, 'unsupportedMediaType', `Content-Type ${contentType}`, json, { contentType }));
@@ -1064,7 +1127,7 @@ describe('a fuzz corpus of malformed requests', () => {
       }
     };
     outcomes = await sendAll(corpus.cases, send);
-  }, 300_000);
+  }, 600_000);
 
   afterAll(async () => {
     await service?.close();

@@ -396,7 +396,11 @@ describe('repeats of one agencyTxnId', () => {
   });
 
   it('of a key bound by reconciliation’s backfill (no request body) replay on the same payCode, amount and paidAt', async () => {
-    const body = postingBody({ payCode: await issueNotice(unit), amount: '50.00', paidAt: shanghai('2026-11-20T08:00:00'), channel: 'COUNTER' });
+    // Issued before the payer paid at 08:00 (a notice is never paid before it was issued).
+    service.clocks.business.set(new Date(shanghai('2026-11-20T07:30:00')));
+    const payCode = await issueNotice(unit);
+    service.clocks.business.set(new Date(shanghai(NOW)));
+    const body = postingBody({ payCode, amount: '50.00', paidAt: shanghai('2026-11-20T08:00:00'), channel: 'COUNTER' });
     const first = await agency('POST', '/v1/agency/payments', body);
     // A backfilled key has no fingerprint; made here by clearing one (keys are otherwise immutable).
     const db = service.database.db;

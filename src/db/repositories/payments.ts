@@ -75,6 +75,7 @@ export interface PostingReadRow {
   notice_status: string | null;
   notice_due_date: string | null;
   notice_expire_date: string | null;
+  notice_created_at: Date | null;
   notice_unit_party_id: string | null;
   notice_unit_code: string | null;
   notice_unit_name: string | null;
@@ -99,7 +100,7 @@ function postingReadText(lock: boolean, claimNonce: boolean): string {
   return `
 WITH ${claimNonce ? NONCE_CLAIM_CTE : ''}notice AS (
   SELECT n.id::text AS notice_id, n.xmin::text AS notice_version, n.status AS notice_status,
-         n.due_date AS notice_due_date, n.expire_date AS notice_expire_date,
+         n.due_date AS notice_due_date, n.expire_date AS notice_expire_date, n.created_at AS notice_created_at,
          n.unit_party_id::text AS notice_unit_party_id, n.unit_code AS notice_unit_code, n.unit_name AS notice_unit_name,
          n.biz_ref AS notice_biz_ref, n.payer_name AS notice_payer_name, n.total_amount::text AS notice_total_amount,
          (SELECT json_agg(json_build_object(

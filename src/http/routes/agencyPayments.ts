@@ -38,7 +38,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /** The posting's body, checked in the standard's order; throws the first failure. */
 export function parsePostingBody(raw: Buffer, validate: ValidateFunction): PostPaymentInput {
-  const body = parseJsonBody(raw);
+  const { value: body, problems: textProblems } = parseJsonBody(raw);
   const valid = validate(body);
   const errors = valid ? [] : (validate.errors ?? []);
   if (errors.length > 0) {
@@ -48,7 +48,9 @@ export function parsePostingBody(raw: Buffer, validate: ValidateFunction): PostP
   if (isPlainObject(body) && 'payCode' in body && body.fundsCaptured !== true && !isValidPayCode(body.payCode)) {
     throw new TongfuError('PAY_CODE_INVALID', 'payCode must be 20 digits with valid MOD 97-10 check digits', { payCode: typeof body.payCode === 'string' ? body.payCode.slice(0, 64) : null });
   }
-  const problems: FieldProblem[] = describeErrors(errors, '');
+  // Duplicate keys and text that is not text are refused with the schema's problems, captured
+  // funds or not: such a body cannot be understood (lifecycle.md §3.6).
+  const problems: FieldProblem[] = [...describeErrors(errors, ''), ...textProblems];
   if (problems.length > 0) throw validationFailed(problems);
   const input = body as unknown as PostPaymentInput;
   const more = postingInputProblems(input);

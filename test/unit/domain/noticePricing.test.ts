@@ -147,6 +147,7 @@ describe('applyRuleReason (lifecycle.md §3.3)', () => {
     payCodeValid: true,
     notice: { status: 'ISSUED', expireDate: '2026-11-30' },
     paymentDate: '2026-11-23',
+    paidBeforeIssue: false,
     amount: d('218.00'),
     amountDue: d('218.00'),
   };
@@ -166,6 +167,10 @@ describe('applyRuleReason (lifecycle.md §3.3)', () => {
     ['voided, also when expired', { notice: { status: 'VOIDED', expireDate: '2026-11-01' } }, 'NOTICE_VOIDED'],
     ['expired before the payment date', { notice: { status: 'EXPIRED', expireDate: '2026-11-22' } }, 'NOTICE_EXPIRED'],
     ['issued but past expireDate (the job has not run)', { notice: { status: 'ISSUED', expireDate: '2026-11-22' }, amount: d('1.00') }, 'NOTICE_EXPIRED'],
+    ['expired before the payment date, also when paid before issue', { notice: { status: 'EXPIRED', expireDate: '2026-11-22' }, paidBeforeIssue: true }, 'NOTICE_EXPIRED'],
+    ['voided, also when paid before issue', { notice: { status: 'VOIDED', expireDate: null }, paidBeforeIssue: true }, 'NOTICE_VOIDED'],
+    ['paid before issue', { paidBeforeIssue: true }, 'PAID_BEFORE_ISSUE'],
+    ['paid before issue, also when the amount is wrong', { paidBeforeIssue: true, amount: d('1.00') }, 'PAID_BEFORE_ISSUE'],
     ['a lower amount', { amount: d('200.00') }, 'AMOUNT_MISMATCH'],
     ['a higher amount', { amount: d('218.01') }, 'AMOUNT_MISMATCH'],
   ] as [string, Partial<ApplyRuleInput>, string][])('%s → %s', (_label, change, reason) => {
@@ -192,6 +197,7 @@ describe('refusalCodeFor (lifecycle.md §3.5)', () => {
       ['NOTICE_ALREADY_PAID', 'NOTICE_ALREADY_PAID'],
       ['NOTICE_VOIDED', 'NOTICE_NOT_PAYABLE'],
       ['NOTICE_EXPIRED', 'NOTICE_NOT_PAYABLE'],
+      ['PAID_BEFORE_ISSUE', 'PAID_BEFORE_ISSUE'],
       ['AMOUNT_MISMATCH', 'AMOUNT_MISMATCH'],
     ]);
   });

@@ -1,5 +1,5 @@
 import { Decimal } from '../../../src/domain/money';
-import { decidePosting, paidAtWindow, PAID_AT_FUTURE_TOLERANCE_MS, PAID_AT_PAST_LIMIT_MS, type PostingNotice, postingRefusal } from '../../../src/domain/posting';
+import { decidePosting, paidAtBoundsProblem, paidAtWindow, PAID_AT_FUTURE_TOLERANCE_MS, PAID_AT_PAST_LIMIT_MS, PAID_BEFORE_ISSUE_TOLERANCE_MS, paidBeforeIssue, type PostingNotice, postingRefusal } from '../../../src/domain/posting';
 import type { NoticeStatus } from '../../../src/domain/stateMachines';
 
 // The posting rules of lifecycle.md §3, pure: which postings apply, the first reason of those
@@ -13,6 +13,7 @@ function notice(status: NoticeStatus, fields: Partial<PostingNotice> = {}): Post
     status,
     dueDate: '2026-11-20',
     expireDate: null,
+    createdAt: new Date('2026-11-19T09:00:00+08:00'),
     lines: [
       { amount: new Decimal('200.00'), lateFeeRule: { type: 'DAILY_RATE', ratePerDay: new Decimal('0.03'), capRatio: new Decimal('1') } },
       { amount: new Decimal('50.00'), lateFeeRule: { type: 'NONE' } },
@@ -31,6 +32,36 @@ describe('paidAtWindow', () => {
     expect(paidAtWindow(new Date(now.getTime() - PAID_AT_PAST_LIMIT_MS), now)).toBe('IN_WINDOW');
     expect(paidAtWindow(new Date(now.getTime() - PAID_AT_PAST_LIMIT_MS - 1), now)).toBe('TOO_OLD');
     expect(PAID_AT_PAST_LIMIT_MS).toBe(7 * 24 * 3600 * 1000);
+  });
+});
+
+describe('paidBeforeIssue', () => {
+  const created = at('2026-11-20T09:00:00+08:00');
+  it('allows up to 5 minutes before the notice was created, the limit included', () => {
+    expect(PAID_BEFORE_ISSUE_TOLERANCE_MS).toBe(5 * 60 * 1000);
+    expect(paidBeforeIssue(new Date(created.getTime() - PAID_BEFORE_ISSUE_TOLERANCE_MS), created)).toBe(false);
+    expect(paidBeforeIssue(new Date(created.getTime() - PAID_BEFORE_ISSUE_TOLERANCE_MS - 1), created)).toBe(true);
+    expect(paidBeforeIssue(at('0001-01-01T00:00:00Z'), created)).toBe(true);
+    expect(paidBeforeIssue(new Date(created.getTime() + 1), created)).toBe(false);
+  });
+});
+
+describe('paidAtBoundsProblem (lifecycle.md §3.6)', () => {
+  it.each([
+    ['2000-01-01T00:00:00+08:00', null],
+    ['2099-12-31T23:59:59.999Z', null],
+    ['2026-11-20T09:00:00+14:00', null],
+    ['2026-11-20T09:00:00-14:00', null],
+    ['2026-11-20T09:00:00z', null],
+    ['1999-12-31T23:59:59+08:00', /years 2000–2099/],
+    ['2100-01-01T00:00:00+08:00', /years 2000–2099/],
+    ['0001-01-01T00:00:00Z', /years 2000–2099/],
+    ['2026-11-20T09:00:00+14:01', /±14:00/],
+    ['2026-11-20T09:00:00-23:59', /±14:00/],
+  ])('%s → %s', (text, problem) => {
+    const found = paidAtBoundsProblem(text);
+    if (problem === null) expect(found).toBeNull();
+    else expect(found).toMatch(problem);
   });
 });
 
@@ -64,6 +95,8 @@ describe('decidePosting', () => {
     ['REFUNDED', { payCode: VALID, notice: notice('REFUNDED'), paidAt: at('2026-11-20T09:00:00+08:00'), amount: new Decimal('250.00') }, 'NOTICE_ALREADY_PAID'],
     ['VOIDED, before the amount', { payCode: VALID, notice: notice('VOIDED'), paidAt: at('2026-11-20T09:00:00+08:00'), amount: new Decimal('1.00') }, 'NOTICE_VOIDED'],
     ['ISSUED but past its expireDate, before the amount', { payCode: VALID, notice: notice('ISSUED', { expireDate: '2026-11-20' }), paidAt: at('2026-11-21T09:00:00+08:00'), amount: new Decimal('1.00') }, 'NOTICE_EXPIRED'],
+    ['paid before issue, before the amount', { payCode: VALID, notice: notice('ISSUED'), paidAt: at('2026-11-19T08:54:59.999+08:00'), amount: new Decimal('1.00') }, 'PAID_BEFORE_ISSUE'],
+    ['VOIDED, before paid before issue', { payCode: VALID, notice: notice('VOIDED'), paidAt: at('2026-11-19T08:00:00+08:00'), amount: new Decimal('250.00') }, 'NOTICE_VOIDED'],
     ['one fen short', { payCode: VALID, notice: notice('ISSUED'), paidAt: at('2026-11-20T09:00:00+08:00'), amount: new Decimal('249.99') }, 'AMOUNT_MISMATCH'],
   ])('does not apply: %s → %s', (_name, input, reason) => {
     const decision = decidePosting(input);
@@ -81,6 +114,12 @@ describe('postingRefusal', () => {
     ['NOTICE_EXPIRED', 'NOTICE_NOT_PAYABLE'],
   ] as const)('%s is refused as %s', (reason, code) => {
     expect(postingRefusal({ ...base, reason }).code).toBe(code);
+  });
+
+  it('PAID_BEFORE_ISSUE says when the notice was issued', () => {
+    const error = postingRefusal({ ...base, reason: 'PAID_BEFORE_ISSUE', noticeCreatedAt: at('2026-11-20T09:00:00+08:00'), paidAt: at('2026-11-20T00:00:00Z') });
+    expect(error.code).toBe('PAID_BEFORE_ISSUE');
+    expect(error.details).toEqual({ payCode: VALID, issuedAt: '2026-11-20T09:00:00+08:00', paidAt: '2026-11-20T08:00:00+08:00' });
   });
 
   it('AMOUNT_MISMATCH says the amount due', () => {
