@@ -12,6 +12,7 @@ import { allJobs } from './jobs/registry';
 import { JobRunner } from './jobs/runner';
 import { resolveSchedules, Scheduler } from './jobs/scheduler';
 import type { Logger } from './logger';
+import { clientAddressOf } from './net/addresses';
 import { buildServices, Services } from './services';
 
 export interface Runtime {
@@ -49,6 +50,7 @@ export async function startRuntime(
     metrics,
     routes: buildRoutes(services),
     authenticator: services.authenticator,
+    clientAddress: (peer, forwardedFor) => clientAddressOf(peer, forwardedFor, config.trustedProxies),
     async readiness() {
       try {
         await database.db.raw('SELECT 1').timeout(2000, { cancel: false });

@@ -60,6 +60,7 @@ import {
   type ReceiptStatus,
 } from '../domain/receipt';
 import type { Logger } from '../logger';
+import { lookupClientKey } from '../net/addresses';
 import type { PlatformKeyService, PlatformSigner } from './platformKeys';
 import type { PublicLookupLimiter } from './publicLookupLimits';
 
@@ -447,7 +448,7 @@ export class ReceiptService {
   async getPublicReceipt(receiptNo: string, checkCode: string, clientAddress: string): Promise<ReceiptView & { verified: boolean }> {
     // Own subjects, so receipt lookups neither spend nor share the budget of notice lookups.
     try {
-      await this.deps.limiter.admit(`receipt:${clientAddress}`, `receipt:${receiptNo}`);
+      await this.deps.limiter.admit(`receipt:${lookupClientKey(clientAddress)}`, `receipt:${receiptNo}`);
     } catch (error) {
       if (error instanceof TongfuError && error.code === 'RATE_LIMITED') {
         throw new TongfuError('RATE_LIMITED', `too many receipt lookups from this address or for this receipt; retry later`, error.details);
