@@ -2,6 +2,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import os from 'node:os';
 import { Clock, fixedClock, offsetClock, systemClock } from './domain/clock';
+import { AddressRanges, parseCidrList } from './net/addresses';
 
 /**
  * Every environment variable is parsed and checked here, once (operations.md §2). A bad value
@@ -22,6 +23,10 @@ export interface Config {
   httpWorkers: number;
   cronOverrides: Record<string, string>;
   production: boolean;
+  /** TONGFU_TRUSTED_PROXIES: peers whose X-Forwarded-For names the client (empty: none). */
+  trustedProxies: AddressRanges;
+  /** TONGFU_CALLBACK_ALLOW: private ranges callbacks may reach in production anyway (empty: none). */
+  callbackAllow: AddressRanges;
 }
 
 export class ConfigError extends Error {
@@ -103,6 +108,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cronOverrides[job] = value;
   }
 
+  const trustedProxies = readCidrs('TONGFU_TRUSTED_PROXIES', env.TONGFU_TRUSTED_PROXIES);
+  const callbackAllow = readCidrs('TONGFU_CALLBACK_ALLOW', env.TONGFU_CALLBACK_ALLOW);
+
   return {
     port: Number(portRaw),
     host,
@@ -117,7 +125,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     httpWorkers: Number(workersRaw),
     cronOverrides,
     production,
+    trustedProxies,
+    callbackAllow,
   };
+}
+
+function readCidrs(variable: string, raw: string | undefined): AddressRanges {
+  try {
+    return parseCidrList(raw ?? '');
+  } catch (error) {
+    throw new ConfigError(variable, `must be a comma-separated list of CIDRs: ${(error as Error).message}`);
+  }
 }
 
 const OFFSET_UNIT_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000 };

@@ -2,49 +2,111 @@ import pino, { Logger } from 'pino';
 
 /**
  * JSON lines for operators. Personal data and secrets are redacted wherever they appear in a
- * logged object, whatever the nesting, so a careless `log.info({ body })` cannot leak them.
+ * logged object or a child logger's bindings, at any depth (inside arrays and errors too), so a
+ * careless `log.info({ request: { body } })` cannot leak them (interface.md §6.2: payer data is
+ * personal). pino's own `redact` paths match a fixed depth only (`*.x` is one level), so the
+ * redaction is a walk of its own, run by the `log` and `bindings` formatters before pino
+ * serialises anything.
+ *
+ * A key is compared with its letters only, lower-cased (`idNumber`, `id_number` and `ID-NUMBER`
+ * are one key). The value of a redacted key is replaced whole, whatever it is: `payer` (name, id
+ * number, mobile), `payerAccount` and `payee` (account holder's name, number, bank) go as a block.
+ * Masked forms (`payerNameMasked`) are made to be shown and stay.
  */
-export const REDACT_PATHS = [
-  'payer.name',
-  'payer.idNumber',
-  'payer.mobile',
-  '*.payer.name',
-  '*.payer.idNumber',
-  '*.payer.mobile',
-  'idNumber',
-  'mobile',
-  'payerName',
-  '*.idNumber',
-  '*.mobile',
-  '*.payerName',
-  'payerAccount',
-  '*.payerAccount',
-  'payee',
-  '*.payee',
-  'privateKey',
-  '*.privateKey',
-  'privateKeyHex',
-  '*.privateKeyHex',
-  'password',
-  '*.password',
-  'headers["x-tongfu-signature"]',
-  '*.headers["x-tongfu-signature"]',
-  'databaseUrl',
-  '*.databaseUrl',
-  'connectionString',
-];
+export const REDACTED_KEYS: ReadonlySet<string> = new Set(
+  [
+    // the payer and the payee (personal data)
+    'payer',
+    'payee',
+    'payerName',
+    'payeeName',
+    'idNumber',
+    'payerIdNumber',
+    'mobile',
+    'payerMobile',
+    'payerAccount',
+    'payeeAccount',
+    'accountNo',
+    'accountName',
+    'payerAccountNo',
+    'payerAccountName',
+    'payeeAccountNo',
+    'payeeAccountName',
+    // secrets
+    'privateKey',
+    'privateKeyHex',
+    'platformKeyHex',
+    'fieldKeyHex',
+    'password',
+    'databaseUrl',
+    'connectionString',
+    'x-tongfu-signature',
+    'authorization',
+  ].map(normaliseKey),
+);
+
+export const REDACTED = '[REDACTED]';
+
+/** Deeper than this, a value is replaced: no logged object is legitimately that deep. */
+const DEPTH_MAX = 32;
+
+function normaliseKey(key: string): string {
+  return key.replace(/[^A-Za-z0-9]/g, '').toLowerCase();
+}
+
+function isPlainObject(value: object): boolean {
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  return prototype === Object.prototype || prototype === null;
+}
+
+/**
+ * A copy of `value` with every redacted key's value replaced by `[REDACTED]`, at any depth. Plain
+ * objects and arrays are copied; an Error is first serialised as pino would (message, stack, its
+ * own fields); anything else (a Date, a Buffer) is left as it is. Cycles become `[Circular]`.
+ */
+export function redactDeep(value: unknown, seen: WeakSet<object> = new WeakSet(), depth = 0): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > DEPTH_MAX) return REDACTED;
+  // pino's serialised error is an object of its own prototype: take its fields.
+  const source = value instanceof Error ? { ...(pino.stdSerializers.err(value) as unknown as Record<string, unknown>) } : value;
+  if (!Array.isArray(source) && !isPlainObject(source)) return value;
+  if (seen.has(value)) return '[Circular]';
+  seen.add(value);
+  try {
+    if (Array.isArray(source)) return source.map((item: unknown) => redactDeep(item, seen, depth + 1));
+    const copy: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(source)) {
+      copy[key] = REDACTED_KEYS.has(normaliseKey(key)) && item !== undefined && item !== null ? REDACTED : redactDeep(item, seen, depth + 1);
+    }
+    return copy;
+  } finally {
+    seen.delete(value);
+  }
+}
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino(
+  const logger = pino(
     {
       level,
       base: { service: 'tongfu' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: {
+        level: (label) => ({ level: label }),
+        bindings: (bindings) => redactDeep(bindings) as pino.Bindings,
+        log: (object) => redactDeep(object) as Record<string, unknown>,
+      },
     },
     destination,
   );
+  // pino skips the bindings formatter for a child's bindings: redact them on the way in. Every
+  // child (and its children) inherits this method from the root logger.
+  type ChildFn = (this: unknown, bindings: pino.Bindings, options?: unknown) => unknown;
+  const child = logger.child as unknown as ChildFn;
+  const redactedChild: ChildFn = function (this: unknown, bindings, options) {
+    return child.call(this, redactDeep(bindings) as pino.Bindings, options);
+  };
+  logger.child = redactedChild as unknown as typeof logger.child;
+  return logger;
 }
 
 export type { Logger };

@@ -13,6 +13,7 @@ import { JobRequestWorker } from './jobs/requests';
 import { JobRunner } from './jobs/runner';
 import { resolveSchedules, Scheduler } from './jobs/scheduler';
 import type { Logger } from './logger';
+import { clientAddressOf } from './net/addresses';
 import { buildServices, Services } from './services';
 import { CallbackDeliveryWorker } from './workers/callbackDelivery';
 import { EventSequencerLoop } from './workers/eventSequencer';
@@ -70,6 +71,7 @@ export async function startRuntime(
     metrics,
     routes: buildRoutes(services),
     authenticator: services.authenticator,
+    clientAddress: (peer, forwardedFor) => clientAddressOf(peer, forwardedFor, config.trustedProxies),
     async readiness() {
       try {
         await database.db.raw('SELECT 1').timeout(2000, { cancel: false });

@@ -22,7 +22,8 @@ import { partyAddCommand } from './partyAdd';
 export const USAGE = `usage: npm run cli -- <command>
 
   migrate                                  apply migrations
-  keygen --out <prefix>                    write <prefix>.key (SM2 private key) and <prefix>.pub.pem
+  keygen --out <prefix>                    write <prefix>.key (SM2 private key) and <prefix>.pub.pem;
+                                           refuses (exit 1) if either exists
   party add --role <r> --code <c> --name <n> --public-key <file>
             [--region <code>] [--callback-url <url>] [--clearing-account <no>] [--cutoff HH:MM]
   job run <name> [--date YYYY-MM-DD] [--agency <code>]
@@ -90,6 +91,10 @@ export async function runCli(argv: string[], io: CliIo = defaultIo, env: NodeJS.
       io.err(error.message);
       return 2;
     }
+    if (error instanceof KeygenRefused) {
+      io.err(error.message);
+      return 1;
+    }
     if (error instanceof TongfuError) {
       io.out({ error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } });
       io.err(`${error.code}: ${error.message}`);
@@ -121,6 +126,37 @@ async function withDatabase(env: NodeJS.ProcessEnv, _io: CliIo, migrate: boolean
   }
 }
 
+/** keygen found one of its files already there: exit 1, naming the file. */
+class KeygenRefused extends Error {}
+
+function existsOrLinks(file: string): boolean {
+  try {
+    fs.lstatSync(file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+/** Creates `file` with `mode` and writes `text`; refuses (KeygenRefused) when the name exists in any form. */
+function writeExclusive(file: string, text: string, mode: number): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ELOOP') throw new KeygenRefused(`keygen: ${file} already exists; refusing to overwrite it (choose another --out)`);
+    throw error;
+  }
+  try {
+    fs.fchmodSync(fd, mode);
+    fs.writeFileSync(fd, text);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 function keygen(args: string[]): Record<string, string> {
   const { values } = parseArgs({ args, options: { out: { type: 'string' } }, strict: true });
   if (!values.out) throw new UsageError('keygen needs --out <prefix>');
@@ -129,9 +165,20 @@ function keygen(args: string[]): Record<string, string> {
   const privateKeyFile = `${prefix}.key`;
   const publicKeyFile = `${prefix}.pub.pem`;
   fs.mkdirSync(path.dirname(prefix), { recursive: true });
-  fs.writeFileSync(privateKeyFile, `${pair.privateKeyHex}\n`, { mode: 0o600 });
-  fs.chmodSync(privateKeyFile, 0o600);
-  fs.writeFileSync(publicKeyFile, pair.publicKeyPem);
+  // Never overwrite nor follow what is there (a key, a symlink planted by someone else): both
+  // names are checked first, so an existing .pub.pem refuses before the .key is written, and each
+  // file is then created exclusively (O_EXCL refuses any existing name, a dangling symlink too;
+  // O_NOFOLLOW is belt and braces). A .pub.pem that appears in between takes the new .key away.
+  for (const file of [privateKeyFile, publicKeyFile]) {
+    if (existsOrLinks(file)) throw new KeygenRefused(`keygen: ${file} already exists; refusing to overwrite it (choose another --out)`);
+  }
+  writeExclusive(privateKeyFile, `${pair.privateKeyHex}\n`, 0o600);
+  try {
+    writeExclusive(publicKeyFile, pair.publicKeyPem, 0o644);
+  } catch (error) {
+    fs.unlinkSync(privateKeyFile);
+    throw error;
+  }
   return { privateKeyFile, publicKeyFile, publicKeyHex: pair.publicKeyHex, keyId: parsePublicKey(pair.publicKeyPem).keyId, algorithm: 'SM2' };
 }
 

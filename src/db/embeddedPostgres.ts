@@ -180,8 +180,10 @@ export class EmbeddedPostgres {
     fs.rmSync(this.clusterDir, { recursive: true, force: true });
     fs.mkdirSync(this.clusterDir, { recursive: true, mode: 0o700 });
     if (this.ids) fs.chownSync(this.clusterDir, this.ids.uid, this.ids.gid);
-    const passwordFile = path.join(os.tmpdir(), `tongfu-pw-${crypto.randomBytes(6).toString('hex')}`);
-    fs.writeFileSync(passwordFile, `${settings.password}\n`, { mode: 0o644 });
+    // The superuser's password reaches initdb in a file only initdb's user can read, inside a
+    // directory only that user can enter (contracts/decisions/0056-embedded-password.md); never on
+    // a command line, which every user can read in /proc.
+    const passwordFile = writePrivateFile(`${settings.password}\n`, this.ids);
     try {
       const result = spawnSync(
         path.join(this.binDir, 'initdb'),
@@ -192,7 +194,7 @@ export class EmbeddedPostgres {
         throw new Error(`initdb failed (exit ${String(result.status)}): ${result.stderr || String(result.error)}`);
       }
     } finally {
-      fs.rmSync(passwordFile, { force: true });
+      fs.rmSync(path.dirname(passwordFile), { recursive: true, force: true });
     }
     this.options.log.info({ clusterDir: this.clusterDir }, 'initialised the embedded PostgreSQL cluster');
   }
@@ -333,6 +335,27 @@ export class EmbeddedPostgres {
       }
     }
   }
+}
+
+/**
+ * Writes `text` to a new file of mode 0600 in a new directory of mode 0700 (mkdtemp), both owned
+ * by `owner` when given (the postgres user, as root): no other user can read it, or even see its
+ * name, at any moment. Answers the file's path; remove its directory when done.
+ */
+export function writePrivateFile(text: string, owner?: { uid: number; gid: number }): string {
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'tongfu-initdb-'));
+  fs.chmodSync(directory, 0o700);
+  if (owner) fs.chownSync(directory, owner.uid, owner.gid);
+  const file = path.join(directory, 'pwfile');
+  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+  try {
+    fs.fchmodSync(fd, 0o600);
+    if (owner) fs.fchownSync(fd, owner.uid, owner.gid);
+    fs.writeFileSync(fd, text);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return file;
 }
 
 function locateBinaries(): string {

@@ -16,6 +16,8 @@ export interface AppDependencies {
   metrics: Metrics;
   routes: RouteDefinition[];
   authenticator?: RequestAuthenticator;
+  /** The client's address from the socket's peer and X-Forwarded-For (net/addresses.ts); the peer when absent. */
+  clientAddress?: (peer: string, forwardedFor: string | undefined) => string;
   /** `GET /readyz`: undefined when ready, else the reason. */
   readiness(): Promise<string | undefined>;
 }
@@ -64,6 +66,8 @@ function requestContext(deps: AppDependencies): Koa.Middleware {
     const requestId = REQUEST_ID_PATTERN.test(given) ? given : crypto.randomUUID();
     ctx.state.requestId = requestId;
     ctx.set('X-Request-Id', requestId);
+    const peer = ctx.request.ip;
+    ctx.state.clientAddress = deps.clientAddress ? deps.clientAddress(peer, ctx.get('X-Forwarded-For') || undefined) : peer;
     const log = deps.log.child({ requestId });
     ctx.state.log = log;
     try {

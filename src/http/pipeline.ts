@@ -136,7 +136,7 @@ async function runChecked(
     rawBody,
     requestId: ctx.state.requestId as string,
     log: ctx.state.log as Logger,
-    clientAddress: ctx.request.ip,
+    clientAddress: (ctx.state.clientAddress as string | undefined) ?? ctx.request.ip,
     ...(nonce ? { nonce } : {}),
     koa: ctx,
   };

@@ -3,6 +3,7 @@ import { parsePublicKey } from '../crypto/keys';
 import { createSm2Signer } from '../crypto/sm2';
 import type { BytesLike } from '../crypto/sm3';
 import type { Db } from '../db/database';
+import { findPlatformKey, listPlatformKeys, recordPlatformKey } from '../db/repositories/platformKeys';
 import type { Logger } from '../logger';
 import { readStoredPlatformSigningKey, resolvePlatformSigningKey, SecretSource } from './platformSecrets';
 
@@ -57,34 +58,72 @@ function published(signer: Pick<PlatformSigner, 'keyId' | 'publicKeyHex' | 'publ
 export class PlatformKeyService {
   private readonly keys: PublishedPlatformKey[];
 
+  /**
+   * `db`, when given, is where every key the platform ever signed with is recorded
+   * (db/repositories/platformKeys.ts): the list is then read from there, so a key another
+   * instance started with after this one is published too.
+   */
   constructor(
     readonly signer: PlatformSigner,
     readonly source: SecretSource,
     retired: PublishedPlatformKey[] = [],
+    private readonly db?: Db,
   ) {
     this.keys = [published(signer, 'ACTIVE'), ...retired.filter((key) => key.keyId !== signer.keyId)];
   }
 
-  /** `GET /v1/platform/keys`: the active key first, then keys it replaced. */
+  /** The keys known when this instance started: the active key first, then keys it replaced. */
   publishedKeys(): PublishedPlatformKey[] {
     return this.keys.map((key) => ({ ...key }));
   }
+
+  /**
+   * `GET /v1/platform/keys`: this instance's signing key first (ACTIVE), then every other key
+   * the platform ever signed with (RETIRED), newest first.
+   */
+  async listKeys(): Promise<PublishedPlatformKey[]> {
+    if (this.db === undefined) return this.publishedKeys();
+    const rows = await listPlatformKeys(this.db);
+    const retired = rows.filter((row) => row.key_id !== this.signer.keyId).map((row) => publishedRow(row.public_key_hex, 'RETIRED'));
+    return [published(this.signer, 'ACTIVE'), ...retired];
+  }
+
+  /** The published key named `keyId`, active or retired, or undefined when the platform never had it. */
+  async findKey(keyId: string): Promise<PublishedPlatformKey | undefined> {
+    const known = this.keys.find((key) => key.keyId === keyId);
+    if (known !== undefined || this.db === undefined) return known === undefined ? undefined : { ...known };
+    const row = await findPlatformKey(this.db, keyId);
+    return row === undefined ? undefined : publishedRow(row.public_key_hex, 'RETIRED');
+  }
+}
+
+function publishedRow(publicKeyHex: string, status: PublishedPlatformKey['status']): PublishedPlatformKey {
+  const key = parsePublicKey(publicKeyHex);
+  return published({ keyId: key.keyId, publicKeyHex, publicKeyPem: key.pem }, status);
 }
 
 /**
  * The platform key from TONGFU_PLATFORM_KEY, else generated once and kept in the database
- * (operations.md §2). When a configured key replaces one generated earlier (a sandbox promoted to
- * a configured key), the generated one is still published, as RETIRED, so receipts and closes it
- * signed stay verifiable.
+ * (operations.md §2). Every key the platform signs with is recorded, public part only, in
+ * platform_keys (contracts/decisions/0055-platform-keys-kept.md), and every recorded key other
+ * than the one this instance signs with is published as RETIRED: a rotation of the configured
+ * key, or a configured key replacing a generated one, leaves every receipt and close the old key
+ * signed verifiable.
  */
 export async function loadPlatformKeys(deps: { db: Db; config: Pick<Config, 'platformKeyHex'>; log: Logger }): Promise<PlatformKeyService> {
   const secret = await resolvePlatformSigningKey(deps.db, deps.config);
   const signer = createPlatformSigner(secret.hex);
-  const retired: PublishedPlatformKey[] = [];
+  // A generated key that a configured one replaced signed before platform_keys existed perhaps:
+  // record it too (its private part stays where it was generated, in platform_settings).
   if (secret.source === 'config') {
     const generated = await readStoredPlatformSigningKey(deps.db);
-    if (generated !== undefined && generated !== secret.hex) retired.push(published(createPlatformSigner(generated), 'RETIRED'));
+    if (generated !== undefined && generated !== secret.hex) {
+      const old = createPlatformSigner(generated);
+      await recordPlatformKey(deps.db, { keyId: old.keyId, publicKeyHex: old.publicKeyHex, source: 'database' });
+    }
   }
-  deps.log.info({ keyId: signer.keyId, source: secret.source }, 'platform signing key loaded');
-  return new PlatformKeyService(signer, secret.source, retired);
+  await recordPlatformKey(deps.db, { keyId: signer.keyId, publicKeyHex: signer.publicKeyHex, source: secret.source });
+  const retired = (await listPlatformKeys(deps.db)).filter((row) => row.key_id !== signer.keyId).map((row) => publishedRow(row.public_key_hex, 'RETIRED'));
+  deps.log.info({ keyId: signer.keyId, source: secret.source, retiredKeyIds: retired.map((key) => key.keyId) }, 'platform signing key loaded');
+  return new PlatformKeyService(signer, secret.source, retired, deps.db);
 }

@@ -3,6 +3,7 @@ import { countFailure, countLookup, countLookupAsPendingFailure, purgeWindows, r
 import type { Clock } from '../domain/clock';
 import { TongfuError } from '../domain/errors';
 import type { Logger } from '../logger';
+import { lookupClientKey } from '../net/addresses';
 
 /**
  * The limits on public notice lookups (interface.md §6, payment-code.md): at most 30 lookups a
@@ -12,6 +13,9 @@ import type { Logger } from '../logger';
  * Counters are fixed one-minute windows in PostgreSQL, so the limits hold across every instance
  * on the database. Windows follow the real clock: like the nonce window, a limit is a security
  * bound that TONGFU_CLOCK must not move.
+ *
+ * A client address is counted by lookupClientKey (src/net/addresses.ts): an IPv6 client by its
+ * /64, which one subscriber usually holds whole, so rotating addresses inside it buys nothing.
  *
  * A payCode that has had 10 failed lookups in a window refuses every lookup until the window
  * ends, the right name included: otherwise the 11th guess would still be answered. The price is
@@ -57,6 +61,7 @@ export class PublicLookupLimiter {
    * recorded can exceed the failure limit by their number; `admitCountingFailure` cannot.
    */
   async admit(address: string, subject: string): Promise<void> {
+    address = lookupClientKey(address);
     const window = this.window();
     this.purgeNow(window.nowMs);
     const { addressHits, failures } = await countLookup(this.deps.db, { address, subject, windowStart: window.start });
@@ -77,6 +82,7 @@ export class PublicLookupLimiter {
    * lookup costs no further round trip; a successful one costs the release.
    */
   async admitCountingFailure(address: string, subject: string): Promise<LookupTicket> {
+    address = lookupClientKey(address);
     const window = this.window();
     this.purgeNow(window.nowMs);
     const { addressHits, failures } = await countLookupAsPendingFailure(this.deps.db, { address, subject, windowStart: window.start, addressHitsMax: LOOKUPS_PER_ADDRESS_MAX });

@@ -60,6 +60,7 @@ import {
   type ReceiptStatus,
 } from '../domain/receipt';
 import type { Logger } from '../logger';
+import { lookupClientKey } from '../net/addresses';
 import type { PlatformKeyService, PlatformSigner } from './platformKeys';
 import type { PublicLookupLimiter } from './publicLookupLimits';
 
@@ -447,7 +448,7 @@ export class ReceiptService {
   async getPublicReceipt(receiptNo: string, checkCode: string, clientAddress: string): Promise<ReceiptView & { verified: boolean }> {
     // Own subjects, so receipt lookups neither spend nor share the budget of notice lookups.
     try {
-      await this.deps.limiter.admit(`receipt:${clientAddress}`, `receipt:${receiptNo}`);
+      await this.deps.limiter.admit(`receipt:${lookupClientKey(clientAddress)}`, `receipt:${receiptNo}`);
     } catch (error) {
       if (error instanceof TongfuError && error.code === 'RATE_LIMITED') {
         throw new TongfuError('RATE_LIMITED', `too many receipt lookups from this address or for this receipt; retry later`, error.details);
@@ -461,7 +462,7 @@ export class ReceiptService {
       throw receiptNotFound();
     }
     const view = toView(row, this.deps.publicBaseUrl);
-    const verified = this.verify(view);
+    const verified = await this.verifyStored(view);
     if (!verified) this.deps.log.error({ receiptNo, keyId: view.keyId }, 'a stored receipt does not verify against the platform key that signed it');
     return { ...view, verified };
   }
@@ -472,15 +473,32 @@ export class ReceiptService {
     return verifier !== undefined && verifier.verify(view.signedBytes, view.signature);
   }
 
+  /**
+   * As verify, and a keyId this instance did not know at start (another instance's newer key) is
+   * looked up among every key the platform ever signed with.
+   */
+  async verifyStored(view: Pick<ReceiptView, 'signedBytes' | 'signature' | 'keyId'>): Promise<boolean> {
+    if (this.verifierFor(view.keyId) === undefined) {
+      const key = await this.deps.platformKeys.findKey(view.keyId);
+      if (key === undefined) return false;
+      this.cacheVerifier(key.keyId, key.publicKeyHex);
+    }
+    return this.verify(view);
+  }
+
+  private cacheVerifier(keyId: string, publicKeyHex: string): Sm2Verifier {
+    if (this.verifiers.size >= VERIFIERS_CACHED_MAX) this.verifiers.clear();
+    const verifier = createSm2Verifier(publicKeyHex);
+    this.verifiers.set(keyId, verifier);
+    return verifier;
+  }
+
   private verifierFor(keyId: string): Sm2Verifier | undefined {
     const cached = this.verifiers.get(keyId);
     if (cached !== undefined) return cached;
     const key = this.deps.platformKeys.publishedKeys().find((published) => published.keyId === keyId);
     if (key === undefined) return undefined;
-    if (this.verifiers.size >= VERIFIERS_CACHED_MAX) this.verifiers.clear();
-    const verifier = createSm2Verifier(key.publicKeyHex);
-    this.verifiers.set(keyId, verifier);
-    return verifier;
+    return this.cacheVerifier(keyId, key.publicKeyHex);
   }
 }
 

@@ -38,12 +38,14 @@ export interface TestService {
  * The whole service in-process on a fresh database of its own, listening on a free port, with a
  * business clock the test moves. Every response is checked against contracts/.
  */
-export async function startTestService(options: { env?: Record<string, string>; businessNow?: Date; real?: Clocks['real'] } = {}): Promise<TestService> {
-  const database = await createTestDatabase();
+export async function startTestService(
+  options: { env?: Record<string, string>; businessNow?: Date; real?: Clocks['real']; /** A database the test owns and drops itself: close() leaves it (a restart on the same data). */ database?: TestDatabase } = {},
+): Promise<TestService> {
+  const database = options.database ?? (await createTestDatabase());
   const config = loadConfig({ DATABASE_URL: database.connectionString, TONGFU_JOBS: 'off', LOG_LEVEL: 'silent', PUBLIC_BASE_URL: 'http://tongfu.test', ...options.env });
   const business = new ManualClock(options.businessNow ?? new Date());
   const real = options.real ?? { now: () => new Date() };
-  const opened: OpenedDatabase = { db: database.db, connectionString: database.connectionString, embedded: undefined, close: () => database.drop() };
+  const opened: OpenedDatabase = { db: database.db, connectionString: database.connectionString, embedded: undefined, close: () => (options.database === undefined ? database.drop() : Promise.resolve()) };
   const runtime = await startRuntime(config, pino({ level: 'silent' }), { database: opened, clocks: { business, real } });
   const server = http.createServer(runtime.app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -45,6 +45,45 @@ describe('the CLI', () => {
     expect(written.keyId).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
   });
 
+  it('keygen never overwrites an existing key: exit 1, the file named, nothing touched', async () => {
+    const prefix = path.join(workDir, 'existing');
+    fs.writeFileSync(`${prefix}.key`, 'the old private key\n', { mode: 0o600 });
+    const result = await cli(['keygen', '--out', prefix], env);
+    expect(result.code).toBe(1);
+    expect(result.err.join('\n')).toContain(`${prefix}.key already exists`);
+    expect(fs.readFileSync(`${prefix}.key`, 'utf8')).toBe('the old private key\n');
+    expect(fs.existsSync(`${prefix}.pub.pem`)).toBe(false);
+  });
+
+  it('keygen refuses an existing public key file before writing the private key', async () => {
+    const prefix = path.join(workDir, 'half');
+    fs.writeFileSync(`${prefix}.pub.pem`, 'the old public key\n');
+    const result = await cli(['keygen', '--out', prefix], env);
+    expect(result.code).toBe(1);
+    expect(result.err.join('\n')).toContain(`${prefix}.pub.pem already exists`);
+    expect(fs.readFileSync(`${prefix}.pub.pem`, 'utf8')).toBe('the old public key\n');
+    expect(fs.existsSync(`${prefix}.key`)).toBe(false);
+  });
+
+  it('keygen follows no symlink, dangling or not', async () => {
+    const victim = path.join(workDir, 'victim.txt');
+    fs.writeFileSync(victim, 'precious\n');
+    const linked = path.join(workDir, 'linked');
+    fs.symlinkSync(victim, `${linked}.key`);
+    const first = await cli(['keygen', '--out', linked], env);
+    expect(first.code).toBe(1);
+    expect(fs.readFileSync(victim, 'utf8')).toBe('precious\n');
+
+    const planted = path.join(workDir, 'planted-target.key');
+    const dangling = path.join(workDir, 'dangling');
+    fs.symlinkSync(planted, `${dangling}.pub.pem`);
+    const second = await cli(['keygen', '--out', dangling], env);
+    expect(second.code).toBe(1);
+    expect(second.err.join('\n')).toContain(`${dangling}.pub.pem already exists`);
+    expect(fs.existsSync(planted)).toBe(false);
+    expect(fs.existsSync(`${dangling}.key`)).toBe(false);
+  });
+
   it('refuses usage errors with exit 2 and the usage text', async () => {
     expect((await cli(['keygen'], env)).code).toBe(2);
     const unknown = await cli(['frobnicate'], env);

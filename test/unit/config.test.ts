@@ -43,3 +43,40 @@ describe('configuration', () => {
     expect(parseClockSpec('fixed:2026-12-01T09:00:00+08:00', systemClock).now().toISOString()).toBe('2026-12-01T01:00:00.000Z');
   });
 });
+
+describe('TONGFU_TRUSTED_PROXIES and TONGFU_CALLBACK_ALLOW', () => {
+  it('are empty by default, so no X-Forwarded-For is believed and no private callback is allowed in production', () => {
+    const config = loadConfig({});
+    expect(config.trustedProxies.cidrs).toEqual([]);
+    expect(config.trustedProxies.contains('127.0.0.1')).toBe(false);
+    expect(config.callbackAllow.cidrs).toEqual([]);
+  });
+
+  it('take comma lists of IPv4 and IPv6 CIDRs, a bare address being a range of one', () => {
+    const config = loadConfig({ TONGFU_TRUSTED_PROXIES: ' 10.0.0.0/8, 192.0.2.7 ,fd00::/8', TONGFU_CALLBACK_ALLOW: '172.16.5.0/24,::1' });
+    expect(config.trustedProxies.cidrs).toEqual(['10.0.0.0/8', '192.0.2.7/32', 'fd00::/8']);
+    expect(config.trustedProxies.contains('10.200.3.4')).toBe(true);
+    expect(config.trustedProxies.contains('::ffff:10.1.2.3')).toBe(true);
+    expect(config.trustedProxies.contains('fd12::1')).toBe(true);
+    expect(config.trustedProxies.contains('192.0.2.8')).toBe(false);
+    expect(config.callbackAllow.contains('172.16.5.9')).toBe(true);
+    expect(config.callbackAllow.contains('::1')).toBe(true);
+  });
+
+  it.each([
+    ['TONGFU_TRUSTED_PROXIES', '10.0.0.0/33'],
+    ['TONGFU_TRUSTED_PROXIES', 'proxy.example'],
+    ['TONGFU_TRUSTED_PROXIES', '10.0.0.0/8,10.0.0.256'],
+    ['TONGFU_TRUSTED_PROXIES', 'fd00::/129'],
+    ['TONGFU_CALLBACK_ALLOW', '10.0.0.0/x'],
+    ['TONGFU_CALLBACK_ALLOW', '10.0.0.0/8/8'],
+  ])('stop start-up naming %s when an entry (%s) is not a CIDR', (variable, value) => {
+    expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
+    try {
+      loadConfig({ [variable]: value });
+    } catch (error) {
+      expect((error as ConfigError).variable).toBe(variable);
+      expect((error as Error).message).toContain(variable);
+    }
+  });
+});

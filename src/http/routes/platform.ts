@@ -12,7 +12,7 @@ export function platformRoutes(services: Services): RouteDefinition[] {
       body: 'none',
       // Parties fetch these keys to verify callbacks, receipts and daily closes (interface.md §2).
       async handle() {
-        return { status: 200, body: { keys: services.platformKeys.publishedKeys() } };
+        return { status: 200, body: { keys: await services.platformKeys.listKeys() } };
       },
     },
   ];
