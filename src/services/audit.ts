@@ -259,7 +259,7 @@ export interface AuditServiceDependencies {
   db: Db;
 }
 
-/** The reads of the audit log: the API's pages and the CLI's verification. */
+/** The API's read of the audit log (`audit verify` calls verifyAuditChain itself). */
 export class AuditService {
   constructor(private readonly deps: AuditServiceDependencies) {}
 
@@ -270,10 +270,5 @@ export class AuditService {
     const data = (await repo.listAuditRowsAfter(this.deps.db, String(after), limit)).map(auditRecord);
     const last = data[data.length - 1];
     return { data, nextAfter: last ? last.seq : after };
-  }
-
-  /** `npm run cli -- audit verify`. */
-  verify(): Promise<AuditVerification> {
-    return verifyAuditChain(this.deps.db);
   }
 }
