@@ -180,6 +180,28 @@ describe('the finance audit log', () => {
     expect((await verifyAuditChain(database.db)).ok).toBe(true);
   });
 
+  it('serialises different finance actions running at once without a deadlock, and they all verify', async () => {
+    await catalogue.putItem('ITEM-B', { name: '工本费乙', incomeSortCode: '103040101', budgetLevel: 3, receivingAccountNo: 'FISCAL-A', pricing: { type: 'FIXED', amount: '5.00' }, lateFee: { type: 'NONE' }, status: 'ACTIVE' }, financeAppId);
+    const first = await lastSeq();
+    const bankAppId = (await database.db('parties').where({ role: 'bank', code: 'BANK-A' }).first('app_id')).app_id as string;
+    const actions: Array<Promise<unknown>> = [
+      ...Array.from({ length: 4 }, (_, index) => parties.register({ role: 'bank', code: `BANK-MIX-${index}`, name: `银行 ${index}`, publicKey: newSm2Credentials().publicKeyHex }, financeAppId)),
+      ...Array.from({ length: 4 }, (_, index) => catalogue.putRegion(`16${index}000`, { name: `地区 ${index}` }, financeAppId)),
+      catalogue.putUnitItems('UNIT-A', { itemCodes: [] }, financeAppId),
+      catalogue.putUnitItems('UNIT-A', { itemCodes: ['ITEM-A', 'ITEM-B'] }, financeAppId),
+      parties.update(bankAppId, { callbackUrl: 'https://bank.example/one' }, financeAppId),
+      parties.update(bankAppId, { callbackUrl: 'https://bank.example/two' }, financeAppId),
+      parties.addKey(bankAppId, newSm2Credentials().publicKeyHex, financeAppId),
+    ];
+    await Promise.all(actions);
+    const added = (await rows()).filter((row) => Number(row.seq) > first);
+    // Both unit-item replacements and both updates change something, whichever runs first (the
+    // unit's set is ['ITEM-A'] before, the bank's callback URL neither of the two).
+    expect(added).toHaveLength(actions.length);
+    expect(added.map((row) => Number(row.seq))).toEqual(added.map((_, index) => first + index + 1));
+    expect((await verifyAuditChain(database.db)).ok).toBe(true);
+  });
+
   it('refuses UPDATE, DELETE and TRUNCATE of the log, moving the head by hand, and a row that does not continue the chain', async () => {
     await expect(database.db.raw("UPDATE audit_log SET target = 'region:000000' WHERE seq = 1")).rejects.toThrow(/audit_log is append-only: UPDATE/);
     await expect(database.db.raw('DELETE FROM audit_log WHERE seq = 1')).rejects.toThrow(/audit_log is append-only: DELETE/);
@@ -198,6 +220,11 @@ describe('the finance audit log', () => {
       const run = await cli(['audit', 'verify'], env);
       return { code: run.code, result: run.out[0] as AuditVerification, err: run.err };
     }
+
+    it('refuses other subcommands with exit 2', async () => {
+      expect((await cli(['audit'], env)).code).toBe(2);
+      expect((await cli(['audit', 'verify', '--all'], env)).code).toBe(2);
+    });
 
     it('answers the whole chain with exit 0', async () => {
       const { code, result } = await verify();
