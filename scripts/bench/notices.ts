@@ -3,7 +3,8 @@
  * mobile encrypted; target ≥ 1,000/s. One unit issues every notice (each with its own bizRef);
  * requests are signed before the clock starts. Baselines in the same run: bare Koa requests/s,
  * and pgbench running the statements one creation sends (serial and items read, which stores the
- * request's nonce on its way — decision 0009 — then the notice-with-lines insert).
+ * request's nonce on its way — decision 0009 — then the notice-with-lines insert, which also
+ * snapshots the shared lines' sharing-rule shares).
  */
 import crypto from 'node:crypto';
 import { Client } from 'pg';
@@ -65,9 +66,15 @@ notice_key AS (
     FROM notice CROSS JOIN json_to_recordset('${lines}'::json) AS line(position smallint, item_id bigint, item_version integer, item_code text,
          item_name text, income_sort_code text, budget_level smallint, sharing_rule_code text, receiving_account_no text, quantity integer,
          amount numeric, pricing_type text, fixed_amount numeric, min_amount numeric, max_amount numeric, late_fee_type text, rate_per_day numeric, cap_ratio numeric)
-  RETURNING notice_id
+  RETURNING notice_id, position, sharing_rule_code
+), shares AS (
+  INSERT INTO notice_item_shares (notice_id, line_position, position, budget_level, ratio)
+  SELECT lines.notice_id, lines.position, s.position, s.budget_level, s.ratio
+    FROM lines JOIN sharing_rules r ON r.code = lines.sharing_rule_code JOIN sharing_rule_shares s ON s.sharing_rule_id = r.id
+  RETURNING line_position
 )
-SELECT notice.id::text AS id, (SELECT count(*) FROM lines)::int AS line_count FROM notice;
+SELECT notice.id::text AS id, (SELECT count(*) FROM lines)::int AS line_count,
+       (SELECT count(DISTINCT line_position) FROM shares)::int AS shared_line_count FROM notice;
 `;
   } finally {
     await client.end();

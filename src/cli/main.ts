@@ -12,6 +12,7 @@ import { allJobs } from '../jobs/registry';
 import { JobRunner } from '../jobs/runner';
 import { createLogger, Logger } from '../logger';
 import { buildServices, Services } from '../services';
+import { verifyAuditChain } from '../services/audit';
 import { verifyLedger } from '../services/ledger';
 import { partyAddCommand } from './partyAdd';
 
@@ -28,6 +29,7 @@ export const USAGE = `usage: npm run cli -- <command>
             [--region <code>] [--callback-url <url>] [--clearing-account <no>] [--cutoff HH:MM]
   job run <name> [--date YYYY-MM-DD] [--agency <code>]
   ledger verify                            check every ledger invariant; exit 1 on any break
+  audit verify                             recompute the finance audit log's hash chain; exit 1 on a break
 `;
 
 const JOB_LOCK_WAIT_MS = 10 * 60_000;
@@ -69,6 +71,14 @@ export async function runCli(argv: string[], io: CliIo = defaultIo, env: NodeJS.
           const verification = await verifyLedger(database.db);
           io.out(verification);
           if (!verification.ok) io.err(`ledger verify: broken — ${verification.checks.filter((check) => !check.ok).map((check) => check.name).join(', ')}`);
+          return verification.ok ? 0 : 1;
+        });
+      case 'audit':
+        if (rest[0] !== 'verify' || rest.length > 1) throw new UsageError('audit: the only subcommand is "verify"');
+        return await withDatabase(env, io, true, async ({ database }) => {
+          const verification = await verifyAuditChain(database.db);
+          io.out(verification);
+          if (!verification.ok) io.err(`audit verify: the chain breaks at seq ${verification.firstBrokenSeq}: ${verification.problem}`);
           return verification.ok ? 0 : 1;
         });
       case 'job':

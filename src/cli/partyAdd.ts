@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { FieldProblem, TongfuError, validationFailed } from '../domain/errors';
 import { Contract, errorsToTongfuError } from '../http/contract';
 import type { Services } from '../services';
+import { CLI_ACTOR } from '../services/audit';
 import type { RegisterPartyInput } from '../services/parties';
 
 /**
@@ -12,7 +13,8 @@ import type { RegisterPartyInput } from '../services/parties';
  * The way the first finance party is created, before anyone can sign a request. It builds the
  * same body `POST /v1/finance/parties` takes, checks it against the same contract and registers
  * it through the same use case, so the CLI and the API accept exactly the same parties and a
- * repeated command answers the party it registered before (idempotent on role and code).
+ * repeated command answers the party it registered before (idempotent on role and code). The
+ * registration is in the finance audit log with the actor `cli` (src/services/audit.ts).
  */
 
 export interface PartyAddResult {
@@ -109,7 +111,8 @@ export async function partyAddCommand(args: string[], services: Pick<Services, '
     const body = partyAddBody(args);
     const validate = contract.operation('registerParty').body;
     if (validate && !validate(body)) throw errorsToTongfuError(validate.errors ?? [], '');
-    const registration = await services.parties.register(body);
+    // The operator at the console is the actor the audit log records (`cli`).
+    const registration = await services.parties.register(body, CLI_ACTOR);
     return { appId: registration.party.appId, keyId: registration.keyId };
   } catch (error) {
     if (error instanceof TongfuError) throw inOptionTerms(error);

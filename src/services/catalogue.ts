@@ -12,6 +12,7 @@ import type { LateFeeRule } from '../domain/lateFee';
 import { Decimal, formatMoney, parseMoney, parseRate, RATE_PER_DAY_DECIMALS_MAX, RATIO_DECIMALS_MAX } from '../domain/money';
 import type { ItemPricing, ItemStatus } from '../domain/noticePricing';
 import type { Logger } from '../logger';
+import { type AuditAction, type AuditSnapshot, recordAudit } from './audit';
 
 /**
  * The finance department's catalogue (interface.md §6.1): regions, accounts, sharing rules,
@@ -19,6 +20,8 @@ import type { Logger } from '../logger';
  * refused request writes nothing.
  *
  * A PUT whose content equals what is stored answers 200 and writes nothing (not even updatedAt).
+ * Every PUT that creates or changes something records it in the finance audit log
+ * (src/services/audit.ts) in its transaction, with the finance party that made it (`actor`).
  *
  * Errors, in the order each use case checks them: VALIDATION_FAILED (with every problem listed;
  * AMOUNT_INVALID for a pricing amount that is not money), the resource's NOT_FOUND (reads and the
@@ -371,15 +374,42 @@ export async function unauthorizedItemCodes(db: Queryable, unitPartyId: string, 
  * one code serialise on its unique key: the loser's insert does nothing, and it then locks and
  * updates the winner's row, so the second PUT answers 200 as if it had come later.
  */
-async function upsertRow<Row>(ops: { lock(): Promise<Row | undefined>; insert(): Promise<Row | undefined>; update(existing: Row): Promise<Row> }): Promise<{ row: Row; created: boolean }> {
+async function upsertRow<Row>(ops: { lock(): Promise<Row | undefined>; insert(): Promise<Row | undefined>; update(existing: Row): Promise<Row> }): Promise<{ row: Row; created: boolean; previous: Row | undefined }> {
   let existing = await ops.lock();
   if (existing === undefined) {
     const inserted = await ops.insert();
-    if (inserted !== undefined) return { row: inserted, created: true };
+    if (inserted !== undefined) return { row: inserted, created: true, previous: undefined };
     existing = await ops.lock();
     assert(existing !== undefined, 'a row whose insert conflicted must exist');
   }
-  return { row: await ops.update(existing), created: false };
+  return { row: await ops.update(existing), created: false, previous: existing };
+}
+
+/**
+ * Records a catalogue change in the audit log when there is one: a creation (no `before`), or a
+ * `before` whose content differs from `after`. The same content again records nothing.
+ */
+async function auditChange(trx: Knex.Transaction, change: { actor: string; action: AuditAction; target: string; before: AuditSnapshot | null; after: AuditSnapshot; at: Date }): Promise<void> {
+  if (change.before !== null && canonicalJson(change.before) === canonicalJson(change.after)) return;
+  await recordAudit(trx, change);
+}
+
+// ---- what the audit log records of each resource: its content, without timestamps -------------
+
+function regionSnapshot(row: RegionRow): AuditSnapshot {
+  return { regionCode: row.code, name: row.name, parentCode: row.parent_code };
+}
+
+function accountSnapshot(row: AccountRow): AuditSnapshot {
+  return { accountNo: row.account_no, name: row.name, bankCode: row.bank_code, kind: row.kind };
+}
+
+function sharingRuleSnapshot(rule: SharingRule): AuditSnapshot {
+  return { ruleCode: rule.ruleCode, name: rule.name, shares: rule.shares.map((share) => ({ budgetLevel: share.budgetLevel, ratio: formatRate(share.ratio) })) };
+}
+
+function itemSnapshot(item: Item): AuditSnapshot {
+  return { itemCode: item.itemCode, version: item.version, ...itemContent(item) };
 }
 
 export class CatalogueService {
@@ -392,14 +422,14 @@ export class CatalogueService {
   // ---- regions ----
 
   /** `PUT /v1/finance/regions/{regionCode}`. UNKNOWN_REFERENCE: parentCode; VALIDATION_FAILED: its own parent, a cycle, too deep. */
-  async putRegion(regionCode: string, input: PutRegionInput): Promise<Upserted<Region>> {
+  async putRegion(regionCode: string, input: PutRegionInput, actor: string): Promise<Upserted<Region>> {
     if (input.parentCode === regionCode) throw validationFailed([{ path: '/parentCode', problem: 'a region cannot be its own parent' }]);
     const now = this.now();
     const result = await this.deps.db.transaction(async (trx) => {
       await repo.lockRegionHierarchy(trx);
       const parentCode = input.parentCode ?? null;
       if (parentCode !== null) await this.checkParent(trx, regionCode, parentCode);
-      return upsertRow<RegionRow>({
+      const upserted = await upsertRow<RegionRow>({
         lock: () => repo.findRegion(trx, regionCode, { lock: 'update' }),
         insert: () => repo.insertRegion(trx, { code: regionCode, name: input.name, parent_code: parentCode, created_at: now, updated_at: now }),
         update: async (existing) => {
@@ -407,6 +437,9 @@ export class CatalogueService {
           return repo.updateRegion(trx, existing.id, { name: input.name, parent_code: parentCode, updated_at: now });
         },
       });
+      const before = upserted.previous === undefined ? null : regionSnapshot(upserted.previous);
+      await auditChange(trx, { actor, action: 'region.saved', target: `region:${regionCode}`, before, after: regionSnapshot(upserted.row), at: now });
+      return upserted;
     });
     return { resource: toRegion(result.row), created: result.created };
   }
@@ -447,12 +480,12 @@ export class CatalogueService {
    * code). VALIDATION_FAILED: a kind change the account's users forbid — items receive only into
    * FISCAL or TREASURY accounts, agencies collect only into CLEARING accounts.
    */
-  async putAccount(accountNo: string, input: PutAccountInput): Promise<Upserted<Account>> {
+  async putAccount(accountNo: string, input: PutAccountInput, actor: string): Promise<Upserted<Account>> {
     const now = this.now();
     const result = await this.deps.db.transaction(async (trx) => {
       const bank = await findPartyByRoleCode(trx, 'bank', input.bankCode);
       if (!bank) throw unknownReferences([{ path: '/bankCode', problem: `no bank party with code ${input.bankCode} is registered` }]);
-      return upsertRow<AccountRow>({
+      const upserted = await upsertRow<AccountRow>({
         lock: () => repo.findAccount(trx, accountNo, { lock: 'update' }),
         insert: () => repo.insertAccount(trx, { account_no: accountNo, name: input.name, bank_code: input.bankCode, kind: input.kind, created_at: now, updated_at: now }),
         update: async (existing) => {
@@ -461,6 +494,9 @@ export class CatalogueService {
           return repo.updateAccount(trx, existing.id, { name: input.name, bank_code: input.bankCode, kind: input.kind, updated_at: now });
         },
       });
+      const before = upserted.previous === undefined ? null : accountSnapshot(upserted.previous);
+      await auditChange(trx, { actor, action: 'account.saved', target: `account:${accountNo}`, before, after: accountSnapshot(upserted.row), at: now });
+      return upserted;
     });
     return { resource: toAccount(result.row), created: result.created };
   }
@@ -492,25 +528,30 @@ export class CatalogueService {
   // ---- sharing rules ----
 
   /** `PUT /v1/finance/sharing-rules/{ruleCode}`. VALIDATION_FAILED: levels repeated, ratios not summing to exactly 1. */
-  async putSharingRule(ruleCode: string, input: PutSharingRuleInput): Promise<Upserted<SharingRule>> {
+  async putSharingRule(ruleCode: string, input: PutSharingRuleInput, actor: string): Promise<Upserted<SharingRule>> {
     const { shares, problems } = parseShares(input.shares);
     if (problems.length > 0) throw validationFailed(problems);
     const storedShares = shares.map((share) => ({ budgetLevel: share.budgetLevel, ratio: formatRate(share.ratio) }));
     const now = this.now();
     return this.deps.db.transaction(async (trx) => {
       let unchanged = false;
+      let previous: SharingRule | undefined;
       const { row, created } = await upsertRow<SharingRuleRow>({
         lock: () => repo.findSharingRule(trx, ruleCode, { lock: 'update' }),
         insert: () => repo.insertSharingRule(trx, { code: ruleCode, name: input.name, created_at: now, updated_at: now }),
         update: async (existing) => {
           const current = toSharingRule(existing, await repo.listShares(trx, [existing.id]));
+          previous = current;
           unchanged = existing.name === input.name && sameShares(current.shares, shares);
           return unchanged ? existing : repo.updateSharingRule(trx, existing.id, { name: input.name, updated_at: now });
         },
       });
       if (!unchanged) await repo.replaceShares(trx, row.id, storedShares);
       const stored = await repo.listShares(trx, [row.id]);
-      return { resource: toSharingRule(row, stored), created };
+      const resource = toSharingRule(row, stored);
+      const before = previous === undefined ? null : sharingRuleSnapshot(previous);
+      await auditChange(trx, { actor, action: 'sharing_rule.saved', target: `sharing_rule:${ruleCode}`, before, after: sharingRuleSnapshot(resource), at: now });
+      return { resource, created };
     });
   }
 
@@ -538,7 +579,7 @@ export class CatalogueService {
    * FISCAL or TREASURY account). A change of content makes a new version; the same content again
    * changes nothing.
    */
-  async putItem(itemCode: string, input: PutItemInput): Promise<Upserted<Item>> {
+  async putItem(itemCode: string, input: PutItemInput, actor: string): Promise<Upserted<Item>> {
     const problems: FieldProblem[] = [];
     const pricing = parsePricing(input.pricing, problems);
     const lateFee = parseLateFee(input.lateFee, problems);
@@ -568,7 +609,7 @@ export class CatalogueService {
       }
       if (references.length > 0) throw unknownReferences(references);
 
-      return upsertRow<ItemRow>({
+      const upserted = await upsertRow<ItemRow>({
         lock: () => repo.findItem(trx, itemCode, { lock: 'update' }),
         insert: async () => {
           const inserted = await repo.insertItem(trx, { code: itemCode, ...itemColumns(content), version: 1, created_at: now, updated_at: now });
@@ -583,6 +624,9 @@ export class CatalogueService {
           return updated;
         },
       });
+      const before = upserted.previous === undefined ? null : itemSnapshot(toItem(upserted.previous));
+      await auditChange(trx, { actor, action: 'item.saved', target: `item:${itemCode}`, before, after: itemSnapshot(toItem(upserted.row)), at: now });
+      return upserted;
     });
     const item = toItem(result.row);
     this.deps.log.info({ itemCode, version: item.version, created: result.created }, 'item saved');
@@ -607,7 +651,7 @@ export class CatalogueService {
    * NOT_FOUND: no unit with that code (the unit is the resource addressed). UNKNOWN_REFERENCE: an
    * item code. The set always exists (empty at first), so the answer is 200.
    */
-  async putUnitItems(unitCode: string, input: PutUnitItemsInput): Promise<UnitItems> {
+  async putUnitItems(unitCode: string, input: PutUnitItemsInput, actor: string): Promise<UnitItems> {
     const codes = [...new Set(input.itemCodes)];
     if (codes.length !== input.itemCodes.length) throw validationFailed([{ path: '/itemCodes', problem: 'an item code is listed twice' }]);
     if (codes.length > UNIT_ITEMS_MAX) throw validationFailed([{ path: '/itemCodes', problem: `at most ${UNIT_ITEMS_MAX} item codes` }]);
@@ -622,8 +666,11 @@ export class CatalogueService {
         if (!found.has(code)) unknown.push({ path: `/itemCodes/${index}`, problem: `no item ${code} is registered` });
       });
       if (unknown.length > 0) throw unknownReferences(unknown);
+      const before = await repo.listUnitItemCodes(trx, unit.id);
       await repo.replaceUnitItems(trx, unit.id, codes, now);
-      return repo.listUnitItemCodes(trx, unit.id);
+      const after = await repo.listUnitItemCodes(trx, unit.id);
+      await auditChange(trx, { actor, action: 'unit_items.replaced', target: `unit:${unitCode}/items`, before: { unitCode, itemCodes: before }, after: { unitCode, itemCodes: after }, at: now });
+      return after;
     });
     return { unitCode, itemCodes };
   }

@@ -9,6 +9,7 @@ import type { DeliveryStatus } from '../domain/callbacks';
 import type { Clocks } from '../domain/clock';
 import { assert, TongfuError } from '../domain/errors';
 import type { Logger } from '../logger';
+import { recordAudit } from './audit';
 
 /**
  * Events and their feedback to parties (lifecycle.md §5): the transactional outbox
@@ -297,6 +298,7 @@ export class EventService {
    * `POST /v1/finance/events/{eventId}/redeliver`: delivers the event again to every recipient
    * that has a callback URL (or a delivery already), due now, the retry schedule from its start.
    * A disabled recipient's delivery waits as usual. Errors: NOT_FOUND (no such event).
+   * Recorded in the finance audit log with `requestedBy` (the finance party's appId) as actor.
    */
   async redeliver(eventId: string, requestedBy: string): Promise<{ eventId: string; status: 'PENDING'; deliveries: number }> {
     const { db, clocks, log } = this.deps;
@@ -305,7 +307,12 @@ export class EventService {
     // Numbered first, so that the new round covers every recipient (the sequencer creates the
     // first deliveries of rows it numbers; the redelivery resets them).
     if (rows.some((row) => row.sequence === null)) await this.sequence({ wait: true });
-    const deliveries = await db.transaction((trx) => deliveriesRepo.redeliverEvent(trx, eventId, clocks.real.now()));
+    const now = clocks.real.now();
+    const deliveries = await db.transaction(async (trx) => {
+      const reset = await deliveriesRepo.redeliverEvent(trx, eventId, now);
+      await recordAudit(trx, { actor: requestedBy, action: 'event.redelivered', target: `event:${eventId}`, before: null, after: { eventId, deliveries: reset }, at: now });
+      return reset;
+    });
     log.info({ eventId, requestedBy, deliveries }, 'event redelivery requested');
     if (deliveries > 0) this.deps.onDeliveriesDue?.();
     return { eventId, status: 'PENDING', deliveries };

@@ -3,6 +3,7 @@ import type { Db } from '../db/database';
 import type { Clocks } from '../domain/clock';
 import type { FieldCipher } from '../crypto/fieldCipher';
 import type { Logger } from '../logger';
+import { AuditService } from './audit';
 import { PartyAuthenticator, SignedAccessAuthenticator } from './authentication';
 import { CatalogueService } from './catalogue';
 import { EventService, recordEvent } from './events';
@@ -47,6 +48,8 @@ export interface Services {
   catalogue: CatalogueService;
   /** Party registration, status, callback URL and keys (interface.md §6.1; `party add`). */
   parties: PartyService;
+  /** The finance audit log's reads (pages, `audit verify`); actions append with `recordAudit` from './audit'. */
+  audit: AuditService;
   /** Payment notices: issue, read, list, void (units); verify (agencies); look up (public). */
   notices: NoticeService;
   /** Events (lifecycle.md §5): sequencing, the pull API, deliveries, redelivery. Record with `recordEvent` from './events'. */
@@ -86,6 +89,7 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
         authenticator.invalidate(appId);
         await deps.announcePartyChange?.(appId);
       } }),
+    audit: new AuditService({ db: deps.db }),
     notices: new NoticeService({
       db: deps.db,
       clocks: deps.clocks,

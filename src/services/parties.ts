@@ -12,12 +12,16 @@ import type { Clocks } from '../domain/clock';
 import { assert, FieldProblem, TongfuError, validationFailed } from '../domain/errors';
 import { DEFAULT_CUTOFF_TIME } from '../domain/identifiers';
 import type { Logger } from '../logger';
+import { type AuditSnapshot, recordAudit } from './audit';
 import { CLEARING_ACCOUNT_KIND, type ListPage, unknownReferences } from './catalogue';
 
 /**
  * Registering and administering parties (interface.md §6.1): the finance department registers
  * units, agencies, banks and other finance parties, manages their status and callback URL, and
  * rotates their public keys. `npm run cli -- party add` registers through the same use case.
+ *
+ * Every change is recorded in the finance audit log (src/services/audit.ts) in its transaction,
+ * with the actor's appId (`cli` for `party add`); a replay or a no-op records nothing.
  *
  * Every change that the signature check depends on (keys, status; the callback URL for
  * deliveries) calls `onPartyChanged(appId)` after it commits, so a cache of parties — the request
@@ -147,6 +151,26 @@ async function withKeysOne(db: Queryable, row: PartyRow): Promise<Party> {
   return party;
 }
 
+/** A party as the audit log records it: what finance set, no timestamps (the row has its own). */
+function partySnapshot(record: PartyRecord): AuditSnapshot {
+  return {
+    appId: record.appId,
+    role: record.role,
+    code: record.code,
+    name: record.name,
+    status: record.status,
+    regionCode: record.regionCode,
+    callbackUrl: record.callbackUrl,
+    clearingAccountNo: record.clearingAccountNo,
+    cutoffTime: record.cutoffTime,
+  };
+}
+
+/** A key as the audit log records it: its id, not the key itself (the id is derived from it). */
+function keySnapshot(key: PartyKey): AuditSnapshot {
+  return { keyId: key.keyId, algorithm: key.algorithm, status: key.status };
+}
+
 // ---- reads other use cases share (run inside their transactions) -----------------------------
 
 /** The party with this role and code, without keys; payments read an agency's cutoff and clearing account here. */
@@ -263,8 +287,10 @@ export class PartyService {
    * Errors, in order: VALIDATION_FAILED (fields of another role, a missing role field, the
    * callback URL, the key: malformed, unsupported or RSA under 2048 bits), IDEMPOTENCY_CONFLICT,
    * UNKNOWN_REFERENCE (regionCode; clearingAccountNo: none, or not a CLEARING account).
+   *
+   * `actor`: the registering finance party's appId, or CLI_ACTOR for `party add`.
    */
-  async register(input: RegisterPartyInput): Promise<Registration> {
+  async register(input: RegisterPartyInput, actor: string): Promise<Registration> {
     const { problems, key } = registrationProblems(input);
     if (problems.length > 0 || key === undefined) throw validationFailed(problems);
     // The fingerprint of the request exactly as parsed (interface.md §4): "24:00" given and
@@ -299,7 +325,9 @@ export class PartyService {
           updated_at: now,
         });
         await repo.insertKey(trx, { party_id: row.id, key_id: key.keyId, algorithm: key.algorithm, public_key_pem: key.pem, created_at: now });
-        return withKeysOne(trx, row);
+        const registered = await withKeysOne(trx, row);
+        await recordAudit(trx, { actor, action: 'party.registered', target: `party:${registered.appId}`, before: null, after: { ...partySnapshot(registered), keys: registered.keys.map(keySnapshot) }, at: now });
+        return registered;
       });
     } catch (error) {
       const keyTaken = isUniqueViolation(error, repo.PARTY_KEY_OWNER_CONSTRAINT);
@@ -356,9 +384,9 @@ export class PartyService {
   /**
    * `PATCH /v1/finance/parties/{appId}`. Errors: VALIDATION_FAILED (callback URL), NOT_FOUND,
    * INVALID_STATE_TRANSITION (disabling the last active finance party, which would leave no one
-   * able to administer the platform through the API).
+   * able to administer the platform through the API). A PATCH that changes nothing is not audited.
    */
-  async update(appId: string, input: UpdatePartyInput): Promise<Party> {
+  async update(appId: string, input: UpdatePartyInput, actor: string): Promise<Party> {
     if (typeof input.callbackUrl === 'string') {
       const problem = callbackUrlProblem(input.callbackUrl);
       if (problem) throw validationFailed([{ path: '/callbackUrl', problem }]);
@@ -380,7 +408,13 @@ export class PartyService {
       const changes: { status?: PartyStatus; callback_url?: string | null; updated_at: Date } = { updated_at: now };
       if (input.status !== undefined) changes.status = input.status;
       if (input.callbackUrl !== undefined) changes.callback_url = input.callbackUrl;
-      return withKeysOne(trx, await repo.updateParty(trx, row.id, changes));
+      const updated = await withKeysOne(trx, await repo.updateParty(trx, row.id, changes));
+      const before = partySnapshot(toPartyRecord(row));
+      const after = partySnapshot(updated);
+      if (before.status !== after.status || before.callbackUrl !== after.callbackUrl) {
+        await recordAudit(trx, { actor, action: 'party.updated', target: `party:${appId}`, before, after, at: now });
+      }
+      return updated;
     });
     this.deps.log.info({ appId, status: input.status, callbackUrlChanged: input.callbackUrl !== undefined }, 'party updated');
     await this.changed(appId);
@@ -394,7 +428,7 @@ export class PartyService {
    * may be compromised; a new key pair is the way back. Errors: VALIDATION_FAILED (the key),
    * NOT_FOUND.
    */
-  async addKey(appId: string, publicKey: string): Promise<KeyRegistration> {
+  async addKey(appId: string, publicKey: string, actor: string): Promise<KeyRegistration> {
     const problems: FieldProblem[] = [];
     const key = parseKeyInto(publicKey, problems);
     if (problems.length > 0 || key === undefined) throw validationFailed(problems);
@@ -407,7 +441,9 @@ export class PartyService {
       if (await repo.findKeyById(trx, key.keyId)) throw keyOfAnotherParty();
       try {
         const row = await repo.insertKey(trx, { party_id: party.id, key_id: key.keyId, algorithm: key.algorithm, public_key_pem: key.pem, created_at: now });
-        return { key: toKey(row), created: true };
+        const added = toKey(row);
+        await recordAudit(trx, { actor, action: 'party.key_added', target: `party:${appId}/key:${added.keyId}`, before: null, after: keySnapshot(added), at: now });
+        return { key: added, created: true };
       } catch (error) {
         // Registered for another party at the same moment.
         if (isUniqueViolation(error, repo.PARTY_KEY_OWNER_CONSTRAINT)) throw keyOfAnotherParty();
@@ -426,7 +462,7 @@ export class PartyService {
    * answers it again. Errors: NOT_FOUND (party or key), LAST_ACTIVE_KEY. The party's row is
    * locked, so two concurrent retirements of its last two keys cannot both succeed.
    */
-  async retireKey(appId: string, keyId: string): Promise<PartyKey> {
+  async retireKey(appId: string, keyId: string, actor: string): Promise<PartyKey> {
     const now = this.now();
     const result = await this.deps.db.transaction(async (trx) => {
       const party = await repo.findPartyByAppId(trx, appId, { lock: 'update' });
@@ -437,7 +473,9 @@ export class PartyService {
       if ((await repo.countActiveKeys(trx, party.id)) <= 1) {
         throw new TongfuError('LAST_ACTIVE_KEY', `key ${keyId} is the last active key of party ${appId}; add another key before retiring it`, { appId, keyId });
       }
-      return { key: toKey(await repo.retireKey(trx, key.id, now)), retired: true };
+      const retired = toKey(await repo.retireKey(trx, key.id, now));
+      await recordAudit(trx, { actor, action: 'party.key_retired', target: `party:${appId}/key:${keyId}`, before: keySnapshot(toKey(key)), after: keySnapshot(retired), at: now });
+      return { key: retired, retired: true };
     });
     if (result.retired) {
       this.deps.log.info({ appId, keyId }, 'party key retired');

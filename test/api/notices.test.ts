@@ -453,6 +453,7 @@ describe('the snapshot of the catalogue', () => {
     await world.services.catalogue.putItem(
       ITEMS.fixedFee,
       itemInput({ name: '营业执照工本费（新）', incomeSortCode: '103040199', budgetLevel: 2, receivingAccountNo: world.treasuryAccountNo, pricing: { type: 'FIXED', amount: '60.00' }, lateFee: { type: 'DAILY_RATE', ratePerDay: '0.01', capRatio: '0.5' } }),
+      world.finance.appId,
     );
     try {
       const after = await unit('GET', `/v1/unit/notices/${before.payCode}`);
@@ -469,7 +470,7 @@ describe('the snapshot of the catalogue', () => {
       const newLine = await service.database.db('notice_items').join('notices', 'notices.id', 'notice_items.notice_id').where('notices.pay_code', newPrice.payCode).first();
       expect(newLine.item_version).toBe(2);
     } finally {
-      await world.services.catalogue.putItem(ITEMS.fixedFee, itemInput({ name: '营业执照工本费', incomeSortCode: '103040101', budgetLevel: 3, receivingAccountNo: world.fiscalAccountNo, pricing: { type: 'FIXED', amount: '50.00' } }));
+      await world.services.catalogue.putItem(ITEMS.fixedFee, itemInput({ name: '营业执照工本费', incomeSortCode: '103040101', budgetLevel: 3, receivingAccountNo: world.fiscalAccountNo, pricing: { type: 'FIXED', amount: '50.00' } }), world.finance.appId);
     }
   });
 });

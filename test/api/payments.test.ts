@@ -488,7 +488,7 @@ describe('businessDate and the agency’s cut-off', () => {
 async function registerAgency(cutoffTime: string): Promise<SignedCall> {
   const credentials = newSm2Credentials();
   const code = `AG_${cutoffTime.replace(':', '')}_${Math.random().toString(36).slice(2, 8)}`;
-  const registration = await world.services.parties.register({ role: 'agency', code, name: `代收 ${code}`, publicKey: credentials.publicKeyPem, clearingAccountNo: world.clearingAccountNo, cutoffTime });
+  const registration = await world.services.parties.register({ role: 'agency', code, name: `代收 ${code}`, publicKey: credentials.publicKeyPem, clearingAccountNo: world.clearingAccountNo, cutoffTime }, world.finance.appId);
   return signedAs(service, { appId: registration.party.appId, keyId: registration.keyId, privateKey: credentials.privateKey, publicKey: credentials.publicKeyPem });
 }
 

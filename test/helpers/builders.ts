@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { Services } from '../../src/services';
+import { CLI_ACTOR } from '../../src/services/audit';
 import type { PutItemInput } from '../../src/services/catalogue';
 import { newSm2Credentials, PartyCredentials, signedRequest, SignedRequestOptions } from './signedClient';
 import type { TestResponse, TestService } from './testService';
@@ -46,13 +47,17 @@ export function signedAs(service: TestService, credentials: PartyCredentials) {
 
 export type SignedCall = ReturnType<typeof signedAs>;
 
-/** Registers a party through the party use case; answers the credentials to sign as it. */
+/**
+ * Registers a party through the party use case; answers the credentials to sign as it. `actor` is
+ * who the audit log says did it: the operator (`cli`) unless a finance party's appId is given.
+ */
 export async function registerParty(
   services: Services,
   fields: { role: 'finance' | 'unit' | 'agency' | 'bank'; code: string; name?: string; regionCode?: string; clearingAccountNo?: string; cutoffTime?: string },
+  actor: string = CLI_ACTOR,
 ): Promise<PartyCredentials> {
   const credentials = newSm2Credentials();
-  const registration = await services.parties.register({ name: `${fields.role} ${fields.code}`, publicKey: credentials.publicKeyPem, ...fields });
+  const registration = await services.parties.register({ name: `${fields.role} ${fields.code}`, publicKey: credentials.publicKeyPem, ...fields }, actor);
   return { appId: registration.party.appId, keyId: registration.keyId, privateKey: credentials.privateKey, publicKey: credentials.publicKeyPem };
 }
 
@@ -73,14 +78,14 @@ export function itemInput(overrides: Partial<PutItemInput> & Pick<PutItemInput, 
 export async function addUnit(world: World, options: { code?: string; name?: string; regionCode?: string; itemCodes?: string[] } = {}): Promise<PartyCredentials & { code: string; regionCode: string }> {
   const code = options.code ?? `UNIT_${crypto.randomBytes(4).toString('hex')}`;
   const regionCode = options.regionCode ?? REGION.district;
-  const credentials = await registerParty(world.services, { role: 'unit', code, name: options.name ?? `执收单位 ${code}`, regionCode });
-  await world.services.catalogue.putUnitItems(code, { itemCodes: options.itemCodes ?? [] });
+  const credentials = await registerParty(world.services, { role: 'unit', code, name: options.name ?? `执收单位 ${code}`, regionCode }, world.finance.appId);
+  await world.services.catalogue.putUnitItems(code, { itemCodes: options.itemCodes ?? [] }, world.finance.appId);
   return { ...credentials, code, regionCode };
 }
 
 /** Another agency collecting into the world's clearing account. */
 export async function addAgency(world: World, code = `AGENCY_${crypto.randomBytes(4).toString('hex')}`): Promise<PartyCredentials & { code: string }> {
-  const credentials = await registerParty(world.services, { role: 'agency', code, name: `代收机构 ${code}`, clearingAccountNo: world.clearingAccountNo });
+  const credentials = await registerParty(world.services, { role: 'agency', code, name: `代收机构 ${code}`, clearingAccountNo: world.clearingAccountNo }, world.finance.appId);
   return { ...credentials, code };
 }
 
@@ -92,20 +97,22 @@ export async function buildWorld(service: TestService): Promise<World> {
   const services = service.runtime.services;
   const { catalogue } = services;
   const finance = await registerParty(services, { role: 'finance', code: 'FIN_NM', name: '内蒙古自治区财政厅' });
-  await catalogue.putRegion(REGION.province, { name: '内蒙古自治区' });
-  await catalogue.putRegion(REGION.city, { name: '呼和浩特市', parentCode: REGION.province });
-  await catalogue.putRegion(REGION.district, { name: '新城区', parentCode: REGION.city });
+  // Everything else is the finance party's doing, as the audit log records it.
+  const actor = finance.appId;
+  await catalogue.putRegion(REGION.province, { name: '内蒙古自治区' }, actor);
+  await catalogue.putRegion(REGION.city, { name: '呼和浩特市', parentCode: REGION.province }, actor);
+  await catalogue.putRegion(REGION.district, { name: '新城区', parentCode: REGION.city }, actor);
   const bankCode = 'BANK_NM';
-  await registerParty(services, { role: 'bank', code: bankCode, name: '内蒙古银行' });
+  await registerParty(services, { role: 'bank', code: bankCode, name: '内蒙古银行' }, actor);
   const fiscalAccountNo = 'FISCAL_001';
   const treasuryAccountNo = 'TREASURY_001';
   const clearingAccountNo = 'CLEARING_001';
-  await catalogue.putAccount(fiscalAccountNo, { name: '财政专户', bankCode, kind: 'FISCAL' });
-  await catalogue.putAccount(treasuryAccountNo, { name: '国库待报解户', bankCode, kind: 'TREASURY' });
-  await catalogue.putAccount(clearingAccountNo, { name: '汇缴户', bankCode, kind: 'CLEARING' });
-  await catalogue.putSharingRule('SHARE_40_60', { name: '区市四六分成', shares: [{ budgetLevel: 2, ratio: '0.4' }, { budgetLevel: 3, ratio: '0.6' }] });
+  await catalogue.putAccount(fiscalAccountNo, { name: '财政专户', bankCode, kind: 'FISCAL' }, actor);
+  await catalogue.putAccount(treasuryAccountNo, { name: '国库待报解户', bankCode, kind: 'TREASURY' }, actor);
+  await catalogue.putAccount(clearingAccountNo, { name: '汇缴户', bankCode, kind: 'CLEARING' }, actor);
+  await catalogue.putSharingRule('SHARE_40_60', { name: '区市四六分成', shares: [{ budgetLevel: 2, ratio: '0.4' }, { budgetLevel: 3, ratio: '0.6' }] }, actor);
 
-  await catalogue.putItem(ITEMS.fixedFee, itemInput({ name: '营业执照工本费', incomeSortCode: '103040101', budgetLevel: 3, receivingAccountNo: fiscalAccountNo, pricing: { type: 'FIXED', amount: '50.00' } }));
+  await catalogue.putItem(ITEMS.fixedFee, itemInput({ name: '营业执照工本费', incomeSortCode: '103040101', budgetLevel: 3, receivingAccountNo: fiscalAccountNo, pricing: { type: 'FIXED', amount: '50.00' } }), actor);
   await catalogue.putItem(
     ITEMS.fine,
     itemInput({
@@ -116,6 +123,7 @@ export async function buildWorld(service: TestService): Promise<World> {
       pricing: { type: 'RANGE', min: '0.01', max: '100000.00' },
       lateFee: { type: 'DAILY_RATE', ratePerDay: '0.03', capRatio: '1.00' },
     }),
+    actor,
   );
   await catalogue.putItem(
     ITEMS.sharedFee,
@@ -128,9 +136,10 @@ export async function buildWorld(service: TestService): Promise<World> {
       pricing: { type: 'RANGE', min: '1.00', max: '500.00' },
       lateFee: { type: 'DAILY_RATE', ratePerDay: '0.0005', capRatio: '0.3' },
     }),
+    actor,
   );
-  await catalogue.putItem(ITEMS.retired, itemInput({ name: '已停征项目', receivingAccountNo: fiscalAccountNo, status: 'INACTIVE' }));
-  await catalogue.putItem(ITEMS.notGranted, itemInput({ name: '他单位项目', receivingAccountNo: fiscalAccountNo }));
+  await catalogue.putItem(ITEMS.retired, itemInput({ name: '已停征项目', receivingAccountNo: fiscalAccountNo, status: 'INACTIVE' }), actor);
+  await catalogue.putItem(ITEMS.notGranted, itemInput({ name: '他单位项目', receivingAccountNo: fiscalAccountNo }), actor);
 
   const world: World = {
     services,

@@ -12,6 +12,7 @@ import { schemaErrors } from '../helpers/contract';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
 import { newRecipient, recordTestEvent } from '../helpers/eventFixtures';
 import { smCryptoSm2 } from '../unit/crypto/smCrypto';
+import { CLI_ACTOR } from '../../src/services/audit';
 
 // Callback delivery (lifecycle.md §5) against real HTTP receivers on 127.0.0.1 and real
 // PostgreSQL. The real clock the worker schedules by is a ManualClock the tests move, so the
@@ -183,7 +184,7 @@ describe('callback delivery', () => {
 
     // Finance redelivers; the recipient is back.
     target.behaviour = { kind: 'ok' };
-    expect(await events.redeliver(eventId, 'test-finance')).toMatchObject({ eventId, status: 'PENDING' });
+    expect(await events.redeliver(eventId, CLI_ACTOR)).toMatchObject({ eventId, status: 'PENDING' });
     await waitFor('the redelivery', () => target.received.length === CALLBACK_ATTEMPTS_PER_ROUND_MAX + 1);
     const delivered = await waitFor('DELIVERED', async () => {
       const delivery = await deliveryOf(eventId, agency.partyId);
@@ -307,7 +308,7 @@ describe('callback delivery', () => {
     const unhooked = await newRecipient(database.db, 'unit', { callbackUrl: target.url });
     const eventId = await recordAndNumber([disabled.partyId, unhooked.partyId]);
     // The URL is removed once the delivery exists, before it is attempted.
-    await parties.update(unhooked.appId, { callbackUrl: null });
+    await parties.update(unhooked.appId, { callbackUrl: null }, CLI_ACTOR);
     startWorker();
     clock.advance(3600_000);
     await sleep(SETTLE_MS);
@@ -317,9 +318,9 @@ describe('callback delivery', () => {
       expect(await attemptsOf(eventId, partyId)).toHaveLength(0);
     }
 
-    await parties.update(disabled.appId, { status: 'ACTIVE' });
+    await parties.update(disabled.appId, { status: 'ACTIVE' }, CLI_ACTOR);
     await waitFor('the enabled party\'s delivery', () => target.received.length === 1);
-    await parties.update(unhooked.appId, { callbackUrl: target.url });
+    await parties.update(unhooked.appId, { callbackUrl: target.url }, CLI_ACTOR);
     await waitFor('the re-hooked party\'s delivery', () => target.received.length === 2);
     for (const partyId of [disabled.partyId, unhooked.partyId]) {
       await waitFor('DELIVERED', async () => (await deliveryOf(eventId, partyId)).status === 'DELIVERED');
@@ -333,7 +334,7 @@ describe('callback delivery', () => {
     startWorker();
     const eventId = await recordAndNumber([unit.partyId]);
     await waitFor('the first attempt recorded', async () => (await deliveryOf(eventId, unit.partyId)).attempt_count === 1);
-    await parties.update(unit.appId, { callbackUrl: newTarget.url });
+    await parties.update(unit.appId, { callbackUrl: newTarget.url }, CLI_ACTOR);
     clock.advance(15_000);
     await waitFor('the attempt at the new URL', () => newTarget.received.length === 1);
     expectSignedByPlatform(newTarget.received[0] as ReceivedCallback, '/new/path?k=v');

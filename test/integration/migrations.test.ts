@@ -4,6 +4,7 @@ import { ManualClock } from '../../src/domain/clock';
 import { PartyService } from '../../src/services/parties';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
 import { newSm2Credentials } from '../helpers/signedClient';
+import { CLI_ACTOR } from '../../src/services/audit';
 
 /**
  * Migrations that guard data written before them: migration 20261128000060 makes a key belong to
@@ -25,8 +26,8 @@ afterAll(async () => {
 it('stops on keys several parties share, names them, and applies once an operator has settled them', async () => {
   const clock = new ManualClock(new Date('2026-11-28T08:00:00+08:00'));
   const parties = new PartyService({ db: database.db, clocks: { business: clock, real: clock }, log: pino({ level: 'silent' }) });
-  const owner = await parties.register({ role: 'bank', code: 'KEY-FIRST', name: '先持钥', publicKey: newSm2Credentials().publicKeyHex });
-  const borrower = await parties.register({ role: 'bank', code: 'KEY-SECOND', name: '后持钥', publicKey: newSm2Credentials().publicKeyHex });
+  const owner = await parties.register({ role: 'bank', code: 'KEY-FIRST', name: '先持钥', publicKey: newSm2Credentials().publicKeyHex }, CLI_ACTOR);
+  const borrower = await parties.register({ role: 'bank', code: 'KEY-SECOND', name: '后持钥', publicKey: newSm2Credentials().publicKeyHex }, CLI_ACTOR);
 
   // The state before the migration: its index gone, and the first party's key bound to the second too.
   await database.db.raw('DROP INDEX party_keys_one_owner');

@@ -8,6 +8,7 @@ import { findPartyRecord, PartyService, RegisterPartyInput } from '../../src/ser
 import { createTestDatabase, TestDatabase } from '../helpers/database';
 import { newRsaCredentials, newSm2Credentials } from '../helpers/signedClient';
 import { writeKeyFile } from '../api/financeFixtures';
+import { CLI_ACTOR } from '../../src/services/audit';
 
 // The party and catalogue use cases on a real PostgreSQL, without HTTP: the `party add` core,
 // idempotency under real concurrent connections, the after-commit hook the authenticator relies
@@ -44,10 +45,10 @@ describe('parties and catalogue use cases', () => {
 
   async function seedBankAndAccounts(): Promise<void> {
     if (await findPartyRecord(database.db, 'bank', 'BANK-1')) return;
-    await parties.register({ role: 'bank', code: 'BANK-1', name: '工商银行', publicKey: newSm2Credentials().publicKeyHex });
-    await catalogue.putRegion('150000', { name: '内蒙古自治区' });
-    await catalogue.putAccount('FISCAL-1', { name: '财政专户', bankCode: 'BANK-1', kind: 'FISCAL' });
-    await catalogue.putAccount('CLEAR-1', { name: '汇缴户', bankCode: 'BANK-1', kind: 'CLEARING' });
+    await parties.register({ role: 'bank', code: 'BANK-1', name: '工商银行', publicKey: newSm2Credentials().publicKeyHex }, CLI_ACTOR);
+    await catalogue.putRegion('150000', { name: '内蒙古自治区' }, CLI_ACTOR);
+    await catalogue.putAccount('FISCAL-1', { name: '财政专户', bankCode: 'BANK-1', kind: 'FISCAL' }, CLI_ACTOR);
+    await catalogue.putAccount('CLEAR-1', { name: '汇缴户', bankCode: 'BANK-1', kind: 'CLEARING' }, CLI_ACTOR);
   }
 
   describe('party add', () => {
@@ -105,14 +106,14 @@ describe('parties and catalogue use cases', () => {
   describe('registration idempotency', () => {
     it('creates one party from ten concurrent identical registrations on separate connections', async () => {
       const input: RegisterPartyInput = { role: 'bank', code: 'CONCURRENT', name: '并发银行', publicKey: newSm2Credentials().publicKeyPem };
-      const results = await Promise.all(Array.from({ length: 10 }, () => parties.register({ ...input })));
+      const results = await Promise.all(Array.from({ length: 10 }, () => parties.register({ ...input }, CLI_ACTOR)));
       expect(new Set(results.map((result) => result.party.appId)).size).toBe(1);
       expect(results.filter((result) => !result.replayed)).toHaveLength(1);
       expect(await database.db('parties').where({ role: 'bank', code: 'CONCURRENT' })).toHaveLength(1);
     });
 
     it('lets one of ten concurrent different registrations of a (role, code) win; the others conflict', async () => {
-      const outcomes = await Promise.allSettled(Array.from({ length: 10 }, (_, index) => parties.register({ role: 'bank', code: 'CONTESTED', name: `银行 ${index}`, publicKey: newSm2Credentials().publicKeyHex })));
+      const outcomes = await Promise.allSettled(Array.from({ length: 10 }, (_, index) => parties.register({ role: 'bank', code: 'CONTESTED', name: `银行 ${index}`, publicKey: newSm2Credentials().publicKeyHex }, CLI_ACTOR)));
       expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
       const refused = outcomes.filter((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
       expect(refused.map((outcome) => (outcome.reason as TongfuError).code)).toEqual(Array(9).fill('IDEMPOTENCY_CONFLICT'));
@@ -121,12 +122,12 @@ describe('parties and catalogue use cases', () => {
     it('writes nothing for a registration refused on a reference, and leaves its key free', async () => {
       await seedBankAndAccounts();
       const input: RegisterPartyInput = { role: 'agency', code: 'AG-LATER', name: '代收', publicKey: newSm2Credentials().publicKeyPem, clearingAccountNo: 'CLEAR-2' };
-      expect((await rejection(parties.register(input))).code).toBe('UNKNOWN_REFERENCE');
+      expect((await rejection(parties.register(input, CLI_ACTOR))).code).toBe('UNKNOWN_REFERENCE');
       expect(await database.db('parties').where({ code: 'AG-LATER' })).toHaveLength(0);
-      await catalogue.putAccount('CLEAR-2', { name: '汇缴户二', bankCode: 'BANK-1', kind: 'CLEARING' });
-      expect((await parties.register(input)).replayed).toBe(false);
+      await catalogue.putAccount('CLEAR-2', { name: '汇缴户二', bankCode: 'BANK-1', kind: 'CLEARING' }, CLI_ACTOR);
+      expect((await parties.register(input, CLI_ACTOR)).replayed).toBe(false);
       // The clearing account is now in use: it must stay a CLEARING account.
-      const kindChange = await rejection(catalogue.putAccount('CLEAR-2', { name: '汇缴户二', bankCode: 'BANK-1', kind: 'FISCAL' }));
+      const kindChange = await rejection(catalogue.putAccount('CLEAR-2', { name: '汇缴户二', bankCode: 'BANK-1', kind: 'FISCAL' }, CLI_ACTOR));
       expect(kindChange.code).toBe('VALIDATION_FAILED');
       expect(JSON.stringify(kindChange.details)).toMatch(/AG-LATER/);
     });
@@ -134,32 +135,32 @@ describe('parties and catalogue use cases', () => {
 
   describe('after-commit notifications', () => {
     it('tells the authenticator about every committed change to a party, and about nothing refused', async () => {
-      const registration = await parties.register({ role: 'bank', code: 'NOTIFY', name: '通知', publicKey: newSm2Credentials().publicKeyHex });
+      const registration = await parties.register({ role: 'bank', code: 'NOTIFY', name: '通知', publicKey: newSm2Credentials().publicKeyHex }, CLI_ACTOR);
       const { appId } = registration.party;
       const notified = (): number => changed.filter((entry) => entry === appId).length;
       expect(notified()).toBe(1);
 
-      await parties.update(appId, { status: 'DISABLED' });
+      await parties.update(appId, { status: 'DISABLED' }, CLI_ACTOR);
       expect(notified()).toBe(2);
       const nextKey = newSm2Credentials().publicKeyPem;
-      expect((await parties.addKey(appId, nextKey)).created).toBe(true);
+      expect((await parties.addKey(appId, nextKey, CLI_ACTOR)).created).toBe(true);
       expect(notified()).toBe(3);
       // The same key again changes nothing, and says nothing.
-      expect((await parties.addKey(appId, nextKey)).created).toBe(false);
+      expect((await parties.addKey(appId, nextKey, CLI_ACTOR)).created).toBe(false);
       expect(notified()).toBe(3);
       const keys = (await parties.get(appId)).keys;
-      await parties.retireKey(appId, keys[0]!.keyId);
+      await parties.retireKey(appId, keys[0]!.keyId, CLI_ACTOR);
       expect(notified()).toBe(4);
-      await parties.retireKey(appId, keys[0]!.keyId);
+      await parties.retireKey(appId, keys[0]!.keyId, CLI_ACTOR);
       expect(notified()).toBe(4);
-      expect((await rejection(parties.update(appId, { callbackUrl: 'ftp://nowhere' }))).code).toBe('VALIDATION_FAILED');
-      expect((await rejection(parties.retireKey(appId, keys[1]!.keyId))).code).toBe('LAST_ACTIVE_KEY');
+      expect((await rejection(parties.update(appId, { callbackUrl: 'ftp://nowhere' }, CLI_ACTOR))).code).toBe('VALIDATION_FAILED');
+      expect((await rejection(parties.retireKey(appId, keys[1]!.keyId, CLI_ACTOR))).code).toBe('LAST_ACTIVE_KEY');
       expect(notified()).toBe(4);
     });
 
     it('refuses to retire the last active key and keeps it active', async () => {
-      const { party, keyId } = await parties.register({ role: 'bank', code: 'ONE-KEY', name: '单钥', publicKey: newSm2Credentials().publicKeyHex });
-      const refused = await rejection(parties.retireKey(party.appId, keyId));
+      const { party, keyId } = await parties.register({ role: 'bank', code: 'ONE-KEY', name: '单钥', publicKey: newSm2Credentials().publicKeyHex }, CLI_ACTOR);
+      const refused = await rejection(parties.retireKey(party.appId, keyId, CLI_ACTOR));
       expect(refused.code).toBe('LAST_ACTIVE_KEY');
       expect((await parties.get(party.appId)).keys.map((key) => key.status)).toEqual(['ACTIVE']);
     });
@@ -170,7 +171,7 @@ describe('parties and catalogue use cases', () => {
 
     it('creates an item once when ten identical PUTs race, and keeps one version', async () => {
       await seedBankAndAccounts();
-      const results = await Promise.all(Array.from({ length: 10 }, () => catalogue.putItem('RACE-ITEM', fixedItem)));
+      const results = await Promise.all(Array.from({ length: 10 }, () => catalogue.putItem('RACE-ITEM', fixedItem, CLI_ACTOR)));
       expect(results.filter((result) => result.created)).toHaveLength(1);
       expect(results.every((result) => result.resource.version === 1)).toBe(true);
       expect(await database.db('item_versions').join('items', 'items.id', 'item_versions.item_id').where('items.code', 'RACE-ITEM')).toHaveLength(1);
@@ -179,7 +180,7 @@ describe('parties and catalogue use cases', () => {
     it('numbers the versions of racing changes without gaps, one history row each', async () => {
       await seedBankAndAccounts();
       const amounts = Array.from({ length: 8 }, (_, index) => `${index + 1}.00`);
-      await Promise.all(amounts.map((amount) => catalogue.putItem('RACE-VERSIONS', { ...fixedItem, pricing: { type: 'FIXED', amount } })));
+      await Promise.all(amounts.map((amount) => catalogue.putItem('RACE-VERSIONS', { ...fixedItem, pricing: { type: 'FIXED', amount } }, CLI_ACTOR)));
       const item = await catalogue.getItem('RACE-VERSIONS');
       const history = await database.db('item_versions').join('items', 'items.id', 'item_versions.item_id').where('items.code', 'RACE-VERSIONS').orderBy('item_versions.version').select('item_versions.version', 'item_versions.content');
       expect(item.version).toBe(amounts.length);
@@ -189,10 +190,10 @@ describe('parties and catalogue use cases', () => {
 
     it('ends a race of unit item replacements with exactly one of the sets', async () => {
       await seedBankAndAccounts();
-      for (const code of ['SET-A', 'SET-B', 'SET-C', 'SET-D']) await catalogue.putItem(code, fixedItem);
-      const unit = await parties.register({ role: 'unit', code: 'UNIT-RACE', name: '单位', publicKey: newSm2Credentials().publicKeyHex, regionCode: '150000' });
+      for (const code of ['SET-A', 'SET-B', 'SET-C', 'SET-D']) await catalogue.putItem(code, fixedItem, CLI_ACTOR);
+      const unit = await parties.register({ role: 'unit', code: 'UNIT-RACE', name: '单位', publicKey: newSm2Credentials().publicKeyHex, regionCode: '150000' }, CLI_ACTOR);
       const sets = [['SET-A', 'SET-B'], ['SET-C', 'SET-D'], ['SET-A', 'SET-D'], ['SET-B']];
-      await Promise.all(sets.map((itemCodes) => catalogue.putUnitItems('UNIT-RACE', { itemCodes })));
+      await Promise.all(sets.map((itemCodes) => catalogue.putUnitItems('UNIT-RACE', { itemCodes }, CLI_ACTOR)));
       const final = (await catalogue.getUnitItems('UNIT-RACE')).itemCodes;
       expect(sets.map((set) => [...set].sort().join())).toContain(final.join());
       expect(await unauthorizedItemCodes(database.db, unit.party.partyId, ['SET-A', 'SET-B', 'SET-C', 'SET-D'])).toEqual(['SET-A', 'SET-B', 'SET-C', 'SET-D'].filter((code) => !final.includes(code)));
@@ -202,8 +203,8 @@ describe('parties and catalogue use cases', () => {
   describe('reads for later use cases', () => {
     it('loads items with their pricing and late-fee rules as decimals, and sharing rules in order', async () => {
       await seedBankAndAccounts();
-      await catalogue.putSharingRule('SPLIT', { name: '分成', shares: [{ budgetLevel: 4, ratio: '0.6' }, { budgetLevel: 2, ratio: '0.4' }] });
-      await catalogue.putItem('FINE-1', { name: '罚没', incomeSortCode: '10305', budgetLevel: 0, sharingRuleCode: 'SPLIT', receivingAccountNo: 'FISCAL-1', pricing: { type: 'RANGE', min: '50.00', max: '500.00' }, lateFee: { type: 'DAILY_RATE', ratePerDay: '0.03', capRatio: '1' }, status: 'ACTIVE' });
+      await catalogue.putSharingRule('SPLIT', { name: '分成', shares: [{ budgetLevel: 4, ratio: '0.6' }, { budgetLevel: 2, ratio: '0.4' }] }, CLI_ACTOR);
+      await catalogue.putItem('FINE-1', { name: '罚没', incomeSortCode: '10305', budgetLevel: 0, sharingRuleCode: 'SPLIT', receivingAccountNo: 'FISCAL-1', pricing: { type: 'RANGE', min: '50.00', max: '500.00' }, lateFee: { type: 'DAILY_RATE', ratePerDay: '0.03', capRatio: '1' }, status: 'ACTIVE' }, CLI_ACTOR);
       const items = await findItems(database.db, ['FINE-1', 'NOPE']);
       expect([...items.keys()]).toEqual(['FINE-1']);
       const item = items.get('FINE-1')!;
@@ -215,7 +216,7 @@ describe('parties and catalogue use cases', () => {
 
     it('finds an agency’s cut-off and clearing account by its code', async () => {
       await seedBankAndAccounts();
-      await parties.register({ role: 'agency', code: 'AG-READ', name: '代收', publicKey: newSm2Credentials().publicKeyHex, clearingAccountNo: 'CLEAR-1' });
+      await parties.register({ role: 'agency', code: 'AG-READ', name: '代收', publicKey: newSm2Credentials().publicKeyHex, clearingAccountNo: 'CLEAR-1' }, CLI_ACTOR);
       expect(await findPartyRecord(database.db, 'agency', 'AG-READ')).toMatchObject({ role: 'agency', code: 'AG-READ', clearingAccountNo: 'CLEAR-1', cutoffTime: '24:00', status: 'ACTIVE' });
       expect(await findPartyRecord(database.db, 'unit', 'AG-READ')).toBeUndefined();
     });

@@ -270,9 +270,13 @@ export type NewNotice = Pick<
  * and atomic without a transaction). The key is inserted first with ON CONFLICT DO NOTHING; when
  * another request holds the key — committed, or in flight, which PostgreSQL waits for — nothing is
  * inserted and the result is undefined: the caller re-reads the key and replays.
+ *
+ * The same statement snapshots the shares of each shared line's sharing rule into
+ * notice_item_shares (migration 20261201000551), as the rule stands in the statement's snapshot:
+ * no extra round trip, and no read of the shares by the service.
  */
 export async function insertNotice(db: Queryable, notice: NewNotice): Promise<{ id: string } | undefined> {
-  const result = await db.raw<{ rows: Array<{ id: string; line_count: number }> }>(
+  const result = await db.raw<{ rows: Array<{ id: string; line_count: number; shared_line_count: number }> }>(
     `WITH notice_key AS (
        INSERT INTO notice_keys (unit_party_id, biz_ref, request_hash, notice_id, created_at)
        VALUES (?::bigint, ?, ?, nextval('notices_id_seq'), ?::timestamptz)
@@ -300,9 +304,18 @@ export async function insertNotice(db: Queryable, notice: NewNotice): Promise<{ 
               budget_level smallint, sharing_rule_code text, receiving_account_no text, quantity integer, amount numeric,
               pricing_type text, fixed_amount numeric, min_amount numeric, max_amount numeric, late_fee_type text,
               rate_per_day numeric, cap_ratio numeric)
-       RETURNING notice_id
+       RETURNING notice_id, position, sharing_rule_code
+     ), shares AS (
+       INSERT INTO notice_item_shares (notice_id, line_position, position, budget_level, ratio)
+       SELECT lines.notice_id, lines.position, s.position, s.budget_level, s.ratio
+         FROM lines
+         JOIN sharing_rules r ON r.code = lines.sharing_rule_code
+         JOIN sharing_rule_shares s ON s.sharing_rule_id = r.id
+       RETURNING line_position
      )
-     SELECT notice.id::text AS id, (SELECT count(*) FROM lines)::int AS line_count FROM notice`,
+     SELECT notice.id::text AS id, (SELECT count(*) FROM lines)::int AS line_count,
+            (SELECT count(DISTINCT line_position) FROM shares)::int AS shared_line_count
+       FROM notice`,
     [
       notice.unit_party_id,
       notice.biz_ref,
@@ -333,6 +346,8 @@ export async function insertNotice(db: Queryable, notice: NewNotice): Promise<{ 
   const row = result.rows[0];
   if (row === undefined) return undefined;
   assert(row.line_count === notice.items.length, `notice ${notice.pay_code} was written with all ${notice.items.length} lines, not ${row.line_count}`);
+  const sharedLines = notice.items.filter((line) => line.sharing_rule_code !== null).length;
+  assert(row.shared_line_count === sharedLines, `notice ${notice.pay_code}: each of its ${sharedLines} shared lines has its rule's shares, not ${row.shared_line_count}`);
   return { id: row.id };
 }
 

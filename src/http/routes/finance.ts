@@ -25,6 +25,12 @@ function param(call: Call, name: string): string {
   return value;
 }
 
+/** The finance party making the change: the audit log's actor (src/services/audit.ts). */
+function actor(call: Call): string {
+  if (call.party === undefined) throw new Error('a finance route runs for an authenticated finance party');
+  return call.party.appId;
+}
+
 export function financeRoutes(services: Services): RouteDefinition[] {
   const { catalogue, parties } = services;
   const finance = { access: 'finance' as const };
@@ -37,7 +43,7 @@ export function financeRoutes(services: Services): RouteDefinition[] {
       operationId: 'putRegion',
       body: 'json',
       async handle(call) {
-        return upserted(await catalogue.putRegion(param(call, 'regionCode'), call.body as PutRegionInput), serializeRegion);
+        return upserted(await catalogue.putRegion(param(call, 'regionCode'), call.body as PutRegionInput, actor(call)), serializeRegion);
       },
     },
     {
@@ -70,7 +76,7 @@ export function financeRoutes(services: Services): RouteDefinition[] {
       operationId: 'putAccount',
       body: 'json',
       async handle(call) {
-        return upserted(await catalogue.putAccount(param(call, 'accountNo'), call.body as PutAccountInput), serializeAccount);
+        return upserted(await catalogue.putAccount(param(call, 'accountNo'), call.body as PutAccountInput, actor(call)), serializeAccount);
       },
     },
     {
@@ -103,7 +109,7 @@ export function financeRoutes(services: Services): RouteDefinition[] {
       operationId: 'putSharingRule',
       body: 'json',
       async handle(call) {
-        return upserted(await catalogue.putSharingRule(param(call, 'ruleCode'), call.body as PutSharingRuleInput), serializeSharingRule);
+        return upserted(await catalogue.putSharingRule(param(call, 'ruleCode'), call.body as PutSharingRuleInput, actor(call)), serializeSharingRule);
       },
     },
     {
@@ -136,7 +142,7 @@ export function financeRoutes(services: Services): RouteDefinition[] {
       operationId: 'putItem',
       body: 'json',
       async handle(call) {
-        return upserted(await catalogue.putItem(param(call, 'itemCode'), call.body as PutItemInput), serializeItem);
+        return upserted(await catalogue.putItem(param(call, 'itemCode'), call.body as PutItemInput, actor(call)), serializeItem);
       },
     },
     {
@@ -169,7 +175,7 @@ export function financeRoutes(services: Services): RouteDefinition[] {
       operationId: 'registerParty',
       body: 'json',
       async handle(call) {
-        const registration = await parties.register(call.body as RegisterPartyInput);
+        const registration = await parties.register(call.body as RegisterPartyInput, actor(call));
         // A replay answers the original status, 201, and says it is a replay (interface.md §4).
         return { status: 201, body: serializeParty(registration.party), headers: registration.replayed ? { 'Idempotent-Replay': 'true' } : undefined };
       },
@@ -203,7 +209,7 @@ export function financeRoutes(services: Services): RouteDefinition[] {
       operationId: 'updateParty',
       body: 'json',
       async handle(call) {
-        return { status: 200, body: serializeParty(await parties.update(param(call, 'appId'), call.body as UpdatePartyInput)) };
+        return { status: 200, body: serializeParty(await parties.update(param(call, 'appId'), call.body as UpdatePartyInput, actor(call))) };
       },
     },
     {
@@ -214,7 +220,7 @@ export function financeRoutes(services: Services): RouteDefinition[] {
       body: 'json',
       async handle(call) {
         const { publicKey } = call.body as { publicKey: string };
-        const result = await parties.addKey(param(call, 'appId'), publicKey);
+        const result = await parties.addKey(param(call, 'appId'), publicKey, actor(call));
         return { status: result.created ? 201 : 200, body: serializeKeyRegistration(result.key) };
       },
     },
@@ -225,7 +231,7 @@ export function financeRoutes(services: Services): RouteDefinition[] {
       operationId: 'retirePartyKey',
       body: 'none',
       async handle(call) {
-        const key = await parties.retireKey(param(call, 'appId'), param(call, 'keyId'));
+        const key = await parties.retireKey(param(call, 'appId'), param(call, 'keyId'), actor(call));
         const { keyId, status } = serializePartyKey(key);
         return { status: 200, body: { keyId, status } };
       },
@@ -239,7 +245,7 @@ export function financeRoutes(services: Services): RouteDefinition[] {
       operationId: 'putUnitItems',
       body: 'json',
       async handle(call) {
-        return { status: 200, body: serializeUnitItems(await catalogue.putUnitItems(param(call, 'unitCode'), call.body as PutUnitItemsInput)) };
+        return { status: 200, body: serializeUnitItems(await catalogue.putUnitItems(param(call, 'unitCode'), call.body as PutUnitItemsInput, actor(call))) };
       },
     },
     {
