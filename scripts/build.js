@@ -79,8 +79,22 @@ async function build(files) {
     fs.mkdirSync(path.join(staging, 'contracts'));
     fs.writeFileSync(path.join(staging, 'contracts', 'openapi.json'), JSON.stringify(loadContractDocument(path.join(ROOT, CONTRACT_FRAGMENTS))));
     fs.writeFileSync(path.join(staging, MANIFEST), `${JSON.stringify({ builtAt: new Date().toISOString(), files: files.length, fingerprint: fingerprint(files) })}\n`);
-    fs.rmSync(DIST, { recursive: true, force: true });
-    fs.renameSync(staging, DIST);
+    // Renames are atomic: the old dist/ is moved aside whole before the new one takes its name.
+    const previous = `${staging}-previous`;
+    try {
+      fs.renameSync(DIST, previous);
+    } catch (error) {
+      if (error.code !== 'ENOENT') throw error; // no dist/ yet, or another build moved it
+    }
+    try {
+      fs.renameSync(staging, DIST);
+    } catch (error) {
+      // Another build (a second `npm start`, `npm run cli`) took the name in between: it compiled
+      // the same sources, so its dist/ stands.
+      if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+      fs.rmSync(staging, { recursive: true, force: true });
+    }
+    fs.rmSync(previous, { recursive: true, force: true });
   } catch (error) {
     fs.rmSync(staging, { recursive: true, force: true });
     throw error;
