@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Config, ConfigError, loadConfig } from './config';
 import { createDb } from './db/database';
 import { createLogger, Logger } from './logger';
+import { collectStartUpGarbage } from './memory';
 import { relayPartyChanges, workerPartyChanges } from './partyChangeRelay';
 import { Runtime, startRuntime } from './runtime';
 
@@ -23,6 +24,9 @@ const REQUEST_DRAIN_MS = 6_000;
 const WORKER_EXIT_WAIT_MS = 8_000;
 const WORKER_RESTART_DELAY_MS = 1_000;
 const WORKER_DATABASE_URL = 'TONGFU_WORKER_DATABASE_URL';
+// Long enough for the catch-up of the jobs to have run, short enough to be done before anyone
+// measures an idle process (contracts/decisions/0079-idle-memory.md).
+const START_UP_GARBAGE_DELAY_MS = 3_000;
 
 function readConfig(): Config {
   try {
@@ -98,6 +102,17 @@ function stopSignals(log: Logger): { onStop(stop: () => Promise<void>): void } {
   };
 }
 
+/**
+ * What a worker runs: this very file. Compiled (dist/src/main.js, what `npm start` runs) it is
+ * plain JavaScript and no compiler is loaded; as TypeScript (the e2e tests, `node scripts/run.js
+ * src/main.ts`) the worker goes through the same loader as this process
+ * (contracts/decisions/0078-compiled-service.md).
+ */
+function workerEntry(): { exec: string; args: string[] } {
+  if (__filename.endsWith('.js')) return { exec: __filename, args: [] };
+  return { exec: path.resolve(__dirname, '..', 'scripts', 'run.js'), args: [__filename] };
+}
+
 /** An HTTP worker: serves requests on the database the main process opened. */
 async function runWorker(config: Config): Promise<void> {
   const log = createLogger(config.logLevel).child({ worker: cluster.worker?.id });
@@ -115,6 +130,7 @@ async function runWorker(config: Config): Promise<void> {
   });
   started.runtime = runtime;
   const server = await serve(runtime, config);
+  setTimeout(collectStartUpGarbage, START_UP_GARBAGE_DELAY_MS).unref();
   signals.onStop(async () => {
     await drain(server);
     await runtime.close();
@@ -138,8 +154,7 @@ async function runMain(config: Config): Promise<void> {
       (appId) => runtime.services.authenticator.invalidate(appId),
       log,
     );
-    // Workers run through the same TypeScript loader as this process.
-    cluster.setupPrimary({ exec: path.resolve(__dirname, '..', 'scripts', 'run.js'), args: [path.resolve(__dirname, 'main.ts')], silent: false });
+    cluster.setupPrimary({ ...workerEntry(), silent: false });
     const fork = (): Promise<void> =>
       new Promise((resolve, reject) => {
         const worker = cluster.fork({ [WORKER_DATABASE_URL]: runtime.database.connectionString });
@@ -157,6 +172,7 @@ async function runMain(config: Config): Promise<void> {
   }
   log.info({ port: config.port, host: config.host, httpWorkers: config.httpWorkers, startMs: Date.now() - startedMs }, 'Tongfu is listening');
   runtime.startBackground();
+  setTimeout(collectStartUpGarbage, START_UP_GARBAGE_DELAY_MS).unref();
 
   signals.onStop(async () => {
     stopping = true;

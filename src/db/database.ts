@@ -56,9 +56,12 @@ interface MigrationModule {
 }
 
 /**
- * Migrations are TypeScript files loaded through whatever compiles TypeScript for the running
- * process (scripts/run.js for the service and CLI, @swc/jest in tests), so knex need not know.
- * They are forward-only: `down` is never run.
+ * Migrations are TypeScript files in migrations/, compiled to .js files in dist/migrations/ for the
+ * compiled service (contracts/decisions/0078-compiled-service.md). A migration's name is always its
+ * TypeScript file name (`…_job_runs.ts`), which is what knex_migrations has recorded since the
+ * first release, whichever form runs; it is loaded without an extension, so Node finds the .js
+ * file in dist/ and the loader of the running process (scripts/run.js, @swc/jest) the .ts file in
+ * migrations/. They are forward-only: `down` is never run.
  */
 export class DirectoryMigrationSource implements Knex.MigrationSource<string> {
   constructor(private readonly directory: string) {}
@@ -73,16 +76,18 @@ export class DirectoryMigrationSource implements Knex.MigrationSource<string> {
 
   getMigration(name: string): Promise<Knex.Migration> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const loaded = require(path.join(this.directory, name)) as MigrationModule;
+    const loaded = require(path.join(this.directory, name.replace(/\.ts$/, ''))) as MigrationModule;
     return Promise.resolve({ up: loaded.up, down: loaded.down ?? (() => Promise.reject(new Error('migrations are forward-only'))) });
   }
 }
 
+/** The migrations' names (their TypeScript file names), from .ts sources or compiled .js files. */
 export function migrationFileNames(directory = MIGRATIONS_DIR): string[] {
-  return fs
+  const names = fs
     .readdirSync(directory)
-    .filter((name) => /^\d{14}_[a-z0-9_]+\.ts$/.test(name))
-    .sort();
+    .filter((name) => /^\d{14}_[a-z0-9_]+\.(ts|js)$/.test(name))
+    .map((name) => name.replace(/\.js$/, '.ts'));
+  return [...new Set(names)].sort();
 }
 
 export async function migrateLatest(db: Db): Promise<string[]> {

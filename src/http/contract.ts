@@ -1,17 +1,21 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import Ajv2020, { ErrorObject, ValidateFunction } from 'ajv/dist/2020';
-import addFormats from 'ajv-formats';
-import YAML from 'yaml';
+import type Ajv2020 from 'ajv/dist/2020';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020';
 import { FieldProblem, TongfuError, validationFailed } from '../domain/errors';
+import { projectRoot } from '../paths';
 
 /**
  * The wire contract, loaded from contracts/openapi/*.yaml: the one source of truth for request
  * and response shapes. Fragments (one per party) are merged into one OpenAPI 3.1 document;
  * `npm run contracts:bundle` writes the same merge to contracts/openapi.yaml for linting and
- * readers.
+ * readers, and the build (scripts/build.js) to dist/contracts/openapi.json, which the compiled
+ * service reads instead of parsing YAML. ajv and the YAML parser are loaded on first use: an idle
+ * process needs neither (contracts/decisions/0079-idle-memory.md).
  */
-export const CONTRACTS_DIR = path.resolve(__dirname, '..', '..', 'contracts');
+export const CONTRACTS_DIR = path.join(projectRoot(), 'contracts');
+/** The merged document the build writes beside the compiled code (dist/contracts/). */
+export const COMPILED_CONTRACT_FILE = path.resolve(__dirname, '..', '..', 'contracts', 'openapi.json');
 const SCHEMA_ID = 'tongfu:openapi';
 const MONEY_REF = '#/components/schemas/Money';
 /** The pattern of `SingleLineText` (contracts/decisions/0050-text-and-json-input.md), as the contract spells it. */
@@ -41,7 +45,17 @@ export interface OperationObject {
 
 const MERGED_SECTIONS = ['paths', 'components', 'webhooks'] as const;
 
+/** The compiled service's merged document when it was built, else the YAML fragments merged now. */
+export function defaultContractDocument(): OpenApiDocument {
+  if (__filename.endsWith('.js') && fs.existsSync(COMPILED_CONTRACT_FILE)) {
+    return JSON.parse(fs.readFileSync(COMPILED_CONTRACT_FILE, 'utf8')) as OpenApiDocument;
+  }
+  return loadContractDocument();
+}
+
 export function loadContractDocument(directory = path.join(CONTRACTS_DIR, 'openapi')): OpenApiDocument {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const YAML = require('yaml') as typeof import('yaml');
   const files = fs.readdirSync(directory).filter((name) => name.endsWith('.yaml')).sort();
   const merged: Record<string, unknown> = {};
   for (const file of files) {
@@ -85,36 +99,64 @@ export interface OperationValidators {
   pathParams: Map<string, ValidateFunction>;
 }
 
-/** Compiled validators for every operation, by operationId. */
+/**
+ * Validators for every operation, by operationId, each compiled by ajv on its first use and kept.
+ * Compiling the whole contract up front costs every process ~30 MB of resident memory (ajv's
+ * code generation grows V8's young generation to its maximum, and it stays grown) for operations
+ * most processes never serve, so start-up only indexes the operations and checks that each route
+ * names one (contracts/decisions/0079-idle-memory.md).
+ */
 export class Contract {
   readonly document: OpenApiDocument;
-  private readonly ajv: Ajv2020;
-  private readonly queryAjv: Ajv2020;
+  private ajvInstance: Ajv2020 | undefined;
+  private queryAjvInstance: Ajv2020 | undefined;
+  private readonly declared = new Map<string, { route: string; method: string; operation: OperationObject }>();
   private readonly operations = new Map<string, OperationValidators>();
 
-  constructor(document: OpenApiDocument = loadContractDocument()) {
+  constructor(document: OpenApiDocument = defaultContractDocument()) {
     this.document = document;
-    this.ajv = makeAjv(false);
-    this.queryAjv = makeAjv(true);
-    this.ajv.addSchema(document as unknown as object, SCHEMA_ID);
-    this.queryAjv.addSchema(document as unknown as object, SCHEMA_ID);
     for (const [route, item] of Object.entries(document.paths ?? {})) {
       for (const [method, operation] of Object.entries(item)) {
         if (!operation || typeof operation !== 'object' || !operation.operationId) continue;
-        this.operations.set(operation.operationId, this.compileOperation(route, method, operation));
+        this.declared.set(operation.operationId, { route, method, operation });
       }
     }
   }
 
+  /** Throws unless the contract declares `operationId`; compiles nothing. */
+  requireOperation(operationId: string): void {
+    if (!this.declared.has(operationId)) throw new Error(`operation ${operationId} is not in contracts/`);
+  }
+
   operation(operationId: string): OperationValidators {
-    const found = this.operations.get(operationId);
-    if (!found) throw new Error(`operation ${operationId} is not in contracts/`);
-    return found;
+    const compiled = this.operations.get(operationId);
+    if (compiled) return compiled;
+    const declared = this.declared.get(operationId);
+    if (!declared) throw new Error(`operation ${operationId} is not in contracts/`);
+    const validators = this.compileOperation(declared.route, declared.method, declared.operation);
+    this.operations.set(operationId, validators);
+    return validators;
   }
 
   /** A validator for any component schema, e.g. for event payloads. */
   schema(name: string): ValidateFunction {
     return this.ajv.getSchema(`${SCHEMA_ID}#/components/schemas/${name}`) ?? this.ajv.compile({ $ref: `${SCHEMA_ID}#/components/schemas/${name}` });
+  }
+
+  private get ajv(): Ajv2020 {
+    if (!this.ajvInstance) {
+      this.ajvInstance = makeAjv(false);
+      this.ajvInstance.addSchema(this.document as unknown as object, SCHEMA_ID);
+    }
+    return this.ajvInstance;
+  }
+
+  private get queryAjv(): Ajv2020 {
+    if (!this.queryAjvInstance) {
+      this.queryAjvInstance = makeAjv(true);
+      this.queryAjvInstance.addSchema(this.document as unknown as object, SCHEMA_ID);
+    }
+    return this.queryAjvInstance;
   }
 
   private compileOperation(route: string, method: string, operation: OperationObject): OperationValidators {
@@ -159,8 +201,13 @@ function resolveSchemaRef(parameter: ParameterObject, document: OpenApiDocument)
   return parameter;
 }
 
-function makeAjv(coerce: boolean): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, strict: false, coerceTypes: coerce ? 'array' : false, useDefaults: false, validateFormats: true });
+/** An ajv instance configured for the contract (loads ajv on first call). */
+export function makeAjv(coerce: boolean): Ajv2020 {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const Ajv = (require('ajv/dist/2020') as typeof import('ajv/dist/2020')).default;
+  const addFormats = (require('ajv-formats') as typeof import('ajv-formats')).default;
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const ajv = new Ajv({ allErrors: true, strict: false, coerceTypes: coerce ? 'array' : false, useDefaults: false, validateFormats: true });
   addFormats(ajv);
   // OpenAPI annotation keywords that are not JSON Schema.
   ajv.addKeyword({ keyword: 'x-money' });

@@ -44,7 +44,8 @@ class PendingNonce implements DeferredNonce {
  * it is stored here, and NONCE_REUSED takes the place of that answer, as the order demands.
  */
 export function routeMiddleware(route: RouteDefinition, contract: Contract, authenticator: RequestAuthenticator | undefined): Koa.Middleware {
-  const validators = contract.operation(route.operationId);
+  // Checked now, compiled on the route's first request (contracts/decisions/0079-idle-memory.md).
+  contract.requireOperation(route.operationId);
   const limitBytes = route.bodyLimitBytes ?? JSON_BODY_LIMIT_BYTES;
   return async (ctx) => {
     const type = mediaType(ctx);
@@ -71,6 +72,7 @@ export function routeMiddleware(route: RouteDefinition, contract: Contract, auth
       }
       ctx.state.party = party;
     }
+    const validators = contract.operation(route.operationId);
     if (!pendingNonce) return runChecked(ctx, route, validators, rawBody, party, undefined);
     try {
       await runChecked(ctx, route, validators, rawBody, party, pendingNonce);

@@ -1,12 +1,11 @@
-import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
-import addFormats from 'ajv-formats';
+import type { ValidateFunction } from 'ajv/dist/2020';
 import { assert, type FieldProblem, TongfuError, validationFailed } from '../../domain/errors';
 import { isValidPayCode } from '../../domain/payCode';
 import type { Services } from '../../services';
 import { type AgencyCaller, type PostPaymentInput, postingInputProblems } from '../../services/payments';
 import { parseJsonBody } from '../body';
 import type { Call, RouteDefinition } from '../call';
-import { describeErrors, errorsToTongfuError, loadContractDocument } from '../contract';
+import { defaultContractDocument, describeErrors, errorsToTongfuError, makeAjv } from '../contract';
 
 /**
  * The agency's payment endpoints (interface.md §6.3, lifecycle.md §3): post a payment, read one
@@ -23,12 +22,13 @@ import { describeErrors, errorsToTongfuError, loadContractDocument } from '../co
 
 const SCHEMA_ID = 'tongfu:payments';
 
-/** The contract's PaymentRequest validator, compiled once per process. */
+/**
+ * The contract's PaymentRequest validator, compiled once per process on the first posting: a
+ * process that never takes one does not pay for it (contracts/decisions/0079-idle-memory.md).
+ */
 function compileRequestValidator(): ValidateFunction {
-  const ajv = new Ajv2020({ allErrors: true, strict: false, coerceTypes: false, useDefaults: false, validateFormats: true });
-  addFormats(ajv);
-  ajv.addKeyword({ keyword: 'x-money' });
-  ajv.addSchema(loadContractDocument() as unknown as object, SCHEMA_ID);
+  const ajv = makeAjv(false);
+  ajv.addSchema(defaultContractDocument() as unknown as object, SCHEMA_ID);
   return ajv.compile({ $ref: `${SCHEMA_ID}#/components/schemas/PaymentRequest` });
 }
 
@@ -65,7 +65,7 @@ function agencyOf(call: Call): AgencyCaller {
 
 export function agencyPaymentRoutes(services: Services): RouteDefinition[] {
   const { payments } = services;
-  const validate = compileRequestValidator();
+  let validate: ValidateFunction | undefined;
   return [
     {
       access: 'agency',
@@ -77,6 +77,7 @@ export function agencyPaymentRoutes(services: Services): RouteDefinition[] {
       // The posting's read stores the nonce: one round trip and one commit less (decision 0009).
       storesNonce: true,
       async handle(call) {
+        validate ??= compileRequestValidator();
         const input = parsePostingBody(call.rawBody, validate);
         const posted = await payments.postPayment(agencyOf(call), input, call.log, call.nonce);
         return { status: 201, body: posted.payment, ...(posted.replayed ? { headers: { 'Idempotent-Replay': 'true' } } : {}) };
