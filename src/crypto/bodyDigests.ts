@@ -19,8 +19,8 @@ export function lineFiveDigest(digests: BodyDigests, algorithm: KeyAlgorithm): s
 
 /**
  * Hashes chunks as they arrive. SHA-256 always (the fingerprint, and line 5 for RSA keys); SM3
- * only when asked, because it costs about three times as much per byte (see
- * contracts/decisions/0070-streamed-signed-uploads.md).
+ * only when asked, because it costs several times as much per byte (≈ 9× here: OpenSSL's SHA-256
+ * uses the CPU's SHA instructions; see contracts/decisions/0070-streamed-signed-uploads.md).
  */
 export class BodyDigester {
   private readonly sha256: Hash = createHash('sha256');

@@ -33,6 +33,9 @@ import { Contract, describeErrors } from './contract';
  *   path) → the handler.
  */
 
+/** The largest statement file (docs/interface.md §1), for the statement routes to declare. */
+export const STATEMENT_UPLOAD_LIMIT_BYTES = 256 * 1024 * 1024;
+
 /**
  * How long a whole body may take to arrive, in milliseconds. A statement of 1,000,000 lines is
  * about 100–130 MB (docs/reconciliation.md §1 line shapes); 10 minutes lets it arrive at

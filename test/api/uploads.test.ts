@@ -7,7 +7,7 @@ import path from 'node:path';
 import { generateSm2KeyPair } from '../../src/crypto/keys';
 import { SIGNATURE_HEADERS, generateNonce, stringToSign } from '../../src/crypto/requestSigning';
 import { sm2Sign } from '../../src/crypto/sm2';
-import { exemptUploadsFromRequestTimeout, StreamedRouteDefinition } from '../../src/http/streamedBody';
+import { exemptUploadsFromRequestTimeout, STATEMENT_UPLOAD_LIMIT_BYTES, StreamedRouteDefinition } from '../../src/http/streamedBody';
 import { newRsaCredentials } from '../helpers/signedClient';
 import { insertParty, PartyRow } from '../helpers/partyRows';
 import { startTestService, TestService } from '../helpers/testService';
@@ -19,7 +19,7 @@ import { startTestService, TestService } from '../helpers/testService';
 
 const MIB = 1024 * 1024;
 /** The statement limit of docs/interface.md §1. */
-const STATEMENT_LIMIT_BYTES = 256 * MIB;
+const STATEMENT_LIMIT_BYTES = STATEMENT_UPLOAD_LIMIT_BYTES;
 const SMALL_LIMIT_BYTES = 8 * MIB;
 const PATH = '/v1/agency/test-uploads';
 const SMALL_PATH = '/v1/agency/test-uploads-small';
@@ -316,6 +316,7 @@ describe('signed uploads of large files', () => {
   });
 
   it('answers 413 for a Content-Length over 256 MiB at once, before the signature and the body', async () => {
+    expect(STATEMENT_LIMIT_BYTES).toBe(256 * 1024 * 1024);
     const headers = { ...signedHeaders(sm2, PATH, digestsOf(MIB, 7)), [SIGNATURE_HEADERS.signature]: '' };
     const result = await sendUpload(service.baseUrl, PATH, { headers, sizeBytes: 4 * MIB, declaredBytes: STATEMENT_LIMIT_BYTES + 1, seed: 7, pauseAfterBytes: MIB });
     expect(result.status).toBe(413);
