@@ -7,7 +7,7 @@ import path from 'node:path';
 import { generateSm2KeyPair } from '../../src/crypto/keys';
 import { SIGNATURE_HEADERS, generateNonce, stringToSign } from '../../src/crypto/requestSigning';
 import { sm2Sign } from '../../src/crypto/sm2';
-import { exemptUploadsFromRequestTimeout, STATEMENT_UPLOAD_LIMIT_BYTES, StreamedRouteDefinition } from '../../src/http/streamedBody';
+import { exemptUploadsFromRequestTimeout, STATEMENT_UPLOAD_LIMIT_BYTES, StreamedRouteDefinition, UPLOADS_IN_FLIGHT_MAX } from '../../src/http/streamedBody';
 import { newRsaCredentials } from '../helpers/signedClient';
 import { insertParty, PartyRow } from '../helpers/partyRows';
 import { startTestService, TestService } from '../helpers/testService';
@@ -391,6 +391,28 @@ describe('signed uploads of large files', () => {
     expect(result.status).toBe(403);
     expect(result.body.error.code).toBe('FORBIDDEN');
     expect(await nonceStored(unit.appId, headers[SIGNATURE_HEADERS.nonce] as string)).toBe(true);
+  });
+
+  it('answers 429 RATE_LIMITED while UPLOADS_IN_FLIGHT_MAX uploads are arriving, before reading the body', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const sizeBytes = 20 * MIB;
+    const holders = Array.from({ length: UPLOADS_IN_FLIGHT_MAX }, (_, index) =>
+      sendUpload(service.baseUrl, PATH, { headers: signedHeaders(sm2, PATH, digestsOf(sizeBytes, 20 + index)), sizeBytes, seed: 20 + index, abortAfterBytes: MIB, beforeAbort: () => released }),
+    );
+    expect(await spoolFilesBecome((files) => files.length === UPLOADS_IN_FLIGHT_MAX)).toHaveLength(UPLOADS_IN_FLIGHT_MAX);
+    const refused = await sendUpload(service.baseUrl, PATH, { headers: signedHeaders(sm2, PATH, digestsOf(MIB, 30)), sizeBytes: 4 * MIB, seed: 30, pauseAfterBytes: MIB });
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.code).toBe('RATE_LIMITED');
+    expect(refused.answeredEarly).toBe(true);
+    release();
+    await Promise.all(holders);
+    expect(await spoolFilesBecome((files) => files.length === 0)).toEqual([]);
+    // The places are free again.
+    const digests = digestsOf(MIB, 31);
+    expect((await sendUpload(service.baseUrl, PATH, { headers: signedHeaders(sm2, PATH, digests), sizeBytes: MIB, seed: 31 })).status).toBe(201);
   });
 
   it('keeps memory bounded: a 200 MB upload raises the RSS by far less than its size', async () => {
