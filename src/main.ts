@@ -7,6 +7,7 @@ import { createLogger, Logger } from './logger';
 import { collectStartUpGarbage } from './memory';
 import { relayPartyChanges, workerPartyChanges } from './partyChangeRelay';
 import { Runtime, startRuntime } from './runtime';
+import { exemptUploadsFromRequestTimeout } from './http/streamedBody';
 
 /**
  * The process: configuration → database → HTTP → jobs, and a graceful shutdown on SIGTERM
@@ -44,6 +45,8 @@ async function serve(runtime: Runtime, config: Config): Promise<http.Server> {
   const server = http.createServer(runtime.app.callback());
   server.keepAliveTimeout = 5_000;
   server.requestTimeout = 30_000;
+  // A streamed upload may take longer to arrive; its own limits bound it (src/http/streamedBody.ts).
+  exemptUploadsFromRequestTimeout(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());

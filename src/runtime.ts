@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type Koa from 'koa';
 import type { Config } from './config';
 import { parseClockSpec } from './config';
@@ -7,7 +8,9 @@ import { Clocks, systemClock } from './domain/clock';
 import { createApp } from './http/app';
 import { Contract } from './http/contract';
 import { Metrics } from './http/metrics';
+import type { RouteDefinition } from './http/call';
 import { buildRoutes } from './http/routes';
+import { StreamedRouteDefinition, UploadSpool } from './http/streamedBody';
 import { allJobs } from './jobs/registry';
 import { JobRequestWorker } from './jobs/requests';
 import { JobRunner } from './jobs/runner';
@@ -35,7 +38,14 @@ export interface Runtime {
 export async function startRuntime(
   config: Config,
   log: Logger,
-  options: { database?: OpenedDatabase; clocks?: Clocks; migrate?: boolean; announcePartyChange?: (appId: string) => Promise<void> } = {},
+  options: {
+    database?: OpenedDatabase;
+    clocks?: Clocks;
+    migrate?: boolean;
+    announcePartyChange?: (appId: string) => Promise<void>;
+    /** Routes mounted after buildRoutes' — for tests that exercise the pipeline with a route of their own. */
+    extraRoutes?: (services: Services) => Array<RouteDefinition | StreamedRouteDefinition>;
+  } = {},
 ): Promise<Runtime> {
   const clocks: Clocks = options.clocks ?? { real: systemClock, business: parseClockSpec(config.clockSpec, systemClock) };
   const database = options.database ?? (await openDatabase(config, log, 'service'));
@@ -64,14 +74,17 @@ export async function startRuntime(
   const schedules = resolveSchedules(jobs, config.cronOverrides);
   const metrics = new Metrics(database.db);
   const contract = new Contract();
+  const uploadSpool = new UploadSpool(path.join(config.dataDir, 'tmp'));
+  await uploadSpool.sweepAbandoned(log);
   let migrationsCurrent = false;
   const app = createApp({
     log,
     contract,
     metrics,
-    routes: buildRoutes(services),
+    routes: [...buildRoutes(services), ...(options.extraRoutes?.(services) ?? [])],
     authenticator: services.authenticator,
     clientAddress: (peer, forwardedFor) => clientAddressOf(peer, forwardedFor, config.trustedProxies),
+    uploadSpool,
     async readiness() {
       try {
         await database.db.raw('SELECT 1').timeout(2000, { cancel: false });

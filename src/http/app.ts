@@ -1,4 +1,6 @@
 import crypto from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { TongfuError } from '../domain/errors';
@@ -9,15 +11,20 @@ import { Metrics } from './metrics';
 import { routeMiddleware } from './pipeline';
 import type { RequestAuthenticator } from '../domain/access';
 import type { RouteDefinition } from './call';
+import type { StreamedRequestAuthenticator } from '../services/authentication';
+import { StreamedRouteDefinition, streamedRouteMiddleware, UploadSpool } from './streamedBody';
 
 export interface AppDependencies {
   log: Logger;
   contract: Contract;
   metrics: Metrics;
-  routes: RouteDefinition[];
-  authenticator?: RequestAuthenticator;
+  /** Routes with a buffered body, and streamed uploads (src/http/streamedBody.ts). */
+  routes: Array<RouteDefinition | StreamedRouteDefinition>;
+  authenticator?: RequestAuthenticator & Partial<StreamedRequestAuthenticator>;
   /** The client's address from the socket's peer and X-Forwarded-For (net/addresses.ts); the peer when absent. */
   clientAddress?: (peer: string, forwardedFor: string | undefined) => string;
+  /** Where streamed uploads are spooled (default: a spool in the system's temporary directory). */
+  uploadSpool?: UploadSpool;
   /** `GET /readyz`: undefined when ready, else the reason. */
   readiness(): Promise<string | undefined>;
 }
@@ -47,7 +54,13 @@ export function createApp(deps: AppDependencies): Koa {
     ctx.type = deps.metrics.registry.contentType;
     ctx.body = await deps.metrics.registry.metrics();
   });
+  let uploadSpool = deps.uploadSpool;
   for (const route of deps.routes) {
+    if (route.body === 'stream') {
+      uploadSpool ??= new UploadSpool(path.join(os.tmpdir(), 'tongfu-uploads'));
+      router.register(route.path, [route.method], streamedRouteMiddleware(route, deps.contract, deps.authenticator, uploadSpool), { name: route.operationId ?? route.path });
+      continue;
+    }
     router.register(route.path, [route.method], routeMiddleware(route, deps.contract, deps.authenticator), { name: route.operationId });
   }
   app.use(router.routes());

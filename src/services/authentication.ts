@@ -1,5 +1,6 @@
 import { KeyAlgorithm, parsePublicKey } from '../crypto/keys';
-import { createVerifier, decodeSignatureHeader, NONCE_PATTERN, RequestVerifier, SIGNATURE_HEADERS, stringToSign } from '../crypto/requestSigning';
+import { BodyDigests, lineFiveDigest } from '../crypto/bodyDigests';
+import { bodyDigest, createVerifier, decodeSignatureHeader, NONCE_PATTERN, RequestVerifier, SIGNATURE_HEADERS, stringToSign } from '../crypto/requestSigning';
 import type { Db } from '../db/database';
 import { findPartyAccess, PartyAccessRecord } from '../db/repositories/partyAccess';
 import type { Clock } from '../domain/clock';
@@ -39,7 +40,7 @@ export interface PartyAccessInvalidator {
   invalidate(appId: string): void;
 }
 
-export interface PartyAuthenticator extends RequestAuthenticator, PartyAccessInvalidator {
+export interface PartyAuthenticator extends RequestAuthenticator, StreamedRequestAuthenticator, PartyAccessInvalidator {
   /** Forget every cached party. */
   invalidateAll(): void;
 }
@@ -69,6 +70,37 @@ interface SignatureHeaders {
   timestamp: string;
   nonce: string;
   signature: string;
+}
+
+/** What the headers alone have established. */
+interface HeaderCheck {
+  headers: SignatureHeaders;
+  entry: CachedParty;
+  realNow: Date;
+  signature: Buffer;
+}
+
+/** A streamed request before its body: what the string to sign needs besides line 5. */
+export interface StreamedRequestHead {
+  method: string;
+  target: string;
+  headers: SignedRequest['headers'];
+}
+
+/**
+ * A streamed request whose headers passed (see SignedAccessAuthenticator.beginStreamed). The body
+ * is hashed with `digestAlgorithms` while it arrives; `finish` runs the remaining checks of
+ * docs/interface.md §2 in order and stores the nonce once the signature has verified.
+ */
+export interface StreamedAuthentication {
+  /** The line-5 digests the party's keys may need; SHA-256 is computed in any case. */
+  readonly digestAlgorithms: ReadonlySet<KeyAlgorithm>;
+  finish(digests: BodyDigests): Promise<AuthenticatedParty>;
+}
+
+/** An authenticator that can check a request whose body is hashed as it streams in. */
+export interface StreamedRequestAuthenticator {
+  beginStreamed(request: StreamedRequestHead, role: PartyRole): Promise<StreamedAuthentication>;
 }
 
 /**
@@ -125,12 +157,51 @@ export class SignedAccessAuthenticator implements PartyAuthenticator {
     if (!(await claimRequestNonce(this.deps.db, claim))) throw nonceReused();
   }
 
+  /**
+   * The checks a streamed body's headers decide — SIGNATURE_MISSING → UNKNOWN_APP →
+   * TIMESTAMP_OUT_OF_WINDOW, and a malformed nonce or signature header (SIGNATURE_INVALID) — run
+   * now, before the body is read; the rest once it has arrived and been hashed (`finish`). A
+   * request refused here has had none of its body read, and nothing stored.
+   */
+  async beginStreamed(request: StreamedRequestHead, role: PartyRole): Promise<StreamedAuthentication> {
+    const first = await this.checkHeaders(request.headers);
+    const { keyId } = first.headers;
+    const named = keyId === undefined ? undefined : first.entry.verifiers.get(keyId);
+    // A Key-Id the cache does not know may have been added on another instance a moment ago
+    // (finish reads the party again): hash for both kinds of key then.
+    const digestAlgorithms = new Set<KeyAlgorithm>(
+      named ? [named.algorithm] : keyId !== undefined ? ['SM2', 'RSA'] : [...first.entry.verifiers.values()].map((v) => v.algorithm),
+    );
+    let finished = false;
+    return {
+      digestAlgorithms,
+      finish: async (digests) => {
+        assert(!finished, 'a streamed request is verified once');
+        finished = true;
+        // Read the party again if its cache entry aged while the body arrived: a key retired or a
+        // party disabled meanwhile counts, as for any request (decision 0003).
+        const entry = await this.cachedParty(first.headers.appId);
+        if (!entry) throw unknownApp(first.headers.appId);
+        const message = new StringToSignCache(request.method, request.target, first.headers, (algorithm) => lineFiveDigest(digests, algorithm));
+        const { party } = await this.checkSignature({ ...first, entry, realNow: this.deps.realClock.now() }, message, role, false);
+        return party;
+      },
+    };
+  }
+
   private async check(request: SignedRequest, role: PartyRole, deferNonce: boolean): Promise<{ party: AuthenticatedParty; nonce: NonceClaim | null }> {
-    const headers = readSignatureHeaders(request.headers);
+    const first = await this.checkHeaders(request.headers);
+    const message = new StringToSignCache(request.method, request.target, first.headers, (algorithm) => bodyDigest(algorithm, request.body));
+    return this.checkSignature(first, message, role, deferNonce);
+  }
+
+  /** SIGNATURE_MISSING → UNKNOWN_APP → TIMESTAMP_OUT_OF_WINDOW → the header forms of SIGNATURE_INVALID. */
+  private async checkHeaders(rawHeaders: SignedRequest['headers']): Promise<HeaderCheck> {
+    const headers = readSignatureHeaders(rawHeaders);
 
     // UNKNOWN_APP. An appId that cannot exist is not looked up.
-    let entry = APP_ID_PATTERN.test(headers.appId) ? await this.cachedParty(headers.appId) : undefined;
-    if (!entry) throw new TongfuError('UNKNOWN_APP', `no party has appId ${JSON.stringify(headers.appId.slice(0, 64))}`);
+    const entry = APP_ID_PATTERN.test(headers.appId) ? await this.cachedParty(headers.appId) : undefined;
+    if (!entry) throw unknownApp(headers.appId);
 
     // TIMESTAMP_OUT_OF_WINDOW, on the real clock: a moved business clock must never open a replay window.
     const realNow = this.deps.realClock.now();
@@ -139,13 +210,19 @@ export class SignedAccessAuthenticator implements PartyAuthenticator {
       throw new TongfuError('TIMESTAMP_OUT_OF_WINDOW', `X-Tongfu-Timestamp must be Unix seconds within ${TIMESTAMP_WINDOW_SECONDS} s of the server's clock (now ${nowSeconds})`, { serverTime: nowSeconds });
     }
 
-    // SIGNATURE_INVALID.
+    // SIGNATURE_INVALID, as far as the headers decide it.
     if (!NONCE_PATTERN.test(headers.nonce)) {
       throw new TongfuError('SIGNATURE_INVALID', 'X-Tongfu-Nonce must be 16–64 characters of [A-Za-z0-9_-]');
     }
     const signature = decodeSignatureHeader(headers.signature);
     if (signature === null) throw new TongfuError('SIGNATURE_INVALID', 'X-Tongfu-Signature is not standard padded base64');
-    const message = new StringToSignCache(request, headers);
+    return { headers, entry, realNow, signature };
+  }
+
+  /** SIGNATURE_INVALID → NONCE_REUSED → PARTY_DISABLED → FORBIDDEN. */
+  private async checkSignature(first: HeaderCheck, message: StringToSignCache, role: PartyRole, deferNonce: boolean): Promise<{ party: AuthenticatedParty; nonce: NonceClaim | null }> {
+    const { headers, realNow, signature } = first;
+    let entry = first.entry;
     if (!verifiesWithAny(entry, headers.keyId, message, signature)) {
       // The key may have been added on another instance since this entry was read.
       const reloaded = await this.reloadAfterMiss(headers.appId, entry, realNow);
@@ -273,6 +350,10 @@ export class SignedAccessAuthenticator implements PartyAuthenticator {
   }
 }
 
+function unknownApp(appId: string): TongfuError {
+  return new TongfuError('UNKNOWN_APP', `no party has appId ${JSON.stringify(appId.slice(0, 64))}`);
+}
+
 function sameKeys(a: CachedParty, b: CachedParty): boolean {
   if (a.verifiers.size !== b.verifiers.size) return false;
   for (const keyId of a.verifiers.keys()) if (!b.verifiers.has(keyId)) return false;
@@ -313,22 +394,21 @@ class StringToSignCache {
   private readonly bytes = new Map<KeyAlgorithm, Buffer>();
 
   constructor(
-    private readonly request: SignedRequest,
+    private readonly method: string,
+    private readonly target: string,
     private readonly headers: SignatureHeaders,
+    /** Line 5 for a key of this algorithm; undefined when the body was not hashed for it. */
+    private readonly digestFor: (algorithm: KeyAlgorithm) => string | undefined,
   ) {}
 
   bytesFor(verifier: RequestVerifier): Buffer | undefined {
     const cached = this.bytes.get(verifier.algorithm);
     if (cached) return cached;
+    const bodyDigestHex = this.digestFor(verifier.algorithm);
+    if (bodyDigestHex === undefined) return undefined;
     let text: string;
     try {
-      text = stringToSign({
-        method: this.request.method,
-        target: this.request.target,
-        timestamp: this.headers.timestamp,
-        nonce: this.headers.nonce,
-        bodyDigestHex: verifier.digest(this.request.body),
-      });
+      text = stringToSign({ method: this.method, target: this.target, timestamp: this.headers.timestamp, nonce: this.headers.nonce, bodyDigestHex });
     } catch {
       // A line break in a part: no signature can be valid for it.
       return undefined;

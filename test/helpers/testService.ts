@@ -4,7 +4,10 @@ import pino from 'pino';
 import { loadConfig } from '../../src/config';
 import type { OpenedDatabase } from '../../src/db/open';
 import { Clocks, ManualClock } from '../../src/domain/clock';
+import type { RouteDefinition } from '../../src/http/call';
+import type { StreamedRouteDefinition } from '../../src/http/streamedBody';
 import { Runtime, startRuntime } from '../../src/runtime';
+import type { Services } from '../../src/services';
 import { contractErrors } from './contract';
 import { createTestDatabase, TestDatabase } from './database';
 
@@ -39,14 +42,22 @@ export interface TestService {
  * business clock the test moves. Every response is checked against contracts/.
  */
 export async function startTestService(
-  options: { env?: Record<string, string>; businessNow?: Date; real?: Clocks['real']; /** A database the test owns and drops itself: close() leaves it (a restart on the same data). */ database?: TestDatabase } = {},
+  options: {
+    env?: Record<string, string>;
+    businessNow?: Date;
+    real?: Clocks['real'];
+    /** A database the test owns and drops itself: close() leaves it (a restart on the same data). */
+    database?: TestDatabase;
+    /** Routes of the test's own, mounted on the real pipeline after the service's (see startRuntime). */
+    extraRoutes?: (services: Services) => Array<RouteDefinition | StreamedRouteDefinition>;
+  } = {},
 ): Promise<TestService> {
   const database = options.database ?? (await createTestDatabase());
   const config = loadConfig({ DATABASE_URL: database.connectionString, TONGFU_JOBS: 'off', LOG_LEVEL: 'silent', PUBLIC_BASE_URL: 'http://tongfu.test', ...options.env });
   const business = new ManualClock(options.businessNow ?? new Date());
   const real = options.real ?? { now: () => new Date() };
   const opened: OpenedDatabase = { db: database.db, connectionString: database.connectionString, embedded: undefined, close: () => (options.database === undefined ? database.drop() : Promise.resolve()) };
-  const runtime = await startRuntime(config, pino({ level: 'silent' }), { database: opened, clocks: { business, real } });
+  const runtime = await startRuntime(config, pino({ level: 'silent' }), { database: opened, clocks: { business, real }, ...(options.extraRoutes ? { extraRoutes: options.extraRoutes } : {}) });
   const server = http.createServer(runtime.app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

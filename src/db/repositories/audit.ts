@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { assert } from '../../domain/errors';
-import type { Queryable } from './parties';
+import type { Queryable } from '../database';
 
 /**
  * The finance audit log and its chain head (migration 20261201000550). The hash is computed by

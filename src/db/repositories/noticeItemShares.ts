@@ -1,4 +1,4 @@
-import type { Queryable } from './parties';
+import type { Queryable } from '../database';
 
 /**
  * The shares each shared notice line snapshotted when its notice was issued (migration
