@@ -1,5 +1,7 @@
 import { CliIo, runCli } from '../../src/cli/main';
 import type { Db } from '../../src/db/database';
+import { findJournalEntry, insertJournalEntry } from '../../src/db/repositories/ledger';
+import { reversalEntry } from '../../src/domain/ledger';
 import { verifyLedger } from '../../src/services/ledger';
 import { buildWorld, signedAs, World } from '../helpers/builders';
 import { expectLedgerVerified, issueNotice, postingBody, shanghai, unknownPayCode } from '../helpers/payments';
@@ -166,6 +168,34 @@ describe('ledger verify', () => {
       updated_at: new Date(),
     });
     expect(brokenChecks(await verifyLedger(context.db))).toEqual(['agencyClearing', 'paymentEntries', 'paymentKeys', 'suspenseUnapplied', 'unappliedRefunds']);
+  });
+
+  it('passes on a payment reversed through the journal writer once the payment and its notice say so, and catches the mirror alone', async () => {
+    const payment = await context.db('payments').where({ status: 'SUCCEEDED' }).first();
+    const posting = await context.db('journal_entries').where({ payment_id: payment.id }).first('id');
+    await context.db.transaction(async (trx) => {
+      const original = await findJournalEntry(trx, posting.id);
+      await insertJournalEntry(trx, reversalEntry({ original: original!, accountingDate: '2026-11-21' }), new Date(NOW));
+    });
+    // The mirror takes the payment's money out of the clearing and pending balances, but the
+    // payment still stands.
+    expect(brokenChecks(await verifyLedger(context.db))).toEqual(['agencyClearing', 'revenuePending', 'reversedPayments']);
+    await context.db('payments').where({ id: payment.id }).update({ status: 'REVERSED', updated_at: new Date(NOW) });
+    await context.db('notices').where({ id: payment.notice_id }).update({ status: 'ISSUED', paid_at: null, paid_amount: null, late_fee_paid: null, receipt_no: null });
+    await expectLedgerVerified(context.db);
+  });
+
+  it('catches a reversal that does not mirror its entry', async () => {
+    const payment = await context.db('payments').where({ status: 'UNAPPLIED' }).orderBy('id', 'desc').first();
+    const posting = await context.db('journal_entries').where({ payment_id: payment.id }).first('id');
+    await context.db('payments').where({ id: payment.id }).update({ status: 'REVERSED', updated_at: new Date(NOW) });
+    // Written around the code: the original's lines again, sides not swapped.
+    const [entry] = await context.db('journal_entries').insert({ kind: 'REVERSAL', payment_id: payment.id, reverses_entry_id: posting.id, accounting_date: '2026-11-21', created_at: new Date(NOW) }).returning('id');
+    const lines = await context.db('journal_lines').where({ entry_id: posting.id }).orderBy('line_no');
+    await context.db('journal_lines').insert(lines.map((line) => ({ ...line, entry_id: (entry as { id: string }).id })));
+    const verification = await verifyLedger(context.db);
+    expect(brokenChecks(verification)).toEqual(['agencyClearing', 'reversalsMirror', 'suspenseUnapplied']);
+    expect(verification.checks.find((check) => check.name === 'reversalsMirror')?.breaks).toEqual([{ subject: `entry ${(entry as { id: string }).id}`, detail: { reverses: String(posting.id), kind: 'PAYMENT_UNAPPLIED', lines: 2, originalLines: 2 } }]);
   });
 
   it('catches a payment that names no agency, or the wrong one', async () => {
