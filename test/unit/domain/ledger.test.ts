@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { ACCOUNTS, assertBalanced, succeededPaymentEntry, unappliedPaymentEntry } from '../../../src/domain/ledger';
+import { accountPrefix, ACCOUNTS, assertBalanced, succeededPaymentEntry, unappliedPaymentEntry } from '../../../src/domain/ledger';
 import { Decimal, sumMoney } from '../../../src/domain/money';
 
 // The chart of accounts and the entries of a posting (lifecycle.md §4): balanced by construction,
@@ -14,6 +14,21 @@ describe('the chart of accounts', () => {
     expect(ACCOUNTS.receiving('FISCAL_001')).toBe('receiving:FISCAL_001');
     expect(ACCOUNTS.revenue('FISCAL_001', 3, '1030401')).toBe('revenue:FISCAL_001:3:1030401');
     expect(ACCOUNTS.suspenseUnidentified()).toBe('suspense:unidentified');
+  });
+
+  it('gives ledger verify the prefix of each kind, the rest of the key being the part it was given', () => {
+    const cases = [
+      [accountPrefix('agencyClearing'), ACCOUNTS.agencyClearing('AGENCY_BANK'), 'AGENCY_BANK'],
+      [accountPrefix('revenuePending'), ACCOUNTS.revenuePending('FISCAL_001'), 'FISCAL_001'],
+      [accountPrefix('suspenseUnapplied'), ACCOUNTS.suspenseUnapplied('AGENCY_BANK'), 'AGENCY_BANK'],
+      [accountPrefix('inTransit'), ACCOUNTS.inTransit('FISCAL_001'), 'FISCAL_001'],
+      [accountPrefix('receiving'), ACCOUNTS.receiving('FISCAL_001'), 'FISCAL_001'],
+      [accountPrefix('revenue'), ACCOUNTS.revenue('FISCAL_001', 3, '1030401'), 'FISCAL_001:3:1030401'],
+    ] as const;
+    for (const [prefix, key, rest] of cases) expect(`${prefix}${rest}`).toBe(key);
+    // No prefix selects another kind's accounts.
+    expect(ACCOUNTS.revenuePending('X').startsWith(accountPrefix('revenue'))).toBe(false);
+    expect(ACCOUNTS.suspenseUnidentified().startsWith(accountPrefix('suspenseUnapplied'))).toBe(false);
   });
 
   it('refuses a part that could break the key apart, and a budget level 0 revenue', () => {
