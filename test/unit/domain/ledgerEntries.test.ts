@@ -197,11 +197,23 @@ describe('settlement', () => {
       'DEBIT revenue_pending:FISCAL_001 166.66',
       'CREDIT revenue:FISCAL_001:1:1030402 40.00',
       'CREDIT revenue:FISCAL_001:2:1030401 100.00',
-      // Each item's 13.33 (its remainder), not 40 % of 66.66 rounded once (26.66): shares per item.
+      // Each shared item split on its own (20.00 and the remainder 13.33), then summed per account.
       'CREDIT revenue:FISCAL_001:3:1030402 26.66',
     ]);
     // The stored per item shares add up to the entry's revenue lines exactly.
     expect(formatMoney(sumMoney(recognition.flatMap((item) => item.shares.map((share) => share.amount))))).toBe('166.66');
+  });
+
+  it('rounds per item, not the sum: two items of 0.05 split 50/50 give the first level 0.06, not 0.05', () => {
+    const shares = [{ budgetLevel: 1, ratio: d('0.5') }, { budgetLevel: 2, ratio: d('0.5') }];
+    const { entry } = settlementConfirmedEntry({
+      instructionId: '14',
+      receivingAccountNo: 'F',
+      amount: d('0.10'),
+      items: [{ amount: d('0.05'), incomeSortCode: 'C', budgetLevel: 0, shares }, { amount: d('0.05'), incomeSortCode: 'C', budgetLevel: 0, shares }],
+      accountingDate: DATE,
+    });
+    expect(lines(entry).slice(3)).toEqual(['CREDIT revenue:F:1:C 0.06', 'CREDIT revenue:F:2:C 0.04']);
   });
 
   it('a negative last share of a split is booked on the other side, and everything still balances', () => {
