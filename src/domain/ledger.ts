@@ -548,7 +548,7 @@ export function unidentifiedCreditEntry(input: { bankPostingId: string; receivin
 export function writeOffEntry(input: { discrepancyId: string; agencyCode: string; shortfall: ReadonlyArray<{ receivingAccountNo: string; amount: Decimal }>; accountingDate: string }): JournalEntry {
   assert(input.shortfall.length >= 1, 'a write-off writes off something');
   const total = positive(sumMoney(input.shortfall.map((part) => part.amount)), 'a write-off');
-  const debits = netLines(input.shortfall.map((part) => ({ account: ACCOUNTS.revenuePending(part.receivingAccountNo), debit: new Decimal(part.amount) })));
+  const debits = netLines(input.shortfall.map((part) => ({ account: ACCOUNTS.revenuePending(part.receivingAccountNo), debit: positive(part.amount, 'a part of a shortfall') })));
   return entry(JOURNAL_ENTRY_KINDS.writeOff, input.accountingDate, { discrepancyId: input.discrepancyId }, [
     ...debits,
     { account: ACCOUNTS.agencyClearing(input.agencyCode), side: 'CREDIT', amount: total },

@@ -331,6 +331,10 @@ describe('bank postings and discrepancies', () => {
     expect(lines(entry)).toEqual(['DEBIT revenue_pending:TREASURY_001 218.00', 'DEBIT revenue_pending:FISCAL_001 15.00', 'CREDIT agency_clearing:AGENCY_BANK 233.00']);
   });
 
+  it('WRITE_OFF crashes on a part of the shortfall that is not positive', () => {
+    expect(() => writeOffEntry({ discrepancyId: '51', agencyCode: 'A', shortfall: [{ receivingAccountNo: 'F', amount: d('5.00') }, { receivingAccountNo: 'G', amount: d('-1.00') }], accountingDate: DATE })).toThrow(/invariant broken: a part of a shortfall is positive money/);
+  });
+
   it('MISMATCH_SURPLUS: the statement says more — agency_clearing / suspense:unapplied', () => {
     const entry = mismatchDifferenceEntry({ discrepancyId: '52', agencyCode: 'AGENCY_BANK', platformAmount: d('50.00'), statementAmount: d('55.50'), accountingDate: DATE });
     expect(entry.kind).toBe('MISMATCH_SURPLUS');
