@@ -32,8 +32,9 @@ import { canonicalJson, sha256Hex } from '../../src/crypto/canonicalJson';
 import { generateSm2KeyPair } from '../../src/crypto/keys';
 import { POSTING_STATEMENTS } from '../../src/db/repositories/payments';
 import { formatInstant, shanghaiDate } from '../../src/domain/businessDate';
+import { journalEntryParameters } from '../../src/db/repositories/ledger';
 import { succeededPaymentEntry } from '../../src/domain/ledger';
-import { Decimal, formatMoney } from '../../src/domain/money';
+import { Decimal } from '../../src/domain/money';
 import { buildWorld, type Credentials, CONCURRENCY_MAX, drive, envInteger, machine, prepare, type PreparedRequest, printTable, REQUESTS_MAX, runRow, send, startTarget, writeResult } from './lib';
 import { benchPayCodes, cloneNotices, type PgbenchPayFigures, pgbenchText, pgbenchWithVariables, REFERENCE_SHAPED_TPS, referenceShapedPgbench, serviceCpuMs, startProfiledTarget, summarizeCpuProfile } from './payLib';
 
@@ -76,8 +77,9 @@ export function postingScript(): string {
   const write = pgbenchText(POSTING_STATEMENTS.writes.APPLIED, {
     // The receipt INSERT's bindings, in the receipts repository's order, named as the rest.
     // The read's \gset sets notice_status to the status it read; the write's is the status after.
-    rename: { receipt_0: 'receipt_no', receipt_2: 'notice_id', receipt_3: 'pay_code', receipt_4: 'agency_code', receipt_5: 'agency_txn_id', notice_status: 'paid_notice_status' },
-    nulls: new Set(['unapplied_reason']),
+    // The journal entry references the payment row the read drew (payment_row_id) and nothing else.
+    rename: { receipt_0: 'receipt_no', receipt_2: 'notice_id', receipt_3: 'pay_code', receipt_4: 'agency_code', receipt_5: 'agency_txn_id', notice_status: 'paid_notice_status', entry_payment_id: 'payment_row_id' },
+    nulls: new Set(['unapplied_reason', 'entry_instruction_id', 'entry_refund_id', 'entry_bank_posting_id', 'entry_discrepancy_id', 'entry_reverses_entry_id']),
   }).trim();
   // pgbench ends a statement at a line's final semicolon; \gset ends it instead where given.
   return `${draw}\n${read}\n${write};\n`;
@@ -99,7 +101,9 @@ export async function constantVariables(databaseUrl: string, agencyCode: string,
     const notice = template.rows[0];
     if (!agencyPartyId || !notice) throw new Error('the pgbench notices are not there');
     const accountingDate = shanghaiDate(now);
-    const entry = succeededPaymentEntry({ agencyCode, amount: new Decimal(NOTICE_AMOUNT), items: notice.items.map((item) => ({ receivingAccountNo: item.receiving_account_no, amount: new Decimal(item.amount), lateFee: new Decimal(0) })), accountingDate });
+    // Any row id will do to build the entry: the script writes the payment_row_id its read drew.
+    const entry = succeededPaymentEntry({ paymentId: '1', agencyCode, amount: new Decimal(NOTICE_AMOUNT), items: notice.items.map((item) => ({ receivingAccountNo: item.receiving_account_no, amount: new Decimal(item.amount), lateFee: new Decimal(0) })), accountingDate });
+    const entryParameters = journalEntryParameters(entry, now);
     const payment = { paymentId: 'P000000000000000000000', agencyCode, agencyTxnId: 'PGB-0000000000', payCode: '15010226900000000000', amount: NOTICE_AMOUNT, paidAt: formatInstant(now), businessDate: accountingDate, channel: 'MOBILE', status: 'SUCCEEDED', receiptNo: '150401990000000000', createdAt: formatInstant(now) };
     const receiptContent = canonicalJson({
       receiptNo: payment.receiptNo, checkCode: 'BENCH1', payCode: payment.payCode, unitCode: 'UNIT', unitName: '市场监督管理局', payerName: '张三',
@@ -122,9 +126,10 @@ export async function constantVariables(databaseUrl: string, agencyCode: string,
       payer_account_no: '6222020200112233445',
       payer_bank_name: '内蒙古银行',
       payment_status: 'SUCCEEDED',
-      entry_kind: entry.kind,
-      accounting_date: accountingDate,
-      entry_lines: JSON.stringify(entry.lines.map((line, index) => ({ line_no: index + 1, account: line.account, side: line.side, amount: formatMoney(line.amount) }))),
+      entry_kind: entryParameters.entry_kind,
+      entry_accounting_date: entryParameters.entry_accounting_date,
+      entry_created_at: now.toISOString(),
+      entry_lines: entryParameters.entry_lines,
       event_type: 'payment.succeeded',
       event_recipients: JSON.stringify([notice.unit_party_id, agencyPartyId]),
       event_to_finance: 'false',

@@ -4,11 +4,13 @@ import { canonicalJsonSha256Hex } from '../crypto/canonicalJson';
 import type { FieldCipher } from '../crypto/fieldCipher';
 import type { Db, Queryable } from '../db/database';
 import * as repo from '../db/repositories/payments';
+import { journalEntryParameters } from '../db/repositories/ledger';
 import { knexRunner, pgRunner, withPooledClient } from '../db/statements';
 import { businessDateFor, formatInstant, parseInstant, shanghaiDate } from '../domain/businessDate';
 import type { Clocks } from '../domain/clock';
 import { assert, type FieldProblem, TongfuError, validationFailed } from '../domain/errors';
-import { succeededPaymentEntry, unappliedPaymentEntry, type JournalEntry } from '../domain/ledger';
+import type { LateFeeRule } from '../domain/lateFee';
+import { succeededPaymentEntry, unappliedPaymentEntry } from '../domain/ledger';
 import { Decimal, formatMoney, parseMoney, sumMoney, ZERO } from '../domain/money';
 import { UNAPPLIED_REASONS, type UnappliedReason } from '../domain/noticePricing';
 import { isValidPayCode } from '../domain/payCode';
@@ -386,7 +388,7 @@ export class PaymentService {
       payer_account_no: input.payerAccount === undefined ? null : this.deps.fieldCipher.encrypt(input.payerAccount.accountNo),
       payer_bank_name: input.payerAccount?.bankName ?? null,
       payment_status: payment.status,
-      accounting_date: accountingDate,
+      payment_row_id: read.payment_row_id,
     };
     const late = paidAtWindow(paidAt, now) === 'TOO_OLD';
 
@@ -395,6 +397,7 @@ export class PaymentService {
       const { charges } = decision;
       assert(charges.amountDue.eq(amount), 'an applied posting pays exactly the amount due');
       const entry = succeededPaymentEntry({
+        paymentId: read.payment_row_id,
         agencyCode: agency.code,
         amount,
         items: notice.lines.map((line, index) => ({ receivingAccountNo: line.receivingAccountNo, amount: line.amount, lateFee: charges.perItemLateFee[index] as Decimal })),
@@ -430,7 +433,7 @@ export class PaymentService {
         expect: { entryLines: entry.lines.length, noticeLines: notice.lines.length, eventsAtLeast: 2 },
         values: {
           ...common,
-          ...entryValues(entry),
+          ...journalEntryParameters(entry, now),
           ...event,
           unapplied_reason: null,
           receipt_no: receipt.receiptNo,
@@ -445,7 +448,7 @@ export class PaymentService {
     const reason: UnappliedReason = decision.reason;
     assert(UNAPPLIED_REASONS.includes(reason), 'an unapplied posting has a reason');
     payment.refundId = newRefundId(realNow);
-    const entry = unappliedPaymentEntry({ agencyCode: agency.code, amount, accountingDate });
+    const entry = unappliedPaymentEntry({ paymentId: read.payment_row_id, agencyCode: agency.code, amount, accountingDate });
     const wire = paymentWire(payment);
     const event = eventValues('payment.unapplied', { payment: wire, refund: { refundId: payment.refundId, status: REFUND_OBLIGATION_STATUS, amount: wire.amount } }, [agency.partyId], true);
     return {
@@ -457,7 +460,7 @@ export class PaymentService {
       expect: { entryLines: entry.lines.length, noticeLines: 0, eventsAtLeast: 1 },
       values: {
         ...common,
-        ...entryValues(entry),
+        ...journalEntryParameters(entry, now),
         ...event,
         unapplied_reason: reason,
         receipt_no: null,
@@ -485,13 +488,6 @@ function readParameters(context: PostingContext): repo.PostingReadParameters {
   return { agencyPartyId: context.agency.partyId, agencyTxnId: context.input.agencyTxnId, payCode: context.payCodeValid ? context.input.payCode : null };
 }
 
-function entryValues(entry: JournalEntry): Pick<repo.PostingWriteValues, 'entry_kind' | 'entry_lines'> {
-  return {
-    entry_kind: entry.kind,
-    entry_lines: JSON.stringify(entry.lines.map((line, index) => ({ line_no: index + 1, account: line.account, side: line.side, amount: formatMoney(line.amount) }))),
-  };
-}
-
 /**
  * The event's columns (lifecycle.md §5), checked as recordEvent checks them (src/services/
  * events.ts): a known type, a JSON object within EVENT_DATA_BYTES_MAX, party ids as recipients.
@@ -511,6 +507,7 @@ function receiptBindings(receipt: PreparedReceipt): unknown[] {
 /** The write reports what it wrote; anything short of the plan is a bug, and the answer would lie. */
 function checkWritten(plan: Extract<Plan, { kind: 'write' }>, written: repo.PostingWriteRow): void {
   const what = `payment ${plan.payment.paymentId}`;
+  assert(written.payment_row_id === plan.values.payment_row_id, `${what}: written as row ${plan.values.payment_row_id}, the row its journal entry references`);
   assert(written.entry_lines === plan.expect.entryLines, `${what}: ${plan.expect.entryLines} journal lines, wrote ${written.entry_lines}`);
   assert(written.events >= plan.expect.eventsAtLeast, `${what}: at least ${plan.expect.eventsAtLeast} events, wrote ${written.events}`);
   if (plan.variant === 'APPLIED') {

@@ -265,6 +265,7 @@ export interface RecordedReversal {
  *   amount, or a receipt that does not exist, is a bug and crashes.
  */
 export async function recordReversal(trx: Knex.Transaction, receiptNo: string, reversal: ReversalInput): Promise<RecordedReversal> {
+  assert(trx.isTransaction === true, 'a receipt is reversed inside the transaction of the refund or correction that reverses it');
   assert(reversal.amount.gt(0), `a reversal is of a positive amount, got ${reversal.amount.toString()}`);
   const amount = formatMoney(reversal.amount);
   const locked = await repo.lockReceiptForReversal(trx, receiptNo);
@@ -353,7 +354,18 @@ export interface ReceiptDependencies {
   allocator?: ReceiptSerialAllocator;
 }
 
-export class ReceiptService {
+/**
+ * The receipt writes another use case makes inside its own transaction (a refund that succeeds,
+ * a payment reversed by a correction, a payment applied outside the folded posting): both take
+ * the caller's `trx`, write nothing of their own, and commit or roll back with the caller's
+ * change. ReceiptService is one; a use case that needs it takes this interface.
+ */
+export interface ReceiptWriter {
+  issueReceipt(trx: Knex.Transaction, input: ReceiptInput): Promise<PreparedReceipt>;
+  recordReversal(trx: Knex.Transaction, receiptNo: string, reversal: ReversalInput): Promise<RecordedReversal>;
+}
+
+export class ReceiptService implements ReceiptWriter {
   readonly allocator: ReceiptSerialAllocator;
   private readonly verifiers = new Map<string, Sm2Verifier>();
 
@@ -421,10 +433,16 @@ export class ReceiptService {
 
   /** prepareReceipt then insertReceipt, for callers that do not fold the INSERT into a statement of their own. */
   async issueReceipt(trx: Knex.Transaction, input: ReceiptInput): Promise<PreparedReceipt> {
+    assert(trx.isTransaction === true, 'a receipt is issued inside the transaction of the payment it is for');
     const prepared = await this.prepareReceipt(input, trx);
     await insertReceipt(trx, prepared);
     this.deps.log.info({ receiptNo: prepared.receiptNo, payCode: input.payCode, agencyTxnId: input.agencyTxnId }, 'receipt issued');
     return prepared;
+  }
+
+  /** recordReversal (above), for a use case that holds the receipt service as its ReceiptWriter. */
+  recordReversal(trx: Knex.Transaction, receiptNo: string, reversal: ReversalInput): Promise<RecordedReversal> {
+    return recordReversal(trx, receiptNo, reversal);
   }
 
   /**

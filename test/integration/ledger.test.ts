@@ -1,5 +1,7 @@
 import { CliIo, runCli } from '../../src/cli/main';
 import type { Db } from '../../src/db/database';
+import { findJournalEntry, insertJournalEntry } from '../../src/db/repositories/ledger';
+import { reversalEntry } from '../../src/domain/ledger';
 import { verifyLedger } from '../../src/services/ledger';
 import { buildWorld, signedAs, World } from '../helpers/builders';
 import { expectLedgerVerified, issueNotice, postingBody, shanghai, unknownPayCode } from '../helpers/payments';
@@ -37,9 +39,15 @@ async function ledgerWithPayments(): Promise<{ service: TestService; world: Worl
   return { service, world, db: service.database.db };
 }
 
-/** Inserts an entry straight into the tables, bypassing the code (and its balance assertion). */
+let discrepancyIds = 0;
+
+/**
+ * Inserts an entry straight into the tables, bypassing the code (and its balance assertion): a
+ * WRITE_OFF, the kind that needs only a discrepancy's id, which has no table yet to check it.
+ */
 async function insertEntryAround(db: Db, lines: Array<{ account: string; side: 'DEBIT' | 'CREDIT'; amount: string }>): Promise<void> {
-  const [entry] = await db('journal_entries').insert({ kind: 'MANUAL_BREAK', accounting_date: '2026-11-20', created_at: new Date() }).returning('id');
+  discrepancyIds += 1;
+  const [entry] = await db('journal_entries').insert({ kind: 'WRITE_OFF', discrepancy_id: discrepancyIds, accounting_date: '2026-11-20', created_at: new Date() }).returning('id');
   await db('journal_lines').insert(lines.map((line, index) => ({ entry_id: (entry as { id: string }).id, line_no: index + 1, ...line })));
 }
 
@@ -102,7 +110,7 @@ describe('ledger verify', () => {
     const verification = await verifyLedger(context.db);
     expect(verification.ok).toBe(true);
     expect(verification.totals).toEqual({ entries: 3, lines: 6, debit: '107.50', credit: '107.50' });
-    expect(verification.checks.map((check) => check.name)).toEqual(['entriesBalance', 'trialBalance', 'agencyClearing', 'paidNotices', 'noticeLateFees', 'suspenseUnapplied', 'revenuePending', 'paymentEntries', 'paymentAgencies', 'unappliedRefunds', 'paymentKeys']);
+    expect(verification.checks.map((check) => check.name)).toEqual(['entriesBalance', 'trialBalance', 'agencyClearing', 'paidNotices', 'noticeLateFees', 'suspenseUnapplied', 'revenuePending', 'paymentEntries', 'reversalsMirror', 'reversedPayments', 'paymentAgencies', 'unappliedRefunds', 'paymentKeys']);
     const result = await cli(['ledger', 'verify'], context.service.database.connectionString);
     expect(result.code).toBe(0);
     expect(result.out).toEqual([JSON.parse(JSON.stringify(verification))]);
@@ -113,7 +121,7 @@ describe('ledger verify', () => {
     const verification = await verifyLedger(context.db);
     expect(verification.ok).toBe(false);
     expect(brokenChecks(verification)).toEqual(['agencyClearing', 'entriesBalance', 'trialBalance']);
-    expect(verification.checks.find((check) => check.name === 'entriesBalance')?.breaks).toEqual([{ subject: expect.stringMatching(/^entry \d+$/), detail: { kind: 'MANUAL_BREAK', lines: 1, debit: '10.00', credit: '0' } }]);
+    expect(verification.checks.find((check) => check.name === 'entriesBalance')?.breaks).toEqual([{ subject: expect.stringMatching(/^entry \d+$/), detail: { kind: 'WRITE_OFF', lines: 1, debit: '10.00', credit: '0' } }]);
     const result = await cli(['ledger', 'verify'], context.service.database.connectionString);
     expect(result.code).toBe(1);
     expect(result.out[0]).toMatchObject({ ok: false });
@@ -160,6 +168,34 @@ describe('ledger verify', () => {
       updated_at: new Date(),
     });
     expect(brokenChecks(await verifyLedger(context.db))).toEqual(['agencyClearing', 'paymentEntries', 'paymentKeys', 'suspenseUnapplied', 'unappliedRefunds']);
+  });
+
+  it('passes on a payment reversed through the journal writer once the payment and its notice say so, and catches the mirror alone', async () => {
+    const payment = await context.db('payments').where({ status: 'SUCCEEDED' }).first();
+    const posting = await context.db('journal_entries').where({ payment_id: payment.id }).first('id');
+    await context.db.transaction(async (trx) => {
+      const original = await findJournalEntry(trx, posting.id);
+      await insertJournalEntry(trx, reversalEntry({ original: original!, accountingDate: '2026-11-21' }), new Date(NOW));
+    });
+    // The mirror takes the payment's money out of the clearing and pending balances, but the
+    // payment still stands.
+    expect(brokenChecks(await verifyLedger(context.db))).toEqual(['agencyClearing', 'revenuePending', 'reversedPayments']);
+    await context.db('payments').where({ id: payment.id }).update({ status: 'REVERSED', updated_at: new Date(NOW) });
+    await context.db('notices').where({ id: payment.notice_id }).update({ status: 'ISSUED', paid_at: null, paid_amount: null, late_fee_paid: null, receipt_no: null });
+    await expectLedgerVerified(context.db);
+  });
+
+  it('catches a reversal that does not mirror its entry', async () => {
+    const payment = await context.db('payments').where({ status: 'UNAPPLIED' }).orderBy('id', 'desc').first();
+    const posting = await context.db('journal_entries').where({ payment_id: payment.id }).first('id');
+    await context.db('payments').where({ id: payment.id }).update({ status: 'REVERSED', updated_at: new Date(NOW) });
+    // Written around the code: the original's lines again, sides not swapped.
+    const [entry] = await context.db('journal_entries').insert({ kind: 'REVERSAL', payment_id: payment.id, reverses_entry_id: posting.id, accounting_date: '2026-11-21', created_at: new Date(NOW) }).returning('id');
+    const lines = await context.db('journal_lines').where({ entry_id: posting.id }).orderBy('line_no');
+    await context.db('journal_lines').insert(lines.map((line) => ({ ...line, entry_id: (entry as { id: string }).id })));
+    const verification = await verifyLedger(context.db);
+    expect(brokenChecks(verification)).toEqual(['agencyClearing', 'reversalsMirror', 'suspenseUnapplied']);
+    expect(verification.checks.find((check) => check.name === 'reversalsMirror')?.breaks).toEqual([{ subject: `entry ${(entry as { id: string }).id}`, detail: { reverses: String(posting.id), kind: 'PAYMENT_UNAPPLIED', lines: 2, originalLines: 2 } }]);
   });
 
   it('catches a payment that names no agency, or the wrong one', async () => {

@@ -1,14 +1,193 @@
 import type { Knex } from 'knex';
+import { assert } from '../../domain/errors';
+import {
+  accountPrefix,
+  assertJournalEntry,
+  JOURNAL_ENTRY_KINDS,
+  JOURNAL_REFERENCE_NAMES,
+  type JournalEntry,
+  type JournalEntryKind,
+  type JournalReferenceName,
+  type JournalReferences,
+  type JournalSide,
+  REQUIRED_REFERENCE,
+  type StoredJournalEntry,
+} from '../../domain/ledger';
+import { Decimal, formatMoney } from '../../domain/money';
+import { compileStatement, knexRunner } from '../statements';
+
+// ---- writing entries -------------------------------------------------------------------------
+
+/** The column of each reference (migrations 20261127000032 and 20261201000300). */
+const REFERENCE_COLUMNS: Readonly<Record<JournalReferenceName, string>> = {
+  paymentId: 'payment_id',
+  instructionId: 'instruction_id',
+  refundId: 'refund_id',
+  bankPostingId: 'bank_posting_id',
+  discrepancyId: 'discrepancy_id',
+  reversesEntryId: 'reverses_entry_id',
+};
 
 /**
- * The invariants `ledger verify` checks (lifecycle.md §4, settlement.md §6), one query each. A
- * query returns the rows that break its invariant — none when it holds — as `{subject, detail}`:
- * `subject` names what is broken (an entry, an agency, a payCode), `detail` says how, as JSON.
+ * The INSERTs of one journal entry and its lines, as two data-modifying CTEs (`journal_entry`,
+ * `journal_entry_lines`) with named parameters (journalEntryParameters). It is the only SQL that
+ * writes journal entries: insertJournalEntry runs it on its own, and the payment posting's
+ * folded statement (src/db/repositories/payments.ts) embeds the very same text, so an entry
+ * written either way is written by the same INSERTs from the same parameters.
+ *
+ * ON CONFLICT DO NOTHING: an entry already written for its cause (migration 20261201000301)
+ * inserts nothing, and no lines, and the caller finds the one there. The payment kinds have no
+ * such index, so for the posting it never applies (and the posting checks the lines it wrote).
+ */
+export const JOURNAL_ENTRY_INSERT_CTES = `journal_entry AS (
+  INSERT INTO journal_entries (kind, accounting_date, payment_id, instruction_id, refund_id, bank_posting_id, discrepancy_id, reverses_entry_id, created_at)
+  VALUES (@entry_kind, @entry_accounting_date::date, @entry_payment_id::bigint, @entry_instruction_id::bigint, @entry_refund_id::bigint,
+          @entry_bank_posting_id::bigint, @entry_discrepancy_id::bigint, @entry_reverses_entry_id::bigint, @entry_created_at::timestamptz)
+  ON CONFLICT DO NOTHING
+  RETURNING id
+),
+journal_entry_lines AS (
+  INSERT INTO journal_lines (entry_id, line_no, account, side, amount)
+  SELECT journal_entry.id, l.line_no, l.account, l.side, l.amount
+    FROM journal_entry, json_to_recordset(@entry_lines::json) AS l(line_no smallint, account text, side text, amount numeric)
+  RETURNING line_no
+)`;
+
+/** The parameters of JOURNAL_ENTRY_INSERT_CTES. */
+export interface JournalEntryParameters {
+  entry_kind: JournalEntryKind;
+  entry_accounting_date: string;
+  entry_payment_id: string | null;
+  entry_instruction_id: string | null;
+  entry_refund_id: string | null;
+  entry_bank_posting_id: string | null;
+  entry_discrepancy_id: string | null;
+  entry_reverses_entry_id: string | null;
+  entry_created_at: Date;
+  /** JSON: [{line_no, account, side, amount}], amounts as two-decimal strings. */
+  entry_lines: string;
+}
+
+/**
+ * The parameters that write `entry`, asserted first (assertJournalEntry: balanced, positive lines,
+ * its kind's reference): whoever writes an entry, through whichever statement, gets here.
+ * `createdAt` is the instant it is written (the use case's business clock).
+ */
+export function journalEntryParameters(entry: JournalEntry, createdAt: Date): JournalEntryParameters {
+  assertJournalEntry(entry);
+  assert(createdAt instanceof Date && Number.isFinite(createdAt.getTime()), 'an entry is written at a valid instant');
+  const reference = (name: JournalReferenceName): string | null => entry.references[name] ?? null;
+  return {
+    entry_kind: entry.kind,
+    entry_accounting_date: entry.accountingDate,
+    entry_payment_id: reference('paymentId'),
+    entry_instruction_id: reference('instructionId'),
+    entry_refund_id: reference('refundId'),
+    entry_bank_posting_id: reference('bankPostingId'),
+    entry_discrepancy_id: reference('discrepancyId'),
+    entry_reverses_entry_id: reference('reversesEntryId'),
+    entry_created_at: createdAt,
+    entry_lines: JSON.stringify(entry.lines.map((line, index) => ({ line_no: index + 1, account: line.account, side: line.side, amount: formatMoney(line.amount) }))),
+  };
+}
+
+const JOURNAL_ENTRY_INSERT = compileStatement(
+  'journal_entry_insert',
+  `WITH ${JOURNAL_ENTRY_INSERT_CTES}
+SELECT (SELECT id::text FROM journal_entry) AS entry_id, (SELECT count(*) FROM journal_entry_lines)::int AS lines`,
+);
+
+export interface WrittenJournalEntry {
+  entryId: string;
+  /** False when its cause had already written this very entry (a retry): nothing was added. */
+  written: boolean;
+}
+
+/**
+ * Writes any journal entry, in the caller's transaction, in one round trip: the one function
+ * that writes entries (the payment posting's folded statement embeds its SQL). The entry is
+ * asserted before the INSERT (journalEntryParameters). When its cause already has its entry of
+ * this kind (migration 20261201000301), nothing is written and that entry answers — if its lines
+ * are exactly these; different lines for the same cause are a bug, and it crashes.
+ */
+export async function insertJournalEntry(trx: Knex.Transaction, entry: JournalEntry, createdAt: Date): Promise<WrittenJournalEntry> {
+  assert(trx.isTransaction === true, 'a journal entry is written inside the transaction of the change it records');
+  const parameters = journalEntryParameters(entry, createdAt);
+  const rows = await knexRunner(trx).run<{ entry_id: string | null; lines: number }>(JOURNAL_ENTRY_INSERT, { ...parameters });
+  const row = rows[0];
+  assert(row !== undefined, 'the entry INSERT answers one row');
+  if (row.entry_id !== null) {
+    assert(row.lines === entry.lines.length, `entry ${row.entry_id}: ${entry.lines.length} lines, wrote ${row.lines}`);
+    return { entryId: row.entry_id, written: true };
+  }
+  const name = REQUIRED_REFERENCE[entry.kind];
+  const cause = entry.references[name] as string;
+  const existing = await trx.raw<{ rows: Array<{ id: string }> }>(`SELECT id::text AS id FROM journal_entries WHERE kind = ? AND ${REFERENCE_COLUMNS[name]} = ?::bigint`, [entry.kind, cause]);
+  const existingId = existing.rows[0]?.id;
+  assert(existingId !== undefined, `a ${entry.kind} entry for ${name} ${cause} was refused, and none is there`);
+  const stored = await findJournalEntry(trx, existingId);
+  assert(stored !== undefined && sameLines(stored, entry), `${name} ${cause} already has a ${entry.kind} entry (${existingId}) with other lines`);
+  return { entryId: existingId, written: false };
+}
+
+function sameLines(a: JournalEntry, b: JournalEntry): boolean {
+  return a.lines.length === b.lines.length && a.lines.every((line, index) => {
+    const other = b.lines[index];
+    return other !== undefined && line.account === other.account && line.side === other.side && line.amount.eq(other.amount);
+  });
+}
+
+/** A stored entry with its lines, in line order; undefined when there is none. */
+export async function findJournalEntry(db: Knex | Knex.Transaction, entryId: string): Promise<StoredJournalEntry | undefined> {
+  const result = await db.raw<{
+    rows: Array<Record<(typeof REFERENCE_COLUMNS)[JournalReferenceName], string | null> & { id: string; kind: JournalEntryKind; accounting_date: string; lines: Array<{ account: string; side: JournalSide; amount: string }> }>;
+  }>(
+    `SELECT e.id::text AS id, e.kind, to_char(e.accounting_date, 'YYYY-MM-DD') AS accounting_date,
+            e.payment_id::text AS payment_id, e.instruction_id::text AS instruction_id, e.refund_id::text AS refund_id,
+            e.bank_posting_id::text AS bank_posting_id, e.discrepancy_id::text AS discrepancy_id, e.reverses_entry_id::text AS reverses_entry_id,
+            (SELECT json_agg(json_build_object('account', l.account, 'side', l.side, 'amount', l.amount::text) ORDER BY l.line_no)
+               FROM journal_lines l WHERE l.entry_id = e.id) AS lines
+       FROM journal_entries e WHERE e.id = ?::bigint`,
+    [entryId],
+  );
+  const row = result.rows[0];
+  if (row === undefined) return undefined;
+  const references: JournalReferences = {};
+  for (const name of JOURNAL_REFERENCE_NAMES) {
+    const value = row[REFERENCE_COLUMNS[name]];
+    if (value !== null && value !== undefined) references[name] = value;
+  }
+  return { id: row.id, kind: row.kind, accountingDate: row.accounting_date, references, lines: (row.lines ?? []).map((line) => ({ account: line.account, side: line.side, amount: new Decimal(line.amount) })) };
+}
+
+// ---- verifying -------------------------------------------------------------------------------
+
+/** An account prefix as an SQL literal: our own constant, checked to need no escaping. */
+function prefixLiteral(kind: Parameters<typeof accountPrefix>[0]): string {
+  const prefix = accountPrefix(kind);
+  assert(/^[a-z_:]+$/.test(prefix), `account prefix ${prefix} is a plain literal`);
+  return `'${prefix}'`;
+}
+
+const CLEARING = prefixLiteral('agencyClearing');
+const PENDING = prefixLiteral('revenuePending');
+const UNAPPLIED = prefixLiteral('suspenseUnapplied');
+/** The kinds of a payment's posting entry, as an SQL list. */
+const POSTING_KINDS = `'${JOURNAL_ENTRY_KINDS.paymentSucceeded}', '${JOURNAL_ENTRY_KINDS.paymentUnapplied}'`;
+
+/**
+ * The invariants `ledger verify` checks (docs/lifecycle.md §4, docs/settlement.md §6), one query
+ * each. A query returns the rows that break its invariant — none when it holds — as
+ * `{subject, detail}`: `subject` names what is broken (an entry, an agency, a payCode), `detail`
+ * says how, as JSON. Accounts are selected by the prefixes of the functions that name them
+ * (src/domain/ledger.ts, accountPrefix), kinds by JOURNAL_ENTRY_KINDS.
  *
  * Each capability that moves money adds its part here when it lands: settlement subtracts executed
  * settlements from the agencies' clearing balances and moves revenue_pending to revenue; refunds
- * subtract confirmed agency refunds; corrections add their reversals. Until then a movement these
- * queries do not know of shows up as a break, which is the point.
+ * subtract confirmed agency refunds; corrections their write-offs and differences. Until then a
+ * movement these queries do not know of shows up as a break, which is the point. Reversals are
+ * known already: a reversed payment leaves every balance below, and its mirror takes its entry's
+ * lines back out.
  */
 export interface LedgerCheck {
   name: string;
@@ -57,9 +236,9 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
     invariant: "each agency's clearing balance equals the sum of its payments not reversed (and not yet settled)",
     sql: `
       WITH ledger AS (
-        SELECT substr(account, length('agency_clearing:') + 1) AS agency_code,
+        SELECT substr(account, length(${CLEARING}) + 1) AS agency_code,
                sum(CASE side WHEN 'DEBIT' THEN amount ELSE -amount END) AS balance
-          FROM journal_lines WHERE account LIKE 'agency\\_clearing:%' GROUP BY account
+          FROM journal_lines WHERE starts_with(account, ${CLEARING}) GROUP BY account
       ), expected AS (
         SELECT agency_code, sum(amount) AS balance FROM payments WHERE status <> 'REVERSED' GROUP BY agency_code
       )
@@ -109,9 +288,9 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
     invariant: "each agency's unapplied suspense balance equals its unapplied money not reversed and not yet refunded",
     sql: `
       WITH ledger AS (
-        SELECT substr(account, length('suspense:unapplied:') + 1) AS agency_code,
+        SELECT substr(account, length(${UNAPPLIED}) + 1) AS agency_code,
                sum(CASE side WHEN 'CREDIT' THEN amount ELSE -amount END) AS balance
-          FROM journal_lines WHERE account LIKE 'suspense:unapplied:%' GROUP BY account
+          FROM journal_lines WHERE starts_with(account, ${UNAPPLIED}) GROUP BY account
       ), expected AS (
         SELECT p.agency_code,
                sum(p.amount) - COALESCE(sum((SELECT sum(r.amount) FROM refunds r WHERE r.payment_id = p.id AND r.status = 'SUCCEEDED')), 0) AS balance
@@ -131,9 +310,9 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
     invariant: "each receiving account's pending revenue equals the items (with their late fees) of the standing applied payments (not yet settled)",
     sql: `
       WITH ledger AS (
-        SELECT substr(account, length('revenue_pending:') + 1) AS account_no,
+        SELECT substr(account, length(${PENDING}) + 1) AS account_no,
                sum(CASE side WHEN 'CREDIT' THEN amount ELSE -amount END) AS balance
-          FROM journal_lines WHERE account LIKE 'revenue\\_pending:%' GROUP BY account
+          FROM journal_lines WHERE starts_with(account, ${PENDING}) GROUP BY account
       ), expected AS (
         SELECT i.receiving_account_no AS account_no, sum(i.amount + COALESCE(i.late_fee_paid, 0)) AS balance
           FROM payments p JOIN notice_items i ON i.notice_id = p.notice_id
@@ -156,12 +335,45 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
                                'kinds', json_agg(DISTINCT e.kind) FILTER (WHERE e.id IS NOT NULL),
                                'clearingDebit', COALESCE(sum(l.amount), 0)::text) AS detail
         FROM payments p
-        LEFT JOIN journal_entries e ON e.payment_id = p.id AND e.kind IN ('PAYMENT_SUCCEEDED', 'PAYMENT_UNAPPLIED')
-        LEFT JOIN journal_lines l ON l.entry_id = e.id AND l.side = 'DEBIT' AND l.account = 'agency_clearing:' || p.agency_code
+        LEFT JOIN journal_entries e ON e.payment_id = p.id AND e.kind IN (${POSTING_KINDS})
+        LEFT JOIN journal_lines l ON l.entry_id = e.id AND l.side = 'DEBIT' AND l.account = ${CLEARING} || p.agency_code
        GROUP BY p.id
       HAVING count(DISTINCT e.id) <> 1
-          OR bool_or(e.kind IS DISTINCT FROM CASE WHEN p.unapplied_reason IS NULL THEN 'PAYMENT_SUCCEEDED' ELSE 'PAYMENT_UNAPPLIED' END)
+          OR bool_or(e.kind IS DISTINCT FROM CASE WHEN p.unapplied_reason IS NULL THEN '${JOURNAL_ENTRY_KINDS.paymentSucceeded}' ELSE '${JOURNAL_ENTRY_KINDS.paymentUnapplied}' END)
           OR COALESCE(sum(l.amount), 0) <> p.amount
+       ORDER BY p.id
+       LIMIT @limit`,
+  },
+  {
+    name: 'reversalsMirror',
+    invariant: 'each reversal mirrors the entry it reverses: the same accounts and amounts, line by line, on the other side',
+    sql: `
+      SELECT 'entry ' || r.id AS subject,
+             json_build_object('reverses', r.reverses_entry_id::text, 'kind', o.kind,
+                               'lines', (SELECT count(*) FROM journal_lines WHERE entry_id = r.id),
+                               'originalLines', (SELECT count(*) FROM journal_lines WHERE entry_id = o.id)) AS detail
+        FROM journal_entries r
+        JOIN journal_entries o ON o.id = r.reverses_entry_id
+       WHERE r.kind = '${JOURNAL_ENTRY_KINDS.reversal}'
+         AND EXISTS (SELECT 1
+                       FROM (SELECT * FROM journal_lines WHERE entry_id = r.id) rl
+                       FULL JOIN (SELECT * FROM journal_lines WHERE entry_id = o.id) ol ON ol.line_no = rl.line_no
+                      WHERE rl.line_no IS NULL OR ol.line_no IS NULL
+                         OR rl.account <> ol.account OR rl.amount <> ol.amount OR rl.side = ol.side)
+       ORDER BY r.id
+       LIMIT @limit`,
+  },
+  {
+    name: 'reversedPayments',
+    invariant: "a payment's posting entry is reversed exactly when the payment is REVERSED",
+    sql: `
+      SELECT 'payment ' || p.payment_id AS subject,
+             json_build_object('status', p.status, 'reversals', count(r.id)) AS detail
+        FROM payments p
+        JOIN journal_entries e ON e.payment_id = p.id AND e.kind IN (${POSTING_KINDS})
+        LEFT JOIN journal_entries r ON r.reverses_entry_id = e.id
+       GROUP BY p.id
+      HAVING (p.status = 'REVERSED') <> (count(r.id) = 1)
        ORDER BY p.id
        LIMIT @limit`,
   },

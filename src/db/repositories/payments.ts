@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { assert } from '../../domain/errors';
 import { compileStatement, type CompiledStatement, type StatementRunner } from '../statements';
+import { JOURNAL_ENTRY_INSERT_CTES, type JournalEntryParameters } from './ledger';
 import { RECEIPT_INSERT_SQL } from './receipts';
 import { type NonceClaimValues, nonceClaimCte } from './requestNonces';
 
@@ -17,9 +18,10 @@ import { type NonceClaimValues, nonceClaimCte } from './requestNonces';
  *              lines, by payCode, with the notice's row version (`xmin`);
  *   2. WRITE — one statement of data-modifying CTEs: lock the notice and check its version is the
  *              one read; bind the key; insert the payment; mark the notice paid and each line's late
- *              fee; insert the journal entry and its lines; the receipt (applied) or the refund
- *              obligation (unapplied); the events. It commits on its own (autocommit): one
- *              statement is one transaction.
+ *              fee; insert the journal entry and its lines (the journal writer's own SQL,
+ *              src/db/repositories/ledger.ts); the receipt (applied) or the refund obligation
+ *              (unapplied); the events. It commits on its own (autocommit): one statement is one
+ *              transaction.
  *
  * The notice is locked FOR UPDATE for the whole of the transaction that writes, and the write
  * happens only if the notice is still the version the decision was made on, so concurrent
@@ -49,6 +51,12 @@ export interface PostingNoticeItemRow {
 }
 
 export interface PostingReadRow {
+  /**
+   * The row id the payment gets if this posting writes one (`nextval`, drawn by the read so that
+   * the journal entry is built whole, its payment reference included, before the write; a read
+   * that writes nothing leaves a gap in the sequence, which is harmless).
+   */
+  payment_row_id: string;
   agency_code: string;
   cutoff_time: string;
   key_bound: boolean;
@@ -111,7 +119,7 @@ WITH ${claimNonce ? NONCE_CLAIM_CTE : ''}notice AS (
     FROM notices n
    WHERE n.pay_code = @pay_code${lock ? '\n     FOR UPDATE OF n' : ''}
 )
-SELECT a.code AS agency_code, a.cutoff_time,
+SELECT nextval('payments_id_seq')::text AS payment_row_id, a.code AS agency_code, a.cutoff_time,
        (k.agency_party_id IS NOT NULL) AS key_bound, k.request_hash AS key_request_hash,${BOUND_PAYMENT_COLUMNS},
        notice.*${claimNonce ? ',\n       (SELECT count(*) FROM nonce_claim)::int AS nonce_claimed' : ''}
   FROM parties a
@@ -196,7 +204,7 @@ function postingWriteText(variant: PostingVariant): string {
     // concurrent repeat) waits for that transaction, then inserts nothing.
     `payment_key AS (
   INSERT INTO payment_keys (agency_party_id, agency_txn_id, request_hash, payment_id, created_at)
-  SELECT @agency_party_id::bigint, @agency_txn_id, @request_hash, nextval('payments_id_seq'), @now::timestamptz FROM checked
+  SELECT @agency_party_id::bigint, @agency_txn_id, @request_hash, @payment_row_id::bigint, @now::timestamptz FROM checked
   ON CONFLICT (agency_party_id, agency_txn_id) DO NOTHING
   RETURNING payment_id
 )`,
@@ -211,17 +219,11 @@ function postingWriteText(variant: PostingVariant): string {
     FROM payment_key
   RETURNING id
 )`,
-    `entry AS (
-  INSERT INTO journal_entries (kind, payment_id, accounting_date, created_at)
-  SELECT @entry_kind, payment.id, @accounting_date::date, @now::timestamptz FROM payment
-  RETURNING id
-)`,
-    `entry_lines AS (
-  INSERT INTO journal_lines (entry_id, line_no, account, side, amount)
-  SELECT entry.id, l.line_no, l.account, l.side, l.amount
-    FROM entry, json_to_recordset(@entry_lines::json) AS l(line_no smallint, account text, side text, amount numeric)
-  RETURNING line_no
-)`,
+    // The journal writer's own INSERTs (src/db/repositories/ledger.ts), from the parameters of the
+    // entry the domain built (journalEntryParameters). Like the receipt's, they are not
+    // conditional on the payment: the guard below rolls the statement back if no payment was
+    // written, before the entry's reference to it is checked at the statement's end.
+    JOURNAL_ENTRY_INSERT_CTES,
     // The events outbox (src/services/events.ts, recordEvent): one row per recipient, unnumbered
     // until the sequencer numbers it after commit. Folded in here so it costs no round trip.
     `event_rows AS (
@@ -271,7 +273,7 @@ function postingWriteText(variant: PostingVariant): string {
     : `0 AS notices, 0 AS notice_lines, 0 AS receipts, (SELECT count(*) FROM refund)::int AS refunds`;
   return `WITH ${ctes.join(',\n')}
 SELECT (SELECT id::text FROM payment) AS payment_row_id,
-       (SELECT count(*) FROM entry_lines)::int AS entry_lines,
+       (SELECT count(*) FROM journal_entry_lines)::int AS entry_lines,
        (SELECT count(*) FROM event_rows)::int AS events,
        ${counts},
        posting_guard((SELECT count(*) FROM checked), (SELECT count(*) FROM payment)) AS written`;
@@ -296,8 +298,13 @@ export interface PostingWriteRow {
   written: boolean;
 }
 
-/** Every value the write statements take; the variant decides which it reads. */
-export interface PostingWriteValues {
+/**
+ * Every value the write statements take; the variant decides which it reads. The journal entry's
+ * are journalEntryParameters of the entry the domain built, its payment reference the row id
+ * the read drew (`payment_row_id`).
+ */
+export interface PostingWriteValues extends JournalEntryParameters {
+  payment_row_id: string;
   notice_id: string | null;
   notice_version: string | null;
   agency_party_id: string;
@@ -319,10 +326,6 @@ export interface PostingWriteValues {
   payment_status: string;
   unapplied_reason: string | null;
   receipt_no: string | null;
-  entry_kind: string;
-  accounting_date: string;
-  /** JSON: [{line_no, account, side, amount}]. */
-  entry_lines: string;
   event_id: string;
   event_type: string;
   /** JSON array of party ids (strings). */

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { ACCOUNTS, assertBalanced, succeededPaymentEntry, unappliedPaymentEntry } from '../../../src/domain/ledger';
+import { accountPrefix, ACCOUNTS, assertBalanced, succeededPaymentEntry, unappliedPaymentEntry } from '../../../src/domain/ledger';
 import { Decimal, sumMoney } from '../../../src/domain/money';
 
 // The chart of accounts and the entries of a posting (lifecycle.md §4): balanced by construction,
@@ -14,6 +14,21 @@ describe('the chart of accounts', () => {
     expect(ACCOUNTS.receiving('FISCAL_001')).toBe('receiving:FISCAL_001');
     expect(ACCOUNTS.revenue('FISCAL_001', 3, '1030401')).toBe('revenue:FISCAL_001:3:1030401');
     expect(ACCOUNTS.suspenseUnidentified()).toBe('suspense:unidentified');
+  });
+
+  it('gives ledger verify the prefix of each kind, the rest of the key being the part it was given', () => {
+    const cases = [
+      [accountPrefix('agencyClearing'), ACCOUNTS.agencyClearing('AGENCY_BANK'), 'AGENCY_BANK'],
+      [accountPrefix('revenuePending'), ACCOUNTS.revenuePending('FISCAL_001'), 'FISCAL_001'],
+      [accountPrefix('suspenseUnapplied'), ACCOUNTS.suspenseUnapplied('AGENCY_BANK'), 'AGENCY_BANK'],
+      [accountPrefix('inTransit'), ACCOUNTS.inTransit('FISCAL_001'), 'FISCAL_001'],
+      [accountPrefix('receiving'), ACCOUNTS.receiving('FISCAL_001'), 'FISCAL_001'],
+      [accountPrefix('revenue'), ACCOUNTS.revenue('FISCAL_001', 3, '1030401'), 'FISCAL_001:3:1030401'],
+    ] as const;
+    for (const [prefix, key, rest] of cases) expect(`${prefix}${rest}`).toBe(key);
+    // No prefix selects another kind's accounts.
+    expect(ACCOUNTS.revenuePending('X').startsWith(accountPrefix('revenue'))).toBe(false);
+    expect(ACCOUNTS.suspenseUnidentified().startsWith(accountPrefix('suspenseUnapplied'))).toBe(false);
   });
 
   it('refuses a part that could break the key apart, and a budget level 0 revenue', () => {
@@ -46,6 +61,7 @@ describe('assertBalanced', () => {
 describe('the posting entries', () => {
   it('SUCCEEDED: debits the clearing account, credits each item with its late fee, skips an item that earned nothing', () => {
     const entry = succeededPaymentEntry({
+      paymentId: '41',
       agencyCode: 'AGENCY_BANK',
       amount: new Decimal('218.00'),
       accountingDate: '2026-11-23',
@@ -57,6 +73,7 @@ describe('the posting entries', () => {
     expect(entry).toEqual({
       kind: 'PAYMENT_SUCCEEDED',
       accountingDate: '2026-11-23',
+      references: { paymentId: '41' },
       lines: [
         { account: 'agency_clearing:AGENCY_BANK', side: 'DEBIT', amount: new Decimal('218.00') },
         { account: 'revenue_pending:TREASURY_001', side: 'CREDIT', amount: new Decimal('218.00') },
@@ -65,11 +82,11 @@ describe('the posting entries', () => {
   });
 
   it('SUCCEEDED crashes when the amount is not the items and their late fees', () => {
-    expect(() => succeededPaymentEntry({ agencyCode: 'A', amount: new Decimal('10.00'), accountingDate: '2026-11-23', items: [{ receivingAccountNo: 'F', amount: new Decimal('9.00'), lateFee: new Decimal('0.00') }] })).toThrow(/balances/);
+    expect(() => succeededPaymentEntry({ paymentId: '1', agencyCode: 'A', amount: new Decimal('10.00'), accountingDate: '2026-11-23', items: [{ receivingAccountNo: 'F', amount: new Decimal('9.00'), lateFee: new Decimal('0.00') }] })).toThrow(/balances/);
   });
 
   it('UNAPPLIED: debits the clearing account and credits the agency’s suspense', () => {
-    expect(unappliedPaymentEntry({ agencyCode: 'AGENCY_BANK', amount: new Decimal('7.50'), accountingDate: '2026-11-20' }).lines).toEqual([
+    expect(unappliedPaymentEntry({ paymentId: '42', agencyCode: 'AGENCY_BANK', amount: new Decimal('7.50'), accountingDate: '2026-11-20' }).lines).toEqual([
       { account: 'agency_clearing:AGENCY_BANK', side: 'DEBIT', amount: new Decimal('7.50') },
       { account: 'suspense:unapplied:AGENCY_BANK', side: 'CREDIT', amount: new Decimal('7.50') },
     ]);
@@ -81,7 +98,7 @@ describe('the posting entries', () => {
       fc.property(fc.array(fc.record({ receivingAccountNo: fc.constantFrom('FISCAL_001', 'TREASURY_001'), amount: fen, lateFee: fen }), { minLength: 1, maxLength: 50 }), (items) => {
         const total = sumMoney(items.map((item) => item.amount.plus(item.lateFee)));
         fc.pre(total.gt(0));
-        const entry = succeededPaymentEntry({ agencyCode: 'A', amount: total, items, accountingDate: '2026-11-20' });
+        const entry = succeededPaymentEntry({ paymentId: '1', agencyCode: 'A', amount: total, items, accountingDate: '2026-11-20' });
         const { debit, credit } = assertBalanced(entry.lines);
         expect(debit.eq(total) && credit.eq(total)).toBe(true);
         expect(entry.lines.every((line) => line.amount.gt(0))).toBe(true);
