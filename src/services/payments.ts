@@ -9,7 +9,6 @@ import { knexRunner, pgRunner, withPooledClient } from '../db/statements';
 import { businessDateFor, formatInstant, parseInstant, shanghaiDate } from '../domain/businessDate';
 import type { Clocks } from '../domain/clock';
 import { assert, type FieldProblem, TongfuError, validationFailed } from '../domain/errors';
-import type { LateFeeRule } from '../domain/lateFee';
 import { succeededPaymentEntry, unappliedPaymentEntry } from '../domain/ledger';
 import { Decimal, formatMoney, parseMoney, sumMoney, ZERO } from '../domain/money';
 import { UNAPPLIED_REASONS, type UnappliedReason } from '../domain/noticePricing';
