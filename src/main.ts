@@ -44,6 +44,7 @@ async function serve(runtime: Runtime, config: Config): Promise<http.Server> {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
   });
+  runtime.setListeningAddress(server.address());
   return server;
 }
 

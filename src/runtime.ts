@@ -8,6 +8,7 @@ import { createApp } from './http/app';
 import { Contract } from './http/contract';
 import { Metrics } from './http/metrics';
 import { buildRoutes } from './http/routes';
+import { portalMiddleware } from './http/portal/routes';
 import { allJobs } from './jobs/registry';
 import { JobRunner } from './jobs/runner';
 import { resolveSchedules, Scheduler } from './jobs/scheduler';
@@ -20,6 +21,11 @@ export interface Runtime {
   database: OpenedDatabase;
   runner: JobRunner;
   /** Starts the scheduler (with its catch-up) and the workers, where TONGFU_JOBS=on. */
+  /**
+   * Tells the runtime where its HTTP server listens, so that the sandbox agency reaches the
+   * service over HTTP (contracts/decisions/0081). Until then it uses PUBLIC_BASE_URL.
+   */
+  setListeningAddress(address: string | import('node:net').AddressInfo | null): void;
   startBackground(): void;
   stopBackground(graceMs: number): Promise<void>;
   close(): Promise<void>;
@@ -43,12 +49,14 @@ export async function startRuntime(
   const metrics = new Metrics(database.db);
   const contract = new Contract();
   let migrationsCurrent = false;
+  let selfUrl = config.publicBaseUrl;
   const app = createApp({
     log,
     contract,
     metrics,
     routes: buildRoutes(services),
     authenticator: services.authenticator,
+    pages: portalMiddleware({ services, publicBaseUrl: config.publicBaseUrl, production: config.production, log, selfUrl: () => selfUrl }),
     async readiness() {
       try {
         await database.db.raw('SELECT 1').timeout(2000, { cancel: false });
@@ -73,6 +81,12 @@ export async function startRuntime(
     services,
     database,
     runner,
+    setListeningAddress(address) {
+      if (address === null || typeof address === 'string') return;
+      // A wildcard bind is reachable on loopback; an IPv6 literal needs brackets in a URL.
+      const host = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '::1' : address.address;
+      selfUrl = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+    },
     startBackground() {
       if (!config.jobsEnabled || backgroundStarted) return;
       backgroundStarted = true;

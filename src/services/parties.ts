@@ -9,6 +9,7 @@ import type { PartyKeyRow, PartyKeyStatus, PartyRoleName, PartyRow, PartyStatus,
 import type { Clocks } from '../domain/clock';
 import { assert, FieldProblem, TongfuError, validationFailed } from '../domain/errors';
 import { DEFAULT_CUTOFF_TIME } from '../domain/identifiers';
+import { onlinePaymentProblems, type OnlinePayment } from '../domain/onlinePayment';
 import type { Logger } from '../logger';
 import { CLEARING_ACCOUNT_KIND, type ListPage, unknownReferences } from './catalogue';
 
@@ -56,6 +57,8 @@ export interface PartyRecord {
   clearingAccountNo: string | null;
   /** Agencies only: `HH:MM`, `24:00` = midnight; decides a payment's business date. */
   cutoffTime: string | null;
+  /** Agencies only, optional: what the payer portal shows and where it sends the payer (decision 0080). */
+  onlinePayment: OnlinePayment | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -75,6 +78,7 @@ export interface RegisterPartyInput {
   callbackUrl?: string;
   clearingAccountNo?: string;
   cutoffTime?: string;
+  onlinePayment?: OnlinePayment | null;
 }
 
 export interface Registration {
@@ -89,6 +93,8 @@ export interface UpdatePartyInput {
   status?: PartyStatus;
   /** null removes the callback URL (the party then only pulls its events). */
   callbackUrl?: string | null;
+  /** Agencies only; null stops offering online payment on the portal. */
+  onlinePayment?: OnlinePayment | null;
 }
 
 export interface KeyRegistration {
@@ -127,9 +133,31 @@ export function toPartyRecord(row: PartyRow): PartyRecord {
     callbackUrl: row.callback_url,
     clearingAccountNo: row.clearing_account_no,
     cutoffTime: row.cutoff_time,
+    onlinePayment: onlinePaymentOf(row),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+function onlinePaymentOf(row: PartyRow): OnlinePayment | null {
+  if (row.online_payment_checkout_url_template === null) return null;
+  assert(row.online_payment_display_name !== null && row.online_payment_logo_text !== null, `party ${row.app_id}: online payment columns are all set (a CHECK says so)`);
+  return { displayName: row.online_payment_display_name, logoText: row.online_payment_logo_text, checkoutUrlTemplate: row.online_payment_checkout_url_template };
+}
+
+function onlinePaymentColumns(value: OnlinePayment | null): repo.OnlinePaymentColumns {
+  return {
+    online_payment_display_name: value?.displayName ?? null,
+    online_payment_logo_text: value?.logoText ?? null,
+    online_payment_checkout_url_template: value?.checkoutUrlTemplate ?? null,
+  };
+}
+
+/** The problems of an onlinePayment field for a party of `role`, paths under /onlinePayment. */
+function onlinePaymentFieldProblems(role: PartyRoleName, value: OnlinePayment | null | undefined): FieldProblem[] {
+  if (value === undefined || value === null) return [];
+  if (role !== 'agency') return [{ path: '/onlinePayment', problem: `is only for an agency, not a ${role}` }];
+  return onlinePaymentProblems(value).map(([field, problem]) => ({ path: `/onlinePayment/${field}`, problem }));
 }
 
 async function withKeys(db: Queryable, rows: readonly PartyRow[]): Promise<Party[]> {
@@ -210,6 +238,7 @@ export function registrationProblems(input: RegisterPartyInput): { problems: Fie
     const problem = callbackUrlProblem(input.callbackUrl);
     if (problem) problems.push({ path: '/callbackUrl', problem });
   }
+  problems.push(...onlinePaymentFieldProblems(input.role, input.onlinePayment));
   const key = parseKeyInto(input.publicKey, problems);
   return { problems, key };
 }
@@ -293,6 +322,7 @@ export class PartyService {
           callback_url: input.callbackUrl ?? null,
           clearing_account_no: input.clearingAccountNo ?? null,
           cutoff_time: input.role === 'agency' ? (input.cutoffTime ?? DEFAULT_CUTOFF_TIME) : null,
+          ...onlinePaymentColumns(input.onlinePayment ?? null),
           request_hash: requestHash,
           created_at: now,
           updated_at: now,
@@ -362,6 +392,10 @@ export class PartyService {
       const problem = callbackUrlProblem(input.callbackUrl);
       if (problem) throw validationFailed([{ path: '/callbackUrl', problem }]);
     }
+    // The object's own problems answer before the party's 404 (interface.md §3); whether its role
+    // may have one needs the party.
+    const templateProblems = onlinePaymentFieldProblems('agency', input.onlinePayment);
+    if (templateProblems.length > 0) throw validationFailed(templateProblems);
     const now = this.now();
     const party = await this.deps.db.transaction(async (trx) => {
       const found = await repo.findPartyByAppId(trx, appId);
@@ -374,14 +408,17 @@ export class PartyService {
           throw new TongfuError('INVALID_STATE_TRANSITION', `party ${appId} is the last active finance party and cannot be disabled`, { appId });
         }
       }
+      const roleProblems = onlinePaymentFieldProblems(found.role, input.onlinePayment);
+      if (roleProblems.length > 0) throw validationFailed(roleProblems);
       const row = await repo.findPartyByAppId(trx, appId, { lock: 'update' });
       assert(row !== undefined, 'a party is never deleted');
-      const changes: { status?: PartyStatus; callback_url?: string | null; updated_at: Date } = { updated_at: now };
+      const changes: { status?: PartyStatus; callback_url?: string | null; updated_at: Date } & Partial<repo.OnlinePaymentColumns> = { updated_at: now };
       if (input.status !== undefined) changes.status = input.status;
       if (input.callbackUrl !== undefined) changes.callback_url = input.callbackUrl;
+      if (input.onlinePayment !== undefined) Object.assign(changes, onlinePaymentColumns(input.onlinePayment));
       return withKeysOne(trx, await repo.updateParty(trx, row.id, changes));
     });
-    this.deps.log.info({ appId, status: input.status, callbackUrlChanged: input.callbackUrl !== undefined }, 'party updated');
+    this.deps.log.info({ appId, status: input.status, callbackUrlChanged: input.callbackUrl !== undefined, onlinePaymentChanged: input.onlinePayment !== undefined }, 'party updated');
     await this.changed(appId);
     return party;
   }

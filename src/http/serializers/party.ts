@@ -17,6 +17,8 @@ export function serializeParty(party: Party): Record<string, unknown> {
     callbackUrl: party.callbackUrl,
     ...(party.clearingAccountNo !== null ? { clearingAccountNo: party.clearingAccountNo } : {}),
     ...(party.cutoffTime !== null ? { cutoffTime: party.cutoffTime } : {}),
+    // Agencies only; null when the agency offers no online payment on the portal.
+    ...(party.role === 'agency' ? { onlinePayment: party.onlinePayment } : {}),
     keys: party.keys.map(serializePartyKey),
     createdAt: formatInstant(party.createdAt),
   };
