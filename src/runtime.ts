@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import type { Config } from './config';
 import { parseClockSpec } from './config';
@@ -25,7 +26,7 @@ export interface Runtime {
    * Tells the runtime where its HTTP server listens, so that the sandbox agency reaches the
    * service over HTTP (contracts/decisions/0081). Until then it uses PUBLIC_BASE_URL.
    */
-  setListeningAddress(address: string | import('node:net').AddressInfo | null): void;
+  setListeningAddress(address: string | AddressInfo | null): void;
   startBackground(): void;
   stopBackground(graceMs: number): Promise<void>;
   close(): Promise<void>;
@@ -39,6 +40,25 @@ export async function startRuntime(
 ): Promise<Runtime> {
   const clocks: Clocks = options.clocks ?? { real: systemClock, business: parseClockSpec(config.clockSpec, systemClock) };
   const database = options.database ?? (await openDatabase(config, log, 'service'));
+  // A start refused after the embedded PostgreSQL started (a bad TONGFU_CRON_*, a key that does not
+  // parse, …) must leave nothing running: the server this call started stops with it.
+  try {
+    return await assembleRuntime(config, log, options, clocks, database);
+  } catch (error) {
+    if (options.database === undefined) {
+      await database.close().catch((closeError: unknown) => log.error({ err: closeError }, 'could not stop the database after a failed start'));
+    }
+    throw error;
+  }
+}
+
+async function assembleRuntime(
+  config: Config,
+  log: Logger,
+  options: { migrate?: boolean; announcePartyChange?: (appId: string) => Promise<void> },
+  clocks: Clocks,
+  database: OpenedDatabase,
+): Promise<Runtime> {
   if (options.migrate !== false) {
     const applied = await migrateLatest(database.db);
     if (applied.length > 0) log.info({ migrations: applied }, 'applied migrations');

@@ -19,13 +19,13 @@ export interface ScheduledJob {
 export function resolveSchedules(jobs: JobDefinition[], overrides: Record<string, string>): ScheduledJob[] {
   for (const name of Object.keys(overrides)) {
     if (!jobs.some((job) => job.name === name)) {
-      throw new ConfigError(`TONGFU_CRON_${name.toUpperCase().replace(/-/g, '_')}`, `no job is named ${name}`);
+      throw new ConfigError(`TONGFU_CRON_${name.toUpperCase().replace(/-/g, '_')}`, `no job is named ${name}; the jobs are ${jobs.map((job) => job.name).join(', ')} (TONGFU_CRON_<JOB> with the name in capitals and - as _)`);
     }
   }
   return jobs.map((job) => {
     const expression = overrides[job.name] ?? job.defaultSchedule;
     if (!cron.validate(expression)) {
-      throw new ConfigError(`TONGFU_CRON_${job.name.toUpperCase().replace(/-/g, '_')}`, `"${expression}" is not a cron expression`);
+      throw new ConfigError(`TONGFU_CRON_${job.name.toUpperCase().replace(/-/g, '_')}`, `"${expression}" is not a cron expression; give 5 fields (minute hour day-of-month month day-of-week, Asia/Shanghai), e.g. "10 0 * * *", or 6 with seconds first`);
     }
     return { job, expression };
   });
