@@ -79,6 +79,8 @@ button.danger { background: #fff; color: var(--bad); border-color: var(--bad); }
 .status.paid { color: var(--ok); background: var(--ok-bg); }
 .status.closed { color: var(--muted); background: var(--soft); }
 .panel { border: 1px solid #c9ced6; border-radius: 6px; padding: 0.75rem 1rem; margin: 1rem 0; background: #fff; }
+.panel > h2:first-child { margin-top: 0; }
+.panel ul { padding-left: 1.25rem; margin: 0.25rem 0; }
 .panel.note { background: var(--soft); border-color: var(--soft); }
 .panel.warn { background: var(--warn-bg); border-color: #e0c48a; }
 .panel.ok { background: var(--ok-bg); border-color: #9ccaa8; }
@@ -193,6 +195,9 @@ export const PORTAL_JS = `
       }
     });
   }
+  // A page that comes back with problems takes the reader to the list of them first.
+  var summary = document.getElementById('error-summary');
+  if (summary) summary.focus();
   var printButton = document.getElementById('print');
   if (printButton) {
     printButton.hidden = false;

@@ -59,7 +59,7 @@ export interface LookupForm {
   formError?: string;
 }
 
-function field(id: 'payCode' | 'payerName', label: string, hint: string, value: string, error: string | undefined, extra: SafeHtml): SafeHtml {
+function field(id: 'payCode' | 'payerName', label: string, hint: SafeHtml | string, value: string, error: string | undefined, extra: SafeHtml): SafeHtml {
   const describedBy = error ? `${id}-hint ${id}-error` : `${id}-hint`;
   return html`<div class="field">
 <label for="${id}">${label}</label>
@@ -87,7 +87,7 @@ ${problems.length > 0 ? html`<ul>${problems.map(([id, message]) => html`<li><a h
 <p class="lead">输入缴款通知书上的 20 位缴款码和缴款人姓名，查看应缴金额并在线缴纳。</p>
 ${summary}
 <form id="lookup-form" method="get" action="/pay" novalidate>
-${field('payCode', '缴款码', '20 位数字，在缴款通知书右上角；可带空格，如 1501 0226 1000 0000 0103', form.payCode, form.errors.payCode, trustedHtml('inputmode="numeric" autocomplete="off" spellcheck="false" class="code" maxlength="40"'))}
+${field('payCode', '缴款码', html`20 位数字，在缴款通知书右上角；可带空格，如 <span class="code-text">1501 0226 1000 0000 0103</span>`, form.payCode, form.errors.payCode, trustedHtml('inputmode="numeric" autocomplete="off" spellcheck="false" class="code" maxlength="40"'))}
 ${field('payerName', '缴款人姓名', '与缴款通知书上的姓名或单位名称一致', form.payerName, form.errors.payerName, trustedHtml('autocomplete="name" maxlength="100"'))}
 <div class="actions"><button type="submit">查询</button></div>
 </form>
