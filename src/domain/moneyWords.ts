@@ -8,7 +8,7 @@ import { MONEY_PATTERN } from './money';
 
 const DIGITS = ['零', '壹', '贰', '叁', '肆', '伍', '陆', '柒', '捌', '玖'] as const;
 const PLACES = ['', '拾', '佰', '仟'] as const;
-const GROUPS = ['', '万', '亿', '万亿'] as const;
+const GROUPS = ['', '万', '亿', '万'] as const;
 
 function integerWords(digits: string): string {
   let words = '';
@@ -25,7 +25,11 @@ function integerWords(digits: string): string {
       pendingZero = false;
       words += `${DIGITS[digit]}${PLACES[place]}`;
     }
-    if (place === 0 && group > 0 && /[1-9]/.test(digits.slice(Math.max(0, index - 3), index + 1))) words += GROUPS[group];
+    if (place === 0 && group > 0 && /[1-9]/.test(digits.slice(Math.max(0, index - 3), index + 1))) {
+      words += GROUPS[group];
+      // 万亿 groups by eight like 亿: 9999万9999亿, but 1万亿 when the 亿 group below is empty.
+      if (group === 3 && !/[1-9]/.test(digits.slice(index + 1, index + 5))) words += '亿';
+    }
   }
   return words;
 }
