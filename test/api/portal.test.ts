@@ -282,3 +282,18 @@ describe('demo seed', () => {
     }
   });
 });
+
+describe('in production', () => {
+  it('has no sandbox: its checkout is not a route', async () => {
+    const { startTestService } = await import('../helpers/testService');
+    const production = await startTestService({ env: { NODE_ENV: 'production', TONGFU_PLATFORM_KEY: '1'.repeat(64), TONGFU_FIELD_KEY: '2'.repeat(32) } });
+    try {
+      const checkout = await fetch(`${production.baseUrl}/sandbox/agency/checkout?payCode=15010226100000000103&amount=1.00`);
+      expect(checkout.status).toBe(404);
+      expect(((await checkout.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+      expect((await fetch(`${production.baseUrl}/pay`)).status).toBe(200);
+    } finally {
+      await production.close();
+    }
+  });
+});

@@ -93,7 +93,7 @@ caption { text-align: left; font-weight: 700; padding: 0.25rem 0; }
 th, td { text-align: left; padding: 0.5rem 0.4rem; border-bottom: 1px solid #d6d9de; vertical-align: top; }
 th { font-size: 0.9rem; color: var(--muted); font-weight: 700; }
 td.num, th.num { text-align: right; white-space: nowrap; }
-tfoot td, tfoot th { border-bottom: none; font-weight: 700; color: var(--ink); }
+tfoot td, tfoot th { border-bottom: none; font-weight: 700; color: var(--ink); font-size: 1rem; vertical-align: baseline; }
 .rule { display: block; color: var(--muted); font-size: 0.875rem; }
 .due { font-size: 1.1rem; }
 .due strong { font-size: 1.6rem; font-variant-numeric: tabular-nums; }
