@@ -4,7 +4,9 @@ import pino from 'pino';
 import { runCli } from '../../src/cli/main';
 import { seedDemo } from '../../src/cli/demoSeed';
 import { CONTENT_SECURITY_POLICY, NAME_MISSING_MESSAGE, NOT_FOUND_MESSAGE, PAY_CODE_MESSAGES } from '../../src/http/portal/routes';
+import { Decimal } from '../../src/domain/money';
 import { payCodeCheckDigits } from '../../src/domain/payCode';
+import { recordReversal } from '../../src/services/receipts';
 import { SANDBOX_AGENCY_CODE } from '../../src/sandbox/agency';
 import { createTestDatabase } from '../helpers/database';
 import { demoNotice, PortalTestService, startPortalService } from '../helpers/portalService';
@@ -190,6 +192,27 @@ describe('the receipt page', () => {
     const page = await get(path.replace(/checkCode=\w+/, 'checkCode=ZZZZZZ'));
     expect(page.status).toBe(404);
     expect(page.text).toContain('没有找到');
+  });
+});
+
+describe('a reversed receipt', () => {
+  it('shows its reversals (冲红) beside the signed content, which still verifies', async () => {
+    const notice = demoNotice(service.world, '王建国');
+    // Pay it through the sandbox first: a fresh receipt nobody tampered with.
+    const page = (await get(lookupPath(notice.payCode, '王建国'))).text;
+    const checkout = /<a class="agency" href="([^"]+)"/.exec(page)![1]!.replace(/&amp;/g, '&');
+    const form = (await get(checkout)).text;
+    const field = (name: string): string => new RegExp(`name="${name}" value="([^"]*)"`).exec(form)![1]!.replace(/&amp;/g, '&');
+    const body = new URLSearchParams({ payCode: field('payCode'), amount: field('amount'), returnUrl: field('returnUrl'), agencyTxnId: field('agencyTxnId'), outcome: 'confirm' });
+    const confirmed = await get('/sandbox/agency/checkout', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body.toString() });
+    const receiptPath = (await get(confirmed.headers.get('location')!)).headers.get('location')!;
+    const receiptNo = receiptPath.split('/')[2]!.split('?')[0]!;
+    await service.database.db.transaction((trx) => recordReversal(trx, receiptNo, { refundId: null, amount: new Decimal('210.00'), reason: '对账确认该笔缴款未到账', at: new Date() }));
+    const receipt = (await get(receiptPath)).text;
+    expect(receipt).toContain('票据状态：已全额冲红');
+    expect(receipt).toContain('<caption>冲红记录</caption>');
+    expect(receipt).toContain('对账确认该笔缴款未到账');
+    expect(receipt).toContain('签名验证通过');
   });
 });
 
