@@ -48,10 +48,21 @@ async function serve(runtime: Runtime, config: Config): Promise<http.Server> {
   // A streamed upload may take longer to arrive; its own limits bound it (src/http/streamedBody.ts).
   exemptUploadsFromRequestTimeout(server);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, config)));
     server.listen(config.port, config.host, () => resolve());
   });
+  runtime.setListeningAddress(server.address());
   return server;
+}
+
+/** A port or address the server cannot take is a setting to change: say which, and what it takes. */
+function listenError(error: NodeJS.ErrnoException, config: Config): Error {
+  if (error.code === 'EADDRINUSE') return new ConfigError('PORT', `port ${config.port} on ${config.host} is already in use; set PORT to a free port number 0–65535`);
+  if (error.code === 'EACCES') return new ConfigError('PORT', `port ${config.port} needs privileges this process lacks; set PORT to a port number 1024–65535`);
+  if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') {
+    return new ConfigError('HOST', `${config.host} is not an address of this machine; set HOST to one of its addresses or a host name, e.g. 127.0.0.1 or 0.0.0.0`);
+  }
+  return error;
 }
 
 async function drain(server: http.Server): Promise<void> {
@@ -149,33 +160,46 @@ async function runMain(config: Config): Promise<void> {
   const workers = new Set<Worker>();
   let stopping = false;
 
-  if (config.httpWorkers === 1) {
-    server = await serve(runtime, config);
-  } else {
-    relayPartyChanges(
-      () => workers,
-      (appId) => runtime.services.authenticator.invalidate(appId),
-      log,
-    );
-    cluster.setupPrimary({ ...workerEntry(), silent: false });
-    const fork = (): Promise<void> =>
-      new Promise((resolve, reject) => {
-        const worker = cluster.fork({ [WORKER_DATABASE_URL]: runtime.database.connectionString });
-        workers.add(worker);
-        worker.once('listening', () => resolve());
-        worker.once('exit', (code, signal) => {
-          workers.delete(worker);
-          if (stopping) return;
-          log.error({ worker: worker.id, code, signal }, 'HTTP worker exited; starting another');
-          reject(new Error(`HTTP worker exited during start (code ${String(code)})`));
-          setTimeout(() => void fork().catch(() => undefined), WORKER_RESTART_DELAY_MS).unref();
-        });
-      });
-    await Promise.all(Array.from({ length: config.httpWorkers }, fork));
+  // Whatever refuses the start from here on stops what has started: the workers, the database.
+  try {
+    server = await startHttp();
+  } catch (error) {
+    stopping = true;
+    for (const worker of workers) worker.process.kill('SIGTERM');
+    await runtime.close();
+    throw error;
   }
   log.info({ port: config.port, host: config.host, httpWorkers: config.httpWorkers, startMs: Date.now() - startedMs }, 'Tongfu is listening');
   runtime.startBackground();
   setTimeout(collectStartUpGarbage, START_UP_GARBAGE_DELAY_MS).unref();
+
+  async function startHttp(): Promise<http.Server | undefined> {
+    if (config.httpWorkers === 1) {
+      return serve(runtime, config);
+    } else {
+      relayPartyChanges(
+        () => workers,
+        (appId) => runtime.services.authenticator.invalidate(appId),
+        log,
+      );
+      cluster.setupPrimary({ ...workerEntry(), silent: false });
+      const fork = (): Promise<void> =>
+        new Promise((resolve, reject) => {
+          const worker = cluster.fork({ [WORKER_DATABASE_URL]: runtime.database.connectionString });
+          workers.add(worker);
+          worker.once('listening', () => resolve());
+          worker.once('exit', (code, signal) => {
+            workers.delete(worker);
+            if (stopping) return;
+            log.error({ worker: worker.id, code, signal }, 'HTTP worker exited; starting another');
+            reject(new Error(`HTTP worker exited during start (code ${String(code)})`));
+            setTimeout(() => void fork().catch(() => undefined), WORKER_RESTART_DELAY_MS).unref();
+          });
+        });
+      await Promise.all(Array.from({ length: config.httpWorkers }, fork));
+      return undefined;
+    }
+  }
 
   signals.onStop(async () => {
     stopping = true;

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import type { Config } from './config';
 import { parseClockSpec } from './config';
@@ -11,6 +12,7 @@ import { Metrics } from './http/metrics';
 import type { RouteDefinition } from './http/call';
 import { buildRoutes } from './http/routes';
 import { StreamedRouteDefinition, UploadSpool } from './http/streamedBody';
+import { portalMiddleware } from './http/portal/routes';
 import { allJobs } from './jobs/registry';
 import { JobRequestWorker } from './jobs/requests';
 import { JobRunner } from './jobs/runner';
@@ -29,6 +31,11 @@ export interface Runtime {
   /** Carries out the job request queue (runs an upload asked for) where TONGFU_JOBS=on. */
   jobRequests: JobRequestWorker;
   /** Starts the scheduler (with its catch-up) and the workers, where TONGFU_JOBS=on. */
+  /**
+   * Tells the runtime where its HTTP server listens, so that the sandbox agency reaches the
+   * service over HTTP (contracts/decisions/0081). Until then it uses PUBLIC_BASE_URL.
+   */
+  setListeningAddress(address: string | AddressInfo | null): void;
   startBackground(): void;
   stopBackground(graceMs: number): Promise<void>;
   close(): Promise<void>;
@@ -49,6 +56,25 @@ export async function startRuntime(
 ): Promise<Runtime> {
   const clocks: Clocks = options.clocks ?? { real: systemClock, business: parseClockSpec(config.clockSpec, systemClock) };
   const database = options.database ?? (await openDatabase(config, log, 'service'));
+  // A start refused after the embedded PostgreSQL started (a bad TONGFU_CRON_*, a key that does not
+  // parse, …) must leave nothing running: the server this call started stops with it.
+  try {
+    return await assembleRuntime(config, log, options, clocks, database);
+  } catch (error) {
+    if (options.database === undefined) {
+      await database.close().catch((closeError: unknown) => log.error({ err: closeError }, 'could not stop the database after a failed start'));
+    }
+    throw error;
+  }
+}
+
+async function assembleRuntime(
+  config: Config,
+  log: Logger,
+  options: { migrate?: boolean; announcePartyChange?: (appId: string) => Promise<void>; extraRoutes?: (services: Services) => Array<RouteDefinition | StreamedRouteDefinition> },
+  clocks: Clocks,
+  database: OpenedDatabase,
+): Promise<Runtime> {
   if (options.migrate !== false) {
     const applied = await migrateLatest(database.db);
     if (applied.length > 0) log.info({ migrations: applied }, 'applied migrations');
@@ -77,6 +103,7 @@ export async function startRuntime(
   const uploadSpool = new UploadSpool(path.join(config.dataDir, 'tmp'));
   await uploadSpool.sweepAbandoned(log);
   let migrationsCurrent = false;
+  let selfUrl = config.publicBaseUrl;
   const app = createApp({
     log,
     contract,
@@ -85,6 +112,7 @@ export async function startRuntime(
     authenticator: services.authenticator,
     clientAddress: (peer, forwardedFor) => clientAddressOf(peer, forwardedFor, config.trustedProxies),
     uploadSpool,
+    pages: portalMiddleware({ services, publicBaseUrl: config.publicBaseUrl, production: config.production, log, selfUrl: () => selfUrl }),
     async readiness() {
       try {
         await database.db.raw('SELECT 1').timeout(2000, { cancel: false });
@@ -111,6 +139,12 @@ export async function startRuntime(
     database,
     runner,
     jobRequests,
+    setListeningAddress(address) {
+      if (address === null || typeof address === 'string') return;
+      // A wildcard bind is reachable on loopback; an IPv6 literal needs brackets in a URL.
+      const host = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '::1' : address.address;
+      selfUrl = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+    },
     startBackground() {
       if (!config.jobsEnabled || backgroundStarted) return;
       backgroundStarted = true;

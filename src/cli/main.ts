@@ -14,6 +14,8 @@ import { createLogger, Logger } from '../logger';
 import { buildServices, Services } from '../services';
 import { verifyAuditChain } from '../services/audit';
 import { verifyLedger } from '../services/ledger';
+import { startRuntime } from '../runtime';
+import { demoWorldText, listenOnLoopback, seedDemo } from './demoSeed';
 import { partyAddCommand } from './partyAdd';
 
 /**
@@ -30,6 +32,7 @@ export const USAGE = `usage: npm run cli -- <command>
   job run <name> [--date YYYY-MM-DD] [--agency <code>]
   ledger verify                            check every ledger invariant; exit 1 on any break
   audit verify                             recompute the finance audit log's hash chain; exit 1 on a break
+  demo seed [--json]                       build a demo world (sandbox agency included) on an empty database
 `;
 
 const JOB_LOCK_WAIT_MS = 10 * 60_000;
@@ -39,10 +42,13 @@ export class UsageError extends Error {}
 export interface CliIo {
   out(value: unknown): void;
   err(message: string): void;
+  /** Text for a person on stdout (commands that print JSON use `out`). */
+  text?(message: string): void;
 }
 
 const defaultIo: CliIo = {
   out: (value) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`),
+  text: (message) => process.stdout.write(message),
   err: (message) => process.stderr.write(`${message}\n`),
 };
 
@@ -84,6 +90,9 @@ export async function runCli(argv: string[], io: CliIo = defaultIo, env: NodeJS.
       case 'job':
         if (rest[0] !== 'run') throw new UsageError('job: the only subcommand is "run"');
         return await withDatabase(env, io, true, async ({ database, services, log }) => jobRun(rest.slice(1), database, services, log, io));
+      case 'demo':
+        if (rest[0] !== 'seed') throw new UsageError('demo: the only subcommand is "seed"');
+        return await demoSeed(rest.slice(1), env, io);
       case undefined:
       case 'help':
       case '--help':
@@ -164,6 +173,39 @@ function writeExclusive(file: string, text: string, mode: number): void {
     fs.writeFileSync(fd, text);
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/**
+ * `demo seed [--json]`: the demo world (src/cli/demoSeed.ts). Without --json it prints text for a
+ * person on stdout; with it, one JSON object. The seed runs the service in this process, on a
+ * loopback port of its own, so that the sandbox agency pays over HTTP.
+ */
+async function demoSeed(args: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean' } }, strict: true });
+  const config = loadConfig(env);
+  if (config.production) throw new TongfuError('INVALID_STATE_TRANSITION', 'demo seed is refused when NODE_ENV=production: it registers test parties and a sandbox agency');
+  const log = createLogger(env.LOG_LEVEL ?? 'warn', process.stderr);
+  const database = await openDatabase(config, log, 'cli', 5);
+  let runtime;
+  try {
+    runtime = await startRuntime(config, log, { database });
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  try {
+    const server = await listenOnLoopback(runtime);
+    try {
+      const world = await seedDemo(runtime, config, log, { selfUrl: server.url, keysDir: path.join(config.dataDir, 'demo-keys') });
+      if (values.json) io.out({ portalUrl: world.portalUrl, notices: world.notices, parties: world.parties });
+      else (io.text ?? ((message: string) => process.stdout.write(message)))(demoWorldText(world));
+      return 0;
+    } finally {
+      await server.close();
+    }
+  } finally {
+    await runtime.close();
   }
 }
 

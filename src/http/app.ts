@@ -25,6 +25,8 @@ export interface AppDependencies {
   clientAddress?: (peer: string, forwardedFor: string | undefined) => string;
   /** Where streamed uploads are spooled (default: a spool in the system's temporary directory). */
   uploadSpool?: UploadSpool;
+  /** The payer portal's HTML pages (src/http/portal), outside the contract-validated API. */
+  pages?: Koa.Middleware;
   /** `GET /readyz`: undefined when ready, else the reason. */
   readiness(): Promise<string | undefined>;
 }
@@ -64,6 +66,7 @@ export function createApp(deps: AppDependencies): Koa {
     router.register(route.path, [route.method], routeMiddleware(route, deps.contract, deps.authenticator), { name: route.operationId });
   }
   app.use(router.routes());
+  if (deps.pages) app.use(deps.pages);
   // Whatever no route matched — including a known path with another method — is 404 NOT_FOUND,
   // before any other check (interface.md §3).
   app.use((ctx) => {

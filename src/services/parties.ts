@@ -11,6 +11,7 @@ import { PARTY_ROLES, type PartyRole } from '../domain/access';
 import type { Clocks } from '../domain/clock';
 import { assert, FieldProblem, TongfuError, validationFailed } from '../domain/errors';
 import { DEFAULT_CUTOFF_TIME } from '../domain/identifiers';
+import { onlinePaymentProblems, type OnlinePayment } from '../domain/onlinePayment';
 import type { Logger } from '../logger';
 import { type AuditSnapshot, recordAudit } from './audit';
 import { CLEARING_ACCOUNT_KIND, type ListPage, unknownReferences } from './catalogue';
@@ -61,6 +62,8 @@ export interface PartyRecord {
   clearingAccountNo: string | null;
   /** Agencies only: `HH:MM`, `24:00` = midnight; decides a payment's business date. */
   cutoffTime: string | null;
+  /** Agencies only, optional: what the payer portal shows and where it sends the payer (decision 0080). */
+  onlinePayment: OnlinePayment | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -80,6 +83,7 @@ export interface RegisterPartyInput {
   callbackUrl?: string;
   clearingAccountNo?: string;
   cutoffTime?: string;
+  onlinePayment?: OnlinePayment | null;
 }
 
 export interface Registration {
@@ -94,6 +98,8 @@ export interface UpdatePartyInput {
   status?: PartyStatus;
   /** null removes the callback URL (the party then only pulls its events). */
   callbackUrl?: string | null;
+  /** Agencies only; null stops offering online payment on the portal. */
+  onlinePayment?: OnlinePayment | null;
 }
 
 export interface KeyRegistration {
@@ -132,9 +138,31 @@ export function toPartyRecord(row: PartyRow): PartyRecord {
     callbackUrl: row.callback_url,
     clearingAccountNo: row.clearing_account_no,
     cutoffTime: row.cutoff_time,
+    onlinePayment: onlinePaymentOf(row),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+function onlinePaymentOf(row: PartyRow): OnlinePayment | null {
+  if (row.online_payment_checkout_url_template === null) return null;
+  assert(row.online_payment_display_name !== null && row.online_payment_logo_text !== null, `party ${row.app_id}: online payment columns are all set (a CHECK says so)`);
+  return { displayName: row.online_payment_display_name, logoText: row.online_payment_logo_text, checkoutUrlTemplate: row.online_payment_checkout_url_template };
+}
+
+function onlinePaymentColumns(value: OnlinePayment | null): repo.OnlinePaymentColumns {
+  return {
+    online_payment_display_name: value?.displayName ?? null,
+    online_payment_logo_text: value?.logoText ?? null,
+    online_payment_checkout_url_template: value?.checkoutUrlTemplate ?? null,
+  };
+}
+
+/** The problems of an onlinePayment field for a party of `role`, paths under /onlinePayment. */
+function onlinePaymentFieldProblems(role: PartyRole, value: OnlinePayment | null | undefined): FieldProblem[] {
+  if (value === undefined || value === null) return [];
+  if (role !== 'agency') return [{ path: '/onlinePayment', problem: `is only for an agency, not a ${role}` }];
+  return onlinePaymentProblems(value).map(([field, problem]) => ({ path: `/onlinePayment/${field}`, problem }));
 }
 
 async function withKeys(db: Queryable, rows: readonly PartyRow[]): Promise<Party[]> {
@@ -163,6 +191,7 @@ function partySnapshot(record: PartyRecord): AuditSnapshot {
     callbackUrl: record.callbackUrl,
     clearingAccountNo: record.clearingAccountNo,
     cutoffTime: record.cutoffTime,
+    onlinePayment: record.onlinePayment,
   };
 }
 
@@ -235,6 +264,7 @@ export function registrationProblems(input: RegisterPartyInput): { problems: Fie
     const problem = callbackUrlProblem(input.callbackUrl);
     if (problem) problems.push({ path: '/callbackUrl', problem });
   }
+  problems.push(...onlinePaymentFieldProblems(input.role, input.onlinePayment));
   const key = parseKeyInto(input.publicKey, problems);
   return { problems, key };
 }
@@ -320,6 +350,7 @@ export class PartyService {
           callback_url: input.callbackUrl ?? null,
           clearing_account_no: input.clearingAccountNo ?? null,
           cutoff_time: input.role === 'agency' ? (input.cutoffTime ?? DEFAULT_CUTOFF_TIME) : null,
+          ...onlinePaymentColumns(input.onlinePayment ?? null),
           request_hash: requestHash,
           created_at: now,
           updated_at: now,
@@ -391,6 +422,10 @@ export class PartyService {
       const problem = callbackUrlProblem(input.callbackUrl);
       if (problem) throw validationFailed([{ path: '/callbackUrl', problem }]);
     }
+    // The object's own problems answer before the party's 404 (interface.md §3); whether its role
+    // may have one needs the party.
+    const templateProblems = onlinePaymentFieldProblems('agency', input.onlinePayment);
+    if (templateProblems.length > 0) throw validationFailed(templateProblems);
     const now = this.now();
     const party = await this.deps.db.transaction(async (trx) => {
       const found = await repo.findPartyByAppId(trx, appId);
@@ -403,20 +438,23 @@ export class PartyService {
           throw new TongfuError('INVALID_STATE_TRANSITION', `party ${appId} is the last active finance party and cannot be disabled`, { appId });
         }
       }
+      const roleProblems = onlinePaymentFieldProblems(found.role, input.onlinePayment);
+      if (roleProblems.length > 0) throw validationFailed(roleProblems);
       const row = await repo.findPartyByAppId(trx, appId, { lock: 'update' });
       assert(row !== undefined, 'a party is never deleted');
-      const changes: { status?: PartyStatus; callback_url?: string | null; updated_at: Date } = { updated_at: now };
+      const changes: { status?: PartyStatus; callback_url?: string | null; updated_at: Date } & Partial<repo.OnlinePaymentColumns> = { updated_at: now };
       if (input.status !== undefined) changes.status = input.status;
       if (input.callbackUrl !== undefined) changes.callback_url = input.callbackUrl;
+      if (input.onlinePayment !== undefined) Object.assign(changes, onlinePaymentColumns(input.onlinePayment));
       const updated = await withKeysOne(trx, await repo.updateParty(trx, row.id, changes));
       const before = partySnapshot(toPartyRecord(row));
       const after = partySnapshot(updated);
-      if (before.status !== after.status || before.callbackUrl !== after.callbackUrl) {
+      if (JSON.stringify(before) !== JSON.stringify(after)) {
         await recordAudit(trx, { actor, action: 'party.updated', target: `party:${appId}`, before, after, at: now });
       }
       return updated;
     });
-    this.deps.log.info({ appId, status: input.status, callbackUrlChanged: input.callbackUrl !== undefined }, 'party updated');
+    this.deps.log.info({ appId, status: input.status, callbackUrlChanged: input.callbackUrl !== undefined, onlinePaymentChanged: input.onlinePayment !== undefined }, 'party updated');
     await this.changed(appId);
     return party;
   }

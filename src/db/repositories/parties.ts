@@ -23,6 +23,10 @@ export interface PartyRow {
   callback_url: string | null;
   clearing_account_no: string | null;
   cutoff_time: string | null;
+  /** Agencies offering online payment on the portal (migration 20261201000600): all three or none. */
+  online_payment_display_name: string | null;
+  online_payment_logo_text: string | null;
+  online_payment_checkout_url_template: string | null;
   request_hash: string;
   created_at: Date;
   updated_at: Date;
@@ -39,7 +43,11 @@ export interface PartyKeyRow {
   retired_at: Date | null;
 }
 
-export type NewParty = Omit<PartyRow, 'id' | 'status'>;
+export type NewParty = Omit<PartyRow, 'id' | 'status' | 'online_payment_display_name' | 'online_payment_logo_text' | 'online_payment_checkout_url_template'> &
+  Partial<Pick<PartyRow, 'online_payment_display_name' | 'online_payment_logo_text' | 'online_payment_checkout_url_template'>>;
+
+/** The columns of a party's online payment (null: it offers none). */
+export type OnlinePaymentColumns = Pick<PartyRow, 'online_payment_display_name' | 'online_payment_logo_text' | 'online_payment_checkout_url_template'>;
 export type NewPartyKey = Omit<PartyKeyRow, 'id' | 'status' | 'retired_at'>;
 
 /** The name PostgreSQL gives the UNIQUE (role, code) constraint of migration …0003. */
@@ -75,7 +83,7 @@ export async function insertParty(db: Queryable, party: NewParty): Promise<Party
   return row;
 }
 
-export async function updateParty(db: Queryable, id: string, changes: Partial<Pick<PartyRow, 'status' | 'callback_url'>> & { updated_at: Date }): Promise<PartyRow> {
+export async function updateParty(db: Queryable, id: string, changes: Partial<Pick<PartyRow, 'status' | 'callback_url'> & OnlinePaymentColumns> & { updated_at: Date }): Promise<PartyRow> {
   const [row] = (await db('parties').where({ id }).update(changes).returning('*')) as PartyRow[];
   if (!row) throw new Error(`party ${id} vanished inside its own transaction`);
   return row;
@@ -85,6 +93,11 @@ export async function listParties(db: Queryable, filter: { role?: PartyRole }, p
   const query = db('parties').select('*');
   if (filter.role !== undefined) void query.where({ role: filter.role });
   return fetchPage<PartyRow & Record<string, unknown>>(query, 'id', page);
+}
+
+/** Active agencies offering online payment, in registration order (the portal's list; a handful). */
+export async function listOnlinePaymentAgencies(db: Queryable, limit: number): Promise<PartyRow[]> {
+  return (await db('parties').where({ role: 'agency', status: 'ACTIVE' }).whereNotNull('online_payment_checkout_url_template').orderBy('id').limit(limit)) as PartyRow[];
 }
 
 /**

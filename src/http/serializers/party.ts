@@ -4,7 +4,7 @@ import type { Party, PartyKey } from '../../services/parties';
 /**
  * The wire shape of a party (interface.md §6.1). Fields of other roles are left out rather than
  * sent as null: `regionCode` only for a unit, `clearingAccountNo` and `cutoffTime` only for an
- * agency; `callbackUrl` is always present, null when the party only pulls its events.
+ * agency, `onlinePayment` only for an agency that offers it; `callbackUrl` is always present, null when the party only pulls its events.
  */
 export function serializeParty(party: Party): Record<string, unknown> {
   return {
@@ -17,6 +17,8 @@ export function serializeParty(party: Party): Record<string, unknown> {
     callbackUrl: party.callbackUrl,
     ...(party.clearingAccountNo !== null ? { clearingAccountNo: party.clearingAccountNo } : {}),
     ...(party.cutoffTime !== null ? { cutoffTime: party.cutoffTime } : {}),
+    // Only agencies offering online payment on the payer portal (contracts/decisions/0080).
+    ...(party.onlinePayment !== null ? { onlinePayment: party.onlinePayment } : {}),
     keys: party.keys.map(serializePartyKey),
     createdAt: formatInstant(party.createdAt),
   };
