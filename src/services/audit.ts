@@ -54,8 +54,8 @@ export type AuditAction = keyof typeof AUDIT_ACTIONS;
 /** The actor of what an operator does with `npm run cli` (`party add`, how the first finance party is created). */
 export const CLI_ACTOR = 'cli';
 
-/** An appId ('A' and 20 base32 characters, src/services/parties.ts) or CLI_ACTOR. */
-const ACTOR_PATTERN = /^(A[A-Z2-7]{20}|cli)$/;
+/** An appId (a platform id, as the contract's PlatformId and the table's CHECK have it) or CLI_ACTOR. */
+const ACTOR_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** The largest snapshot, as JSON text: a snapshot is a resource, not a document. */
 export const AUDIT_SNAPSHOT_BYTES_MAX = 64 * 1024;
