@@ -144,7 +144,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   // A server stopped cleanly removes its Unix socket: connecting then finds no such file.
   if (code === 'ENOENT' && syscall === 'connect') return true;
   if (name === 'KnexTimeoutError') return true;
-  return typeof message === 'string' && /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message);
+  // pg's own connect timeout (connectionTimeoutMillis) under a saturated machine: "timeout expired".
+  return typeof message === 'string' && /Connection terminated|connection timeout|timeout expired|Client has encountered a connection error/i.test(message);
 }
 
 function isBodyAbort(error: unknown): boolean {
