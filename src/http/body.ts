@@ -62,6 +62,12 @@ export function parseJsonBody(raw: Buffer): JsonBody {
   return { value, problems };
 }
 
+/**
+ * At most this many problems of a kind are listed: a megabyte of repeats nested a megabyte deep
+ * would otherwise answer each with a path as long as the nesting.
+ */
+export const PROBLEMS_OF_A_KIND_MAX = 100;
+
 /** C0 controls but TAB (U+0009), LF (U+000A) and CR (U+000D). */
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
 const FORBIDDEN_CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F]/;
@@ -92,6 +98,7 @@ function pointerToken(key: string): string {
  * a body may nest as deep as JSON.parse allows, far deeper than the call stack.
  */
 function collectTextProblems(root: unknown, problems: FieldProblem[]): void {
+  const limit = problems.length + PROBLEMS_OF_A_KIND_MAX;
   // Parallel stacks: what to look at, its path, and whether it is a member name's problem already found.
   const values: unknown[] = [root];
   const paths: string[] = [''];
@@ -99,12 +106,14 @@ function collectTextProblems(root: unknown, problems: FieldProblem[]): void {
   while (values.length > 0) {
     const value = values.pop();
     const path = paths.pop() as string;
-    if (nameProblems.pop() === true) {
-      // The name itself is not repeated in the path: it is the thing that cannot be shown.
-      problems.push({ path, problem: `a member name ${value as string}` });
-    } else if (typeof value === 'string') {
-      const problem = textProblem(value);
-      if (problem !== null) problems.push({ path, problem });
+    // The name itself is not repeated in the path: it is the thing that cannot be shown.
+    const problem = nameProblems.pop() === true ? `a member name ${value as string}` : typeof value === 'string' ? textProblem(value) : null;
+    if (problem !== null) {
+      if (problems.length === limit) {
+        problems.push({ path: '', problem: `more strings are not text than the ${PROBLEMS_OF_A_KIND_MAX} listed` });
+        return;
+      }
+      problems.push({ path, problem });
     } else if (Array.isArray(value)) {
       for (let index = value.length - 1; index >= 0; index -= 1) {
         values.push(value[index]);
@@ -139,19 +148,21 @@ const SMALL_OBJECT_MEMBERS = 16;
 interface Frame {
   object: boolean;
   /** The names so far: searched in a list while the object is small, in a set once it is not (linear either way). */
-  names: string[];
+  names: string[] | null;
   nameSet: Set<string> | null;
   /** The member name being read (object) or the element's index (array). */
   name: string;
   index: number;
   expectName: boolean;
+  /** This object's or array's JSON pointer, once a duplicate asked for it (it stays while the frame is open). */
+  path: string | null;
 }
 
 /**
  * The duplicate member names of a JSON text that JSON.parse accepted (it keeps the last value
  * silently). One pass over the text, linear: strings are skipped with indexOf, a name is decoded
  * only when it has an escape, so `"n\u0061me"` and `"name"` are the same name. Each problem's
- * path is the JSON pointer of the repeated member.
+ * path is the JSON pointer of the repeated member; at most PROBLEMS_OF_A_KIND_MAX are listed.
  */
 export function duplicateKeyProblems(text: string): FieldProblem[] {
   const problems: FieldProblem[] = [];
@@ -173,9 +184,14 @@ export function duplicateKeyProblems(text: string): FieldProblem[] {
         const name = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
         top.expectName = false;
         top.name = name;
+        if (top.names === null) top.names = [];
         if (top.nameSet === null && top.names.length >= SMALL_OBJECT_MEMBERS) top.nameSet = new Set(top.names);
         if (top.nameSet === null ? top.names.includes(name) : top.nameSet.has(name)) {
-          problems.push({ path: framePath(stack), problem: 'is a duplicate key: a member name appears once in a JSON object' });
+          if (problems.length === PROBLEMS_OF_A_KIND_MAX) {
+            problems.push({ path: '', problem: `more duplicate keys than the ${PROBLEMS_OF_A_KIND_MAX} listed` });
+            return problems;
+          }
+          problems.push({ path: `${openPath(stack)}/${pointerToken(name)}`, problem: 'is a duplicate key: a member name appears once in a JSON object' });
         } else if (top.nameSet === null) {
           top.names.push(name);
         } else {
@@ -184,7 +200,7 @@ export function duplicateKeyProblems(text: string): FieldProblem[] {
       }
       i = end;
     } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
-      top = { object: c === OPEN_OBJECT, names: [], nameSet: null, name: '', index: 0, expectName: c === OPEN_OBJECT };
+      top = { object: c === OPEN_OBJECT, names: null, nameSet: null, name: '', index: 0, expectName: c === OPEN_OBJECT, path: top === undefined ? '' : null };
       stack.push(top);
     } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
       stack.pop();
@@ -197,10 +213,27 @@ export function duplicateKeyProblems(text: string): FieldProblem[] {
   return problems;
 }
 
-function framePath(stack: readonly Frame[]): string {
-  let path = '';
-  for (const frame of stack) path += frame.object ? `/${pointerToken(frame.name)}` : `/${frame.index}`;
-  return path;
+/**
+ * The JSON pointer of the innermost open object, built from the nearest open frame that knows its
+ * own and kept on it and on its parent, so duplicates in one object or in its siblings do not
+ * walk the nesting again.
+ */
+function openPath(stack: readonly Frame[]): string {
+  const last = stack.length - 1;
+  const top = stack[last] as Frame;
+  if (top.path !== null) return top.path;
+  let known = last - 1;
+  while ((stack[known] as Frame).path === null) known -= 1;
+  const segments: string[] = [];
+  for (let index = known; index < last; index += 1) {
+    const frame = stack[index] as Frame;
+    segments.push(`/${frame.object ? pointerToken(frame.name) : frame.index}`);
+  }
+  const base = (stack[known] as Frame).path as string;
+  const parent = stack[last - 1] as Frame;
+  if (parent.path === null) parent.path = base + segments.slice(0, -1).join('');
+  top.path = parent.path + (segments[segments.length - 1] as string);
+  return top.path;
 }
 
 /** The media type without parameters, lower case; '' when absent. */

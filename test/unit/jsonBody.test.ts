@@ -1,4 +1,4 @@
-import { duplicateKeyProblems, parseJsonBody, textProblem } from '../../src/http/body';
+import { duplicateKeyProblems, parseJsonBody, PROBLEMS_OF_A_KIND_MAX, textProblem } from '../../src/http/body';
 
 /**
  * The JSON body's own checks (contracts/decisions/0050-text-and-json-input.md): the duplicate-key
@@ -29,6 +29,30 @@ describe('duplicateKeyProblems', () => {
   ])('%s → %j', (text, expected) => {
     expect(() => JSON.parse(text)).not.toThrow();
     expect(paths(text)).toEqual(expected);
+  });
+
+  it(`lists at most ${PROBLEMS_OF_A_KIND_MAX} duplicates, then says there are more`, () => {
+    const text = `{${Array.from({ length: 150 }, (_, index) => `"k${index}":1,"k${index}":2`).join(',')}}`;
+    const problems = duplicateKeyProblems(text);
+    expect(problems).toHaveLength(PROBLEMS_OF_A_KIND_MAX + 1);
+    expect(problems[0]?.path).toBe('/k0');
+    expect(problems[PROBLEMS_OF_A_KIND_MAX]).toEqual({ path: '', problem: `more duplicate keys than the ${PROBLEMS_OF_A_KIND_MAX} listed` });
+  });
+
+  it('answers a megabyte of duplicates nested half a megabyte deep at once, with bounded paths', () => {
+    const depth = 400_000;
+    const text = `${'['.repeat(depth)}{${Array.from({ length: 40_000 }, () => '"a":1').join(',')}}${']'.repeat(depth)}`;
+    const started = process.hrtime.bigint();
+    const problems = duplicateKeyProblems(text);
+    // About a second on an idle machine; building each path from the root again took minutes.
+    expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(15_000);
+    expect(problems).toHaveLength(PROBLEMS_OF_A_KIND_MAX + 1);
+    expect(problems[0]?.path).toBe(`${'/0'.repeat(depth)}/a`);
+    expect(problems[1]?.path).toBe(`${'/0'.repeat(depth)}/a`);
+  }, 60_000);
+
+  it('names a duplicate in sibling objects under one path', () => {
+    expect(paths('{"x":[{"a":1,"a":2},{"b":1},{"c":1,"c":2}],"y":{"z":{"d":1,"d":2}}}')).toEqual(['/x/0/a', '/x/2/c', '/y/z/d']);
   });
 
   it('is linear: a megabyte of members and of nested arrays is scanned at once', () => {
@@ -76,6 +100,13 @@ describe('parseJsonBody', () => {
       { path: '/c/d~0e', problem: expect.stringMatching(/surrogate/) },
       { path: '', problem: expect.stringMatching(/^a member name .*U\+0007/) },
     ]);
+  });
+
+  it(`lists at most ${PROBLEMS_OF_A_KIND_MAX} strings that are not text, then says there are more`, () => {
+    const { problems } = parse(`[${Array.from({ length: 150 }, () => '"\\u0000"').join(',')}]`);
+    expect(problems).toHaveLength(PROBLEMS_OF_A_KIND_MAX + 1);
+    expect(problems[0]?.path).toBe('/0');
+    expect(problems[PROBLEMS_OF_A_KIND_MAX]).toEqual({ path: '', problem: `more strings are not text than the ${PROBLEMS_OF_A_KIND_MAX} listed` });
   });
 
   it('walks a body nested as deep as JSON.parse allows without running out of stack', () => {
