@@ -124,6 +124,10 @@ export class JobRequestWorker {
       this.deps.log.warn({ err: error }, 'job request listener lost its connection; polling until it is back');
       if (this.listener === client) this.listener = undefined;
     });
+    // A connection the server closed: listen again at the next turn.
+    client.on('end', () => {
+      if (this.listener === client) this.listener = undefined;
+    });
     try {
       await client.connect();
       await client.query(`LISTEN ${JOB_REQUESTS_CHANNEL}`);
