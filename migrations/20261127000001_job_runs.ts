@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 
-/** One row per run of a scheduled job (operations.md §4); `run_key` makes each run happen once. */
+/** One row per run of a scheduled job (docs/operations.md §4); `run_key` makes each run happen once. */
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
     CREATE TABLE job_runs (

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * Secrets the platform generates once and every instance must share (operations.md §2): the
+ * Secrets the platform generates once and every instance must share (docs/operations.md §2): the
  * platform's SM2 signing key and the SM4 field key, when not given by configuration. The first
  * instance to start inserts them; the rest read what it wrote.
  */

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * The four kinds of party (finance, unit, agency, bank) and their public keys (interface.md §2,
+ * The four kinds of party (finance, unit, agency, bank) and their public keys (docs/interface.md §2,
  * §6.1). A party is registered once per (role, code); its appId is chosen by the platform.
  * Several keys may be active at once so a party can rotate without downtime.
  */
@@ -19,7 +19,7 @@ export async function up(knex: Knex): Promise<void> {
       clearing_account_no text,
       cutoff_time         text,
       -- SHA-256 of the canonical JSON of the registering request: a repeat with the same
-      -- content replays, another is IDEMPOTENCY_CONFLICT (interface.md §4).
+      -- content replays, another is IDEMPOTENCY_CONFLICT (docs/interface.md §4).
       request_hash        text NOT NULL,
       created_at          timestamptz NOT NULL,
       updated_at          timestamptz NOT NULL,
@@ -41,7 +41,7 @@ export async function up(knex: Knex): Promise<void> {
     );
     CREATE INDEX party_keys_active ON party_keys (party_id) WHERE status = 'ACTIVE';
 
-    -- Nonces of verified requests, refused for 15 minutes (interface.md §2); purged hourly.
+    -- Nonces of verified requests, refused for 15 minutes (docs/interface.md §2); purged hourly.
     CREATE TABLE request_nonces (
       app_id  text NOT NULL,
       nonce   text NOT NULL,

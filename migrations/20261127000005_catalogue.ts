@@ -1,13 +1,13 @@
 import type { Knex } from 'knex';
 
 /**
- * The finance department's catalogue (interface.md §6.1): regions, accounts, sharing rules,
+ * The finance department's catalogue (docs/interface.md §6.1): regions, accounts, sharing rules,
  * items, and which items each unit may charge.
  *
  * References between catalogue rows are by their codes, which never change (they name the
  * resource in its URL), so a reader of any row sees the codes the wire shows without a join.
  * Money is NUMERIC(18,2) (16 integer digits, as the wire allows); a daily late-fee rate is
- * NUMERIC(12,6) and ratios NUMERIC(9,4), the decimals interface.md §1 allows.
+ * NUMERIC(12,6) and ratios NUMERIC(9,4), the decimals docs/interface.md §1 allows.
  *
  * Notices copy what they need of an item when they are issued, so changing an item never alters
  * a notice. Items also keep an append-only history (`item_versions`), one row per distinct
@@ -48,7 +48,7 @@ export async function up(knex: Knex): Promise<void> {
     );
 
     -- The shares in the order finance listed them: the last one takes the rounding remainder
-    -- when revenue is split (settlement.md §4), so the order is part of the rule.
+    -- when revenue is split (docs/settlement.md §4), so the order is part of the rule.
     CREATE TABLE sharing_rule_shares (
       sharing_rule_id bigint NOT NULL REFERENCES sharing_rules (id),
       position        smallint NOT NULL CHECK (position >= 0),

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 
 /**
  * A party's references into the catalogue, enforced by the database as well as by the party
- * service: a unit's region and an agency's clearing account must exist (interface.md §6.1). The
+ * service: a unit's region and an agency's clearing account must exist (docs/interface.md §6.1). The
  * parties table predates the catalogue, so the keys are added here.
  */
 export async function up(knex: Knex): Promise<void> {

@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
 
 /**
- * Payment notices (缴款通知书, interface.md §6.2) and the snapshot of the items they charge.
+ * Payment notices (缴款通知书, docs/interface.md §6.2) and the snapshot of the items they charge.
  *
- * The notice row carries everything the payment posting (lifecycle.md §3) reads and writes while
+ * The notice row carries everything the payment posting (docs/lifecycle.md §3) reads and writes while
  * it holds the row `FOR UPDATE`: the status, the dates that decide payability and late fees, the
  * total, the unit it pays (code and name for events and receipts), the payer's name for the
  * receipt, and the columns a payment fills in (`paid_at`, `paid_amount`, `late_fee_paid`,
@@ -12,7 +12,7 @@ import type { Knex } from 'knex';
  * late-fee rule and the item's version — so a later catalogue change never alters an issued
  * notice, and the ledger can credit each line's receiving account without reading the catalogue.
  * `notice_items.late_fee_paid` is the late fee each line earned at payment (a line's late fee is
- * revenue of that line's item, lifecycle.md §2).
+ * revenue of that line's item, docs/lifecycle.md §2).
  *
  * `status` is written only with a value the notice state machine's `transition` returned
  * (src/domain/stateMachines.ts); the CHECKs below keep the columns that depend on it consistent.
@@ -64,7 +64,7 @@ export async function up(knex: Knex): Promise<void> {
     );
     -- Verification and the posting find a notice by its code.
     CREATE UNIQUE INDEX notices_pay_code ON notices (pay_code);
-    -- A unit's list, in id order (interface.md §5).
+    -- A unit's list, in id order (docs/interface.md §5).
     CREATE INDEX notices_unit_party_id_id ON notices (unit_party_id, id);
     -- The expire-notices job reads only ISSUED notices that can expire.
     CREATE INDEX notices_issued_expire_date ON notices (expire_date) WHERE status = 'ISSUED' AND expire_date IS NOT NULL;
@@ -103,7 +103,7 @@ export async function up(knex: Knex): Promise<void> {
     );
     CREATE INDEX notice_items_item_id ON notice_items (item_id);
 
-    -- The idempotency key of notice creation (interface.md §4): (unit, bizRef), kept forever, with
+    -- The idempotency key of notice creation (docs/interface.md §4): (unit, bizRef), kept forever, with
     -- the fingerprint of the request that bound it. It lives apart from notices so that it stays a
     -- plain unique key however the notices table is partitioned later (a unique index on a
     -- partitioned table must contain the partition key). Not a foreign key to notices for the same

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * Fixed-window counters for the limits on public notice lookups (interface.md §6: at most 30
+ * Fixed-window counters for the limits on public notice lookups (docs/interface.md §6: at most 30
  * lookups a minute per client address and 10 failed lookups a minute per payCode). They live in
  * PostgreSQL so that every instance behind a load balancer counts against the same limit; one
  * row per (scope, subject, window), bumped with INSERT … ON CONFLICT DO UPDATE … RETURNING.

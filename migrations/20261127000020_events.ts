@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * The transactional outbox of events (lifecycle.md §5). A use case inserts one row per recipient
+ * The transactional outbox of events (docs/lifecycle.md §5). A use case inserts one row per recipient
  * in the same transaction as the change it reports, with `sequence` NULL. The sequencer
  * (src/services/events.ts) numbers rows only after they have committed, per recipient, from 1
  * without gaps, keeping each recipient's last number in `event_sequences` — a row that only the

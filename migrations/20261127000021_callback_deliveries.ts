@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * Callback deliveries and their attempts (lifecycle.md §5). A delivery is one numbered event on
+ * Callback deliveries and their attempts (docs/lifecycle.md §5). A delivery is one numbered event on
  * its way to one recipient; it is created by the sequencer when it numbers the event, if the
  * recipient has a callback URL then. `attempt_count` counts the failed attempts of the current
  * round (a redelivery starts a new round); every attempt of every round stays in

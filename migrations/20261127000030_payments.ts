@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * Payments (支付, lifecycle.md §3) and their idempotency keys (interface.md §4).
+ * Payments (支付, docs/lifecycle.md §3) and their idempotency keys (docs/interface.md §4).
  *
  * A payment is one collection of money by one agency, identified by the agency's `agencyTxnId`.
  * It is `SUCCEEDED` when it paid its notice and `UNAPPLIED` when the money was captured but could
@@ -15,7 +15,7 @@ import type { Knex } from 'knex';
  * business date), and it is kept forever. `request_hash` is the SHA-256 of the canonical JSON of
  * the posting's parsed body; it is NULL for a key bound by reconciliation's backfill of a
  * statement line, which has no request body and is compared on payCode, amount and paidAt
- * instead (reconciliation.md §2).
+ * instead (docs/reconciliation.md §2).
  *
  * At most one live applied payment per notice: the partial unique index
  * `payments_applied_notice` makes "never two successes" a property of the database, not only of

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 
 /**
- * Refunds (退付, settlement.md §3). This migration creates the table with what the first refunds
- * need: the refund obligation an UNAPPLIED payment creates with it (lifecycle.md §3) — amount the
+ * Refunds (退付, docs/settlement.md §3). This migration creates the table with what the first refunds
+ * need: the refund obligation an UNAPPLIED payment creates with it (docs/lifecycle.md §3) — amount the
  * payment's, reason its `unapplied_reason`, payee the `payerAccount` when the agency gave one,
  * `APPROVED` by policy (`approval = 'AUTO_POLICY'`). Unit-requested refunds use the same table:
  * `refund_no` is then the unit's idempotency key and `requested_by_party_id` the unit; the refunds

@@ -1,13 +1,13 @@
 import type { Knex } from 'knex';
 
 /**
- * The ledger (lifecycle.md §4, settlement.md §6): journal entries and their lines, double entry.
+ * The ledger (docs/lifecycle.md §4, docs/settlement.md §6): journal entries and their lines, double entry.
  * src/domain/ledger.ts holds the chart of accounts and builds every entry; it asserts that an
  * entry balances before it is inserted, and `ledger verify` checks what is stored.
  *
  * An entry says what caused it (`kind`, and `payment_id` for a payment's entries; later
  * capabilities add their own references as columns), the Shanghai date it belongs to
- * (`accounting_date`, settlement.md §5) and, for a correction, the entry it mirrors
+ * (`accounting_date`, docs/settlement.md §5) and, for a correction, the entry it mirrors
  * (`reverses_entry_id`). A line debits or credits one account with a positive amount.
  *
  * Entries are never updated, deleted or truncated, and the database enforces it, not only the

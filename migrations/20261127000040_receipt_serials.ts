@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * The serials of receipt numbers (lifecycle.md §6): one PostgreSQL sequence per receipt code.
+ * The serials of receipt numbers (docs/lifecycle.md §6): one PostgreSQL sequence per receipt code.
  *
  * A receipt code is `15` (region) `04` (non-tax) `01` (kind) and the two-digit year of the
  * payment, so exactly one hundred codes can ever exist, and all of them are created here. Creating

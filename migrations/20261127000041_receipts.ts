@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * E-receipts (电子票据, lifecycle.md §6), issued in the transaction that pays a notice.
+ * E-receipts (电子票据, docs/lifecycle.md §6), issued in the transaction that pays a notice.
  *
  * `content` holds the exact bytes the platform signed — the UTF-8 of the RFC 8785 canonical JSON
  * of the receipt — and `signature` the DER SM2 signature over them, with the `key_id` that made
@@ -16,7 +16,7 @@ import type { Knex } from 'knex';
  * outside what was signed.
  *
  * One payment issues at most one receipt: (agency_code, agency_txn_id) is the payment's key
- * (interface.md §4). A notice can have more than one over time — a payment reversed by
+ * (docs/interface.md §4). A notice can have more than one over time — a payment reversed by
  * reconciliation reopens its notice, and a later payment issues a new receipt — so notice_id is
  * indexed, not unique.
  */

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 
 /**
- * Reversals (冲红) of receipts: each succeeded refund of a paid notice (settlement.md §3), or the
- * reversal of the whole payment by reconciliation (REVERSE_PAYMENT, reconciliation.md), adds one
+ * Reversals (冲红) of receipts: each succeeded refund of a paid notice (docs/settlement.md §3), or the
+ * reversal of the whole payment by reconciliation (REVERSE_PAYMENT, docs/reconciliation.md), adds one
  * row here. They sit beside the signed receipt, never inside it, and the receipt's status —
  * VALID, PARTIALLY_REVERSED or REVERSED — is derived from their sum against the paid amount
  * rather than stored, so there is no second copy of the truth to keep in step.

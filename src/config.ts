@@ -5,7 +5,7 @@ import { Clock, fixedClock, offsetClock, systemClock } from './domain/clock';
 import { AddressRanges, parseCidrList } from './net/addresses';
 
 /**
- * Every environment variable is parsed and checked here, once (operations.md §2). A bad value
+ * Every environment variable is parsed and checked here, once (docs/operations.md §2). A bad value
  * stops start-up with a message that names the variable.
  */
 export interface Config {

@@ -3,7 +3,7 @@ import pino, { Logger } from 'pino';
 /**
  * JSON lines for operators. Personal data and secrets are redacted wherever they appear in a
  * logged object or a child logger's bindings, at any depth (inside arrays and errors too), so a
- * careless `log.info({ request: { body } })` cannot leak them (interface.md §6.2: payer data is
+ * careless `log.info({ request: { body } })` cannot leak them (docs/interface.md §6.2: payer data is
  * personal). pino's own `redact` paths match a fixed depth only (`*.x` is one level), so the
  * redaction is a walk of its own, run by the `log` and `bindings` formatters before pino
  * serialises anything.

@@ -11,14 +11,14 @@ import { exemptUploadsFromRequestTimeout } from './http/streamedBody';
 
 /**
  * The process: configuration → database → HTTP → jobs, and a graceful shutdown on SIGTERM
- * (operations.md §6): stop accepting, finish requests in flight, stop the workers, close the
+ * (docs/operations.md §6): stop accepting, finish requests in flight, stop the workers, close the
  * database and the embedded server if we started it, exit 0 — all within 10 s.
  *
  * Layout: the main process owns the database (starting the embedded server when DATABASE_URL is
  * unset), the migrations, the scheduler and the callback worker. HTTP is served by
  * `TONGFU_HTTP_WORKERS` forked processes sharing the port, because one Node.js process spends
  * ~0.7 ms of CPU on the cryptography of every payment and the targets need both cores
- * (quality.md §1). With one worker the main process serves HTTP itself.
+ * (docs/quality.md §1). With one worker the main process serves HTTP itself.
  */
 const SHUTDOWN_LIMIT_MS = 10_000;
 const REQUEST_DRAIN_MS = 6_000;

@@ -1,5 +1,5 @@
 /**
- * The HTTP baseline of the benchmarks (quality.md §1): bare Koa with a router answering a small
+ * The HTTP baseline of the benchmarks (docs/quality.md §1): bare Koa with a router answering a small
  * JSON body, in one process, nothing else. Started by scripts/bench/lib.ts on PORT.
  */
 import http from 'node:http';

@@ -1,5 +1,5 @@
 /**
- * What every benchmark shares (quality.md §1): a service to measure, a world of parties and
+ * What every benchmark shares (docs/quality.md §1): a service to measure, a world of parties and
  * catalogue built through the real interfaces, requests signed before the clock starts, a driver
  * that keeps C requests in flight over keep-alive connections, the raw baselines measured in the
  * same run, and the figures written to scripts/bench/results/<name>-<timestamp>.json.

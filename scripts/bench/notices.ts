@@ -1,5 +1,5 @@
 /**
- * `bench:notices` (quality.md §1): signed `POST /v1/unit/notices`, 3 items, payer id number and
+ * `bench:notices` (docs/quality.md §1): signed `POST /v1/unit/notices`, 3 items, payer id number and
  * mobile encrypted; target ≥ 1,000/s. One unit issues every notice (each with its own bizRef);
  * requests are signed before the clock starts. Baselines in the same run: bare Koa requests/s,
  * and pgbench running the statements one creation sends (serial and items read, which stores the

@@ -1,5 +1,5 @@
 /**
- * `bench:pay` (quality.md §1): signed `POST /v1/agency/payments` on distinct notices, each posting
+ * `bench:pay` (docs/quality.md §1): signed `POST /v1/agency/payments` on distinct notices, each posting
  * applying (SUCCEEDED: payment, notice PAID, journal entry, receipt signed and stored, two
  * events); target ≥ 1,200/s with p99 ≤ 60 ms at concurrency 32, and ≥ 0.20 × the raw pgbench
  * baseline of the same statements, measured on the same server in the same run.
@@ -16,7 +16,7 @@
  * - The baseline: pgbench (-M prepared, 32 clients) running the posting's own statements —
  *   src/db/repositories/payments.ts's read (with the request's nonce claim) and APPLIED write —
  *   each transaction on a notice of its own, after a read-only SELECT that draws its variables.
- * - The yardstick: the payment-shaped transaction quality.md §1 calibrates its targets with (the
+ * - The yardstick: the payment-shaped transaction docs/quality.md §1 calibrates its targets with (the
  *   reference machine ran it at 6,000/s), run by pgbench on the same server, tells how this
  *   machine compares with that one at the time of the run (BENCH_REFERENCE_SECONDS, default 10).
  * - BENCH_CPU_PROFILE=1 runs the service under `--cpu-prof` and summarises where the HTTP
@@ -247,7 +247,7 @@ async function main(): Promise<void> {
     const baselineCpu = baseline ? { postgresMsPerTransaction: round3((pgAfter.postgres - pgBefore.postgres) / Math.max(1, baseline.transactions)) } : undefined;
     const baselineStored = await countPayments(target.databaseUrl, "agency_txn_id LIKE 'PGB-%'");
     if (baseline && (baseline.failed > 0 || baselineStored.SUCCEEDED !== baseline.transactions)) throw new Error(`the pgbench baseline did not post what it ran: ${JSON.stringify({ baseline, baselineStored })}`);
-    process.stderr.write('bench:pay — the reference-shaped transaction of quality.md §1 (10 s)\n');
+    process.stderr.write('bench:pay — the reference-shaped transaction of docs/quality.md §1 (10 s)\n');
     const reference = await referenceShapedPgbench(target.databaseUrl, pgbenchClients, envInteger('BENCH_REFERENCE_SECONDS', 10, 1, 300));
 
     await target.stop();
@@ -282,7 +282,7 @@ async function main(): Promise<void> {
       cpu: { service: serviceCpu, baseline: baselineCpu, note: 'CPU time (utime+stime) of the service\'s node processes and of every PostgreSQL process, per posting: independent of what else the machine runs' },
       afterRun: { payments: stored, ledgerVerify: verified },
       machineYardstick: reference
-        ? { ...reference, what: 'pgbench -M prepared, 32 clients: one payment insert, one notice update, two ledger lines, one outbox row (quality.md §1 measured 6,000/s on the machine its targets were set on)', targetScaledToThisMachine: Math.round(TARGET_PER_SECOND * reference.machineFactor) }
+        ? { ...reference, what: 'pgbench -M prepared, 32 clients: one payment insert, one notice update, two ledger lines, one outbox row (docs/quality.md §1 measured 6,000/s on the machine its targets were set on)', targetScaledToThisMachine: Math.round(TARGET_PER_SECOND * reference.machineFactor) }
         : { skipped: 'pgbench not installed' },
       baseline: baseline ? { ...baselineFigures(baseline), statements: 'a read-only SELECT drawing the variables, then the posting read with its nonce claim and the posting write (APPLIED), the service\'s SQL text', ratio, script } : { skipped: 'pgbench not installed' },
       ...(profiles.length > 0 ? { cpuProfiles: profiles.slice(0, 3), cpuProfileDirectory: profileDir } : {}),

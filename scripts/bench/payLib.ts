@@ -325,11 +325,11 @@ export function serviceCpuMs(servicePort: number, pgPort: number): { node: numbe
 
 // ---- the reference machine's yardstick -----------------------------------------------------------
 
-/** quality.md §1: the reference machine's pgbench figure for the payment-shaped transaction below. */
+/** docs/quality.md §1: the reference machine's pgbench figure for the payment-shaped transaction below. */
 export const REFERENCE_SHAPED_TPS = 6_000;
 
 /**
- * The transaction quality.md §1 calibrates its targets with — one payment insert, one notice
+ * The transaction docs/quality.md §1 calibrates its targets with — one payment insert, one notice
  * update, two ledger lines, one outbox row — on tables of its own, run by pgbench on the same
  * server in the same run. Its rate divided by the reference figure says how this machine compares
  * with the one the targets were set on, at the moment of the run (the figures drift on shared

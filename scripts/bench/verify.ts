@@ -1,5 +1,5 @@
 /**
- * `bench:verify` (quality.md §1): signed `GET /v1/agency/notices/{payCode}`; target ≥ 2,500/s with
+ * `bench:verify` (docs/quality.md §1): signed `GET /v1/agency/notices/{payCode}`; target ≥ 2,500/s with
  * p99 ≤ 30 ms. One agency verifies, round-robin, notices that one unit issued through the API
  * before the clock starts; requests are signed beforehand. Baselines in the same run: bare Koa
  * requests/s, and pgbench running the statement one verification sends (the notice with its lines

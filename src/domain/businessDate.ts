@@ -1,5 +1,5 @@
 /**
- * Dates and instants in Asia/Shanghai (interface.md §1, lifecycle.md §1 and §3.8).
+ * Dates and instants in Asia/Shanghai (docs/interface.md §1, docs/lifecycle.md §1 and §3.8).
  *
  * Asia/Shanghai has been UTC+8 without daylight saving since 1991, and every date the service
  * handles is later than that, so the offset is a constant here rather than a lookup in the time
@@ -27,7 +27,7 @@ const SECOND_MS = 1000;
 const YEAR_MIN = 1;
 const YEAR_MAX = 9999;
 
-/** Midnight that ends the business day, as a cut-off: it never moves a payment (lifecycle.md §3.8). */
+/** Midnight that ends the business day, as a cut-off: it never moves a payment (docs/lifecycle.md §3.8). */
 const CUTOFF_MIDNIGHT = '24:00';
 
 interface CivilDate {
@@ -236,7 +236,7 @@ function minutesOfCutoff(cutoffTime: string): number {
 }
 
 /**
- * The business date of a payment (lifecycle.md §3.8): the Shanghai date of `paidAt`, moved to the
+ * The business date of a payment (docs/lifecycle.md §3.8): the Shanghai date of `paidAt`, moved to the
  * next day when the local time is at or after the agency's cut-off. `24:00` is midnight and never
  * moves a payment; `00:00` moves every payment to the next day, which is what "at or after"
  * says, however odd such a cut-off would be.

@@ -1,5 +1,5 @@
 /**
- * Callback deliveries (lifecycle.md §5): the delivery state machine and the retry schedule.
+ * Callback deliveries (docs/lifecycle.md §5): the delivery state machine and the retry schedule.
  *
  * A delivery is one event on its way to one recipient's callback URL. Every attempt is recorded;
  * the delivery moves only as the table below allows. A redelivery (finance's

@@ -1,5 +1,5 @@
 /**
- * The error catalogue (interface.md §3). A code is the contract with callers: it never changes
+ * The error catalogue (docs/interface.md §3). A code is the contract with callers: it never changes
  * meaning. Domain and service code throw `TongfuError` with a code; the HTTP layer maps codes to
  * statuses in exactly one place (src/http/errorStatus.ts).
  */

@@ -1,5 +1,5 @@
 /**
- * The shapes of identifiers (interface.md §1 and §2). They are patterns, not parsers: an
+ * The shapes of identifiers (docs/interface.md §1 and §2). They are patterns, not parsers: an
  * identifier is kept as the caller wrote it.
  */
 
@@ -22,13 +22,13 @@ export const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
  */
 export const CUTOFF_TIME_PATTERN = /^(?:(?:[01][0-9]|2[0-3]):[0-5][0-9]|24:00)$/;
 
-/** The cut-off an agency gets when registration does not name one (interface.md §6.1). */
+/** The cut-off an agency gets when registration does not name one (docs/interface.md §6.1). */
 export const DEFAULT_CUTOFF_TIME = '24:00';
 
 /** A calendar date's shape; `isValidDate` (businessDate.ts) also checks that the day exists. */
 export const DATE_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 
-/** Item `quantity` bounds (interface.md §1). */
+/** Item `quantity` bounds (docs/interface.md §1). */
 export const QUANTITY_MIN = 1;
 export const QUANTITY_MAX = 9999;
 export const QUANTITY_DEFAULT = 1;

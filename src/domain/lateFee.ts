@@ -1,5 +1,5 @@
 /**
- * Late fees (滞纳金 / 加处罚款, lifecycle.md §2).
+ * Late fees (滞纳金 / 加处罚款, docs/lifecycle.md §2).
  *
  *   daysLate = max(0, D − dueDate)     D = the Asia/Shanghai date of the reference instant
  *   fee_item = min(round_half_up(amount × ratePerDay × daysLate, 2),

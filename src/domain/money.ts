@@ -1,5 +1,5 @@
 /**
- * Money (interface.md §1): yuan with exactly two decimals, a string on the wire and a `Decimal`
+ * Money (docs/interface.md §1): yuan with exactly two decimals, a string on the wire and a `Decimal`
  * in code. A JavaScript `number` never holds money: `0.1 + 0.2` is not `0.3`, and amounts above
  * 2^53 fen lose fen silently.
  */
@@ -43,7 +43,7 @@ export const MONEY_DECIMALS = 2;
  */
 export const RATE_INTEGER_DIGITS_MAX = 4;
 
-/** Decimals allowed by interface.md §1: `ratePerDay` up to 6, `capRatio` and sharing `ratio` up to 4. */
+/** Decimals allowed by docs/interface.md §1: `ratePerDay` up to 6, `capRatio` and sharing `ratio` up to 4. */
 export const RATE_PER_DAY_DECIMALS_MAX = 6;
 export const RATIO_DECIMALS_MAX = 4;
 

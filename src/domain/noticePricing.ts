@@ -1,6 +1,6 @@
 /**
  * What a notice may charge, when it may be paid, and why a posting does not apply
- * (interface.md §6.2, lifecycle.md §1 and §3.3). Pure: the service loads the catalogue items and
+ * (docs/interface.md §6.2, docs/lifecycle.md §1 and §3.3). Pure: the service loads the catalogue items and
  * the notice and passes them in.
  */
 import type { Decimal as DecimalJs } from 'decimal.js';
@@ -11,7 +11,7 @@ import { lateFeeCap, type LateFeeRule } from './lateFee';
 import { Decimal, MONEY_DECIMALS, MONEY_LIMIT, sumMoney } from './money';
 import type { NoticeStatus } from './stateMachines';
 
-/** A notice has 1–50 items (interface.md §6.2); the edge checks the count, this asserts it. */
+/** A notice has 1–50 items (docs/interface.md §6.2); the edge checks the count, this asserts it. */
 export const ITEMS_PER_NOTICE_MAX = 50;
 
 export type ItemPricing =
@@ -45,7 +45,7 @@ function moneyText(value: Decimal): string {
 
 /**
  * The notice's `totalAmount`, the exact sum of its item amounts, after the create checks of
- * interface.md §6.2 in their order: every line's `ITEM_INACTIVE` before any line's
+ * docs/interface.md §6.2 in their order: every line's `ITEM_INACTIVE` before any line's
  * `ITEM_AMOUNT_OUT_OF_RANGE`, so the first rule in the list decides the answer whatever the order
  * of the lines. (`ITEM_NOT_AUTHORIZED` comes earlier and needs the unit's grants; `DUE_DATE_IN_PAST`
  * comes later and needs the clock: both are the service's.)
@@ -133,7 +133,7 @@ export interface PayabilityView {
 /**
  * Whether a payment dated `paymentDate` (the Shanghai date of its `paidAt`) may pay the notice:
  * it is `ISSUED` or `EXPIRED` and its `expireDate`, if any, is not before that date
- * (lifecycle.md §1). An `EXPIRED` notice is payable by a payment made in time and posted late.
+ * (docs/lifecycle.md §1). An `EXPIRED` notice is payable by a payment made in time and posted late.
  */
 export function isPayable(notice: PayabilityView, paymentDate: string): boolean {
   assert(isValidDate(paymentDate), `paymentDate must be YYYY-MM-DD, got ${JSON.stringify(paymentDate)}`);
@@ -149,7 +149,7 @@ export function isPayable(notice: PayabilityView, paymentDate: string): boolean 
   return notice.expireDate >= paymentDate;
 }
 
-/** Why a posting does not apply to a notice (lifecycle.md §3.3), kept as the payment's `unappliedReason`. */
+/** Why a posting does not apply to a notice (docs/lifecycle.md §3.3), kept as the payment's `unappliedReason`. */
 export const UNAPPLIED_REASONS = [
   'PAY_CODE_INVALID',
   'NOTICE_NOT_FOUND',
@@ -216,7 +216,7 @@ export function applyRuleReason(input: ApplyRuleInput): UnappliedReason | null {
 }
 
 /**
- * The error that refuses a posting whose funds are not captured (lifecycle.md §3.5): voided and
+ * The error that refuses a posting whose funds are not captured (docs/lifecycle.md §3.5): voided and
  * expired notices share `NOTICE_NOT_PAYABLE`.
  */
 export function refusalCodeFor(reason: UnappliedReason): ErrorCode {

@@ -1,5 +1,5 @@
 /**
- * The payment code (缴款码, payment-code.md): 20 digits =
+ * The payment code (缴款码, docs/payment-code.md): 20 digits =
  * region (6) + year (2) + kind (1) + serial (9) + check digits (2).
  *
  * The check digits are ISO 7064 MOD 97-10, as in IBAN. They catch every single-digit mistake and

@@ -1,5 +1,5 @@
 /**
- * The payer (缴款人): comparing names, masking personal data (interface.md §6), and the checks on
+ * The payer (缴款人): comparing names, masking personal data (docs/interface.md §6), and the checks on
  * id numbers and mobiles (§6.2).
  */
 import { isValidDate } from './businessDate';

@@ -1,5 +1,5 @@
 /**
- * Posting a payment (lifecycle.md §3): whether an agency's posting applies to its notice, what it
+ * Posting a payment (docs/lifecycle.md §3): whether an agency's posting applies to its notice, what it
  * pays, and how it is answered when it does not. Pure: the service reads the notice (locked, or
  * checked unchanged when it writes) and passes it in with the business clock's now.
  */
@@ -22,16 +22,16 @@ import {
 export const PAYMENT_CHANNELS = ['COUNTER', 'ONLINE_BANKING', 'MOBILE', 'QR', 'POS', 'OTHER'] as const;
 export type PaymentChannel = (typeof PAYMENT_CHANNELS)[number];
 
-/** A `paidAt` later than now by more than this cannot be a payment that happened (lifecycle.md §3.6). */
+/** A `paidAt` later than now by more than this cannot be a payment that happened (docs/lifecycle.md §3.6). */
 export const PAID_AT_FUTURE_TOLERANCE_MS = 60_000;
-/** A `paidAt` earlier than now by more than this is a late posting (lifecycle.md §3.7). */
+/** A `paidAt` earlier than now by more than this is a late posting (docs/lifecycle.md §3.7). */
 export const PAID_AT_PAST_LIMIT_MS = 7 * 24 * 60 * 60 * 1000;
 
 export type PaidAtWindow = 'IN_WINDOW' | 'IN_FUTURE' | 'TOO_OLD';
 
-/** A `paidAt` earlier than its notice's creation by more than this was not a payment of it (lifecycle.md §3.3). */
+/** A `paidAt` earlier than its notice's creation by more than this was not a payment of it (docs/lifecycle.md §3.3). */
 export const PAID_BEFORE_ISSUE_TOLERANCE_MS = 5 * 60 * 1000;
-/** The years a `paidAt` may name, as written (lifecycle.md §3.6). */
+/** The years a `paidAt` may name, as written (docs/lifecycle.md §3.6). */
 export const PAID_AT_YEAR_MIN = 2000;
 export const PAID_AT_YEAR_MAX = 2099;
 /** The largest offset from UTC a `paidAt` may carry, in minutes: ±14:00, the widest in use. */
@@ -41,7 +41,7 @@ const PAID_AT_PARTS = /^(\d{4})-.*?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
 
 /**
  * Why the text of a `paidAt` that is otherwise an instant is out of bounds, or null: its year
- * must be 2000–2099 as written and its offset within ±14:00 (lifecycle.md §3.6). Refused as
+ * must be 2000–2099 as written and its offset within ±14:00 (docs/lifecycle.md §3.6). Refused as
  * VALIDATION_FAILED whether or not the funds are captured: such a request cannot be understood.
  */
 export function paidAtBoundsProblem(text: string): string | null {
@@ -128,7 +128,7 @@ export type PostingDecision =
     };
 
 /**
- * Decides a posting (lifecycle.md §3.3): it applies when the notice exists, is payable on the
+ * Decides a posting (docs/lifecycle.md §3.3): it applies when the notice exists, is payable on the
  * payment's date (the Shanghai date of paidAt) and the amount equals the amount due at paidAt
  * (late fees counted to the payment's date); otherwise its reason is the first of
  * PAY_CODE_INVALID, NOTICE_NOT_FOUND, NOTICE_ALREADY_PAID, NOTICE_VOIDED, NOTICE_EXPIRED,
@@ -178,7 +178,7 @@ export function decidePosting(input: PostingInput): PostingDecision {
 }
 
 /**
- * The error that refuses a posting whose funds are not captured (lifecycle.md §3.5): nothing is
+ * The error that refuses a posting whose funds are not captured (docs/lifecycle.md §3.5): nothing is
  * recorded and the agency must not take the money. The details say enough to act on.
  */
 export function postingRefusal(input: { reason: UnappliedReason; payCode: string; amount: DecimalJs; amountDue: DecimalJs | null; noticeStatus: NoticeStatus | null; paymentDate: string; noticeCreatedAt?: Date | null; paidAt?: Date }): TongfuError {

@@ -1,6 +1,6 @@
 /**
- * E-receipt rules (电子票据, lifecycle.md §6): the receipt number, the check code's shape, and the
- * status a receipt has given its reversals (冲红, settlement.md §3).
+ * E-receipt rules (电子票据, docs/lifecycle.md §6): the receipt number, the check code's shape, and the
+ * status a receipt has given its reversals (冲红, docs/settlement.md §3).
  *
  * A receipt number is 18 digits: the 8-digit receipt code — `15` (the region, Inner Mongolia),
  * `04` (non-tax revenue), `01` (the receipt kind) and the two-digit year of the payment in

@@ -1,5 +1,5 @@
 /**
- * The notice and payment state machines (lifecycle.md §1), each one table of allowed moves with
+ * The notice and payment state machines (docs/lifecycle.md §1), each one table of allowed moves with
  * the event that causes it. `transition` is the only way to apply an ordinary move;
  * `correctionTransition`, a separately named function, is the only way to apply a correction
  * (REVERSE_PAYMENT), and it refuses to run without who and why. No other move exists: anything
@@ -54,9 +54,9 @@ export interface StateMachine<S extends string, E extends string> {
 }
 
 /**
- * The rows marked "not in lifecycle.md §1" keep a refunded-in-part record in its status when a further
+ * The rows marked "not in docs/lifecycle.md §1" keep a refunded-in-part record in its status when a further
  * partial refund succeeds. They move nothing, but without them a notice or payment could be
- * refunded in part only once, since settlement.md §3 moves it to `PARTIALLY_REFUNDED` or
+ * refunded in part only once, since docs/settlement.md §3 moves it to `PARTIALLY_REFUNDED` or
  * `REFUNDED` on every succeeded refund.
  */
 export const NOTICE_MACHINE: StateMachine<NoticeStatus, NoticeEvent> = {
@@ -72,7 +72,7 @@ export const NOTICE_MACHINE: StateMachine<NoticeStatus, NoticeEvent> = {
     { from: 'EXPIRED', event: 'applyLatePayment', to: 'PAID', correction: false },
     { from: 'PAID', event: 'reversePayment', to: 'ISSUED', correction: true },
     { from: 'PAID', event: 'refundPartially', to: 'PARTIALLY_REFUNDED', correction: false },
-    // Not in lifecycle.md §1: a further partial refund (see above).
+    // Not in docs/lifecycle.md §1: a further partial refund (see above).
     { from: 'PARTIALLY_REFUNDED', event: 'refundPartially', to: 'PARTIALLY_REFUNDED', correction: false },
     { from: 'PAID', event: 'refundFully', to: 'REFUNDED', correction: false },
     { from: 'PARTIALLY_REFUNDED', event: 'refundFully', to: 'REFUNDED', correction: false },
@@ -85,13 +85,13 @@ export const PAYMENT_MACHINE: StateMachine<PaymentStatus, PaymentEvent> = {
   events: PAYMENT_EVENTS,
   rows: [
     { from: null, event: 'applyPosting', to: 'SUCCEEDED', correction: false },
-    // Captured money that cannot apply is recorded, never refused (lifecycle.md §3.6).
+    // Captured money that cannot apply is recorded, never refused (docs/lifecycle.md §3.6).
     { from: null, event: 'recordUnapplied', to: 'UNAPPLIED', correction: false },
     { from: 'SUCCEEDED', event: 'reversePayment', to: 'REVERSED', correction: true },
     { from: 'UNAPPLIED', event: 'reversePayment', to: 'REVERSED', correction: true },
     { from: 'SUCCEEDED', event: 'refundPartially', to: 'PARTIALLY_REFUNDED', correction: false },
     { from: 'UNAPPLIED', event: 'refundPartially', to: 'PARTIALLY_REFUNDED', correction: false },
-    // Not in lifecycle.md §1: a further partial refund (see above).
+    // Not in docs/lifecycle.md §1: a further partial refund (see above).
     { from: 'PARTIALLY_REFUNDED', event: 'refundPartially', to: 'PARTIALLY_REFUNDED', correction: false },
     { from: 'SUCCEEDED', event: 'refundFully', to: 'REFUNDED', correction: false },
     { from: 'UNAPPLIED', event: 'refundFully', to: 'REFUNDED', correction: false },
@@ -145,7 +145,7 @@ export function transition<S extends string, E extends string>(
 
 /** Who ordered a correction and why; both are kept with the correction record. */
 export interface CorrectionAuthority {
-  /** The approving finance party (maker-checker, reconciliation.md §3). */
+  /** The approving finance party (maker-checker, docs/reconciliation.md §3). */
   by: string;
   reason: string;
 }

@@ -68,7 +68,7 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(router.routes());
   if (deps.pages) app.use(deps.pages);
   // Whatever no route matched — including a known path with another method — is 404 NOT_FOUND,
-  // before any other check (interface.md §3).
+  // before any other check (docs/interface.md §3).
   app.use((ctx) => {
     throw new TongfuError('NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
   });

@@ -28,8 +28,8 @@ function payloadTooLarge(limitBytes: number): TongfuError {
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /**
- * A parsed JSON body and the problems of its text that the schema cannot see (interface.md §3,
- * lifecycle.md §3.6, contracts/decisions/0050-text-and-json-input.md): a duplicate member name
+ * A parsed JSON body and the problems of its text that the schema cannot see (docs/interface.md §3,
+ * docs/lifecycle.md §3.6, contracts/decisions/0050-text-and-json-input.md): a duplicate member name
  * anywhere, and a string — value or member name — holding U+0000, another C0 control other
  * than TAB, LF and CR, or a lone surrogate. They are VALIDATION_FAILED problems, so the caller
  * lists them with the schema's after AMOUNT_INVALID and PAY_CODE_INVALID had their turn.

@@ -216,7 +216,7 @@ export function makeAjv(coerce: boolean): Ajv2020 {
 
 /**
  * Turns ajv's errors into the catalogue: an amount field that is not a two-decimal string is
- * AMOUNT_INVALID (which the precedence of interface.md §3 puts before VALIDATION_FAILED); every
+ * AMOUNT_INVALID (which the precedence of docs/interface.md §3 puts before VALIDATION_FAILED); every
  * other problem is listed in one VALIDATION_FAILED.
  */
 export function errorsToTongfuError(errors: ErrorObject[], prefix: string): TongfuError {

@@ -1,6 +1,6 @@
 import type { ErrorCode } from '../domain/errors';
 
-/** The one place where catalogue codes become HTTP statuses (interface.md §3). */
+/** The one place where catalogue codes become HTTP statuses (docs/interface.md §3). */
 export const ERROR_STATUS: Record<ErrorCode, number> = {
   MALFORMED_JSON: 400,
   VALIDATION_FAILED: 400,

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Db } from '../db/database';
 
-/** Prometheus metrics (interface.md §6): requests and latency by route and status, the pool. */
+/** Prometheus metrics (docs/interface.md §6): requests and latency by route and status, the pool. */
 export class Metrics {
   readonly registry = new Registry();
   readonly requests: Counter<'method' | 'route' | 'status'>;

@@ -35,7 +35,7 @@ class PendingNonce implements DeferredNonce {
 }
 
 /**
- * Runs one matched route through the checks of interface.md §3 in their precedence:
+ * Runs one matched route through the checks of docs/interface.md §3 in their precedence:
  * 415 → 413 → signature → MALFORMED_JSON → AMOUNT_INVALID → PAY_CODE_INVALID →
  * VALIDATION_FAILED; then the handler, which owns the resource's 404 and the business rules.
  *

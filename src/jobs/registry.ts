@@ -4,7 +4,7 @@ import { expireNoticesJob } from './expireNotices';
 import { purgeNoncesJob } from './purgeNonces';
 
 /**
- * Every nightly job, by name (operations.md §4). Each capability adds its job here; the
+ * Every nightly job, by name (docs/operations.md §4). Each capability adds its job here; the
  * scheduler, the catch-up and `cli job run <name>` all read this one list.
  */
 export function allJobs(services: Services): JobDefinition[] {

@@ -10,7 +10,7 @@ import { PARTY_ROLES } from '../domain/access';
 import type { Logger } from '../logger';
 import { claimRequestNonce, nonceClaimAt, nonceReused } from './nonces';
 
-/** How far a request's timestamp may be from the real clock, either way (interface.md §2). */
+/** How far a request's timestamp may be from the real clock, either way (docs/interface.md §2). */
 export const TIMESTAMP_WINDOW_SECONDS = 300;
 
 /**
@@ -104,7 +104,7 @@ export interface StreamedRequestAuthenticator {
 }
 
 /**
- * Signed access (interface.md §2): checks a request's X-Tongfu-* headers in exactly the order of
+ * Signed access (docs/interface.md §2): checks a request's X-Tongfu-* headers in exactly the order of
  * the standard, and the first failure answers, before anything is processed:
  *
  *   SIGNATURE_MISSING → UNKNOWN_APP → TIMESTAMP_OUT_OF_WINDOW → SIGNATURE_INVALID →
@@ -419,7 +419,7 @@ class StringToSignCache {
   }
 }
 
-/** With a Key-Id, only that active key; without, every active key (interface.md §2). */
+/** With a Key-Id, only that active key; without, every active key (docs/interface.md §2). */
 function verifiesWithAny(entry: CachedParty, keyId: string | undefined, message: StringToSignCache, signature: Buffer): boolean {
   const candidates = keyId === undefined ? [...entry.verifiers.values()] : [entry.verifiers.get(keyId)].filter((v): v is RequestVerifier => v !== undefined);
   for (const verifier of candidates) {

@@ -15,7 +15,7 @@ import type { Logger } from '../logger';
 import { type AuditAction, type AuditSnapshot, recordAudit } from './audit';
 
 /**
- * The finance department's catalogue (interface.md §6.1): regions, accounts, sharing rules,
+ * The finance department's catalogue (docs/interface.md §6.1): regions, accounts, sharing rules,
  * items, and which items each unit may charge. Every use case runs in one transaction, so a
  * refused request writes nothing.
  *
@@ -77,7 +77,7 @@ export interface Share {
 export interface SharingRule {
   ruleCode: string;
   name: string;
-  /** In finance's order; the last share takes the rounding remainder (settlement.md §4). */
+  /** In finance's order; the last share takes the rounding remainder (docs/settlement.md §4). */
   shares: Share[];
   createdAt: Date;
   updatedAt: Date;
@@ -105,7 +105,7 @@ export interface UnitItems {
   itemCodes: string[];
 }
 
-/** What a PUT did: `created` answers 201, otherwise 200 (interface.md §4). */
+/** What a PUT did: `created` answers 201, otherwise 200 (docs/interface.md §4). */
 export interface Upserted<T> {
   resource: T;
   created: boolean;

@@ -12,7 +12,7 @@ import type { Logger } from '../logger';
 import { recordAudit } from './audit';
 
 /**
- * Events and their feedback to parties (lifecycle.md §5): the transactional outbox
+ * Events and their feedback to parties (docs/lifecycle.md §5): the transactional outbox
  * (`recordEvent`), the sequencer that numbers committed events per recipient, the pull API's
  * reads, and finance's view of callback deliveries. The delivery worker itself is
  * src/workers/callbackDelivery.ts.
@@ -44,7 +44,7 @@ import { recordAudit } from './audit';
 /**
  * Every event type, one line each, with the contract schema (contracts/openapi/60-events.yaml)
  * its `data` follows. Recipients and payloads are the recording use case's to decide
- * (lifecycle.md §5's table).
+ * (docs/lifecycle.md §5's table).
  */
 export const EVENT_TYPES = {
   'payment.succeeded': 'PaymentSucceededEventData',
@@ -131,7 +131,7 @@ export async function financeRecipients(db: Db | Knex.Transaction): Promise<Even
   return (await repo.partyIdsWithRole(db, 'finance')).map((partyId) => ({ partyId }));
 }
 
-/** The wire shape of an event (interface.md §6.5), for the pull API and the callback body alike. */
+/** The wire shape of an event (docs/interface.md §6.5), for the pull API and the callback body alike. */
 export interface EventMessage {
   eventId: string;
   type: string;
@@ -151,7 +151,7 @@ export function eventMessage(row: { event_id: string; type: string; sequence: st
 export const SEQUENCER_BATCH_SIZE_MAX = 5_000;
 /** Batches one sequencer pass runs at most (250,000 events); the rest waits for the next pass. */
 export const SEQUENCER_BATCHES_PER_PASS_MAX = 50;
-/** Events one pull answers at most (interface.md §5's page limit). */
+/** Events one pull answers at most (docs/interface.md §5's page limit). */
 export const EVENTS_PAGE_LIMIT_MAX = 500;
 export const EVENTS_PAGE_LIMIT_DEFAULT = 100;
 /** Attempts shown per delivery in finance's list: the most recent ones. */

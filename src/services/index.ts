@@ -36,7 +36,7 @@ export interface ServiceDependencies {
 /** The use cases, wired once per process. Each capability adds its service here. */
 export interface Services {
   deps: ServiceDependencies;
-  /** Signed access (interface.md §2); the party service calls `authenticator.invalidate(appId)` after each commit. */
+  /** Signed access (docs/interface.md §2); the party service calls `authenticator.invalidate(appId)` after each commit. */
   authenticator: PartyAuthenticator;
   /** The platform's keys: `platformKeys.publishedKeys()` for GET /v1/platform/keys. */
   platformKeys: PlatformKeyService;
@@ -44,19 +44,19 @@ export interface Services {
   platformSigner: PlatformSigner;
   /** Encrypts payer id numbers and mobiles at rest. */
   fieldCipher: FieldCipher;
-  /** Regions, accounts, sharing rules, items and unit item authorisations (interface.md §6.1). */
+  /** Regions, accounts, sharing rules, items and unit item authorisations (docs/interface.md §6.1). */
   catalogue: CatalogueService;
-  /** Party registration, status, callback URL and keys (interface.md §6.1; `party add`). */
+  /** Party registration, status, callback URL and keys (docs/interface.md §6.1; `party add`). */
   parties: PartyService;
   /** The finance audit log's reads (pages, `audit verify`); actions append with `recordAudit` from './audit'. */
   audit: AuditService;
   /** Payment notices: issue, read, list, void (units); verify (agencies); look up (public). */
   notices: NoticeService;
-  /** Events (lifecycle.md §5): sequencing, the pull API, deliveries, redelivery. Record with `recordEvent` from './events'. */
+  /** Events (docs/lifecycle.md §5): sequencing, the pull API, deliveries, redelivery. Record with `recordEvent` from './events'. */
   events: EventService;
-  /** E-receipts (lifecycle.md §6): prepareReceipt for the payment posting; the unit's and the public reads. */
+  /** E-receipts (docs/lifecycle.md §6): prepareReceipt for the payment posting; the unit's and the public reads. */
   receipts: ReceiptService;
-  /** Payment postings and reads (lifecycle.md §3, interface.md §6.3): the posting writes payment, notice, ledger, receipt and events in one statement. */
+  /** Payment postings and reads (docs/lifecycle.md §3, docs/interface.md §6.3): the posting writes payment, notice, ledger, receipt and events in one statement. */
   payments: PaymentService;
 }
 

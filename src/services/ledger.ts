@@ -2,7 +2,7 @@ import type { Db } from '../db/database';
 import { LEDGER_CHECKS, ledgerTotals, runLedgerCheck, type LedgerTotals } from '../db/repositories/ledger';
 
 /**
- * `ledger verify` (lifecycle.md §4, operations.md §3): every invariant of the ledger, checked
+ * `ledger verify` (docs/lifecycle.md §4, docs/operations.md §3): every invariant of the ledger, checked
  * against what is stored. The CLI prints the result and exits non-zero on any break; the
  * integration tests call `verifyLedger` after every scenario.
  *

@@ -4,7 +4,7 @@ import { TongfuError } from '../domain/errors';
 import type { NonceClaim } from '../domain/access';
 
 /**
- * How long a nonce stays used (interface.md §2: "rejected if this appId used it within the last
+ * How long a nonce stays used (docs/interface.md §2: "rejected if this appId used it within the last
  * 15 minutes"). Three times the ±300 s timestamp window, so a captured request is refused by its
  * timestamp long before its nonce could be reused.
  */

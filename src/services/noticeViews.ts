@@ -1,8 +1,8 @@
 /**
- * A notice as its unit, an agency and the public see it (interface.md §6, §6.2, §6.3).
+ * A notice as its unit, an agency and the public see it (docs/interface.md §6, §6.2, §6.3).
  *
  * The wire shapes live in the service layer, not in src/http/serializers, because the
- * `notice.voided` event carries the unit's `Notice` (lifecycle.md §5) and is written inside the
+ * `notice.voided` event carries the unit's `Notice` (docs/lifecycle.md §5) and is written inside the
  * service's transaction: one builder serves the HTTP answer and the event, so they cannot drift.
  */
 import type { Decimal as DecimalJs } from 'decimal.js';
@@ -117,8 +117,8 @@ export interface Charges {
 }
 
 /**
- * The late fee and amount due as of `referenceDate` (lifecycle.md §2) while the notice is ISSUED;
- * a notice in any other status owes nothing now, so both are zero (interface.md §6.2).
+ * The late fee and amount due as of `referenceDate` (docs/lifecycle.md §2) while the notice is ISSUED;
+ * a notice in any other status owes nothing now, so both are zero (docs/interface.md §6.2).
  */
 export function chargesAsOf(notice: NoticeRecord, referenceDate: string): Charges {
   if (notice.status !== 'ISSUED') return { totalAmount: notice.totalAmount, lateFee: ZERO, amountDue: ZERO };
@@ -130,7 +130,7 @@ export function chargesAsOf(notice: NoticeRecord, referenceDate: string): Charge
   return { totalAmount: due.totalAmount, lateFee: due.lateFee, amountDue: due.amountDue };
 }
 
-/** `Notice` (interface.md §6.2): what the issuing unit sees, and the data of `notice.voided`. */
+/** `Notice` (docs/interface.md §6.2): what the issuing unit sees, and the data of `notice.voided`. */
 export interface NoticeWire {
   payCode: string;
   bizRef: string;
@@ -191,7 +191,7 @@ export function noticeWire(notice: NoticeRecord, asOf: Date, publicBaseUrl: stri
 
 /**
  * The answer the notice's creation gave, rebuilt from what was stored: a repeat of the same
- * request gets it back (interface.md §4), whatever has happened to the notice since. At creation a
+ * request gets it back (docs/interface.md §4), whatever has happened to the notice since. At creation a
  * notice is ISSUED and unpaid, and everything else in the answer is the immutable snapshot, so
  * nothing but the answer's time (its `createdAt`) needs storing.
  */
@@ -205,12 +205,12 @@ function publicLines(notice: NoticeRecord): Array<{ itemName: string; amount: st
   return notice.lines.map((line) => ({ itemName: line.itemName, amount: formatMoney(line.amount) }));
 }
 
-/** Whether a payment made today could pay the notice (lifecycle.md §1). */
+/** Whether a payment made today could pay the notice (docs/lifecycle.md §1). */
 export function payableOn(notice: NoticeRecord, date: string): boolean {
   return isPayable({ status: notice.status, expireDate: notice.expireDate }, date);
 }
 
-/** `GET /v1/agency/notices/{payCode}` (interface.md §6.3). */
+/** `GET /v1/agency/notices/{payCode}` (docs/interface.md §6.3). */
 export interface VerificationWire {
   payCode: string;
   status: NoticeStatus;
@@ -249,7 +249,7 @@ export function verificationWire(notice: NoticeRecord, asOf: Date, payerName: st
   };
 }
 
-/** `GET /v1/public/notices/{payCode}` (interface.md §6). */
+/** `GET /v1/public/notices/{payCode}` (docs/interface.md §6). */
 export interface PublicNoticeWire {
   payCode: string;
   unitName: string;

@@ -33,7 +33,7 @@ import type { PublicLookupLimiter } from './publicLookupLimits';
 
 /**
  * Payment notices (缴款通知书): a unit issues, reads, lists and voids its own notices
- * (interface.md §6.2); agencies verify any notice by its payCode (§6.3); payers look one up with
+ * (docs/interface.md §6.2); agencies verify any notice by its payCode (§6.3); payers look one up with
  * their name (§6). Each use case lists the errors it can give, in the order it checks them.
  */
 
@@ -68,7 +68,7 @@ export interface UnitCaller {
 }
 
 /**
- * Writes `notice.voided` for the unit inside the voiding transaction (lifecycle.md §5: the
+ * Writes `notice.voided` for the unit inside the voiding transaction (docs/lifecycle.md §5: the
  * transactional outbox), so the event commits or rolls back with the void. Wired to
  * `recordEvent` (src/services/events.ts) in src/services/index.ts.
  */
@@ -107,7 +107,7 @@ interface UnitIdentity {
 }
 
 /**
- * The request fingerprint of interface.md §4 — SHA-256 of the canonical JSON of the parsed body —
+ * The request fingerprint of docs/interface.md §4 — SHA-256 of the canonical JSON of the parsed body —
  * with one change: the payer's id number and mobile are replaced by a placeholder before hashing,
  * and compared by decrypting the stored values instead. An unkeyed hash of the whole body, kept
  * beside the notice's other fields in plain and the masks (which show all but 8 birth-date
@@ -469,7 +469,7 @@ export class NoticeService {
 
 /**
  * The expire-notices job's work: every ISSUED notice whose expireDate is before `today` becomes
- * EXPIRED (lifecycle.md §1), in batches. Rerunning it changes nothing: an expired notice no longer
+ * EXPIRED (docs/lifecycle.md §1), in batches. Rerunning it changes nothing: an expired notice no longer
  * matches.
  */
 export async function expireNotices(

@@ -17,7 +17,7 @@ import { type AuditSnapshot, recordAudit } from './audit';
 import { CLEARING_ACCOUNT_KIND, type ListPage, unknownReferences } from './catalogue';
 
 /**
- * Registering and administering parties (interface.md §6.1): the finance department registers
+ * Registering and administering parties (docs/interface.md §6.1): the finance department registers
  * units, agencies, banks and other finance parties, manages their status and callback URL, and
  * rotates their public keys. `npm run cli -- party add` registers through the same use case.
  *
@@ -323,7 +323,7 @@ export class PartyService {
   async register(input: RegisterPartyInput, actor: string): Promise<Registration> {
     const { problems, key } = registrationProblems(input);
     if (problems.length > 0 || key === undefined) throw validationFailed(problems);
-    // The fingerprint of the request exactly as parsed (interface.md §4): "24:00" given and
+    // The fingerprint of the request exactly as parsed (docs/interface.md §4): "24:00" given and
     // the default taken are different content.
     const requestHash = canonicalJsonSha256Hex(input);
 
@@ -422,7 +422,7 @@ export class PartyService {
       const problem = callbackUrlProblem(input.callbackUrl);
       if (problem) throw validationFailed([{ path: '/callbackUrl', problem }]);
     }
-    // The object's own problems answer before the party's 404 (interface.md §3); whether its role
+    // The object's own problems answer before the party's 404 (docs/interface.md §3); whether its role
     // may have one needs the party.
     const templateProblems = onlinePaymentFieldProblems('agency', input.onlinePayment);
     if (templateProblems.length > 0) throw validationFailed(templateProblems);

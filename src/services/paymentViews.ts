@@ -8,7 +8,7 @@ import { PAYMENT_CHANNELS, type PaymentChannel } from '../domain/posting';
 import { PAYMENT_STATUSES, type PaymentStatus } from '../domain/stateMachines';
 
 /**
- * A payment in the domain's types, and its wire shape (interface.md §6.3). The wire shape is what
+ * A payment in the domain's types, and its wire shape (docs/interface.md §6.3). The wire shape is what
  * the posting answers, what GET answers and what the payment events carry, so it is built in one
  * place.
  */

@@ -24,12 +24,12 @@ import { paymentWire, type PaymentRecord, type PaymentWire, toPaymentRecord } fr
 import { type PreparedReceipt, type ReceiptInput, receiptInsert } from './receipts';
 
 /**
- * Posting payments (支付, lifecycle.md §3) — the heart of the service — and reading them back
- * (interface.md §6.3).
+ * Posting payments (支付, docs/lifecycle.md §3) — the heart of the service — and reading them back
+ * (docs/interface.md §6.3).
  *
- * `postPayment` checks, in the order of interface.md §3: a repeat of a bound key (the original
+ * `postPayment` checks, in the order of docs/interface.md §3: a repeat of a bound key (the original
  * answer) → PAY_CODE_INVALID (funds not captured) → VALIDATION_FAILED (paidAt bounds) →
- * IDEMPOTENCY_CONFLICT → the posting rules (lifecycle.md §3.3). Then it either refuses (funds not
+ * IDEMPOTENCY_CONFLICT → the posting rules (docs/lifecycle.md §3.3). Then it either refuses (funds not
  * captured: NOTICE_NOT_FOUND, NOTICE_ALREADY_PAID, NOTICE_NOT_PAYABLE, PAID_BEFORE_ISSUE,
  * AMOUNT_MISMATCH — nothing recorded) or records, in one statement that commits atomically: the payment (SUCCEEDED or
  * UNAPPLIED), the key, the notice PAID with its late fees, the journal entry, the receipt or the
@@ -85,14 +85,14 @@ export interface PaymentDependencies {
  */
 export const POSTING_ATTEMPTS_MAX = 3;
 
-/** A refund obligation of unapplied money is approved by policy when it is created (settlement.md §3). */
+/** A refund obligation of unapplied money is approved by policy when it is created (docs/settlement.md §3). */
 export const REFUND_OBLIGATION_STATUS = 'APPROVED';
 
 /** What stands in for the payer's account name and number in the request fingerprint. */
 const ENCRYPTED_FIELD_PLACEHOLDER = '[encrypted]';
 
 /**
- * The request fingerprint (interface.md §4: the SHA-256 of the canonical JSON of the parsed body),
+ * The request fingerprint (docs/interface.md §4: the SHA-256 of the canonical JSON of the parsed body),
  * with `fundsCaptured` written out when the body left it to its default: `false` and absent mean
  * the same posting, so a retry that spells the default out is the same content
  * (contracts/decisions/0031-posting-input.md). The payer's account name and number are stored
@@ -212,7 +212,7 @@ function sameContent(row: repo.PostingReadRow, requestHash: string, input: PostP
     return fieldCipher.decrypt(row.bound_payer_account_no) === input.payerAccount.accountNo && fieldCipher.decrypt(row.bound_payer_account_name) === input.payerAccount.name;
   }
   // Bound by reconciliation's backfill of a statement line, which has no request body: the same
-  // payCode, amount and paidAt replay it (reconciliation.md §2).
+  // payCode, amount and paidAt replay it (docs/reconciliation.md §2).
   return row.bound_pay_code === input.payCode && new Decimal(row.bound_amount as string).eq(new Decimal(input.amount)) && (row.bound_paid_at as Date).getTime() === paidAt.getTime();
 }
 
@@ -483,12 +483,12 @@ interface PostingContext {
 }
 
 function readParameters(context: PostingContext): repo.PostingReadParameters {
-  // A code failing its check digits is never looked up (payment-code.md).
+  // A code failing its check digits is never looked up (docs/payment-code.md).
   return { agencyPartyId: context.agency.partyId, agencyTxnId: context.input.agencyTxnId, payCode: context.payCodeValid ? context.input.payCode : null };
 }
 
 /**
- * The event's columns (lifecycle.md §5), checked as recordEvent checks them (src/services/
+ * The event's columns (docs/lifecycle.md §5), checked as recordEvent checks them (src/services/
  * events.ts): a known type, a JSON object within EVENT_DATA_BYTES_MAX, party ids as recipients.
  */
 function eventValues(type: EventType, data: Record<string, unknown>, recipients: string[], toFinance: boolean): Pick<repo.PostingWriteValues, 'event_id' | 'event_type' | 'event_data' | 'event_recipients' | 'event_to_finance'> {

@@ -7,7 +7,7 @@ import { findPlatformKey, listPlatformKeys, recordPlatformKey } from '../db/repo
 import type { Logger } from '../logger';
 import { readStoredPlatformSigningKey, resolvePlatformSigningKey, SecretSource } from './platformSecrets';
 
-/** The appId the platform signs its callbacks with (interface.md §2). */
+/** The appId the platform signs its callbacks with (docs/interface.md §2). */
 export const PLATFORM_APP_ID = 'TONGFU';
 
 /**
@@ -104,7 +104,7 @@ function publishedRow(publicKeyHex: string, status: PublishedPlatformKey['status
 
 /**
  * The platform key from TONGFU_PLATFORM_KEY, else generated once and kept in the database
- * (operations.md §2). Every key the platform signs with is recorded, public part only, in
+ * (docs/operations.md §2). Every key the platform signs with is recorded, public part only, in
  * platform_keys (contracts/decisions/0055-platform-keys-kept.md), and every recorded key other
  * than the one this instance signs with is published as RETIRED: a rotation of the configured
  * key, or a configured key replacing a generated one, leaves every receipt and close the old key

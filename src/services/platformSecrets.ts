@@ -7,7 +7,7 @@ import type { Db } from '../db/database';
 import { insertPlatformSettingIfAbsent, readPlatformSetting } from '../db/repositories/platformSettings';
 
 /**
- * The platform's own secrets (operations.md §2): its SM2 signing key (TONGFU_PLATFORM_KEY) and the
+ * The platform's own secrets (docs/operations.md §2): its SM2 signing key (TONGFU_PLATFORM_KEY) and the
  * SM4 field key (TONGFU_FIELD_KEY). Configuration wins; without it (never in production, which
  * config.ts enforces) the first instance generates the secret and stores it in platform_settings,
  * and every later or concurrent instance reads the same value, so all of them sign with one key
@@ -56,7 +56,7 @@ export async function resolveFieldKey(db: Db, config: Pick<Config, 'fieldKeyHex'
   };
 }
 
-/** The FieldCipher that encrypts payer id numbers and mobiles at rest (interface.md §6.2). */
+/** The FieldCipher that encrypts payer id numbers and mobiles at rest (docs/interface.md §6.2). */
 export async function loadFieldCipher(db: Db, config: Pick<Config, 'fieldKeyHex'>): Promise<FieldCipher> {
   const { hex } = await resolveFieldKey(db, config);
   return fieldCipherFromHex(hex, FIELD_KEY_VERSION);

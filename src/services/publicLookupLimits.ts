@@ -6,7 +6,7 @@ import type { Logger } from '../logger';
 import { lookupClientKey } from '../net/addresses';
 
 /**
- * The limits on public notice lookups (interface.md §6, payment-code.md): at most 30 lookups a
+ * The limits on public notice lookups (docs/interface.md §6, docs/payment-code.md): at most 30 lookups a
  * minute per client address and 10 failed lookups a minute per payCode, so that the code space
  * cannot be enumerated and one notice's payer name cannot be guessed.
  *

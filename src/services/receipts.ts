@@ -1,9 +1,9 @@
 /**
- * E-receipts (电子票据, lifecycle.md §6): issued in the transaction that pays a notice, signed by
+ * E-receipts (电子票据, docs/lifecycle.md §6): issued in the transaction that pays a notice, signed by
  * the platform, read by the issuing unit and verified by anyone holding the receipt number and
  * check code.
  *
- * ## For the payment posting (lifecycle.md §3.4)
+ * ## For the payment posting (docs/lifecycle.md §3.4)
  *
  * Issuing is split in two so that it costs the payment no round trip of its own:
  *
@@ -29,9 +29,9 @@
  * for the same (agencyCode, agencyTxnId) a unique violation: one payment, one receipt.
  *
  * A serial drawn for a receipt whose transaction then rolls back is simply never used — the gap
- * lifecycle.md §6 allows. Never prepare once and insert twice.
+ * docs/lifecycle.md §6 allows. Never prepare once and insert twice.
  *
- * ## For refunds and corrections (settlement.md §3, reconciliation.md)
+ * ## For refunds and corrections (docs/settlement.md §3, docs/reconciliation.md)
  *
  *   await recordReversal(trx, receiptNo, { refundId, amount, reason, at });
  *
@@ -75,7 +75,7 @@ export interface ReceiptContentItem {
 }
 
 /**
- * The signed receipt (lifecycle.md §6): money as strings, instants ISO 8601 with +08:00. Only
+ * The signed receipt (docs/lifecycle.md §6): money as strings, instants ISO 8601 with +08:00. Only
  * strings, so its canonical JSON is also exactly what JSON.stringify writes for the parsed object.
  */
 export interface ReceiptContent {
@@ -260,7 +260,7 @@ export interface RecordedReversal {
  * it leaves. The receipt is locked so reversals of one receipt are decided one at a time.
  *
  * - REFUND_EXCEEDS_PAID: the reversals would exceed the paid amount. The refund use case checks
- *   this first under the payment's lock (settlement.md §3), so here it is a last line.
+ *   this first under the payment's lock (docs/settlement.md §3), so here it is a last line.
  * - The same refund again with the same amount is a retry and changes nothing; with another
  *   amount, or a receipt that does not exist, is a bug and crashes.
  */
@@ -324,7 +324,7 @@ function toView(row: repo.ReceiptRow, publicBaseUrl: string): ReceiptView {
   };
 }
 
-/** The same answer, 404 NOT_FOUND, for an unknown receipt and a wrong check code (interface.md §3). */
+/** The same answer, 404 NOT_FOUND, for an unknown receipt and a wrong check code (docs/interface.md §3). */
 function receiptNotFound(): TongfuError {
   return new TongfuError('NOT_FOUND', 'no receipt with this number and check code');
 }

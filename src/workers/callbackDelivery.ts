@@ -12,7 +12,7 @@ import { CallbackResult, sendCallback } from './callbackRequest';
 import { WakeableSleep } from './wakeableSleep';
 
 /**
- * The callback delivery worker (lifecycle.md §5; operations.md §4: every instance with
+ * The callback delivery worker (docs/lifecycle.md §5; docs/operations.md §4: every instance with
  * TONGFU_JOBS=on runs one). It leases due deliveries in a short transaction of their own,
  * commits, and only then calls the recipients — never with a transaction open across an HTTP
  * call — so any number of instances share the work, and a crashed instance's leases simply run

@@ -11,7 +11,7 @@ import { Metrics } from '../../src/http/metrics';
 
 /**
  * The HTTP edge on its own: a route defined here, described by a contract fragment defined here,
- * exercises every check of interface.md §3 and their precedence.
+ * exercises every check of docs/interface.md §3 and their precedence.
  */
 const document = loadContractDocument();
 document.paths['/v1/agency/echo/{payCode}'] = {

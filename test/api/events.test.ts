@@ -7,7 +7,7 @@ import type { PartyCredentials } from '../helpers/signedClient';
 import { startTestService, TestService } from '../helpers/testService';
 import { smCryptoSm2 } from '../unit/crypto/smCrypto';
 
-// Events and callbacks over HTTP (interface.md §6.1, §6.5; lifecycle.md §5), with the service's
+// Events and callbacks over HTTP (docs/interface.md §6.1, §6.5; docs/lifecycle.md §5), with the service's
 // own wiring: signed pulls by every kind of party, a use case recording an event, and — with
 // TONGFU_JOBS=on — the background sequencer and delivery worker, seen through finance's list of
 // deliveries and its redelivery. Every response is checked against contracts/.

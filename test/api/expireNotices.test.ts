@@ -7,7 +7,7 @@ import { buildWorld, ITEMS, signedAs, SignedCall, World } from '../helpers/build
 import { startTestService, TestService } from '../helpers/testService';
 
 /**
- * The expire-notices job (operations.md §4, lifecycle.md §1): at 00:10 Asia/Shanghai, ISSUED
+ * The expire-notices job (docs/operations.md §4, docs/lifecycle.md §1): at 00:10 Asia/Shanghai, ISSUED
  * notices whose expireDate is before the business date become EXPIRED — run here through the job
  * runner exactly as the schedule runs it, and through `job run` as an operator does.
  */

@@ -1,7 +1,7 @@
 import { startTestService, TestService } from '../helpers/testService';
 import { addFinanceParty, Call, caller, problems, registerParty, seedCatalogue } from './financeFixtures';
 
-// The finance catalogue over HTTP (interface.md §6.1): regions, accounts, sharing rules, items and
+// The finance catalogue over HTTP (docs/interface.md §6.1): regions, accounts, sharing rules, items and
 // unit item authorisations, signed by a finance party registered with `party add`. Every
 // response is checked against contracts/ by the test service.
 

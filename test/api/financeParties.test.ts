@@ -2,7 +2,7 @@ import { newRsaCredentials, newSm2Credentials, PartyCredentials } from '../helpe
 import { startTestService, TestService } from '../helpers/testService';
 import { addFinanceParty, Call, caller, problems, registerParty, seedCatalogue } from './financeFixtures';
 
-// Parties over HTTP (interface.md §6.1, §4): registration with its idempotency, reads, status and
+// Parties over HTTP (docs/interface.md §6.1, §4): registration with its idempotency, reads, status and
 // callback changes, and key rotation — each checked by signing real requests with the keys.
 
 describe('finance parties API', () => {

@@ -69,7 +69,7 @@ const FAMILIES = [
 type Family = (typeof FAMILIES)[number];
 
 /**
- * The code each family must answer, by interface.md §3's precedence (415 → 413 → signature →
+ * The code each family must answer, by docs/interface.md §3's precedence (415 → 413 → signature →
  * MALFORMED_JSON → AMOUNT_INVALID → PAY_CODE_INVALID → VALIDATION_FAILED); unset where the broken
  * field decides (a wrong type is AMOUNT_INVALID on an amount, VALIDATION_FAILED elsewhere) or a
  * rule beyond the schema may answer another 4xx.

@@ -3,7 +3,7 @@ import { expectLedgerVerified, expectNothingRecorded, issueNotice, newTxnId, pos
 import { startTestService, TestResponse, TestService } from '../helpers/testService';
 
 /**
- * The trust boundary of text, JSON and time (lifecycle.md §3.6, interface.md §3): text with
+ * The trust boundary of text, JSON and time (docs/lifecycle.md §3.6, docs/interface.md §3): text with
  * U+0000, a lone surrogate or another C0 control, a JSON object with a duplicate key, a `|`, CR or
  * LF in a field that can reach a `|`-separated file, and a `paidAt` outside its bounds are
  * refused as 400 VALIDATION_FAILED naming the field — never a 500, nothing written, captured funds
@@ -122,7 +122,7 @@ describe('control characters and lone surrogates in text', () => {
     expect(notice).toEqual({ payer_name: '𠮷野家', remark: 'line one\r\nline\ttwo' });
   });
 
-  it('keeps the order of interface.md §3: an amount that is not an amount is AMOUNT_INVALID before the bad text', async () => {
+  it('keeps the order of docs/interface.md §3: an amount that is not an amount is AMOUNT_INVALID before the bad text', async () => {
     const response = await agency('POST', '/v1/agency/payments', undefined, {
       rawBody: rawPosting({ agencyTxnId: newTxnId(), payCode: '12345678901234567890', amount: '1', paidAt: shanghai(NOW), channel: 'MOBILE' }, '"payerAccount":{"name":"\\u0000","accountNo":"1","bankName":"b"}'),
     });

@@ -3,7 +3,7 @@ import { buildWorld, ITEMS, signedAs, SignedCall, World } from '../helpers/build
 import { startTestService, TestService } from '../helpers/testService';
 
 /**
- * Late fees (lifecycle.md §2) as every reader sees them, on the business clock: the unit's
+ * Late fees (docs/lifecycle.md §2) as every reader sees them, on the business clock: the unit's
  * notice, the agency's verification and the payer's lookup. The figures are worked out by hand
  * here, not by the code under test.
  */

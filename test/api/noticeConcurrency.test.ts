@@ -5,7 +5,7 @@ import { startSecondInstance } from '../helpers/instances';
 import { startTestService, TestResponse, TestService } from '../helpers/testService';
 
 /**
- * Concurrent notice creation with real concurrent connections (quality.md §2): simultaneous
+ * Concurrent notice creation with real concurrent connections (docs/quality.md §2): simultaneous
  * signed HTTP requests, on one instance and on two instances of one database. Distinct requests
  * never share a payCode; repeats of one bizRef create one notice and replay it to the others.
  */

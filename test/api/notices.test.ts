@@ -7,7 +7,7 @@ import { startTestService, TestResponse, TestService } from '../helpers/testServ
 import payCodeVectors from '../unit/domain/fixtures/paycodes.json';
 
 /**
- * 执收部门 notices through the API (interface.md §6.2): creation and every check in its order,
+ * 执收部门 notices through the API (docs/interface.md §6.2): creation and every check in its order,
  * idempotency, the payCode, masking and encryption of the payer's data, snapshots, lists, voids
  * and another unit's notices. Every answer is checked against contracts/ by the test service.
  */

@@ -9,7 +9,7 @@ import { newSm2Credentials } from '../helpers/signedClient';
 import { startTestService, TestService } from '../helpers/testService';
 
 /**
- * Posting payments (lifecycle.md §3) over signed HTTP, every response checked against contracts/:
+ * Posting payments (docs/lifecycle.md §3) over signed HTTP, every response checked against contracts/:
  * what applies, every reason a posting does not — refused when the funds are not captured (and
  * then nothing at all is recorded), recorded as unapplied money when they are — idempotent
  * repeats, and reading payments back. The ledger is verified after every test.
@@ -190,7 +190,7 @@ describe('a posting whose funds are not captured and that does not apply is refu
     const payCode = await issueNotice(unit);
     await refused(postingBody({ payCode: badCheckDigits(payCode), amount: '50.00', paidAt: shanghai(NOW) }), 400, 'PAY_CODE_INVALID');
     await refused(postingBody({ payCode: 'ABC-123', amount: '50.00', paidAt: shanghai(NOW), fundsCaptured: false }), 400, 'PAY_CODE_INVALID');
-    // Precedence (interface.md §3): PAY_CODE_INVALID before VALIDATION_FAILED, after AMOUNT_INVALID.
+    // Precedence (docs/interface.md §3): PAY_CODE_INVALID before VALIDATION_FAILED, after AMOUNT_INVALID.
     await refused({ ...postingBody({ payCode: '123', amount: '50.00', paidAt: 'yesterday' }), channel: 'CARRIER_PIGEON' }, 400, 'PAY_CODE_INVALID');
     await refused(postingBody({ payCode: '123', amount: '50.0', paidAt: shanghai(NOW) }), 400, 'AMOUNT_INVALID');
     expect((await noticeRow(payCode)).status).toBe('ISSUED');
@@ -576,7 +576,7 @@ describe('the request nonce, stored by the posting’s own read (decision 0009)'
       const first = await posting(nonce, body, raw);
       expect({ label, status: first.status, code: first.body.error?.code }).toEqual({ label, status, code });
       expect({ label, stored: await storedNonces(nonce) }).toEqual({ label, stored: 1 });
-      // The copy fails the same way and more, but the nonce comes first (interface.md §2, §3).
+      // The copy fails the same way and more, but the nonce comes first (docs/interface.md §2, §3).
       const copy = await posting(nonce, body, raw);
       expect({ label, status: copy.status, code: copy.body.error?.code }).toEqual({ label, status: 401, code: 'NONCE_REUSED' });
     }

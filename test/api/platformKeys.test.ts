@@ -7,7 +7,7 @@ import { createTestDatabase, TestDatabase } from '../helpers/database';
 import { startTestService, TestService } from '../helpers/testService';
 import { smCryptoSm2 } from '../unit/crypto/smCrypto';
 
-// The platform's own keys (interface.md §2, operations.md §2): published unsigned, derived names,
+// The platform's own keys (docs/interface.md §2, docs/operations.md §2): published unsigned, derived names,
 // generated once per database when not configured, and the configured key wins.
 
 const log = pino({ level: 'silent' });

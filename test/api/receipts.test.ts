@@ -8,7 +8,7 @@ import { issueNotice, payNotice, storedReceiptBytes } from '../helpers/receipts'
 import { startTestService, TestResponse, TestService } from '../helpers/testService';
 import { smCryptoSm2 } from '../unit/crypto/smCrypto';
 
-// The receipt endpoints (lifecycle.md §6, interface.md §6 and §6.2) over HTTP: the unit's read,
+// The receipt endpoints (docs/lifecycle.md §6, docs/interface.md §6 and §6.2) over HTTP: the unit's read,
 // the public verification, what an integrator does to verify offline (with the independent
 // sm-crypto and the key from GET /v1/platform/keys), reversals beside the signed object, and the
 // 404s that must not tell anything apart. Every answer is checked against contracts/.

@@ -20,7 +20,7 @@ import { insertParty, insertPartyKey, PartyRow, retirePartyKey, setPartyStatus }
 import { startTestService, TestService } from '../helpers/testService';
 import { smCryptoSm2 } from '../unit/crypto/smCrypto';
 
-// Signed access (interface.md §2) end to end over HTTP, before any party endpoint exists: parties
+// Signed access (docs/interface.md §2) end to end over HTTP, before any party endpoint exists: parties
 // are written straight into the database, and a tiny app with the real pipeline serves one signed
 // route per role prefix (GET /v1/{role}/ping, POST /v1/{role}/echo). Its authenticator is the one
 // the service wires, on the service's database; the real clock is a ManualClock, so timestamps and
@@ -497,7 +497,7 @@ describe('signed access', () => {
 
     it('reaches no handler and never parses the body of a refused request', async () => {
       const party = await agency();
-      // A body that is not JSON: a refusal must answer before MALFORMED_JSON (interface.md §3).
+      // A body that is not JSON: a refusal must answer before MALFORMED_JSON (docs/interface.md §3).
       expectRefused(await send({ party, signer: sm2Signer(), method: 'POST', body: '{broken' }), 401, 'SIGNATURE_INVALID');
       expectRefused(await send({ party, signer: party.signers[0]!, method: 'POST', body: '{broken', path: '/v1/unit/echo' }), 403, 'FORBIDDEN');
       expectRefused(await send({ party, signer: party.signers[0]!, method: 'POST', body: '{broken' }), 400, 'MALFORMED_JSON');

@@ -7,7 +7,7 @@ import { startTestService, TestResponse, TestService } from '../helpers/testServ
 import payCodeVectors from '../unit/domain/fixtures/paycodes.json';
 
 /**
- * Verification (interface.md §6.3): an agency looks a notice up before taking money; and the
+ * Verification (docs/interface.md §6.3): an agency looks a notice up before taking money; and the
  * payer's public lookup (§6), which needs the payer's name and is rate-limited across every
  * instance on the database.
  */

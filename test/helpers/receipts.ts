@@ -13,7 +13,7 @@ import { issueNotice as issuePaymentNotice } from './payments';
 
 /**
  * Paid notices with their receipts, for the receipt tests, made the way the payment posting
- * (lifecycle.md §3.4) makes them: in one transaction, the notice locked, the late fees computed at
+ * (docs/lifecycle.md §3.4) makes them: in one transaction, the notice locked, the late fees computed at
  * paidAt, the receipt prepared and inserted, and the notice marked PAID with its receipt number.
  * Until POST /v1/agency/payments exists this stands in for it; it writes only what a SUCCEEDED
  * payment writes to notices and receipts (no payment row, journal or events).

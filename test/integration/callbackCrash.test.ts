@@ -11,7 +11,7 @@ import { Receiver, startReceiver } from '../helpers/callbackReceivers';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
 import { newRecipient } from '../helpers/eventFixtures';
 
-// quality.md §2, crash safety: the instance that records, numbers and delivers events is killed
+// docs/quality.md §2, crash safety: the instance that records, numbers and delivers events is killed
 // with SIGKILL in the middle of a callback burst. After a restart, every delivery that is due is
 // attempted at once, those the dead instance had leased follow when their leases run out, and no
 // committed event is lost, unnumbered or undelivered.

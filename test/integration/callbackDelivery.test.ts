@@ -14,7 +14,7 @@ import { newRecipient, recordTestEvent } from '../helpers/eventFixtures';
 import { smCryptoSm2 } from '../unit/crypto/smCrypto';
 import { CLI_ACTOR } from '../../src/services/audit';
 
-// Callback delivery (lifecycle.md §5) against real HTTP receivers on 127.0.0.1 and real
+// Callback delivery (docs/lifecycle.md §5) against real HTTP receivers on 127.0.0.1 and real
 // PostgreSQL. The real clock the worker schedules by is a ManualClock the tests move, so the
 // whole retry schedule runs in seconds; HTTP deadlines are wall-clock time, as in production.
 

@@ -14,7 +14,7 @@ import { expectLedgerVerified, issueNotice, newTxnId, postingBody, shanghai } fr
 import { sendChecked, TestService } from '../helpers/testService';
 
 /**
- * quality.md §2, database outage: PostgreSQL stopped for 10 s under a load of postings. Meanwhile
+ * docs/quality.md §2, database outage: PostgreSQL stopped for 10 s under a load of postings. Meanwhile
  * every request fails fast with 503 UNAVAILABLE and Retry-After (never a 500, never a hang); the
  * service recovers by itself when the server is back; nothing is half-written: every posting
  * answered 503 and retried afterwards, freshly signed, gets its one SUCCEEDED answer, every

@@ -7,7 +7,7 @@ import { schemaErrors } from '../helpers/contract';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
 import { newRecipient, paymentSucceededData, recordTestEvent } from '../helpers/eventFixtures';
 
-// The outbox and the sequencer (lifecycle.md §5) on real PostgreSQL with real concurrent
+// The outbox and the sequencer (docs/lifecycle.md §5) on real PostgreSQL with real concurrent
 // transactions: events are numbered per recipient from 1 without gaps, only once committed, and
 // a reader that follows `nextAfter` never skips one — even one that commits after a later one.
 

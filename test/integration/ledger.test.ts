@@ -8,7 +8,7 @@ import { expectLedgerVerified, issueNotice, postingBody, shanghai, unknownPayCod
 import { startTestService, TestService } from '../helpers/testService';
 
 /**
- * The ledger (lifecycle.md §4): the database itself refuses to edit it, and `ledger verify` — the
+ * The ledger (docs/lifecycle.md §4): the database itself refuses to edit it, and `ledger verify` — the
  * function the tests run after every scenario and the CLI command — finds each kind of break. Each
  * break is made by writing around the code, on a disposable database of its own.
  */

@@ -8,7 +8,7 @@ import type { Services } from '../../src/services';
 import { claimRequestNonce, NONCE_REUSE_WINDOW_MS, nonceClaimAt, purgeExpiredNonces } from '../../src/services/nonces';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
 
-// Nonces of signed requests (interface.md §2): used once per appId within 15 minutes, on the real
+// Nonces of signed requests (docs/interface.md §2): used once per appId within 15 minutes, on the real
 // clock, race-free across concurrent connections; purged hourly by `purge-nonces`.
 
 const log = pino({ level: 'silent' });

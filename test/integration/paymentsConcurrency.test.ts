@@ -8,7 +8,7 @@ import type { TestResponse, TestService } from '../helpers/testService';
 import { startTestService } from '../helpers/testService';
 
 /**
- * The guarantee of lifecycle.md §3, with real concurrency: simultaneous postings over real HTTP,
+ * The guarantee of docs/lifecycle.md §3, with real concurrency: simultaneous postings over real HTTP,
  * on two instances of the service (each its own pool of connections) on one PostgreSQL, from two
  * agencies. Any number of postings for one notice with the right amount give exactly one
  * SUCCEEDED; the others are refused (funds not captured) or recorded UNAPPLIED with

@@ -12,7 +12,7 @@ import { issueNotice, payNotice, payNoticeIn, storedReceiptBytes } from '../help
 import { startTestService, TestService } from '../helpers/testService';
 import { smCryptoSm2 } from '../unit/crypto/smCrypto';
 
-// E-receipts against PostgreSQL (lifecycle.md §6): numbering under concurrency, the signed bytes,
+// E-receipts against PostgreSQL (docs/lifecycle.md §6): numbering under concurrency, the signed bytes,
 // folding the INSERT into a payment's statement, append-only storage, and reversals (冲红).
 
 /** Before the due date of the notices these tests issue (2026-11-20). */

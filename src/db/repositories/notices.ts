@@ -162,7 +162,7 @@ export interface NoticeFilter {
   createdBefore?: Date;
 }
 
-/** A unit's notices in id order, one page (interface.md §5). */
+/** A unit's notices in id order, one page (docs/interface.md §5). */
 export async function listNotices(db: Queryable, filter: NoticeFilter, page: PageRequest): Promise<Page<NoticeRow>> {
   const query = db
     .from({ n: 'notices' })
@@ -185,7 +185,7 @@ export async function listNotices(db: Queryable, filter: NoticeFilter, page: Pag
 const SERIAL_SEQUENCE_NAME = /^pay_code_serial_[0-9]{6}_[0-9]{2}_[0-9]$/;
 
 /**
- * The sequence that numbers the payCodes of one (region, yy, T) (payment-code.md: serials are
+ * The sequence that numbers the payCodes of one (region, yy, T) (docs/payment-code.md: serials are
  * allocated per triple and never reused). The name is built from digits only, and checked, because
  * it is written into SQL as an identifier.
  */

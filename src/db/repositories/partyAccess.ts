@@ -8,7 +8,7 @@ export interface PartyAccessKey {
 }
 
 /**
- * What signed access needs to know about a party (interface.md §2): who it is, whether it may
+ * What signed access needs to know about a party (docs/interface.md §2): who it is, whether it may
  * call, and the keys it may sign with. Retired keys are left out: they never verify.
  */
 export interface PartyAccessRecord {

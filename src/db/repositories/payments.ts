@@ -25,7 +25,7 @@ import { type NonceClaimValues, nonceClaimCte } from './requestNonces';
  *
  * The notice is locked FOR UPDATE for the whole of the transaction that writes, and the write
  * happens only if the notice is still the version the decision was made on, so concurrent
- * postings for one notice are decided one at a time (lifecycle.md §3.2): a posting that finds the
+ * postings for one notice are decided one at a time (docs/lifecycle.md §3.2): a posting that finds the
  * notice changed, or its key bound meanwhile, writes nothing and raises (SQLSTATE TF001/TF002);
  * the service then decides again under `SELECT … FOR UPDATE` in an explicit transaction. See
  * contracts/decisions/0030-posting-statements.md for why the uncontended case takes no explicit

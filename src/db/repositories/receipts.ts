@@ -56,7 +56,7 @@ export function receiptSerialSequence(receiptCode: string): string {
 /**
  * Draws `count` serials of a receipt code in one round trip. nextval is never rolled back, so the
  * serials belong to the caller whatever becomes of the transaction it runs in: a serial is never
- * handed out twice, and the ones a process never uses are the gaps lifecycle.md §6 allows.
+ * handed out twice, and the ones a process never uses are the gaps docs/lifecycle.md §6 allows.
  */
 export async function drawReceiptSerials(db: Queryable, receiptCode: string, count: number): Promise<string[]> {
   assert(Number.isInteger(count) && count >= 1 && count <= 10_000, `draw 1–10000 serials, not ${count}`);

@@ -3,7 +3,7 @@ import type { Services } from '../../services';
 import type { RouteDefinition } from '../call';
 
 /**
- * The agency's endpoints (interface.md §6.3). Verification: an agency looks a notice up by its
+ * The agency's endpoints (docs/interface.md §6.3). Verification: an agency looks a notice up by its
  * payCode before it takes the payer's money. The pipeline has refused a code failing its check
  * digits (PAY_CODE_INVALID) before the handler runs, so no lookup is made for it.
  */

@@ -8,11 +8,11 @@ import type { Call, RouteDefinition } from '../call';
 import { defaultContractDocument, describeErrors, errorsToTongfuError, makeAjv } from '../contract';
 
 /**
- * The agency's payment endpoints (interface.md §6.3, lifecycle.md §3): post a payment, read one
+ * The agency's payment endpoints (docs/interface.md §6.3, docs/lifecycle.md §3): post a payment, read one
  * back. The routes live apart from agency.ts (verification) only because they are a capability
  * of their own; both are the agency's.
  *
- * The posting takes its body raw and checks it here, because its checks follow interface.md §3's
+ * The posting takes its body raw and checks it here, because its checks follow docs/interface.md §3's
  * order across a rule the generic pipeline only applies to a *path* payCode: MALFORMED_JSON →
  * AMOUNT_INVALID → PAY_CODE_INVALID → VALIDATION_FAILED. A payCode failing its check digits in
  * the body is PAY_CODE_INVALID before any other problem — unless the funds are captured, when it
@@ -49,7 +49,7 @@ export function parsePostingBody(raw: Buffer, validate: ValidateFunction): PostP
     throw new TongfuError('PAY_CODE_INVALID', 'payCode must be 20 digits with valid MOD 97-10 check digits', { payCode: typeof body.payCode === 'string' ? body.payCode.slice(0, 64) : null });
   }
   // Duplicate keys and text that is not text are refused with the schema's problems, captured
-  // funds or not: such a body cannot be understood (lifecycle.md §3.6).
+  // funds or not: such a body cannot be understood (docs/lifecycle.md §3.6).
   const problems: FieldProblem[] = [...describeErrors(errors, ''), ...textProblems];
   if (problems.length > 0) throw validationFailed(problems);
   const input = body as unknown as PostPaymentInput;

@@ -5,7 +5,7 @@ import { PARTY_ROLES } from '../../domain/access';
 import type { RouteDefinition } from '../call';
 
 /**
- * `GET /v1/{finance|unit|agency|bank}/events?after=&limit=` (interface.md §6.5): the same
+ * `GET /v1/{finance|unit|agency|bank}/events?after=&limit=` (docs/interface.md §6.5): the same
  * operation for every party, each reading only its own events. Kept in one file rather than in
  * each party's, because it is one use case and one contract fragment (60-events.yaml).
  */

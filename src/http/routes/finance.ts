@@ -8,13 +8,13 @@ import { serializeAccount, serializeItem, serializeRegion, serializeSharingRule,
 import { serializeKeyRegistration, serializeParty, serializePartyKey } from '../serializers/party';
 
 /**
- * The finance department's endpoints (interface.md §6.1): the catalogue, parties and their keys,
+ * The finance department's endpoints (docs/interface.md §6.1): the catalogue, parties and their keys,
  * and unit item authorisations. Each route is thin: the pipeline has checked the signature (a
  * finance party only) and validated the input against contracts/openapi/10-finance.yaml; the
  * handler calls one use case and serialises its result.
  */
 
-/** A PUT upsert answers 201 when it created the resource and 200 otherwise (interface.md §4). */
+/** A PUT upsert answers 201 when it created the resource and 200 otherwise (docs/interface.md §4). */
 function upserted<T>(result: Upserted<T>, serialize: (resource: T) => Record<string, unknown>): Reply {
   return { status: result.created ? 201 : 200, body: serialize(result.resource) };
 }
@@ -176,7 +176,7 @@ export function financeRoutes(services: Services): RouteDefinition[] {
       body: 'json',
       async handle(call) {
         const registration = await parties.register(call.body as RegisterPartyInput, actor(call));
-        // A replay answers the original status, 201, and says it is a replay (interface.md §4).
+        // A replay answers the original status, 201, and says it is a replay (docs/interface.md §4).
         return { status: 201, body: serializeParty(registration.party), headers: registration.replayed ? { 'Idempotent-Replay': 'true' } : undefined };
       },
     },

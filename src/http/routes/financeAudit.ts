@@ -5,7 +5,7 @@ import type { RouteDefinition } from '../call';
 
 /**
  * `GET /v1/finance/audit?after=&limit=` (docs/audit.md): the finance audit log in seq order, in
- * the style of the events pull (interface.md §6.5). Validated against
+ * the style of the events pull (docs/interface.md §6.5). Validated against
  * contracts/openapi/16-finance-audit.yaml.
  */
 export function financeAuditRoutes(services: Services): RouteDefinition[] {

@@ -6,7 +6,7 @@ import type { RouteDefinition } from '../call';
 import { serializeDelivery } from '../serializers/events';
 
 /**
- * Finance's view of callbacks (interface.md §6.1, lifecycle.md §5): the deliveries with their
+ * Finance's view of callbacks (docs/interface.md §6.1, docs/lifecycle.md §5): the deliveries with their
  * attempts, and redelivery of any event. Validated against
  * contracts/openapi/15-finance-deliveries.yaml.
  */

@@ -3,7 +3,7 @@ import type { Services } from '../../services';
 import type { RouteDefinition } from '../call';
 
 /**
- * Unsigned endpoints for payers (interface.md §6). A notice lookup needs the payer's name and is
+ * Unsigned endpoints for payers (docs/interface.md §6). A notice lookup needs the payer's name and is
  * rate-limited per client address and per payCode; the request log records the path only, never
  * the query, so the name does not reach the logs.
  */

@@ -4,7 +4,7 @@ import type { Call, RouteDefinition } from '../call';
 import { serializeReceipt, serializeVerifiedReceipt } from '../serializers/receipt';
 
 /**
- * The receipt endpoints (lifecycle.md §6): the unit's `GET /v1/unit/receipts/{payCode}` (signed)
+ * The receipt endpoints (docs/lifecycle.md §6): the unit's `GET /v1/unit/receipts/{payCode}` (signed)
  * and the public `GET /v1/public/receipts/{receiptNo}?checkCode=` (unsigned, rate-limited). They
  * live together here, apart from unit.ts and public.ts, because both answer the same receipt from
  * the same service; the access rule of each route is what its party prefix says.

@@ -6,7 +6,7 @@ import type { CreateNoticeInput, UnitCaller } from '../../services/notices';
 import type { Call, RouteDefinition } from '../call';
 
 /**
- * The unit's endpoints (interface.md §6.2): issue, read, list and void its own notices. The
+ * The unit's endpoints (docs/interface.md §6.2): issue, read, list and void its own notices. The
  * pipeline has checked the signature (a unit only) and validated the input against
  * contracts/openapi/20-unit.yaml; each handler calls one use case.
  */

@@ -2,7 +2,7 @@ import { formatInstant } from '../../domain/businessDate';
 import { type Account, formatRate, type Item, itemContent, type Region, type SharingRule, type UnitItems } from '../../services/catalogue';
 
 /**
- * Wire shapes of the catalogue (interface.md §6.1): codes under the names the paths use, money as
+ * Wire shapes of the catalogue (docs/interface.md §6.1): codes under the names the paths use, money as
  * two-decimal strings, rates and ratios as their shortest exact decimal ("0.0005", "1").
  * Optional references are left out when absent, as in the requests.
  */

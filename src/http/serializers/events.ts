@@ -2,7 +2,7 @@ import { formatInstant } from '../../domain/businessDate';
 import type { Delivery, DeliveryAttempt } from '../../services/events';
 
 /**
- * Finance's view of callback deliveries (interface.md §6.1, lifecycle.md §5). Events themselves
+ * Finance's view of callback deliveries (docs/interface.md §6.1, docs/lifecycle.md §5). Events themselves
  * are serialised by `eventMessage` in src/services/events.ts, because the callback worker sends
  * the very same shape.
  */

@@ -2,7 +2,7 @@ import { formatInstant } from '../../domain/businessDate';
 import type { Party, PartyKey } from '../../services/parties';
 
 /**
- * The wire shape of a party (interface.md §6.1). Fields of other roles are left out rather than
+ * The wire shape of a party (docs/interface.md §6.1). Fields of other roles are left out rather than
  * sent as null: `regionCode` only for a unit, `clearingAccountNo` and `cutoffTime` only for an
  * agency, `onlinePayment` only for an agency that offers it; `callbackUrl` is always present, null when the party only pulls its events.
  */

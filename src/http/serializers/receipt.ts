@@ -4,7 +4,7 @@ import { formatMoney } from '../../domain/money';
 import type { ReceiptView } from '../../services/receipts';
 
 /**
- * The wire shape of a receipt (lifecycle.md §6): `receipt` is the signed object, parsed from the
+ * The wire shape of a receipt (docs/lifecycle.md §6): `receipt` is the signed object, parsed from the
  * stored signed bytes and never rebuilt, so a client can canonicalise it (RFC 8785) and verify
  * `signature` (standard base64 of the DER SM2 signature) with the platform key `keyId` from
  * GET /v1/platform/keys. The receipt holds only strings, so the JSON written here repeats the

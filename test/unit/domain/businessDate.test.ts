@@ -198,7 +198,7 @@ describe('startOfShanghaiDate', () => {
   });
 });
 
-describe('businessDateFor (lifecycle.md §3.8)', () => {
+describe('businessDateFor (docs/lifecycle.md §3.8)', () => {
   const at = (local: string): Date => new Date(`${local}+08:00`);
 
   it('24:00 never moves a payment', () => {

@@ -9,7 +9,7 @@ import {
   isAcknowledgement,
 } from '../../../src/domain/callbacks';
 
-// The delivery state machine and the retry schedule of lifecycle.md §5.
+// The delivery state machine and the retry schedule of docs/lifecycle.md §5.
 
 describe('callback deliveries', () => {
   it('allows exactly the moves of the table, and crashes on any other', () => {

@@ -13,7 +13,7 @@ import { Decimal, formatMoney } from '../../../src/domain/money';
 const fine: LateFeeRule = { type: 'DAILY_RATE', ratePerDay: new Decimal('0.03'), capRatio: new Decimal('1.00') };
 const amount = new Decimal('200.00');
 
-describe('lifecycle.md §2 worked example', () => {
+describe('docs/lifecycle.md §2 worked example', () => {
   it('200.00 at 0.03 a day, due 2026-11-20, paid 2026-11-23: 3 days → 18.00, due 218.00', () => {
     const fee = lateFeeForItem({ amount, rule: fine, dueDate: '2026-11-20', referenceDate: '2026-11-23' });
     expect(formatMoney(fee)).toBe('18.00');

@@ -2,11 +2,11 @@ import fc from 'fast-check';
 import { accountPrefix, ACCOUNTS, assertBalanced, succeededPaymentEntry, unappliedPaymentEntry } from '../../../src/domain/ledger';
 import { Decimal, sumMoney } from '../../../src/domain/money';
 
-// The chart of accounts and the entries of a posting (lifecycle.md §4): balanced by construction,
+// The chart of accounts and the entries of a posting (docs/lifecycle.md §4): balanced by construction,
 // and asserted before anything is written.
 
 describe('the chart of accounts', () => {
-  it('names every account the whole ledger needs (settlement.md §6)', () => {
+  it('names every account the whole ledger needs (docs/settlement.md §6)', () => {
     expect(ACCOUNTS.agencyClearing('AGENCY_BANK')).toBe('agency_clearing:AGENCY_BANK');
     expect(ACCOUNTS.revenuePending('FISCAL_001')).toBe('revenue_pending:FISCAL_001');
     expect(ACCOUNTS.suspenseUnapplied('AGENCY_BANK')).toBe('suspense:unapplied:AGENCY_BANK');

@@ -40,7 +40,7 @@ function errorOf(action: () => unknown): TongfuError {
   throw new Error('expected a TongfuError');
 }
 
-describe('priceNoticeItems (interface.md §6.2)', () => {
+describe('priceNoticeItems (docs/interface.md §6.2)', () => {
   it('sums exactly', () => {
     const total = priceNoticeItems([
       fixed('FEE1', '0.10', 1, '0.10'),
@@ -118,7 +118,7 @@ describe('priceNoticeItems (interface.md §6.2)', () => {
   });
 });
 
-describe('isPayable (lifecycle.md §1)', () => {
+describe('isPayable (docs/lifecycle.md §1)', () => {
   it('ISSUED without expireDate is payable on any date', () => {
     expect(isPayable({ status: 'ISSUED', expireDate: null }, '2099-01-01')).toBe(true);
   });
@@ -142,7 +142,7 @@ describe('isPayable (lifecycle.md §1)', () => {
   });
 });
 
-describe('applyRuleReason (lifecycle.md §3.3)', () => {
+describe('applyRuleReason (docs/lifecycle.md §3.3)', () => {
   const base: ApplyRuleInput = {
     payCodeValid: true,
     notice: { status: 'ISSUED', expireDate: '2026-11-30' },
@@ -189,7 +189,7 @@ describe('applyRuleReason (lifecycle.md §3.3)', () => {
   });
 });
 
-describe('refusalCodeFor (lifecycle.md §3.5)', () => {
+describe('refusalCodeFor (docs/lifecycle.md §3.5)', () => {
   it('maps each reason to the catalogue code', () => {
     expect(UNAPPLIED_REASONS.map((reason) => [reason, refusalCodeFor(reason)])).toEqual([
       ['PAY_CODE_INVALID', 'PAY_CODE_INVALID'],

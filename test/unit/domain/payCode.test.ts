@@ -16,7 +16,7 @@ function isValidByBigInt(code: string): boolean {
   return /^[0-9]{20}$/.test(code) && BigInt(code) % 97n === 1n;
 }
 
-describe('payment-code.md worked examples', () => {
+describe('docs/payment-code.md worked examples', () => {
   it.each([
     ['150102261000000001', '03', '15010226100000000103'],
     ['150102262000012345', '20', '15010226200001234520'],
@@ -56,7 +56,7 @@ describe('isValidPayCode', () => {
 });
 
 /**
- * payment-code.md: MOD 97-10 detects every single-digit substitution and every adjacent
+ * docs/payment-code.md: MOD 97-10 detects every single-digit substitution and every adjacent
  * transposition; shown exhaustively here for every valid vector.
  */
 describe.each(vectors.valid)('exhaustive error detection for %s', (code) => {

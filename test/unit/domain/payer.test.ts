@@ -9,7 +9,7 @@ import {
   normalizeName,
 } from '../../../src/domain/payer';
 
-describe('normalizeName and namesMatch (interface.md §6)', () => {
+describe('normalizeName and namesMatch (docs/interface.md §6)', () => {
   it.each([
     ['张三', '张三'],
     [' 张三 ', '张三'],
@@ -62,7 +62,7 @@ describe('normalizeName and namesMatch (interface.md §6)', () => {
   });
 });
 
-describe('masking (interface.md §6)', () => {
+describe('masking (docs/interface.md §6)', () => {
   it.each([
     ['张三', '**三'],
     ['欧阳娜娜', '**娜'],

@@ -2,7 +2,7 @@ import { Decimal } from '../../../src/domain/money';
 import { decidePosting, paidAtBoundsProblem, paidAtWindow, PAID_AT_FUTURE_TOLERANCE_MS, PAID_AT_PAST_LIMIT_MS, PAID_BEFORE_ISSUE_TOLERANCE_MS, paidBeforeIssue, type PostingNotice, postingRefusal } from '../../../src/domain/posting';
 import type { NoticeStatus } from '../../../src/domain/stateMachines';
 
-// The posting rules of lifecycle.md §3, pure: which postings apply, the first reason of those
+// The posting rules of docs/lifecycle.md §3, pure: which postings apply, the first reason of those
 // that do not, and how a refusal reads. The figures are worked out by hand.
 
 const VALID = '15010226100000000103';
@@ -46,7 +46,7 @@ describe('paidBeforeIssue', () => {
   });
 });
 
-describe('paidAtBoundsProblem (lifecycle.md §3.6)', () => {
+describe('paidAtBoundsProblem (docs/lifecycle.md §3.6)', () => {
   it.each([
     ['2000-01-01T00:00:00+08:00', null],
     ['2099-12-31T23:59:59.999Z', null],

@@ -2,7 +2,7 @@ import { Decimal } from '../../../src/domain/money';
 import { CHECK_CODE_ALPHABET, formatReceiptNo, receiptCodeOf, receiptStatus, RECEIPT_NO_PATTERN } from '../../../src/domain/receipt';
 import { generateCheckCode, receiptQrText } from '../../../src/services/receipts';
 
-// Receipt numbers, check codes and the status reversals give a receipt (lifecycle.md §6).
+// Receipt numbers, check codes and the status reversals give a receipt (docs/lifecycle.md §6).
 
 describe('the receipt code', () => {
   it('is 15 04 01 and the yy of the payment in Shanghai, not in UTC', () => {

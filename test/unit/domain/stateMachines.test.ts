@@ -102,7 +102,7 @@ describe.each([
   });
 });
 
-describe('the notice table is lifecycle.md §1', () => {
+describe('the notice table is docs/lifecycle.md §1', () => {
   it('has exactly these rows', () => {
     expect(NOTICE_MACHINE.rows.map((r) => `${r.from ?? '—'} --${r.event}--> ${r.to}${r.correction ? ' (correction)' : ''}`))
       .toEqual([
@@ -138,7 +138,7 @@ describe('the notice table is lifecycle.md §1', () => {
   });
 });
 
-describe('the payment table is lifecycle.md §1', () => {
+describe('the payment table is docs/lifecycle.md §1', () => {
   it('has exactly these rows', () => {
     expect(PAYMENT_MACHINE.rows.map((r) => `${r.from ?? '—'} --${r.event}--> ${r.to}${r.correction ? ' (correction)' : ''}`))
       .toEqual([
