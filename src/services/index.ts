@@ -62,7 +62,8 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
   const fieldCipher = await loadFieldCipher(deps.db, deps.config);
   // Callbacks: the sequencer numbers committed events and creates their deliveries; the worker
   // delivers them. Both run only where TONGFU_JOBS=on (startWorkers); a pull numbers on demand.
-  const callbackWorker = new CallbackDeliveryWorker({ db: deps.db, signer: platformKeys.signer, realClock: deps.clocks.real, log: deps.log });
+  const callbackPolicy = { production: deps.config.production, allow: deps.config.callbackAllow };
+  const callbackWorker = new CallbackDeliveryWorker({ db: deps.db, signer: platformKeys.signer, realClock: deps.clocks.real, log: deps.log, callbackPolicy });
   const events = new EventService({ db: deps.db, clocks: deps.clocks, log: deps.log, onDeliveriesDue: () => callbackWorker.wake() });
   const eventSequencer = new EventSequencerLoop({ events, log: deps.log });
   // Receipts are issued by the payment posting (receipts.prepareReceipt inside its transaction).
@@ -83,7 +84,7 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
     fieldCipher,
     catalogue: new CatalogueService({ db: deps.db, clocks: deps.clocks, log: deps.log }),
     // A change to a party's keys or status takes effect on this instance as soon as it commits.
-    parties: new PartyService({ db: deps.db, clocks: deps.clocks, log: deps.log, onPartyChanged: async (appId) => {
+    parties: new PartyService({ db: deps.db, clocks: deps.clocks, log: deps.log, callbackPolicy, onPartyChanged: async (appId) => {
         authenticator.invalidate(appId);
         await deps.announcePartyChange?.(appId);
       } }),

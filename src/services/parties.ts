@@ -10,6 +10,7 @@ import type { Clocks } from '../domain/clock';
 import { assert, FieldProblem, TongfuError, validationFailed } from '../domain/errors';
 import { DEFAULT_CUTOFF_TIME } from '../domain/identifiers';
 import type { Logger } from '../logger';
+import { checkCallbackTarget, type CallbackAddressPolicy } from '../net/callbackTarget';
 import { CLEARING_ACCOUNT_KIND, type ListPage, unknownReferences } from './catalogue';
 
 /**
@@ -107,6 +108,8 @@ export interface PartyDependencies {
    * hears that the change is made.
    */
   onPartyChanged?: (appId: string) => void | Promise<void>;
+  /** Which addresses a callback URL may resolve to (net/callbackTarget.ts); any when absent. */
+  callbackPolicy?: CallbackAddressPolicy;
 }
 
 // ---- rows → domain -----------------------------------------------------------------------------
@@ -244,6 +247,17 @@ export class PartyService {
     return this.deps.clocks.business.now();
   }
 
+  /**
+   * In production, VALIDATION_FAILED for a callback URL whose host resolves to a loopback,
+   * private, link-local, unique-local, unspecified or CGNAT address not in TONGFU_CALLBACK_ALLOW
+   * (contracts/decisions/0057-client-address-and-callbacks.md). Each delivery checks again.
+   */
+  private async checkCallbackTarget(callbackUrl: string | undefined): Promise<void> {
+    if (callbackUrl === undefined || this.deps.callbackPolicy === undefined) return;
+    const check = await checkCallbackTarget(new URL(callbackUrl), this.deps.callbackPolicy);
+    if (!check.allowed) throw validationFailed([{ path: '/callbackUrl', problem: check.problem }]);
+  }
+
   private async changed(appId: string): Promise<void> {
     try {
       await this.deps.onPartyChanged?.(appId);
@@ -266,6 +280,7 @@ export class PartyService {
   async register(input: RegisterPartyInput): Promise<Registration> {
     const { problems, key } = registrationProblems(input);
     if (problems.length > 0 || key === undefined) throw validationFailed(problems);
+    await this.checkCallbackTarget(input.callbackUrl);
     // The fingerprint of the request exactly as parsed (interface.md §4): "24:00" given and
     // the default taken are different content.
     const requestHash = canonicalJsonSha256Hex(input);
@@ -361,6 +376,7 @@ export class PartyService {
     if (typeof input.callbackUrl === 'string') {
       const problem = callbackUrlProblem(input.callbackUrl);
       if (problem) throw validationFailed([{ path: '/callbackUrl', problem }]);
+      await this.checkCallbackTarget(input.callbackUrl);
     }
     const now = this.now();
     const party = await this.deps.db.transaction(async (trx) => {
