@@ -10,6 +10,8 @@ import { NoticeService } from './notices';
 import { PartyService } from './parties';
 import { loadPlatformKeys, PlatformKeyService, PlatformSigner } from './platformKeys';
 import { loadFieldCipher } from './platformSecrets';
+import { ensureNonceSentinel } from '../db/repositories/requestNonces';
+import { NONCE_TIMESTAMP_WINDOW_SECONDS } from './nonces';
 import { PublicLookupLimiter } from './publicLookupLimits';
 import { PaymentService } from './payments';
 import { ReceiptService } from './receipts';
@@ -59,6 +61,9 @@ export interface Services {
 export async function buildServices(deps: ServiceDependencies): Promise<Services> {
   const authenticator = new SignedAccessAuthenticator({ db: deps.db, realClock: deps.clocks.real, log: deps.log });
   const platformKeys = await loadPlatformKeys(deps);
+  // The nonce table after a database crash (contracts/decisions/0059-nonces-after-a-database-crash.md).
+  const nonceTable = await ensureNonceSentinel(deps.db, NONCE_TIMESTAMP_WINDOW_SECONDS);
+  if (nonceTable === 'horizon' || nonceTable === 'restored') deps.log.warn({ nonceTable }, 'the request nonce table was emptied by a database crash; requests signed before the database restarted are refused');
   const fieldCipher = await loadFieldCipher(deps.db, deps.config);
   // Callbacks: the sequencer numbers committed events and creates their deliveries; the worker
   // delivers them. Both run only where TONGFU_JOBS=on (startWorkers); a pull numbers on demand.

@@ -117,7 +117,7 @@ export function findNoticeStoringNonceSql(nonce: NonceClaimPlaceholders, payCode
 
 const FIND_NOTICE_STORING_NONCE = compileStatement(
   'notice_by_pay_code_nonce',
-  findNoticeStoringNonceSql({ appId: '@nonce_app_id', nonce: '@nonce', seenAt: '@nonce_seen_at', reusableAtOrBefore: '@nonce_reusable_at' }, '@pay_code'),
+  findNoticeStoringNonceSql({ appId: '@nonce_app_id', nonce: '@nonce', seenAt: '@nonce_seen_at', signedAt: '@nonce_signed_at', reusableAtOrBefore: '@nonce_reusable_at' }, '@pay_code'),
 );
 
 /**
@@ -131,6 +131,7 @@ export async function findNoticeByPayCodeStoringNonce(db: Db, payCode: string, n
       nonce_app_id: nonce.appId,
       nonce: nonce.nonce,
       nonce_seen_at: nonce.seenAt,
+      nonce_signed_at: nonce.signedAt ?? nonce.seenAt,
       nonce_reusable_at: nonce.reusableAtOrBefore,
       pay_code: payCode,
     }),
