@@ -93,7 +93,7 @@ async function assembleRuntime(
   });
   // Callbacks (docs/lifecycle.md §5): the sequencer numbers committed events and creates their
   // deliveries; the worker delivers them. Both run only where TONGFU_JOBS=on (startBackground).
-  const callbackWorker = new CallbackDeliveryWorker({ db: database.db, signer: services.platformSigner, realClock: clocks.real, log });
+  const callbackWorker = new CallbackDeliveryWorker({ db: database.db, signer: services.platformSigner, realClock: clocks.real, log, callbackPolicy: { production: config.production, allow: config.callbackAllow } });
   wakeDeliveries = () => callbackWorker.wake();
   const eventSequencer = new EventSequencerLoop({ events: services.events, log });
   const jobs = allJobs(services);

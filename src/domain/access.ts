@@ -47,6 +47,8 @@ export interface NonceClaim {
   readonly seenAt: Date;
   /** A stored nonce last seen at or before this instant is free again. */
   readonly reusableAtOrBefore: Date;
+  /** The request's X-Tongfu-Timestamp (decision 0059: refused before the nonce horizon). */
+  readonly signedAt?: Date;
 }
 
 /**

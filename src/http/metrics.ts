@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Db } from '../db/database';
+import { listSerialSequences } from '../db/repositories/notices';
+import { serialHeadroomRatio } from '../services/serialHeadroom';
 
 /** Prometheus metrics (docs/interface.md §6): requests and latency by route and status, the pool. */
 export class Metrics {
@@ -39,6 +41,20 @@ export class Metrics {
       gauge('tongfu_db_pool_free_connections', 'idle database connections in the pool', (p) => p.numFree());
       gauge('tongfu_db_pool_pending_acquires', 'requests waiting for a database connection', (p) => p.numPendingAcquires());
       gauge('tongfu_db_pool_max_connections', 'the pool size limit', (p) => p.max);
+      // The share of payCode serials still free per (region, year, notice type), read from the
+      // sequences at each scrape; alert below 0.1 (contracts/decisions/0058-pay-code-serials-drawn-last.md).
+      new Gauge({
+        name: 'tongfu_pay_code_serial_headroom_ratio',
+        help: 'share of payCode serials still free, per region, two-digit year and notice type (1 = none used)',
+        labelNames: ['region', 'year', 'type'],
+        registers: [this.registry],
+        async collect() {
+          this.reset();
+          for (const sequence of await listSerialSequences(db)) {
+            this.set({ region: sequence.regionCode, year: sequence.year2, type: sequence.kind }, serialHeadroomRatio(sequence.lastSerial));
+          }
+        },
+      });
     }
   }
 }

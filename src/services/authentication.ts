@@ -237,7 +237,7 @@ export class SignedAccessAuthenticator implements PartyAuthenticator {
 
     // NONCE_REUSED: stored now that the signature has verified (never before) — or, when it is
     // the last check and the route asked, by the route's first statement.
-    const nonce = nonceClaimAt(headers.appId, headers.nonce, realNow);
+    const nonce = nonceClaimAt(headers.appId, headers.nonce, realNow, new Date(Number(headers.timestamp) * 1000));
     const lastCheck = entry.status === 'ACTIVE' && entry.party.role === role;
     if (deferNonce && lastCheck) return { party: entry.party, nonce };
     await this.claimNonce(nonce);

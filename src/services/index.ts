@@ -11,6 +11,8 @@ import { NoticeService } from './notices';
 import { PartyService } from './parties';
 import { loadPlatformKeys, PlatformKeyService, PlatformSigner } from './platformKeys';
 import { loadFieldCipher } from './platformSecrets';
+import { ensureNonceSentinel } from '../db/repositories/requestNonces';
+import { NONCE_TIMESTAMP_WINDOW_SECONDS } from './nonces';
 import { PublicLookupLimiter } from './publicLookupLimits';
 import { PaymentService } from './payments';
 import { ReceiptService } from './receipts';
@@ -63,7 +65,11 @@ export interface Services {
 export async function buildServices(deps: ServiceDependencies): Promise<Services> {
   const authenticator = new SignedAccessAuthenticator({ db: deps.db, realClock: deps.clocks.real, log: deps.log });
   const platformKeys = await loadPlatformKeys(deps);
+  // The nonce table after a database crash (contracts/decisions/0059-nonces-after-a-database-crash.md).
+  const nonceTable = await ensureNonceSentinel(deps.db, NONCE_TIMESTAMP_WINDOW_SECONDS);
+  if (nonceTable === 'horizon' || nonceTable === 'restored') deps.log.warn({ nonceTable }, 'the request nonce table was emptied by a database crash; requests signed before the database restarted are refused');
   const fieldCipher = await loadFieldCipher(deps.db, deps.config);
+  const callbackPolicy = { production: deps.config.production, allow: deps.config.callbackAllow };
   // Callbacks: the sequencer and the delivery worker (src/runtime.ts) number committed events and
   // deliver them where TONGFU_JOBS=on; a pull numbers on demand.
   const events = new EventService({ db: deps.db, clocks: deps.clocks, log: deps.log, ...(deps.onDeliveriesDue ? { onDeliveriesDue: deps.onDeliveriesDue } : {}) });
@@ -85,7 +91,7 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
     fieldCipher,
     catalogue: new CatalogueService({ db: deps.db, clocks: deps.clocks, log: deps.log }),
     // A change to a party's keys or status takes effect on this instance as soon as it commits.
-    parties: new PartyService({ db: deps.db, clocks: deps.clocks, log: deps.log, onPartyChanged: async (appId) => {
+    parties: new PartyService({ db: deps.db, clocks: deps.clocks, log: deps.log, callbackPolicy, onPartyChanged: async (appId) => {
         authenticator.invalidate(appId);
         await deps.announcePartyChange?.(appId);
       } }),

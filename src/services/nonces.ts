@@ -1,5 +1,5 @@
 import type { Db } from '../db/database';
-import { claimNonce, deleteExpiredNonces } from '../db/repositories/requestNonces';
+import { claimNonce, deleteExpiredNonces, ensureNonceSentinel } from '../db/repositories/requestNonces';
 import { TongfuError } from '../domain/errors';
 import type { NonceClaim } from '../domain/access';
 
@@ -9,6 +9,9 @@ import type { NonceClaim } from '../domain/access';
  * timestamp long before its nonce could be reused.
  */
 export const NONCE_REUSE_WINDOW_MS = 15 * 60_000;
+
+/** How far a request's timestamp may be from the real clock, either way (docs/interface.md §2). */
+export const NONCE_TIMESTAMP_WINDOW_SECONDS = 300;
 
 /** Rows one purge statement deletes at most. */
 export const NONCE_PURGE_BATCH_SIZE_MAX = 10_000;
@@ -20,8 +23,8 @@ export const NONCE_PURGE_BATCH_SIZE_MAX = 10_000;
 export const NONCE_PURGE_BATCHES_MAX = 1_000;
 
 /** The claim of `nonce` by `appId` seen at `realNow` (the real clock, never the business clock). */
-export function nonceClaimAt(appId: string, nonce: string, realNow: Date): NonceClaim {
-  return { appId, nonce, seenAt: realNow, reusableAtOrBefore: new Date(realNow.getTime() - NONCE_REUSE_WINDOW_MS) };
+export function nonceClaimAt(appId: string, nonce: string, realNow: Date, signedAt?: Date): NonceClaim {
+  return { appId, nonce, seenAt: realNow, reusableAtOrBefore: new Date(realNow.getTime() - NONCE_REUSE_WINDOW_MS), ...(signedAt ? { signedAt } : {}) };
 }
 
 /** The answer to a request whose nonce this appId used within the window. */
@@ -35,11 +38,13 @@ export function nonceReused(): TongfuError {
  * request cannot burn a party's nonces.
  */
 export function claimRequestNonce(db: Db, claim: NonceClaim): Promise<boolean> {
-  return claimNonce(db, claim.appId, claim.nonce, claim.seenAt, claim.reusableAtOrBefore);
+  return claimNonce(db, claim.appId, claim.nonce, claim.seenAt, claim.reusableAtOrBefore, claim.signedAt);
 }
 
 /** Deletes the nonces whose window has passed at `realNow`; returns how many were deleted. */
 export async function purgeExpiredNonces(db: Db, realNow: Date, batchSizeMax = NONCE_PURGE_BATCH_SIZE_MAX): Promise<number> {
+  // Also the moment to lift a nonce horizon left by a database crash (decision 0059).
+  await ensureNonceSentinel(db, NONCE_TIMESTAMP_WINDOW_SECONDS);
   const expiredAtOrBefore = new Date(realNow.getTime() - NONCE_REUSE_WINDOW_MS);
   let purged = 0;
   for (let batch = 0; batch < NONCE_PURGE_BATCHES_MAX; batch += 1) {

@@ -30,6 +30,7 @@ import {
 import { findPartyRecordById } from './parties';
 import { nonceReused } from './nonces';
 import type { PublicLookupLimiter } from './publicLookupLimits';
+import { SerialHeadroomMonitor } from './serialHeadroom';
 
 /**
  * Payment notices (缴款通知书): a unit issues, reads, lists and voids its own notices
@@ -144,10 +145,11 @@ export function createInputProblems(input: CreateNoticeInput): FieldProblem[] {
 }
 
 /** The row `insertNotice` wrote, as a read would return it. */
-function insertedRow(id: string, notice: repo.NewNotice): repo.NoticeRow {
+function insertedRow(id: string, payCode: string, notice: repo.NewNotice): repo.NoticeRow {
   const { request_hash: _requestHash, items, ...columns } = notice;
   return {
     ...columns,
+    pay_code: payCode,
     id,
     paid_at: null,
     paid_amount: null,
@@ -168,8 +170,11 @@ export class NoticeService {
   private readonly units = new Map<string, UnitIdentity>();
   private readonly sequences = new Set<string>();
   private readonly creatingSequences = new Map<string, Promise<void>>();
+  private readonly serialHeadroom: SerialHeadroomMonitor;
 
-  constructor(private readonly deps: NoticeDependencies) {}
+  constructor(private readonly deps: NoticeDependencies) {
+    this.serialHeadroom = new SerialHeadroomMonitor({ log: deps.log, realClock: deps.clocks.real });
+  }
 
   /**
    * `POST /v1/unit/notices`. Errors, in order: VALIDATION_FAILED (a blank name, an id number
@@ -194,8 +199,10 @@ export class NoticeService {
     const now = this.deps.clocks.business.now();
     const year2 = payCodeYear2(now);
     const sequence = await this.serialSequence(identity.regionCode, year2, String(input.noticeType));
-    // The request's nonce is stored by this statement, the first that writes (decision 0009).
-    const { serial, items, nonceClaimed } = await repo.allocateSerialAndReadItems(this.deps.db, sequence, unit.partyId, input.items.map((line) => line.itemCode), nonce?.take());
+    // The request's nonce is stored by this statement, the first that writes (decision 0009). It
+    // draws no serial: the insert does, once the rules and the idempotency key have let the
+    // notice through (contracts/decisions/0058-pay-code-serials-drawn-last.md).
+    const { items, nonceClaimed } = await repo.readItemsForNotice(this.deps.db, unit.partyId, input.items.map((line) => line.itemCode), nonce?.take());
     if (!nonceClaimed) throw nonceReused();
 
     let snapshot: repo.NewNoticeItem[];
@@ -213,12 +220,10 @@ export class NoticeService {
       throw error;
     }
 
-    const payCode = buildPayCode({ regionCode: identity.regionCode, year2, noticeType: input.noticeType, serial });
     const idNumber = input.payer.idNumber;
     const mobile = input.payer.mobile;
     const status = transition(NOTICE_MACHINE, null, 'issue');
     const notice: repo.NewNotice = {
-      pay_code: payCode,
       unit_party_id: unit.partyId,
       unit_code: identity.code,
       unit_name: identity.name,
@@ -239,16 +244,21 @@ export class NoticeService {
       request_hash: requestHash,
       items: snapshot,
     };
-    const inserted = await repo.insertNotice(this.deps.db, notice);
+    const prefix = `${identity.regionCode}${year2}${input.noticeType}`;
+    const inserted = await repo.insertNotice(this.deps.db, notice, { sequenceName: sequence, prefix });
     if (inserted === undefined) {
       // The key was taken, by an earlier request or a concurrent one that has now committed.
       const bound = await this.boundAnswer(unit.partyId, input, requestHash);
       assert(bound !== undefined, `the key (${unit.partyId}, ${input.bizRef}) is bound after its insert conflicted`);
       return bound;
     }
+    const payCode = inserted.payCode;
+    // The statement built the code; the domain's rule must agree with it digit for digit.
+    assert(payCode === buildPayCode({ regionCode: identity.regionCode, year2, noticeType: input.noticeType, serial: inserted.serial }), `payCode ${payCode} is the domain's code for serial ${inserted.serial}`);
     this.deps.log.info({ payCode, bizRef: input.bizRef, unitCode: identity.code }, 'notice issued');
+    this.serialHeadroom.observe({ regionCode: identity.regionCode, year2, kind: String(input.noticeType) }, inserted.serial);
     // The answer is built from what was written, which saves reading it back.
-    return { notice: creationAnswer(toNoticeRecord(insertedRow(inserted.id, notice)), this.deps.publicBaseUrl), replayed: false };
+    return { notice: creationAnswer(toNoticeRecord(insertedRow(inserted.id, payCode, notice)), this.deps.publicBaseUrl), replayed: false };
   }
 
   /**

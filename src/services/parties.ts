@@ -14,6 +14,7 @@ import { DEFAULT_CUTOFF_TIME } from '../domain/identifiers';
 import { onlinePaymentProblems, type OnlinePayment } from '../domain/onlinePayment';
 import type { Logger } from '../logger';
 import { type AuditSnapshot, recordAudit } from './audit';
+import { checkCallbackTarget, type CallbackAddressPolicy } from '../net/callbackTarget';
 import { CLEARING_ACCOUNT_KIND, type ListPage, unknownReferences } from './catalogue';
 
 /**
@@ -118,6 +119,8 @@ export interface PartyDependencies {
    * hears that the change is made.
    */
   onPartyChanged?: (appId: string) => void | Promise<void>;
+  /** Which addresses a callback URL may resolve to (net/callbackTarget.ts); any when absent. */
+  callbackPolicy?: CallbackAddressPolicy;
 }
 
 // ---- rows → domain -----------------------------------------------------------------------------
@@ -299,6 +302,17 @@ export class PartyService {
     return this.deps.clocks.business.now();
   }
 
+  /**
+   * In production, VALIDATION_FAILED for a callback URL whose host resolves to a loopback,
+   * private, link-local, unique-local, unspecified or CGNAT address not in TONGFU_CALLBACK_ALLOW
+   * (contracts/decisions/0057-client-address-and-callbacks.md). Each delivery checks again.
+   */
+  private async checkCallbackTarget(callbackUrl: string | undefined): Promise<void> {
+    if (callbackUrl === undefined || this.deps.callbackPolicy === undefined) return;
+    const check = await checkCallbackTarget(new URL(callbackUrl), this.deps.callbackPolicy);
+    if (!check.allowed) throw validationFailed([{ path: '/callbackUrl', problem: check.problem }]);
+  }
+
   private async changed(appId: string): Promise<void> {
     try {
       await this.deps.onPartyChanged?.(appId);
@@ -323,6 +337,7 @@ export class PartyService {
   async register(input: RegisterPartyInput, actor: string): Promise<Registration> {
     const { problems, key } = registrationProblems(input);
     if (problems.length > 0 || key === undefined) throw validationFailed(problems);
+    await this.checkCallbackTarget(input.callbackUrl);
     // The fingerprint of the request exactly as parsed (docs/interface.md §4): "24:00" given and
     // the default taken are different content.
     const requestHash = canonicalJsonSha256Hex(input);
@@ -421,6 +436,7 @@ export class PartyService {
     if (typeof input.callbackUrl === 'string') {
       const problem = callbackUrlProblem(input.callbackUrl);
       if (problem) throw validationFailed([{ path: '/callbackUrl', problem }]);
+      await this.checkCallbackTarget(input.callbackUrl);
     }
     // The object's own problems answer before the party's 404 (docs/interface.md §3); whether its role
     // may have one needs the party.

@@ -8,6 +8,7 @@ import type { Clock } from '../domain/clock';
 import type { Logger } from '../logger';
 import { eventMessage } from '../services/events';
 import type { PlatformSigner } from '../services/platformKeys';
+import { checkCallbackTarget, type CallbackAddressPolicy } from '../net/callbackTarget';
 import { CallbackResult, sendCallback } from './callbackRequest';
 import { WakeableSleep } from './wakeableSleep';
 
@@ -58,6 +59,8 @@ export interface CallbackWorkerDependencies {
   /** The real clock: retry times, leases and signature timestamps. Tests move it by hand. */
   realClock: Clock;
   log: Logger;
+  /** Which addresses callbacks may reach (net/callbackTarget.ts); everything when absent. */
+  callbackPolicy?: CallbackAddressPolicy;
 }
 
 export class CallbackDeliveryWorker {
@@ -188,17 +191,24 @@ export class CallbackDeliveryWorker {
       url = undefined;
     }
     if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      result = { delivered: false, statusCode: null, latencyMs: 0, error: 'the callback URL is not an absolute http(s) URL', aborted: false };
+      result = { delivered: false, statusCode: null, latencyMs: 0, error: 'the callback URL is not an absolute http(s) URL', aborted: false, responseExcerpt: null };
     } else {
-      const body = Buffer.from(JSON.stringify(eventMessage(delivery)), 'utf8');
-      result = await sendCallback({
-        url,
-        body,
-        headers: this.signatureHeaders(url, body, attemptedAt),
-        timeoutMs: this.options.timeoutMs,
-        responseBytesMax: this.options.responseBytesMax,
-        signal: this.abort.signal,
-      });
+      // Resolved and checked afresh at every attempt; the connection goes to the address checked.
+      const target = this.deps.callbackPolicy ? await checkCallbackTarget(url, this.deps.callbackPolicy) : { allowed: true as const, pinned: undefined };
+      if (!target.allowed) {
+        result = { delivered: false, statusCode: null, latencyMs: 0, error: `address not allowed: ${target.problem}`, aborted: false, responseExcerpt: null };
+      } else {
+        const body = Buffer.from(JSON.stringify(eventMessage(delivery)), 'utf8');
+        result = await sendCallback({
+          url,
+          body,
+          headers: this.signatureHeaders(url, body, attemptedAt),
+          timeoutMs: this.options.timeoutMs,
+          responseBytesMax: this.options.responseBytesMax,
+          signal: this.abort.signal,
+          ...(target.pinned ? { pinned: target.pinned } : {}),
+        });
+      }
     }
     if (result.aborted) {
       await releaseLease(db, delivery.id, delivery.lease_token);
@@ -215,6 +225,7 @@ export class CallbackDeliveryWorker {
       statusCode: result.statusCode,
       latencyMs: result.latencyMs,
       error: result.error,
+      responseExcerpt: result.responseExcerpt,
       status: failed ? failed.status : deliveryTransition('PENDING', 'answered2xx'),
       attemptCount: failed ? delivery.attempt_count + 1 : delivery.attempt_count,
       nextAttemptAt: failed ? failed.nextAttemptAt : null,

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { Client } from 'pg';
 import { createDb, Db } from '../../src/db/database';
+import { ensureNonceSentinel } from '../../src/db/repositories/requestNonces';
 
 export interface TestDatabase {
   db: Db;
@@ -31,6 +32,8 @@ export async function createTestDatabase(poolMax = 10): Promise<TestDatabase> {
   url.pathname = `/${name}`;
   const connectionString = url.toString();
   const db = createDb({ connectionString, poolMax });
+  // A clone may come without the UNLOGGED nonce table's rows: put its sentinel back (decision 0059).
+  await ensureNonceSentinel(db, 300);
   return {
     db,
     connectionString,

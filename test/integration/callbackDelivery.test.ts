@@ -6,7 +6,7 @@ import { EventService } from '../../src/services/events';
 import { PartyService } from '../../src/services/parties';
 import { createPlatformSigner, PlatformSigner } from '../../src/services/platformKeys';
 import { CallbackDeliveryWorker, CallbackWorkerOptions } from '../../src/workers/callbackDelivery';
-import { RESPONSE_EXCERPT_CHARS_MAX } from '../../src/workers/callbackRequest';
+import { RESPONSE_EXCERPT_BYTES_MAX } from '../../src/workers/callbackRequest';
 import { closedPortUrl, ReceivedCallback, Receiver, startReceiver } from '../helpers/callbackReceivers';
 import { schemaErrors } from '../helpers/contract';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
@@ -294,7 +294,7 @@ describe('callback delivery', () => {
       return rows.length > 0 ? rows : undefined;
     });
     expect(failed).toMatchObject({ outcome: 'FAILED', status_code: 500 });
-    expect(failed.error).toBe(`HTTP 500: ${'x'.repeat(RESPONSE_EXCERPT_CHARS_MAX)}`);
+    expect(failed.error).toBe(`HTTP 500: ${'x'.repeat(RESPONSE_EXCERPT_BYTES_MAX)}`);
     // Neither attempt waited for the body's end (64 MiB), nor for the deadline.
     for (const attempt of [delivered, failed]) expect(attempt.latency_ms).toBeLessThan(2_000);
     await sleep(SETTLE_MS);

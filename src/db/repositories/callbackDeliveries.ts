@@ -124,6 +124,8 @@ export interface AttemptRecord {
   statusCode: number | null;
   latencyMs: number;
   error: string | null;
+  /** At most 200 bytes of the answer's body (whole UTF-8 characters); null when no answer came. */
+  responseExcerpt?: string | null;
   /** The delivery's state after the attempt. */
   status: DeliveryStatus;
   /** Failed attempts of the round after this one. */
@@ -142,8 +144,8 @@ export interface AttemptRecord {
 export async function recordAttempt(db: Queryable, record: AttemptRecord): Promise<boolean> {
   const result = await db.raw<{ rows: Array<{ id: string }> }>(
     `WITH attempt AS (
-       INSERT INTO callback_attempts (delivery_id, attempted_at, url, outcome, status_code, latency_ms, error)
-       VALUES (?, ?, ?, ?, ?, ?, ?)
+       INSERT INTO callback_attempts (delivery_id, attempted_at, url, outcome, status_code, latency_ms, error, response_excerpt)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
      )
      UPDATE callback_deliveries
         SET status = ?, attempt_count = ?, next_attempt_at = ?, delivered_at = ?,
@@ -158,6 +160,7 @@ export async function recordAttempt(db: Queryable, record: AttemptRecord): Promi
       record.statusCode,
       record.latencyMs,
       record.error,
+      record.responseExcerpt ?? null,
       record.status,
       record.attemptCount,
       record.nextAttemptAt,

@@ -117,7 +117,7 @@ export function findNoticeStoringNonceSql(nonce: NonceClaimPlaceholders, payCode
 
 const FIND_NOTICE_STORING_NONCE = compileStatement(
   'notice_by_pay_code_nonce',
-  findNoticeStoringNonceSql({ appId: '@nonce_app_id', nonce: '@nonce', seenAt: '@nonce_seen_at', reusableAtOrBefore: '@nonce_reusable_at' }, '@pay_code'),
+  findNoticeStoringNonceSql({ appId: '@nonce_app_id', nonce: '@nonce', seenAt: '@nonce_seen_at', signedAt: '@nonce_signed_at', reusableAtOrBefore: '@nonce_reusable_at' }, '@pay_code'),
 );
 
 /**
@@ -131,6 +131,7 @@ export async function findNoticeByPayCodeStoringNonce(db: Db, payCode: string, n
       nonce_app_id: nonce.appId,
       nonce: nonce.nonce,
       nonce_seen_at: nonce.seenAt,
+      nonce_signed_at: nonce.signedAt ?? nonce.seenAt,
       nonce_reusable_at: nonce.reusableAtOrBefore,
       pay_code: payCode,
     }),
@@ -195,6 +196,20 @@ export function serialSequenceName(regionCode: string, year2: string, kind: stri
   return name;
 }
 
+/** Every payCode serial sequence with the last serial it gave (0 when it gave none yet). */
+export async function listSerialSequences(db: Queryable): Promise<Array<{ regionCode: string; year2: string; kind: string; lastSerial: string }>> {
+  const result = await db.raw<{ rows: Array<{ sequencename: string; last_value: string | null }> }>(
+    `SELECT sequencename, last_value::text AS last_value FROM pg_sequences
+      WHERE schemaname = current_schema() AND sequencename LIKE 'pay\\_code\\_serial\\_%'`,
+  );
+  return result.rows
+    .filter((row) => SERIAL_SEQUENCE_NAME.test(row.sequencename))
+    .map((row) => {
+      const [regionCode = '', year2 = '', kind = ''] = row.sequencename.slice('pay_code_serial_'.length).split('_');
+      return { regionCode, year2, kind, lastSerial: row.last_value ?? '0' };
+    });
+}
+
 /** The largest serial: 9 digits. The sequence stops there (NO CYCLE), so a code is never reused. */
 export const SERIAL_MAX = 999_999_999;
 
@@ -211,42 +226,45 @@ export async function ensureSerialSequence(db: Db, name: string): Promise<void> 
 }
 
 export interface SerialAndItems {
-  /** The next serial, as the digit string pg returns for bigint. */
-  serial: string;
   /** The items that exist among the codes asked for, each with whether the unit may charge it. */
   items: Array<ItemRow & { authorized: boolean }>;
 }
 
 /**
- * Takes the next serial and reads the items a new notice names, with the unit's authorisation of
- * each, in one round trip. The serial is spent even if the notice is then refused: gaps are
- * allowed, reuse is not.
+ * Reads the items a new notice names, with the unit's authorisation of each, in one round trip.
+ * No serial is drawn here: insertNotice draws it, and only for a notice it really inserts
+ * (contracts/decisions/0058-pay-code-serials-drawn-last.md).
  */
-export async function allocateSerialAndReadItems(
-  db: Queryable,
-  sequenceName: string,
-  unitPartyId: string,
-  itemCodes: readonly string[],
-  nonce?: NonceClaimValues,
-): Promise<SerialAndItems & { nonceClaimed: boolean }> {
-  assert(SERIAL_SEQUENCE_NAME.test(sequenceName), `not a serial sequence name: ${sequenceName}`);
-  // With a nonce, the statement stores it on its way (decision 0009).
+export async function readItemsForNotice(db: Queryable, unitPartyId: string, itemCodes: readonly string[], nonce?: NonceClaimValues): Promise<SerialAndItems & { nonceClaimed: boolean }> {
+  // With a nonce, the statement stores it on its way (decision 0009). The one-row FROM keeps a
+  // row coming back (with the claim's result) when no item matches.
   const result = await db.raw<{ rows: Array<Record<string, unknown>> }>(
-    `${nonce ? `WITH ${nonceClaimCte(KNEX_PLACEHOLDERS)}\n` : ''}SELECT s.serial::text AS serial, (ui.item_code IS NOT NULL) AS authorized, i.*${nonce ? ', (SELECT count(*) FROM nonce_claim)::int AS nonce_claimed' : ''}
-       FROM (SELECT nextval(?::regclass) AS serial) s
+    `${nonce ? `WITH ${nonceClaimCte(KNEX_PLACEHOLDERS)}\n` : ''}SELECT (ui.item_code IS NOT NULL) AS authorized, i.*${nonce ? ', (SELECT count(*) FROM nonce_claim)::int AS nonce_claimed' : ''}
+       FROM (SELECT 1) one
        LEFT JOIN items i ON i.code = ANY(?::text[])
        LEFT JOIN unit_items ui ON ui.unit_party_id = ?::bigint AND ui.item_code = i.code`,
-    [...(nonce ? nonceClaimBindings(nonce) : []), sequenceName, [...new Set(itemCodes)], unitPartyId],
+    [...(nonce ? nonceClaimBindings(nonce) : []), [...new Set(itemCodes)], unitPartyId],
   );
   const first = result.rows[0];
-  assert(first !== undefined && typeof first.serial === 'string', 'nextval returned a serial');
+  assert(first !== undefined, 'the item read answers at least one row');
   const items = result.rows
     .filter((row) => row.id !== null && row.id !== undefined)
     .map((row) => {
-      const { serial: _serial, nonce_claimed: _claimed, ...item } = row;
-      return item as unknown as ItemRow & { authorized: boolean };
+      const { nonce_claimed: _claimed, authorized, ...item } = row;
+      return { ...item, authorized } as unknown as ItemRow & { authorized: boolean };
     });
-  return { serial: first.serial, items, nonceClaimed: nonce === undefined || first.nonce_claimed === 1 };
+  return { items, nonceClaimed: nonce === undefined || first.nonce_claimed === 1 };
+}
+
+/**
+ * Where a new notice's payCode comes from: the serial sequence of its (region, yy, T) and the
+ * code's first 9 digits. The insert draws the serial and builds the code (serial zero-padded to 9
+ * digits, then the MOD 97-10 check digits) in the statement that binds the key.
+ */
+export interface PayCodeSource {
+  sequenceName: string;
+  /** region (6) + yy (2) + T (1). */
+  prefix: string;
 }
 
 // ---- writes ----------------------------------------------------------------------------------
@@ -257,7 +275,7 @@ export type NewNoticeItem = Omit<NoticeItemRow, 'late_fee_paid'>;
 /** A notice as inserted: the issued columns of NoticeRow, the request's fingerprint and the lines. */
 export type NewNotice = Pick<
   NoticeRow,
-  | 'pay_code' | 'unit_party_id' | 'unit_code' | 'unit_name' | 'region_code' | 'biz_ref' | 'notice_type' | 'status' | 'payer_name'
+  | 'unit_party_id' | 'unit_code' | 'unit_name' | 'region_code' | 'biz_ref' | 'notice_type' | 'status' | 'payer_name'
   | 'payer_id_number_encrypted' | 'payer_id_number_masked' | 'payer_mobile_encrypted' | 'payer_mobile_masked'
   | 'total_amount' | 'due_date' | 'expire_date' | 'remark' | 'created_at'
 > & {
@@ -275,22 +293,30 @@ export type NewNotice = Pick<
  * notice_item_shares (migration 20261201000551), as the rule stands in the statement's snapshot:
  * no extra round trip, and no read of the shares by the service.
  */
-export async function insertNotice(db: Queryable, notice: NewNotice): Promise<{ id: string } | undefined> {
-  const result = await db.raw<{ rows: Array<{ id: string; line_count: number; shared_line_count: number }> }>(
+export async function insertNotice(db: Queryable, notice: NewNotice, payCode: PayCodeSource): Promise<{ id: string; payCode: string; serial: string } | undefined> {
+  assert(SERIAL_SEQUENCE_NAME.test(payCode.sequenceName), `not a serial sequence name: ${payCode.sequenceName}`);
+  assert(/^[0-9]{9}$/.test(payCode.prefix), `a payCode prefix is 9 digits, got ${JSON.stringify(payCode.prefix)}`);
+  const result = await db.raw<{ rows: Array<{ id: string; pay_code: string; serial: string; line_count: number; shared_line_count: number }> }>(
     `WITH notice_key AS (
        INSERT INTO notice_keys (unit_party_id, biz_ref, request_hash, notice_id, created_at)
        VALUES (?::bigint, ?, ?, nextval('notices_id_seq'), ?::timestamptz)
        ON CONFLICT (unit_party_id, biz_ref) DO NOTHING
        RETURNING notice_id
+     ), serial AS (
+       -- Evaluated only for a key this statement bound: a replay or a racing repeat draws nothing.
+       SELECT notice_key.notice_id, s.serial, ?::text || lpad(s.serial::text, 9, '0') AS body
+         FROM notice_key CROSS JOIN LATERAL (SELECT nextval(?::regclass) AS serial) s
+     ), code AS (
+       SELECT notice_id, serial, body || lpad((98 - ((body || '00')::numeric % 97))::text, 2, '0') AS pay_code FROM serial
      ), notice AS (
        INSERT INTO notices (id, pay_code, unit_party_id, unit_code, unit_name, region_code, biz_ref, notice_type, status,
                             payer_name, payer_id_number_encrypted, payer_id_number_masked, payer_mobile_encrypted,
                             payer_mobile_masked, total_amount, due_date, expire_date, remark, created_at, updated_at)
-       SELECT notice_key.notice_id, ?, ?::bigint, ?, ?, ?, ?, ?::smallint, ?,
+       SELECT code.notice_id, code.pay_code, ?::bigint, ?, ?, ?, ?, ?::smallint, ?,
               ?, ?, ?, ?,
               ?, ?::numeric, ?::date, ?::date, ?, ?::timestamptz, ?::timestamptz
-         FROM notice_key
-       RETURNING id
+         FROM code
+       RETURNING id, pay_code
      ), lines AS (
        INSERT INTO notice_items (notice_id, position, item_id, item_version, item_code, item_name, income_sort_code,
                                  budget_level, sharing_rule_code, receiving_account_no, quantity, amount, pricing_type,
@@ -313,7 +339,7 @@ export async function insertNotice(db: Queryable, notice: NewNotice): Promise<{ 
          JOIN sharing_rule_shares s ON s.sharing_rule_id = r.id
        RETURNING line_position
      )
-     SELECT notice.id::text AS id, (SELECT count(*) FROM lines)::int AS line_count,
+     SELECT notice.id::text AS id, notice.pay_code, (SELECT serial FROM code)::text AS serial, (SELECT count(*) FROM lines)::int AS line_count,
             (SELECT count(DISTINCT line_position) FROM shares)::int AS shared_line_count
        FROM notice`,
     [
@@ -321,7 +347,8 @@ export async function insertNotice(db: Queryable, notice: NewNotice): Promise<{ 
       notice.biz_ref,
       notice.request_hash,
       notice.created_at,
-      notice.pay_code,
+      payCode.prefix,
+      payCode.sequenceName,
       notice.unit_party_id,
       notice.unit_code,
       notice.unit_name,
@@ -345,10 +372,10 @@ export async function insertNotice(db: Queryable, notice: NewNotice): Promise<{ 
   );
   const row = result.rows[0];
   if (row === undefined) return undefined;
-  assert(row.line_count === notice.items.length, `notice ${notice.pay_code} was written with all ${notice.items.length} lines, not ${row.line_count}`);
+  assert(row.line_count === notice.items.length, `notice ${row.pay_code} was written with all ${notice.items.length} lines, not ${row.line_count}`);
   const sharedLines = notice.items.filter((line) => line.sharing_rule_code !== null).length;
-  assert(row.shared_line_count === sharedLines, `notice ${notice.pay_code}: each of its ${sharedLines} shared lines has its rule's shares, not ${row.shared_line_count}`);
-  return { id: row.id };
+  assert(row.shared_line_count === sharedLines, `notice ${row.pay_code}: each of its ${sharedLines} shared lines has its rule's shares, not ${row.shared_line_count}`);
+  return { id: row.id, payCode: row.pay_code, serial: row.serial };
 }
 
 /** Moves a locked notice to VOIDED; the caller got `status` from the state machine. */

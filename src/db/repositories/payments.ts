@@ -102,7 +102,7 @@ const BOUND_PAYMENT_COLUMNS = `
        p.created_at AS bound_created_at, p.payer_account_name AS bound_payer_account_name, p.payer_account_no AS bound_payer_account_no`;
 
 /** The request nonce's claim, folded into the unlocked read (decision 0009). */
-const NONCE_CLAIM_CTE = `${nonceClaimCte({ appId: '@nonce_app_id', nonce: '@nonce', seenAt: '@nonce_seen_at', reusableAtOrBefore: '@nonce_reusable_at' })},\n`;
+const NONCE_CLAIM_CTE = `${nonceClaimCte({ appId: '@nonce_app_id', nonce: '@nonce', seenAt: '@nonce_seen_at', signedAt: '@nonce_signed_at', reusableAtOrBefore: '@nonce_reusable_at' })},\n`;
 
 function postingReadText(lock: boolean, claimNonce: boolean): string {
   return `
@@ -159,7 +159,7 @@ export async function readForPosting(
     agency_txn_id: parameters.agencyTxnId,
     pay_code: parameters.payCode,
   };
-  if (nonce) Object.assign(values, { nonce_app_id: nonce.appId, nonce: nonce.nonce, nonce_seen_at: nonce.seenAt, nonce_reusable_at: nonce.reusableAtOrBefore });
+  if (nonce) Object.assign(values, { nonce_app_id: nonce.appId, nonce: nonce.nonce, nonce_seen_at: nonce.seenAt, nonce_signed_at: nonce.signedAt ?? nonce.seenAt, nonce_reusable_at: nonce.reusableAtOrBefore });
   const statement = lock ? POSTING_READ_LOCKED : nonce ? POSTING_READ_CLAIMING_NONCE : POSTING_READ;
   const rows = await runner.run<PostingReadRow & { nonce_claimed?: number }>(statement, values);
   assert(rows.length === 1, `agency party ${parameters.agencyPartyId} exists (read ${rows.length} rows)`);

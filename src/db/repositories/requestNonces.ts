@@ -6,11 +6,29 @@ export interface NonceClaimValues {
   nonce: string;
   seenAt: Date;
   reusableAtOrBefore: Date;
+  /** The request's X-Tongfu-Timestamp; seenAt when absent. */
+  signedAt?: Date;
 }
 
+/**
+ * The row that says the nonce table was not emptied by crash recovery since it was written
+ * (contracts/decisions/0059-nonces-after-a-database-crash.md): the table is UNLOGGED (decision
+ * 0007), so a crash empties it, this row included. Its seen_at is infinity: never purged, and no
+ * party has the empty appId.
+ */
+export const NONCE_SENTINEL = { appId: '', nonce: 'tongfu-nonce-table-intact' } as const;
+
+/**
+ * While the sentinel is missing (the table was emptied by the crash recovery of the server's
+ * last start), a request must be signed at least this long after that start: nonces used before
+ * the crash are gone, and this refuses their requests, even from a client whose clock is ahead of
+ * ours by up to this much.
+ */
+export const NONCE_HORIZON_MARGIN_SECONDS = 30;
+
 /** The values in the order of `?` placeholders in nonceClaimCte. */
-export function nonceClaimBindings(claim: NonceClaimValues): [string, string, Date, Date] {
-  return [claim.appId, claim.nonce, claim.seenAt, claim.reusableAtOrBefore];
+export function nonceClaimBindings(claim: NonceClaimValues): [string, string, Date, Date, Date] {
+  return [claim.appId, claim.nonce, claim.seenAt, claim.signedAt ?? claim.seenAt, claim.reusableAtOrBefore];
 }
 
 /** Placeholders (or expressions) for the four values of a claim, as the calling statement writes them. */
@@ -18,14 +36,24 @@ export interface NonceClaimPlaceholders {
   appId: string;
   nonce: string;
   seenAt: string;
+  /** The request's timestamp; the statement uses seenAt when absent. */
+  signedAt?: string;
   reusableAtOrBefore: string;
 }
 
 /** knex's positional placeholders, bound by nonceClaimBindings. */
-export const KNEX_PLACEHOLDERS: NonceClaimPlaceholders = { appId: '?', nonce: '?', seenAt: '?', reusableAtOrBefore: '?' };
+export const KNEX_PLACEHOLDERS: NonceClaimPlaceholders = { appId: '?', nonce: '?', seenAt: '?', signedAt: '?', reusableAtOrBefore: '?' };
 
+/**
+ * The claim. Nothing is inserted — so the nonce counts as used — when the table was emptied by a
+ * crash (no sentinel) and the request was signed before the server's start plus the margin
+ * (decision 0059). The sentinel probe is one primary-key lookup in the same statement.
+ */
 function claimStatement(p: NonceClaimPlaceholders): string {
-  return `INSERT INTO request_nonces (app_id, nonce, seen_at) VALUES (${p.appId}, ${p.nonce}, ${p.seenAt}::timestamptz)
+  return `INSERT INTO request_nonces (app_id, nonce, seen_at)
+     SELECT ${p.appId}, ${p.nonce}, ${p.seenAt}::timestamptz
+      WHERE EXISTS (SELECT 1 FROM request_nonces WHERE app_id = '${NONCE_SENTINEL.appId}' AND nonce = '${NONCE_SENTINEL.nonce}')
+         OR ${p.signedAt ?? p.seenAt}::timestamptz >= pg_postmaster_start_time() + interval '${NONCE_HORIZON_MARGIN_SECONDS} seconds'
      ON CONFLICT (app_id, nonce) DO UPDATE SET seen_at = EXCLUDED.seen_at
        WHERE request_nonces.seen_at <= ${p.reusableAtOrBefore}::timestamptz
      RETURNING 1 AS claimed`;
@@ -51,10 +79,10 @@ export function nonceClaimCte(placeholders: NonceClaimPlaceholders): string {
  * has expired. Two concurrent requests with the same nonce therefore cannot both win: the second
  * waits for the first's row, re-reads it (now fresh) and gets no row back.
  */
-export async function claimNonce(db: Db, appId: string, nonce: string, seenAt: Date, reusableAtOrBefore: Date): Promise<boolean> {
+export async function claimNonce(db: Db, appId: string, nonce: string, seenAt: Date, reusableAtOrBefore: Date, signedAt?: Date): Promise<boolean> {
   const result = await db.raw<{ rows: Array<{ claimed: number }> }>(
     claimStatement(KNEX_PLACEHOLDERS),
-    nonceClaimBindings({ appId, nonce, seenAt, reusableAtOrBefore }),
+    nonceClaimBindings({ appId, nonce, seenAt, reusableAtOrBefore, ...(signedAt ? { signedAt } : {}) }),
   );
   return result.rows.length === 1;
 }
@@ -72,4 +100,45 @@ export async function deleteExpiredNonces(db: Db, expiredAtOrBefore: Date, batch
     [expiredAtOrBefore, batchSizeMax],
   );
   return result.rowCount ?? 0;
+}
+
+export type NonceTableState = 'intact' | 'initialised' | 'restored' | 'horizon';
+
+/**
+ * Puts the sentinel back when that is safe, and says what it found (decision 0059):
+ * - `intact`: the sentinel is there;
+ * - `initialised`: it was missing but the table was never emptied by a crash (a new or cloned
+ *   database, or one whose guard was written during this very server run): it is written now;
+ * - `restored`: the table was emptied by the crash recovery of the server's last start, long
+ *   enough ago that every request signed before it is outside the timestamp window: written now;
+ * - `horizon`: emptied by that recovery too recently: left missing, so claims keep refusing
+ *   requests signed before the start plus the margin.
+ * The guard (a LOGGED row) remembers during which server run the sentinel was last seen.
+ */
+export async function ensureNonceSentinel(db: Db, windowSeconds: number): Promise<NonceTableState> {
+  return db.transaction(async (trx) => {
+    await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', ['tongfu_nonce_sentinel']);
+    const found = await trx.raw<{ rows: Array<{ present: boolean; guard_start: Date | null; same_run: boolean | null; settled: boolean }> }>(
+      `SELECT EXISTS (SELECT 1 FROM request_nonces WHERE app_id = ? AND nonce = ?) AS present,
+              g.postmaster_started_at AS guard_start,
+              g.postmaster_started_at = pg_postmaster_start_time() AS same_run,
+              now() >= pg_postmaster_start_time() + make_interval(secs => ?) AS settled
+         FROM (SELECT 1) one LEFT JOIN nonce_guard g ON g.id = 1`,
+      [NONCE_SENTINEL.appId, NONCE_SENTINEL.nonce, windowSeconds + NONCE_HORIZON_MARGIN_SECONDS],
+    );
+    const row = found.rows[0]!;
+    let state: NonceTableState;
+    if (row.present) state = 'intact';
+    else if (row.guard_start === null || row.same_run === true) state = 'initialised';
+    else if (row.settled) state = 'restored';
+    else return 'horizon';
+    if (!row.present) {
+      await trx.raw(`INSERT INTO request_nonces (app_id, nonce, seen_at) VALUES (?, ?, 'infinity') ON CONFLICT (app_id, nonce) DO NOTHING`, [NONCE_SENTINEL.appId, NONCE_SENTINEL.nonce]);
+    }
+    await trx.raw(
+      `INSERT INTO nonce_guard (id, postmaster_started_at) VALUES (1, pg_postmaster_start_time())
+       ON CONFLICT (id) DO UPDATE SET postmaster_started_at = EXCLUDED.postmaster_started_at`,
+    );
+    return state;
+  });
 }
