@@ -1,7 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Db } from '../db/database';
-import { listSerialSequences } from '../db/repositories/notices';
-import { serialHeadroomRatio } from '../services/serialHeadroom';
+import { serialHeadrooms } from '../services/serialHeadroom';
 
 /** Prometheus metrics (docs/interface.md §6): requests and latency by route and status, the pool. */
 export class Metrics {
@@ -50,8 +49,8 @@ export class Metrics {
         registers: [this.registry],
         async collect() {
           this.reset();
-          for (const sequence of await listSerialSequences(db)) {
-            this.set({ region: sequence.regionCode, year: sequence.year2, type: sequence.kind }, serialHeadroomRatio(sequence.lastSerial));
+          for (const sequence of await serialHeadrooms(db)) {
+            this.set({ region: sequence.regionCode, year: sequence.year2, type: sequence.kind }, sequence.ratio);
           }
         },
       });

@@ -1,6 +1,7 @@
 import type { Clock } from '../domain/clock';
 import type { Logger } from '../logger';
-import { SERIAL_MAX } from '../db/repositories/notices';
+import type { Queryable } from '../db/database';
+import { listSerialSequences, SERIAL_MAX } from '../db/repositories/notices';
 
 /**
  * The headroom of the payCode serial sequences (docs/payment-code.md: 9-digit serials per region, year
@@ -47,4 +48,9 @@ export class SerialHeadroomMonitor {
       'payCode serials are running out for this region, year and notice type (less than 10% left)',
     );
   }
+}
+
+/** Every payCode serial sequence with the share of its serials still free (the metric's reading). */
+export async function serialHeadrooms(db: Queryable): Promise<Array<{ regionCode: string; year2: string; kind: string; ratio: number }>> {
+  return (await listSerialSequences(db)).map((sequence) => ({ regionCode: sequence.regionCode, year2: sequence.year2, kind: sequence.kind, ratio: serialHeadroomRatio(sequence.lastSerial) }));
 }
