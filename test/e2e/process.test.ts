@@ -334,6 +334,12 @@ describe('the service process', () => {
     const port = await freePort();
     current = start(dataDir, port, { TONGFU_HTTP_WORKERS: '2' });
     await waitReady(current);
+    // An earlier test killed this PostgreSQL: until the nonce horizon passes, requests signed
+    // within 30 s of the server's start are refused (contracts/decisions/0059-nonces-after-a-database-crash.md).
+    const pg = new Client({ connectionString: embeddedConnection(dataDir) });
+    await pg.connect();
+    const { rows } = await pg.query<{ wait_ms: number }>(`SELECT GREATEST(0, EXTRACT(EPOCH FROM pg_postmaster_start_time() + interval '31 seconds' - now()) * 1000)::int AS wait_ms`).finally(() => pg.end());
+    await new Promise((resolve) => setTimeout(resolve, rows[0]!.wait_ms));
     const suffix = crypto.randomBytes(3).toString('hex').toUpperCase();
     const finance = await addPartyByCli(dataDir, 'finance', `FIN_${suffix}`);
     // A second finance party is the simplest party to register by hand; any role is cached alike.
