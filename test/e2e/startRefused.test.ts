@@ -58,7 +58,7 @@ it('a bad TONGFU_CRON_* stops the embedded PostgreSQL it started, and says what 
   const result = await run(dataDir, { PORT: '0', TONGFU_CRON_EXPIRE_NOTICES: 'every night' });
   expect(result.code).toBe(2);
   expect(result.stderr).toContain('TONGFU_CRON_EXPIRE_NOTICES');
-  expect(result.stderr).toContain('e.g. "10 0 * * *"');
+  expect(result.stderr).toContain('e.g. "0 2 * * *;30 6 * * *"');
   // It did start the server (the cluster exists), and stopped it.
   expect(fs.existsSync(path.join(dataDir, 'pg', 'PG_VERSION'))).toBe(true);
   await expectNothingLeft(dataDir);
