@@ -20,7 +20,7 @@ import { shanghaiDate } from '../domain/businessDate';
 import type { Clocks } from '../domain/clock';
 import { assert, TongfuError } from '../domain/errors';
 import { daysLate, lateFeeForItem, type LateFeeRule } from '../domain/lateFee';
-import { sumMoney, ZERO } from '../domain/money';
+import { formatMoney, sumMoney, ZERO } from '../domain/money';
 import { fillCheckoutUrl, type OnlinePayment } from '../domain/onlinePayment';
 import { maskName, namesMatch } from '../domain/payer';
 import type { NoticeStatus } from '../domain/stateMachines';
@@ -160,7 +160,7 @@ export class PortalService {
         code: party.code,
         displayName: online.displayName,
         logoText: online.logoText,
-        checkoutUrl: fillCheckoutUrl(online.checkoutUrlTemplate, { payCode: notice.payCode, amount: notice.amountDue.toFixed(2), returnUrl }),
+        checkoutUrl: fillCheckoutUrl(online.checkoutUrlTemplate, { payCode: notice.payCode, amount: formatMoney(notice.amountDue), returnUrl }),
       };
     });
   }

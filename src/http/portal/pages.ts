@@ -6,6 +6,7 @@
 import type { Decimal as DecimalJs } from 'decimal.js';
 import { formatInstant } from '../../domain/businessDate';
 import { lateFeeRuleText } from '../../domain/lateFeeText';
+import { formatMoney } from '../../domain/money';
 import { amountInWords } from '../../domain/moneyWords';
 import { groupPayCode } from '../../domain/payCodeInput';
 import type { NoticeStatus } from '../../domain/stateMachines';
@@ -18,7 +19,7 @@ export const SITE_NAME = '通付 · 非税收入网上缴费';
 
 /** Money as the page shows it: "218.00 元". */
 export function yuan(amount: DecimalJs | string): string {
-  return `${typeof amount === 'string' ? amount : amount.toFixed(2)} 元`;
+  return `${typeof amount === 'string' ? amount : formatMoney(amount)} 元`;
 }
 
 /** An instant in Beijing time as people write it: "2026-12-01 21:03:05". */
@@ -164,8 +165,8 @@ export function noticePage(notice: PortalNotice, agencies: PortalAgency[]): stri
   const rows = notice.lines.map(
     (line) => html`<tr>
 <td>${line.itemName}${line.quantity > 1 ? html` × ${line.quantity}` : ''}${lateFeeRuleText(line.lateFeeRule) ? html`<span class="rule">滞纳金：${lateFeeRuleText(line.lateFeeRule)}</span>` : ''}</td>
-<td class="num">${line.amount.toFixed(2)}</td>
-<td class="num">${line.lateFee.toFixed(2)}</td>
+<td class="num">${formatMoney(line.amount)}</td>
+<td class="num">${formatMoney(line.lateFee)}</td>
 </tr>`,
   );
   return layout(
@@ -183,8 +184,8 @@ ${notice.expireDate ? html`<dt>有效期至</dt><dd>${notice.expireDate}</dd>` :
 <thead><tr><th scope="col">项目</th><th scope="col" class="num">金额</th><th scope="col" class="num">${issued ? '今日滞纳金' : '滞纳金'}</th></tr></thead>
 <tbody>${rows}</tbody>
 <tfoot>
-<tr><th scope="row">合计</th><td class="num">${notice.totalAmount.toFixed(2)}</td><td class="num">${notice.lateFee.toFixed(2)}</td></tr>
-${issued ? html`<tr><th scope="row">今日应缴（${notice.today}）</th><td class="num" colspan="2">${notice.amountDue.toFixed(2)}</td></tr>` : ''}
+<tr><th scope="row">合计</th><td class="num">${formatMoney(notice.totalAmount)}</td><td class="num">${formatMoney(notice.lateFee)}</td></tr>
+${issued ? html`<tr><th scope="row">今日应缴（${notice.today}）</th><td class="num" colspan="2">${formatMoney(notice.amountDue)}</td></tr>` : ''}
 </tfoot>
 </table>
 ${whatNext(notice, agencies)}
@@ -206,7 +207,7 @@ export function receiptPage(receipt: PortalReceipt, content: ReceiptContent, qrS
       : html`<table>
 <caption>冲红记录</caption>
 <thead><tr><th scope="col">时间</th><th scope="col">原因</th><th scope="col" class="num">金额（元）</th></tr></thead>
-<tbody>${receipt.reversals.map((reversal) => html`<tr><td>${beijingTime(reversal.reversedAt)}</td><td>${reversal.reason}</td><td class="num">${reversal.amount.toFixed(2)}</td></tr>`)}</tbody>
+<tbody>${receipt.reversals.map((reversal) => html`<tr><td>${beijingTime(reversal.reversedAt)}</td><td>${reversal.reason}</td><td class="num">${formatMoney(reversal.amount)}</td></tr>`)}</tbody>
 </table>`;
   return layout(
     `电子票据 ${content.receiptNo}`,
