@@ -104,22 +104,41 @@ export function newEventId(): string {
  * unknown type, or for data that is not a JSON object within EVENT_DATA_BYTES_MAX.
  */
 export async function recordEvent(trx: Knex.Transaction, event: NewEvent): Promise<RecordedEvent> {
-  assert(trx.isTransaction === true, 'recordEvent runs inside the transaction of the change it reports');
-  assert(isEventType(event.type), `unknown event type ${String(event.type)}: add it to EVENT_TYPES`);
-  assert(event.occurredAt instanceof Date && Number.isFinite(event.occurredAt.getTime()), 'occurredAt is a valid Date');
-  assert(typeof event.data === 'object' && event.data !== null && !Array.isArray(event.data), 'event data is a JSON object');
-  const dataJson = JSON.stringify(event.data);
-  assert(Buffer.byteLength(dataJson, 'utf8') <= EVENT_DATA_BYTES_MAX, `event data is at most ${EVENT_DATA_BYTES_MAX} bytes of JSON`);
-  const partyIds = [...new Set(event.recipients.map((recipient) => recipient.partyId))];
-  assert(partyIds.length <= EVENT_RECIPIENTS_MAX, `an event has at most ${EVENT_RECIPIENTS_MAX} recipients`);
-  for (const partyId of partyIds) assert(PARTY_ID_PATTERN.test(partyId), `recipient partyId ${partyId} is a party's id`);
+  const [recorded] = await recordEvents(trx, [event]);
+  assert(recorded !== undefined, 'one event recorded');
+  return recorded;
+}
 
-  const eventId = newEventId();
-  await repo.insertEvents(
-    trx,
-    partyIds.map((partyId) => ({ event_id: eventId, type: event.type, recipient_party_id: partyId, occurred_at: event.occurredAt, data_json: dataJson })),
-  );
-  return { eventId, recipientCount: partyIds.length };
+/** Rows one INSERT of recordEvents carries at most (5 parameters a row, under PostgreSQL's 65,535). */
+const EVENT_ROWS_PER_INSERT_MAX = 10_000;
+
+/**
+ * Records several events in the caller's transaction with as few INSERTs as their rows need (one
+ * per EVENT_ROWS_PER_INSERT_MAX rows): the set-based form that a batch (reconciliation's backfill,
+ * settlement) uses instead of a round trip per event. Each event is checked as recordEvent checks
+ * it; the answers are in the events' order.
+ */
+export async function recordEvents(trx: Knex.Transaction, events: readonly NewEvent[]): Promise<RecordedEvent[]> {
+  assert(trx.isTransaction === true, 'recordEvents runs inside the transaction of the change it reports');
+  const rows: repo.NewEventRow[] = [];
+  const recorded: RecordedEvent[] = [];
+  for (const event of events) {
+    assert(isEventType(event.type), `unknown event type ${String(event.type)}: add it to EVENT_TYPES`);
+    assert(event.occurredAt instanceof Date && Number.isFinite(event.occurredAt.getTime()), 'occurredAt is a valid Date');
+    assert(typeof event.data === 'object' && event.data !== null && !Array.isArray(event.data), 'event data is a JSON object');
+    const dataJson = JSON.stringify(event.data);
+    assert(Buffer.byteLength(dataJson, 'utf8') <= EVENT_DATA_BYTES_MAX, `event data is at most ${EVENT_DATA_BYTES_MAX} bytes of JSON`);
+    const partyIds = [...new Set(event.recipients.map((recipient) => recipient.partyId))];
+    assert(partyIds.length <= EVENT_RECIPIENTS_MAX, `an event has at most ${EVENT_RECIPIENTS_MAX} recipients`);
+    for (const partyId of partyIds) assert(PARTY_ID_PATTERN.test(partyId), `recipient partyId ${partyId} is a party's id`);
+    const eventId = newEventId();
+    for (const partyId of partyIds) rows.push({ event_id: eventId, type: event.type, recipient_party_id: partyId, occurred_at: event.occurredAt, data_json: dataJson });
+    recorded.push({ eventId, recipientCount: partyIds.length });
+  }
+  for (let start = 0; start < rows.length; start += EVENT_ROWS_PER_INSERT_MAX) {
+    await repo.insertEvents(trx, rows.slice(start, start + EVENT_ROWS_PER_INSERT_MAX));
+  }
+  return recorded;
 }
 
 /**
