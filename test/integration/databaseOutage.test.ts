@@ -1,17 +1,7 @@
-import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
-import { loadConfig } from '../../src/config';
-import { createDb } from '../../src/db/database';
-import { EmbeddedPostgres } from '../../src/db/embeddedPostgres';
-import { ManualClock } from '../../src/domain/clock';
-import { Runtime, startRuntime } from '../../src/runtime';
-import { buildWorld, signedAs, SignedCall } from '../helpers/builders';
+import { SignedCall } from '../helpers/builders';
+import { DedicatedService, startDedicatedService } from '../helpers/dedicatedServer';
 import { expectLedgerVerified, issueNotice, newTxnId, postingBody, shanghai } from '../helpers/payments';
-import { sendChecked, TestService } from '../helpers/testService';
+import { TestService } from '../helpers/testService';
 
 /**
  * docs/quality.md §2, database outage: PostgreSQL stopped for 10 s under a load of postings. Meanwhile
@@ -44,49 +34,18 @@ interface Attempt {
   retryAfter: string | null;
 }
 
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tongfu-outage-'));
-fs.chmodSync(dataDir, 0o755);
-let embedded: EmbeddedPostgres;
-let runtime: Runtime;
-let server: http.Server;
+let dedicated: DedicatedService;
 let service: TestService;
 let agency: SignedCall;
 let unit: SignedCall;
 
-function newEmbedded(): EmbeddedPostgres {
-  return new EmbeddedPostgres({ dataDir, log: pino({ level: 'silent' }), durable: false, reuseLiveServer: false });
-}
-
 beforeAll(async () => {
-  embedded = newEmbedded();
-  const connectionString = await embedded.start();
-  const db = createDb({ connectionString, poolMax: 10 });
-  const config = loadConfig({ DATABASE_URL: connectionString, TONGFU_JOBS: 'off', LOG_LEVEL: 'silent', PUBLIC_BASE_URL: 'http://tongfu.test' });
-  const business = new ManualClock(new Date(shanghai(NOW)));
-  runtime = await startRuntime(config, pino({ level: 'silent' }), { database: { db, connectionString, embedded: undefined, close: () => db.destroy() }, clocks: { business, real: { now: () => new Date() } } });
-  server = http.createServer(runtime.app.callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  service = {
-    baseUrl,
-    runtime,
-    database: { db, connectionString, name: 'tongfu', drop: () => db.destroy() },
-    clocks: { business, real: { now: () => new Date() } },
-    request: (method, target, options) => sendChecked(baseUrl, method, target, options),
-    close: async () => undefined,
-  };
-  const world = await buildWorld(service);
-  unit = signedAs(service, world.unit);
-  agency = signedAs(service, world.agency);
+  dedicated = await startDedicatedService({ prefix: 'tongfu-outage-', durable: false, poolMax: 10, now: NOW });
+  ({ service, unit, agency } = dedicated);
 });
 
 afterAll(async () => {
-  server?.closeAllConnections();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  await runtime?.stopBackground(1000);
-  await runtime?.close();
-  await embedded?.stop();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await dedicated?.close();
 });
 
 it('answers 503 fast while PostgreSQL is down, recovers by itself, and leaves nothing half-written', async () => {
@@ -119,12 +78,12 @@ it('answers 503 fast while PostgreSQL is down, recovers by itself, and leaves no
 
   await new Promise((resolve) => setTimeout(resolve, 1_000));
   const stopAt = performance.now() - t0;
-  await embedded.stop();
+  await dedicated.embedded.stop();
   const downAt = performance.now() - t0;
   await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
   const upAt = performance.now() - t0;
-  embedded = newEmbedded();
-  await embedded.start();
+  dedicated.embedded = dedicated.newEmbedded();
+  await dedicated.embedded.start();
   // Recovered by itself: the load goes on until a posting started after the restart succeeds.
   const deadline = Date.now() + 30_000;
   while (!attempts.some((a) => a.startedMs > upAt && a.status === 201) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));

@@ -1,19 +1,11 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
-import { loadConfig } from '../../src/config';
-import { createDb } from '../../src/db/database';
-import { EmbeddedPostgres } from '../../src/db/embeddedPostgres';
+import crypto from 'node:crypto';
 import { NONCE_HORIZON_MARGIN_SECONDS } from '../../src/db/repositories/requestNonces';
-import { ManualClock } from '../../src/domain/clock';
-import { Runtime, startRuntime } from '../../src/runtime';
-import { buildWorld, signedAs, SignedCall } from '../helpers/builders';
-import { issueNotice, shanghai } from '../helpers/payments';
-import { sendChecked, TestResponse, TestService } from '../helpers/testService';
+import { SignedCall } from '../helpers/builders';
+import { DedicatedService, startDedicatedService } from '../helpers/dedicatedServer';
+import { issueNotice } from '../helpers/payments';
+import { TestResponse, TestService } from '../helpers/testService';
 
 /**
  * A request captured before a PostgreSQL crash and sent again after it, within the timestamp
@@ -24,45 +16,19 @@ import { sendChecked, TestResponse, TestService } from '../helpers/testService';
  */
 jest.setTimeout(120_000);
 
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tongfu-noncecrash-'));
-fs.chmodSync(dataDir, 0o755);
-let embedded: EmbeddedPostgres;
-let runtime: Runtime;
-let server: http.Server;
+let dedicated: DedicatedService;
 let service: TestService;
 let unit: SignedCall;
 let agency: SignedCall;
 
 beforeAll(async () => {
   // Durable: what committed before the kill must survive it, as in production.
-  embedded = new EmbeddedPostgres({ dataDir, log: pino({ level: 'silent' }), durable: true, reuseLiveServer: false });
-  const connectionString = await embedded.start();
-  const db = createDb({ connectionString, poolMax: 5 });
-  const config = loadConfig({ DATABASE_URL: connectionString, TONGFU_JOBS: 'off', LOG_LEVEL: 'silent', PUBLIC_BASE_URL: 'http://tongfu.test' });
-  const business = new ManualClock(new Date(shanghai('2026-11-20T09:00:00')));
-  runtime = await startRuntime(config, pino({ level: 'silent' }), { database: { db, connectionString, embedded: undefined, close: () => db.destroy() }, clocks: { business, real: { now: () => new Date() } } });
-  server = http.createServer(runtime.app.callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  service = {
-    baseUrl,
-    runtime,
-    database: { db, connectionString, name: 'tongfu', drop: () => db.destroy() },
-    clocks: { business, real: { now: () => new Date() } },
-    request: (method, target, options) => sendChecked(baseUrl, method, target, options),
-    close: async () => undefined,
-  };
-  const world = await buildWorld(service);
-  unit = signedAs(service, world.unit);
-  agency = signedAs(service, world.agency);
+  dedicated = await startDedicatedService({ prefix: 'tongfu-noncecrash-', durable: true, poolMax: 5, now: '2026-11-20T09:00:00' });
+  ({ service, unit, agency } = dedicated);
 });
 
 afterAll(async () => {
-  server?.closeAllConnections();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  await runtime?.close();
-  await embedded?.stop();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await dedicated?.close();
 });
 
 /** Sends until the answer is not 503 (the pool reconnecting after the restart). */
@@ -88,7 +54,7 @@ it('refuses a request captured before a crash and re-sent within the window afte
   expect((await agency('GET', `/v1/agency/notices/${payCode}`, undefined, verify)).body.error.code).toBe('NONCE_REUSED');
 
   const before = (await service.database.db.raw<{ rows: Array<{ started: Date }> }>('SELECT pg_postmaster_start_time() AS started')).rows[0]!.started;
-  const postmasterPid = Number(fs.readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const postmasterPid = Number(fs.readFileSync(path.join(dedicated.dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
   process.kill(postmasterPid, 'SIGKILL');
 
   // The supervisor starts it again; crash recovery empties the UNLOGGED nonce table.
