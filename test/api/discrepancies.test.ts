@@ -4,6 +4,7 @@ import { buildWorld, registerParty, signedAs, SignedCall, World } from '../helpe
 import { insertDiscrepancy, type DiscrepancyRowInput } from '../helpers/discrepancyRows';
 import { expectLedgerVerified, issueNotice, newTxnId, postingBody, shanghai, unknownPayCode } from '../helpers/payments';
 import { startTestService, TestService } from '../helpers/testService';
+import { verifyLedger } from '../../src/services/ledger';
 
 /**
  * Resolving discrepancies with maker-checker (docs/reconciliation.md §3) over signed HTTP, every
@@ -394,3 +395,19 @@ describe('lists and the audit log', () => {
 });
 
 
+
+describe('ledger verify', () => {
+  it('reports a resolved discrepancy whose correction entry is missing', async () => {
+    const payment = await applied();
+    const id = await discrepancy({ type: 'AMOUNT_MISMATCH', status: 'RESOLVED', agencyTxnId: payment.agencyTxnId, paymentId: payment.paymentId, statement: { payCode: payment.payCode, amount: '52.00' } });
+    // Resolved by ACCEPT_PLATFORM: nothing to book, the ledger holds.
+    await expectLedgerVerified(db());
+    // Claimed ACCEPT_STATEMENT without its MISMATCH_SURPLUS: broken.
+    await db()('reconciliation_discrepancies').where({ discrepancy_id: id }).update({ resolution_action: 'ACCEPT_STATEMENT' });
+    const verification = await verifyLedger(db());
+    const broken = verification.checks.filter((check) => !check.ok);
+    expect(broken.map((check) => check.name)).toEqual(['discrepancyCorrections']);
+    expect(broken[0]?.breaks[0]).toMatchObject({ subject: `discrepancy ${id}`, detail: { expectedKind: 'MISMATCH_SURPLUS', expectedAmount: '2.00', entries: 0 } });
+    await db()('reconciliation_discrepancies').where({ discrepancy_id: id }).update({ resolution_action: 'ACCEPT_PLATFORM' });
+  });
+});
