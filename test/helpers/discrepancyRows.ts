@@ -105,3 +105,10 @@ export async function insertDiscrepancy(db: Db, input: DiscrepancyRowInput): Pro
   });
   return discrepancyId;
 }
+
+/** The row id of a discrepancy (what journal entries reference). */
+export async function discrepancyRowId(db: Db, discrepancyId: string): Promise<string> {
+  const row = await db('reconciliation_discrepancies').where({ discrepancy_id: discrepancyId }).first('id');
+  if (row === undefined) throw new Error(`no discrepancy ${discrepancyId}`);
+  return String(row.id);
+}
