@@ -543,12 +543,22 @@ export function unidentifiedCreditEntry(input: { bankPostingId: string; receivin
  * the shortfall to the agency — its clearing balance no longer counts money it does not hold, and
  * the pending revenue those items stood for leaves settlement (the agency owes it outside the
  * ledger's settlement flow). One debit per receiving account of the shortfall's items, in the
- * order given (summed per account). References the discrepancy.
+ * order given (summed per account). For unapplied money (`unapplied`) the shortfall is debited
+ * to the agency's unapplied suspense instead, where a debit is what the agency owes
+ * (contracts/decisions/0117-discrepancy-actions.md). References the discrepancy.
  */
-export function writeOffEntry(input: { discrepancyId: string; agencyCode: string; shortfall: ReadonlyArray<{ receivingAccountNo: string; amount: Decimal }>; accountingDate: string }): JournalEntry {
-  assert(input.shortfall.length >= 1, 'a write-off writes off something');
-  const total = positive(sumMoney(input.shortfall.map((part) => part.amount)), 'a write-off');
+export function writeOffEntry(input: {
+  discrepancyId: string;
+  agencyCode: string;
+  shortfall: ReadonlyArray<{ receivingAccountNo: string; amount: Decimal }>;
+  unapplied?: Decimal;
+  accountingDate: string;
+}): JournalEntry {
+  const unapplied = input.unapplied === undefined ? undefined : positive(input.unapplied, 'an unapplied shortfall');
+  assert(input.shortfall.length >= 1 || unapplied !== undefined, 'a write-off writes off something');
+  const total = positive(sumMoney([...input.shortfall.map((part) => part.amount), ...(unapplied === undefined ? [] : [unapplied])]), 'a write-off');
   const debits = netLines(input.shortfall.map((part) => ({ account: ACCOUNTS.revenuePending(part.receivingAccountNo), debit: positive(part.amount, 'a part of a shortfall') })));
+  if (unapplied !== undefined) debits.push({ account: ACCOUNTS.suspenseUnapplied(input.agencyCode), side: 'DEBIT', amount: unapplied });
   return entry(JOURNAL_ENTRY_KINDS.writeOff, input.accountingDate, { discrepancyId: input.discrepancyId }, [
     ...debits,
     { account: ACCOUNTS.agencyClearing(input.agencyCode), side: 'CREDIT', amount: total },

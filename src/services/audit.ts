@@ -47,6 +47,10 @@ export const AUDIT_ACTIONS = {
   'item.saved': 'item:{itemCode}',
   'unit_items.replaced': 'unit:{unitCode}/items',
   'event.redelivered': 'event:{eventId}',
+  // Maker-checker (src/services/proposals.ts): the target is `{kind}:{id}`, e.g. `discrepancy:{discrepancyId}`.
+  'proposal.created': '{kind}:{id}/proposal:{proposalId}',
+  'proposal.approved': '{kind}:{id}/proposal:{proposalId}',
+  'proposal.rejected': '{kind}:{id}/proposal:{proposalId}',
 } as const;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;

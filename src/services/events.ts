@@ -50,6 +50,8 @@ export const EVENT_TYPES = {
   'payment.succeeded': 'PaymentSucceededEventData',
   'payment.unapplied': 'PaymentUnappliedEventData',
   'notice.voided': 'NoticeVoidedEventData',
+  'payment.reversed': 'PaymentReversedEventData',
+  'discrepancy.resolved': 'DiscrepancyResolvedEventData',
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;

@@ -16,6 +16,8 @@ import { NONCE_TIMESTAMP_WINDOW_SECONDS } from './nonces';
 import { PublicLookupLimiter } from './publicLookupLimits';
 import { PaymentService } from './payments';
 import { ReceiptService } from './receipts';
+import { DiscrepancyService, discrepancyHandler } from './discrepancies';
+import { ProposalEngine } from './proposals';
 
 export interface ServiceDependencies {
   db: Db;
@@ -60,6 +62,10 @@ export interface Services {
   receipts: ReceiptService;
   /** Payment postings and reads (docs/lifecycle.md §3, docs/interface.md §6.3): the posting writes payment, notice, ledger, receipt and events in one statement. */
   payments: PaymentService;
+  /** Maker-checker (docs/settlement.md §2): each target kind registers its handler (decision 0115). */
+  proposals: ProposalEngine;
+  /** Reconciliation discrepancies: finance's list and reads (docs/reconciliation.md §3); resolved through `proposals`. */
+  discrepancies: DiscrepancyService;
 }
 
 export async function buildServices(deps: ServiceDependencies): Promise<Services> {
@@ -83,6 +89,8 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
     publicBaseUrl: deps.config.publicBaseUrl,
     limiter: new PublicLookupLimiter({ db: deps.db, realClock: deps.clocks.real, log: deps.log }),
   });
+  const proposals = new ProposalEngine({ db: deps.db, clocks: deps.clocks, log: deps.log });
+  proposals.register(discrepancyHandler());
   return {
     deps,
     authenticator,
@@ -110,5 +118,7 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
     events,
     receipts,
     payments: new PaymentService({ db: deps.db, clocks: deps.clocks, log: deps.log, receipts, fieldCipher }),
+    proposals,
+    discrepancies: new DiscrepancyService({ db: deps.db, clocks: deps.clocks, log: deps.log }),
   };
 }

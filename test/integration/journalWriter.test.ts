@@ -17,9 +17,9 @@ import {
 } from '../../src/domain/ledger';
 import { Decimal, formatMoney } from '../../src/domain/money';
 import { buildWorld, ITEMS, signedAs, SignedCall, World } from '../helpers/builders';
+import { discrepancyRowId, insertDiscrepancy } from '../helpers/discrepancyRows';
 import { expectLedgerVerified, postingBody, unknownPayCode } from '../helpers/payments';
 import { startTestService, TestService } from '../helpers/testService';
-import { discrepancyIdsFor } from '../helpers/journalReferences';
 
 /**
  * The journal writer (docs/ledger.md): one repository function writes any entry the domain
@@ -155,18 +155,21 @@ describe('the general writer', () => {
     const refund = await db('refunds').where({ payment_id: unapplied.payment.id }).first('id');
     const original = await findJournalEntry(db, succeeded.postingEntryId);
     expect(original).toBeDefined();
-    const [d0, d1, d2, d3] = await discrepancyIdsFor(db, world.agency.code, 4);
     const items = [{ amount: new Decimal('10.00'), incomeSortCode: '1030402', budgetLevel: 0, shares: [{ budgetLevel: 2, ratio: new Decimal('0.4') }, { budgetLevel: 3, ratio: new Decimal('0.6') }] }];
+    // Discrepancy references are checked by a foreign key (migration 20261202000100): real rows, OPEN.
+    const [d0, d1, d2, d3] = await Promise.all(
+      ['AROUND-0', 'AROUND-1', 'AROUND-2', 'AROUND-3'].map(async (agencyTxnId) => discrepancyRowId(db, await insertDiscrepancy(db, { agencyCode: world.agency.code, businessDate: DATE, type: 'SHORTAGE', agencyTxnId }))),
+    ) as [string, string, string, string];
     const entries: JournalEntry[] = [
-      reversalEntry({ original: original!, accountingDate: DATE, cause: { discrepancyId: d0! } }),
+      reversalEntry({ original: original!, accountingDate: DATE, cause: { discrepancyId: d0 } }),
       settlementExecutedEntry({ instructionId: '900001', agencyCode: world.agency.code, receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('10.00'), accountingDate: DATE }),
       settlementConfirmedEntry({ instructionId: '900001', receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('10.00'), items, accountingDate: DATE }).entry,
       agencyRefundConfirmedEntry({ refundId: String(refund.id), agencyCode: world.agency.code, amount: new Decimal('12.34'), unapplied: true, accountingDate: DATE }),
       bankRefundConfirmedEntry({ refundId: String(refund.id), bankPostingId: '700002', receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('10.00'), items, accountingDate: DATE }).entry,
       unidentifiedCreditEntry({ bankPostingId: '700001', receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('5.00'), accountingDate: DATE }),
-      writeOffEntry({ discrepancyId: d1!, agencyCode: world.agency.code, shortfall: [{ receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('1.00') }], accountingDate: DATE }),
-      mismatchDifferenceEntry({ discrepancyId: d2!, agencyCode: world.agency.code, platformAmount: new Decimal('1.00'), statementAmount: new Decimal('2.00'), accountingDate: DATE }),
-      mismatchDifferenceEntry({ discrepancyId: d3!, agencyCode: world.agency.code, platformAmount: new Decimal('2.00'), statementAmount: new Decimal('1.00'), accountingDate: DATE }),
+      writeOffEntry({ discrepancyId: d1, agencyCode: world.agency.code, shortfall: [{ receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('1.00') }], accountingDate: DATE }),
+      mismatchDifferenceEntry({ discrepancyId: d2, agencyCode: world.agency.code, platformAmount: new Decimal('1.00'), statementAmount: new Decimal('2.00'), accountingDate: DATE }),
+      mismatchDifferenceEntry({ discrepancyId: d3, agencyCode: world.agency.code, platformAmount: new Decimal('2.00'), statementAmount: new Decimal('1.00'), accountingDate: DATE }),
     ];
     const read = await rolledBack(async (trx) => {
       const stored = [];

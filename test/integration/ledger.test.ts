@@ -6,7 +6,6 @@ import { verifyLedger } from '../../src/services/ledger';
 import { buildWorld, signedAs, World } from '../helpers/builders';
 import { expectLedgerVerified, issueNotice, postingBody, shanghai, unknownPayCode } from '../helpers/payments';
 import { startTestService, TestService } from '../helpers/testService';
-import { discrepancyIdsFor } from '../helpers/journalReferences';
 
 /**
  * The ledger (docs/lifecycle.md §4): the database itself refuses to edit it, and `ledger verify` — the
@@ -40,14 +39,16 @@ async function ledgerWithPayments(): Promise<{ service: TestService; world: Worl
   return { service, world, db: service.database.db };
 }
 
+let bankPostingIds = 0;
+
 /**
- * Inserts an entry straight into the tables, bypassing the code (and its balance assertion): a
- * WRITE_OFF, the kind that needs only a discrepancy to point at.
+ * Inserts an entry straight into the tables, bypassing the code (and its balance assertion): an
+ * UNIDENTIFIED_CREDIT, the kind that needs only a bank posting's id, which has no table yet to
+ * check it (discrepancies have theirs now, and their corrections are checked on their own).
  */
 async function insertEntryAround(db: Db, lines: Array<{ account: string; side: 'DEBIT' | 'CREDIT'; amount: string }>): Promise<void> {
-  const agencyCode = ((await db('parties').where({ role: 'agency' }).orderBy('id').first('code')) as { code: string }).code;
-  const [discrepancyId] = await discrepancyIdsFor(db, agencyCode, 1);
-  const [entry] = await db('journal_entries').insert({ kind: 'WRITE_OFF', discrepancy_id: discrepancyId, accounting_date: '2026-11-20', created_at: new Date() }).returning('id');
+  bankPostingIds += 1;
+  const [entry] = await db('journal_entries').insert({ kind: 'UNIDENTIFIED_CREDIT', bank_posting_id: bankPostingIds, accounting_date: '2026-11-20', created_at: new Date() }).returning('id');
   await db('journal_lines').insert(lines.map((line, index) => ({ entry_id: (entry as { id: string }).id, line_no: index + 1, ...line })));
 }
 
@@ -110,7 +111,7 @@ describe('ledger verify', () => {
     const verification = await verifyLedger(context.db);
     expect(verification.ok).toBe(true);
     expect(verification.totals).toEqual({ entries: 3, lines: 6, debit: '107.50', credit: '107.50' });
-    expect(verification.checks.map((check) => check.name)).toEqual(['entriesBalance', 'trialBalance', 'agencyClearing', 'paidNotices', 'noticeLateFees', 'suspenseUnapplied', 'revenuePending', 'paymentEntries', 'reversalsMirror', 'reversedPayments', 'paymentAgencies', 'unappliedRefunds', 'paymentKeys']);
+    expect(verification.checks.map((check) => check.name)).toEqual(['entriesBalance', 'trialBalance', 'agencyClearing', 'paidNotices', 'noticeLateFees', 'suspenseUnapplied', 'revenuePending', 'paymentEntries', 'reversalsMirror', 'reversedPayments', 'discrepancyCorrections', 'paymentAgencies', 'unappliedRefunds', 'paymentKeys']);
     const result = await cli(['ledger', 'verify'], context.service.database.connectionString);
     expect(result.code).toBe(0);
     expect(result.out).toEqual([JSON.parse(JSON.stringify(verification))]);
@@ -121,7 +122,7 @@ describe('ledger verify', () => {
     const verification = await verifyLedger(context.db);
     expect(verification.ok).toBe(false);
     expect(brokenChecks(verification)).toEqual(['agencyClearing', 'entriesBalance', 'trialBalance']);
-    expect(verification.checks.find((check) => check.name === 'entriesBalance')?.breaks).toEqual([{ subject: expect.stringMatching(/^entry \d+$/), detail: { kind: 'WRITE_OFF', lines: 1, debit: '10.00', credit: '0' } }]);
+    expect(verification.checks.find((check) => check.name === 'entriesBalance')?.breaks).toEqual([{ subject: expect.stringMatching(/^entry \d+$/), detail: { kind: 'UNIDENTIFIED_CREDIT', lines: 1, debit: '10.00', credit: '0' } }]);
     const result = await cli(['ledger', 'verify'], context.service.database.connectionString);
     expect(result.code).toBe(1);
     expect(result.out[0]).toMatchObject({ ok: false });

@@ -184,7 +184,7 @@ const POSTING_KINDS = `'${JOURNAL_ENTRY_KINDS.paymentSucceeded}', '${JOURNAL_ENT
  *
  * Each capability that moves money adds its part here when it lands: settlement subtracts executed
  * settlements from the agencies' clearing balances and moves revenue_pending to revenue; refunds
- * subtract confirmed agency refunds; corrections their write-offs and differences. Until then a
+ * subtract confirmed agency refunds; corrections (CORRECTION_KINDS) their write-offs and differences. Until then a
  * movement these queries do not know of shows up as a break, which is the point. Reversals are
  * known already: a reversed payment leaves every balance below, and its mirror takes its entry's
  * lines back out.
@@ -195,6 +195,21 @@ export interface LedgerCheck {
   invariant: string;
   /** Rows `{subject text, detail json}` that break it, at most LIMIT @limit. */
   sql: string;
+}
+
+/**
+ * The lines of the correction entries finance's discrepancy resolutions write (WRITE_OFF,
+ * MISMATCH_SURPLUS, MISMATCH_DEFICIT, docs/reconciliation.md §3), signed as the balance of `kind`
+ * of account counts them, per account part: the balance checks below add them ("± its
+ * corrections"), and `discrepancyCorrections` checks each against the resolution that wrote it.
+ */
+const CORRECTION_KINDS = `'${JOURNAL_ENTRY_KINDS.writeOff}', '${JOURNAL_ENTRY_KINDS.mismatchSurplus}', '${JOURNAL_ENTRY_KINDS.mismatchDeficit}'`;
+function corrections(prefix: string, creditIsPositive: boolean): string {
+  return `SELECT substr(l.account, length(${prefix}) + 1) AS part,
+                 sum(CASE l.side WHEN '${creditIsPositive ? 'CREDIT' : 'DEBIT'}' THEN l.amount ELSE -l.amount END) AS balance
+            FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id
+           WHERE e.kind IN (${CORRECTION_KINDS}) AND starts_with(l.account, ${prefix})
+           GROUP BY l.account`;
 }
 
 /** Amounts compared as NUMERIC in SQL and written as text in details, never as JSON numbers. */
@@ -233,14 +248,18 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
   },
   {
     name: 'agencyClearing',
-    invariant: "each agency's clearing balance equals the sum of its payments not reversed (and not yet settled)",
+    invariant: "each agency's clearing balance equals the sum of its payments not reversed (and not yet settled), corrected by its discrepancy resolutions",
     sql: `
       WITH ledger AS (
         SELECT substr(account, length(${CLEARING}) + 1) AS agency_code,
                sum(CASE side WHEN 'DEBIT' THEN amount ELSE -amount END) AS balance
           FROM journal_lines WHERE starts_with(account, ${CLEARING}) GROUP BY account
-      ), expected AS (
+      ), payments_due AS (
         SELECT agency_code, sum(amount) AS balance FROM payments WHERE status <> 'REVERSED' GROUP BY agency_code
+        UNION ALL
+        SELECT part, balance FROM (${corrections(CLEARING, false)}) c
+      ), expected AS (
+        SELECT agency_code, sum(balance) AS balance FROM payments_due GROUP BY agency_code
       )
       SELECT 'agency ' || COALESCE(l.agency_code, x.agency_code) AS subject,
              json_build_object('ledger', COALESCE(l.balance, 0)::text, 'payments', COALESCE(x.balance, 0)::text) AS detail
@@ -285,7 +304,7 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
   },
   {
     name: 'suspenseUnapplied',
-    invariant: "each agency's unapplied suspense balance equals its unapplied money not reversed and not yet refunded",
+    invariant: "each agency's unapplied suspense balance equals its unapplied money not reversed and not yet refunded, corrected by its discrepancy resolutions",
     sql: `
       WITH ledger AS (
         SELECT substr(account, length(${UNAPPLIED}) + 1) AS agency_code,
@@ -297,17 +316,21 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
           FROM payments p
          WHERE p.unapplied_reason IS NOT NULL AND p.status <> 'REVERSED'
          GROUP BY p.agency_code
+        UNION ALL
+        SELECT part, balance FROM (${corrections(UNAPPLIED, true)}) c
+      ), summed AS (
+        SELECT agency_code, sum(balance) AS balance FROM expected GROUP BY agency_code
       )
       SELECT 'agency ' || COALESCE(l.agency_code, x.agency_code) AS subject,
              json_build_object('ledger', COALESCE(l.balance, 0)::text, 'unappliedNotRefunded', COALESCE(x.balance, 0)::text) AS detail
-        FROM ledger l FULL JOIN expected x ON x.agency_code = l.agency_code
+        FROM ledger l FULL JOIN summed x ON x.agency_code = l.agency_code
        WHERE COALESCE(l.balance, 0) <> COALESCE(x.balance, 0)
        ORDER BY 1
        LIMIT @limit`,
   },
   {
     name: 'revenuePending',
-    invariant: "each receiving account's pending revenue equals the items (with their late fees) of the standing applied payments (not yet settled)",
+    invariant: "each receiving account's pending revenue equals the items (with their late fees) of the standing applied payments (not yet settled), less its write-offs",
     sql: `
       WITH ledger AS (
         SELECT substr(account, length(${PENDING}) + 1) AS account_no,
@@ -318,10 +341,14 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
           FROM payments p JOIN notice_items i ON i.notice_id = p.notice_id
          WHERE ${LIVE_APPLIED}
          GROUP BY i.receiving_account_no
+        UNION ALL
+        SELECT part, balance FROM (${corrections(PENDING, true)}) c
+      ), summed AS (
+        SELECT account_no, sum(balance) AS balance FROM expected GROUP BY account_no
       )
       SELECT 'account ' || COALESCE(l.account_no, x.account_no) AS subject,
              json_build_object('ledger', COALESCE(l.balance, 0)::text, 'items', COALESCE(x.balance, 0)::text) AS detail
-        FROM ledger l FULL JOIN expected x ON x.account_no = l.account_no
+        FROM ledger l FULL JOIN summed x ON x.account_no = l.account_no
        WHERE COALESCE(l.balance, 0) <> COALESCE(x.balance, 0)
        ORDER BY 1
        LIMIT @limit`,
@@ -375,6 +402,37 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
        GROUP BY p.id
       HAVING (p.status = 'REVERSED') <> (count(r.id) = 1)
        ORDER BY p.id
+       LIMIT @limit`,
+  },
+  {
+    name: 'discrepancyCorrections',
+    invariant: 'each resolved discrepancy has exactly the correction entry its action books, of the amount it implies, and no other discrepancy has one (docs/reconciliation.md §3)',
+    sql: `
+      WITH implied AS (
+        SELECT d.id, d.discrepancy_id,
+               CASE
+                 WHEN d.resolution_action = 'ACCEPT_STATEMENT' AND d.type IN ('AMOUNT_MISMATCH', 'PAY_CODE_MISMATCH') AND d.statement_amount > d.platform_amount THEN '${JOURNAL_ENTRY_KINDS.mismatchSurplus}'
+                 WHEN d.resolution_action = 'ACCEPT_STATEMENT' AND d.type IN ('AMOUNT_MISMATCH', 'PAY_CODE_MISMATCH') AND d.statement_amount < d.platform_amount THEN '${JOURNAL_ENTRY_KINDS.mismatchDeficit}'
+                 WHEN d.resolution_action = 'WRITE_OFF' AND d.type = 'SHORTAGE' THEN '${JOURNAL_ENTRY_KINDS.writeOff}'
+                 WHEN d.resolution_action = 'WRITE_OFF' AND d.type IN ('AMOUNT_MISMATCH', 'PAY_CODE_MISMATCH') AND d.statement_amount < d.platform_amount THEN '${JOURNAL_ENTRY_KINDS.writeOff}'
+               END AS kind,
+               CASE WHEN d.type = 'SHORTAGE' THEN d.platform_amount ELSE abs(d.statement_amount - d.platform_amount) END AS amount
+          FROM reconciliation_discrepancies d
+         WHERE d.status = 'RESOLVED'
+      ), booked AS (
+        SELECT e.discrepancy_id AS id, count(DISTINCT e.id) AS entries, min(e.kind) AS kind,
+               sum(l.amount) FILTER (WHERE l.side = 'DEBIT') AS amount
+          FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id
+         WHERE e.kind IN (${CORRECTION_KINDS})
+         GROUP BY e.discrepancy_id
+      )
+      SELECT 'discrepancy ' || COALESCE(i.discrepancy_id, b.id::text) AS subject,
+             json_build_object('expectedKind', i.kind, 'expectedAmount', CASE WHEN i.kind IS NULL THEN NULL ELSE i.amount::text END,
+                               'entries', COALESCE(b.entries, 0), 'kind', b.kind, 'amount', b.amount::text) AS detail
+        FROM (SELECT * FROM implied WHERE kind IS NOT NULL) i
+        FULL JOIN booked b ON b.id = i.id
+       WHERE i.id IS NULL OR b.id IS NULL OR b.entries <> 1 OR b.kind <> i.kind OR b.amount <> i.amount
+       ORDER BY 1
        LIMIT @limit`,
   },
   {

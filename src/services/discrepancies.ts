@@ -1,0 +1,287 @@
+import type { Knex } from 'knex';
+import type { Db } from '../db/database';
+import * as repo from '../db/repositories/discrepancies';
+import { findJournalEntry, insertJournalEntry } from '../db/repositories/ledger';
+import * as proposalsRepo from '../db/repositories/proposals';
+import type { Page, PageRequest } from '../db/pagination';
+import { lockAgencyDateInTransaction } from '../db/repositories/agencyDateLocks';
+import { formatInstant, shanghaiDate } from '../domain/businessDate';
+import type { Clocks } from '../domain/clock';
+import { assert, TongfuError } from '../domain/errors';
+import { accountPrefix, mismatchDifferenceEntry, reversalEntry, spreadInProportion, writeOffEntry } from '../domain/ledger';
+import { Decimal, formatMoney } from '../domain/money';
+import {
+  actionNotApplicable,
+  DISCREPANCY_ACTIONS,
+  DISCREPANCY_RESOLUTION,
+  discrepancyActionRefusal,
+  type DiscrepancyAction,
+  type DiscrepancyStatus,
+  type DiscrepancyType,
+  type ProposalAction,
+} from '../domain/proposals';
+import { correctionTransition, NOTICE_MACHINE, PAYMENT_MACHINE, type NoticeStatus, type PaymentStatus } from '../domain/stateMachines';
+import type { Logger } from '../logger';
+import { financeRecipients, recordEvent } from './events';
+import { paymentWire, toPaymentRecord } from './paymentViews';
+import { proposalView, type ApprovedAction, type ProposalTargetHandler, type ProposalView } from './proposals';
+import { recordReversal } from './receipts';
+
+/**
+ * Discrepancies as finance sees and resolves them (docs/reconciliation.md §3,
+ * contracts/decisions/0117-discrepancy-actions.md): the list, one discrepancy, and the handler that
+ * plugs discrepancies into the maker-checker engine (src/services/proposals.ts) — which actions
+ * apply (src/domain/proposals.ts `DISCREPANCY_ACTIONS`) and what an approved one does:
+ *
+ * | type | action | what it writes |
+ * |---|---|---|
+ * | SHORTAGE | REVERSE_PAYMENT | payment REVERSED; its notice PAID → ISSUED and its receipt reversed (applied), or its refund obligation CANCELLED (unapplied); the REVERSAL of its posting entry; `payment.reversed` to unit and agency |
+ * | SHORTAGE | ACCEPT_PLATFORM | nothing but the resolution: the payment is released to settlement |
+ * | SHORTAGE | WRITE_OFF | WRITE_OFF of the payment's amount: its pending revenue (or unapplied suspense) / the agency's clearing |
+ * | *_MISMATCH | ACCEPT_PLATFORM | the resolution only: the platform's figure stands |
+ * | *_MISMATCH | ACCEPT_STATEMENT | MISMATCH_SURPLUS or MISMATCH_DEFICIT of the difference (none when the amounts agree) |
+ * | *_MISMATCH | WRITE_OFF | WRITE_OFF of the amount the statement lacks (none when it does not lack any) |
+ * | REFUND_MISMATCH | ACCEPT_STATEMENT, WRITE_OFF | the resolution (the refund side is completed by the refunds capability: `confirmReportedRefund`) |
+ *
+ * Every resolution also sends `discrepancy.resolved` to the agency and every finance party.
+ */
+
+/** `Discrepancy` (contracts/openapi/35-reconciliation-shapes.yaml), in its wire shape. */
+export interface DiscrepancyView {
+  discrepancyId: string;
+  agencyCode: string;
+  businessDate: string;
+  type: DiscrepancyType;
+  status: DiscrepancyStatus;
+  agencyTxnId: string;
+  paymentId: string | null;
+  instructionNo: string | null;
+  platform: { payCode: string | null; amount: string } | null;
+  statement: { statementId?: string; lineNo: number; payCode: string | null; amount: string } | null;
+  proposal: ProposalView | null;
+  resolution: { action: string; proposedBy: string | null; approvedBy: string | null; at: string } | null;
+}
+
+export function discrepancyView(row: repo.DiscrepancyRow, proposal: proposalsRepo.ProposalRow | undefined): DiscrepancyView {
+  const view = proposal === undefined ? null : proposalView(proposal);
+  const approved = proposal !== undefined && proposal.status === 'APPROVED' ? proposal : undefined;
+  return {
+    discrepancyId: row.discrepancy_id,
+    agencyCode: row.agency_code,
+    businessDate: row.business_date,
+    type: row.type as DiscrepancyType,
+    status: row.status as DiscrepancyStatus,
+    agencyTxnId: row.agency_txn_id,
+    paymentId: row.payment_id,
+    instructionNo: row.instruction_no,
+    platform: row.platform_amount === null ? null : { payCode: row.platform_pay_code, amount: formatMoney(new Decimal(row.platform_amount)) },
+    statement:
+      row.statement_line_no === null || row.statement_amount === null
+        ? null
+        : { ...(row.statement_id !== null ? { statementId: row.statement_id } : {}), lineNo: row.statement_line_no, payCode: row.statement_pay_code, amount: formatMoney(new Decimal(row.statement_amount)) },
+    proposal: view,
+    resolution:
+      row.resolution_action !== null && row.resolved_at !== null
+        ? { action: row.resolution_action, proposedBy: approved?.proposed_by_app_id ?? null, approvedBy: approved?.decided_by_app_id ?? null, at: formatInstant(row.resolved_at) }
+        : row.status === 'AUTO_RESOLVED' && row.resolved_at !== null
+          ? { action: 'BACKFILL', proposedBy: null, approvedBy: null, at: formatInstant(row.resolved_at) }
+          : null,
+  };
+}
+
+/**
+ * Whether the payment's money is already in a settlement instruction: then a shortage can only be
+ * resolved by ACCEPT_PLATFORM or WRITE_OFF (docs/reconciliation.md §2–§3). Settlement instructions
+ * do not exist yet; the settlement capability completes this check (it answers false until then).
+ */
+export async function paymentInSettlementInstruction(_trx: Knex.Transaction, _paymentRowId: string): Promise<boolean> {
+  return false;
+}
+
+/**
+ * Confirms the refund as the agency's statement reports it, for ACCEPT_STATEMENT of a
+ * REFUND_MISMATCH. Refund instructions do not exist yet; the refunds capability completes this
+ * (its AGENCY_REFUND_CONFIRMED entry); until then the resolution is recorded and nothing is booked.
+ */
+export async function confirmReportedRefund(_trx: Knex.Transaction, _discrepancy: repo.DiscrepancyRow): Promise<void> {
+  return;
+}
+
+export interface DiscrepancyServiceDependencies {
+  db: Db;
+  clocks: Clocks;
+  log: Logger;
+}
+
+export class DiscrepancyService {
+  constructor(private readonly deps: DiscrepancyServiceDependencies) {}
+
+  async list(filter: repo.DiscrepancyFilter, page: PageRequest): Promise<Page<DiscrepancyView>> {
+    const rows = await repo.listDiscrepancies(this.deps.db, filter, page);
+    const proposals = await proposalsRepo.latestOfTargets(this.deps.db, 'DISCREPANCY', rows.rows.map((row) => row.id));
+    return { rows: rows.rows.map((row) => discrepancyView(row, proposals.get(row.id))), nextCursor: rows.nextCursor };
+  }
+
+  async get(discrepancyId: string): Promise<DiscrepancyView> {
+    const row = await repo.findDiscrepancy(this.deps.db, discrepancyId);
+    if (row === undefined) throw new TongfuError('NOT_FOUND', `no discrepancy ${discrepancyId}`, { discrepancyId });
+    const proposals = await proposalsRepo.latestOfTargets(this.deps.db, 'DISCREPANCY', [row.id]);
+    return discrepancyView(row, proposals.get(row.id));
+  }
+}
+
+// ---- the maker-checker handler ------------------------------------------------------------------
+
+function refusal(row: repo.DiscrepancyRow, action: string, message: string): TongfuError {
+  return actionNotApplicable(`discrepancy ${row.discrepancy_id}: ${message}`, { discrepancyId: row.discrepancy_id, type: row.type, status: row.status, action });
+}
+
+/** The discrepancy handler of the maker-checker engine (registered by src/services/index.ts). */
+export function discrepancyHandler(): ProposalTargetHandler<repo.DiscrepancyRow> {
+  return {
+    kind: 'DISCREPANCY',
+    actions: [...new Set(Object.values(DISCREPANCY_ACTIONS).flat())],
+    async lock(trx, publicId) {
+      // The (agency, date) lock first, as the run takes it before it touches the date's
+      // discrepancies: a resolution and a rerun of the same date never interleave.
+      const unlocked = await repo.findDiscrepancy(trx, publicId);
+      if (unlocked === undefined) return undefined;
+      await lockAgencyDateInTransaction(trx, unlocked.agency_code, unlocked.business_date);
+      return repo.findDiscrepancy(trx, publicId, { lock: true });
+    },
+    rowId: (target) => target.id,
+    fields: () => ({}),
+    async checkApplicable(trx, target, action) {
+      const why = discrepancyActionRefusal(target.type as DiscrepancyType, target.status as DiscrepancyStatus, action);
+      if (why !== null) throw refusal(target, action, why);
+      if (action === 'REVERSE_PAYMENT') {
+        assert(target.payment_row_id !== null, `shortage ${target.discrepancy_id} names its payment`);
+        const payment = await repo.lockPayment(trx, target.payment_row_id);
+        assert(payment !== undefined, `payment ${target.payment_row_id} exists`);
+        if (!PAYMENT_MACHINE.rows.some((row) => row.from === payment.status && row.event === 'reversePayment')) {
+          throw refusal(target, action, `its payment ${payment.payment_id} is ${payment.status} and cannot be reversed`);
+        }
+        if (payment.refund_row_id !== null && payment.refund_status !== 'APPROVED' && payment.refund_status !== 'REQUESTED') {
+          throw refusal(target, action, `the refund of its payment ${payment.payment_id} is ${String(payment.refund_status)}`);
+        }
+        if (await paymentInSettlementInstruction(trx, payment.id)) {
+          throw refusal(target, action, `its payment ${payment.payment_id} is already in a settlement instruction: ACCEPT_PLATFORM or WRITE_OFF`);
+        }
+      }
+    },
+    async execute(trx, target, approved) {
+      await executeDiscrepancyAction(trx, target, approved);
+    },
+    auditTarget: (target) => `discrepancy:${target.discrepancy_id}`,
+  };
+}
+
+async function executeDiscrepancyAction(trx: Knex.Transaction, target: repo.DiscrepancyRow, approved: ApprovedAction): Promise<void> {
+  const action = approved.action as DiscrepancyAction & ProposalAction;
+  const accountingDate = shanghaiDate(approved.at);
+  const type = target.type as DiscrepancyType;
+  switch (action) {
+    case 'REVERSE_PAYMENT':
+      await reversePayment(trx, target, approved, accountingDate);
+      break;
+    case 'ACCEPT_PLATFORM':
+      // The platform's figure stands: nothing is booked; the payment is released to settlement.
+      break;
+    case 'ACCEPT_STATEMENT':
+      if (type === 'REFUND_MISMATCH') await confirmReportedRefund(trx, target);
+      else await bookMismatchDifference(trx, target, accountingDate, approved.at);
+      break;
+    case 'WRITE_OFF':
+      await writeOffShortfall(trx, target, accountingDate, approved.at);
+      break;
+    default:
+      assert(false, `discrepancy action ${String(action)} is handled`);
+  }
+  await repo.markResolved(trx, target.id, { ...DISCREPANCY_RESOLUTION, action, at: approved.at });
+  await recordEvent(trx, {
+    type: 'discrepancy.resolved',
+    recipients: [{ partyId: target.agency_party_id }, ...(await financeRecipients(trx))],
+    data: {
+      discrepancyId: target.discrepancy_id,
+      agencyCode: target.agency_code,
+      businessDate: target.business_date,
+      type,
+      agencyTxnId: target.agency_txn_id,
+      paymentId: target.payment_id,
+      resolution: { action, proposedBy: approved.proposer.appId, approvedBy: approved.approver.appId, at: formatInstant(approved.at) },
+    },
+    occurredAt: approved.at,
+  });
+}
+
+/** SHORTAGE → REVERSE_PAYMENT: the payment never happened (docs/lifecycle.md §1's correction rows). */
+async function reversePayment(trx: Knex.Transaction, target: repo.DiscrepancyRow, approved: ApprovedAction, accountingDate: string): Promise<void> {
+  assert(target.payment_row_id !== null, `shortage ${target.discrepancy_id} names its payment`);
+  const payment = await repo.lockPayment(trx, target.payment_row_id);
+  assert(payment !== undefined, `payment ${target.payment_row_id} exists`);
+  const authority = { by: approved.approver.appId, reason: approved.proposal.reason };
+  const paymentTo = correctionTransition(PAYMENT_MACHINE, payment.status as PaymentStatus, 'reversePayment', authority);
+  await repo.setPaymentStatus(trx, payment.id, { from: payment.status, to: paymentTo, at: approved.at });
+
+  let noticeStatus: NoticeStatus | null = null;
+  if (payment.unapplied_reason === null) {
+    assert(payment.notice_id !== null && payment.notice_status !== null, `applied payment ${payment.payment_id} has its notice`);
+    noticeStatus = correctionTransition(NOTICE_MACHINE, payment.notice_status as NoticeStatus, 'reversePayment', authority);
+    await repo.reopenNotice(trx, payment.notice_id, { from: payment.notice_status, to: noticeStatus, at: approved.at });
+    assert(payment.receipt_no !== null, `applied payment ${payment.payment_id} has its receipt`);
+    await recordReversal(trx, payment.receipt_no, { refundId: null, amount: new Decimal(payment.amount), reason: approved.proposal.reason, at: approved.at });
+  } else if (payment.refund_row_id !== null && payment.refund_status !== null) {
+    await repo.cancelRefund(trx, payment.refund_row_id, { from: payment.refund_status, at: approved.at });
+  }
+
+  const originalId = await repo.postingEntryId(trx, payment.id);
+  assert(originalId !== undefined, `payment ${payment.payment_id} has its posting entry`);
+  const original = await findJournalEntry(trx, originalId);
+  assert(original !== undefined, `entry ${originalId} is stored`);
+  await insertJournalEntry(trx, reversalEntry({ original, accountingDate, cause: { discrepancyId: target.id } }), approved.at);
+
+  const wire = paymentWire(toPaymentRecord({ ...payment, status: paymentTo, refund_id: payment.refund_id }));
+  const recipients = [{ partyId: payment.agency_party_id }, ...(payment.notice_unit_party_id !== null && payment.unapplied_reason === null ? [{ partyId: payment.notice_unit_party_id }] : [])];
+  await recordEvent(trx, {
+    type: 'payment.reversed',
+    recipients,
+    data: {
+      payment: wire,
+      notice: noticeStatus === null || payment.notice_biz_ref === null ? null : { payCode: payment.pay_code, bizRef: payment.notice_biz_ref, status: noticeStatus },
+      discrepancyId: target.discrepancy_id,
+      reason: approved.proposal.reason,
+    },
+    occurredAt: approved.at,
+  });
+}
+
+/** ACCEPT_STATEMENT of an amount or pay-code mismatch: the statement's amount stands, the difference is booked. */
+async function bookMismatchDifference(trx: Knex.Transaction, target: repo.DiscrepancyRow, accountingDate: string, at: Date): Promise<void> {
+  assert(target.platform_amount !== null && target.statement_amount !== null, `mismatch ${target.discrepancy_id} has both amounts`);
+  const platformAmount = new Decimal(target.platform_amount);
+  const statementAmount = new Decimal(target.statement_amount);
+  if (platformAmount.eq(statementAmount)) return; // a pay-code mismatch of the same amount moves no money
+  await insertJournalEntry(trx, mismatchDifferenceEntry({ discrepancyId: target.id, agencyCode: target.agency_code, platformAmount, statementAmount, accountingDate }), at);
+}
+
+/** WRITE_OFF: the shortfall — a short payment's amount, or what a statement lacks of the platform's figure — charged to the agency. */
+async function writeOffShortfall(trx: Knex.Transaction, target: repo.DiscrepancyRow, accountingDate: string, at: Date): Promise<void> {
+  const type = target.type as DiscrepancyType;
+  if (type === 'REFUND_MISMATCH') return; // closed with a reason: no payment's money is short
+  assert(target.platform_amount !== null && target.payment_row_id !== null, `discrepancy ${target.discrepancy_id} has the platform's payment`);
+  const platformAmount = new Decimal(target.platform_amount);
+  const shortfall = type === 'SHORTAGE' ? platformAmount : platformAmount.minus(new Decimal(target.statement_amount ?? platformAmount));
+  if (shortfall.lte(0)) return; // the statement lacks nothing
+  const pending = await repo.pendingRevenueOfPayment(trx, target.payment_row_id);
+  if (pending.length === 0) {
+    await insertJournalEntry(trx, writeOffEntry({ discrepancyId: target.id, agencyCode: target.agency_code, shortfall: [], unapplied: shortfall, accountingDate }), at);
+    return;
+  }
+  const prefix = accountPrefix('revenuePending');
+  // Spread over the pending revenue the payment credited, in proportion (ROUND_HALF_UP, the last takes the remainder).
+  const parts = spreadInProportion(shortfall, pending.map((line) => new Decimal(line.amount)));
+  const lines = pending
+    .map((line, index) => ({ receivingAccountNo: line.account.slice(prefix.length), amount: parts[index] as Decimal }))
+    .filter((line) => line.amount.gt(0));
+  await insertJournalEntry(trx, writeOffEntry({ discrepancyId: target.id, agencyCode: target.agency_code, shortfall: lines, accountingDate }), at);
+}
