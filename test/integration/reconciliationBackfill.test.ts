@@ -170,6 +170,26 @@ describe('a line with no payment', () => {
     await expectLedgerVerified(db);
   });
 
+  it('in pages of a few lines: every line is backfilled once, and a notice paid on an earlier page is NOTICE_ALREADY_PAID on a later one', async () => {
+    const paged = createBackfillOverages({ receipts: service.runtime.services.receipts, clocks: { real: { now: () => new Date() } }, log: pino({ level: 'silent' }) }, { pageLines: 2 });
+    const shared = await issueNotice(unit);
+    const overages = [line(shared, '50.00'), line(await issueNotice(unit), '50.00'), line(unknownPayCode(), '5.00'), line(shared, '50.00'), line(await issueNotice(unit), '50.00')];
+    const rows = await statementOf(overages);
+    const call = () => db.transaction((trx) => paged(trx, { agencyPartyId: rows.agencyPartyId, agencyCode: rows.agencyCode, businessDate: rows.businessDate, statementRowId: rows.statementRowId, runRowId: rows.runRowId, now: RUN_AT }));
+    expect(await call()).toEqual({ count: 5, amount: '205.00' });
+    const statuses = await Promise.all(overages.map(async (overage) => (await paymentOf(overage.agencyTxnId)) as { status: string; unapplied_reason: string | null }));
+    expect(statuses.map((payment) => [payment.status, payment.unapplied_reason])).toEqual([
+      ['SUCCEEDED', null],
+      ['SUCCEEDED', null],
+      ['UNAPPLIED', 'NOTICE_NOT_FOUND'],
+      ['UNAPPLIED', 'NOTICE_ALREADY_PAID'],
+      ['SUCCEEDED', null],
+    ]);
+    expect(await call()).toEqual({ count: 0, amount: '0.00' });
+    expect(await db('statement_matches').where({ statement_id: rows.statementRowId })).toHaveLength(5);
+    await expectLedgerVerified(db);
+  });
+
   it('is backfilled once: a second call for the statement creates nothing, and a line with a posted payment is never backfilled', async () => {
     const posted = await issueNotice(unit);
     const postedBody = postingBody({ payCode: posted, amount: '50.00', paidAt: PAID_AT });

@@ -25,19 +25,22 @@ export interface OverageLineRow {
 }
 
 /**
- * The statement's PAY lines with no key for (agency, agencyTxnId), in line order, each with a
- * payment row id drawn. The statement must be the agency's (asserted by the join).
+ * The statement's PAY lines with no key for (agency, agencyTxnId), in line order after
+ * `afterLineNo`, at most `limit` of them (a page: the backfill's memory is bounded by it, not by the
+ * number of overages), each with a payment row id drawn. The statement must be the agency's (the join).
  */
-export async function readOverageLines(trx: Knex.Transaction, statementRowId: string, agencyPartyId: string): Promise<OverageLineRow[]> {
+export async function readOverageLines(trx: Knex.Transaction, statementRowId: string, agencyPartyId: string, page: { afterLineNo: number; limit: number }): Promise<OverageLineRow[]> {
   const result = await trx.raw<{ rows: OverageLineRow[] }>(
     `SELECT l.line_no, l.agency_txn_id, l.pay_code, l.amount::text AS amount, l.occurred_at, l.channel,
             nextval('payments_id_seq')::text AS payment_row_id
        FROM agency_statements s
        JOIN agency_statement_lines l ON l.statement_id = s.id AND l.kind = 'PAY'
       WHERE s.id = ?::bigint AND s.agency_party_id = ?::bigint
+        AND l.line_no > ?::int
         AND NOT EXISTS (SELECT 1 FROM payment_keys k WHERE k.agency_party_id = s.agency_party_id AND k.agency_txn_id = l.agency_txn_id)
-      ORDER BY l.line_no`,
-    [statementRowId, agencyPartyId],
+      ORDER BY l.line_no
+      LIMIT ?::int`,
+    [statementRowId, agencyPartyId, page.afterLineNo, page.limit],
   );
   return result.rows;
 }

@@ -63,140 +63,167 @@ interface Decided {
   applied: { noticeStatus: string; lateFee: Decimal; perItemLateFee: Decimal[]; totalAmount: Decimal } | null;
 }
 
-export function createBackfillOverages(deps: BackfillDependencies): BackfillOverages {
+/**
+ * Lines the backfill reads, decides and writes at a time: its memory is bounded by this, whatever
+ * the number of overages (a statement of a million lines may, in principle, be all overages).
+ */
+export const BACKFILL_PAGE_LINES = 10_000;
+
+export function createBackfillOverages(deps: BackfillDependencies, options: { pageLines?: number } = {}): BackfillOverages {
+  const pageLines = options.pageLines ?? BACKFILL_PAGE_LINES;
+  assert(Number.isInteger(pageLines) && pageLines >= 1, `a backfill page holds at least one line, not ${pageLines}`);
   return async (trx: Knex.Transaction, ctx: BackfillContext): Promise<BackfillResult> => {
     assert(trx.isTransaction === true, 'the backfill runs inside the reconciliation run’s transaction');
-    const lines = await repo.readOverageLines(trx, ctx.statementRowId, ctx.agencyPartyId);
-    if (lines.length === 0) return { count: 0, amount: formatMoney(ZERO) };
-
-    // Step 2 before step 3: a concurrent online posting of one of these notices waits on its lock
-    // before it binds its key, so the key INSERT below never waits on a posting that waits on us.
-    const validCodes = [...new Set(lines.map((line) => line.pay_code).filter((payCode) => isValidPayCode(payCode)))];
-    const notices = new Map<string, ReadNotice>();
-    for (const row of await repo.lockNoticesByPayCode(trx, validCodes)) {
-      const notice = readNotice(row);
-      if (notice !== null) notices.set(row.pay_code, notice);
+    let count = 0;
+    let amount: Decimal = ZERO;
+    let afterLineNo = 0;
+    for (;;) {
+      const lines = await repo.readOverageLines(trx, ctx.statementRowId, ctx.agencyPartyId, { afterLineNo, limit: pageLines });
+      if (lines.length === 0) break;
+      afterLineNo = (lines[lines.length - 1] as repo.OverageLineRow).line_no;
+      const page = await backfillPage(trx, ctx, lines, deps);
+      count += page.count;
+      amount = amount.plus(page.amount);
+      if (lines.length < pageLines) break;
     }
-
-    const claimed = await repo.claimKeys(trx, ctx.agencyPartyId, lines.map((line) => ({ agency_txn_id: line.agency_txn_id, payment_row_id: line.payment_row_id })), ctx.now);
-    const bound = lines.filter((line) => claimed.has(line.agency_txn_id));
-    if (bound.length < lines.length) {
-      deps.log.info({ statementRowId: ctx.statementRowId, skipped: lines.length - bound.length }, 'backfill: keys bound meanwhile by online postings; those lines are no overages');
+    if (count > 0) {
+      deps.log.info({ statementRowId: ctx.statementRowId, businessDate: ctx.businessDate, agencyCode: ctx.agencyCode, count, amount: formatMoney(amount) }, 'overages backfilled');
     }
-    if (bound.length === 0) return { count: 0, amount: formatMoney(ZERO) };
-
-    const accountingDate = shanghaiDate(ctx.now);
-    const decided = bound.map((line) => decide(line, notices, ctx, accountingDate, deps));
-
-    // Receipts: prepared concurrently so that the serials they need come in one draw.
-    const receipts = new Map<string, PreparedReceipt>();
-    await Promise.all(
-      decided.map(async (item) => {
-        if (item.applied === null) return;
-        const { notice, payment, applied } = item;
-        assert(notice !== null, 'an applied backfill has its notice');
-        const prepared = await deps.receipts.prepareReceipt(
-          {
-            noticeId: notice.id,
-            payCode: payment.payCode,
-            unitCode: notice.unitCode,
-            unitName: notice.unitName,
-            payerName: notice.payerName,
-            items: notice.lines.map((line, index) => ({ itemCode: line.itemCode, itemName: line.itemName, amount: line.amount, lateFee: applied.perItemLateFee[index] as Decimal })),
-            totalAmount: applied.totalAmount,
-            lateFee: applied.lateFee,
-            paidAmount: payment.amount,
-            paidAt: payment.paidAt,
-            agencyCode: ctx.agencyCode,
-            agencyTxnId: payment.agencyTxnId,
-            issuedAt: ctx.now,
-          },
-          trx,
-        );
-        payment.receiptNo = prepared.receiptNo;
-        receipts.set(payment.agencyTxnId, prepared);
-      }),
-    );
-
-    await repo.insertPayments(
-      trx,
-      ctx,
-      decided.map(({ line, payment, notice }) => ({
-        id: line.payment_row_id,
-        payment_id: payment.paymentId,
-        agency_txn_id: payment.agencyTxnId,
-        pay_code: payment.payCode,
-        // As the posting records it: the notice the code names, applied or not.
-        notice_id: notice?.id ?? null,
-        amount: formatMoney(payment.amount),
-        paid_at: payment.paidAt,
-        channel: payment.channel,
-        status: payment.status,
-        unapplied_reason: payment.unappliedReason,
-        receipt_no: payment.receiptNo,
-      })),
-    );
-    const unapplied = decided.filter((item) => item.applied === null);
-    await repo.insertRefundObligations(
-      trx,
-      ctx.now,
-      unapplied.map(({ line, payment }) => ({
-        refund_id: payment.refundId as string,
-        payment_row_id: line.payment_row_id,
-        pay_code: payment.payCode,
-        amount: formatMoney(payment.amount),
-        reason: payment.unappliedReason as string,
-        status: REFUND_OBLIGATION_STATUS,
-      })),
-    );
-    const applied = decided.filter((item) => item.applied !== null);
-    await repo.payNotices(
-      trx,
-      ctx.now,
-      applied.map(({ notice, payment, applied: charges }) => {
-        assert(notice !== null && charges !== null && payment.receiptNo !== null, 'an applied backfill pays its notice with a receipt');
-        return {
-          notice_id: notice.id,
-          status: charges.noticeStatus,
-          paid_at: payment.paidAt,
-          paid_amount: formatMoney(payment.amount),
-          late_fee_paid: formatMoney(charges.lateFee),
-          receipt_no: payment.receiptNo,
-          lines: notice.lines.map((line, index) => ({ position: line.position, late_fee_paid: formatMoney(charges.perItemLateFee[index] as Decimal) })),
-        };
-      }),
-    );
-    await insertReceipts(trx, [...receipts.values()]);
-    await insertJournalEntries(trx, decided.map((item) => item.entry), ctx.now);
-
-    // Events as the posting emits them (docs/lifecycle.md §5): payment.succeeded to the unit and
-    // the agency; payment.unapplied to the agency and every finance party.
-    const finance = unapplied.length > 0 ? await financeRecipients(trx) : [];
-    const events: NewEvent[] = decided.map(({ payment, notice, applied: charges }) => {
-      const wire = paymentWire(payment);
-      if (charges !== null) {
-        assert(notice !== null, 'an applied backfill has its notice');
-        return { type: 'payment.succeeded', recipients: [{ partyId: notice.unitPartyId }, { partyId: ctx.agencyPartyId }], data: { payment: wire, notice: { payCode: payment.payCode, bizRef: notice.bizRef, status: charges.noticeStatus }, receiptNo: payment.receiptNo }, occurredAt: ctx.now };
-      }
-      return { type: 'payment.unapplied', recipients: [{ partyId: ctx.agencyPartyId }, ...finance], data: { payment: wire, refund: { refundId: payment.refundId, status: REFUND_OBLIGATION_STATUS, amount: wire.amount } }, occurredAt: ctx.now };
-    });
-    await recordEvents(trx, events);
-
-    await repo.insertMatches(trx, ctx, decided.map(({ line }) => ({ payment_row_id: line.payment_row_id, line_no: line.line_no })));
-    const realNow = deps.clocks.real.now();
-    await repo.insertOverageDiscrepancies(
-      trx,
-      ctx,
-      decided.map(({ line }) => ({ discrepancy_id: newDiscrepancyId(realNow), agency_txn_id: line.agency_txn_id, payment_row_id: line.payment_row_id, line_no: line.line_no, pay_code: line.pay_code, amount: line.amount })),
-    );
-
-    const amount = sumMoney(decided.map((item) => item.payment.amount));
-    deps.log.info(
-      { statementRowId: ctx.statementRowId, businessDate: ctx.businessDate, agencyCode: ctx.agencyCode, count: decided.length, succeeded: applied.length, unapplied: unapplied.length, amount: formatMoney(amount) },
-      'overages backfilled',
-    );
-    return { count: decided.length, amount: formatMoney(amount) };
+    return { count, amount: formatMoney(amount) };
   };
+}
+
+/**
+ * One page of the statement's overage lines, in line order: lock, bind, decide, write. A notice an
+ * earlier page paid is read PAID here (this transaction's own write), so a later line for it is
+ * NOTICE_ALREADY_PAID across pages as within one.
+ */
+async function backfillPage(trx: Knex.Transaction, ctx: BackfillContext, lines: repo.OverageLineRow[], deps: BackfillDependencies): Promise<{ count: number; amount: Decimal }> {
+
+  // Step 2 before step 3: a concurrent online posting of one of these notices waits on its lock
+  // before it binds its key, so the key INSERT below never waits on a posting that waits on us.
+  const validCodes = [...new Set(lines.map((line) => line.pay_code).filter((payCode) => isValidPayCode(payCode)))];
+  const notices = new Map<string, ReadNotice>();
+  for (const row of await repo.lockNoticesByPayCode(trx, validCodes)) {
+    const notice = readNotice(row);
+    if (notice !== null) notices.set(row.pay_code, notice);
+  }
+
+  const claimed = await repo.claimKeys(trx, ctx.agencyPartyId, lines.map((line) => ({ agency_txn_id: line.agency_txn_id, payment_row_id: line.payment_row_id })), ctx.now);
+  const bound = lines.filter((line) => claimed.has(line.agency_txn_id));
+  if (bound.length < lines.length) {
+    deps.log.info({ statementRowId: ctx.statementRowId, skipped: lines.length - bound.length }, 'backfill: keys bound meanwhile by online postings; those lines are no overages');
+  }
+  if (bound.length === 0) return { count: 0, amount: ZERO };
+
+  const accountingDate = shanghaiDate(ctx.now);
+  const decided = bound.map((line) => decide(line, notices, ctx, accountingDate, deps));
+
+  // Receipts: prepared concurrently so that the serials they need come in one draw.
+  const receipts = new Map<string, PreparedReceipt>();
+  await Promise.all(
+    decided.map(async (item) => {
+      if (item.applied === null) return;
+      const { notice, payment, applied } = item;
+      assert(notice !== null, 'an applied backfill has its notice');
+      const prepared = await deps.receipts.prepareReceipt(
+        {
+          noticeId: notice.id,
+          payCode: payment.payCode,
+          unitCode: notice.unitCode,
+          unitName: notice.unitName,
+          payerName: notice.payerName,
+          items: notice.lines.map((line, index) => ({ itemCode: line.itemCode, itemName: line.itemName, amount: line.amount, lateFee: applied.perItemLateFee[index] as Decimal })),
+          totalAmount: applied.totalAmount,
+          lateFee: applied.lateFee,
+          paidAmount: payment.amount,
+          paidAt: payment.paidAt,
+          agencyCode: ctx.agencyCode,
+          agencyTxnId: payment.agencyTxnId,
+          issuedAt: ctx.now,
+        },
+        trx,
+      );
+      payment.receiptNo = prepared.receiptNo;
+      receipts.set(payment.agencyTxnId, prepared);
+    }),
+  );
+
+  await repo.insertPayments(
+    trx,
+    ctx,
+    decided.map(({ line, payment, notice }) => ({
+      id: line.payment_row_id,
+      payment_id: payment.paymentId,
+      agency_txn_id: payment.agencyTxnId,
+      pay_code: payment.payCode,
+      // As the posting records it: the notice the code names, applied or not.
+      notice_id: notice?.id ?? null,
+      amount: formatMoney(payment.amount),
+      paid_at: payment.paidAt,
+      channel: payment.channel,
+      status: payment.status,
+      unapplied_reason: payment.unappliedReason,
+      receipt_no: payment.receiptNo,
+    })),
+  );
+  const unapplied = decided.filter((item) => item.applied === null);
+  await repo.insertRefundObligations(
+    trx,
+    ctx.now,
+    unapplied.map(({ line, payment }) => ({
+      refund_id: payment.refundId as string,
+      payment_row_id: line.payment_row_id,
+      pay_code: payment.payCode,
+      amount: formatMoney(payment.amount),
+      reason: payment.unappliedReason as string,
+      status: REFUND_OBLIGATION_STATUS,
+    })),
+  );
+  const applied = decided.filter((item) => item.applied !== null);
+  await repo.payNotices(
+    trx,
+    ctx.now,
+    applied.map(({ notice, payment, applied: charges }) => {
+      assert(notice !== null && charges !== null && payment.receiptNo !== null, 'an applied backfill pays its notice with a receipt');
+      return {
+        notice_id: notice.id,
+        status: charges.noticeStatus,
+        paid_at: payment.paidAt,
+        paid_amount: formatMoney(payment.amount),
+        late_fee_paid: formatMoney(charges.lateFee),
+        receipt_no: payment.receiptNo,
+        lines: notice.lines.map((line, index) => ({ position: line.position, late_fee_paid: formatMoney(charges.perItemLateFee[index] as Decimal) })),
+      };
+    }),
+  );
+  await insertReceipts(trx, [...receipts.values()]);
+  await insertJournalEntries(trx, decided.map((item) => item.entry), ctx.now);
+
+  // Events as the posting emits them (docs/lifecycle.md §5): payment.succeeded to the unit and
+  // the agency; payment.unapplied to the agency and every finance party.
+  const finance = unapplied.length > 0 ? await financeRecipients(trx) : [];
+  const events: NewEvent[] = decided.map(({ payment, notice, applied: charges }) => {
+    const wire = paymentWire(payment);
+    if (charges !== null) {
+      assert(notice !== null, 'an applied backfill has its notice');
+      return { type: 'payment.succeeded', recipients: [{ partyId: notice.unitPartyId }, { partyId: ctx.agencyPartyId }], data: { payment: wire, notice: { payCode: payment.payCode, bizRef: notice.bizRef, status: charges.noticeStatus }, receiptNo: payment.receiptNo }, occurredAt: ctx.now };
+    }
+    return { type: 'payment.unapplied', recipients: [{ partyId: ctx.agencyPartyId }, ...finance], data: { payment: wire, refund: { refundId: payment.refundId, status: REFUND_OBLIGATION_STATUS, amount: wire.amount } }, occurredAt: ctx.now };
+  });
+  await recordEvents(trx, events);
+
+  await repo.insertMatches(trx, ctx, decided.map(({ line }) => ({ payment_row_id: line.payment_row_id, line_no: line.line_no })));
+  const realNow = deps.clocks.real.now();
+  await repo.insertOverageDiscrepancies(
+    trx,
+    ctx,
+    decided.map(({ line }) => ({ discrepancy_id: newDiscrepancyId(realNow), agency_txn_id: line.agency_txn_id, payment_row_id: line.payment_row_id, line_no: line.line_no, pay_code: line.pay_code, amount: line.amount })),
+  );
+
+  const amount = sumMoney(decided.map((item) => item.payment.amount));
+  deps.log.debug({ statementRowId: ctx.statementRowId, count: decided.length, succeeded: applied.length, unapplied: unapplied.length, amount: formatMoney(amount) }, 'backfill page written');
+  return { count: decided.length, amount };
 }
 
 /**
