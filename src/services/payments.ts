@@ -121,18 +121,18 @@ export function postingInputProblems(input: PostPaymentInput): FieldProblem[] {
 }
 
 /** 'P' + the real time in base 36 (so ids sort by creation, which keeps their index append-mostly) + 72 random bits. */
-function newPaymentId(realNow: Date): string {
+export function newPaymentId(realNow: Date): string {
   return `P${realNow.getTime().toString(36).padStart(9, '0')}${randomBytes(9).toString('base64url')}`;
 }
 
-function newRefundId(realNow: Date): string {
+export function newRefundId(realNow: Date): string {
   return `R${realNow.getTime().toString(36).padStart(9, '0')}${randomBytes(9).toString('base64url')}`;
 }
 
 /** What the posting reads of each line of the notice being posted to. */
-type PostedLine = Pick<NoticeLine, 'position' | 'itemCode' | 'itemName' | 'amount' | 'receivingAccountNo' | 'lateFeeRule'>;
+export type PostedLine = Pick<NoticeLine, 'position' | 'itemCode' | 'itemName' | 'amount' | 'receivingAccountNo' | 'lateFeeRule'>;
 
-interface ReadNotice extends PostingNotice {
+export interface ReadNotice extends PostingNotice {
   id: string;
   version: string;
   unitPartyId: string;
@@ -144,7 +144,11 @@ interface ReadNotice extends PostingNotice {
   lines: PostedLine[];
 }
 
-function readNotice(row: repo.PostingReadRow): ReadNotice | null {
+/** The notice's columns of the posting's read. */
+export type NoticeReadColumns = Pick<repo.PostingReadRow, Extract<keyof repo.PostingReadRow, `notice_${string}`>>;
+
+/** Also reads the notices reconciliation's backfill locks (src/services/reconciliation/backfill.ts), shaped as the posting's read. */
+export function readNotice(row: NoticeReadColumns): ReadNotice | null {
   if (row.notice_id === null) return null;
   const status = row.notice_status as NoticeStatus;
   assert(NOTICE_STATUSES.includes(status), `notice ${row.notice_id} has a known status`);

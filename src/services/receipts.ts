@@ -529,3 +529,13 @@ export function receiptInsert(prepared: PreparedReceipt): { sql: string; binding
 export async function insertReceipt(trx: Knex.Transaction, prepared: PreparedReceipt): Promise<void> {
   await repo.insertReceipt(trx, prepared.row);
 }
+
+/**
+ * Inserts many prepared receipts in the caller's transaction, set-based (a batch such as
+ * reconciliation's backfill): prepare each with prepareReceipt(input, trx) — concurrent takes
+ * share one draw of serials — then insert them all here.
+ */
+export async function insertReceipts(trx: Knex.Transaction, prepared: readonly PreparedReceipt[]): Promise<void> {
+  assert(trx.isTransaction === true, 'receipts are issued inside the transaction of the payments they are for');
+  await repo.insertReceipts(trx, prepared.map((receipt) => receipt.row));
+}

@@ -130,6 +130,62 @@ export async function insertJournalEntry(trx: Knex.Transaction, entry: JournalEn
   return { entryId: existingId, written: false };
 }
 
+/** Entries one INSERT of insertJournalEntries carries at most (its lines go in one more). */
+export const JOURNAL_ENTRIES_PER_INSERT_MAX = 5_000;
+
+/**
+ * Writes many new journal entries in the caller's transaction, set-based: their row ids drawn in
+ * one round trip, then one INSERT of the entries and one of their lines per
+ * JOURNAL_ENTRIES_PER_INSERT_MAX entries (a batch such as reconciliation's backfill, which must not
+ * cost a round trip per entry). Each entry is asserted by journalEntryParameters, as
+ * insertJournalEntry asserts it, and written from those very parameters. For entries of new causes
+ * only (a payment's entries): there is no ON CONFLICT here, so an entry its cause already has is a
+ * unique violation, and the batch rolls back. Answers the entries' row ids, in their order.
+ */
+export async function insertJournalEntries(trx: Knex.Transaction, entries: readonly JournalEntry[], createdAt: Date): Promise<string[]> {
+  assert(trx.isTransaction === true, 'journal entries are written inside the transaction of the change they record');
+  if (entries.length === 0) return [];
+  const parameters = entries.map((entry) => journalEntryParameters(entry, createdAt));
+  const drawn = await trx.raw<{ rows: Array<{ id: string }> }>(`SELECT nextval('journal_entries_id_seq')::text AS id FROM generate_series(1, ?::int)`, [entries.length]);
+  const ids = drawn.rows.map((row) => row.id);
+  assert(ids.length === entries.length, `drew ${entries.length} entry ids, got ${ids.length}`);
+  for (let start = 0; start < parameters.length; start += JOURNAL_ENTRIES_PER_INSERT_MAX) {
+    const chunk = parameters.slice(start, start + JOURNAL_ENTRIES_PER_INSERT_MAX);
+    const rows = chunk.map((p, index) => ({
+      id: ids[start + index],
+      kind: p.entry_kind,
+      accounting_date: p.entry_accounting_date,
+      payment_id: p.entry_payment_id,
+      instruction_id: p.entry_instruction_id,
+      refund_id: p.entry_refund_id,
+      bank_posting_id: p.entry_bank_posting_id,
+      discrepancy_id: p.entry_discrepancy_id,
+      reverses_entry_id: p.entry_reverses_entry_id,
+    }));
+    const lines = chunk.flatMap((p, index) => (JSON.parse(p.entry_lines) as Array<Record<string, unknown>>).map((line) => ({ entry_id: ids[start + index], ...line })));
+    const written = await trx.raw<{ rows: Array<{ entries: number; lines: number }> }>(
+      `WITH e AS (
+         INSERT INTO journal_entries (id, kind, accounting_date, payment_id, instruction_id, refund_id, bank_posting_id, discrepancy_id, reverses_entry_id, created_at)
+         SELECT r.id, r.kind, r.accounting_date, r.payment_id, r.instruction_id, r.refund_id, r.bank_posting_id, r.discrepancy_id, r.reverses_entry_id, ?::timestamptz
+           FROM json_to_recordset(?::json) AS r(id bigint, kind text, accounting_date date, payment_id bigint, instruction_id bigint, refund_id bigint,
+                                                bank_posting_id bigint, discrepancy_id bigint, reverses_entry_id bigint)
+         RETURNING id
+       ),
+       l AS (
+         INSERT INTO journal_lines (entry_id, line_no, account, side, amount)
+         SELECT l.entry_id, l.line_no, l.account, l.side, l.amount
+           FROM json_to_recordset(?::json) AS l(entry_id bigint, line_no smallint, account text, side text, amount numeric)
+         RETURNING entry_id
+       )
+       SELECT (SELECT count(*) FROM e)::int AS entries, (SELECT count(*) FROM l)::int AS lines`,
+      [createdAt, JSON.stringify(rows), JSON.stringify(lines)],
+    );
+    const counts = written.rows[0];
+    assert(counts !== undefined && counts.entries === rows.length && counts.lines === lines.length, `wrote ${rows.length} entries with ${lines.length} lines`);
+  }
+  return ids;
+}
+
 function sameLines(a: JournalEntry, b: JournalEntry): boolean {
   return a.lines.length === b.lines.length && a.lines.every((line, index) => {
     const other = b.lines[index];

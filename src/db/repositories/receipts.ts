@@ -86,6 +86,34 @@ export async function insertReceipt(db: Queryable, row: NewReceipt): Promise<voi
   assert(result.rows[0]?.receipt_no === row.receipt_no, `receipt ${row.receipt_no} was inserted`);
 }
 
+/** Receipts one INSERT of insertReceipts carries at most (a receipt's JSON is about 2 KB). */
+export const RECEIPTS_PER_INSERT_MAX = 2_000;
+
+/**
+ * Many receipts in as few INSERTs as RECEIPTS_PER_INSERT_MAX allows, for a batch that applies
+ * many payments at once (reconciliation's backfill): the same columns as RECEIPT_INSERT_SQL, the
+ * signed bytes and signatures carried as base64.
+ */
+export async function insertReceipts(db: Queryable, rows: readonly NewReceipt[]): Promise<void> {
+  for (let start = 0; start < rows.length; start += RECEIPTS_PER_INSERT_MAX) {
+    const chunk = rows.slice(start, start + RECEIPTS_PER_INSERT_MAX);
+    const json = JSON.stringify(chunk.map((row) => ({ ...row, content: row.content.toString('base64'), signature: row.signature.toString('base64') })));
+    const result = await db.raw<{ rows: Array<{ count: number }> }>(
+      `WITH inserted AS (
+         INSERT INTO receipts (receipt_no, check_code, notice_id, pay_code, agency_code, agency_txn_id, paid_amount, issued_at, content, signature, key_id)
+         SELECT r.receipt_no, r.check_code, r.notice_id, r.pay_code, r.agency_code, r.agency_txn_id, r.paid_amount, r.issued_at,
+                decode(r.content, 'base64'), decode(r.signature, 'base64'), r.key_id
+           FROM json_to_recordset(?::json) AS r(receipt_no text, check_code text, notice_id bigint, pay_code text, agency_code text, agency_txn_id text,
+                                                paid_amount numeric, issued_at timestamptz, content text, signature text, key_id text)
+         RETURNING 1
+       )
+       SELECT count(*)::int AS count FROM inserted`,
+      [json],
+    );
+    assert(result.rows[0]?.count === chunk.length, `inserted ${chunk.length} receipts`);
+  }
+}
+
 // ---- reads -----------------------------------------------------------------------------------
 
 const RECEIPT_COLUMNS = `r.receipt_no, r.check_code, r.notice_id::text AS notice_id, r.pay_code, r.paid_amount, r.content, r.signature, r.key_id`;

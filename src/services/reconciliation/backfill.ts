@@ -1,0 +1,276 @@
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import * as repo from '../../db/repositories/backfill';
+import { insertJournalEntries } from '../../db/repositories/ledger';
+import { formatInstant, shanghaiDate } from '../../domain/businessDate';
+import type { Clocks } from '../../domain/clock';
+import { assert } from '../../domain/errors';
+import { succeededPaymentEntry, unappliedPaymentEntry, type JournalEntry } from '../../domain/ledger';
+import { Decimal, formatMoney, sumMoney, ZERO } from '../../domain/money';
+import { isValidPayCode } from '../../domain/payCode';
+import { decidePosting, PAYMENT_CHANNELS, paidAtWindow, type PaymentChannel } from '../../domain/posting';
+import type { Logger } from '../../logger';
+import { financeRecipients, type NewEvent, recordEvents } from '../events';
+import { paymentWire, type PaymentRecord } from '../paymentViews';
+import { newPaymentId, newRefundId, type ReadNotice, readNotice, type ReceiptPreparer, REFUND_OBLIGATION_STATUS } from '../payments';
+import { insertReceipts, type PreparedReceipt } from '../receipts';
+import type { BackfillContext, BackfillOverages, BackfillResult } from './backfillContract';
+
+/**
+ * Reconciliation's OVERAGE backfill (长款, docs/reconciliation.md §2, contracts/decisions/0110): a
+ * PAY line of the statement with no payment becomes a real payment, recorded exactly as a
+ * captured-funds posting of that line would be (docs/lifecycle.md §3.4, §3.6) — business date T,
+ * `paidAt` and channel the line's, SUCCEEDED or UNAPPLIED by the posting's own decision
+ * (decidePosting), with its journal entry, receipt or refund obligation, and events — then matched
+ * with its line at once and recorded as an AUTO_RESOLVED OVERAGE discrepancy.
+ *
+ * One pass per statement, set-based (no statement per line):
+ *   1. read the lines with no key for (agency, agencyTxnId), each with a payment row id drawn;
+ *   2. lock the notices their valid payCodes name, FOR UPDATE ordered by id, and read them;
+ *   3. bind the keys (ON CONFLICT DO NOTHING): a key an online posting bound meanwhile is that
+ *      posting's — the line is no overage and is left to matching;
+ *   4. decide every bound line in line order on the locked notices, in memory (a second line for a
+ *      notice the first paid is NOTICE_ALREADY_PAID, as a second posting would be);
+ *   5. write payments, refund obligations, paid notices, receipts, journal entries, events, matches
+ *      and discrepancies, each a few multi-row INSERTs.
+ *
+ * Idempotent: the keys it binds are what step 1 looks for, so a second call for the statement finds
+ * nothing to do. A later online posting of a backfilled agencyTxnId replays it with the same
+ * payCode, amount and paidAt and is IDEMPOTENCY_CONFLICT otherwise (the key's request_hash is NULL:
+ * src/services/payments.ts, sameContent).
+ */
+
+export interface BackfillDependencies {
+  /** The receipt use case (src/services/receipts.ts): signs each receipt; serials drawn through the caller's transaction. */
+  receipts: ReceiptPreparer;
+  /** The real clock names payment and refund ids; the business time is the context's `now`. */
+  clocks: Pick<Clocks, 'real'>;
+  log: Logger;
+}
+
+/** 'D' + the real time in base 36 + 72 random bits, as payment ids are made. */
+export function newDiscrepancyId(realNow: Date): string {
+  return `D${realNow.getTime().toString(36).padStart(9, '0')}${randomBytes(9).toString('base64url')}`;
+}
+
+/** One backfill, decided: what the writes need. */
+interface Decided {
+  line: repo.OverageLineRow;
+  payment: PaymentRecord;
+  notice: ReadNotice | null;
+  entry: JournalEntry;
+  /** SUCCEEDED: the charges the receipt and the notice record. */
+  applied: { noticeStatus: string; lateFee: Decimal; perItemLateFee: Decimal[]; totalAmount: Decimal } | null;
+}
+
+/**
+ * Lines the backfill reads, decides and writes at a time: its memory is bounded by this, whatever
+ * the number of overages (a statement of a million lines may, in principle, be all overages).
+ */
+export const BACKFILL_PAGE_LINES = 10_000;
+
+export function createBackfillOverages(deps: BackfillDependencies, options: { pageLines?: number } = {}): BackfillOverages {
+  const pageLines = options.pageLines ?? BACKFILL_PAGE_LINES;
+  assert(Number.isInteger(pageLines) && pageLines >= 1, `a backfill page holds at least one line, not ${pageLines}`);
+  return async (trx: Knex.Transaction, ctx: BackfillContext): Promise<BackfillResult> => {
+    assert(trx.isTransaction === true, 'the backfill runs inside the reconciliation run’s transaction');
+    let count = 0;
+    let amount: Decimal = ZERO;
+    let afterLineNo = 0;
+    for (;;) {
+      const lines = await repo.readOverageLines(trx, ctx.statementRowId, ctx.agencyPartyId, { afterLineNo, limit: pageLines });
+      if (lines.length === 0) break;
+      afterLineNo = (lines[lines.length - 1] as repo.OverageLineRow).line_no;
+      const page = await backfillPage(trx, ctx, lines, deps);
+      count += page.count;
+      amount = amount.plus(page.amount);
+      if (lines.length < pageLines) break;
+    }
+    if (count > 0) {
+      deps.log.info({ statementRowId: ctx.statementRowId, businessDate: ctx.businessDate, agencyCode: ctx.agencyCode, count, amount: formatMoney(amount) }, 'overages backfilled');
+    }
+    return { count, amount: formatMoney(amount) };
+  };
+}
+
+/**
+ * One page of the statement's overage lines, in line order: lock, bind, decide, write. A notice an
+ * earlier page paid is read PAID here (this transaction's own write), so a later line for it is
+ * NOTICE_ALREADY_PAID across pages as within one.
+ */
+async function backfillPage(trx: Knex.Transaction, ctx: BackfillContext, lines: repo.OverageLineRow[], deps: BackfillDependencies): Promise<{ count: number; amount: Decimal }> {
+
+  // Step 2 before step 3: a concurrent online posting of one of these notices waits on its lock
+  // before it binds its key, so the key INSERT below never waits on a posting that waits on us.
+  const validCodes = [...new Set(lines.map((line) => line.pay_code).filter((payCode) => isValidPayCode(payCode)))];
+  const notices = new Map<string, ReadNotice>();
+  for (const row of await repo.lockNoticesByPayCode(trx, validCodes)) {
+    const notice = readNotice(row);
+    if (notice !== null) notices.set(row.pay_code, notice);
+  }
+
+  const claimed = await repo.claimKeys(trx, ctx.agencyPartyId, lines.map((line) => ({ agency_txn_id: line.agency_txn_id, payment_row_id: line.payment_row_id })), ctx.now);
+  const bound = lines.filter((line) => claimed.has(line.agency_txn_id));
+  if (bound.length < lines.length) {
+    deps.log.info({ statementRowId: ctx.statementRowId, skipped: lines.length - bound.length }, 'backfill: keys bound meanwhile by online postings; those lines are no overages');
+  }
+  if (bound.length === 0) return { count: 0, amount: ZERO };
+
+  const accountingDate = shanghaiDate(ctx.now);
+  const decided = bound.map((line) => decide(line, notices, ctx, accountingDate, deps));
+
+  // Receipts: prepared concurrently so that the serials they need come in one draw.
+  const receipts = new Map<string, PreparedReceipt>();
+  await Promise.all(
+    decided.map(async (item) => {
+      if (item.applied === null) return;
+      const { notice, payment, applied } = item;
+      assert(notice !== null, 'an applied backfill has its notice');
+      const prepared = await deps.receipts.prepareReceipt(
+        {
+          noticeId: notice.id,
+          payCode: payment.payCode,
+          unitCode: notice.unitCode,
+          unitName: notice.unitName,
+          payerName: notice.payerName,
+          items: notice.lines.map((line, index) => ({ itemCode: line.itemCode, itemName: line.itemName, amount: line.amount, lateFee: applied.perItemLateFee[index] as Decimal })),
+          totalAmount: applied.totalAmount,
+          lateFee: applied.lateFee,
+          paidAmount: payment.amount,
+          paidAt: payment.paidAt,
+          agencyCode: ctx.agencyCode,
+          agencyTxnId: payment.agencyTxnId,
+          issuedAt: ctx.now,
+        },
+        trx,
+      );
+      payment.receiptNo = prepared.receiptNo;
+      receipts.set(payment.agencyTxnId, prepared);
+    }),
+  );
+
+  await repo.insertPayments(
+    trx,
+    ctx,
+    decided.map(({ line, payment, notice }) => ({
+      id: line.payment_row_id,
+      payment_id: payment.paymentId,
+      agency_txn_id: payment.agencyTxnId,
+      pay_code: payment.payCode,
+      // As the posting records it: the notice the code names, applied or not.
+      notice_id: notice?.id ?? null,
+      amount: formatMoney(payment.amount),
+      paid_at: payment.paidAt,
+      channel: payment.channel,
+      status: payment.status,
+      unapplied_reason: payment.unappliedReason,
+      receipt_no: payment.receiptNo,
+    })),
+  );
+  const unapplied = decided.filter((item) => item.applied === null);
+  await repo.insertRefundObligations(
+    trx,
+    ctx.now,
+    unapplied.map(({ line, payment }) => ({
+      refund_id: payment.refundId as string,
+      payment_row_id: line.payment_row_id,
+      pay_code: payment.payCode,
+      amount: formatMoney(payment.amount),
+      reason: payment.unappliedReason as string,
+      status: REFUND_OBLIGATION_STATUS,
+    })),
+  );
+  const applied = decided.filter((item) => item.applied !== null);
+  await repo.payNotices(
+    trx,
+    ctx.now,
+    applied.map(({ notice, payment, applied: charges }) => {
+      assert(notice !== null && charges !== null && payment.receiptNo !== null, 'an applied backfill pays its notice with a receipt');
+      return {
+        notice_id: notice.id,
+        status: charges.noticeStatus,
+        paid_at: payment.paidAt,
+        paid_amount: formatMoney(payment.amount),
+        late_fee_paid: formatMoney(charges.lateFee),
+        receipt_no: payment.receiptNo,
+        lines: notice.lines.map((line, index) => ({ position: line.position, late_fee_paid: formatMoney(charges.perItemLateFee[index] as Decimal) })),
+      };
+    }),
+  );
+  await insertReceipts(trx, [...receipts.values()]);
+  await insertJournalEntries(trx, decided.map((item) => item.entry), ctx.now);
+
+  // Events as the posting emits them (docs/lifecycle.md §5): payment.succeeded to the unit and
+  // the agency; payment.unapplied to the agency and every finance party.
+  const finance = unapplied.length > 0 ? await financeRecipients(trx) : [];
+  const events: NewEvent[] = decided.map(({ payment, notice, applied: charges }) => {
+    const wire = paymentWire(payment);
+    if (charges !== null) {
+      assert(notice !== null, 'an applied backfill has its notice');
+      return { type: 'payment.succeeded', recipients: [{ partyId: notice.unitPartyId }, { partyId: ctx.agencyPartyId }], data: { payment: wire, notice: { payCode: payment.payCode, bizRef: notice.bizRef, status: charges.noticeStatus }, receiptNo: payment.receiptNo }, occurredAt: ctx.now };
+    }
+    return { type: 'payment.unapplied', recipients: [{ partyId: ctx.agencyPartyId }, ...finance], data: { payment: wire, refund: { refundId: payment.refundId, status: REFUND_OBLIGATION_STATUS, amount: wire.amount } }, occurredAt: ctx.now };
+  });
+  await recordEvents(trx, events);
+
+  await repo.insertMatches(trx, ctx, decided.map(({ line }) => ({ payment_row_id: line.payment_row_id, line_no: line.line_no })));
+  const realNow = deps.clocks.real.now();
+  await repo.insertOverageDiscrepancies(
+    trx,
+    ctx,
+    decided.map(({ line }) => ({ discrepancy_id: newDiscrepancyId(realNow), agency_txn_id: line.agency_txn_id, payment_row_id: line.payment_row_id, line_no: line.line_no, pay_code: line.pay_code, amount: line.amount })),
+  );
+
+  const amount = sumMoney(decided.map((item) => item.payment.amount));
+  deps.log.debug({ statementRowId: ctx.statementRowId, count: decided.length, succeeded: applied.length, unapplied: unapplied.length, amount: formatMoney(amount) }, 'backfill page written');
+  return { count: decided.length, amount };
+}
+
+/**
+ * Decides one line as the posting decides a captured-funds posting (docs/lifecycle.md §3.3, §3.6),
+ * on the locked notice as the earlier lines of this statement left it.
+ */
+function decide(line: repo.OverageLineRow, notices: Map<string, ReadNotice>, ctx: BackfillContext, accountingDate: string, deps: BackfillDependencies): Decided {
+  assert((PAYMENT_CHANNELS as readonly string[]).includes(line.channel), `statement line ${line.line_no} has a known channel, got ${line.channel}`);
+  const amount = new Decimal(line.amount);
+  const paidAt = line.occurred_at;
+  const notice = isValidPayCode(line.pay_code) ? (notices.get(line.pay_code) ?? null) : null;
+  const decision = decidePosting({ payCode: line.pay_code, notice, paidAt, amount });
+  const realNow = deps.clocks.real.now();
+  if (paidAtWindow(paidAt, ctx.now) !== 'IN_WINDOW') {
+    deps.log.warn({ agencyTxnId: line.agency_txn_id, paidAt: formatInstant(paidAt), lineNo: line.line_no }, 'backfill: paidAt outside the posting window; recorded, as captured funds are');
+  }
+  const payment: PaymentRecord = {
+    paymentId: newPaymentId(realNow),
+    agencyCode: ctx.agencyCode,
+    agencyTxnId: line.agency_txn_id,
+    payCode: line.pay_code,
+    amount,
+    paidAt,
+    businessDate: ctx.businessDate,
+    channel: line.channel as PaymentChannel,
+    status: decision.paymentStatus,
+    unappliedReason: decision.applies ? null : decision.reason,
+    refundId: null,
+    receiptNo: null,
+    createdAt: ctx.now,
+  };
+  if (decision.applies) {
+    assert(notice !== null, 'an applied backfill has its notice');
+    const { charges } = decision;
+    assert(charges.amountDue.eq(amount), 'an applied backfill pays exactly the amount due');
+    // The next line for this notice finds it paid, as a second posting would.
+    notices.set(line.pay_code, { ...notice, status: decision.noticeStatus });
+    const entry = succeededPaymentEntry({
+      paymentId: line.payment_row_id,
+      agencyCode: ctx.agencyCode,
+      amount,
+      items: notice.lines.map((noticeLine, index) => ({ receivingAccountNo: noticeLine.receivingAccountNo, amount: noticeLine.amount, lateFee: charges.perItemLateFee[index] as Decimal })),
+      accountingDate,
+    });
+    return { line, payment, notice, entry, applied: { noticeStatus: decision.noticeStatus, lateFee: charges.lateFee, perItemLateFee: charges.perItemLateFee, totalAmount: charges.totalAmount } };
+  }
+  payment.refundId = newRefundId(realNow);
+  const entry = unappliedPaymentEntry({ paymentId: line.payment_row_id, agencyCode: ctx.agencyCode, amount, accountingDate });
+  return { line, payment, notice, entry, applied: null };
+}
