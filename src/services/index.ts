@@ -15,6 +15,7 @@ import { ensureNonceSentinel } from '../db/repositories/requestNonces';
 import { NONCE_TIMESTAMP_WINDOW_SECONDS } from './nonces';
 import { PublicLookupLimiter } from './publicLookupLimits';
 import { PaymentService } from './payments';
+import { DailyCloseService } from './dailyCloses';
 import { ReceiptService } from './receipts';
 
 export interface ServiceDependencies {
@@ -60,6 +61,8 @@ export interface Services {
   receipts: ReceiptService;
   /** Payment postings and reads (docs/lifecycle.md §3, docs/interface.md §6.3): the posting writes payment, notice, ledger, receipt and events in one statement. */
   payments: PaymentService;
+  /** The daily close (docs/settlement.md §5): sealing dates, the finance reads, `close verify`. */
+  dailyCloses: DailyCloseService;
 }
 
 export async function buildServices(deps: ServiceDependencies): Promise<Services> {
@@ -110,5 +113,6 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
     events,
     receipts,
     payments: new PaymentService({ db: deps.db, clocks: deps.clocks, log: deps.log, receipts, fieldCipher }),
+    dailyCloses: new DailyCloseService({ db: deps.db, clocks: deps.clocks, log: deps.log, signer: platformKeys.signer, platformKeys }),
   };
 }
