@@ -19,6 +19,7 @@ import { Decimal, formatMoney } from '../../src/domain/money';
 import { buildWorld, ITEMS, signedAs, SignedCall, World } from '../helpers/builders';
 import { expectLedgerVerified, postingBody, unknownPayCode } from '../helpers/payments';
 import { startTestService, TestService } from '../helpers/testService';
+import { discrepancyIdsFor } from '../helpers/journalReferences';
 
 /**
  * The journal writer (docs/ledger.md): one repository function writes any entry the domain
@@ -154,17 +155,18 @@ describe('the general writer', () => {
     const refund = await db('refunds').where({ payment_id: unapplied.payment.id }).first('id');
     const original = await findJournalEntry(db, succeeded.postingEntryId);
     expect(original).toBeDefined();
+    const [d0, d1, d2, d3] = await discrepancyIdsFor(db, world.agency.code, 4);
     const items = [{ amount: new Decimal('10.00'), incomeSortCode: '1030402', budgetLevel: 0, shares: [{ budgetLevel: 2, ratio: new Decimal('0.4') }, { budgetLevel: 3, ratio: new Decimal('0.6') }] }];
     const entries: JournalEntry[] = [
-      reversalEntry({ original: original!, accountingDate: DATE, cause: { discrepancyId: '800000' } }),
+      reversalEntry({ original: original!, accountingDate: DATE, cause: { discrepancyId: d0! } }),
       settlementExecutedEntry({ instructionId: '900001', agencyCode: world.agency.code, receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('10.00'), accountingDate: DATE }),
       settlementConfirmedEntry({ instructionId: '900001', receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('10.00'), items, accountingDate: DATE }).entry,
       agencyRefundConfirmedEntry({ refundId: String(refund.id), agencyCode: world.agency.code, amount: new Decimal('12.34'), unapplied: true, accountingDate: DATE }),
       bankRefundConfirmedEntry({ refundId: String(refund.id), bankPostingId: '700002', receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('10.00'), items, accountingDate: DATE }).entry,
       unidentifiedCreditEntry({ bankPostingId: '700001', receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('5.00'), accountingDate: DATE }),
-      writeOffEntry({ discrepancyId: '800001', agencyCode: world.agency.code, shortfall: [{ receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('1.00') }], accountingDate: DATE }),
-      mismatchDifferenceEntry({ discrepancyId: '800002', agencyCode: world.agency.code, platformAmount: new Decimal('1.00'), statementAmount: new Decimal('2.00'), accountingDate: DATE }),
-      mismatchDifferenceEntry({ discrepancyId: '800003', agencyCode: world.agency.code, platformAmount: new Decimal('2.00'), statementAmount: new Decimal('1.00'), accountingDate: DATE }),
+      writeOffEntry({ discrepancyId: d1!, agencyCode: world.agency.code, shortfall: [{ receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('1.00') }], accountingDate: DATE }),
+      mismatchDifferenceEntry({ discrepancyId: d2!, agencyCode: world.agency.code, platformAmount: new Decimal('1.00'), statementAmount: new Decimal('2.00'), accountingDate: DATE }),
+      mismatchDifferenceEntry({ discrepancyId: d3!, agencyCode: world.agency.code, platformAmount: new Decimal('2.00'), statementAmount: new Decimal('1.00'), accountingDate: DATE }),
     ];
     const read = await rolledBack(async (trx) => {
       const stored = [];
@@ -180,7 +182,7 @@ describe('the general writer', () => {
       const built = entries[index] as JournalEntry;
       expect({ accountingDate: stored?.accountingDate, references: stored?.references, lines: lines(stored!) }).toEqual({ accountingDate: built.accountingDate, references: built.references, lines: lines(built) });
     });
-    expect(read[0]?.references).toEqual({ paymentId: String(succeeded.payment.id), discrepancyId: '800000', reversesEntryId: succeeded.postingEntryId });
+    expect(read[0]?.references).toEqual({ paymentId: String(succeeded.payment.id), discrepancyId: d0, reversesEntryId: succeeded.postingEntryId });
     // Rolled back: nothing stayed.
     expect(await db('journal_entries').whereNot({ kind: 'PAYMENT_SUCCEEDED' }).whereNot({ kind: 'PAYMENT_UNAPPLIED' }).count('* as count')).toEqual([{ count: '0' }]);
   });

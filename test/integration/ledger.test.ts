@@ -6,6 +6,7 @@ import { verifyLedger } from '../../src/services/ledger';
 import { buildWorld, signedAs, World } from '../helpers/builders';
 import { expectLedgerVerified, issueNotice, postingBody, shanghai, unknownPayCode } from '../helpers/payments';
 import { startTestService, TestService } from '../helpers/testService';
+import { discrepancyIdsFor } from '../helpers/journalReferences';
 
 /**
  * The ledger (docs/lifecycle.md §4): the database itself refuses to edit it, and `ledger verify` — the
@@ -39,15 +40,14 @@ async function ledgerWithPayments(): Promise<{ service: TestService; world: Worl
   return { service, world, db: service.database.db };
 }
 
-let discrepancyIds = 0;
-
 /**
  * Inserts an entry straight into the tables, bypassing the code (and its balance assertion): a
- * WRITE_OFF, the kind that needs only a discrepancy's id, which has no table yet to check it.
+ * WRITE_OFF, the kind that needs only a discrepancy to point at.
  */
 async function insertEntryAround(db: Db, lines: Array<{ account: string; side: 'DEBIT' | 'CREDIT'; amount: string }>): Promise<void> {
-  discrepancyIds += 1;
-  const [entry] = await db('journal_entries').insert({ kind: 'WRITE_OFF', discrepancy_id: discrepancyIds, accounting_date: '2026-11-20', created_at: new Date() }).returning('id');
+  const agencyCode = ((await db('parties').where({ role: 'agency' }).orderBy('id').first('code')) as { code: string }).code;
+  const [discrepancyId] = await discrepancyIdsFor(db, agencyCode, 1);
+  const [entry] = await db('journal_entries').insert({ kind: 'WRITE_OFF', discrepancy_id: discrepancyId, accounting_date: '2026-11-20', created_at: new Date() }).returning('id');
   await db('journal_lines').insert(lines.map((line, index) => ({ entry_id: (entry as { id: string }).id, line_no: index + 1, ...line })));
 }
 
