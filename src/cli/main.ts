@@ -32,6 +32,8 @@ export const USAGE = `usage: npm run cli -- <command>
   job run <name> [--date YYYY-MM-DD] [--agency <code>]
   ledger verify                            check every ledger invariant; exit 1 on any break
   audit verify                             recompute the finance audit log's hash chain; exit 1 on a break
+  close verify                             check the daily closes: contiguous dates, every hash and
+                                           signature recomputed; exit 1 on a break
   demo seed [--json]                       build a demo world (sandbox agency included) on an empty database
 `;
 
@@ -85,6 +87,14 @@ export async function runCli(argv: string[], io: CliIo = defaultIo, env: NodeJS.
           const verification = await verifyAuditChain(database.db);
           io.out(verification);
           if (!verification.ok) io.err(`audit verify: the chain breaks at seq ${verification.firstBrokenSeq}: ${verification.problem}`);
+          return verification.ok ? 0 : 1;
+        });
+      case 'close':
+        if (rest[0] !== 'verify' || rest.length > 1) throw new UsageError('close: the only subcommand is "verify"');
+        return await withDatabase(env, io, true, async ({ services }) => {
+          const verification = await services.dailyCloses.verifyChain();
+          io.out(verification);
+          if (!verification.ok) io.err(`close verify: the chain breaks at ${verification.breaks[0]?.businessDate}: ${verification.breaks[0]?.problem} (${verification.breaks[0]?.detail})`);
           return verification.ok ? 0 : 1;
         });
       case 'job':

@@ -166,6 +166,12 @@ export interface JournalEntry {
   kind: JournalEntryKind;
   /** The Shanghai date the entry is written on (docs/settlement.md §5), YYYY-MM-DD. */
   accountingDate: string;
+  /**
+   * The business date of what caused it (a payment's business date), when it has one. An entry
+   * whose cause's date was already sealed by the daily close is listed in the close of the date
+   * it is written on, under `adjustments` (docs/settlement.md §5, contracts/decisions/0140-daily-close.md).
+   */
+  causeDate?: string;
   /** What caused it: at least the kind's REQUIRED_REFERENCE. */
   references: JournalReferences;
   lines: JournalLine[];
@@ -206,6 +212,7 @@ export function assertJournalEntry(entry: JournalEntry): { debit: Decimal; credi
   const required = REQUIRED_REFERENCE[entry.kind];
   assert(required !== undefined, `journal entry kind ${String(entry.kind)} is one of JOURNAL_ENTRY_KINDS`);
   assert(DATE_PATTERN.test(entry.accountingDate), `an accounting date is YYYY-MM-DD, got ${entry.accountingDate}`);
+  assert(entry.causeDate === undefined || DATE_PATTERN.test(entry.causeDate), `a cause's date is YYYY-MM-DD, got ${String(entry.causeDate)}`);
   for (const [name, value] of Object.entries(entry.references)) {
     assert((JOURNAL_REFERENCE_NAMES as readonly string[]).includes(name), `${name} is a journal reference`);
     assert(value === undefined || ROW_ID_PATTERN.test(value), `reference ${name} is a row id, got ${String(value)}`);

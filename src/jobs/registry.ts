@@ -1,5 +1,6 @@
 import type { Services } from '../services';
 import type { JobDefinition } from './job';
+import { closeJob } from './close';
 import { expireNoticesJob } from './expireNotices';
 import { purgeNoncesJob } from './purgeNonces';
 
@@ -8,6 +9,5 @@ import { purgeNoncesJob } from './purgeNonces';
  * scheduler, the catch-up and `cli job run <name>` all read this one list.
  */
 export function allJobs(services: Services): JobDefinition[] {
-  void services;
-  return [expireNoticesJob, purgeNoncesJob];
+  return [expireNoticesJob, purgeNoncesJob, closeJob(services.dailyCloses)];
 }

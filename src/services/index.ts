@@ -15,6 +15,7 @@ import { ensureNonceSentinel } from '../db/repositories/requestNonces';
 import { NONCE_TIMESTAMP_WINDOW_SECONDS } from './nonces';
 import { PublicLookupLimiter } from './publicLookupLimits';
 import { PaymentService } from './payments';
+import { DailyCloseService } from './dailyCloses';
 import { ReceiptService } from './receipts';
 import { DiscrepancyService, discrepancyHandler } from './discrepancies';
 import { ProposalEngine } from './proposals';
@@ -66,6 +67,8 @@ export interface Services {
   proposals: ProposalEngine;
   /** Reconciliation discrepancies: finance's list and reads (docs/reconciliation.md §3); resolved through `proposals`. */
   discrepancies: DiscrepancyService;
+  /** The daily close (docs/settlement.md §5): sealing dates, the finance reads, `close verify`. */
+  dailyCloses: DailyCloseService;
 }
 
 export async function buildServices(deps: ServiceDependencies): Promise<Services> {
@@ -120,5 +123,6 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
     payments: new PaymentService({ db: deps.db, clocks: deps.clocks, log: deps.log, receipts, fieldCipher }),
     proposals,
     discrepancies: new DiscrepancyService({ db: deps.db, clocks: deps.clocks, log: deps.log }),
+    dailyCloses: new DailyCloseService({ db: deps.db, clocks: deps.clocks, log: deps.log, signer: platformKeys.signer, platformKeys }),
   };
 }

@@ -9,7 +9,7 @@ import { knexRunner, pgRunner, withPooledClient } from '../db/statements';
 import { businessDateFor, formatInstant, parseInstant, shanghaiDate } from '../domain/businessDate';
 import type { Clocks } from '../domain/clock';
 import { assert, type FieldProblem, TongfuError, validationFailed } from '../domain/errors';
-import { succeededPaymentEntry, unappliedPaymentEntry } from '../domain/ledger';
+import { type JournalEntry, succeededPaymentEntry, unappliedPaymentEntry } from '../domain/ledger';
 import { Decimal, formatMoney, parseMoney, sumMoney, ZERO } from '../domain/money';
 import { UNAPPLIED_REASONS, type UnappliedReason } from '../domain/noticePricing';
 import { isValidPayCode } from '../domain/payCode';
@@ -399,13 +399,16 @@ export class PaymentService {
       assert(notice !== null, 'an applied posting has its notice');
       const { charges } = decision;
       assert(charges.amountDue.eq(amount), 'an applied posting pays exactly the amount due');
-      const entry = succeededPaymentEntry({
+      const entry: JournalEntry = {
+        ...succeededPaymentEntry({
         paymentId: read.payment_row_id,
         agencyCode: agency.code,
         amount,
         items: notice.lines.map((line, index) => ({ receivingAccountNo: line.receivingAccountNo, amount: line.amount, lateFee: charges.perItemLateFee[index] as Decimal })),
         accountingDate,
-      });
+      }),
+        causeDate: businessDate,
+      };
       const receipt = await this.deps.receipts.prepareReceipt(
         {
           noticeId: notice.id,
@@ -451,7 +454,7 @@ export class PaymentService {
     const reason: UnappliedReason = decision.reason;
     assert(UNAPPLIED_REASONS.includes(reason), 'an unapplied posting has a reason');
     payment.refundId = newRefundId(realNow);
-    const entry = unappliedPaymentEntry({ paymentId: read.payment_row_id, agencyCode: agency.code, amount, accountingDate });
+    const entry = { ...unappliedPaymentEntry({ paymentId: read.payment_row_id, agencyCode: agency.code, amount, accountingDate }), causeDate: businessDate };
     const wire = paymentWire(payment);
     const event = eventValues('payment.unapplied', { payment: wire, refund: { refundId: payment.refundId, status: REFUND_OBLIGATION_STATUS, amount: wire.amount } }, [agency.partyId], true);
     return {

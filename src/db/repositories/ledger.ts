@@ -35,14 +35,25 @@ const REFERENCE_COLUMNS: Readonly<Record<JournalReferenceName, string>> = {
  * folded statement (src/db/repositories/payments.ts) embeds the very same text, so an entry
  * written either way is written by the same INSERTs from the same parameters.
  *
+ * The daily close (migration 20261202008000, contracts/decisions/0140-daily-close.md): the entry
+ * is written on the date its builder names (the date it is written), unless the close has already
+ * cut that date off — then on the first date after the latest cut-off. `for_date` is set when the
+ * entry is meant for a date already cut off (its cause's business date, `causeDate`, or its own
+ * date moved): the close of the date it lands on lists it under `adjustments`. The cut-off is read
+ * by the INSERT itself, one probe of a tiny table's primary key, so no writer has to know about
+ * closes; the close waits for every writer that read the old cut-off before it seals.
+ *
  * ON CONFLICT DO NOTHING: an entry already written for its cause (migration 20261201000301)
  * inserts nothing, and no lines, and the caller finds the one there. The payment kinds have no
  * such index, so for the posting it never applies (and the posting checks the lines it wrote).
  */
 export const JOURNAL_ENTRY_INSERT_CTES = `journal_entry AS (
-  INSERT INTO journal_entries (kind, accounting_date, payment_id, instruction_id, refund_id, bank_posting_id, discrepancy_id, reverses_entry_id, created_at)
-  VALUES (@entry_kind, @entry_accounting_date::date, @entry_payment_id::bigint, @entry_instruction_id::bigint, @entry_refund_id::bigint,
-          @entry_bank_posting_id::bigint, @entry_discrepancy_id::bigint, @entry_reverses_entry_id::bigint, @entry_created_at::timestamptz)
+  INSERT INTO journal_entries (kind, accounting_date, for_date, payment_id, instruction_id, refund_id, bank_posting_id, discrepancy_id, reverses_entry_id, created_at)
+  SELECT @entry_kind, GREATEST(@entry_accounting_date::date, cutoff.last + 1),
+         CASE WHEN LEAST(@entry_cause_date::date, @entry_accounting_date::date) <= cutoff.last THEN LEAST(@entry_cause_date::date, @entry_accounting_date::date) END,
+         @entry_payment_id::bigint, @entry_instruction_id::bigint, @entry_refund_id::bigint,
+         @entry_bank_posting_id::bigint, @entry_discrepancy_id::bigint, @entry_reverses_entry_id::bigint, @entry_created_at::timestamptz
+    FROM (SELECT max(business_date) AS last FROM accounting_cutoffs) AS cutoff
   ON CONFLICT DO NOTHING
   RETURNING id
 ),
@@ -57,6 +68,7 @@ journal_entry_lines AS (
 export interface JournalEntryParameters {
   entry_kind: JournalEntryKind;
   entry_accounting_date: string;
+  entry_cause_date: string | null;
   entry_payment_id: string | null;
   entry_instruction_id: string | null;
   entry_refund_id: string | null;
@@ -80,6 +92,7 @@ export function journalEntryParameters(entry: JournalEntry, createdAt: Date): Jo
   return {
     entry_kind: entry.kind,
     entry_accounting_date: entry.accountingDate,
+    entry_cause_date: entry.causeDate ?? null,
     entry_payment_id: reference('paymentId'),
     entry_instruction_id: reference('instructionId'),
     entry_refund_id: reference('refundId'),

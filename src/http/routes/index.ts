@@ -4,6 +4,7 @@ import { agencyRoutes } from './agency';
 import { agencyPaymentRoutes } from './agencyPayments';
 import { eventRoutes } from './events';
 import { financeAuditRoutes } from './financeAudit';
+import { financeCloseRoutes } from './financeCloses';
 import { financeRoutes } from './finance';
 import { financeDeliveryRoutes } from './financeDeliveries';
 import { financeDiscrepancyRoutes } from './financeDiscrepancies';
@@ -14,5 +15,5 @@ import { unitRoutes } from './unit';
 
 /** Every route, from the file named after its party. */
 export function buildRoutes(services: Services): RouteDefinition[] {
-  return [...platformRoutes(services), ...financeRoutes(services), ...unitRoutes(services), ...agencyRoutes(services), ...agencyPaymentRoutes(services), ...publicRoutes(services), ...receiptRoutes(services), ...eventRoutes(services), ...financeDeliveryRoutes(services), ...financeAuditRoutes(services), ...financeDiscrepancyRoutes(services)];
+  return [...platformRoutes(services), ...financeRoutes(services), ...unitRoutes(services), ...agencyRoutes(services), ...agencyPaymentRoutes(services), ...publicRoutes(services), ...receiptRoutes(services), ...eventRoutes(services), ...financeDeliveryRoutes(services), ...financeAuditRoutes(services), ...financeDiscrepancyRoutes(services), ...financeCloseRoutes(services)];
 }

@@ -1,0 +1,26 @@
+import { addDays, shanghaiDate } from '../domain/businessDate';
+import type { DailyCloseService } from '../services/dailyCloses';
+import type { JobDefinition } from './job';
+
+/**
+ * `close` (docs/operations.md §4, docs/settlement.md §5): at 17:00 Asia/Shanghai, after the day's
+ * settlement, the daily close of T−1 — and of every earlier date not yet sealed, in order, empty
+ * days too. Each sealed date commits on its own, so a run killed half-way is continued by the
+ * next; a rerun finds everything sealed and changes nothing.
+ */
+export function closeJob(dailyCloses: DailyCloseService): JobDefinition {
+  return {
+    name: 'close',
+    defaultSchedules: ['0 17 * * *'],
+    // Dates must be sealed without a gap: every missed slot runs (each seals through its own date).
+    catchUp: 'every',
+    businessDateFor: (businessNow) => addDays(shanghaiDate(businessNow), -1),
+    async run(context) {
+      const through = context.businessDate ?? addDays(shanghaiDate(context.clocks.business.now()), -1);
+      const sealed = await dailyCloses.closeThrough(through, async (businessDate) => {
+        context.log.info({ businessDate }, 'daily close sealed');
+      });
+      return { sealed: sealed.length };
+    },
+  };
+}
