@@ -160,8 +160,10 @@ export class StatementService {
       }
 
       // Validate while copying into the staging table, then the set-based checks.
+      const startedMs = performance.now();
       await repo.createStagingTable(trx);
       const parsed = await this.stage(trx, input.file, expectations);
+      const stagedMs = performance.now();
       const problems: StatementProblem[] = [...parsed.problems];
       let problemCount = parsed.problemCount;
       const duplicates = await repo.stagedDuplicates(trx, STATEMENT_PROBLEMS_MAX);
@@ -169,6 +171,7 @@ export class StatementService {
       const unknownCodes = await repo.stagedUnknownPayCodes(trx, input.agency.partyId, STATEMENT_PROBLEMS_MAX);
       for (const line of unknownCodes) problems.push({ lineNo: line.line_no, problem: `payCode ${line.pay_code} is neither a valid 20-digit payCode nor the posted code of an UNAPPLIED payment of this agency` });
       problemCount += duplicates.length + unknownCodes.length;
+      const checkedMs = performance.now();
       if (problemCount > 0) {
         problems.sort((a, b) => a.lineNo - b.lineNo);
         throw malformed(problems, problemCount);
@@ -184,7 +187,8 @@ export class StatementService {
       const accepted = parsed.header;
       assert(accepted !== null && parsed.trailer !== null, 'a file without problems has its header and trailer');
       assert(header !== null && header.businessDate === accepted.businessDate && header.fileSeq === accepted.fileSeq, 'the full parse read the header the peek read');
-      return this.accept(trx, input, accepted, parsed.totals, current, log);
+      const timings = { stageMs: Math.round(stagedMs - startedMs), checkMs: Math.round(checkedMs - stagedMs) };
+      return this.accept(trx, input, accepted, parsed.totals, current, log, timings);
     });
   }
 
@@ -203,7 +207,7 @@ export class StatementService {
     };
   }
 
-  private async accept(trx: Knex.Transaction, input: LoadStatementInput, header: StatementHeader, totals: StatementTrailer, current: repo.AgencyStatementRow | undefined, log: Logger): Promise<LoadedStatement> {
+  private async accept(trx: Knex.Transaction, input: LoadStatementInput, header: StatementHeader, totals: StatementTrailer, current: repo.AgencyStatementRow | undefined, log: Logger, timings: Record<string, number>): Promise<LoadedStatement> {
     const realNow = this.deps.clocks.real.now();
     const statementId = newStatementId(realNow);
     const rowId = await repo.nextStatementRowId(trx);
@@ -231,12 +235,14 @@ export class StatementService {
       generated_at: header.generatedAt,
       received_at: realNow,
     });
+    const insertStartMs = performance.now();
     const lineCount = await repo.insertLinesFromStaging(trx, row.id);
+    timings.insertMs = Math.round(performance.now() - insertStartMs);
     assert(lineCount === totals.payCount + totals.refundCount, `all ${totals.payCount + totals.refundCount} staged lines were inserted, got ${lineCount}`);
     if (input.requestRun !== false) {
       await requestJobRun(trx, { job: RECONCILE_JOB, agencyCode: input.agency.code, businessDate: header.businessDate, statementId, requestedBy: input.requestedBy, requestedAt: realNow });
     }
-    log.info({ statementId, agencyCode: input.agency.code, businessDate: header.businessDate, fileSeq: header.fileSeq, format: input.format, source: input.source, lines: lineCount, superseded: current?.statement_id }, 'statement accepted');
+    log.info({ statementId, agencyCode: input.agency.code, businessDate: header.businessDate, fileSeq: header.fileSeq, format: input.format, source: input.source, lines: lineCount, superseded: current?.statement_id, ...timings }, 'statement accepted');
     return { statement: acceptedBody(row), replay: false, rowId: row.id };
   }
 
