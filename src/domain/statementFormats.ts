@@ -15,7 +15,6 @@
  * `payCodeToLookUp` for the first; duplicates are not tracked here (a set of 1,000,000 ids is
  * not bounded memory).
  */
-import { isAscii } from 'node:buffer';
 import { isValidDate, parseInstant } from './businessDate';
 import { CALLER_ID_PATTERN } from './identifiers';
 import { Decimal, formatMoney, MONEY_LIMIT, MONEY_PATTERN } from './money';
@@ -119,6 +118,8 @@ export interface StatementParseResult {
 const LF = 0x0a;
 const CR = 0x0d;
 const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+// eslint-disable-next-line no-control-regex -- every ASCII code, controls included
+const ASCII_ONLY = /^[\x00-\x7f]*$/;
 const COUNT_PATTERN = /^(0|[1-9][0-9]{0,8})$/;
 const FILE_SEQ_PATTERN = /^[1-9][0-9]{0,9}$/;
 const APPBILL_TIME_PATTERN = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})$/;
@@ -307,10 +308,9 @@ export class StatementParser {
       this.problem(lineNo, 'the line contains a carriage return (CR) that does not end it: lines end with LF or CRLF');
       return;
     }
-    let text: string;
-    if (isAscii(bytes)) {
-      text = bytes.toString('latin1');
-    } else {
+    // ASCII (the common case) reads as latin1 without a decoder; anything else must be UTF-8.
+    let text = bytes.toString('latin1');
+    if (!ASCII_ONLY.test(text)) {
       try {
         text = this.decoder.decode(bytes);
       } catch {
