@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import type { Db } from '../db/database';
 import { lockAgencyDateInTransaction } from '../db/repositories/agencyDateLocks';
 import * as repo from '../db/repositories/agencyStatements';
+import { findPartyByRoleCode } from '../db/repositories/parties';
 import { formatInstant, shanghaiDate } from '../domain/businessDate';
 import type { Clocks } from '../domain/clock';
 import { assert, TongfuError } from '../domain/errors';
@@ -190,6 +191,12 @@ export class StatementService {
       const timings = { stageMs: Math.round(stagedMs - startedMs), checkMs: Math.round(checkedMs - stagedMs) };
       return this.accept(trx, input, accepted, parsed.totals, current, log, timings);
     });
+  }
+
+  /** An active agency by its code (the inbox's file names carry it), or undefined. */
+  async activeAgency(code: string): Promise<{ partyId: string; code: string } | undefined> {
+    const party = await findPartyByRoleCode(this.deps.db, 'agency', code);
+    return party && party.status === 'ACTIVE' ? { partyId: party.id, code: party.code } : undefined;
   }
 
   /** GET /v1/agency/statements/{statementId}: the agency's own statement, else NOT_FOUND. */
