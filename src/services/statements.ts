@@ -162,14 +162,14 @@ export class StatementService {
 
       // Validate while copying into the staging table, then the set-based checks.
       const startedMs = performance.now();
-      await repo.createStagingTable(trx);
-      const parsed = await this.stage(trx, input.file, expectations);
+      const staging = await repo.createStagingTable(trx);
+      const parsed = await this.stage(trx, staging, input.file, expectations);
       const stagedMs = performance.now();
       const problems: StatementProblem[] = [...parsed.problems];
       let problemCount = parsed.problemCount;
-      const duplicates = await repo.stagedDuplicates(trx, STATEMENT_PROBLEMS_MAX);
+      const duplicates = await repo.stagedDuplicates(trx, staging, STATEMENT_PROBLEMS_MAX);
       for (const dup of duplicates) problems.push({ lineNo: dup.line_no, problem: `${dup.kind === 'PAY' ? 'agencyTxnId' : 'agencyRefundRef'} ${dup.agency_txn_id} is already on line ${dup.first_line_no}` });
-      const unknownCodes = await repo.stagedUnknownPayCodes(trx, input.agency.partyId, STATEMENT_PROBLEMS_MAX);
+      const unknownCodes = await repo.stagedUnknownPayCodes(trx, staging, input.agency.partyId, STATEMENT_PROBLEMS_MAX);
       for (const line of unknownCodes) problems.push({ lineNo: line.line_no, problem: `payCode ${line.pay_code} is neither a valid 20-digit payCode nor the posted code of an UNAPPLIED payment of this agency` });
       problemCount += duplicates.length + unknownCodes.length;
       const checkedMs = performance.now();
@@ -189,7 +189,7 @@ export class StatementService {
       assert(accepted !== null && parsed.trailer !== null, 'a file without problems has its header and trailer');
       assert(header !== null && header.businessDate === accepted.businessDate && header.fileSeq === accepted.fileSeq, 'the full parse read the header the peek read');
       const timings = { stageMs: Math.round(stagedMs - startedMs), checkMs: Math.round(checkedMs - stagedMs) };
-      return this.accept(trx, input, accepted, parsed.totals, current, log, timings);
+      return this.accept(trx, staging, input, accepted, parsed.totals, current, log, timings);
     });
   }
 
@@ -214,7 +214,7 @@ export class StatementService {
     };
   }
 
-  private async accept(trx: Knex.Transaction, input: LoadStatementInput, header: StatementHeader, totals: StatementTrailer, current: repo.AgencyStatementRow | undefined, log: Logger, timings: Record<string, number>): Promise<LoadedStatement> {
+  private async accept(trx: Knex.Transaction, staging: string, input: LoadStatementInput, header: StatementHeader, totals: StatementTrailer, current: repo.AgencyStatementRow | undefined, log: Logger, timings: Record<string, number>): Promise<LoadedStatement> {
     const realNow = this.deps.clocks.real.now();
     const statementId = newStatementId(realNow);
     const rowId = await repo.nextStatementRowId(trx);
@@ -243,7 +243,8 @@ export class StatementService {
       received_at: realNow,
     });
     const insertStartMs = performance.now();
-    const lineCount = await repo.insertLinesFromStaging(trx, row.id);
+    const lineCount = await repo.insertLinesFromStaging(trx, staging, row.id);
+    await repo.dropStagingTable(trx, staging);
     timings.insertMs = Math.round(performance.now() - insertStartMs);
     assert(lineCount === totals.payCount + totals.refundCount, `all ${totals.payCount + totals.refundCount} staged lines were inserted, got ${lineCount}`);
     if (input.requestRun !== false) {
@@ -273,7 +274,7 @@ export class StatementService {
   }
 
   /** Streams the file through the parser into the staging table's COPY. */
-  private async stage(trx: Knex.Transaction, file: StatementFile, expectations: ConstructorParameters<typeof StatementParser>[0]): Promise<StatementParseResult> {
+  private async stage(trx: Knex.Transaction, staging: string, file: StatementFile, expectations: ConstructorParameters<typeof StatementParser>[0]): Promise<StatementParseResult> {
     let rows: string[] = [];
     const parser = new StatementParser(expectations, (line) => {
       rows.push(stagingRow(line));
@@ -289,10 +290,10 @@ export class StatementService {
         }
       }
     }
-    await repo.copyIntoStaging(trx, Readable.from(copyRows(), { objectMode: false }));
+    await repo.copyIntoStaging(trx, staging, Readable.from(copyRows(), { objectMode: false }));
     const result = parser.finish();
     // The last line, if it had no line ending, is emitted by finish: stage it too.
-    if (rows.length > 0) await repo.copyIntoStaging(trx, Readable.from([rows.join('')], { objectMode: false }));
+    if (rows.length > 0) await repo.copyIntoStaging(trx, staging, Readable.from([rows.join('')], { objectMode: false }));
     return result;
   }
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Knex } from 'knex';
@@ -13,8 +14,15 @@ import type { Queryable } from '../database';
  * line, nothing half-loaded.
  */
 
-/** The staging table: temporary (so unlogged and private to the loading transaction), dropped at its end. */
-export const STATEMENT_STAGING_TABLE = 'agency_statement_staging';
+/**
+ * The staging tables' name prefix: each load creates `agency_statement_staging_<16 hex>`, an
+ * UNLOGGED table created inside the loading transaction and dropped before it commits — so a
+ * rolled-back or crashed load leaves none (its creation is rolled back too), and concurrent loads
+ * never share one. Unlogged rather than temporary: a temporary table lives in the session's
+ * `temp_buffers` (8 MB by default, fixed once a session has used one), so a 100 MB file would
+ * spill to disk, where an unlogged table uses the shared buffers.
+ */
+export const STATEMENT_STAGING_TABLE_PREFIX = 'agency_statement_staging_';
 
 /** The staging table's columns, in the order of the COPY rows (see stagingRow). */
 export const STAGING_COLUMNS = ['line_no', 'kind', 'agency_txn_id', 'pay_code', 'instruction_no', 'amount', 'occurred_at', 'channel', 'pay_code_to_look_up'] as const;
@@ -103,10 +111,11 @@ export async function statementPublicIds(db: Queryable, ids: readonly string[]):
   return new Map(rows.map((row) => [row.id, row.statement_id]));
 }
 
-/** Creates the transaction's staging table (temporary: unlogged, private, dropped at commit or rollback). */
-export async function createStagingTable(trx: Knex.Transaction): Promise<void> {
+/** Creates this load's staging table in `trx` and answers its name (see STATEMENT_STAGING_TABLE_PREFIX). */
+export async function createStagingTable(trx: Knex.Transaction): Promise<string> {
+  const table = `${STATEMENT_STAGING_TABLE_PREFIX}${randomBytes(8).toString('hex')}`;
   await trx.raw(`
-    CREATE TEMPORARY TABLE ${STATEMENT_STAGING_TABLE} (
+    CREATE UNLOGGED TABLE ${table} (
       line_no             integer NOT NULL,
       kind                text NOT NULL,
       agency_txn_id       text NOT NULL,
@@ -116,7 +125,18 @@ export async function createStagingTable(trx: Knex.Transaction): Promise<void> {
       occurred_at         timestamptz NOT NULL,
       channel             text,
       pay_code_to_look_up boolean NOT NULL
-    ) ON COMMIT DROP`);
+    ) WITH (autovacuum_enabled = false)`);
+  return table;
+}
+
+/** Drops a staging table (before the loading transaction commits). */
+export async function dropStagingTable(trx: Queryable, table: string): Promise<void> {
+  assertStagingTable(table);
+  await trx.raw(`DROP TABLE ${table}`);
+}
+
+function assertStagingTable(table: string): void {
+  if (!/^agency_statement_staging_[0-9a-f]{16}$/.test(table)) throw new Error(`not a staging table name: ${table}`);
 }
 
 /**
@@ -124,19 +144,20 @@ export async function createStagingTable(trx: Knex.Transaction): Promise<void> {
  * order, whose values contain no tab, newline or backslash — into the staging table on the
  * transaction's own connection, with the stream's backpressure.
  */
-export async function copyIntoStaging(trx: Knex.Transaction, rows: Readable): Promise<void> {
+export async function copyIntoStaging(trx: Knex.Transaction, table: string, rows: Readable): Promise<void> {
+  assertStagingTable(table);
   const connection = (await trx.client.acquireConnection()) as PoolClient;
-  const copy = connection.query(copyFrom(`COPY ${STATEMENT_STAGING_TABLE} (${STAGING_COLUMNS.join(', ')}) FROM STDIN`));
+  const copy = connection.query(copyFrom(`COPY ${table} (${STAGING_COLUMNS.join(', ')}) FROM STDIN`));
   await pipeline(rows, copy);
 }
 
 /** Lines whose (kind, agencyTxnId) an earlier line of the file already has: the first `limit`, in line order. */
-export async function stagedDuplicates(trx: Queryable, limit: number): Promise<Array<{ line_no: number; kind: string; agency_txn_id: string; first_line_no: number }>> {
+export async function stagedDuplicates(trx: Queryable, table: string, limit: number): Promise<Array<{ line_no: number; kind: string; agency_txn_id: string; first_line_no: number }>> {
   const result = await trx.raw(
     `SELECT line_no, kind, agency_txn_id, first_line_no FROM (
        SELECT line_no, kind, agency_txn_id, min(line_no) OVER (PARTITION BY kind, agency_txn_id) AS first_line_no
-         FROM ${STATEMENT_STAGING_TABLE}
-        WHERE (kind, agency_txn_id) IN (SELECT kind, agency_txn_id FROM ${STATEMENT_STAGING_TABLE} GROUP BY 1, 2 HAVING count(*) > 1)
+         FROM ${table}
+        WHERE (kind, agency_txn_id) IN (SELECT kind, agency_txn_id FROM ${table} GROUP BY 1, 2 HAVING count(*) > 1)
      ) d WHERE line_no > first_line_no ORDER BY line_no LIMIT ?`,
     [limit],
   );
@@ -147,10 +168,10 @@ export async function stagedDuplicates(trx: Queryable, limit: number): Promise<A
  * PAY lines whose payCode is not a valid payCode and is not exactly the posted code of a payment
  * of this agency recorded `UNAPPLIED` with `PAY_CODE_INVALID`: the first `limit`, in line order.
  */
-export async function stagedUnknownPayCodes(trx: Queryable, agencyPartyId: string, limit: number): Promise<Array<{ line_no: number; pay_code: string }>> {
+export async function stagedUnknownPayCodes(trx: Queryable, table: string, agencyPartyId: string, limit: number): Promise<Array<{ line_no: number; pay_code: string }>> {
   const result = await trx.raw(
     `SELECT s.line_no, s.pay_code
-       FROM ${STATEMENT_STAGING_TABLE} s
+       FROM ${table} s
       WHERE s.pay_code_to_look_up
         AND NOT EXISTS (SELECT 1 FROM payments p
                          WHERE p.agency_party_id = ? AND p.pay_code = s.pay_code
@@ -162,10 +183,10 @@ export async function stagedUnknownPayCodes(trx: Queryable, agencyPartyId: strin
 }
 
 /** Moves the staged lines into `agency_statement_lines` of statement `statementRowId`, in one statement. */
-export async function insertLinesFromStaging(trx: Queryable, statementRowId: string): Promise<number> {
+export async function insertLinesFromStaging(trx: Queryable, table: string, statementRowId: string): Promise<number> {
   const result = await trx.raw(
     `INSERT INTO agency_statement_lines (statement_id, line_no, kind, agency_txn_id, pay_code, instruction_no, amount, occurred_at, channel)
-     SELECT ?::bigint, line_no, kind, agency_txn_id, pay_code, instruction_no, amount, occurred_at, channel FROM ${STATEMENT_STAGING_TABLE}`,
+     SELECT ?::bigint, line_no, kind, agency_txn_id, pay_code, instruction_no, amount, occurred_at, channel FROM ${table}`,
     [statementRowId],
   );
   return (result as { rowCount: number }).rowCount;
