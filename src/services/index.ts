@@ -19,6 +19,7 @@ import { DailyCloseService } from './dailyCloses';
 import { ReceiptService } from './receipts';
 import { DiscrepancyService, discrepancyHandler } from './discrepancies';
 import { ProposalEngine } from './proposals';
+import { StatementService } from './statements';
 
 export interface ServiceDependencies {
   db: Db;
@@ -69,6 +70,8 @@ export interface Services {
   discrepancies: DiscrepancyService;
   /** The daily close (docs/settlement.md §5): sealing dates, the finance reads, `close verify`. */
   dailyCloses: DailyCloseService;
+  /** Agency statements (docs/reconciliation.md §1): upload and inbox loads, reads. */
+  statements: StatementService;
 }
 
 export async function buildServices(deps: ServiceDependencies): Promise<Services> {
@@ -124,5 +127,6 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
     proposals,
     discrepancies: new DiscrepancyService({ db: deps.db, clocks: deps.clocks, log: deps.log }),
     dailyCloses: new DailyCloseService({ db: deps.db, clocks: deps.clocks, log: deps.log, signer: platformKeys.signer, platformKeys }),
+    statements: new StatementService({ db: deps.db, clocks: deps.clocks, log: deps.log }),
   };
 }

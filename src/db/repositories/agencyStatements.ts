@@ -1,0 +1,199 @@
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Knex } from 'knex';
+import type { PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { Queryable } from '../database';
+
+/**
+ * Agency statements and their lines (migration 20261202000100, docs/reconciliation.md §1;
+ * contracts/decisions/0100-statement-files.md). A file is loaded in one transaction: its lines
+ * are copied (`COPY`) into a staging table of the transaction, checked there with set-based
+ * queries, and moved into `agency_statement_lines` with one `INSERT … SELECT` — no statement per
+ * line, nothing half-loaded.
+ */
+
+/**
+ * The staging tables' name prefix: each load creates `agency_statement_staging_<16 hex>`, an
+ * UNLOGGED table created inside the loading transaction and dropped before it commits — so a
+ * rolled-back or crashed load leaves none (its creation is rolled back too), and concurrent loads
+ * never share one. Unlogged rather than temporary: a temporary table lives in the session's
+ * `temp_buffers` (8 MB by default, fixed once a session has used one), so a 100 MB file would
+ * spill to disk, where an unlogged table uses the shared buffers.
+ */
+export const STATEMENT_STAGING_TABLE_PREFIX = 'agency_statement_staging_';
+
+/** The staging table's columns, in the order of the COPY rows (see stagingRow). */
+export const STAGING_COLUMNS = ['line_no', 'kind', 'agency_txn_id', 'pay_code', 'instruction_no', 'amount', 'occurred_at', 'channel', 'pay_code_to_look_up'] as const;
+
+export interface AgencyStatementRow {
+  id: string;
+  statement_id: string;
+  agency_party_id: string;
+  agency_code: string;
+  business_date: string;
+  file_seq: number;
+  format: 'TFS1' | 'APPBILL';
+  source: 'UPLOAD' | 'INBOX';
+  sha256: string;
+  size_bytes: string;
+  pay_count: number;
+  pay_total: string;
+  refund_count: number;
+  refund_total: string;
+  generated_at: Date | null;
+  received_at: Date;
+  superseded_by: string | null;
+  superseded_at: Date | null;
+}
+
+export type NewAgencyStatement = Omit<AgencyStatementRow, 'superseded_by' | 'superseded_at'>;
+
+/** A row id drawn ahead of the insert, so that the statement it replaces can name it first. */
+export async function nextStatementRowId(db: Queryable): Promise<string> {
+  const result = await db.raw(`SELECT nextval(pg_get_serial_sequence('agency_statements', 'id'))::text AS id`);
+  return (result.rows as Array<{ id: string }>)[0]?.id ?? '';
+}
+
+/**
+ * Defers the check of `superseded_by`'s foreign key to commit in this transaction (it is
+ * DEFERRABLE INITIALLY IMMEDIATE, migration 20261202001000): the replaced row names its successor
+ * before the successor is inserted, because the one-current-per-date index allows the successor
+ * only once the replaced row is no longer current.
+ */
+export async function deferSupersededByCheck(db: Queryable): Promise<void> {
+  await db.raw('SET CONSTRAINTS agency_statements_superseded_by_fkey DEFERRED');
+}
+
+/** The statement of an agency and date with this file hash (a replay), if any. */
+export async function findStatementBySha(db: Queryable, agencyPartyId: string, businessDate: string, sha256: string): Promise<AgencyStatementRow | undefined> {
+  return db<AgencyStatementRow>('agency_statements').where({ agency_party_id: agencyPartyId, business_date: businessDate, sha256 }).first();
+}
+
+/** The current (not superseded) statement of an agency and date, if any. */
+export async function findCurrentStatement(db: Queryable, agencyPartyId: string, businessDate: string): Promise<AgencyStatementRow | undefined> {
+  return db<AgencyStatementRow>('agency_statements').where({ agency_party_id: agencyPartyId, business_date: businessDate }).whereNull('superseded_by').first();
+}
+
+/** A statement by its public id. */
+export async function findStatementByPublicId(db: Queryable, statementId: string): Promise<AgencyStatementRow | undefined> {
+  return db<AgencyStatementRow>('agency_statements').where({ statement_id: statementId }).first();
+}
+
+/** A statement by its row id. */
+export async function findStatementById(db: Queryable, id: string): Promise<AgencyStatementRow | undefined> {
+  return db<AgencyStatementRow>('agency_statements').where({ id }).first();
+}
+
+/** Whether the business date is sealed by a daily close (docs/settlement.md §5). */
+export async function isBusinessDateClosed(db: Queryable, businessDate: string): Promise<boolean> {
+  const row = await db('daily_closes').where({ business_date: businessDate }).first('business_date');
+  return row !== undefined;
+}
+
+export async function insertStatement(db: Queryable, statement: NewAgencyStatement): Promise<AgencyStatementRow> {
+  const [row] = await db<AgencyStatementRow>('agency_statements').insert(statement).returning('*');
+  if (!row) throw new Error('agency_statements insert returned no row');
+  return row;
+}
+
+/** Marks `oldId` as replaced by `newId` (the one update the table allows). */
+export async function supersedeStatement(db: Queryable, oldId: string, newId: string, at: Date): Promise<void> {
+  const updated = await db('agency_statements').where({ id: oldId }).whereNull('superseded_by').update({ superseded_by: newId, superseded_at: at });
+  if (updated !== 1) throw new Error(`statement ${oldId} was not current when superseded`);
+}
+
+/** The public id of a statement row (for `supersededBy`). */
+export async function statementPublicIds(db: Queryable, ids: readonly string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db<AgencyStatementRow>('agency_statements').whereIn('id', ids).select('id', 'statement_id');
+  return new Map(rows.map((row) => [row.id, row.statement_id]));
+}
+
+/** Creates this load's staging table in `trx` and answers its name (see STATEMENT_STAGING_TABLE_PREFIX). */
+export async function createStagingTable(trx: Knex.Transaction): Promise<string> {
+  const table = `${STATEMENT_STAGING_TABLE_PREFIX}${randomBytes(8).toString('hex')}`;
+  await trx.raw(`
+    CREATE UNLOGGED TABLE ${table} (
+      line_no             integer NOT NULL,
+      kind                text NOT NULL,
+      agency_txn_id       text NOT NULL,
+      pay_code            text,
+      instruction_no      text,
+      amount              numeric(18, 2) NOT NULL,
+      occurred_at         timestamptz NOT NULL,
+      channel             text,
+      pay_code_to_look_up boolean NOT NULL
+    ) WITH (autovacuum_enabled = false)`);
+  return table;
+}
+
+/** Drops a staging table (before the loading transaction commits). */
+export async function dropStagingTable(trx: Queryable, table: string): Promise<void> {
+  assertStagingTable(table);
+  await trx.raw(`DROP TABLE ${table}`);
+}
+
+function assertStagingTable(table: string): void {
+  if (!/^agency_statement_staging_[0-9a-f]{16}$/.test(table)) throw new Error(`not a staging table name: ${table}`);
+}
+
+/**
+ * Copies `rows` — COPY text rows (tab-separated, `\N` for null, LF-terminated) in STAGING_COLUMNS
+ * order, whose values contain no tab, newline or backslash — into the staging table on the
+ * transaction's own connection, with the stream's backpressure.
+ */
+export async function copyIntoStaging(trx: Knex.Transaction, table: string, rows: Readable): Promise<void> {
+  assertStagingTable(table);
+  const connection = (await trx.client.acquireConnection()) as PoolClient;
+  const copy = connection.query(copyFrom(`COPY ${table} (${STAGING_COLUMNS.join(', ')}) FROM STDIN`));
+  await pipeline(rows, copy);
+}
+
+/** Lines whose (kind, agencyTxnId) an earlier line of the file already has: the first `limit`, in line order. */
+export async function stagedDuplicates(trx: Queryable, table: string, limit: number): Promise<Array<{ line_no: number; kind: string; agency_txn_id: string; first_line_no: number }>> {
+  const result = await trx.raw(
+    `SELECT line_no, kind, agency_txn_id, first_line_no FROM (
+       SELECT line_no, kind, agency_txn_id, min(line_no) OVER (PARTITION BY kind, agency_txn_id) AS first_line_no
+         FROM ${table}
+        WHERE (kind, agency_txn_id) IN (SELECT kind, agency_txn_id FROM ${table} GROUP BY 1, 2 HAVING count(*) > 1)
+     ) d WHERE line_no > first_line_no ORDER BY line_no LIMIT ?`,
+    [limit],
+  );
+  return (result.rows as Array<{ line_no: number; kind: string; agency_txn_id: string; first_line_no: number }>).map((row) => ({ ...row, line_no: Number(row.line_no), first_line_no: Number(row.first_line_no) }));
+}
+
+/**
+ * PAY lines whose payCode is not a valid payCode and is not exactly the posted code of a payment
+ * of this agency recorded `UNAPPLIED` with `PAY_CODE_INVALID`: the first `limit`, in line order.
+ */
+export async function stagedUnknownPayCodes(trx: Queryable, table: string, agencyPartyId: string, limit: number): Promise<Array<{ line_no: number; pay_code: string }>> {
+  const result = await trx.raw(
+    `SELECT s.line_no, s.pay_code
+       FROM ${table} s
+      WHERE s.pay_code_to_look_up
+        AND NOT EXISTS (SELECT 1 FROM payments p
+                         WHERE p.agency_party_id = ? AND p.pay_code = s.pay_code
+                           AND p.status = 'UNAPPLIED' AND p.unapplied_reason = 'PAY_CODE_INVALID')
+      ORDER BY s.line_no LIMIT ?`,
+    [agencyPartyId, limit],
+  );
+  return (result.rows as Array<{ line_no: number; pay_code: string }>).map((row) => ({ line_no: Number(row.line_no), pay_code: row.pay_code }));
+}
+
+/** Moves the staged lines into `agency_statement_lines` of statement `statementRowId`, in one statement. */
+export async function insertLinesFromStaging(trx: Queryable, table: string, statementRowId: string): Promise<number> {
+  const result = await trx.raw(
+    `INSERT INTO agency_statement_lines (statement_id, line_no, kind, agency_txn_id, pay_code, instruction_no, amount, occurred_at, channel)
+     SELECT ?::bigint, line_no, kind, agency_txn_id, pay_code, instruction_no, amount, occurred_at, channel FROM ${table}`,
+    [statementRowId],
+  );
+  return (result as { rowCount: number }).rowCount;
+}
+
+/** Lines of a statement, by line number (tests and the API's reads of small statements). */
+export async function countStatementLines(db: Queryable, statementRowId: string): Promise<number> {
+  const row = await db('agency_statement_lines').where({ statement_id: statementRowId }).count<{ count: string }[]>('* as count');
+  return Number(row[0]?.count ?? 0);
+}

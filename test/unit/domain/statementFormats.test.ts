@@ -1,0 +1,55 @@
+import { type StatementLine, StatementParser } from '../../../src/domain/statementFormats';
+
+// The streaming parser (docs/reconciliation.md §1): the same lines and problems however the bytes
+// are cut into chunks, CRLF read as LF, and a line's bytes never kept past the limit.
+
+const FILE = [
+  'H|TFS1|ABC|2026-12-01|1|2026-12-02T01:30:00+08:00',
+  'D|PAY|ABC20261201000123|15010226100000000103|100.00|2026-12-01T10:15:00+08:00|MOBILE',
+  'D|PAY|ABC20261201000124|15010226200001234520|218.00|2026-12-01T11:02:41+08:00|COUNTER',
+  'D|REFUND|ABCR0001|TFR2026120100000007|50.00|2026-12-01T15:00:00+08:00|',
+  'T|2|318.00|1|50.00',
+];
+
+function parse(bytes: Buffer, cut: (length: number) => number[]) {
+  const lines: StatementLine[] = [];
+  const parser = new StatementParser({ format: 'TFS1', agencyCode: 'ABC', today: '2026-12-02' }, (line) => lines.push(line));
+  let at = 0;
+  for (const size of cut(bytes.length)) {
+    parser.push(Buffer.from(bytes.subarray(at, at + size)));
+    at += size;
+  }
+  parser.push(Buffer.from(bytes.subarray(at)));
+  return { lines, result: parser.finish() };
+}
+
+describe('StatementParser', () => {
+  it('reads the example of docs/reconciliation.md §1 the same in any chunking, LF or CRLF, with or without a final line ending', () => {
+    const whole = parse(Buffer.from(FILE.join('\n') + '\n'), () => []);
+    expect(whole.result.problems).toEqual([]);
+    expect(whole.result.totals).toEqual({ payCount: 2, payTotal: '318.00', refundCount: 1, refundTotal: '50.00' });
+    expect(whole.result.header).toEqual({ agencyCode: 'ABC', businessDate: '2026-12-01', fileSeq: 1, generatedAt: new Date('2026-12-01T17:30:00Z') });
+    expect(whole.lines.map((l) => [l.lineNo, l.kind, l.agencyTxnId, l.payCode, l.instructionNo, l.amount, l.channel])).toEqual([
+      [2, 'PAY', 'ABC20261201000123', '15010226100000000103', null, '100.00', 'MOBILE'],
+      [3, 'PAY', 'ABC20261201000124', '15010226200001234520', null, '218.00', 'COUNTER'],
+      [4, 'REFUND', 'ABCR0001', null, 'TFR2026120100000007', '50.00', null],
+    ]);
+    for (const text of [FILE.join('\n') + '\n', FILE.join('\r\n') + '\r\n', FILE.join('\n'), FILE.join('\r\n')]) {
+      const bytes = Buffer.from(text);
+      for (const size of [1, 2, 3, 7, 64]) {
+        const chunked = parse(bytes, (length) => Array.from({ length: Math.floor(length / size) }, () => size));
+        expect(chunked.result.problems).toEqual([]);
+        expect(chunked.lines).toEqual(whole.lines);
+      }
+    }
+  });
+
+  it('a line past the limit is one problem, whatever its length', () => {
+    const long = Buffer.alloc(10_000, 0x41);
+    const bytes = Buffer.concat([Buffer.from(`${FILE[0]}\n`), long, Buffer.from(`\n${FILE[4]!.replace('2|318.00|1|50.00', '0|0.00|0|0.00')}\n`)]);
+    for (const size of [1, 100, 4097, 100_000]) {
+      const { result } = parse(bytes, (length) => Array.from({ length: Math.floor(length / size) }, () => size));
+      expect(result.problems).toEqual([{ lineNo: 2, problem: 'the line is longer than 4096 bytes' }]);
+    }
+  });
+});
