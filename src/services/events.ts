@@ -109,14 +109,15 @@ export async function recordEvent(trx: Knex.Transaction, event: NewEvent): Promi
   return recorded;
 }
 
-/** Rows one INSERT of recordEvents carries at most (5 parameters a row, under PostgreSQL's 65,535). */
-const EVENT_ROWS_PER_INSERT_MAX = 10_000;
+/** Events one INSERT of recordEvents carries at most (arrays as parameters: a bound on one statement's size). */
+const EVENTS_PER_INSERT_MAX = 10_000;
 
 /**
- * Records several events in the caller's transaction with as few INSERTs as their rows need (one
- * per EVENT_ROWS_PER_INSERT_MAX rows): the set-based form that a batch (reconciliation's backfill,
+ * Records several events in the caller's transaction with as few INSERTs as they need (one per
+ * EVENTS_PER_INSERT_MAX events): the set-based form that a batch (reconciliation's backfill,
  * settlement) uses instead of a round trip per event. Each event is checked as recordEvent checks
- * it; the answers are in the events' order.
+ * it; the answers are in the events' order. Each event's payload is stored once, each recipient
+ * as a narrow inbox row (contracts/decisions/0120-event-storage.md).
  */
 export async function recordEvents(trx: Knex.Transaction, events: readonly NewEvent[]): Promise<RecordedEvent[]> {
   assert(trx.isTransaction === true, 'recordEvents runs inside the transaction of the change it reports');
@@ -132,11 +133,14 @@ export async function recordEvents(trx: Knex.Transaction, events: readonly NewEv
     assert(partyIds.length <= EVENT_RECIPIENTS_MAX, `an event has at most ${EVENT_RECIPIENTS_MAX} recipients`);
     for (const partyId of partyIds) assert(PARTY_ID_PATTERN.test(partyId), `recipient partyId ${partyId} is a party's id`);
     const eventId = newEventId();
-    for (const partyId of partyIds) rows.push({ event_id: eventId, type: event.type, recipient_party_id: partyId, occurred_at: event.occurredAt, data_json: dataJson });
+    // An event with no recipient records nothing (NewEvent.recipients).
+    if (partyIds.length > 0) rows.push({ event_id: eventId, type: event.type, recipient_party_ids: partyIds, occurred_at: event.occurredAt, data_json: dataJson });
     recorded.push({ eventId, recipientCount: partyIds.length });
   }
-  for (let start = 0; start < rows.length; start += EVENT_ROWS_PER_INSERT_MAX) {
-    await repo.insertEvents(trx, rows.slice(start, start + EVENT_ROWS_PER_INSERT_MAX));
+  for (let start = 0; start < rows.length; start += EVENTS_PER_INSERT_MAX) {
+    const slice = rows.slice(start, start + EVENTS_PER_INSERT_MAX);
+    const inserted = await repo.insertEvents(trx, slice);
+    assert(inserted === slice.reduce((sum, row) => sum + row.recipient_party_ids.length, 0), `recorded ${inserted} recipient rows for ${slice.length} events`);
   }
   return recorded;
 }
