@@ -101,8 +101,9 @@ export async function startTarget(): Promise<Target> {
   const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'scripts', 'run.js'), path.join(ROOT, 'src', 'main.ts')], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, TONGFU_DATA_DIR: dataDir, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', PUBLIC_BASE_URL: 'http://bench.tongfu.test' },
-    // Request logs are part of the service's work; they are written, then thrown away.
-    stdio: ['ignore', 'ignore', 'inherit'],
+    // Request logs are part of the service's work; they are written, then thrown away (or kept
+    // in the file BENCH_SERVICE_LOG names, to see why requests failed).
+    stdio: ['ignore', process.env.BENCH_SERVICE_LOG ? fs.openSync(process.env.BENCH_SERVICE_LOG, 'a') : 'ignore', 'inherit'],
   });
   await waitReady(baseUrl, child);
   const workers = process.env.TONGFU_HTTP_WORKERS ?? String(Math.min(os.availableParallelism(), 16));
