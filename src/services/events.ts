@@ -23,9 +23,10 @@ import { recordAudit } from './audit';
  * would need a per-recipient counter row locked until commit — every payment of a busy agency
  * would queue on it. Numbering by insertion order (a bigserial) would let a reader skip: ids are
  * taken when rows are inserted, but rows become visible when their transactions commit, in
- * another order. So events are inserted unnumbered, and the sequencer numbers only rows that are
- * already committed, in one transaction at a time (an advisory lock), continuing each recipient's
- * counter. A reader sees numbered rows only; every numbering commits after all earlier ones, so a
+ * another order. So events are inserted unnumbered (the payload once in `event_bodies`, a narrow
+ * `event_inbox` row per recipient), and the sequencer numbers only rows that are already committed,
+ * in one transaction at a time (an advisory lock), continuing each recipient's counter, by moving
+ * them into the append-only `event_log` (contracts/decisions/0120-event-storage.md). A reader sees numbered rows only; every numbering commits after all earlier ones, so a
  * reader always sees a gap-free prefix of each recipient's sequence, and an event that commits
  * late is numbered late, above everything already shown. Sequences follow the order in which
  * events become visible to the sequencer; events that become visible in the same pass are
@@ -36,8 +37,8 @@ import { recordAudit } from './audit';
  * PostgreSQL serialises the commits of all transactions that issued a NOTIFY behind one global
  * lock, held through the commit's WAL flush, to keep the notification queue in commit order. A
  * `pg_notify` in every posting would bring back exactly the serialisation the after-commit
- * sequencer avoids. The sequencer polls instead: an index probe on a partial index of unnumbered
- * rows, every SEQUENCER_INTERVAL_MS, which is cheap enough to run often (see
+ * sequencer avoids. The sequencer polls instead: a probe of the small inbox table, every
+ * SEQUENCER_INTERVAL_MS, which is cheap enough to run often (see
  * contracts/decisions/0010-event-sequencing.md).
  */
 
@@ -99,8 +100,8 @@ export function newEventId(): string {
  * outbox): the rows commit or roll back with the change they report. They are unnumbered until
  * the sequencer numbers them after the commit; only then are they pulled or delivered.
  *
- * One multi-row INSERT, no lock and no counter: it adds one round trip to the caller's
- * transaction. Throws (a bug, never a caller's input) when not given a transaction, for an
+ * One statement (the body and its inbox rows), no lock and no counter: it adds one round trip to
+ * the caller's transaction. Throws (a bug, never a caller's input) when not given a transaction, for an
  * unknown type, or for data that is not a JSON object within EVENT_DATA_BYTES_MAX.
  */
 export async function recordEvent(trx: Knex.Transaction, event: NewEvent): Promise<RecordedEvent> {
