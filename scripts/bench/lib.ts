@@ -105,7 +105,14 @@ export async function startTarget(): Promise<Target> {
     // in the file BENCH_SERVICE_LOG names, to see why requests failed).
     stdio: ['ignore', process.env.BENCH_SERVICE_LOG ? fs.openSync(process.env.BENCH_SERVICE_LOG, 'a') : 'ignore', 'inherit'],
   });
-  await waitReady(baseUrl, child);
+  try {
+    await waitReady(baseUrl, child);
+  } catch (error) {
+    // Leave no service or server behind when the start fails.
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await embedded.stop();
+    throw error;
+  }
   const workers = process.env.TONGFU_HTTP_WORKERS ?? String(Math.min(os.availableParallelism(), 16));
   return {
     baseUrl,
