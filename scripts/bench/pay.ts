@@ -259,8 +259,7 @@ async function main(): Promise<void> {
     const stored = await countPayments(target.databaseUrl, "agency_txn_id LIKE 'BENCH-%'");
     const verified = await ledgerVerify(target.databaseUrl);
     if (!verified.ok) throw new Error(`after the run: ledger ${JSON.stringify(verified)}`);
-    if (stored.SUCCEEDED !== warmup + requests - notSucceeded.length) throw new Error(`after the run: payments ${JSON.stringify(stored)}, ${notSucceeded.length} answers not SUCCEEDED`);
-    const invalid = notSucceeded.length > 0 ? { postingsNotSucceeded: notSucceeded.length, examples: notSucceeded.slice(0, 3) } : null;
+    const invalid = notSucceeded.length > 0 || stored.SUCCEEDED !== warmup + requests ? { postingsNotSucceeded: notSucceeded.length, paymentsStored: stored, examples: notSucceeded.slice(0, 3) } : null;
 
     process.stderr.write('bench:pay — the yardstick Y after the load\n');
     const y = yardstick('write', yBefore, await yardstickRun(target.databaseUrl, 'write'));
