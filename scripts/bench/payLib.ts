@@ -13,7 +13,7 @@ import pino from 'pino';
 import type { CompiledStatement } from '../../src/db/statements';
 import { EmbeddedPostgres } from '../../src/db/embeddedPostgres';
 import { buildPayCode } from '../../src/domain/payCode';
-import { pgbench, ROOT, type Target } from './lib';
+import { findPgbench, pgbench, ROOT, type Target } from './lib';
 
 /** Notices cloned per statement; 10,000 keep one statement's memory and WAL modest. */
 const CLONE_BATCH_SIZE = 10_000;
@@ -102,7 +102,7 @@ export interface PgbenchPayFigures {
 
 /** pgbench `-M prepared`, `-t` transactions per client, with string variables (-D). Null when pgbench is absent. */
 export async function pgbenchWithVariables(databaseUrl: string, script: string, variables: Record<string, string>, clients: number, transactionsPerClient: number, options: { perStatement?: boolean } = {}): Promise<(PgbenchPayFigures & { output: string }) | null> {
-  const binary = ['/usr/bin/pgbench', '/usr/local/bin/pgbench', '/usr/lib/postgresql/15/bin/pgbench'].find((candidate) => fs.existsSync(candidate));
+  const binary = findPgbench();
   if (!binary) return null;
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'tongfu-pgbench-pay-'));
   const file = path.join(directory, 'posting.sql');

@@ -7,11 +7,12 @@
  */
 import { Client } from 'pg';
 import { findNoticeStoringNonceSql } from '../../src/db/repositories/notices';
-import { buildWorld, CONCURRENCY_MAX, drive, envInteger, koaBaseline, machine, noticeBody, pgbench, prepare, printTable, REQUESTS_MAX, runRow, sm2VerifyBaseline, startTarget, writeResult } from './lib';
+import { buildWorld, CONCURRENCY_MAX, drive, envInteger, koaBaseline, machine, noticeBody, pgbench, prepare, printTable, ratioTo, REQUESTS_MAX, requirePgbench, runRow, sm2VerifyBaseline, startTarget, writeResult, yardstick, yardstickRun } from './lib';
 import { serviceCpuMs } from './payLib';
 
-const TARGET_PER_SECOND = 2_500;
-const TARGET_P99_MS = 30;
+/** docs/quality.md §1: ≥ 0.10 Y_r; a defect below 0.05 Y_r. */
+const TARGET_YR_RATIO = 0.1;
+const DEFECT_YR_RATIO = 0.05;
 
 /** The statements of one verification; `bench_verify_codes` maps 1…n to the notices' codes. */
 async function verificationScript(databaseUrl: string, payCodes: string[]): Promise<string> {
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
   const warmup = envInteger('BENCH_WARMUP', 2_000, 0, REQUESTS_MAX);
   const noticeCount = envInteger('BENCH_NOTICES', 2_000, 1, 100_000);
   const pgbenchSeconds = envInteger('BENCH_PGBENCH_SECONDS', 10, 1, 300);
+  requirePgbench();
   const target = await startTarget();
   try {
     const world = await buildWorld(target);
@@ -58,11 +60,14 @@ async function main(): Promise<void> {
     const signingMs = Math.round(performance.now() - signedAt);
     const servicePort = Number(new URL(target.baseUrl).port);
     const pgPort = Number(new URL(target.databaseUrl).port);
+    const yrBefore = await yardstickRun(target.databaseUrl, 'read');
     const cpuBefore = serviceCpuMs(servicePort, pgPort);
     const driverBefore = process.cpuUsage();
     const service = await drive(target.baseUrl, load, concurrency);
     const driverUsage = process.cpuUsage(driverBefore);
     const cpuAfter = serviceCpuMs(servicePort, pgPort);
+    const yr = yardstick('read', yrBefore, await yardstickRun(target.databaseUrl, 'read'));
+    const ratio = ratioTo(service.throughputPerSecond, yr);
     const perRequest = (ms: number) => Math.round((ms / requests) * 1000) / 1000;
     const cpu = {
       nodeMsPerRequest: perRequest(cpuAfter.node - cpuBefore.node),
@@ -81,8 +86,9 @@ async function main(): Promise<void> {
       machine: machine(),
       layout: target.layout,
       load: `signed GET /v1/agency/notices/{payCode} from one agency over ${noticeCount} notices of 3 items (round-robin); ${requests} requests pre-signed (${signingMs} ms) after ${warmup} warm-up requests`,
-      targetPerSecond: TARGET_PER_SECOND,
-      targetP99Ms: TARGET_P99_MS,
+      goals: { yrRatio: TARGET_YR_RATIO, defectBelowYrRatio: DEFECT_YR_RATIO },
+      summary: { perSecond: service.throughputPerSecond, yR: yr.transactionsPerSecond, ratio, p50Ms: service.latencyMs.p50, p99Ms: service.latencyMs.p99, nodeCpuMsPerRequest: cpu.nodeMsPerRequest, postgresCpuMsPerRequest: cpu.postgresMsPerRequest },
+      yardstick: yr,
       service,
       cpu,
       baselines: {
@@ -94,17 +100,19 @@ async function main(): Promise<void> {
         serviceToKoa: Math.round((service.throughputPerSecond / koa.sameDriver.throughputPerSecond) * 1000) / 1000,
         serviceToPgbench: raw === null ? null : Math.round((service.throughputPerSecond / raw.transactionsPerSecond) * 1000) / 1000,
       },
-      meetsTarget: service.throughputPerSecond >= TARGET_PER_SECOND && service.latencyMs.p99 <= TARGET_P99_MS,
+      meetsTarget: ratio >= TARGET_YR_RATIO,
+      verdict: ratio >= TARGET_YR_RATIO ? 'met' : ratio < DEFECT_YR_RATIO ? 'defect' : 'missed',
     };
     const file = writeResult('verify', result);
     printTable(`bench:verify — ${target.layout}`, [
-      runRow('service: GET /v1/agency/notices/{payCode}', service),
+      { ...runRow('service: GET /v1/agency/notices/{payCode}', service), 'ratio to Y_r': ratio },
+      { run: 'Y_r (docs/quality.md §1), mean', 'req/s': yr.transactionsPerSecond, 'p50 ms': `before ${yr.before.transactionsPerSecond}`, 'p99 ms': `after ${yr.after.transactionsPerSecond}` },
       runRow('baseline: bare Koa GET (same driver)', koa.sameDriver),
       ...(koa.autocannon === null ? [] : [{ run: 'baseline: bare Koa GET (autocannon)', concurrency, 'req/s': koa.autocannon.requestsPerSecond, 'p50 ms': koa.autocannon.latencyMs.p50, 'p99 ms': koa.autocannon.latencyMs.p99 }]),
       ...(raw === null ? [] : [{ run: 'baseline: pgbench (same statements)', concurrency: raw.clients, 'req/s': raw.transactionsPerSecond, 'p50 ms': '', 'p95 ms': '', 'p99 ms': '', 'avg ms': raw.latencyMsAverage ?? '' }]),
     ]);
     process.stdout.write(`\nCPU per verification: node ${cpu.nodeMsPerRequest} ms + PostgreSQL ${cpu.postgresMsPerRequest} ms (+ load driver ${cpu.loadDriverMsPerRequest} ms)`);
-    process.stdout.write(`\ntarget ≥ ${TARGET_PER_SECOND}/s with p99 ≤ ${TARGET_P99_MS} ms: ${result.meetsTarget ? 'met' : 'NOT met'}; service/pgbench = ${result.ratios.serviceToPgbench}; written to ${file}\n`);
+    process.stdout.write(`\nservice / Y_r = ${ratio} (target ≥ ${TARGET_YR_RATIO}): ${result.verdict}; service/pgbench (own statement) = ${result.ratios.serviceToPgbench}; written to ${file}\n`);
   } finally {
     await target.stop();
   }

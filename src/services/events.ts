@@ -23,9 +23,10 @@ import { recordAudit } from './audit';
  * would need a per-recipient counter row locked until commit — every payment of a busy agency
  * would queue on it. Numbering by insertion order (a bigserial) would let a reader skip: ids are
  * taken when rows are inserted, but rows become visible when their transactions commit, in
- * another order. So events are inserted unnumbered, and the sequencer numbers only rows that are
- * already committed, in one transaction at a time (an advisory lock), continuing each recipient's
- * counter. A reader sees numbered rows only; every numbering commits after all earlier ones, so a
+ * another order. So events are inserted unnumbered (the payload once in `event_bodies`, a narrow
+ * `event_inbox` row per recipient), and the sequencer numbers only rows that are already committed,
+ * in one transaction at a time (an advisory lock), continuing each recipient's counter, by moving
+ * them into the append-only `event_log` (contracts/decisions/0120-event-storage.md). A reader sees numbered rows only; every numbering commits after all earlier ones, so a
  * reader always sees a gap-free prefix of each recipient's sequence, and an event that commits
  * late is numbered late, above everything already shown. Sequences follow the order in which
  * events become visible to the sequencer; events that become visible in the same pass are
@@ -36,8 +37,8 @@ import { recordAudit } from './audit';
  * PostgreSQL serialises the commits of all transactions that issued a NOTIFY behind one global
  * lock, held through the commit's WAL flush, to keep the notification queue in commit order. A
  * `pg_notify` in every posting would bring back exactly the serialisation the after-commit
- * sequencer avoids. The sequencer polls instead: an index probe on a partial index of unnumbered
- * rows, every SEQUENCER_INTERVAL_MS, which is cheap enough to run often (see
+ * sequencer avoids. The sequencer polls instead: a probe of the small inbox table, every
+ * SEQUENCER_INTERVAL_MS, which is cheap enough to run often (see
  * contracts/decisions/0010-event-sequencing.md).
  */
 
@@ -101,8 +102,8 @@ export function newEventId(): string {
  * outbox): the rows commit or roll back with the change they report. They are unnumbered until
  * the sequencer numbers them after the commit; only then are they pulled or delivered.
  *
- * One multi-row INSERT, no lock and no counter: it adds one round trip to the caller's
- * transaction. Throws (a bug, never a caller's input) when not given a transaction, for an
+ * One statement (the body and its inbox rows), no lock and no counter: it adds one round trip to
+ * the caller's transaction. Throws (a bug, never a caller's input) when not given a transaction, for an
  * unknown type, or for data that is not a JSON object within EVENT_DATA_BYTES_MAX.
  */
 export async function recordEvent(trx: Knex.Transaction, event: NewEvent): Promise<RecordedEvent> {
@@ -111,14 +112,15 @@ export async function recordEvent(trx: Knex.Transaction, event: NewEvent): Promi
   return recorded;
 }
 
-/** Rows one INSERT of recordEvents carries at most (5 parameters a row, under PostgreSQL's 65,535). */
-const EVENT_ROWS_PER_INSERT_MAX = 10_000;
+/** Events one INSERT of recordEvents carries at most (arrays as parameters: a bound on one statement's size). */
+const EVENTS_PER_INSERT_MAX = 10_000;
 
 /**
- * Records several events in the caller's transaction with as few INSERTs as their rows need (one
- * per EVENT_ROWS_PER_INSERT_MAX rows): the set-based form that a batch (reconciliation's backfill,
+ * Records several events in the caller's transaction with as few INSERTs as they need (one per
+ * EVENTS_PER_INSERT_MAX events): the set-based form that a batch (reconciliation's backfill,
  * settlement) uses instead of a round trip per event. Each event is checked as recordEvent checks
- * it; the answers are in the events' order.
+ * it; the answers are in the events' order. Each event's payload is stored once, each recipient
+ * as a narrow inbox row (contracts/decisions/0120-event-storage.md).
  */
 export async function recordEvents(trx: Knex.Transaction, events: readonly NewEvent[]): Promise<RecordedEvent[]> {
   assert(trx.isTransaction === true, 'recordEvents runs inside the transaction of the change it reports');
@@ -134,11 +136,14 @@ export async function recordEvents(trx: Knex.Transaction, events: readonly NewEv
     assert(partyIds.length <= EVENT_RECIPIENTS_MAX, `an event has at most ${EVENT_RECIPIENTS_MAX} recipients`);
     for (const partyId of partyIds) assert(PARTY_ID_PATTERN.test(partyId), `recipient partyId ${partyId} is a party's id`);
     const eventId = newEventId();
-    for (const partyId of partyIds) rows.push({ event_id: eventId, type: event.type, recipient_party_id: partyId, occurred_at: event.occurredAt, data_json: dataJson });
+    // An event with no recipient records nothing (NewEvent.recipients).
+    if (partyIds.length > 0) rows.push({ event_id: eventId, type: event.type, recipient_party_ids: partyIds, occurred_at: event.occurredAt, data_json: dataJson });
     recorded.push({ eventId, recipientCount: partyIds.length });
   }
-  for (let start = 0; start < rows.length; start += EVENT_ROWS_PER_INSERT_MAX) {
-    await repo.insertEvents(trx, rows.slice(start, start + EVENT_ROWS_PER_INSERT_MAX));
+  for (let start = 0; start < rows.length; start += EVENTS_PER_INSERT_MAX) {
+    const slice = rows.slice(start, start + EVENTS_PER_INSERT_MAX);
+    const inserted = await repo.insertEvents(trx, slice);
+    assert(inserted === slice.reduce((sum, row) => sum + row.recipient_party_ids.length, 0), `recorded ${inserted} recipient rows for ${slice.length} events`);
   }
   return recorded;
 }

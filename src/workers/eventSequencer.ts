@@ -6,8 +6,8 @@ import { WakeableSleep } from './wakeableSleep';
  * Runs the event sequencer continuously on an instance with TONGFU_JOBS=on (see
  * src/services/events.ts for why numbering happens after commit). Every instance runs one; the
  * sequencer's advisory lock lets one number at a time, and an instance that finds the lock taken
- * simply waits for its next turn. A pass that finds nothing to number costs one probe of a
- * partial index, so the interval can be short: it is the bound on how long a committed event
+ * simply waits for its next turn. A pass that finds nothing to number costs one probe of the
+ * small inbox table (contracts/decisions/0120-event-storage.md), so the interval can be short: it is the bound on how long a committed event
  * waits for its number (and so for its callback) when nothing else asks for it.
  */
 export interface SequencerLoopOptions {

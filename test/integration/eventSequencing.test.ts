@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { Clocks, ManualClock } from '../../src/domain/clock';
-import { EVENT_TYPES, EventMessage, EventService, financeRecipients, recordEvent } from '../../src/services/events';
+import { EVENT_TYPES, EventMessage, EventService, financeRecipients, recordEvent, recordEvents } from '../../src/services/events';
 import { EventSequencerLoop } from '../../src/workers/eventSequencer';
 import { loadContractDocument } from '../../src/http/contract';
 import { schemaErrors } from '../helpers/contract';
@@ -123,7 +123,7 @@ describe('events: the outbox and the sequencer', () => {
 
     // The scenario really was out of order: A's row was inserted first, so a reader paging by
     // insertion order would have passed A's position before A was visible — and skipped it.
-    const [rowA, rowB] = await Promise.all([a.eventId, b.eventId].map((id) => database.db('events').where({ event_id: id }).first('id')));
+    const [rowA, rowB] = await Promise.all([a.eventId, b.eventId].map((id) => database.db('event_bodies').where({ event_id: id }).first('id')));
     expect(BigInt(rowA.id)).toBeLessThan(BigInt(rowB.id));
   });
 
@@ -174,6 +174,64 @@ describe('events: the outbox and the sequencer', () => {
     expect(new Set(seen.map((event) => event.eventId))).toEqual(recorded);
     const counter = await database.db('event_sequences').where({ recipient_party_id: agency.partyId }).first('last_sequence');
     expect(Number(counter.last_sequence)).toBe(total);
+  });
+
+  it('stores each payload once and each recipient as a narrow row; numbering only inserts into the log, and under concurrent batch writers every recipient\'s reader sees each of its events once, gap-free', async () => {
+    const recipients = await Promise.all([newRecipient(database.db, 'agency'), newRecipient(database.db, 'unit'), newRecipient(database.db, 'unit')]);
+    // contracts/decisions/0120-event-storage.md: one body per event, one inbox row per recipient.
+    const probe = await database.db.transaction((trx) => recordEvents(trx, [{ type: 'payment.succeeded', recipients: recipients.map((r) => ({ partyId: r.partyId })), data: paymentSucceededData(), occurredAt: new Date() }]));
+    const body = await database.db('event_bodies').where({ event_id: probe[0]?.eventId }).first('id');
+    expect(await database.db('event_bodies').where({ event_id: probe[0]?.eventId }).count<{ count: string }[]>({ count: '*' })).toEqual([{ count: '1' }]);
+    expect(await database.db('event_inbox').where({ body_id: body.id }).count<{ count: string }[]>({ count: '*' })).toEqual([{ count: String(recipients.length) }]);
+    const logBefore = await database.db('event_log').count<{ count: string }[]>({ count: '*' });
+    await events.sequence({ wait: true });
+    // Numbered: moved out of the inbox into the log, one row per recipient; the body untouched.
+    expect(await database.db('event_inbox').where({ body_id: body.id })).toEqual([]);
+    expect((await database.db('event_log').where({ body_id: body.id }).select('recipient_party_id')).map((row) => row.recipient_party_id).sort()).toEqual(recipients.map((r) => r.partyId).sort());
+    expect(Number((await database.db('event_log').count<{ count: string }[]>({ count: '*' }))[0]?.count)).toBe(Number(logBefore[0]?.count) + recipients.length);
+
+    const loops = [1, 2].map(() => new EventSequencerLoop({ events: new EventService({ db: database.db, clocks, log }), log }, { intervalMs: 2 }));
+    loops.forEach((loop) => loop.start());
+    const writers = 6;
+    const batchesPerWriter = 12;
+    const recordedFor = new Map(recipients.map((r) => [r.partyId, new Set<string>([probe[0]?.eventId as string])]));
+    let writing = true;
+    const write = async (writer: number): Promise<void> => {
+      for (let batch = 0; batch < batchesPerWriter; batch += 1) {
+        const trx = await database.db.transaction();
+        // Each batch: 1–3 events, each to a different subset of the recipients.
+        const planned = Array.from({ length: 1 + ((writer + batch) % 3) }, (_, index) => recipients.filter((_r, position) => (writer + batch + index + position) % 3 !== 0));
+        const recorded = await recordEvents(trx, planned.map((to) => ({ type: 'payment.succeeded' as const, recipients: to.map((r) => ({ partyId: r.partyId })), data: paymentSucceededData(), occurredAt: new Date() })));
+        await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 12)));
+        await trx.commit();
+        planned.forEach((to, index) => to.forEach((r) => recordedFor.get(r.partyId)?.add(recorded[index]?.eventId as string)));
+      }
+    };
+    const read = async (partyId: string): Promise<EventMessage[]> => {
+      const seen: EventMessage[] = [];
+      let after = 0;
+      for (let poll = 0; poll < 10_000; poll += 1) {
+        const allCommitted = !writing;
+        const page = await events.pull(partyId, after, 5);
+        seen.push(...page.data);
+        after = page.nextAfter;
+        if (allCommitted && page.data.length === 0) return seen;
+      }
+      throw new Error('the reader did not catch up');
+    };
+    const reading = recipients.map((r) => read(r.partyId));
+    await Promise.all(Array.from({ length: writers }, (_, writer) => write(writer)));
+    writing = false;
+    const seenBy = await Promise.all(reading);
+    await Promise.all(loops.map((loop) => loop.stop(1000)));
+
+    recipients.forEach((recipient, index) => {
+      const seen = seenBy[index] as EventMessage[];
+      const expected = recordedFor.get(recipient.partyId) as Set<string>;
+      expect(seen.map((event) => event.sequence)).toEqual(Array.from({ length: expected.size }, (_, i) => i + 1));
+      expect(new Set(seen.map((event) => event.eventId))).toEqual(expected);
+    });
+    expect(await database.db('event_inbox').whereIn('recipient_party_id', recipients.map((r) => r.partyId))).toEqual([]);
   });
 
   it('resolves every finance party as recipients, disabled ones included, and no one else', async () => {

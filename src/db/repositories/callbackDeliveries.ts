@@ -94,10 +94,10 @@ export async function claimDueDeliveries(db: Queryable, request: ClaimRequest): 
      )
      UPDATE callback_deliveries d
         SET lease_until = ?, lease_token = ?
-       FROM picked, events e, parties p
-      WHERE d.id = picked.id AND e.id = d.event_row_id AND p.id = d.recipient_party_id
+       FROM picked, event_log l, event_bodies b, parties p
+      WHERE d.id = picked.id AND l.id = d.event_row_id AND b.id = l.body_id AND p.id = d.recipient_party_id
      RETURNING d.id, d.lease_token, d.recipient_party_id, p.app_id AS recipient_app_id, p.callback_url, d.attempt_count,
-               e.event_id, e.type, e.sequence, e.occurred_at, e.data`,
+               b.event_id, b.type, l.sequence, b.occurred_at, b.data`,
     [
       busyIds,
       busyCounts,
@@ -187,9 +187,11 @@ export async function releaseLease(db: Queryable, deliveryId: string, leaseToken
 export async function redeliverEvent(trx: Knex.Transaction, eventId: string, realNow: Date): Promise<number> {
   await trx.raw(
     `INSERT INTO callback_deliveries (event_row_id, recipient_party_id, status, next_attempt_at, created_at, updated_at)
-     SELECT e.id, e.recipient_party_id, 'PENDING', ?, ?, ?
-       FROM events e JOIN parties p ON p.id = e.recipient_party_id
-      WHERE e.event_id = ? AND e.sequence IS NOT NULL AND p.callback_url IS NOT NULL
+     SELECT l.id, l.recipient_party_id, 'PENDING', ?, ?, ?
+       FROM event_bodies b
+       JOIN event_log l ON l.body_id = b.id
+       JOIN parties p ON p.id = l.recipient_party_id
+      WHERE b.event_id = ? AND p.callback_url IS NOT NULL
      ON CONFLICT (event_row_id) DO NOTHING`,
     [realNow, realNow, realNow, eventId],
   );
@@ -197,8 +199,8 @@ export async function redeliverEvent(trx: Knex.Transaction, eventId: string, rea
     `UPDATE callback_deliveries d
         SET status = 'PENDING', attempt_count = 0, next_attempt_at = ?, delivered_at = NULL,
             lease_until = NULL, lease_token = NULL, redelivery_count = d.redelivery_count + 1, updated_at = ?
-       FROM events e
-      WHERE e.event_id = ? AND d.event_row_id = e.id
+       FROM event_bodies b, event_log l
+      WHERE b.event_id = ? AND l.body_id = b.id AND d.event_row_id = l.id
      RETURNING d.id`,
     [realNow, realNow, eventId],
   );
@@ -239,7 +241,8 @@ export interface DeliveryFilter {
 /** Deliveries in id order, filtered, one page. */
 export async function listDeliveries(db: Queryable, filter: DeliveryFilter, page: PageRequest): Promise<Page<DeliveryListRow>> {
   const query = db('callback_deliveries as d')
-    .join('events as e', 'e.id', 'd.event_row_id')
+    .join('event_log as l', 'l.id', 'd.event_row_id')
+    .join('event_bodies as e', 'e.id', 'l.body_id')
     .join('parties as p', 'p.id', 'd.recipient_party_id')
     .select(
       'd.id',
@@ -252,7 +255,7 @@ export async function listDeliveries(db: Queryable, filter: DeliveryFilter, page
       'd.updated_at',
       'e.event_id',
       'e.type',
-      'e.sequence',
+      'l.sequence',
       'p.app_id as recipient_app_id',
     );
   if (filter.status !== undefined) void query.where('d.status', filter.status);

@@ -2,21 +2,25 @@ import type { Knex } from 'knex';
 import type { Queryable } from '../database';
 
 /**
- * The events outbox and its sequencer (migration 20261127000020). Every function takes the
- * connection or transaction to run on.
+ * The events outbox and its sequencer (migrations 20261127000020, 20261202005000;
+ * contracts/decisions/0120-event-storage.md): an event's payload once in `event_bodies`, one
+ * narrow `event_inbox` row per recipient until the sequencer moves it, numbered, into the
+ * append-only `event_log`. Every function takes the connection or transaction to run on.
  */
 
 export interface NewEventRow {
   event_id: string;
   type: string;
-  recipient_party_id: string;
+  /** Each recipient once. */
+  recipient_party_ids: readonly string[];
   occurred_at: Date;
   /** The payload's JSON text, stored as it is. */
   data_json: string;
 }
 
 export interface EventRow {
-  id: string;
+  /** The log row's id; null while the row waits in the inbox. */
+  id: string | null;
   event_id: string;
   type: string;
   recipient_party_id: string;
@@ -33,11 +37,40 @@ export interface EventRow {
 const SEQUENCER_LOCK_NAMESPACE = 0x7f_0b_20;
 const SEQUENCER_LOCK_NAME = 'event-sequencer';
 
-export async function insertEvents(trx: Knex.Transaction, rows: readonly NewEventRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  const placeholders = rows.map(() => '(?, ?, ?, ?, CAST(? AS json))').join(', ');
-  const bindings = rows.flatMap((row) => [row.event_id, row.type, row.recipient_party_id, row.occurred_at, row.data_json]);
-  await trx.raw(`INSERT INTO events (event_id, type, recipient_party_id, occurred_at, data) VALUES ${placeholders}`, bindings);
+/**
+ * The events' bodies and their inbox rows, in one statement: bodies draw their ids in the rows'
+ * order (the sequencer's insertion order), each recipient an inbox row of two bigints. Answers
+ * the inbox rows written.
+ */
+export async function insertEvents(trx: Knex.Transaction, rows: readonly NewEventRow[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const recipientEventIds: string[] = [];
+  const recipientPartyIds: string[] = [];
+  for (const row of rows) {
+    for (const partyId of row.recipient_party_ids) {
+      recipientEventIds.push(row.event_id);
+      recipientPartyIds.push(partyId);
+    }
+  }
+  const result = await trx.raw<{ rows: Array<{ inbox: number }> }>(
+    `WITH body AS (
+       INSERT INTO event_bodies (event_id, type, occurred_at, data)
+       SELECT e.event_id, e.type, e.occurred_at, e.data::json
+         FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS timestamptz[]), CAST(? AS text[])) WITH ORDINALITY AS e(event_id, type, occurred_at, data, position)
+        ORDER BY e.position
+       RETURNING id, event_id
+     ),
+     inbox AS (
+       INSERT INTO event_inbox (body_id, recipient_party_id)
+       SELECT body.id, r.party_id
+         FROM unnest(CAST(? AS text[]), CAST(? AS bigint[])) AS r(event_id, party_id)
+         JOIN body USING (event_id)
+       RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM inbox)::int AS inbox`,
+    [rows.map((row) => row.event_id), rows.map((row) => row.type), rows.map((row) => row.occurred_at), rows.map((row) => row.data_json), recipientEventIds, recipientPartyIds],
+  );
+  return result.rows[0]?.inbox ?? 0;
 }
 
 /** Ids of every party of a role, in registration order, whatever their status. */
@@ -48,7 +81,7 @@ export async function partyIdsWithRole(db: Queryable, role: string): Promise<str
 
 /** Whether any committed event (of this recipient, when given) still waits for its number. */
 export async function hasUnnumberedEvents(db: Queryable, recipientPartyId?: string): Promise<boolean> {
-  const query = db('events').whereNull('sequence').select(db.raw('1')).first();
+  const query = db('event_inbox').select(db.raw('1')).first();
   if (recipientPartyId !== undefined) void query.where({ recipient_party_id: recipientPartyId });
   return (await query) !== undefined;
 }
@@ -74,16 +107,23 @@ export interface NumberingResult {
 }
 
 /**
- * Numbers up to `batchSizeMax` committed, unnumbered events, in id order, continuing each
- * recipient's counter, and creates a PENDING delivery due at `realNow` for each numbered event
- * whose recipient has a callback URL. One statement, run under the sequencer's lock and in a
- * statement after the one that took it, so that its snapshot includes every earlier numbering
- * (READ COMMITTED takes a snapshot per statement).
+ * Numbers up to `batchSizeMax` committed, unnumbered events: moves them out of the inbox (in
+ * insertion order: event, then recipient) into the append-only log, continuing each recipient's
+ * counter, and creates a PENDING delivery due at `realNow` for each numbered row whose recipient
+ * has a callback URL. One statement, run under the sequencer's lock and in a statement after the
+ * one that took it, so that its snapshot includes every earlier numbering (READ COMMITTED takes a
+ * snapshot per statement). Only the sequencer deletes from the inbox, under that lock, so every
+ * row the batch selects is deleted by it.
  */
 export async function numberEvents(trx: Knex.Transaction, batchSizeMax: number, realNow: Date): Promise<NumberingResult> {
   const result = await trx.raw<{ rows: Array<{ selected: string; numbered: string; deliveries: string }> }>(
-    `WITH batch AS (
-       SELECT id, recipient_party_id FROM events WHERE sequence IS NULL ORDER BY id LIMIT ?
+    `WITH picked AS (
+       SELECT body_id, recipient_party_id FROM event_inbox ORDER BY body_id, recipient_party_id LIMIT ?
+     ),
+     batch AS (
+       DELETE FROM event_inbox i USING picked p
+        WHERE i.body_id = p.body_id AND i.recipient_party_id = p.recipient_party_id
+       RETURNING i.body_id, i.recipient_party_id
      ),
      counts AS (
        SELECT recipient_party_id, count(*) AS n FROM batch GROUP BY recipient_party_id
@@ -95,17 +135,16 @@ export async function numberEvents(trx: Knex.Transaction, batchSizeMax: number, 
        RETURNING s.recipient_party_id, s.last_sequence
      ),
      ranked AS (
-       SELECT b.id,
-              c.last_sequence - k.n + row_number() OVER (PARTITION BY b.recipient_party_id ORDER BY b.id) AS sequence
+       SELECT b.body_id, b.recipient_party_id,
+              c.last_sequence - k.n + row_number() OVER (PARTITION BY b.recipient_party_id ORDER BY b.body_id) AS sequence
          FROM batch b
          JOIN counts k USING (recipient_party_id)
          JOIN counters c USING (recipient_party_id)
      ),
      numbered AS (
-       UPDATE events e SET sequence = r.sequence
-         FROM ranked r
-        WHERE e.id = r.id AND e.sequence IS NULL
-       RETURNING e.id, e.recipient_party_id
+       INSERT INTO event_log (recipient_party_id, sequence, body_id)
+       SELECT recipient_party_id, sequence, body_id FROM ranked ORDER BY body_id, recipient_party_id
+       RETURNING id, recipient_party_id
      ),
      deliveries AS (
        INSERT INTO callback_deliveries (event_row_id, recipient_party_id, status, next_attempt_at, created_at, updated_at)
@@ -115,7 +154,7 @@ export async function numberEvents(trx: Knex.Transaction, batchSizeMax: number, 
         WHERE p.callback_url IS NOT NULL
        RETURNING id
      )
-     SELECT (SELECT count(*) FROM batch) AS selected,
+     SELECT (SELECT count(*) FROM picked) AS selected,
             (SELECT count(*) FROM numbered) AS numbered,
             (SELECT count(*) FROM deliveries) AS deliveries`,
     [batchSizeMax, realNow, realNow, realNow],
@@ -126,18 +165,27 @@ export async function numberEvents(trx: Knex.Transaction, batchSizeMax: number, 
 
 /** A recipient's numbered events with a sequence above `after`, in sequence order. */
 export async function listEventsAfter(db: Queryable, recipientPartyId: string, after: number, limit: number): Promise<EventRow[]> {
-  return (await db('events')
-    .where({ recipient_party_id: recipientPartyId })
-    .where('sequence', '>', after)
-    .orderBy('sequence', 'asc')
+  return (await db('event_log as l')
+    .join('event_bodies as b', 'b.id', 'l.body_id')
+    .where('l.recipient_party_id', recipientPartyId)
+    .where('l.sequence', '>', after)
+    .orderBy('l.sequence', 'asc')
     .limit(limit)
-    .select('id', 'event_id', 'type', 'recipient_party_id', 'sequence', 'occurred_at', 'data')) as EventRow[];
+    .select('l.id', 'b.event_id', 'b.type', 'l.recipient_party_id', 'l.sequence', 'b.occurred_at', 'b.data')) as EventRow[];
 }
 
-/** Every recipient's row of one event. */
+/** Every recipient's row of one event, numbered (`id` and `sequence` set) or still in the inbox (both null). */
 export async function findEventRows(db: Queryable, eventId: string): Promise<EventRow[]> {
-  return (await db('events')
-    .where({ event_id: eventId })
-    .orderBy('id')
-    .select('id', 'event_id', 'type', 'recipient_party_id', 'sequence', 'occurred_at', 'data')) as EventRow[];
+  const result = await db.raw<{ rows: EventRow[] }>(
+    `SELECT l.id, b.event_id, b.type, l.recipient_party_id, l.sequence, b.occurred_at, b.data
+       FROM event_bodies b JOIN event_log l ON l.body_id = b.id
+      WHERE b.event_id = ?
+     UNION ALL
+     SELECT NULL, b.event_id, b.type, i.recipient_party_id, NULL, b.occurred_at, b.data
+       FROM event_bodies b JOIN event_inbox i ON i.body_id = b.id
+      WHERE b.event_id = ?
+     ORDER BY recipient_party_id`,
+    [eventId, eventId],
+  );
+  return result.rows;
 }

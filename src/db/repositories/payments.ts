@@ -224,12 +224,18 @@ function postingWriteText(variant: PostingVariant): string {
     // conditional on the payment: the guard below rolls the statement back if no payment was
     // written, before the entry's reference to it is checked at the statement's end.
     JOURNAL_ENTRY_INSERT_CTES,
-    // The events outbox (src/services/events.ts, recordEvent): one row per recipient, unnumbered
-    // until the sequencer numbers it after commit. Folded in here so it costs no round trip.
+    // The events outbox (src/services/events.ts, recordEvent): the payload once in event_bodies,
+    // one narrow inbox row per recipient, unnumbered until the sequencer numbers it after commit
+    // (contracts/decisions/0120-event-storage.md). Folded in here so it costs no round trip.
+    `event_body AS (
+  INSERT INTO event_bodies (event_id, type, occurred_at, data)
+  SELECT @event_id, @event_type, @now::timestamptz, @event_data::json FROM payment
+  RETURNING id
+)`,
     `event_rows AS (
-  INSERT INTO events (event_id, type, recipient_party_id, occurred_at, data)
-  SELECT @event_id, @event_type, recipient.id, @now::timestamptz, @event_data::json
-    FROM payment,
+  INSERT INTO event_inbox (body_id, recipient_party_id)
+  SELECT event_body.id, recipient.id
+    FROM event_body,
          (SELECT r.value::bigint AS id FROM json_array_elements_text(@event_recipients::json) AS r
           UNION
           SELECT f.id FROM parties f WHERE @event_to_finance::boolean AND f.role = 'finance') AS recipient
