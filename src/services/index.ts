@@ -16,6 +16,7 @@ import { NONCE_TIMESTAMP_WINDOW_SECONDS } from './nonces';
 import { PublicLookupLimiter } from './publicLookupLimits';
 import { PaymentService } from './payments';
 import { ReceiptService } from './receipts';
+import { NO_BACKFILL_UNTIL_MERGE, ReconciliationService } from './reconciliation';
 
 export interface ServiceDependencies {
   db: Db;
@@ -60,6 +61,8 @@ export interface Services {
   receipts: ReceiptService;
   /** Payment postings and reads (docs/lifecycle.md §3, docs/interface.md §6.3): the posting writes payment, notice, ledger, receipt and events in one statement. */
   payments: PaymentService;
+  /** The nightly reconcile run and reconciliation's reads (docs/reconciliation.md §2). */
+  reconciliation: ReconciliationService;
 }
 
 export async function buildServices(deps: ServiceDependencies): Promise<Services> {
@@ -110,5 +113,7 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
     events,
     receipts,
     payments: new PaymentService({ db: deps.db, clocks: deps.clocks, log: deps.log, receipts, fieldCipher }),
+    // MERGE: replace NO_BACKFILL_UNTIL_MERGE with (trx, ctx) => backfillOverages(trx, {…}, ctx) from './reconciliation/backfill'.
+    reconciliation: new ReconciliationService({ db: deps.db, clocks: deps.clocks, log: deps.log, backfillOverages: NO_BACKFILL_UNTIL_MERGE }),
   };
 }

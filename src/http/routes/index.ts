@@ -9,9 +9,10 @@ import { financeDeliveryRoutes } from './financeDeliveries';
 import { platformRoutes } from './platform';
 import { publicRoutes } from './public';
 import { receiptRoutes } from './receipts';
+import { reconciliationRoutes } from './reconciliations';
 import { unitRoutes } from './unit';
 
 /** Every route, from the file named after its party. */
 export function buildRoutes(services: Services): RouteDefinition[] {
-  return [...platformRoutes(services), ...financeRoutes(services), ...unitRoutes(services), ...agencyRoutes(services), ...agencyPaymentRoutes(services), ...publicRoutes(services), ...receiptRoutes(services), ...eventRoutes(services), ...financeDeliveryRoutes(services), ...financeAuditRoutes(services)];
+  return [...platformRoutes(services), ...financeRoutes(services), ...unitRoutes(services), ...agencyRoutes(services), ...agencyPaymentRoutes(services), ...publicRoutes(services), ...receiptRoutes(services), ...eventRoutes(services), ...financeDeliveryRoutes(services), ...financeAuditRoutes(services), ...reconciliationRoutes(services)];
 }
