@@ -190,6 +190,11 @@ describe('across days', () => {
     // The OPEN shortage shows in day 2's view, and day 1's shows it too (its date).
     expect((await view(agency, day2)).body.discrepancies.map((d: any) => d.agencyTxnId)).toContain(missing.agencyTxnId);
 
+    // Day 1 again: the straddler matched on day 2 is not carried again.
+    const day1Again = await reconcile(agency, day1);
+    expect(day1Again.outcomes.CARRIED_OVER).toEqual(NONE);
+    expect(await service.database.db('reconciliation_discrepancies').where({ agency_txn_id: late.agencyTxnId }).select('status')).toEqual([{ status: 'AUTO_RESOLVED' }]);
+
     // A rerun of day 2 keeps one discrepancy per (agency, txn, type) and the same counts.
     const rerun = await reconcile(agency, day2);
     expect(rerun.outcomes).toEqual(run2.outcomes);
