@@ -530,9 +530,3 @@ export async function discrepanciesOfRun(db: Queryable, runRow: RunRow): Promise
   );
   return result.rows;
 }
-
-/** The finance parties (recipients of reconciliation.completed). */
-export async function financePartyIds(db: Queryable): Promise<string[]> {
-  const rows = await db('parties').where({ role: 'finance', status: 'ACTIVE' }).select<Array<{ id: string }>>('id');
-  return rows.map((row) => row.id);
-}

@@ -8,7 +8,7 @@ import { addDays } from '../../domain/businessDate';
 import type { Clocks } from '../../domain/clock';
 import { TongfuError } from '../../domain/errors';
 import type { Logger } from '../../logger';
-import { recordEvent } from '../events';
+import { financeRecipients, recordEvent } from '../events';
 import type { BackfillOverages } from './backfillContract';
 import { reconcileRefundLines } from './refunds';
 import { discrepancyView, OUTCOMES, runView, type Outcome } from './views';
@@ -96,7 +96,7 @@ export class ReconciliationService {
         await repo.finishRun(trx, runRowId, { status: open ? 'UNBALANCED' : 'BALANCED', outcomes, platformTotal, statementTotal: statement.pay_total, finishedAt: clocks.business.now() });
       }
       const run = runView(await repo.findRun(trx, runRowId));
-      const recipients = [agency.partyId, ...(await repo.financePartyIds(trx))].map((partyId) => ({ partyId }));
+      const recipients = [{ partyId: agency.partyId }, ...(await financeRecipients(trx))];
       await recordEvent(trx, { type: 'reconciliation.completed', recipients, data: { run }, occurredAt: clocks.business.now() });
       await options.beforeCommit?.(trx, run);
       return run;
