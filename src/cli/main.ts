@@ -6,7 +6,7 @@ import { migrateLatest } from '../db/database';
 import { openDatabase, OpenedDatabase } from '../db/open';
 import { generateSm2KeyPair, parsePublicKey } from '../crypto/keys';
 import { Clocks, systemClock } from '../domain/clock';
-import { isValidDate, shanghaiDate } from '../domain/businessDate';
+import { isValidDate } from '../domain/businessDate';
 import { TongfuError } from '../domain/errors';
 import { allJobs } from '../jobs/registry';
 import { JobRunner } from '../jobs/runner';
@@ -73,8 +73,8 @@ export async function runCli(argv: string[], io: CliIo = defaultIo, env: NodeJS.
         });
       case 'ledger':
         if (rest[0] !== 'verify' || rest.length > 1) throw new UsageError('ledger: the only subcommand is "verify"');
-        return await withDatabase(env, io, true, async ({ database, services }) => {
-          const verification = await verifyLedger(database.db, { businessToday: shanghaiDate(services.deps.clocks.business.now()) });
+        return await withDatabase(env, io, true, async ({ database }) => {
+          const verification = await verifyLedger(database.db);
           io.out(verification);
           if (!verification.ok) io.err(`ledger verify: broken — ${verification.checks.filter((check) => !check.ok).map((check) => check.name).join(', ')}`);
           return verification.ok ? 0 : 1;
