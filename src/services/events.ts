@@ -53,6 +53,7 @@ export const EVENT_TYPES = {
   'notice.voided': 'NoticeVoidedEventData',
   'payment.reversed': 'PaymentReversedEventData',
   'discrepancy.resolved': 'DiscrepancyResolvedEventData',
+  'reconciliation.completed': 'ReconciliationCompletedEventData',
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;

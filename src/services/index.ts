@@ -20,6 +20,8 @@ import { ReceiptService } from './receipts';
 import { DiscrepancyService, discrepancyHandler } from './discrepancies';
 import { ProposalEngine } from './proposals';
 import { StatementService } from './statements';
+import { ReconciliationService } from './reconciliation';
+import { createBackfillOverages } from './reconciliation/backfill';
 
 export interface ServiceDependencies {
   db: Db;
@@ -72,6 +74,8 @@ export interface Services {
   dailyCloses: DailyCloseService;
   /** Agency statements (docs/reconciliation.md §1): upload and inbox loads, reads. */
   statements: StatementService;
+  /** The nightly reconcile run and reconciliation's reads (docs/reconciliation.md §2). */
+  reconciliation: ReconciliationService;
 }
 
 export async function buildServices(deps: ServiceDependencies): Promise<Services> {
@@ -128,5 +132,6 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
     discrepancies: new DiscrepancyService({ db: deps.db, clocks: deps.clocks, log: deps.log }),
     dailyCloses: new DailyCloseService({ db: deps.db, clocks: deps.clocks, log: deps.log, signer: platformKeys.signer, platformKeys }),
     statements: new StatementService({ db: deps.db, clocks: deps.clocks, log: deps.log }),
+    reconciliation: new ReconciliationService({ db: deps.db, clocks: deps.clocks, log: deps.log, backfillOverages: createBackfillOverages({ receipts, clocks: deps.clocks, log: deps.log }) }),
   };
 }

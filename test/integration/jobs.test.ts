@@ -231,7 +231,8 @@ describe('schedules', () => {
     const schedules = resolveSchedules(jobs, loadConfig({ TONGFU_CRON_EXPIRE_NOTICES: example }).cronOverrides);
     expect(schedules.find((s) => s.job.name === 'expire-notices')?.expressions).toEqual(['10 0 * * *', '30 12 * * *']);
     expect(schedules.find((s) => s.job.name === 'purge-nonces')?.expressions).toEqual(['0 * * * *']);
-    expect(() => resolveSchedules(jobs, loadConfig({ TONGFU_CRON_RECONCILE: '0 2 * * *' }).cronOverrides)).toThrow(/TONGFU_CRON_RECONCILE: no job is named reconcile/);
+    expect(schedules.find((s) => s.job.name === 'reconcile')?.expressions).toEqual(['0 2 * * *', '30 6 * * *', '30 10 * * *']);
+    expect(() => resolveSchedules(jobs, loadConfig({ TONGFU_CRON_NO_SUCH_JOB: '0 2 * * *' }).cronOverrides)).toThrow(/TONGFU_CRON_NO_SUCH_JOB: no job is named no-such-job/);
   });
 
   it('refuses an unknown job or a bad expression, naming the variable', () => {

@@ -262,8 +262,10 @@ export interface LedgerCheck {
   name: string;
   /** The invariant, in a sentence. */
   invariant: string;
-  /** Rows `{subject text, detail json}` that break it, at most LIMIT @limit. */
+  /** Rows `{subject text, detail json}` that break it, at most LIMIT @limit; `@today` is the business date of the check. */
   sql: string;
+  /** The check reads `@today` and is left out when the caller gives no business date. */
+  needsToday?: boolean;
 }
 
 /**
@@ -280,6 +282,8 @@ function corrections(prefix: string, creditIsPositive: boolean): string {
            WHERE e.kind IN (${CORRECTION_KINDS}) AND starts_with(l.account, ${prefix})
            GROUP BY l.account`;
 }
+/** Days after which every payment must be matched or held by an unresolved discrepancy (docs/reconciliation.md §2). */
+export const RECONCILED_WITHIN_DAYS = 8;
 
 /** Amounts compared as NUMERIC in SQL and written as text in details, never as JSON numbers. */
 const PAID_STATUSES = `('PAID', 'PARTIALLY_REFUNDED', 'REFUNDED')`;
@@ -546,6 +550,38 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
         WHERE p.id IS NULL
         LIMIT @limit)`,
   },
+  {
+    name: 'paymentMatchedOnce',
+    invariant: 'no payment and no statement line has more than one live match',
+    sql: `
+      (SELECT 'payment ' || p.payment_id AS subject, json_build_object('liveMatches', count(*)) AS detail
+         FROM statement_matches m JOIN payments p ON p.id = m.payment_id
+        WHERE m.released_at IS NULL
+        GROUP BY p.id HAVING count(*) > 1
+        LIMIT @limit)
+      UNION ALL
+      (SELECT 'statement line ' || m.statement_id || ':' || m.line_no AS subject, json_build_object('liveMatches', count(*)) AS detail
+         FROM statement_matches m
+        WHERE m.released_at IS NULL
+        GROUP BY m.statement_id, m.line_no HAVING count(*) > 1
+        LIMIT @limit)`,
+  },
+  {
+    name: 'paymentsReconciled',
+    invariant: `every payment older than ${RECONCILED_WITHIN_DAYS} days is matched, held by an unresolved discrepancy (CARRIED_OVER or OPEN) or resolved by finance, or its date's latest run is STATEMENT_MISSING`,
+    needsToday: true,
+    sql: `
+      SELECT 'payment ' || p.payment_id AS subject,
+             json_build_object('agencyCode', p.agency_code, 'agencyTxnId', p.agency_txn_id, 'businessDate', to_char(p.business_date, 'YYYY-MM-DD'),
+                               'lastRun', (SELECT r.status FROM reconciliation_runs r WHERE r.agency_party_id = p.agency_party_id AND r.business_date = p.business_date ORDER BY r.id DESC LIMIT 1)) AS detail
+        FROM payments p
+       WHERE p.business_date < CAST(@today AS date) - ${RECONCILED_WITHIN_DAYS}
+         AND NOT EXISTS (SELECT 1 FROM statement_matches m WHERE m.payment_id = p.id AND m.released_at IS NULL)
+         AND NOT EXISTS (SELECT 1 FROM reconciliation_discrepancies d WHERE d.payment_id = p.id AND d.status IN ('CARRIED_OVER', 'OPEN', 'RESOLVED'))
+         AND COALESCE((SELECT r.status FROM reconciliation_runs r WHERE r.agency_party_id = p.agency_party_id AND r.business_date = p.business_date ORDER BY r.id DESC LIMIT 1), '') <> 'STATEMENT_MISSING'
+       ORDER BY p.id
+       LIMIT @limit`,
+  },
 ];
 
 export interface LedgerTotals {
@@ -567,7 +603,8 @@ export async function ledgerTotals(db: Knex | Knex.Transaction): Promise<LedgerT
 }
 
 /** The rows breaking one check, at most `limit`. */
-export async function runLedgerCheck(db: Knex | Knex.Transaction, check: LedgerCheck, limit: number): Promise<Array<{ subject: string; detail: Record<string, unknown> }>> {
-  const result = await db.raw<{ rows: Array<{ subject: string; detail: Record<string, unknown> }> }>(check.sql.replace(/@limit/g, '?'), Array.from({ length: (check.sql.match(/@limit/g) ?? []).length }, () => limit));
+export async function runLedgerCheck(db: Knex | Knex.Transaction, check: LedgerCheck, limit: number, today?: string): Promise<Array<{ subject: string; detail: Record<string, unknown> }>> {
+  const bindings = (check.sql.match(/@(limit|today)/g) ?? []).map((name) => (name === '@limit' ? limit : today ?? null));
+  const result = await db.raw<{ rows: Array<{ subject: string; detail: Record<string, unknown> }> }>(check.sql.replace(/@(limit|today)/g, '?'), bindings);
   return result.rows;
 }

@@ -1,4 +1,33 @@
 import type { Knex } from 'knex';
-export interface BackfillContext { agencyPartyId: string; agencyCode: string; businessDate: string /*YYYY-MM-DD*/; statementRowId: string /* agency_statements.id */; runRowId: string /* reconciliation_runs.id */; now: Date }
-export interface BackfillResult { count: number; amount: string /* decimal */ }
+
+/**
+ * The OVERAGE backfill's contract (docs/reconciliation.md §2, contracts/decisions/0105-reconciliation-run.md):
+ * the reconcile run calls it once per run, in the run's transaction and under the (agency, date)
+ * lock, before it matches. For every `PAY` line of the statement with no `payment_keys` row for
+ * (agency, agencyTxnId) it creates the payment (a captured-funds posting dated `businessDate`),
+ * its key, journal entry, receipt and events, a `statement_matches` row (`backfilled = true`,
+ * `run_id = runRowId`) and an `OVERAGE` discrepancy `AUTO_RESOLVED` — set-based, one pass per
+ * statement, and nothing on a rerun (the keys exist then). Types only: the implementation is
+ * src/services/reconciliation/backfill.ts.
+ */
+export interface BackfillContext {
+  agencyPartyId: string;
+  agencyCode: string;
+  /** YYYY-MM-DD: the statement's business date, which every backfilled payment gets. */
+  businessDate: string;
+  /** agency_statements.id of the statement whose lines are backfilled. */
+  statementRowId: string;
+  /** reconciliation_runs.id of the run that calls it. */
+  runRowId: string;
+  /** The business clock at the run. */
+  now: Date;
+}
+
+export interface BackfillResult {
+  /** Payments created by this call (0 on a rerun). */
+  count: number;
+  /** Their total, a decimal string. */
+  amount: string;
+}
+
 export type BackfillOverages = (trx: Knex.Transaction, ctx: BackfillContext) => Promise<BackfillResult>;

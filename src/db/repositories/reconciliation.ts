@@ -1,0 +1,532 @@
+import type { Knex } from 'knex';
+import { assert } from '../../domain/errors';
+import type { Queryable } from '../database';
+
+/**
+ * The reconcile run's SQL (docs/reconciliation.md §2, contracts/decisions/0105-reconciliation-run.md).
+ * Every step is one set-based statement over the statement's lines and the agency's payments — no
+ * query per line or per payment. Parameters are named `:name` in the text and bound positionally
+ * by `bind` (so PostgreSQL casts are written CAST(… AS …), never with a double colon).
+ */
+
+type Params = Record<string, unknown>;
+
+/** `:name` → `?` with its value, in order of appearance. */
+export function bind(sql: string, params: Params): [string, unknown[]] {
+  const values: unknown[] = [];
+  const text = sql.replace(/(?<![:\w]):([a-zA-Z][a-zA-Z0-9]*)/g, (_, name: string) => {
+    assert(Object.prototype.hasOwnProperty.call(params, name), `the SQL parameter :${name} is bound`);
+    values.push(params[name]);
+    return '?';
+  });
+  return [text, values];
+}
+
+async function run<Row>(db: Queryable, sql: string, params: Params): Promise<{ rows: Row[]; rowCount: number }> {
+  const [text, values] = bind(sql, params);
+  const result = await db.raw<{ rows: Row[]; rowCount: number }>(text, values as Knex.RawBinding[]);
+  return result;
+}
+
+/** A payment's live match exists (the partial unique index statement_matches_live_payment). */
+const LIVE_MATCH_OF = (paymentRowId: string): string => `EXISTS (SELECT 1 FROM statement_matches lm WHERE lm.payment_id = ${paymentRowId} AND lm.released_at IS NULL)`;
+
+/** A discrepancy id derived from the run's id and a key: unique per run, stable for a row once written. */
+const DISCREPANCY_ID = (key: string): string => `'D' || substr(md5(:runId || ${key}), 1, 26)`;
+
+// ---- the agency and the statement -----------------------------------------------------------------
+
+export interface AgencyRow {
+  partyId: string;
+  code: string;
+}
+
+export async function findAgency(db: Queryable, agencyCode: string): Promise<AgencyRow | undefined> {
+  const row = await db('parties').where({ role: 'agency', code: agencyCode }).first<{ id: string; code: string } | undefined>('id', 'code');
+  return row ? { partyId: row.id, code: row.code } : undefined;
+}
+
+export interface StatementRow {
+  id: string;
+  statement_id: string;
+  file_seq: number;
+  pay_total: string;
+}
+
+export async function currentStatement(db: Queryable, agencyPartyId: string, businessDate: string): Promise<StatementRow | undefined> {
+  return db('agency_statements')
+    .where({ agency_party_id: agencyPartyId, business_date: businessDate })
+    .whereNull('superseded_by')
+    .first<StatementRow | undefined>('id', 'statement_id', 'file_seq', 'pay_total');
+}
+
+// ---- runs -------------------------------------------------------------------------------------------
+
+export interface RunRow {
+  id: string;
+  run_id: string;
+  agency_party_id: string;
+  agency_code: string;
+  business_date: string;
+  statement_id: string | null;
+  /** agency_statements.statement_id, the public one (joined). */
+  statement_public_id: string | null;
+  file_seq: number | null;
+  status: 'RUNNING' | 'BALANCED' | 'UNBALANCED' | 'STATEMENT_MISSING';
+  outcomes: Record<string, { count: number; amount: string }> | null;
+  platform_total: string | null;
+  statement_total: string | null;
+  started_at: Date;
+  finished_at: Date | null;
+}
+
+const RUN_COLUMNS = `r.id, r.run_id, r.agency_party_id, r.agency_code, r.business_date, r.statement_id, s.statement_id AS statement_public_id, s.file_seq,
+  r.status, r.outcomes, r.platform_total, r.statement_total, r.started_at, r.finished_at`;
+
+export async function lastRun(db: Queryable, agencyPartyId: string, businessDate: string): Promise<RunRow | undefined> {
+  const result = await run<RunRow>(
+    db,
+    `SELECT ${RUN_COLUMNS} FROM reconciliation_runs r LEFT JOIN agency_statements s ON s.id = r.statement_id
+      WHERE r.agency_party_id = :agency AND r.business_date = :date ORDER BY r.id DESC LIMIT 1`,
+    { agency: agencyPartyId, date: businessDate },
+  );
+  return result.rows[0];
+}
+
+export async function findRun(db: Queryable, runRowId: string): Promise<RunRow> {
+  const result = await run<RunRow>(db, `SELECT ${RUN_COLUMNS} FROM reconciliation_runs r LEFT JOIN agency_statements s ON s.id = r.statement_id WHERE r.id = :id`, { id: runRowId });
+  const row = result.rows[0];
+  assert(row !== undefined, `run ${runRowId} exists`);
+  return row;
+}
+
+/** The latest run of each (agency, date), filtered; newest date first. */
+export async function latestRuns(db: Queryable, filter: { businessDate?: string; agencyCode?: string }, limit: number): Promise<RunRow[]> {
+  const result = await run<RunRow>(
+    db,
+    `SELECT ${RUN_COLUMNS}
+       FROM (SELECT DISTINCT ON (agency_party_id, business_date) *
+               FROM reconciliation_runs
+              WHERE (CAST(:date AS date) IS NULL OR business_date = CAST(:date AS date))
+                AND (CAST(:agencyCode AS text) IS NULL OR agency_code = CAST(:agencyCode AS text))
+              ORDER BY agency_party_id, business_date, id DESC) r
+       LEFT JOIN agency_statements s ON s.id = r.statement_id
+      ORDER BY r.business_date DESC, r.agency_code, r.id
+      LIMIT :limit`,
+    { date: filter.businessDate ?? null, agencyCode: filter.agencyCode ?? null, limit },
+  );
+  return result.rows;
+}
+
+export async function insertRun(
+  trx: Knex.Transaction,
+  run_: { runId: string; agencyPartyId: string; agencyCode: string; businessDate: string; statementRowId: string | null; startedAt: Date },
+): Promise<string> {
+  const [row] = await trx('reconciliation_runs')
+    .insert({ run_id: run_.runId, agency_party_id: run_.agencyPartyId, agency_code: run_.agencyCode, business_date: run_.businessDate, statement_id: run_.statementRowId, status: 'RUNNING', started_at: run_.startedAt })
+    .returning<Array<{ id: string }>>('id');
+  assert(row !== undefined, 'the run row was inserted');
+  return row.id;
+}
+
+export async function finishRun(
+  trx: Knex.Transaction,
+  runRowId: string,
+  outcome: { status: 'BALANCED' | 'UNBALANCED' | 'STATEMENT_MISSING'; outcomes: Record<string, { count: number; amount: string }>; platformTotal: string; statementTotal: string | null; finishedAt: Date },
+): Promise<void> {
+  await trx('reconciliation_runs')
+    .where({ id: runRowId })
+    .update({ status: outcome.status, outcomes: JSON.stringify(outcome.outcomes), platform_total: outcome.platformTotal, statement_total: outcome.statementTotal, finished_at: outcome.finishedAt });
+}
+
+// ---- the steps of a run -------------------------------------------------------------------------------
+
+export interface StepParams {
+  agency: string;
+  agencyCode: string;
+  date: string;
+  statement: string;
+  /** reconciliation_runs.id */
+  run: string;
+  /** reconciliation_runs.run_id: seeds the discrepancy ids. */
+  runId: string;
+  now: Date;
+}
+
+/**
+ * Supersede (docs/reconciliation.md §2): the lines of the date's earlier statements give their
+ * matches back, and the discrepancies of the date still CARRIED_OVER or OPEN become SUPERSEDED.
+ * Backfilled payments stay: the rerun matches them again or finds them short.
+ */
+export async function supersedeEarlierStatements(trx: Knex.Transaction, p: StepParams): Promise<{ released: number; superseded: number }> {
+  const released = await run(
+    trx,
+    `UPDATE statement_matches m SET released_at = :now
+       FROM agency_statements s
+      WHERE m.statement_id = s.id AND m.released_at IS NULL
+        AND s.agency_party_id = :agency AND s.business_date = CAST(:date AS date) AND s.id <> :statement`,
+    p as unknown as Params,
+  );
+  const superseded = await run(
+    trx,
+    `UPDATE reconciliation_discrepancies SET status = 'SUPERSEDED', updated_at = :now
+      WHERE agency_party_id = :agency AND business_date = CAST(:date AS date) AND status IN ('CARRIED_OVER', 'OPEN')`,
+    p as unknown as Params,
+  );
+  return { released: released.rowCount, superseded: superseded.rowCount };
+}
+
+/**
+ * MATCHED: one INSERT … SELECT joining the statement's PAY lines to the agency's payments on
+ * (agency, agencyTxnId) through payment_keys, whatever the payment's business date, where amount
+ * and payCode agree and neither side has a live match.
+ */
+export async function insertMatches(trx: Knex.Transaction, p: StepParams): Promise<number> {
+  const result = await run(
+    trx,
+    `INSERT INTO statement_matches (payment_id, statement_id, line_no, run_id, backfilled, matched_at)
+     SELECT pay.id, l.statement_id, l.line_no, :run, false, :now
+       FROM agency_statement_lines l
+       JOIN payment_keys k ON k.agency_party_id = :agency AND k.agency_txn_id = l.agency_txn_id
+       JOIN payments pay ON pay.id = k.payment_id
+      WHERE l.statement_id = :statement AND l.kind = 'PAY'
+        AND pay.pay_code = l.pay_code AND pay.amount = l.amount
+        AND NOT ${LIVE_MATCH_OF('pay.id')}
+        AND NOT EXISTS (SELECT 1 FROM statement_matches ml WHERE ml.statement_id = l.statement_id AND ml.line_no = l.line_no AND ml.released_at IS NULL)`,
+    p as unknown as Params,
+  );
+  return result.rowCount;
+}
+
+/** A later match of a CARRIED_OVER payment resolves its shortage (any date of the agency). */
+export async function autoResolveMatchedCarryOvers(trx: Knex.Transaction, p: StepParams): Promise<number> {
+  const result = await run(
+    trx,
+    `UPDATE reconciliation_discrepancies d
+        SET status = 'AUTO_RESOLVED', resolved_at = :now, updated_at = :now, last_run_id = :run
+      WHERE d.agency_party_id = :agency AND d.type = 'SHORTAGE' AND d.status = 'CARRIED_OVER'
+        AND ${LIVE_MATCH_OF('d.payment_id')}`,
+    p as unknown as Params,
+  );
+  return result.rowCount;
+}
+
+/** A payment of the agency appears (by agencyTxnId) among the statement's PAY lines. */
+const ON_STATEMENT = (txnColumn: string): string => `EXISTS (SELECT 1 FROM agency_statement_lines sl WHERE sl.statement_id = :statement AND sl.kind = 'PAY' AND sl.agency_txn_id = ${txnColumn})`;
+
+/**
+ * The payments carried over from T−1 (their SHORTAGE is CARRIED_OVER, or OPEN from an earlier run
+ * of this date): matched by now, or on this statement with another amount or code → AUTO_RESOLVED
+ * (the line's own outcome holds the payment); still missing → OPEN, counted as SHORTAGE.
+ */
+export async function settleCarriedIn(trx: Knex.Transaction, p: StepParams): Promise<number> {
+  const result = await run(
+    trx,
+    `WITH carried AS (
+       SELECT d.id, (${LIVE_MATCH_OF('d.payment_id')} OR ${ON_STATEMENT('d.agency_txn_id')}) AS settled
+         FROM reconciliation_discrepancies d
+        WHERE d.agency_party_id = :agency AND d.type = 'SHORTAGE' AND d.business_date = CAST(:date AS date) - 1
+          AND (d.status = 'CARRIED_OVER'
+               OR (d.status = 'OPEN' AND d.last_run_id IN (SELECT r.id FROM reconciliation_runs r WHERE r.agency_party_id = :agency AND r.business_date = CAST(:date AS date))))
+     )
+     UPDATE reconciliation_discrepancies d
+        SET status = CASE WHEN c.settled THEN 'AUTO_RESOLVED' ELSE 'OPEN' END,
+            resolved_at = CASE WHEN c.settled THEN CAST(:now AS timestamptz) END,
+            updated_at = :now, last_run_id = :run
+       FROM carried c
+      WHERE d.id = c.id`,
+    p as unknown as Params,
+  );
+  return result.rowCount;
+}
+
+/**
+ * Each PAY line of the statement under exactly one outcome: its live match (backfilled → OVERAGE,
+ * else MATCHED); else the agency's payment with its agencyTxnId: none (a backfill that did not
+ * happen) or already matched by another line → OVERAGE; a payCode difference → PAY_CODE_MISMATCH
+ * (it outranks); else AMOUNT_MISMATCH. `platform_amount` is what the platform's side of the line
+ * contributes to the run's platformTotal.
+ */
+const PAY_LINE_OUTCOMES = `pay_lines AS (
+  SELECT l.line_no, l.agency_txn_id, l.pay_code, l.amount, m.id AS match_id,
+         pay.id AS payment_id, pay.pay_code AS payment_pay_code, pay.amount AS payment_amount,
+         CASE
+           WHEN m.id IS NOT NULL THEN CASE WHEN m.backfilled THEN 'OVERAGE' ELSE 'MATCHED' END
+           WHEN pay.id IS NULL THEN 'OVERAGE'
+           WHEN ${LIVE_MATCH_OF('pay.id')} THEN 'OVERAGE'
+           WHEN pay.pay_code <> l.pay_code THEN 'PAY_CODE_MISMATCH'
+           ELSE 'AMOUNT_MISMATCH'
+         END AS outcome
+    FROM agency_statement_lines l
+    LEFT JOIN statement_matches m ON m.statement_id = l.statement_id AND m.line_no = l.line_no AND m.released_at IS NULL
+    LEFT JOIN payment_keys k ON m.id IS NULL AND k.agency_party_id = :agency AND k.agency_txn_id = l.agency_txn_id
+    LEFT JOIN payments pay ON pay.id = k.payment_id
+   WHERE l.statement_id = :statement AND l.kind = 'PAY'
+)`;
+
+/** The discrepancy of a line already RESOLVED by finance is not opened again by a rerun. */
+const LINE_RESOLVED = `EXISTS (SELECT 1 FROM reconciliation_discrepancies rd WHERE rd.statement_id = :statement AND rd.statement_line_no = pl.line_no AND rd.status = 'RESOLVED')`;
+
+/** OPEN discrepancies for the lines that neither matched nor were backfilled; a rerun updates them. */
+export async function upsertLineDiscrepancies(trx: Knex.Transaction, p: StepParams): Promise<number> {
+  const result = await run(
+    trx,
+    `WITH ${PAY_LINE_OUTCOMES}
+     INSERT INTO reconciliation_discrepancies (discrepancy_id, agency_party_id, agency_code, business_date, type, status, agency_txn_id, payment_id,
+                                               platform_pay_code, platform_amount, statement_id, statement_line_no, statement_pay_code, statement_amount,
+                                               first_run_id, last_run_id, created_at, updated_at)
+     SELECT ${DISCREPANCY_ID(`'-L' || pl.line_no`)}, :agency, :agencyCode, :date, pl.outcome, 'OPEN', pl.agency_txn_id, pl.payment_id,
+            pl.payment_pay_code, pl.payment_amount, :statement, pl.line_no, pl.pay_code, pl.amount, :run, :run, :now, :now
+       FROM pay_lines pl
+      WHERE pl.match_id IS NULL AND NOT ${LINE_RESOLVED}
+     ON CONFLICT (agency_party_id, agency_txn_id, type) WHERE status IN ('CARRIED_OVER', 'OPEN')
+     DO UPDATE SET payment_id = EXCLUDED.payment_id, platform_pay_code = EXCLUDED.platform_pay_code, platform_amount = EXCLUDED.platform_amount,
+                   statement_id = EXCLUDED.statement_id, statement_line_no = EXCLUDED.statement_line_no,
+                   statement_pay_code = EXCLUDED.statement_pay_code, statement_amount = EXCLUDED.statement_amount,
+                   status = 'OPEN', last_run_id = EXCLUDED.last_run_id, updated_at = EXCLUDED.updated_at`,
+    p as unknown as Params,
+  );
+  return result.rowCount;
+}
+
+export interface Tally {
+  count: number;
+  amount: string;
+}
+
+/** The PAY lines' tallies by outcome, and the platform's side of them. */
+export async function payLineTallies(trx: Knex.Transaction, p: StepParams): Promise<{ tallies: Record<string, Tally>; platformAmount: string }> {
+  const result = await run<{ outcome: string; count: string; amount: string; platform_amount: string }>(
+    trx,
+    `WITH ${PAY_LINE_OUTCOMES}
+     SELECT outcome, count(*) AS count, sum(amount)::text AS amount,
+            sum(CASE WHEN match_id IS NOT NULL THEN amount
+                     WHEN outcome IN ('PAY_CODE_MISMATCH', 'AMOUNT_MISMATCH') THEN payment_amount
+                     ELSE 0 END)::text AS platform_amount
+       FROM pay_lines GROUP BY outcome`,
+    p as unknown as Params,
+  );
+  const tallies: Record<string, Tally> = {};
+  const platform: string[] = [];
+  for (const row of result.rows) {
+    tallies[row.outcome] = { count: Number(row.count), amount: row.amount };
+    platform.push(row.platform_amount);
+  }
+  return { tallies, platformAmount: await sumDecimals(trx, platform) };
+}
+
+/** Sums decimal strings in PostgreSQL (NUMERIC, exact): money never passes through a JS number. */
+async function sumDecimals(trx: Queryable, values: string[]): Promise<string> {
+  const result = await trx.raw<{ rows: Array<{ total: string }> }>(`SELECT COALESCE(sum(v), 0)::numeric(18, 2)::text AS total FROM unnest(CAST(? AS numeric[])) v`, [values]);
+  return result.rows[0]?.total ?? '0.00';
+}
+
+/**
+ * SHORTAGE: the agency's payments of T with no live match and no line of this statement become
+ * CARRIED_OVER (to T+1's statement). A rerun updates the row; one already OPEN (T+1 ran) stays
+ * OPEN; one RESOLVED by finance is not opened again.
+ */
+export async function carryShortages(trx: Knex.Transaction, p: StepParams): Promise<number> {
+  const result = await run(
+    trx,
+    `INSERT INTO reconciliation_discrepancies (discrepancy_id, agency_party_id, agency_code, business_date, type, status, agency_txn_id, payment_id,
+                                               platform_pay_code, platform_amount, first_run_id, last_run_id, created_at, updated_at)
+     SELECT ${DISCREPANCY_ID(`'-P' || pay.id`)}, :agency, :agencyCode, :date, 'SHORTAGE', 'CARRIED_OVER', pay.agency_txn_id, pay.id,
+            pay.pay_code, pay.amount, :run, :run, :now, :now
+       FROM payments pay
+      WHERE pay.agency_party_id = :agency AND pay.business_date = CAST(:date AS date)
+        AND NOT ${LIVE_MATCH_OF('pay.id')}
+        AND NOT ${ON_STATEMENT('pay.agency_txn_id')}
+        AND NOT EXISTS (SELECT 1 FROM reconciliation_discrepancies rd WHERE rd.payment_id = pay.id AND rd.type = 'SHORTAGE' AND rd.status = 'RESOLVED')
+     ON CONFLICT (agency_party_id, agency_txn_id, type) WHERE status IN ('CARRIED_OVER', 'OPEN')
+     DO UPDATE SET last_run_id = EXCLUDED.last_run_id, updated_at = EXCLUDED.updated_at
+      WHERE reconciliation_discrepancies.status = 'CARRIED_OVER'`,
+    p as unknown as Params,
+  );
+  return result.rowCount;
+}
+
+/** CARRIED_OVER: the payments of T carried; SHORTAGE: those OPEN — of T, or carried in from T−1 by this run. */
+export async function paymentTallies(trx: Knex.Transaction, p: StepParams): Promise<{ CARRIED_OVER: Tally; SHORTAGE: Tally }> {
+  const result = await run<{ carried_count: string; carried_amount: string; short_count: string; short_amount: string }>(
+    trx,
+    `SELECT count(*) FILTER (WHERE status = 'CARRIED_OVER' AND business_date = CAST(:date AS date)) AS carried_count,
+            COALESCE(sum(platform_amount) FILTER (WHERE status = 'CARRIED_OVER' AND business_date = CAST(:date AS date)), 0)::numeric(18, 2)::text AS carried_amount,
+            count(*) FILTER (WHERE status = 'OPEN') AS short_count,
+            COALESCE(sum(platform_amount) FILTER (WHERE status = 'OPEN'), 0)::numeric(18, 2)::text AS short_amount
+       FROM reconciliation_discrepancies
+      WHERE agency_party_id = :agency AND type = 'SHORTAGE' AND status IN ('CARRIED_OVER', 'OPEN')
+        AND (business_date = CAST(:date AS date) OR (business_date = CAST(:date AS date) - 1 AND last_run_id = :run))`,
+    p as unknown as Params,
+  );
+  const row = result.rows[0];
+  assert(row !== undefined, 'one row of tallies');
+  return { CARRIED_OVER: { count: Number(row.carried_count), amount: row.carried_amount }, SHORTAGE: { count: Number(row.short_count), amount: row.short_amount } };
+}
+
+/** BALANCED means no OPEN discrepancy for T: of T, or opened or kept open by this run. */
+export async function hasOpenDiscrepancy(trx: Knex.Transaction, p: StepParams): Promise<boolean> {
+  const result = await run<{ open: boolean }>(
+    trx,
+    `SELECT EXISTS (SELECT 1 FROM reconciliation_discrepancies
+                     WHERE agency_party_id = :agency AND status = 'OPEN' AND (business_date = CAST(:date AS date) OR last_run_id = :run)) AS open`,
+    p as unknown as Params,
+  );
+  return result.rows[0]?.open === true;
+}
+
+/** A STATEMENT_MISSING run's platformTotal: the agency's unmatched payments of T. */
+export async function unmatchedPaymentsTotal(trx: Knex.Transaction, agencyPartyId: string, businessDate: string): Promise<string> {
+  const result = await run<{ total: string }>(
+    trx,
+    `SELECT COALESCE(sum(pay.amount), 0)::numeric(18, 2)::text AS total FROM payments pay
+      WHERE pay.agency_party_id = :agency AND pay.business_date = CAST(:date AS date) AND NOT ${LIVE_MATCH_OF('pay.id')}`,
+    { agency: agencyPartyId, date: businessDate },
+  );
+  return result.rows[0]?.total ?? '0.00';
+}
+
+// ---- REFUND lines --------------------------------------------------------------------------------------
+
+/**
+ * REFUND_MISMATCH for every REFUND line of the statement (contracts/decisions/0106-refund-lines-step.md):
+ * no refund instruction exists yet, so no agency-executed instruction can confirm a line. The
+ * refund issue replaces the WHERE with the join to executed instructions of the agency (number
+ * and amount) and adds the reverse check (an executed instruction no statement contains).
+ */
+export async function upsertRefundLineDiscrepancies(trx: Knex.Transaction, p: StepParams): Promise<number> {
+  const result = await run(
+    trx,
+    `INSERT INTO reconciliation_discrepancies (discrepancy_id, agency_party_id, agency_code, business_date, type, status, agency_txn_id,
+                                               statement_id, statement_line_no, statement_amount, instruction_no,
+                                               first_run_id, last_run_id, created_at, updated_at)
+     SELECT ${DISCREPANCY_ID(`'-R' || pl.line_no`)}, :agency, :agencyCode, :date, 'REFUND_MISMATCH', 'OPEN', pl.agency_txn_id,
+            :statement, pl.line_no, pl.amount, pl.instruction_no, :run, :run, :now, :now
+       FROM agency_statement_lines pl
+      WHERE pl.statement_id = :statement AND pl.kind = 'REFUND' AND NOT ${LINE_RESOLVED}
+     ON CONFLICT (agency_party_id, agency_txn_id, type) WHERE status IN ('CARRIED_OVER', 'OPEN')
+     DO UPDATE SET statement_id = EXCLUDED.statement_id, statement_line_no = EXCLUDED.statement_line_no, statement_amount = EXCLUDED.statement_amount,
+                   instruction_no = EXCLUDED.instruction_no, last_run_id = EXCLUDED.last_run_id, updated_at = EXCLUDED.updated_at`,
+    p as unknown as Params,
+  );
+  return result.rowCount;
+}
+
+export async function refundLineTally(trx: Knex.Transaction, p: StepParams): Promise<Tally> {
+  const result = await run<{ count: string; amount: string }>(
+    trx,
+    `SELECT count(*) AS count, COALESCE(sum(amount), 0)::numeric(18, 2)::text AS amount FROM agency_statement_lines WHERE statement_id = :statement AND kind = 'REFUND'`,
+    p as unknown as Params,
+  );
+  const row = result.rows[0];
+  return { count: Number(row?.count ?? 0), amount: row?.amount ?? '0.00' };
+}
+
+// ---- the queue -------------------------------------------------------------------------------------------
+
+export interface QueuedPair {
+  agency_party_id: string;
+  agency_code: string;
+  business_date: string;
+}
+
+/**
+ * What the reconcile job takes (docs/operations.md §4): `latest` for every active agency, and each
+ * date from `earliest` whose last run is UNBALANCED, that has a newer statement than its last run
+ * (or a statement and no run), unmatched payments posted after its last run (a late posting), or
+ * payments carried into it after its last run. One query for all agencies and dates.
+ */
+export async function queuedPairs(db: Queryable, window: { earliest: string; latest: string; agencyCode: string | null }): Promise<QueuedPair[]> {
+  const result = await run<QueuedPair>(
+    db,
+    `WITH agencies AS (
+       SELECT id, code FROM parties WHERE role = 'agency' AND status = 'ACTIVE' AND (CAST(:agencyCode AS text) IS NULL OR code = CAST(:agencyCode AS text))
+     ), dates AS (
+       SELECT CAST(d AS date) AS business_date FROM generate_series(CAST(:earliest AS date), CAST(:latest AS date), interval '1 day') d
+     ), last_runs AS (
+       SELECT DISTINCT ON (agency_party_id, business_date) agency_party_id, business_date, statement_id, status, finished_at
+         FROM reconciliation_runs WHERE business_date BETWEEN CAST(:earliest AS date) AND CAST(:latest AS date)
+        ORDER BY agency_party_id, business_date, id DESC
+     )
+     SELECT a.id AS agency_party_id, a.code AS agency_code, d.business_date
+       FROM agencies a CROSS JOIN dates d
+       LEFT JOIN last_runs r ON r.agency_party_id = a.id AND r.business_date = d.business_date
+       LEFT JOIN agency_statements s ON s.agency_party_id = a.id AND s.business_date = d.business_date AND s.superseded_by IS NULL
+      WHERE d.business_date = CAST(:latest AS date)
+         OR r.status = 'UNBALANCED'
+         OR (s.id IS NOT NULL AND s.id IS DISTINCT FROM r.statement_id)
+         OR EXISTS (SELECT 1 FROM payments pay
+                     WHERE pay.agency_party_id = a.id AND pay.business_date = d.business_date
+                       AND pay.created_at > COALESCE(r.finished_at, '-infinity') AND NOT ${LIVE_MATCH_OF('pay.id')})
+         OR (s.id IS NOT NULL AND EXISTS (SELECT 1 FROM reconciliation_discrepancies c
+                     WHERE c.agency_party_id = a.id AND c.type = 'SHORTAGE' AND c.status = 'CARRIED_OVER'
+                       AND c.business_date = d.business_date - 1 AND c.updated_at > COALESCE(r.finished_at, '-infinity')))
+      ORDER BY d.business_date, a.code`,
+    window,
+  );
+  return result.rows;
+}
+
+// ---- reads ---------------------------------------------------------------------------------------------
+
+export interface DiscrepancyRow {
+  id: string;
+  discrepancy_id: string;
+  agency_code: string;
+  business_date: string;
+  type: string;
+  status: string;
+  agency_txn_id: string;
+  payment_public_id: string | null;
+  platform_pay_code: string | null;
+  platform_amount: string | null;
+  statement_public_id: string | null;
+  statement_line_no: number | null;
+  statement_pay_code: string | null;
+  statement_amount: string | null;
+  instruction_no: string | null;
+  resolution_action: string | null;
+  resolved_at: Date | null;
+  /** The pending proposal, else the last decided one (finance_proposals, by a join). */
+  proposal_id: string | null;
+  proposal_ref: string | null;
+  proposal_action: string | null;
+  proposal_reason: string | null;
+  proposal_status: string | null;
+  proposal_comment: string | null;
+  proposal_created_at: Date | null;
+  proposal_decided_at: Date | null;
+  proposed_by: string | null;
+  decided_by: string | null;
+}
+
+/**
+ * The discrepancy columns and their proposal, for any read (the agency's view, finance's lists):
+ * `FROM reconciliation_discrepancies d ${DISCREPANCY_JOINS}`.
+ */
+export const DISCREPANCY_SELECT = `SELECT d.id, d.discrepancy_id, d.agency_code, d.business_date, d.type, d.status, d.agency_txn_id,
+       pay.payment_id AS payment_public_id, d.platform_pay_code, d.platform_amount,
+       st.statement_id AS statement_public_id, d.statement_line_no, d.statement_pay_code, d.statement_amount, d.instruction_no,
+       d.resolution_action, d.resolved_at,
+       fp.proposal_id, fp.proposal_ref, fp.action AS proposal_action, fp.reason AS proposal_reason, fp.status AS proposal_status,
+       fp.comment AS proposal_comment, fp.created_at AS proposal_created_at, fp.decided_at AS proposal_decided_at,
+       pp.app_id AS proposed_by, dp.app_id AS decided_by
+  FROM reconciliation_discrepancies d
+  LEFT JOIN payments pay ON pay.id = d.payment_id
+  LEFT JOIN agency_statements st ON st.id = d.statement_id
+  LEFT JOIN LATERAL (SELECT * FROM finance_proposals f WHERE f.target_kind = 'DISCREPANCY' AND f.target_id = d.id
+                      ORDER BY (f.status = 'PENDING') DESC, f.id DESC LIMIT 1) fp ON true
+  LEFT JOIN parties pp ON pp.id = fp.proposed_by_party_id
+  LEFT JOIN parties dp ON dp.id = fp.decided_by_party_id`;
+
+/** The discrepancies a run of (agency, T) shows: those of T, and those carried in that its runs touched. */
+export async function discrepanciesOfRun(db: Queryable, runRow: RunRow): Promise<DiscrepancyRow[]> {
+  const result = await run<DiscrepancyRow>(
+    db,
+    `${DISCREPANCY_SELECT}
+      WHERE d.agency_party_id = :agency AND (d.business_date = CAST(:date AS date) OR d.last_run_id = :run)
+      ORDER BY d.id`,
+    { agency: runRow.agency_party_id, date: runRow.business_date, run: runRow.id },
+  );
+  return result.rows;
+}

@@ -1,0 +1,143 @@
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Db, Queryable } from '../../db/database';
+import { lockAgencyDateInTransaction } from '../../db/repositories/agencyDateLocks';
+import * as repo from '../../db/repositories/reconciliation';
+import type { StepParams, Tally } from '../../db/repositories/reconciliation';
+import { addDays } from '../../domain/businessDate';
+import type { Clocks } from '../../domain/clock';
+import { TongfuError } from '../../domain/errors';
+import type { Logger } from '../../logger';
+import { financeRecipients, recordEvent } from '../events';
+import type { BackfillOverages } from './backfillContract';
+import { reconcileRefundLines } from './refunds';
+import { discrepancyView, OUTCOMES, runView, type Outcome } from './views';
+
+/**
+ * The nightly reconcile run (docs/reconciliation.md §2, contracts/decisions/0105-reconciliation-run.md)
+ * and reconciliation's reads.
+ *
+ * A run of (agency A, business date T) is one transaction holding the (agency, date) lock: a crash
+ * anywhere rolls all of it back, and the next run starts clean. Each step is one set-based
+ * statement (src/db/repositories/reconciliation.ts).
+ */
+
+/** How far back the job looks for dates to reconcile again (late postings, up to 7 days). */
+export const RECONCILE_LOOKBACK_DAYS = 7;
+/** Runs one finance listing returns at most. */
+export const RUN_LIST_MAX = 1000;
+/**
+ * A run of a 1,000,000-line statement takes statements longer than the pool's default
+ * statement_timeout (60 s) on a slow disk; the run's transaction allows this much.
+ */
+const RUN_STATEMENT_TIMEOUT = '30min';
+
+/**
+ * ONLY UNTIL MERGE: the OVERAGE backfill is src/services/reconciliation/backfill.ts (another
+ * branch). Without it no line is backfilled, so a line with no payment is an OPEN OVERAGE.
+ */
+export const NO_BACKFILL_UNTIL_MERGE: BackfillOverages = async () => ({ count: 0, amount: '0.00' });
+
+export interface ReconciliationDependencies {
+  db: Db;
+  clocks: Clocks;
+  log: Logger;
+  backfillOverages: BackfillOverages;
+}
+
+export interface ReconcileOptions {
+  /** Called inside the run's transaction before it commits (the job records its progress with it). */
+  beforeCommit?: (trx: Knex.Transaction, run: Record<string, unknown>) => Promise<void>;
+}
+
+export type RunStatus = 'BALANCED' | 'UNBALANCED' | 'STATEMENT_MISSING';
+
+export class ReconciliationService {
+  constructor(private readonly deps: ReconciliationDependencies) {}
+
+  /**
+   * Reconciles (agency, businessDate) against its current statement, or records STATEMENT_MISSING;
+   * answers the finished `Run`. The same result however often it runs.
+   */
+  async reconcile(agencyCode: string, businessDate: string, options: ReconcileOptions = {}): Promise<Record<string, unknown>> {
+    const { db, clocks } = this.deps;
+    const agency = await repo.findAgency(db, agencyCode);
+    if (!agency) throw new TongfuError('NOT_FOUND', `no agency is registered with code ${agencyCode}`);
+    return db.transaction(async (trx) => {
+      await trx.raw(`SET LOCAL statement_timeout = '${RUN_STATEMENT_TIMEOUT}'`);
+      await lockAgencyDateInTransaction(trx, agency.code, businessDate);
+      const startedAt = clocks.business.now();
+      const statement = await repo.currentStatement(trx, agency.partyId, businessDate);
+      const previous = await repo.lastRun(trx, agency.partyId, businessDate);
+      const runId = newRunId(clocks.real.now());
+      const runRowId = await repo.insertRun(trx, { runId, agencyPartyId: agency.partyId, agencyCode: agency.code, businessDate, statementRowId: statement?.id ?? null, startedAt });
+      if (!statement) {
+        // No statement: nothing is opened, and nothing of T settles (docs/reconciliation.md §2).
+        const platformTotal = await repo.unmatchedPaymentsTotal(trx, agency.partyId, businessDate);
+        await repo.finishRun(trx, runRowId, { status: 'STATEMENT_MISSING', outcomes: zeroOutcomes(), platformTotal, statementTotal: null, finishedAt: clocks.business.now() });
+      } else {
+        const params: StepParams = { agency: agency.partyId, agencyCode: agency.code, date: businessDate, statement: statement.id, run: runRowId, runId, now: startedAt };
+        if (previous?.statement_id != null && previous.statement_id !== statement.id) {
+          const superseded = await repo.supersedeEarlierStatements(trx, params);
+          this.deps.log.info({ agencyCode, businessDate, ...superseded }, 'a newer statement supersedes the last run');
+        }
+        await this.deps.backfillOverages(trx, { agencyPartyId: agency.partyId, agencyCode: agency.code, businessDate, statementRowId: statement.id, runRowId, now: startedAt });
+        await repo.insertMatches(trx, params);
+        await repo.autoResolveMatchedCarryOvers(trx, params);
+        await repo.settleCarriedIn(trx, params);
+        await repo.upsertLineDiscrepancies(trx, params);
+        const refunds = await reconcileRefundLines(trx, params);
+        await repo.carryShortages(trx, params);
+        const lines = await repo.payLineTallies(trx, params);
+        const payments = await repo.paymentTallies(trx, params);
+        const outcomes = { ...zeroOutcomes(), ...lines.tallies, ...refunds, ...payments };
+        const platformTotal = await sumMoney(trx, [lines.platformAmount, payments.CARRIED_OVER.amount, payments.SHORTAGE.amount]);
+        const open = await repo.hasOpenDiscrepancy(trx, params);
+        await repo.finishRun(trx, runRowId, { status: open ? 'UNBALANCED' : 'BALANCED', outcomes, platformTotal, statementTotal: statement.pay_total, finishedAt: clocks.business.now() });
+      }
+      const run = runView(await repo.findRun(trx, runRowId));
+      const recipients = [{ partyId: agency.partyId }, ...(await financeRecipients(trx))];
+      await recordEvent(trx, { type: 'reconciliation.completed', recipients, data: { run }, occurredAt: clocks.business.now() });
+      await options.beforeCommit?.(trx, run);
+      return run;
+    });
+  }
+
+  /** The (agency, date) pairs a job run for `latest` takes (docs/operations.md §4). */
+  async queue(latest: string, agencyCode: string | null): Promise<repo.QueuedPair[]> {
+    return repo.queuedPairs(this.deps.db, { earliest: addDays(latest, 1 - RECONCILE_LOOKBACK_DAYS), latest, agencyCode });
+  }
+
+  /** `GET /v1/agency/reconciliations/{businessDate}`: the agency's latest run of the date and its discrepancies; 404 without one. */
+  async agencyReconciliation(agencyPartyId: string, businessDate: string): Promise<{ run: Record<string, unknown>; discrepancies: Array<Record<string, unknown>> }> {
+    return this.readRun(this.deps.db, agencyPartyId, businessDate);
+  }
+
+  /** `GET /v1/finance/reconciliations`: the latest run of each (agency, date), filtered. */
+  async financeRuns(filter: { businessDate?: string; agencyCode?: string }): Promise<{ data: Array<Record<string, unknown>> }> {
+    const rows = await repo.latestRuns(this.deps.db, filter, RUN_LIST_MAX);
+    return { data: rows.map(runView) };
+  }
+
+  private async readRun(db: Queryable, agencyPartyId: string, businessDate: string): Promise<{ run: Record<string, unknown>; discrepancies: Array<Record<string, unknown>> }> {
+    const row = await repo.lastRun(db, agencyPartyId, businessDate);
+    if (!row) throw new TongfuError('NOT_FOUND', `no reconciliation run for ${businessDate}`);
+    const discrepancies = await repo.discrepanciesOfRun(db, row);
+    return { run: runView(row), discrepancies: discrepancies.map(discrepancyView) };
+  }
+}
+
+function zeroOutcomes(): Record<Outcome, Tally> {
+  return Object.fromEntries(OUTCOMES.map((outcome) => [outcome, { count: 0, amount: '0.00' }])) as Record<Outcome, Tally>;
+}
+
+/** Decimal strings summed exactly by PostgreSQL's NUMERIC. */
+async function sumMoney(trx: Queryable, values: string[]): Promise<string> {
+  const result = await trx.raw<{ rows: Array<{ total: string }> }>(`SELECT COALESCE(sum(v), 0)::numeric(18, 2)::text AS total FROM unnest(CAST(? AS numeric[])) v`, [values]);
+  return result.rows[0]?.total ?? '0.00';
+}
+
+/** 'N' + the real time in base 36 + 72 random bits (the style of payment ids). */
+function newRunId(realNow: Date): string {
+  return `N${realNow.getTime().toString(36).padStart(9, '0')}${randomBytes(9).toString('base64url')}`;
+}
