@@ -50,6 +50,10 @@ export const EVENT_TYPES = {
   'payment.succeeded': 'PaymentSucceededEventData',
   'payment.unapplied': 'PaymentUnappliedEventData',
   'notice.voided': 'NoticeVoidedEventData',
+  'instruction.created': 'InstructionEventData',
+  'instruction.confirmed': 'InstructionEventData',
+  'instruction.failed': 'InstructionEventData',
+  'instruction.mismatched': 'InstructionEventData',
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;

@@ -16,6 +16,7 @@ import { NONCE_TIMESTAMP_WINDOW_SECONDS } from './nonces';
 import { PublicLookupLimiter } from './publicLookupLimits';
 import { PaymentService } from './payments';
 import { ReceiptService } from './receipts';
+import { InstructionService } from './instructions';
 
 export interface ServiceDependencies {
   db: Db;
@@ -60,6 +61,8 @@ export interface Services {
   receipts: ReceiptService;
   /** Payment postings and reads (docs/lifecycle.md §3, docs/interface.md §6.3): the posting writes payment, notice, ledger, receipt and events in one statement. */
   payments: PaymentService;
+  /** Instructions (docs/settlement.md §1): the settle and confirm-check jobs, results, views. */
+  instructions: InstructionService;
 }
 
 export async function buildServices(deps: ServiceDependencies): Promise<Services> {
@@ -110,5 +113,6 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
     events,
     receipts,
     payments: new PaymentService({ db: deps.db, clocks: deps.clocks, log: deps.log, receipts, fieldCipher }),
+    instructions: new InstructionService({ db: deps.db, clocks: deps.clocks, log: deps.log, fieldCipher }),
   };
 }
