@@ -6,6 +6,7 @@ import { eventRoutes } from './events';
 import { financeAuditRoutes } from './financeAudit';
 import { financeRoutes } from './finance';
 import { financeDeliveryRoutes } from './financeDeliveries';
+import { instructionRoutes } from './instructions';
 import { platformRoutes } from './platform';
 import { publicRoutes } from './public';
 import { receiptRoutes } from './receipts';
@@ -13,5 +14,5 @@ import { unitRoutes } from './unit';
 
 /** Every route, from the file named after its party. */
 export function buildRoutes(services: Services): RouteDefinition[] {
-  return [...platformRoutes(services), ...financeRoutes(services), ...unitRoutes(services), ...agencyRoutes(services), ...agencyPaymentRoutes(services), ...publicRoutes(services), ...receiptRoutes(services), ...eventRoutes(services), ...financeDeliveryRoutes(services), ...financeAuditRoutes(services)];
+  return [...platformRoutes(services), ...financeRoutes(services), ...unitRoutes(services), ...agencyRoutes(services), ...agencyPaymentRoutes(services), ...publicRoutes(services), ...receiptRoutes(services), ...eventRoutes(services), ...financeDeliveryRoutes(services), ...financeAuditRoutes(services), ...instructionRoutes(services)];
 }
