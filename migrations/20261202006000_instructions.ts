@@ -97,14 +97,16 @@ export async function up(knex: Knex): Promise<void> {
 
     CREATE FUNCTION instruction_records_keep_their_money() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'instruction_payment_items'
-         AND (to_jsonb(NEW) - 'live') = (to_jsonb(OLD) - 'live') AND OLD.live AND NOT NEW.live THEN
-        RETURN NEW;
+      IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'instruction_payment_items' THEN
+        IF (to_jsonb(NEW) - 'live') = (to_jsonb(OLD) - 'live') AND (to_jsonb(OLD) ->> 'live')::boolean AND NOT (to_jsonb(NEW) ->> 'live')::boolean THEN
+          RETURN NEW;
+        END IF;
       END IF;
-      IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'instructions'
-         AND (to_jsonb(NEW) - 'status' - 'reported_status' - 'reported_at' - 'executed_at' - 'executed_reference' - 'failure_reason' - 'confirmed_at' - 'updated_at')
+      IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'instructions' THEN
+        IF (to_jsonb(NEW) - 'status' - 'reported_status' - 'reported_at' - 'executed_at' - 'executed_reference' - 'failure_reason' - 'confirmed_at' - 'updated_at')
            = (to_jsonb(OLD) - 'status' - 'reported_status' - 'reported_at' - 'executed_at' - 'executed_reference' - 'failure_reason' - 'confirmed_at' - 'updated_at') THEN
-        RETURN NEW;
+          RETURN NEW;
+        END IF;
       END IF;
       RAISE EXCEPTION '% keeps its money: % is not allowed', TG_TABLE_NAME, TG_OP
         USING ERRCODE = 'restrict_violation';

@@ -21,7 +21,8 @@ export interface ReconciledDay {
 /**
  * Reconciles (agency, date): `matched` payment row ids get a statement line and a live match;
  * `held` an OPEN discrepancy; `accepted` a discrepancy resolved ACCEPT_PLATFORM. `status` is the
- * run's outcome (STATEMENT_MISSING writes no statement and no match).
+ * run's outcome (STATEMENT_MISSING and RUNNING write no statement and no match). Once per date with
+ * a statement: a second statement would supersede the first, which this helper does not do.
  */
 export async function reconcileDay(
   db: Db,
@@ -42,9 +43,8 @@ export async function reconcileDay(
     const matched = input.matched ?? [];
     const payments = matched.length === 0 ? [] : await trx('payments').whereIn('id', [...matched]).orderBy('id');
     let statementRowId: string | null = null;
-    if (status !== 'STATEMENT_MISSING') {
+    if (status === 'BALANCED' || status === 'UNBALANCED') {
       const previous = await trx('agency_statements').where({ agency_party_id: agency.id, business_date: input.businessDate }).max<{ max: number | null }[]>({ max: 'file_seq' });
-      const current = await trx('agency_statements').where({ agency_party_id: agency.id, business_date: input.businessDate }).whereNull('superseded_by').first('id');
       const total = payments.reduce((sum, p) => sum + Math.round(Number(p.amount) * 100), 0);
       const [statement] = await trx('agency_statements')
         .insert({
@@ -65,7 +65,6 @@ export async function reconcileDay(
         })
         .returning('id');
       statementRowId = String((statement as { id: string }).id);
-      if (current !== undefined) await trx('agency_statements').where({ id: current.id }).update({ superseded_by: statementRowId, superseded_at: at });
       if (payments.length > 0) {
         await trx('agency_statement_lines').insert(
           payments.map((p, index) => ({ statement_id: statementRowId, line_no: index + 1, kind: 'PAY', agency_txn_id: p.agency_txn_id, pay_code: p.pay_code, amount: p.amount, occurred_at: p.paid_at, channel: p.channel })),
