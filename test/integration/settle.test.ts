@@ -79,10 +79,10 @@ describe('settle', () => {
       expect(new Date(row.deadline).toISOString()).toBe('2026-11-22T08:00:00.000Z');
     }
 
-    const fiscal = await agency('GET', `/v1/agency/instructions/${rows[0].instruction_no}`);
+    const fiscal = await agency('GET', `/v1/agency/instructions/${rows[0]!.instruction_no}`);
     expect(fiscal.status).toBe(200);
     expect(fiscal.body).toMatchObject({
-      instructionNo: rows[0].instruction_no,
+      instructionNo: rows[0]!.instruction_no,
       type: 'SETTLEMENT',
       status: 'CREATED',
       businessDate: date,
@@ -98,7 +98,7 @@ describe('settle', () => {
       { itemCode: ITEMS.sharedFee, incomeSortCode: '1030402', budgetLevel: 0, amount: '13.45', paymentCount: 2 },
       { itemCode: ITEMS.fixedFee, incomeSortCode: '103040101', budgetLevel: 3, amount: '100.00', paymentCount: 2 },
     ].sort((a, b) => (a.itemCode < b.itemCode ? -1 : 1)));
-    const treasury = await agency('GET', `/v1/agency/instructions/${rows[1].instruction_no}`);
+    const treasury = await agency('GET', `/v1/agency/instructions/${rows[1]!.instruction_no}`);
     expect(treasury.body.lines).toEqual([{ itemCode: ITEMS.fine, incomeSortCode: '1030501', budgetLevel: 4, amount: '30.26', paymentCount: 2 }]);
 
     // The held and the unmatched payments are in no instruction.
