@@ -79,15 +79,17 @@ export async function up(knex: Knex): Promise<void> {
       UNIQUE (instruction_id, item_code, income_sort_code, budget_level)
     );
 
+    -- No foreign keys: the rows are written only by the settle statement, which takes them from a
+    -- join of payments and notice_items, and by a reissue copying them; a per-row key check was
+    -- most of the settle job's time (decision 0131). \`ledger verify\` checks they all resolve.
     CREATE TABLE instruction_payment_items (
-      instruction_id bigint NOT NULL REFERENCES instructions (id),
-      payment_id     bigint NOT NULL REFERENCES payments (id),
+      instruction_id bigint NOT NULL,
+      payment_id     bigint NOT NULL,
       notice_id      bigint NOT NULL,
       line_position  smallint NOT NULL,
       amount         numeric(18, 2) NOT NULL CHECK (amount > 0),
       live           boolean NOT NULL,
-      PRIMARY KEY (instruction_id, payment_id, line_position),
-      FOREIGN KEY (notice_id, line_position) REFERENCES notice_items (notice_id, position)
+      PRIMARY KEY (instruction_id, payment_id, line_position)
     );
     CREATE UNIQUE INDEX instruction_payment_items_live ON instruction_payment_items (payment_id, line_position) WHERE live;
     CREATE INDEX instruction_payment_items_payment ON instruction_payment_items (payment_id);

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { FieldCipher } from '../crypto/fieldCipher';
 import type { Db } from '../db/database';
-import { withAgencyDateLock } from '../db/repositories/agencyDateLocks';
+import { agencyDateLockKey, lockAgencyDateInTransaction } from '../db/repositories/agencyDateLocks';
 import * as repo from '../db/repositories/instructions';
 import { insertJournalEntry } from '../db/repositories/ledger';
 import type { Page, PageRequest } from '../db/pagination';
@@ -273,44 +273,34 @@ export class InstructionService {
   }
 
   /**
-   * The `settle` job's work (docs/settlement.md §1): for every (agency, date) whose last
-   * reconciliation run is BALANCED or UNBALANCED and that has money not yet settled, up to
-   * `upTo`, one transaction under the pair's lock creates the pair's SETTLEMENT instructions
-   * (one per receiving account) from its settleable items, set-based, and tells the agency. A
-   * crash rolls a pair back whole; a rerun finds nothing left.
+   * The `settle` job's work (docs/settlement.md §1): every (agency, date) up to `upTo` whose last
+   * reconciliation run is BALANCED or UNBALANCED and that has money not yet settled gets, in one
+   * transaction holding every such pair's (agency, date) lock (taken in a fixed order, so two
+   * runs never deadlock), its SETTLEMENT instructions — one per receiving account — from one
+   * set-based statement (src/db/repositories/instructions.ts, settlePairs), and
+   * `instruction.created` to the agency. A crash rolls the run back whole; a rerun finds nothing
+   * left (contracts/decisions/0131-settle-job.md).
    */
-  async settle(upTo: string, onPair?: (trx: Knex.Transaction, created: number) => Promise<void>): Promise<SettleCounts> {
-    const counts: SettleCounts = { pairs: 0, instructions: 0, items: 0 };
-    const pairs = await repo.pairsToSettle(this.deps.db, upTo);
-    for (const pair of pairs) {
-      await withAgencyDateLock(this.deps.db, pair.agency_code, pair.business_date, async (lockTrx) => {
-        const trx = lockTrx as Knex.Transaction;
-        const last = await repo.lastRunStatus(trx, pair.agency_party_id, pair.business_date);
-        if (last !== 'BALANCED' && last !== 'UNBALANCED') return;
-        const items = await repo.collectSettleableItems(trx, pair.agency_party_id, pair.business_date);
-        if (items === 0) return;
-        const clearing = await repo.clearingAccountOf(trx, pair.agency_party_id);
-        assert(clearing !== undefined, `agency ${pair.agency_code} has its clearing account`);
-        const now = this.deps.clocks.business.now();
-        const ids = await repo.insertSettlementInstructions(trx, {
-          agencyPartyId: pair.agency_party_id,
-          agencyCode: pair.agency_code,
-          clearingAccountNo: clearing,
-          businessDate: pair.business_date,
-          ymd: shanghaiDate(now).replace(/-/g, ''),
-          deadline: instructionDeadline(now),
-          now,
-        });
-        const rows = await Promise.all(ids.map(async (id) => (await repo.findInstructionById(trx, id)) as repo.InstructionRow));
-        const wires = await instructionWires(trx, rows, undefined);
-        const events: NewEvent[] = wires.map((wire, index) => ({ type: 'instruction.created', recipients: [{ partyId: (rows[index] as repo.InstructionRow).executor_party_id }], data: { instruction: wire }, occurredAt: now }));
-        await recordEvents(trx, events);
-        await onPair?.(trx, ids.length);
-        counts.pairs += 1;
-        counts.instructions += ids.length;
-        counts.items += items;
+  async settle(upTo: string, onProgress?: (trx: Knex.Transaction, created: number) => Promise<void>): Promise<SettleCounts> {
+    const candidates = await repo.pairsToSettle(this.deps.db, upTo);
+    if (candidates.length === 0) return { pairs: 0, instructions: 0, items: 0 };
+    const counts = await this.deps.db.transaction(async (trx) => {
+      const ordered = [...candidates].sort((a, b) => (agencyDateLockKey(a.agency_code, a.business_date) < agencyDateLockKey(b.agency_code, b.business_date) ? -1 : 1));
+      for (const pair of ordered) await lockAgencyDateInTransaction(trx, pair.agency_code, pair.business_date);
+      const now = this.deps.clocks.business.now();
+      const settled = await repo.settlePairs(trx, {
+        pairs: ordered.map((pair) => ({ agencyPartyId: pair.agency_party_id, businessDate: pair.business_date })),
+        ymd: shanghaiDate(now).replace(/-/g, ''),
+        deadline: instructionDeadline(now),
+        now,
       });
-    }
+      const rows = await repo.findInstructionsByIds(trx, settled.ids);
+      const wires = await instructionWires(trx, rows, undefined);
+      const events: NewEvent[] = wires.map((wire, index) => ({ type: 'instruction.created', recipients: [{ partyId: (rows[index] as repo.InstructionRow).executor_party_id }], data: { instruction: wire }, occurredAt: now }));
+      await recordEvents(trx, events);
+      await onProgress?.(trx, settled.ids.length);
+      return { pairs: new Set(rows.map((row) => `${row.agency_party_id}/${row.business_date}`)).size, instructions: settled.ids.length, items: settled.items };
+    });
     this.deps.log.info({ upTo, ...counts }, 'settle: instructions created');
     return counts;
   }

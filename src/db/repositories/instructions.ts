@@ -175,93 +175,108 @@ export async function lastRunStatus(db: Queryable, agencyPartyId: string, busine
 }
 
 /**
- * The settleable payment items of (agency, date) (docs/settlement.md §1), into the temporary table
- * `settle_items` (dropped at commit): items of the agency's SUCCEEDED or PARTIALLY_REFUNDED
- * payments of the date that are matched (a live statement match) or accepted (a discrepancy
- * resolved ACCEPT_PLATFORM or ACCEPT_STATEMENT), not held (no CARRIED_OVER or OPEN discrepancy),
- * and never placed in a settlement instruction (a FAILED one's items wait for its reissue,
- * contracts/decisions/0131-settle-job.md). Each item settles its amount and late fee less its part
- * of the payment's SUCCEEDED unit refunds (the agency's), spread as settledItemAmounts in
- * src/domain/instructions.ts does: every earning item but the last round(refunded × earned / Σ
- * earned, 2) — PostgreSQL's round rounds half away from zero, which for these positive amounts is
- * ROUND_HALF_UP —, the last earning item the remainder. Items settling nothing are left out.
+ * Settles the given (agency, date) pairs in one statement, set-based: their settleable payment
+ * items (docs/settlement.md §1) — items of the agency's SUCCEEDED or PARTIALLY_REFUNDED payments of
+ * the date that are matched (a live statement match) or accepted (a discrepancy resolved
+ * ACCEPT_PLATFORM or ACCEPT_STATEMENT), not held (no CARRIED_OVER or OPEN discrepancy), and never
+ * placed in a settlement instruction (a FAILED one's items wait for its reissue,
+ * contracts/decisions/0131-settle-job.md), of a pair whose last reconciliation run is BALANCED or
+ * UNBALANCED — become one SETTLEMENT instruction per (agency, date, receiving account), with its
+ * payment items and its lines by (itemCode, incomeSortCode, budgetLevel).
+ *
+ * Each item settles its amount and late fee less its part of the payment's SUCCEEDED unit refunds
+ * (the agency's), spread as settledItemAmounts in src/domain/instructions.ts does: every earning
+ * item but the last round(refunded × earned / Σ earned, 2) — PostgreSQL's round rounds half away
+ * from zero, which for these positive amounts is ROUND_HALF_UP —, the last earning item the
+ * remainder. Items settling nothing are left out. Answers the new instructions' ids and how many
+ * payment items they took.
  */
-export async function collectSettleableItems(trx: Knex.Transaction, agencyPartyId: string, businessDate: string): Promise<number> {
-  await trx.raw(
-    `CREATE TEMP TABLE settle_items ON COMMIT DROP AS
-     WITH pay AS (
-       SELECT p.id, p.notice_id,
-              (SELECT sum(r.amount) FROM refunds r WHERE r.payment_id = p.id AND r.status = 'SUCCEEDED' AND r.refund_no IS NOT NULL) AS refunded
-         FROM payments p
-        WHERE p.agency_party_id = ?::bigint AND p.business_date = ?::date
-          AND p.status IN ('SUCCEEDED', 'PARTIALLY_REFUNDED') AND p.unapplied_reason IS NULL
+export async function settlePairs(
+  trx: Knex.Transaction,
+  input: { pairs: ReadonlyArray<{ agencyPartyId: string; businessDate: string }>; ymd: string; deadline: Date; now: Date },
+): Promise<{ ids: string[]; items: number }> {
+  const result = await trx.raw<{ rows: Array<{ id: string | null; items: string }> }>(
+    `WITH pairs AS (
+       SELECT t.agency_party_id, t.business_date
+         FROM unnest(?::bigint[], ?::date[]) AS t(agency_party_id, business_date)
+        WHERE (SELECT r.status FROM reconciliation_runs r
+                WHERE r.agency_party_id = t.agency_party_id AND r.business_date = t.business_date
+                ORDER BY r.id DESC LIMIT 1) IN ('BALANCED', 'UNBALANCED')
+     ), refunded AS MATERIALIZED (
+       SELECT r.payment_id, sum(r.amount) AS refunded
+         FROM refunds r JOIN payments p ON p.id = r.payment_id JOIN pairs ON pairs.agency_party_id = p.agency_party_id AND pairs.business_date = p.business_date
+        WHERE r.status = 'SUCCEEDED' AND r.refund_no IS NOT NULL
+        GROUP BY r.payment_id
+     ), pay AS MATERIALIZED (
+       SELECT p.id, p.notice_id, p.agency_party_id, p.business_date, rf.refunded
+         FROM pairs JOIN payments p ON p.agency_party_id = pairs.agency_party_id AND p.business_date = pairs.business_date
+         LEFT JOIN refunded rf ON rf.payment_id = p.id
+        WHERE p.status IN ('SUCCEEDED', 'PARTIALLY_REFUNDED') AND p.unapplied_reason IS NULL
           AND (EXISTS (SELECT 1 FROM statement_matches m WHERE m.payment_id = p.id AND m.released_at IS NULL)
                OR EXISTS (SELECT 1 FROM reconciliation_discrepancies d
                            WHERE d.payment_id = p.id AND d.status = 'RESOLVED' AND d.resolution_action IN ('ACCEPT_PLATFORM', 'ACCEPT_STATEMENT')))
           AND NOT EXISTS (SELECT 1 FROM reconciliation_discrepancies d WHERE d.payment_id = p.id AND d.status IN ('CARRIED_OVER', 'OPEN'))
           AND NOT EXISTS (SELECT 1 FROM instruction_payment_items x WHERE x.payment_id = p.id)
-     ), spread AS (
-       SELECT pay.id AS payment_id, i.notice_id, i.position, i.receiving_account_no, i.item_code, i.income_sort_code, i.budget_level,
-              CASE
-                WHEN pay.refunded IS NULL THEN i.amount + COALESCE(i.late_fee_paid, 0)
-                WHEN i.position = w.last_position THEN
-                  i.amount + COALESCE(i.late_fee_paid, 0)
-                  - (pay.refunded - COALESCE((SELECT sum(round(pay.refunded * (j.amount + COALESCE(j.late_fee_paid, 0)) / w.total, 2))
-                                                FROM notice_items j WHERE j.notice_id = i.notice_id AND j.position <> w.last_position), 0))
-                ELSE i.amount + COALESCE(i.late_fee_paid, 0) - round(pay.refunded * (i.amount + COALESCE(i.late_fee_paid, 0)) / w.total, 2)
-              END AS amount
-         FROM pay
-         JOIN notice_items i ON i.notice_id = pay.notice_id
-         LEFT JOIN LATERAL (
-           SELECT sum(j.amount + COALESCE(j.late_fee_paid, 0)) AS total,
-                  max(j.position) FILTER (WHERE j.amount + COALESCE(j.late_fee_paid, 0) > 0) AS last_position
-             FROM notice_items j WHERE pay.refunded IS NOT NULL AND j.notice_id = pay.notice_id
-         ) w ON true
-     )
-     SELECT * FROM spread WHERE amount > 0`,
-    [agencyPartyId, businessDate],
-  );
-  const count = await trx.raw<{ rows: Array<{ n: string }> }>('SELECT count(*)::text AS n FROM settle_items');
-  return Number(count.rows[0]?.n ?? 0);
-}
-
-/**
- * From `settle_items`: one SETTLEMENT instruction per receiving account, its payment items and its
- * lines by (itemCode, incomeSortCode, budgetLevel), in one statement. Answers the new rows' ids.
- */
-export async function insertSettlementInstructions(
-  trx: Knex.Transaction,
-  input: { agencyPartyId: string; agencyCode: string; clearingAccountNo: string; businessDate: string; ymd: string; deadline: Date; now: Date },
-): Promise<string[]> {
-  const result = await trx.raw<{ rows: Array<{ id: string }> }>(
-    `WITH grouped AS (
-       SELECT receiving_account_no, sum(amount) AS amount FROM settle_items GROUP BY receiving_account_no ORDER BY receiving_account_no
+     ), settle_items AS MATERIALIZED (
+       SELECT * FROM (
+         SELECT pay.agency_party_id, pay.business_date, pay.id AS payment_id, i.notice_id, i.position, i.receiving_account_no, i.item_code, i.income_sort_code, i.budget_level,
+                CASE
+                  WHEN pay.refunded IS NULL THEN i.amount + COALESCE(i.late_fee_paid, 0)
+                  WHEN i.position = w.last_position THEN
+                    i.amount + COALESCE(i.late_fee_paid, 0)
+                    - (pay.refunded - COALESCE((SELECT sum(round(pay.refunded * (j.amount + COALESCE(j.late_fee_paid, 0)) / w.total, 2))
+                                                  FROM notice_items j WHERE j.notice_id = i.notice_id AND j.position <> w.last_position), 0))
+                  ELSE i.amount + COALESCE(i.late_fee_paid, 0) - round(pay.refunded * (i.amount + COALESCE(i.late_fee_paid, 0)) / w.total, 2)
+                END AS amount
+           FROM pay
+           JOIN notice_items i ON i.notice_id = pay.notice_id
+           LEFT JOIN LATERAL (
+             SELECT sum(j.amount + COALESCE(j.late_fee_paid, 0)) AS total,
+                    max(j.position) FILTER (WHERE j.amount + COALESCE(j.late_fee_paid, 0) > 0) AS last_position
+               FROM notice_items j WHERE pay.refunded IS NOT NULL AND j.notice_id = pay.notice_id
+           ) w ON true
+       ) spread
+       WHERE amount > 0
+     ), grouped AS (
+       SELECT agency_party_id, business_date, receiving_account_no, sum(amount) AS amount
+         FROM settle_items GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
      ), ins AS (
        INSERT INTO instructions (instruction_no, type, status, executor_party_id, agency_party_id, agency_code, debit_account_no, credit_account_no,
                                  business_date, amount, deadline, created_at, updated_at)
-       SELECT 'TFS' || ? || lpad(nextval('instruction_no_seq')::text, 8, '0'), 'SETTLEMENT', 'CREATED', ?::bigint, ?::bigint, ?, ?, g.receiving_account_no,
-              ?::date, g.amount, ?::timestamptz, ?::timestamptz, ?::timestamptz
-         FROM grouped g
-       RETURNING id, credit_account_no
+       SELECT 'TFS' || ? || lpad(nextval('instruction_no_seq')::text, 8, '0'), 'SETTLEMENT', 'CREATED', a.id, a.id, a.code, a.clearing_account_no, g.receiving_account_no,
+              g.business_date, g.amount, ?::timestamptz, ?::timestamptz, ?::timestamptz
+         FROM grouped g JOIN parties a ON a.id = g.agency_party_id
+       RETURNING id, agency_party_id, business_date, credit_account_no
      ), items AS (
        INSERT INTO instruction_payment_items (instruction_id, payment_id, notice_id, line_position, amount, live)
        SELECT ins.id, s.payment_id, s.notice_id, s.position, s.amount, true
-         FROM settle_items s JOIN ins ON ins.credit_account_no = s.receiving_account_no
+         FROM settle_items s
+         JOIN ins ON ins.agency_party_id = s.agency_party_id AND ins.business_date = s.business_date AND ins.credit_account_no = s.receiving_account_no
        RETURNING 1
      ), lines AS (
        INSERT INTO instruction_lines (instruction_id, line_no, item_code, income_sort_code, budget_level, amount, payment_count)
        SELECT ins.id, row_number() OVER (PARTITION BY ins.id ORDER BY s.item_code, s.income_sort_code, s.budget_level),
               s.item_code, s.income_sort_code, s.budget_level, sum(s.amount), count(DISTINCT s.payment_id)
-         FROM settle_items s JOIN ins ON ins.credit_account_no = s.receiving_account_no
+         FROM settle_items s
+         JOIN ins ON ins.agency_party_id = s.agency_party_id AND ins.business_date = s.business_date AND ins.credit_account_no = s.receiving_account_no
         GROUP BY ins.id, s.item_code, s.income_sort_code, s.budget_level
        RETURNING 1
      )
-     SELECT ins.id::text AS id FROM ins
-      WHERE (SELECT count(*) FROM items) >= 0 AND (SELECT count(*) FROM lines) >= 0
+     SELECT ins.id::text AS id, (SELECT count(*) FROM items)::text AS items
+       FROM (SELECT 1) one LEFT JOIN ins ON true
+      WHERE (SELECT count(*) FROM lines) >= 0
       ORDER BY ins.id`,
-    [input.ymd, input.agencyPartyId, input.agencyPartyId, input.agencyCode, input.clearingAccountNo, input.businessDate, input.deadline, input.now, input.now],
+    [input.pairs.map((pair) => pair.agencyPartyId), input.pairs.map((pair) => pair.businessDate), input.ymd, input.deadline, input.now, input.now],
   );
-  return result.rows.map((row) => row.id);
+  const ids = result.rows.flatMap((row) => (row.id === null ? [] : [row.id]));
+  return { ids, items: Number(result.rows[0]?.items ?? 0) };
+}
+
+/** Rows by id, in the order given. */
+export async function findInstructionsByIds(db: Queryable, ids: readonly string[]): Promise<InstructionRow[]> {
+  if (ids.length === 0) return [];
+  const result = await db.raw<{ rows: InstructionRow[] }>(`SELECT ${ROW_COLUMNS} FROM instructions i WHERE i.id = ANY(?::bigint[]) ORDER BY i.id`, [[...ids]]);
+  return result.rows;
 }
 
 /** The agency's clearing account (its party row). */

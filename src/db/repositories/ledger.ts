@@ -329,6 +329,20 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
        LIMIT @limit`,
   },
   {
+    name: 'instructionItemsResolve',
+    invariant: "each settlement's payment item names an existing instruction, the payment and a line of the payment's notice",
+    sql: `
+      SELECT 'instruction item ' || x.instruction_id || '/' || x.payment_id || '/' || x.line_position AS subject,
+             json_build_object('instruction', i.id IS NOT NULL, 'payment', p.id IS NOT NULL, 'noticeLine', n.notice_id IS NOT NULL) AS detail
+        FROM instruction_payment_items x
+        LEFT JOIN instructions i ON i.id = x.instruction_id
+        LEFT JOIN payments p ON p.id = x.payment_id AND p.notice_id = x.notice_id
+        LEFT JOIN notice_items n ON n.notice_id = x.notice_id AND n.position = x.line_position
+       WHERE i.id IS NULL OR p.id IS NULL OR n.notice_id IS NULL
+       ORDER BY 1
+       LIMIT @limit`,
+  },
+  {
     name: 'instructionsTie',
     invariant: "each settlement's lines and payment items add up to its amount",
     sql: `
