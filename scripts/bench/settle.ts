@@ -17,6 +17,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client } from 'pg';
 import pino from 'pino';
 import type { FieldCipher } from '../../src/crypto/fieldCipher';
 import { createDb, migrateLatest } from '../../src/db/database';
@@ -44,22 +45,25 @@ async function main(): Promise<void> {
   }
   const db = createDb({ connectionString: databaseUrl, poolMax: 4 });
   const log = pino({ level: 'warn' });
+  // Seeding and the baseline run on a connection without the service's statement timeout.
+  const client = new Client({ connectionString: databaseUrl, statement_timeout: 0 });
+  await client.connect();
   try {
     await migrateLatest(db);
     const seedStart = performance.now();
-    await seed(db, payments);
+    await seed(client, payments);
     const seedMs = Math.round(performance.now() - seedStart);
     process.stdout.write(`seeded ${payments} payments in ${seedMs} ms\n`);
 
     const baseline = async (): Promise<number> => {
-      await db.raw('DROP TABLE IF EXISTS bench_settle_baseline');
-      await db.raw(`CREATE UNLOGGED TABLE bench_settle_baseline (agency_party_id bigint, receiving_account_no text, item_code text, income_sort_code text, budget_level smallint, amount numeric(18, 2), payment_count bigint)`);
+      await client.query('DROP TABLE IF EXISTS bench_settle_baseline');
+      await client.query(`CREATE UNLOGGED TABLE bench_settle_baseline (agency_party_id bigint, receiving_account_no text, item_code text, income_sort_code text, budget_level smallint, amount numeric(18, 2), payment_count bigint)`);
       const started = performance.now();
-      await db.raw(
+      await client.query(
         `INSERT INTO bench_settle_baseline
          SELECT p.agency_party_id, i.receiving_account_no, i.item_code, i.income_sort_code, i.budget_level, sum(i.amount + COALESCE(i.late_fee_paid, 0)), count(DISTINCT p.id)
            FROM payments p JOIN notice_items i ON i.notice_id = p.notice_id
-          WHERE p.business_date = ?::date
+          WHERE p.business_date = $1::date
           GROUP BY 1, 2, 3, 4, 5`,
         [DATE],
       );
@@ -113,6 +117,7 @@ async function main(): Promise<void> {
     });
     process.stdout.write(`\nresults: ${path.relative(process.cwd(), file)}\n`);
   } finally {
+    await client.end();
     await db.destroy();
     if (embedded !== undefined) await embedded.stop();
     if (dataDir !== undefined) fs.rmSync(dataDir, { recursive: true, force: true });
@@ -120,8 +125,10 @@ async function main(): Promise<void> {
 }
 
 /** The rows posting and reconciliation would have written (see the header), set-based. */
-async function seed(db: ReturnType<typeof createDb>, n: number): Promise<void> {
-  await db.transaction(async (trx) => {
+async function seed(client: Client, n: number): Promise<void> {
+  const trx = { raw: (sql: string) => client.query(sql) };
+  await client.query('BEGIN');
+  {
     await trx.raw(`INSERT INTO parties (app_id, role, code, name, request_hash, created_at, updated_at) VALUES ('bench-bank', 'bank', 'BENCH_BANK', '收款银行', 'x', now(), now())`);
     await trx.raw(`INSERT INTO regions (code, name, created_at, updated_at) VALUES ('150000', '内蒙古自治区', now(), now())`);
     await trx.raw(`INSERT INTO parties (app_id, role, code, name, region_code, request_hash, created_at, updated_at) VALUES ('bench-unit', 'unit', 'BENCH_UNIT', '执收单位', '150000', 'x', now(), now())`);
@@ -142,19 +149,19 @@ async function seed(db: ReturnType<typeof createDb>, n: number): Promise<void> {
                    SELECT g, lpad(g::text, 20, '0'), (SELECT id FROM parties WHERE code = 'BENCH_UNIT'), 'BENCH_UNIT', '执收单位', '150000', 'B' || g, 1, 'PAID', '缴款人',
                           ${amounts} + CASE WHEN g % 4 = 0 THEN ${second} ELSE 0 END, '${DATE}',
                           '${DATE}T10:00:00+08:00', ${amounts} + CASE WHEN g % 4 = 0 THEN ${second} ELSE 0 END + ${lateFee}, ${lateFee}, now(), now()
-                     FROM generate_series(1, ${n}) g`);
+                     FROM generate_series(1::bigint, ${n}) g`);
     await trx.raw(`SELECT setval('notices_id_seq', ${n})`);
     await trx.raw(`INSERT INTO notice_items (notice_id, position, item_id, item_version, item_code, item_name, income_sort_code, budget_level, receiving_account_no, quantity, amount,
                                              pricing_type, min_amount, max_amount, late_fee_type, late_fee_paid)
                    SELECT g, 0, it.id, 1, it.code, it.name, it.income_sort_code, it.budget_level, it.receiving_account_no, 1, ${amounts}, 'RANGE', 0.01, 100000, 'NONE', ${lateFee}
-                     FROM generate_series(1, ${n}) g JOIN items it ON it.code = 'IT_' || ((g % ${ITEMS}) + 1)
+                     FROM generate_series(1::bigint, ${n}) g JOIN items it ON it.code = 'IT_' || ((g % ${ITEMS}) + 1)
                    UNION ALL
                    SELECT g, 1, it.id, 1, it.code, it.name, it.income_sort_code, it.budget_level, it.receiving_account_no, 1, ${second}, 'RANGE', 0.01, 100000, 'NONE', 0
-                     FROM generate_series(4, ${n}, 4) g JOIN items it ON it.code = 'IT_' || (((g / 4) % ${ITEMS}) + 1)`);
+                     FROM generate_series(4::bigint, ${n}, 4) g JOIN items it ON it.code = 'IT_' || (((g / 4) % ${ITEMS}) + 1)`);
     await trx.raw(`INSERT INTO payments (id, payment_id, agency_party_id, agency_code, agency_txn_id, pay_code, notice_id, amount, paid_at, business_date, channel, funds_captured, status, created_at, updated_at)
                    SELECT g, 'P' || g, a.id, a.code, 'T' || g, lpad(g::text, 20, '0'), g, ${amounts} + CASE WHEN g % 4 = 0 THEN ${second} ELSE 0 END + ${lateFee},
                           '${DATE}T10:00:00+08:00', '${DATE}', 'MOBILE', true, 'SUCCEEDED', now(), now()
-                     FROM generate_series(1, ${n}) g JOIN bench_agencies a ON a.n = g % ${AGENCIES}`);
+                     FROM generate_series(1::bigint, ${n}) g JOIN bench_agencies a ON a.n = g % ${AGENCIES}`);
     await trx.raw(`SELECT setval('payments_id_seq', ${n})`);
     await trx.raw(`INSERT INTO agency_statements (statement_id, agency_party_id, agency_code, business_date, file_seq, format, source, sha256, size_bytes, pay_count, pay_total, refund_count, refund_total, received_at)
                    SELECT 'S' || a.n, a.id, a.code, '${DATE}', 1, 'TFS1', 'UPLOAD', lpad(to_hex(a.n), 64, '0'), 1, x.c, x.t, 0, 0, now()
@@ -168,8 +175,9 @@ async function seed(db: ReturnType<typeof createDb>, n: number): Promise<void> {
                    SELECT p.id, s.id, (p.id - 1) / ${AGENCIES} + 1, r.id, false, now()
                      FROM payments p JOIN agency_statements s ON s.agency_party_id = p.agency_party_id JOIN reconciliation_runs r ON r.statement_id = s.id`);
     await trx.raw('DROP TABLE bench_agencies');
-  });
-  await db.raw('VACUUM ANALYZE');
+  }
+  await client.query('COMMIT');
+  await client.query('VACUUM ANALYZE');
 }
 
 main().catch((error: unknown) => {

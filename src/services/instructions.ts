@@ -285,6 +285,8 @@ export class InstructionService {
     const candidates = await repo.pairsToSettle(this.deps.db, upTo);
     if (candidates.length === 0) return { pairs: 0, instructions: 0, items: 0 };
     const counts = await this.deps.db.transaction(async (trx) => {
+      // One statement settles a night's money (a million payments): the request timeout does not apply.
+      await trx.raw(`SET LOCAL statement_timeout = '30min'`);
       const ordered = [...candidates].sort((a, b) => (agencyDateLockKey(a.agency_code, a.business_date) < agencyDateLockKey(b.agency_code, b.business_date) ? -1 : 1));
       for (const pair of ordered) await lockAgencyDateInTransaction(trx, pair.agency_code, pair.business_date);
       const now = this.deps.clocks.business.now();
