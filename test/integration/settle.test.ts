@@ -66,7 +66,7 @@ describe('settle', () => {
     // Not reconciled yet: nothing settles.
     service.clocks.business.set(new Date(shanghai('2026-11-21T03:00:00')));
     expect(await runSettle()).toEqual({ instructions: 0 });
-    await reconcileDay(service.database.db, { agencyCode: world.agency.code, businessDate: date, matched: [mixed, fixed, fine], accepted: [accepted], held: [held], status: 'UNBALANCED' });
+    await reconcileDay(service.database.db, { agencyCode: world.agency.code, businessDate: date, matched: [mixed, fixed, fine, held], accepted: [accepted], held: [held], status: 'UNBALANCED' });
 
     expect(await runSettle()).toEqual({ instructions: 2 });
     const rows = await instructionsOf(date);
