@@ -5,6 +5,7 @@ import { closeJob } from './close';
 import { expireNoticesJob } from './expireNotices';
 import { purgeNoncesJob } from './purgeNonces';
 import { reconcileJob } from './reconcile';
+import { confirmCheckJob, settleJob } from './settle';
 
 /**
  * Every nightly job, by name (docs/operations.md §4). Each capability adds its job here; the
@@ -17,5 +18,5 @@ export function allJobs(services: Services): JobDefinition[] {
       await loadInbox(services.statements, { dataDir: services.deps.config.dataDir, log: context.log, requestRun: false });
     },
   };
-  return [expireNoticesJob, purgeNoncesJob, reconcileJob(services.reconciliation, inbox), closeJob(services.dailyCloses)];
+  return [expireNoticesJob, purgeNoncesJob, reconcileJob(services.reconciliation, inbox), settleJob(services), confirmCheckJob(services), closeJob(services.dailyCloses)];
 }

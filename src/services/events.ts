@@ -54,6 +54,10 @@ export const EVENT_TYPES = {
   'payment.reversed': 'PaymentReversedEventData',
   'discrepancy.resolved': 'DiscrepancyResolvedEventData',
   'reconciliation.completed': 'ReconciliationCompletedEventData',
+  'instruction.created': 'InstructionEventData',
+  'instruction.confirmed': 'InstructionEventData',
+  'instruction.failed': 'InstructionEventData',
+  'instruction.mismatched': 'InstructionEventData',
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;

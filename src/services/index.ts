@@ -22,6 +22,7 @@ import { ProposalEngine } from './proposals';
 import { StatementService } from './statements';
 import { ReconciliationService } from './reconciliation';
 import { createBackfillOverages } from './reconciliation/backfill';
+import { InstructionService } from './instructions';
 
 export interface ServiceDependencies {
   db: Db;
@@ -76,6 +77,8 @@ export interface Services {
   statements: StatementService;
   /** The nightly reconcile run and reconciliation's reads (docs/reconciliation.md §2). */
   reconciliation: ReconciliationService;
+  /** Instructions (docs/settlement.md §1): the settle and confirm-check jobs, results, views. */
+  instructions: InstructionService;
 }
 
 export async function buildServices(deps: ServiceDependencies): Promise<Services> {
@@ -133,5 +136,6 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
     dailyCloses: new DailyCloseService({ db: deps.db, clocks: deps.clocks, log: deps.log, signer: platformKeys.signer, platformKeys }),
     statements: new StatementService({ db: deps.db, clocks: deps.clocks, log: deps.log }),
     reconciliation: new ReconciliationService({ db: deps.db, clocks: deps.clocks, log: deps.log, backfillOverages: createBackfillOverages({ receipts, clocks: deps.clocks, log: deps.log }) }),
+    instructions: new InstructionService({ db: deps.db, clocks: deps.clocks, log: deps.log, fieldCipher }),
   };
 }

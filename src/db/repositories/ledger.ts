@@ -241,6 +241,8 @@ function prefixLiteral(kind: Parameters<typeof accountPrefix>[0]): string {
 const CLEARING = prefixLiteral('agencyClearing');
 const PENDING = prefixLiteral('revenuePending');
 const UNAPPLIED = prefixLiteral('suspenseUnapplied');
+const IN_TRANSIT = prefixLiteral('inTransit');
+const RECEIVING = prefixLiteral('receiving');
 /** The kinds of a payment's posting entry, as an SQL list. */
 const POSTING_KINDS = `'${JOURNAL_ENTRY_KINDS.paymentSucceeded}', '${JOURNAL_ENTRY_KINDS.paymentUnapplied}'`;
 
@@ -251,12 +253,13 @@ const POSTING_KINDS = `'${JOURNAL_ENTRY_KINDS.paymentSucceeded}', '${JOURNAL_ENT
  * says how, as JSON. Accounts are selected by the prefixes of the functions that name them
  * (src/domain/ledger.ts, accountPrefix), kinds by JOURNAL_ENTRY_KINDS.
  *
- * Each capability that moves money adds its part here when it lands: settlement subtracts executed
- * settlements from the agencies' clearing balances and moves revenue_pending to revenue; refunds
- * subtract confirmed agency refunds; corrections (CORRECTION_KINDS) their write-offs and differences. Until then a
- * movement these queries do not know of shows up as a break, which is the point. Reversals are
- * known already: a reversed payment leaves every balance below, and its mirror takes its entry's
- * lines back out.
+ * Settlement is known from its own records (docs/settlement.md §6): executed settlements leave
+ * the agencies' clearing balances (`instructions`, reported EXECUTED or CONFIRMED), executed and
+ * unconfirmed ones sit in transit, confirmed ones are in the receiving accounts and have moved
+ * their items from pending revenue. Corrections (write-offs, mismatch differences, CORRECTION_KINDS)
+ * add theirs; confirmed refunds and unidentified credits add their own terms when they land; until then a movement these
+ * queries do not know of shows up as a break, which is the point. Reversals: a
+ * reversed payment leaves every balance below, and its mirror takes its entry's lines back out.
  */
 export interface LedgerCheck {
   name: string;
@@ -321,24 +324,125 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
   },
   {
     name: 'agencyClearing',
-    invariant: "each agency's clearing balance equals the sum of its payments not reversed (and not yet settled), corrected by its discrepancy resolutions",
+    invariant: "each agency's clearing balance equals its payments not reversed less its executed settlements corrected by its discrepancy resolutions (confirmed agency refunds add their term when they land)",
     sql: `
       WITH ledger AS (
         SELECT substr(account, length(${CLEARING}) + 1) AS agency_code,
                sum(CASE side WHEN 'DEBIT' THEN amount ELSE -amount END) AS balance
           FROM journal_lines WHERE starts_with(account, ${CLEARING}) GROUP BY account
-      ), payments_due AS (
-        SELECT agency_code, sum(amount) AS balance FROM payments WHERE status <> 'REVERSED' GROUP BY agency_code
+      ), movements AS (
+        SELECT agency_code, amount FROM payments WHERE status <> 'REVERSED'
         UNION ALL
-        SELECT part, balance FROM (${corrections(CLEARING, false)}) c
+        -- A settlement has left the clearing account once the agency reported it executed or the bank confirmed it.
+        SELECT agency_code, -amount FROM instructions
+         WHERE type = 'SETTLEMENT' AND (reported_status = 'EXECUTED' OR status = 'CONFIRMED')
       ), expected AS (
-        SELECT agency_code, sum(balance) AS balance FROM payments_due GROUP BY agency_code
+        SELECT agency_code, sum(amount) AS balance FROM movements GROUP BY agency_code
       )
       SELECT 'agency ' || COALESCE(l.agency_code, x.agency_code) AS subject,
-             json_build_object('ledger', COALESCE(l.balance, 0)::text, 'payments', COALESCE(x.balance, 0)::text) AS detail
+             json_build_object('ledger', COALESCE(l.balance, 0)::text, 'expected', COALESCE(x.balance, 0)::text) AS detail
         FROM ledger l FULL JOIN expected x ON x.agency_code = l.agency_code
        WHERE COALESCE(l.balance, 0) <> COALESCE(x.balance, 0)
        ORDER BY 1
+       LIMIT @limit`,
+  },
+  {
+    name: 'inTransit',
+    invariant: "each receiving account's in-transit balance equals the settlements to it executed and not yet confirmed; a confirmed settlement leaves nothing in transit",
+    sql: `
+      (WITH ledger AS (
+        SELECT substr(account, length(${IN_TRANSIT}) + 1) AS account_no,
+               sum(CASE side WHEN 'DEBIT' THEN amount ELSE -amount END) AS balance
+          FROM journal_lines WHERE starts_with(account, ${IN_TRANSIT}) GROUP BY account
+      ), expected AS (
+        SELECT credit_account_no AS account_no, sum(amount) AS balance FROM instructions
+         WHERE type = 'SETTLEMENT' AND reported_status = 'EXECUTED' AND status <> 'CONFIRMED'
+         GROUP BY credit_account_no
+      )
+      SELECT 'account ' || COALESCE(l.account_no, x.account_no) AS subject,
+             json_build_object('ledger', COALESCE(l.balance, 0)::text, 'executedNotConfirmed', COALESCE(x.balance, 0)::text) AS detail
+        FROM ledger l FULL JOIN expected x ON x.account_no = l.account_no
+       WHERE COALESCE(l.balance, 0) <> COALESCE(x.balance, 0)
+       ORDER BY 1
+       LIMIT @limit)
+      UNION ALL
+      (SELECT 'instruction ' || i.instruction_no AS subject,
+              json_build_object('inTransit', COALESCE(sum(CASE l.side WHEN 'DEBIT' THEN l.amount ELSE -l.amount END), 0)::text,
+                                'executed', count(*) FILTER (WHERE e.kind = '${JOURNAL_ENTRY_KINDS.settlementExecuted}'),
+                                'confirmed', count(*) FILTER (WHERE e.kind = '${JOURNAL_ENTRY_KINDS.settlementConfirmed}')) AS detail
+         FROM instructions i
+         LEFT JOIN journal_entries e ON e.instruction_id = i.id
+         LEFT JOIN journal_lines l ON l.entry_id = e.id AND starts_with(l.account, ${IN_TRANSIT})
+        WHERE i.type = 'SETTLEMENT' AND i.status = 'CONFIRMED'
+        GROUP BY i.id
+       HAVING COALESCE(sum(CASE l.side WHEN 'DEBIT' THEN l.amount ELSE -l.amount END), 0) <> 0
+           OR count(DISTINCT e.id) FILTER (WHERE e.kind = '${JOURNAL_ENTRY_KINDS.settlementConfirmed}') <> 1
+        ORDER BY i.id
+        LIMIT @limit)`,
+  },
+  {
+    name: 'receiving',
+    invariant: "each receiving account's balance equals its confirmed credits less its confirmed debits: the settlements confirmed to it (unidentified credits and bank refunds add their terms when they land)",
+    sql: `
+      WITH ledger AS (
+        SELECT substr(account, length(${RECEIVING}) + 1) AS account_no,
+               sum(CASE side WHEN 'DEBIT' THEN amount ELSE -amount END) AS balance
+          FROM journal_lines WHERE starts_with(account, ${RECEIVING}) GROUP BY account
+      ), movements AS (
+        SELECT credit_account_no AS account_no, amount FROM instructions WHERE type = 'SETTLEMENT' AND status = 'CONFIRMED'
+      ), expected AS (
+        SELECT account_no, sum(amount) AS balance FROM movements GROUP BY account_no
+      )
+      SELECT 'account ' || COALESCE(l.account_no, x.account_no) AS subject,
+             json_build_object('ledger', COALESCE(l.balance, 0)::text, 'expected', COALESCE(x.balance, 0)::text) AS detail
+        FROM ledger l FULL JOIN expected x ON x.account_no = l.account_no
+       WHERE COALESCE(l.balance, 0) <> COALESCE(x.balance, 0)
+       ORDER BY 1
+       LIMIT @limit`,
+  },
+  {
+    name: 'settledPaymentsReconciled',
+    invariant: 'every payment in a live settlement instruction is reconciled: matched, or its discrepancy accepted',
+    sql: `
+      SELECT 'payment ' || p.payment_id AS subject, json_build_object('instructionNo', min(i.instruction_no)) AS detail
+        FROM instruction_payment_items x
+        JOIN instructions i ON i.id = x.instruction_id
+        JOIN payments p ON p.id = x.payment_id
+       WHERE x.live
+         AND NOT EXISTS (SELECT 1 FROM statement_matches m WHERE m.payment_id = p.id AND m.released_at IS NULL)
+         AND NOT EXISTS (SELECT 1 FROM reconciliation_discrepancies d
+                          WHERE d.payment_id = p.id AND d.status = 'RESOLVED' AND d.resolution_action IN ('ACCEPT_PLATFORM', 'ACCEPT_STATEMENT'))
+       GROUP BY p.payment_id
+       ORDER BY 1
+       LIMIT @limit`,
+  },
+  {
+    name: 'instructionItemsResolve',
+    invariant: "each settlement's payment item names an existing instruction, the payment and a line of the payment's notice",
+    sql: `
+      SELECT 'instruction item ' || x.instruction_id || '/' || x.payment_id || '/' || x.line_position AS subject,
+             json_build_object('instruction', i.id IS NOT NULL, 'payment', p.id IS NOT NULL, 'noticeLine', n.notice_id IS NOT NULL) AS detail
+        FROM instruction_payment_items x
+        LEFT JOIN instructions i ON i.id = x.instruction_id
+        LEFT JOIN payments p ON p.id = x.payment_id AND p.notice_id = x.notice_id
+        LEFT JOIN notice_items n ON n.notice_id = x.notice_id AND n.position = x.line_position
+       WHERE i.id IS NULL OR p.id IS NULL OR n.notice_id IS NULL
+       ORDER BY 1
+       LIMIT @limit`,
+  },
+  {
+    name: 'instructionsTie',
+    invariant: "each settlement's lines and payment items add up to its amount",
+    sql: `
+      SELECT 'instruction ' || i.instruction_no AS subject,
+             json_build_object('amount', i.amount::text,
+                               'lines', (SELECT COALESCE(sum(amount), 0) FROM instruction_lines WHERE instruction_id = i.id)::text,
+                               'items', (SELECT COALESCE(sum(amount), 0) FROM instruction_payment_items WHERE instruction_id = i.id)::text) AS detail
+        FROM instructions i
+       WHERE i.type = 'SETTLEMENT'
+         AND (i.amount <> (SELECT COALESCE(sum(amount), 0) FROM instruction_lines WHERE instruction_id = i.id)
+              OR i.amount <> (SELECT COALESCE(sum(amount), 0) FROM instruction_payment_items WHERE instruction_id = i.id))
+       ORDER BY i.id
        LIMIT @limit`,
   },
   {
@@ -403,25 +507,30 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
   },
   {
     name: 'revenuePending',
-    invariant: "each receiving account's pending revenue equals the items (with their late fees) of the standing applied payments (not yet settled), less its write-offs",
+    invariant: "each receiving account's pending revenue equals the items (with their late fees) of the standing applied payments less the items confirmed settlements recognised, less its write-offs",
     sql: `
       WITH ledger AS (
         SELECT substr(account, length(${PENDING}) + 1) AS account_no,
                sum(CASE side WHEN 'CREDIT' THEN amount ELSE -amount END) AS balance
           FROM journal_lines WHERE starts_with(account, ${PENDING}) GROUP BY account
-      ), expected AS (
-        SELECT i.receiving_account_no AS account_no, sum(i.amount + COALESCE(i.late_fee_paid, 0)) AS balance
+      ), movements AS (
+        SELECT i.receiving_account_no AS account_no, i.amount + COALESCE(i.late_fee_paid, 0) AS amount
           FROM payments p JOIN notice_items i ON i.notice_id = p.notice_id
          WHERE ${LIVE_APPLIED}
-         GROUP BY i.receiving_account_no
+        UNION ALL
+        SELECT n.receiving_account_no, -x.amount
+          FROM instructions s
+          JOIN instruction_payment_items x ON x.instruction_id = s.id
+          JOIN notice_items n ON n.notice_id = x.notice_id AND n.position = x.line_position
+         WHERE s.type = 'SETTLEMENT' AND s.status = 'CONFIRMED'
         UNION ALL
         SELECT part, balance FROM (${corrections(PENDING, true)}) c
-      ), summed AS (
-        SELECT account_no, sum(balance) AS balance FROM expected GROUP BY account_no
+      ), expected AS (
+        SELECT account_no, sum(amount) AS balance FROM movements GROUP BY account_no
       )
       SELECT 'account ' || COALESCE(l.account_no, x.account_no) AS subject,
-             json_build_object('ledger', COALESCE(l.balance, 0)::text, 'items', COALESCE(x.balance, 0)::text) AS detail
-        FROM ledger l FULL JOIN summed x ON x.account_no = l.account_no
+             json_build_object('ledger', COALESCE(l.balance, 0)::text, 'expected', COALESCE(x.balance, 0)::text) AS detail
+        FROM ledger l FULL JOIN expected x ON x.account_no = l.account_no
        WHERE COALESCE(l.balance, 0) <> COALESCE(x.balance, 0)
        ORDER BY 1
        LIMIT @limit`,

@@ -1,0 +1,318 @@
+import type { Knex } from 'knex';
+import type { FieldCipher } from '../crypto/fieldCipher';
+import type { Db } from '../db/database';
+import { agencyDateLockKey, lockAgencyDateInTransaction } from '../db/repositories/agencyDateLocks';
+import * as repo from '../db/repositories/instructions';
+import { insertJournalEntry } from '../db/repositories/ledger';
+import type { Page, PageRequest } from '../db/pagination';
+import { formatInstant, parseInstant, shanghaiDate } from '../domain/businessDate';
+import type { Clocks } from '../domain/clock';
+import { assert, TongfuError, validationFailed } from '../domain/errors';
+import { instructionDeadline, instructionNo, instructionTransition, type InstructionStatus, statusesFrom } from '../domain/instructions';
+import { type RecognitionItem, settlementConfirmedEntry, settlementExecutedEntry } from '../domain/ledger';
+import { Decimal, formatMoney } from '../domain/money';
+import type { Logger } from '../logger';
+import { type EventRecipient, financeRecipients, type NewEvent, recordEvents } from './events';
+
+/**
+ * Instructions (指令, docs/settlement.md §1): the settle job's instructions, the executor's result
+ * reports, the views of agencies, banks and finance, the deadline check, reissue, and the
+ * confirmation a bank posting brings (confirmInstructionByPosting, called by the bank postings'
+ * transaction). Every status move goes through the one table in src/domain/instructions.ts.
+ */
+
+export interface InstructionWire {
+  instructionNo: string;
+  type: string;
+  status: string;
+  businessDate: string;
+  amount: string;
+  executorCode: string;
+  debitAccount: { accountNo: string; name: string; bankCode: string };
+  creditAccount?: { accountNo: string; name: string; bankCode: string };
+  payee?: { name: string; accountNo: string; bankName: string };
+  lines?: Array<{ itemCode: string; incomeSortCode: string; budgetLevel: number; amount: string; paymentCount: number }>;
+  refundId?: string;
+  reissueOf: string | null;
+  reference: string | null;
+  failureReason: string | null;
+  createdAt: string;
+  executedAt: string | null;
+  confirmedAt: string | null;
+  deadline: string;
+}
+
+/** The wire shapes of rows, in their order. */
+export async function instructionWires(db: Knex | Knex.Transaction, rows: readonly repo.InstructionRow[], fieldCipher: FieldCipher | undefined): Promise<InstructionWire[]> {
+  const details = await repo.instructionDetails(db, rows.map((row) => row.id));
+  return rows.map((row) => {
+    const detail = details.get(row.id);
+    assert(detail !== undefined, `instruction ${row.id} has its details`);
+    const wire: InstructionWire = {
+      instructionNo: row.instruction_no,
+      type: row.type,
+      status: row.status,
+      businessDate: row.business_date,
+      amount: formatMoney(new Decimal(row.amount)),
+      executorCode: detail.executor_code,
+      debitAccount: detail.debit_account,
+      reissueOf: detail.reissue_of_no,
+      reference: row.executed_reference,
+      failureReason: row.failure_reason,
+      createdAt: formatInstant(row.created_at),
+      executedAt: row.executed_at === null ? null : formatInstant(row.executed_at),
+      confirmedAt: row.confirmed_at === null ? null : formatInstant(row.confirmed_at),
+      deadline: formatInstant(row.deadline),
+    };
+    if (detail.credit_account !== null) wire.creditAccount = detail.credit_account;
+    if (row.payee_account_no !== null && row.payee_name !== null && row.payee_bank_name !== null) {
+      assert(fieldCipher !== undefined, 'a payee is shown decrypted');
+      wire.payee = { name: fieldCipher.decrypt(row.payee_name), accountNo: fieldCipher.decrypt(row.payee_account_no), bankName: row.payee_bank_name };
+    }
+    if (row.type === 'SETTLEMENT') wire.lines = detail.lines.map((line) => ({ ...line, amount: formatMoney(new Decimal(line.amount)) }));
+    if (detail.refund_public_id !== null) wire.refundId = detail.refund_public_id;
+    return wire;
+  });
+}
+
+/** The executor and every finance party: who hears that an instruction was confirmed, failed or mismatched. */
+async function executorAndFinance(trx: Knex.Transaction, row: repo.InstructionRow): Promise<EventRecipient[]> {
+  return [{ partyId: row.executor_party_id }, ...(await financeRecipients(trx))];
+}
+
+// ---- the bank postings' interface (docs/settlement.md §2) ---------------------------------------
+
+/**
+ * The live instruction a bank posting names, or undefined: `instructionNo` in a status a posting
+ * can still move (CREATED, EXECUTED, UNCONFIRMED — a FAILED, CONFIRMED or MISMATCHED one matches
+ * nothing), whose account in the posting's direction is `accountNo` (a CREDIT to the account it
+ * credits, a DEBIT from the account it debits). The row is locked FOR UPDATE in `trx`.
+ */
+export async function findLiveInstructionForPosting(trx: Knex.Transaction, input: { instructionNo: string; accountNo: string; direction: 'CREDIT' | 'DEBIT' }): Promise<repo.InstructionRow | undefined> {
+  const statuses = [...new Set([...statusesFrom('confirmByPosting'), ...statusesFrom('mismatchByPosting')])];
+  return repo.findMatchableInstruction(trx, { ...input, statuses });
+}
+
+/**
+ * A bank posting matched instruction `instructionRowId` (found by findLiveInstructionForPosting in
+ * the same transaction). Equal amount: CONFIRMED — for a settlement, SETTLEMENT_EXECUTED is written
+ * first if the executor never reported (docs/settlement.md §6 "or confirmed first"), then
+ * SETTLEMENT_CONFIRMED with the revenue of every item share (notice_item_shares, decision 0076);
+ * `instruction.confirmed` to the executor and finance. Another amount: MISMATCHED, no entry (the
+ * posting's discrepancy is the bank postings' to raise), `instruction.mismatched` to the executor
+ * and finance. The journal entries are written once per instruction, so a retry writes nothing
+ * twice. `amount` is the posting's, a decimal string or Decimal; `at` the business instant.
+ */
+export async function confirmInstructionByPosting(
+  trx: Knex.Transaction,
+  input: { instructionRowId: string; postingRowId: string; amount: string | Decimal; at: Date },
+): Promise<'CONFIRMED' | 'MISMATCHED'> {
+  assert(trx.isTransaction === true, 'a confirmation runs in the posting transaction');
+  const row = await repo.findInstructionById(trx, String(input.instructionRowId), { forUpdate: true });
+  assert(row !== undefined, `instruction ${input.instructionRowId} exists`);
+  const amount = new Decimal(input.amount);
+  const accountingDate = shanghaiDate(input.at);
+  if (!amount.eq(new Decimal(row.amount))) {
+    const status = instructionTransition(row.status, 'mismatchByPosting');
+    await repo.updateInstruction(trx, row.id, { status, updated_at: input.at });
+    await emit(trx, 'instruction.mismatched', { ...row, status }, input.at, undefined, { postingAmount: formatMoney(amount) });
+    return 'MISMATCHED';
+  }
+  const status = instructionTransition(row.status, 'confirmByPosting');
+  if (row.type === 'SETTLEMENT') {
+    assert(row.agency_code !== null && row.credit_account_no !== null, 'a settlement names its agency and receiving account');
+    const settled = new Decimal(row.amount);
+    await insertJournalEntry(trx, settlementExecutedEntry({ instructionId: row.id, agencyCode: row.agency_code, receivingAccountNo: row.credit_account_no, amount: settled, accountingDate }), input.at);
+    const items: RecognitionItem[] = (await repo.settledItemsForRecognition(trx, row.id)).map((item) => ({
+      amount: new Decimal(item.amount),
+      incomeSortCode: item.income_sort_code,
+      budgetLevel: Number(item.budget_level),
+      ...(item.shares === null ? {} : { shares: item.shares.map((share) => ({ budgetLevel: Number(share.budgetLevel), ratio: new Decimal(share.ratio) })) }),
+    }));
+    const confirmed = settlementConfirmedEntry({ instructionId: row.id, receivingAccountNo: row.credit_account_no, amount: settled, items, accountingDate });
+    await insertJournalEntry(trx, confirmed.entry, input.at);
+  }
+  await repo.updateInstruction(trx, row.id, { status, confirmed_at: input.at, updated_at: input.at });
+  await emit(trx, 'instruction.confirmed', { ...row, status, confirmed_at: input.at }, input.at, undefined);
+  return 'CONFIRMED';
+}
+
+async function emit(
+  trx: Knex.Transaction,
+  type: 'instruction.created' | 'instruction.confirmed' | 'instruction.failed' | 'instruction.mismatched',
+  row: repo.InstructionRow,
+  at: Date,
+  fieldCipher: FieldCipher | undefined,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  const [wire] = await instructionWires(trx, [row], fieldCipher);
+  const recipients = type === 'instruction.created' ? [{ partyId: row.executor_party_id }] : await executorAndFinance(trx, row);
+  await recordEvents(trx, [{ type, recipients, data: { instruction: wire, ...extra }, occurredAt: at }]);
+}
+
+// ---- reissue (docs/settlement.md §1, the REISSUE action) ---------------------------------------
+
+/**
+ * REISSUE of a FAILED instruction: a new instruction (a new number, created now, its own deadline)
+ * with `reissueOf` the failed one, taking over its payment items (or refund) and lines, and
+ * `instruction.created` to the executor. The maker-checker proposal's approval calls it in its
+ * transaction; `actor` is the approving finance party's appId, for the log. A FAILED instruction
+ * is reissued once (`reissue_of` is unique): a second reissue is ACTION_NOT_APPLICABLE, as is one
+ * of an instruction that is not FAILED. Answers the new instruction's number.
+ */
+export async function reissueInstruction(trx: Knex.Transaction, input: { instructionRowId: string; actor: string; now: Date }): Promise<{ instructionNo: string; instructionRowId: string }> {
+  const failed = await repo.findInstructionById(trx, String(input.instructionRowId), { forUpdate: true });
+  if (failed === undefined) throw new TongfuError('NOT_FOUND', `no instruction ${input.instructionRowId}`, {});
+  if (failed.status !== 'FAILED') throw new TongfuError('ACTION_NOT_APPLICABLE', `instruction ${failed.instruction_no} is ${failed.status}: only a FAILED instruction is reissued`, { instructionNo: failed.instruction_no, status: failed.status });
+  const existing = await trx('instructions').where({ reissue_of: failed.id }).first('instruction_no');
+  if (existing !== undefined) throw new TongfuError('ACTION_NOT_APPLICABLE', `instruction ${failed.instruction_no} was reissued already`, { instructionNo: failed.instruction_no, reissuedAs: (existing as { instruction_no: string }).instruction_no });
+  const number = instructionNo(failed.type, input.now, await repo.nextInstructionSerial(trx));
+  const id = await repo.insertReissue(trx, { failedId: failed.id, instructionNo: number, deadline: instructionDeadline(input.now), now: input.now });
+  const created = await repo.findInstructionById(trx, id);
+  assert(created !== undefined, 'the reissue was written');
+  await emit(trx, 'instruction.created', created, input.now, undefined);
+  return { instructionNo: number, instructionRowId: id };
+}
+
+// ---- the service ----------------------------------------------------------------------------------
+
+export interface InstructionCaller {
+  partyId: string;
+  role: 'agency' | 'bank' | 'finance';
+  code: string;
+}
+
+export interface ResultReport {
+  status: 'EXECUTED' | 'FAILED';
+  executedAt: string;
+  reference: string;
+  failureReason?: string;
+}
+
+export interface SettleCounts {
+  pairs: number;
+  instructions: number;
+  items: number;
+}
+
+export interface InstructionServiceDependencies {
+  db: Db;
+  clocks: Clocks;
+  log: Logger;
+  fieldCipher: FieldCipher;
+}
+
+export class InstructionService {
+  constructor(private readonly deps: InstructionServiceDependencies) {}
+
+  private viewer(caller: InstructionCaller): repo.InstructionViewer {
+    if (caller.role === 'agency') return { kind: 'executor', partyId: caller.partyId };
+    if (caller.role === 'bank') return { kind: 'bank', bankCode: caller.code };
+    return { kind: 'finance' };
+  }
+
+  async get(caller: InstructionCaller, instructionNo: string): Promise<InstructionWire> {
+    const row = await repo.findVisibleInstruction(this.deps.db, this.viewer(caller), instructionNo);
+    if (row === undefined) throw notFound(instructionNo);
+    const [wire] = await instructionWires(this.deps.db, [row], this.deps.fieldCipher);
+    return wire as InstructionWire;
+  }
+
+  async list(caller: InstructionCaller, filter: { status?: string; type?: string }, page: PageRequest): Promise<{ data: InstructionWire[]; nextCursor: string | null }> {
+    const found: Page<repo.InstructionRow> = await repo.listVisibleInstructions(this.deps.db, this.viewer(caller), filter, page);
+    return { data: await instructionWires(this.deps.db, found.rows, this.deps.fieldCipher), nextCursor: found.nextCursor };
+  }
+
+  /**
+   * The executor's report (docs/settlement.md §1): only the executor (anyone else 404). The first
+   * report is kept; the same report again replays (the instruction as it is now), another one is
+   * IDEMPOTENCY_CONFLICT. EXECUTED writes SETTLEMENT_EXECUTED for a settlement; FAILED releases the
+   * payment items for a reissue and tells the executor and finance. A report on an instruction
+   * confirmed before the executor reported is recorded and moves nothing (the bank was first).
+   */
+  async reportResult(caller: InstructionCaller, instructionNoValue: string, report: ResultReport): Promise<{ instruction: InstructionWire; replayed: boolean }> {
+    const executedAt = parseInstant(report.executedAt);
+    const problems = [];
+    if (executedAt === null) problems.push({ path: '/executedAt', problem: 'must be an ISO 8601 date-time with an offset' });
+    if (report.status === 'FAILED' && (report.failureReason === undefined || report.failureReason.length === 0)) problems.push({ path: '/failureReason', problem: 'is required when status is FAILED' });
+    if (problems.length > 0) throw validationFailed(problems);
+    const now = this.deps.clocks.business.now();
+    const reportedAt = executedAt as Date;
+    return this.deps.db.transaction(async (trx) => {
+      const row = await repo.findInstructionByNo(trx, instructionNoValue, { forUpdate: true });
+      if (row === undefined || row.executor_party_id !== caller.partyId) throw notFound(instructionNoValue);
+      if (row.reported_status !== null) {
+        const same =
+          row.reported_status === report.status &&
+          row.executed_reference === report.reference &&
+          (row.failure_reason ?? null) === (report.status === 'FAILED' ? report.failureReason ?? null : null) &&
+          row.executed_at !== null && row.executed_at.getTime() === reportedAt.getTime();
+        if (!same) throw new TongfuError('IDEMPOTENCY_CONFLICT', `instruction ${row.instruction_no} was already reported ${row.reported_status} with other content`, { instructionNo: row.instruction_no, reportedStatus: row.reported_status });
+        const [wire] = await instructionWires(trx, [row], this.deps.fieldCipher);
+        return { instruction: wire as InstructionWire, replayed: true };
+      }
+      const reported = { reported_status: report.status, reported_at: now, executed_at: reportedAt, executed_reference: report.reference, updated_at: now };
+      let status: InstructionStatus = row.status;
+      if (report.status === 'EXECUTED') {
+        if (row.status !== 'CONFIRMED') status = instructionTransition(row.status, 'reportExecuted');
+        await repo.updateInstruction(trx, row.id, { ...reported, status });
+        if (row.type === 'SETTLEMENT') {
+          assert(row.agency_code !== null && row.credit_account_no !== null, 'a settlement names its agency and receiving account');
+          await insertJournalEntry(trx, settlementExecutedEntry({ instructionId: row.id, agencyCode: row.agency_code, receivingAccountNo: row.credit_account_no, amount: new Decimal(row.amount), accountingDate: shanghaiDate(now) }), now);
+        }
+      } else {
+        status = instructionTransition(row.status, 'reportFailed');
+        await repo.updateInstruction(trx, row.id, { ...reported, status, failure_reason: report.failureReason as string });
+        await repo.releasePaymentItems(trx, row.id);
+      }
+      const updated = (await repo.findInstructionById(trx, row.id)) as repo.InstructionRow;
+      if (status === 'FAILED') await emit(trx, 'instruction.failed', updated, now, this.deps.fieldCipher);
+      const [wire] = await instructionWires(trx, [updated], this.deps.fieldCipher);
+      return { instruction: wire as InstructionWire, replayed: false };
+    });
+  }
+
+  /**
+   * The `settle` job's work (docs/settlement.md §1): every (agency, date) up to `upTo` whose last
+   * reconciliation run is BALANCED or UNBALANCED and that has money not yet settled gets, in one
+   * transaction holding every such pair's (agency, date) lock (taken in a fixed order, so two
+   * runs never deadlock), its SETTLEMENT instructions — one per receiving account — from one
+   * set-based statement (src/db/repositories/instructions.ts, settlePairs), and
+   * `instruction.created` to the agency. A crash rolls the run back whole; a rerun finds nothing
+   * left (contracts/decisions/0131-settle-job.md).
+   */
+  async settle(upTo: string, onProgress?: (trx: Knex.Transaction, created: number) => Promise<void>): Promise<SettleCounts> {
+    const candidates = await repo.pairsToSettle(this.deps.db, upTo);
+    if (candidates.length === 0) return { pairs: 0, instructions: 0, items: 0 };
+    const counts = await this.deps.db.transaction(async (trx) => {
+      // One statement settles a night's money (a million payments): the request timeout does not apply.
+      await trx.raw(`SET LOCAL statement_timeout = '30min'`);
+      const ordered = [...candidates].sort((a, b) => (agencyDateLockKey(a.agency_code, a.business_date) < agencyDateLockKey(b.agency_code, b.business_date) ? -1 : 1));
+      for (const pair of ordered) await lockAgencyDateInTransaction(trx, pair.agency_code, pair.business_date);
+      const now = this.deps.clocks.business.now();
+      const settled = await repo.settlePairs(trx, {
+        pairs: ordered.map((pair) => ({ agencyPartyId: pair.agency_party_id, businessDate: pair.business_date })),
+        ymd: shanghaiDate(now).replace(/-/g, ''),
+        deadline: instructionDeadline(now),
+        now,
+      });
+      const rows = await repo.findInstructionsByIds(trx, settled.ids);
+      const wires = await instructionWires(trx, rows, undefined);
+      const events: NewEvent[] = wires.map((wire, index) => ({ type: 'instruction.created', recipients: [{ partyId: (rows[index] as repo.InstructionRow).executor_party_id }], data: { instruction: wire }, occurredAt: now }));
+      await recordEvents(trx, events);
+      await onProgress?.(trx, settled.ids.length);
+      return { pairs: new Set(rows.map((row) => `${row.agency_party_id}/${row.business_date}`)).size, instructions: settled.ids.length, items: settled.items };
+    });
+    this.deps.log.info({ upTo, ...counts }, 'settle: instructions created');
+    return counts;
+  }
+
+  /** The `confirm-check` job: every CREATED or EXECUTED instruction past its deadline on the business clock becomes UNCONFIRMED. */
+  async markOverdue(): Promise<number> {
+    return repo.markOverdue(this.deps.db, this.deps.clocks.business.now(), statusesFrom('passDeadline'));
+  }
+}
+
+function notFound(instructionNoValue: string): TongfuError {
+  return new TongfuError('NOT_FOUND', `no instruction ${instructionNoValue.slice(0, 64)} for this caller`, { instructionNo: instructionNoValue.slice(0, 64) });
+}
