@@ -50,6 +50,7 @@ export const EVENT_TYPES = {
   'payment.succeeded': 'PaymentSucceededEventData',
   'payment.unapplied': 'PaymentUnappliedEventData',
   'notice.voided': 'NoticeVoidedEventData',
+  'bankPosting.unidentified': 'BankPostingUnidentifiedEventData',
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;

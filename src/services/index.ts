@@ -16,6 +16,8 @@ import { NONCE_TIMESTAMP_WINDOW_SECONDS } from './nonces';
 import { PublicLookupLimiter } from './publicLookupLimits';
 import { PaymentService } from './payments';
 import { ReceiptService } from './receipts';
+import { BankPostingService } from './bankPostings';
+import { NO_LIVE_INSTRUCTIONS } from './bankPostingInstructions';
 
 export interface ServiceDependencies {
   db: Db;
@@ -60,6 +62,8 @@ export interface Services {
   receipts: ReceiptService;
   /** Payment postings and reads (docs/lifecycle.md §3, docs/interface.md §6.3): the posting writes payment, notice, ledger, receipt and events in one statement. */
   payments: PaymentService;
+  /** Bank postings and camt.053 statements (docs/settlement.md §2); instructions are matched through an InstructionMatcher. */
+  bankPostings: BankPostingService;
 }
 
 export async function buildServices(deps: ServiceDependencies): Promise<Services> {
@@ -110,5 +114,7 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
     events,
     receipts,
     payments: new PaymentService({ db: deps.db, clocks: deps.clocks, log: deps.log, receipts, fieldCipher }),
+    // Until settlement's instructions exist no instruction is live: every posting is UNIDENTIFIED.
+    bankPostings: new BankPostingService({ db: deps.db, clocks: deps.clocks, log: deps.log, fieldCipher, instructions: NO_LIVE_INSTRUCTIONS }),
   };
 }

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { assert } from '../../domain/errors';
 import {
   accountPrefix,
+  ACCOUNTS,
   assertJournalEntry,
   JOURNAL_ENTRY_KINDS,
   JOURNAL_REFERENCE_NAMES,
@@ -130,6 +131,90 @@ export async function insertJournalEntry(trx: Knex.Transaction, entry: JournalEn
   return { entryId: existingId, written: false };
 }
 
+/** Entries one INSERT of insertJournalEntries carries at most. */
+export const JOURNAL_ENTRIES_PER_INSERT_MAX = 5_000;
+
+/**
+ * Writes many journal entries in the caller's transaction: the set-based form of
+ * insertJournalEntry for a batch (a camt.053 statement's unidentified credits), with the same
+ * columns, the same checks (journalEntryParameters asserts each entry) and the same once-per-cause
+ * rule. One round trip per JOURNAL_ENTRIES_PER_INSERT_MAX entries; an entry its cause already has
+ * is handed to insertJournalEntry, which answers it (or crashes on other lines). Only the kinds
+ * with a once-per-cause index (migration 20261201000301) — not the payment kinds — and each
+ * cause at most once per call. The answers are in the entries' order.
+ */
+export async function insertJournalEntries(trx: Knex.Transaction, entries: readonly JournalEntry[], createdAt: Date): Promise<WrittenJournalEntry[]> {
+  assert(trx.isTransaction === true, 'journal entries are written inside the transaction of the change they record');
+  const answers: WrittenJournalEntry[] = [];
+  for (let start = 0; start < entries.length; start += JOURNAL_ENTRIES_PER_INSERT_MAX) {
+    answers.push(...(await insertJournalEntryBatch(trx, entries.slice(start, start + JOURNAL_ENTRIES_PER_INSERT_MAX), createdAt)));
+  }
+  return answers;
+}
+
+async function insertJournalEntryBatch(trx: Knex.Transaction, entries: readonly JournalEntry[], createdAt: Date): Promise<WrittenJournalEntry[]> {
+  if (entries.length === 0) return [];
+  const causes = new Set<string>();
+  const rows = entries.map((entry, ord) => {
+    assert(entry.kind !== JOURNAL_ENTRY_KINDS.paymentSucceeded && entry.kind !== JOURNAL_ENTRY_KINDS.paymentUnapplied, 'a payment entry is written by its posting, not in a batch');
+    const parameters = journalEntryParameters(entry, createdAt);
+    const name = REQUIRED_REFERENCE[entry.kind];
+    const cause = `${entry.kind}:${entry.references[name] as string}`;
+    assert(!causes.has(cause), `${cause} appears twice in one batch of entries`);
+    causes.add(cause);
+    return {
+      ord,
+      kind: parameters.entry_kind,
+      accounting_date: parameters.entry_accounting_date,
+      payment_id: parameters.entry_payment_id,
+      instruction_id: parameters.entry_instruction_id,
+      refund_id: parameters.entry_refund_id,
+      bank_posting_id: parameters.entry_bank_posting_id,
+      discrepancy_id: parameters.entry_discrepancy_id,
+      reverses_entry_id: parameters.entry_reverses_entry_id,
+      lines: JSON.parse(parameters.entry_lines) as unknown,
+    };
+  });
+  const result = await trx.raw<{ rows: Array<{ ord: number; entry_id: string; lines: number }> }>(
+    `WITH input AS (
+       SELECT * FROM json_to_recordset(?::json) AS e(ord int, kind text, accounting_date date, payment_id bigint, instruction_id bigint, refund_id bigint,
+                                                     bank_posting_id bigint, discrepancy_id bigint, reverses_entry_id bigint, lines json)
+     ), inserted AS (
+       INSERT INTO journal_entries (kind, accounting_date, payment_id, instruction_id, refund_id, bank_posting_id, discrepancy_id, reverses_entry_id, created_at)
+       SELECT kind, accounting_date, payment_id, instruction_id, refund_id, bank_posting_id, discrepancy_id, reverses_entry_id, ?::timestamptz
+         FROM input ORDER BY ord
+       ON CONFLICT DO NOTHING
+       RETURNING id, kind, payment_id, instruction_id, refund_id, bank_posting_id, discrepancy_id, reverses_entry_id
+     ), written AS (
+       SELECT i.id, input.ord, input.lines
+         FROM inserted i
+         JOIN input ON input.kind = i.kind
+                   AND input.payment_id IS NOT DISTINCT FROM i.payment_id AND input.instruction_id IS NOT DISTINCT FROM i.instruction_id
+                   AND input.refund_id IS NOT DISTINCT FROM i.refund_id AND input.bank_posting_id IS NOT DISTINCT FROM i.bank_posting_id
+                   AND input.discrepancy_id IS NOT DISTINCT FROM i.discrepancy_id AND input.reverses_entry_id IS NOT DISTINCT FROM i.reverses_entry_id
+     ), written_lines AS (
+       INSERT INTO journal_lines (entry_id, line_no, account, side, amount)
+       SELECT w.id, l.line_no, l.account, l.side, l.amount
+         FROM written w, json_to_recordset(w.lines) AS l(line_no smallint, account text, side text, amount numeric)
+       RETURNING entry_id
+     )
+     SELECT w.ord, w.id::text AS entry_id, (SELECT count(*) FROM written_lines wl WHERE wl.entry_id = w.id)::int AS lines FROM written w`,
+    [JSON.stringify(rows), createdAt],
+  );
+  const answers: Array<WrittenJournalEntry | undefined> = entries.map(() => undefined);
+  for (const row of result.rows) {
+    const entry = entries[row.ord];
+    assert(entry !== undefined && answers[row.ord] === undefined, `the batch wrote entry ${row.ord} once`);
+    assert(row.lines === entry.lines.length, `entry ${row.entry_id}: ${entry.lines.length} lines, wrote ${row.lines}`);
+    answers[row.ord] = { entryId: row.entry_id, written: true };
+  }
+  for (let ord = 0; ord < entries.length; ord += 1) {
+    // Its cause had it already: the single writer finds it and compares its lines.
+    if (answers[ord] === undefined) answers[ord] = await insertJournalEntry(trx, entries[ord] as JournalEntry, createdAt);
+  }
+  return answers as WrittenJournalEntry[];
+}
+
 function sameLines(a: JournalEntry, b: JournalEntry): boolean {
   return a.lines.length === b.lines.length && a.lines.every((line, index) => {
     const other = b.lines[index];
@@ -172,6 +257,8 @@ function prefixLiteral(kind: Parameters<typeof accountPrefix>[0]): string {
 const CLEARING = prefixLiteral('agencyClearing');
 const PENDING = prefixLiteral('revenuePending');
 const UNAPPLIED = prefixLiteral('suspenseUnapplied');
+/** The one unidentified suspense account, as an SQL literal. */
+const UNIDENTIFIED = `'${ACCOUNTS.suspenseUnidentified()}'`;
 /** The kinds of a payment's posting entry, as an SQL list. */
 const POSTING_KINDS = `'${JOURNAL_ENTRY_KINDS.paymentSucceeded}', '${JOURNAL_ENTRY_KINDS.paymentUnapplied}'`;
 
@@ -400,6 +487,27 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
        WHERE p.unapplied_reason IS NOT NULL AND (r.id IS NULL OR r.amount <> p.amount)
        ORDER BY p.id
        LIMIT @limit`,
+  },
+  {
+    name: 'suspenseUnidentified',
+    invariant: 'the unidentified suspense balance equals the bank credits still UNIDENTIFIED (待查), each booked by one UNIDENTIFIED_CREDIT entry of its amount',
+    sql: `
+      (SELECT 'account ' || ${UNIDENTIFIED} AS subject,
+              json_build_object('ledger', COALESCE((SELECT sum(CASE side WHEN 'CREDIT' THEN amount ELSE -amount END) FROM journal_lines WHERE account = ${UNIDENTIFIED}), 0)::text,
+                                'unidentifiedCredits', COALESCE((SELECT sum(amount) FROM bank_postings WHERE status = 'UNIDENTIFIED' AND direction = 'CREDIT'), 0)::text) AS detail
+        WHERE COALESCE((SELECT sum(CASE side WHEN 'CREDIT' THEN amount ELSE -amount END) FROM journal_lines WHERE account = ${UNIDENTIFIED}), 0)
+           <> COALESCE((SELECT sum(amount) FROM bank_postings WHERE status = 'UNIDENTIFIED' AND direction = 'CREDIT'), 0))
+      UNION ALL
+      (SELECT 'bank posting ' || p.posting_id AS subject,
+              json_build_object('amount', p.amount::text, 'entries', count(e.id), 'booked', COALESCE(sum(l.amount), 0)::text) AS detail
+         FROM bank_postings p
+         LEFT JOIN journal_entries e ON e.bank_posting_id = p.id AND e.kind = '${JOURNAL_ENTRY_KINDS.unidentifiedCredit}'
+         LEFT JOIN journal_lines l ON l.entry_id = e.id AND l.side = 'CREDIT' AND l.account = ${UNIDENTIFIED}
+        WHERE p.direction = 'CREDIT' AND p.status IN ('UNIDENTIFIED', 'LINKED', 'RETURNED')
+        GROUP BY p.id
+       HAVING count(e.id) <> 1 OR COALESCE(sum(l.amount), 0) <> p.amount
+        ORDER BY p.id
+        LIMIT @limit)`,
   },
   {
     name: 'paymentKeys',

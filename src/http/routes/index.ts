@@ -1,7 +1,9 @@
 import type { Services } from '../../services';
 import type { RouteDefinition } from '../call';
+import type { StreamedRouteDefinition } from '../streamedBody';
 import { agencyRoutes } from './agency';
 import { agencyPaymentRoutes } from './agencyPayments';
+import { bankRoutes } from './bank';
 import { eventRoutes } from './events';
 import { financeAuditRoutes } from './financeAudit';
 import { financeRoutes } from './finance';
@@ -12,6 +14,6 @@ import { receiptRoutes } from './receipts';
 import { unitRoutes } from './unit';
 
 /** Every route, from the file named after its party. */
-export function buildRoutes(services: Services): RouteDefinition[] {
-  return [...platformRoutes(services), ...financeRoutes(services), ...unitRoutes(services), ...agencyRoutes(services), ...agencyPaymentRoutes(services), ...publicRoutes(services), ...receiptRoutes(services), ...eventRoutes(services), ...financeDeliveryRoutes(services), ...financeAuditRoutes(services)];
+export function buildRoutes(services: Services): Array<RouteDefinition | StreamedRouteDefinition> {
+  return [...platformRoutes(services), ...financeRoutes(services), ...unitRoutes(services), ...agencyRoutes(services), ...agencyPaymentRoutes(services), ...publicRoutes(services), ...receiptRoutes(services), ...eventRoutes(services), ...financeDeliveryRoutes(services), ...financeAuditRoutes(services), ...bankRoutes(services)];
 }
