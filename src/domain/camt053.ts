@@ -60,6 +60,11 @@ export interface Camt053Summary {
   debitTotal: Decimal;
 }
 
+/** Money with its sign: a debit balance is negative. */
+export function formatSignedMoney(value: Decimal): string {
+  return value.isNegative() ? `-${formatMoney(value.abs())}` : formatMoney(value);
+}
+
 const AMOUNT = /^[0-9]{1,18}(?:\.[0-9]{1,5})?$/;
 const DATE_TIME = /^(\d{4}-\d{2}-\d{2})T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})?$/;
 
@@ -105,6 +110,8 @@ function newTx(): TxDetails {
 export class Camt053Reader {
   private readonly tokenizer: XmlStreamTokenizer;
   private readonly path: string[] = [];
+  /** For each open element, its path below `Stmt` (undefined outside a statement). */
+  private readonly statementPaths: Array<string | undefined> = [];
   private version: Camt053Version | undefined;
   private messageId: string | undefined;
   private statementCount = 0;
@@ -143,12 +150,12 @@ export class Camt053Reader {
     if (this.opening === undefined || this.closing === undefined) throw malformed('Stmt needs one OPBD and one CLBD balance');
     const expected = this.opening.plus(this.creditTotal).minus(this.debitTotal);
     if (!expected.eq(this.closing)) {
-      throw new TongfuError('STATEMENT_TOTALS_MISMATCH', `OPBD ${formatMoney(this.opening)} + credits ${formatMoney(this.creditTotal)} − debits ${formatMoney(this.debitTotal)} = ${formatMoney(expected)}, but CLBD is ${formatMoney(this.closing)}`, {
-        openingBalance: formatMoney(this.opening),
-        closingBalance: formatMoney(this.closing),
+      throw new TongfuError('STATEMENT_TOTALS_MISMATCH', `OPBD ${formatSignedMoney(this.opening)} + credits ${formatMoney(this.creditTotal)} − debits ${formatMoney(this.debitTotal)} = ${formatSignedMoney(expected)}, but CLBD is ${formatSignedMoney(this.closing)}`, {
+        openingBalance: formatSignedMoney(this.opening),
+        closingBalance: formatSignedMoney(this.closing),
         creditTotal: formatMoney(this.creditTotal),
         debitTotal: formatMoney(this.debitTotal),
-        expectedClosingBalance: formatMoney(expected),
+        expectedClosingBalance: formatSignedMoney(expected),
       });
     }
     return {
@@ -175,16 +182,17 @@ export class Camt053Reader {
     throw malformed(`line ${this.line}: ${message}`, { line: this.line });
   }
 
-  /** The path below `Stmt` (e.g. `Ntry/NtryDtls/TxDtls/Amt`), or undefined outside a statement. */
+  /** The path below `Stmt` of the element open now (e.g. `Ntry/NtryDtls/TxDtls/Amt`), or undefined outside a statement. */
   private statementPath(): string | undefined {
-    if (this.path[1] !== 'BkToCstmrStmt' || this.path[2] !== 'Stmt') return undefined;
-    return this.path.slice(3).join('/');
+    return this.statementPaths[this.statementPaths.length - 1];
   }
 
   private start(element: XmlStart): void {
     const depth = this.path.length;
     if (depth === 0) this.root(element);
     if (depth === 1 && element.name !== 'BkToCstmrStmt') this.fail(`<${element.name}> is not BkToCstmrStmt: only camt.053 statements are accepted`);
+    const parent = this.statementPath();
+    this.statementPaths.push(parent !== undefined ? (parent === '' ? element.name : `${parent}/${element.name}`) : depth === 2 && element.name === 'Stmt' && this.path[1] === 'BkToCstmrStmt' ? '' : undefined);
     this.path.push(element.name);
     if (element.name === 'Amt') this.amountCurrency = element.attributes.Ccy;
     const at = this.statementPath();
@@ -211,10 +219,10 @@ export class Camt053Reader {
   private close(name: string, rawText: string): void {
     const at = this.statementPath();
     const text = rawText.trim();
-    if (this.path.join('/') === 'Document/BkToCstmrStmt/GrpHdr/MsgId') this.messageId = this.required(text, 'GrpHdr/MsgId');
-    if (at !== undefined) this.inStatement(at, text);
+    if (name === 'MsgId' && this.path.length === 4 && this.path[2] === 'GrpHdr') this.messageId = this.required(text, 'GrpHdr/MsgId');
+    if (at !== undefined && at !== '') this.inStatement(at, text);
     this.path.pop();
-    void name;
+    this.statementPaths.pop();
   }
 
   private required(text: string, what: string): string {

@@ -8,7 +8,7 @@ import * as repo from '../db/repositories/bankPostings';
 import { insertJournalEntries } from '../db/repositories/ledger';
 import { answeredStatus, type BankPostingInput, differingMoneyFields, instructionNoToMatch, type PostingStatus, postingStatusFor } from '../domain/bankPostings';
 import { formatInstant, shanghaiDate } from '../domain/businessDate';
-import { Camt053Reader, type Camt053Posting, type Camt053Summary } from '../domain/camt053';
+import { Camt053Reader, type Camt053Posting, type Camt053Summary, formatSignedMoney } from '../domain/camt053';
 import type { Clocks } from '../domain/clock';
 import { assert, TongfuError } from '../domain/errors';
 import { unidentifiedCreditEntry } from '../domain/ledger';
@@ -163,8 +163,8 @@ export class BankPostingService {
           message_id: summary.messageId,
           file_statement_id: summary.statementId,
           electronic_seq_no: summary.electronicSeqNo,
-          opening_balance: formatMoney(summary.openingBalance),
-          closing_balance: formatMoney(summary.closingBalance),
+          opening_balance: formatSignedMoney(summary.openingBalance),
+          closing_balance: formatSignedMoney(summary.closingBalance),
           entry_count: summary.entryCount,
           posting_count: summary.postingCount,
           credit_total: formatMoney(summary.creditTotal),
@@ -352,8 +352,8 @@ function statementAnswer(statementId: string, summary: Camt053Summary, postings:
     camtVersion: summary.version,
     messageId: summary.messageId,
     fileStatementId: summary.statementId,
-    openingBalance: formatMoney(summary.openingBalance),
-    closingBalance: formatMoney(summary.closingBalance),
+    openingBalance: formatSignedMoney(summary.openingBalance),
+    closingBalance: formatSignedMoney(summary.closingBalance),
     entries: summary.entryCount,
     postings,
   };
