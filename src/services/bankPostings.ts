@@ -313,7 +313,7 @@ export class BankPostingService {
       assert(row !== undefined, `bankRef ${input.bankRef} was refused by its key, and a posting holds it`);
       const differ = differingMoneyFields({ accountNo: row.account_no, direction: row.direction, amount: new Decimal(row.amount), valueDate: row.value_date }, input);
       if (differ.length > 0) {
-        throw new TongfuError('IDEMPOTENCY_CONFLICT', `bankRef ${input.bankRef} was posted with another ${differ.join(', ')}`, { bankRef: input.bankRef, postingId: row.posting_id, fields: differ });
+        throw new TongfuError('IDEMPOTENCY_CONFLICT', `bankRef ${input.bankRef} was posted with another ${differ.join(', ')}`, { bankRef: input.bankRef, postingId: row.posting_id, differingFields: differ });
       }
       const status = answeredStatus(row.status);
       return { rowId: row.id, answer: { postingId: row.posting_id, bankRef: row.bank_ref, status, instructionNo: status === 'UNIDENTIFIED' ? null : row.matched_instruction_no }, replayed: true };

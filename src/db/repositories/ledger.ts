@@ -175,30 +175,30 @@ async function insertJournalEntryBatch(trx: Knex.Transaction, entries: readonly 
       lines: JSON.parse(parameters.entry_lines) as unknown,
     };
   });
+  // Each inserted entry is told from the others by its kind and cause (unique in the batch).
+  const causeOf = `CASE kind ${Object.entries(REQUIRED_REFERENCE).map(([kind, name]) => `WHEN '${kind}' THEN ${REFERENCE_COLUMNS[name]}`).join(' ')} END`;
   const result = await trx.raw<{ rows: Array<{ ord: number; entry_id: string; lines: number }> }>(
     `WITH input AS (
-       SELECT * FROM json_to_recordset(?::json) AS e(ord int, kind text, accounting_date date, payment_id bigint, instruction_id bigint, refund_id bigint,
-                                                     bank_posting_id bigint, discrepancy_id bigint, reverses_entry_id bigint, lines json)
+       SELECT e.*, ${causeOf} AS cause
+         FROM json_to_recordset(?::json) AS e(ord int, kind text, accounting_date date, payment_id bigint, instruction_id bigint, refund_id bigint,
+                                              bank_posting_id bigint, discrepancy_id bigint, reverses_entry_id bigint, lines json)
      ), inserted AS (
        INSERT INTO journal_entries (kind, accounting_date, payment_id, instruction_id, refund_id, bank_posting_id, discrepancy_id, reverses_entry_id, created_at)
        SELECT kind, accounting_date, payment_id, instruction_id, refund_id, bank_posting_id, discrepancy_id, reverses_entry_id, ?::timestamptz
          FROM input ORDER BY ord
        ON CONFLICT DO NOTHING
-       RETURNING id, kind, payment_id, instruction_id, refund_id, bank_posting_id, discrepancy_id, reverses_entry_id
+       RETURNING id, kind, ${causeOf} AS cause
      ), written AS (
-       SELECT i.id, input.ord, input.lines
-         FROM inserted i
-         JOIN input ON input.kind = i.kind
-                   AND input.payment_id IS NOT DISTINCT FROM i.payment_id AND input.instruction_id IS NOT DISTINCT FROM i.instruction_id
-                   AND input.refund_id IS NOT DISTINCT FROM i.refund_id AND input.bank_posting_id IS NOT DISTINCT FROM i.bank_posting_id
-                   AND input.discrepancy_id IS NOT DISTINCT FROM i.discrepancy_id AND input.reverses_entry_id IS NOT DISTINCT FROM i.reverses_entry_id
+       SELECT i.id, input.ord, input.lines FROM inserted i JOIN input ON input.kind = i.kind AND input.cause = i.cause
      ), written_lines AS (
        INSERT INTO journal_lines (entry_id, line_no, account, side, amount)
        SELECT w.id, l.line_no, l.account, l.side, l.amount
          FROM written w, json_to_recordset(w.lines) AS l(line_no smallint, account text, side text, amount numeric)
        RETURNING entry_id
+     ), line_counts AS (
+       SELECT entry_id, count(*)::int AS lines FROM written_lines GROUP BY entry_id
      )
-     SELECT w.ord, w.id::text AS entry_id, (SELECT count(*) FROM written_lines wl WHERE wl.entry_id = w.id)::int AS lines FROM written w`,
+     SELECT w.ord, w.id::text AS entry_id, COALESCE(c.lines, 0) AS lines FROM written w LEFT JOIN line_counts c ON c.entry_id = w.id`,
     [JSON.stringify(rows), createdAt],
   );
   const answers: Array<WrittenJournalEntry | undefined> = entries.map(() => undefined);
