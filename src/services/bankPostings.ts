@@ -5,13 +5,13 @@ import type { FieldCipher } from '../crypto/fieldCipher';
 import type { Db } from '../db/database';
 import type { PageRequest } from '../db/pagination';
 import * as repo from '../db/repositories/bankPostings';
-import { insertJournalEntries } from '../db/repositories/ledger';
+import { findJournalEntry, insertJournalEntries, insertJournalEntry } from '../db/repositories/ledger';
 import { answeredStatus, type BankPostingInput, differingMoneyFields, instructionNoToMatch, type PostingStatus, postingStatusFor } from '../domain/bankPostings';
 import { formatInstant, shanghaiDate } from '../domain/businessDate';
 import { Camt053Reader, type Camt053Posting, type Camt053Summary, formatSignedMoney } from '../domain/camt053';
 import type { Clocks } from '../domain/clock';
 import { assert, TongfuError } from '../domain/errors';
-import { unidentifiedCreditEntry } from '../domain/ledger';
+import { reversalEntry, unidentifiedCreditEntry } from '../domain/ledger';
 import { Decimal, formatMoney } from '../domain/money';
 import { malformed } from '../domain/xmlStream';
 import type { Logger } from '../logger';
@@ -318,6 +318,32 @@ export class BankPostingService {
       const status = answeredStatus(row.status);
       return { rowId: row.id, answer: { postingId: row.posting_id, bankRef: row.bank_ref, status, instructionNo: status === 'UNIDENTIFIED' ? null : row.matched_instruction_no }, replayed: true };
     });
+  }
+
+  /**
+   * LINK (docs/settlement.md §2): finance ties an unidentified credit to the instruction it pays.
+   * Runs in the caller's transaction — the maker-checker decision's, which also writes the audit
+   * record. Under the posting's lock: it must still be an UNIDENTIFIED credit, and the instruction
+   * a live one of this account's side (else ACTION_NOT_APPLICABLE). Its UNIDENTIFIED_CREDIT entry
+   * is reversed (the money leaves suspense), the instruction is confirmed by the posting as if it
+   * had named it, and the posting becomes LINKED.
+   */
+  async linkUnidentified(trx: Knex.Transaction, input: { postingRowId: string; instructionNo: string }): Promise<{ status: 'LINKED'; instructionNo: string; outcome: 'CONFIRMED' | 'MISMATCHED' }> {
+    const at = this.deps.clocks.business.now();
+    const posting = await repo.lockPosting(trx, input.postingRowId);
+    if (posting === undefined) throw new TongfuError('NOT_FOUND', 'no such bank posting', { postingRowId: input.postingRowId });
+    if (posting.status !== 'UNIDENTIFIED' || posting.direction !== 'CREDIT') {
+      throw new TongfuError('ACTION_NOT_APPLICABLE', `posting ${posting.posting_id} is a ${posting.status} ${posting.direction}: only an unidentified credit is linked`, { postingId: posting.posting_id, status: posting.status, direction: posting.direction });
+    }
+    const instruction = await this.deps.instructions.findLiveInstructionForPosting(trx, { instructionNo: input.instructionNo, accountNo: posting.account_no, direction: posting.direction });
+    if (instruction === undefined) throw new TongfuError('ACTION_NOT_APPLICABLE', `${input.instructionNo} is no live instruction crediting ${posting.account_no}`, { instructionNo: input.instructionNo });
+    const entryId = await repo.unidentifiedCreditEntryId(trx, posting.id);
+    const original = entryId === undefined ? undefined : await findJournalEntry(trx, entryId);
+    assert(original !== undefined, `unidentified credit ${posting.posting_id} has its UNIDENTIFIED_CREDIT entry`);
+    await insertJournalEntry(trx, reversalEntry({ original, accountingDate: shanghaiDate(at), cause: { instructionId: instruction.id } }), at);
+    const outcome = await this.deps.instructions.confirmInstructionByPosting(trx, { instructionRowId: instruction.id, postingRowId: posting.id, amount: new Decimal(posting.amount), at });
+    await repo.resolvePostings(trx, [{ id: posting.id, status: 'LINKED', instructionId: instruction.id, instructionNo: instruction.instructionNo }], at);
+    return { status: 'LINKED', instructionNo: instruction.instructionNo, outcome };
   }
 
   private wire(row: repo.PostingRow): BankPostingWire {

@@ -69,6 +69,24 @@ describe('bank postings on the real schema', () => {
     expect((await verifyLedger(database.db)).ok).toBe(true);
   });
 
+  it('links an unidentified credit to a live instruction: suspense reversed, instruction confirmed, LINKED', async () => {
+    const posted = await service.postPosting(caller(), credit('X-20', '1250.00', { memo: 'no reference' }));
+    expect(posted.posting.status).toBe('UNIDENTIFIED');
+    const rowId = String((await database.db('bank_postings').where({ bank_ref: 'X-20' }).first('id')).id);
+    const link = (instructionNo: string) => database.db.transaction((trx) => service.linkUnidentified(trx, { postingRowId: rowId, instructionNo }));
+    await expect(link('TFS2026120200000099')).rejects.toMatchObject({ code: 'ACTION_NOT_APPLICABLE' });
+    expect(await link('TFS2026120200000041')).toEqual({ status: 'LINKED', instructionNo: 'TFS2026120200000041', outcome: 'CONFIRMED' });
+    expect(confirmed[confirmed.length - 1]).toEqual({ instructionRowId: '41', postingRowId: rowId, amount: '1250.00' });
+    const stored = await database.db('bank_postings').where({ id: rowId }).first('status', 'instruction_id', 'matched_instruction_no');
+    expect(stored).toEqual({ status: 'LINKED', instruction_id: '41', matched_instruction_no: 'TFS2026120200000041' });
+    const reversal = await database.db.raw("SELECT r.instruction_id::text AS instruction FROM journal_entries r JOIN journal_entries o ON o.id = r.reverses_entry_id WHERE o.bank_posting_id = ? AND o.kind = 'UNIDENTIFIED_CREDIT'", [rowId]);
+    expect(reversal.rows).toEqual([{ instruction: '41' }]);
+    await expect(link('TFS2026120200000041')).rejects.toMatchObject({ code: 'ACTION_NOT_APPLICABLE' });
+    // Replays still answer what the posting was answered with.
+    expect((await service.postPosting(caller(), credit('X-20', '1250.00'))).posting).toEqual(posted.posting);
+    expect((await verifyLedger(database.db)).ok).toBe(true);
+  });
+
   it('keeps a posting append-only but for its one resolution out of UNIDENTIFIED', async () => {
     await service.postPosting(caller(), credit('X-10', '5.00'));
     await expect(database.db('bank_postings').where({ bank_ref: 'X-10' }).update({ amount: '6.00' })).rejects.toThrow(/append-only/);
@@ -101,7 +119,7 @@ describe('bank postings on the real schema', () => {
     expect(first.batch.slice(1).map((w) => w.written)).toEqual([true, true]);
     const again = await database.db.transaction((trx) => insertJournalEntries(trx, entries, new Date()));
     expect(again).toEqual(first.batch.map((w) => ({ entryId: w.entryId, written: false })));
-    const lines = await database.db.raw('SELECT e.bank_posting_id::text AS posting, l.line_no, l.account, l.side, l.amount::text AS amount FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id WHERE e.bank_posting_id = ANY(?::bigint[]) ORDER BY 1, 2', [ids]);
+    const lines = await database.db.raw('SELECT e.bank_posting_id::text AS posting, l.line_no, l.account, l.side, l.amount::text AS amount FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id WHERE e.bank_posting_id = ANY(?::bigint[]) ORDER BY e.bank_posting_id, l.line_no', [ids]);
     expect(lines.rows).toEqual(ids.flatMap((id, index) => [
       { posting: id, line_no: 1, account: 'receiving:FISCAL_X', side: 'DEBIT', amount: `${index + 1}.00` },
       { posting: id, line_no: 2, account: 'suspense:unidentified', side: 'CREDIT', amount: `${index + 1}.00` },

@@ -95,6 +95,18 @@ export async function findPosting(db: Queryable, bankPartyId: string, postingId:
   return result.rows[0];
 }
 
+/** One posting by its row id, locked for the rest of the transaction (a resolution decides under it). */
+export async function lockPosting(trx: Knex.Transaction, rowId: string): Promise<PostingRow | undefined> {
+  const result = await trx.raw<{ rows: PostingRow[] }>(`SELECT ${POSTING_COLUMNS} FROM bank_postings p JOIN parties b ON b.id = p.bank_party_id WHERE p.id = ?::bigint FOR UPDATE OF p`, [rowId]);
+  return result.rows[0];
+}
+
+/** The UNIDENTIFIED_CREDIT entry of a posting, by its row id. */
+export async function unidentifiedCreditEntryId(trx: Knex.Transaction, postingRowId: string): Promise<string | undefined> {
+  const result = await trx.raw<{ rows: Array<{ id: string }> }>(`SELECT id::text AS id FROM journal_entries WHERE bank_posting_id = ?::bigint AND kind = 'UNIDENTIFIED_CREDIT'`, [postingRowId]);
+  return result.rows[0]?.id;
+}
+
 /** Moves postings out of UNIDENTIFIED (the only change a posting allows). */
 export async function resolvePostings(trx: Knex.Transaction, resolutions: ReadonlyArray<{ id: string; status: PostingStatus; instructionId: string | null; instructionNo: string | null }>, at: Date): Promise<void> {
   if (resolutions.length === 0) return;
