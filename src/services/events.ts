@@ -58,6 +58,7 @@ export const EVENT_TYPES = {
   'instruction.confirmed': 'InstructionEventData',
   'instruction.failed': 'InstructionEventData',
   'instruction.mismatched': 'InstructionEventData',
+  'bankPosting.unidentified': 'BankPostingUnidentifiedEventData',
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;

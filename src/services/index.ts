@@ -23,6 +23,8 @@ import { StatementService } from './statements';
 import { ReconciliationService } from './reconciliation';
 import { createBackfillOverages } from './reconciliation/backfill';
 import { InstructionService } from './instructions';
+import { BankPostingService } from './bankPostings';
+import { SETTLEMENT_INSTRUCTIONS } from './bankPostingInstructions';
 
 export interface ServiceDependencies {
   db: Db;
@@ -79,6 +81,8 @@ export interface Services {
   reconciliation: ReconciliationService;
   /** Instructions (docs/settlement.md §1): the settle and confirm-check jobs, results, views. */
   instructions: InstructionService;
+  /** Bank postings and camt.053 statements (docs/settlement.md §2); instructions are matched through an InstructionMatcher. */
+  bankPostings: BankPostingService;
 }
 
 export async function buildServices(deps: ServiceDependencies): Promise<Services> {
@@ -137,5 +141,6 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
     statements: new StatementService({ db: deps.db, clocks: deps.clocks, log: deps.log }),
     reconciliation: new ReconciliationService({ db: deps.db, clocks: deps.clocks, log: deps.log, backfillOverages: createBackfillOverages({ receipts, clocks: deps.clocks, log: deps.log }) }),
     instructions: new InstructionService({ db: deps.db, clocks: deps.clocks, log: deps.log, fieldCipher }),
+    bankPostings: new BankPostingService({ db: deps.db, clocks: deps.clocks, log: deps.log, fieldCipher, instructions: SETTLEMENT_INSTRUCTIONS }),
   };
 }

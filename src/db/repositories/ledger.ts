@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { assert } from '../../domain/errors';
 import {
   accountPrefix,
+  ACCOUNTS,
   assertJournalEntry,
   JOURNAL_ENTRY_KINDS,
   JOURNAL_REFERENCE_NAMES,
@@ -27,6 +28,20 @@ const REFERENCE_COLUMNS: Readonly<Record<JournalReferenceName, string>> = {
   discrepancyId: 'discrepancy_id',
   reversesEntryId: 'reverses_entry_id',
 };
+
+/**
+ * The accounting date and `for_date` every journal INSERT writes (contracts/decisions/0140-daily-close.md):
+ * the entry's own date unless the daily close has cut it off, then the first date after the
+ * latest cut-off; `for_date` is the date meant (the cause's, else the entry's) when that date is
+ * cut off. `row` names the input row with `accounting_date` and `cause_date`; `cutoff.last` is the
+ * latest cut-off, joined by the INSERT.
+ */
+function ACCOUNTING_DATE_SQL(row: string): string {
+  return `GREATEST(${row}.accounting_date, cutoff.last + 1)`;
+}
+function FOR_DATE_SQL(row: string): string {
+  return `CASE WHEN LEAST(${row}.cause_date, ${row}.accounting_date) <= cutoff.last THEN LEAST(${row}.cause_date, ${row}.accounting_date) END`;
+}
 
 /**
  * The INSERTs of one journal entry and its lines, as two data-modifying CTEs (`journal_entry`,
@@ -143,11 +158,9 @@ export async function insertJournalEntry(trx: Knex.Transaction, entry: JournalEn
   return { entryId: existingId, written: false };
 }
 
-/** Entries one INSERT of insertJournalEntries carries at most (its lines go in one more). */
-export const JOURNAL_ENTRIES_PER_INSERT_MAX = 5_000;
-
 /**
- * Writes many new journal entries in the caller's transaction, set-based: their row ids drawn in
+ * Writes many new payment journal entries (PAYMENT_SUCCEEDED, PAYMENT_UNAPPLIED) in the caller's
+ * transaction, set-based: their row ids drawn in
  * one round trip, then one INSERT of the entries and one of their lines per
  * JOURNAL_ENTRIES_PER_INSERT_MAX entries (a batch such as reconciliation's backfill, which must not
  * cost a round trip per entry). Each entry is asserted by journalEntryParameters, as
@@ -155,7 +168,7 @@ export const JOURNAL_ENTRIES_PER_INSERT_MAX = 5_000;
  * only (a payment's entries): there is no ON CONFLICT here, so an entry its cause already has is a
  * unique violation, and the batch rolls back. Answers the entries' row ids, in their order.
  */
-export async function insertJournalEntries(trx: Knex.Transaction, entries: readonly JournalEntry[], createdAt: Date): Promise<string[]> {
+export async function insertPaymentJournalEntries(trx: Knex.Transaction, entries: readonly JournalEntry[], createdAt: Date): Promise<string[]> {
   assert(trx.isTransaction === true, 'journal entries are written inside the transaction of the change they record');
   if (entries.length === 0) return [];
   const parameters = entries.map((entry) => journalEntryParameters(entry, createdAt));
@@ -168,6 +181,7 @@ export async function insertJournalEntries(trx: Knex.Transaction, entries: reado
       id: ids[start + index],
       kind: p.entry_kind,
       accounting_date: p.entry_accounting_date,
+      cause_date: p.entry_cause_date,
       payment_id: p.entry_payment_id,
       instruction_id: p.entry_instruction_id,
       refund_id: p.entry_refund_id,
@@ -178,10 +192,11 @@ export async function insertJournalEntries(trx: Knex.Transaction, entries: reado
     const lines = chunk.flatMap((p, index) => (JSON.parse(p.entry_lines) as Array<Record<string, unknown>>).map((line) => ({ entry_id: ids[start + index], ...line })));
     const written = await trx.raw<{ rows: Array<{ entries: number; lines: number }> }>(
       `WITH e AS (
-         INSERT INTO journal_entries (id, kind, accounting_date, payment_id, instruction_id, refund_id, bank_posting_id, discrepancy_id, reverses_entry_id, created_at)
-         SELECT r.id, r.kind, r.accounting_date, r.payment_id, r.instruction_id, r.refund_id, r.bank_posting_id, r.discrepancy_id, r.reverses_entry_id, ?::timestamptz
-           FROM json_to_recordset(?::json) AS r(id bigint, kind text, accounting_date date, payment_id bigint, instruction_id bigint, refund_id bigint,
-                                                bank_posting_id bigint, discrepancy_id bigint, reverses_entry_id bigint)
+         INSERT INTO journal_entries (id, kind, accounting_date, for_date, payment_id, instruction_id, refund_id, bank_posting_id, discrepancy_id, reverses_entry_id, created_at)
+         SELECT r.id, r.kind, ${ACCOUNTING_DATE_SQL('r')}, ${FOR_DATE_SQL('r')}, r.payment_id, r.instruction_id, r.refund_id, r.bank_posting_id, r.discrepancy_id, r.reverses_entry_id, ?::timestamptz
+           FROM json_to_recordset(?::json) AS r(id bigint, kind text, accounting_date date, cause_date date, payment_id bigint, instruction_id bigint, refund_id bigint,
+                                                bank_posting_id bigint, discrepancy_id bigint, reverses_entry_id bigint),
+                (SELECT max(business_date) AS last FROM accounting_cutoffs) AS cutoff
          RETURNING id
        ),
        l AS (
@@ -197,6 +212,90 @@ export async function insertJournalEntries(trx: Knex.Transaction, entries: reado
     assert(counts !== undefined && counts.entries === rows.length && counts.lines === lines.length, `wrote ${rows.length} entries with ${lines.length} lines`);
   }
   return ids;
+}
+
+/** Entries one INSERT of insertJournalEntries carries at most. */
+export const JOURNAL_ENTRIES_PER_INSERT_MAX = 5_000;
+
+/**
+ * Writes many journal entries in the caller's transaction: the set-based form of
+ * insertJournalEntry for a batch (a camt.053 statement's unidentified credits), with the same
+ * columns, the same checks (journalEntryParameters asserts each entry) and the same once-per-cause
+ * rule. One round trip per JOURNAL_ENTRIES_PER_INSERT_MAX entries; an entry its cause already has
+ * is handed to insertJournalEntry, which answers it (or crashes on other lines). Only the kinds
+ * with a once-per-cause index (migration 20261201000301) — not the payment kinds — and each
+ * cause at most once per call. The answers are in the entries' order.
+ */
+export async function insertJournalEntries(trx: Knex.Transaction, entries: readonly JournalEntry[], createdAt: Date): Promise<WrittenJournalEntry[]> {
+  assert(trx.isTransaction === true, 'journal entries are written inside the transaction of the change they record');
+  const answers: WrittenJournalEntry[] = [];
+  for (let start = 0; start < entries.length; start += JOURNAL_ENTRIES_PER_INSERT_MAX) {
+    answers.push(...(await insertJournalEntryBatch(trx, entries.slice(start, start + JOURNAL_ENTRIES_PER_INSERT_MAX), createdAt)));
+  }
+  return answers;
+}
+
+async function insertJournalEntryBatch(trx: Knex.Transaction, entries: readonly JournalEntry[], createdAt: Date): Promise<WrittenJournalEntry[]> {
+  if (entries.length === 0) return [];
+  const causes = new Set<string>();
+  const rows = entries.map((entry, ord) => {
+    assert(entry.kind !== JOURNAL_ENTRY_KINDS.paymentSucceeded && entry.kind !== JOURNAL_ENTRY_KINDS.paymentUnapplied, 'a payment entry is written by its posting, not in a batch');
+    const parameters = journalEntryParameters(entry, createdAt);
+    const name = REQUIRED_REFERENCE[entry.kind];
+    const cause = `${entry.kind}:${entry.references[name] as string}`;
+    assert(!causes.has(cause), `${cause} appears twice in one batch of entries`);
+    causes.add(cause);
+    return {
+      ord,
+      kind: parameters.entry_kind,
+      accounting_date: parameters.entry_accounting_date,
+      payment_id: parameters.entry_payment_id,
+      instruction_id: parameters.entry_instruction_id,
+      refund_id: parameters.entry_refund_id,
+      bank_posting_id: parameters.entry_bank_posting_id,
+      discrepancy_id: parameters.entry_discrepancy_id,
+      reverses_entry_id: parameters.entry_reverses_entry_id,
+      lines: JSON.parse(parameters.entry_lines) as unknown,
+    };
+  });
+  // Each inserted entry is told from the others by its kind and cause (unique in the batch).
+  const causeOf = `CASE kind ${Object.entries(REQUIRED_REFERENCE).map(([kind, name]) => `WHEN '${kind}' THEN ${REFERENCE_COLUMNS[name]}`).join(' ')} END`;
+  const result = await trx.raw<{ rows: Array<{ ord: number; entry_id: string; lines: number }> }>(
+    `WITH input AS (
+       SELECT e.*, ${causeOf} AS cause
+         FROM json_to_recordset(?::json) AS e(ord int, kind text, accounting_date date, cause_date date, payment_id bigint, instruction_id bigint, refund_id bigint,
+                                              bank_posting_id bigint, discrepancy_id bigint, reverses_entry_id bigint, lines json)
+     ), inserted AS (
+       INSERT INTO journal_entries (kind, accounting_date, for_date, payment_id, instruction_id, refund_id, bank_posting_id, discrepancy_id, reverses_entry_id, created_at)
+       SELECT kind, ${ACCOUNTING_DATE_SQL('input')}, ${FOR_DATE_SQL('input')}, payment_id, instruction_id, refund_id, bank_posting_id, discrepancy_id, reverses_entry_id, ?::timestamptz
+         FROM input, (SELECT max(business_date) AS last FROM accounting_cutoffs) AS cutoff ORDER BY ord
+       ON CONFLICT DO NOTHING
+       RETURNING id, kind, ${causeOf} AS cause
+     ), written AS (
+       SELECT i.id, input.ord, input.lines FROM inserted i JOIN input ON input.kind = i.kind AND input.cause = i.cause
+     ), written_lines AS (
+       INSERT INTO journal_lines (entry_id, line_no, account, side, amount)
+       SELECT w.id, l.line_no, l.account, l.side, l.amount
+         FROM written w, json_to_recordset(w.lines) AS l(line_no smallint, account text, side text, amount numeric)
+       RETURNING entry_id
+     ), line_counts AS (
+       SELECT entry_id, count(*)::int AS lines FROM written_lines GROUP BY entry_id
+     )
+     SELECT w.ord, w.id::text AS entry_id, COALESCE(c.lines, 0) AS lines FROM written w LEFT JOIN line_counts c ON c.entry_id = w.id`,
+    [JSON.stringify(rows), createdAt],
+  );
+  const answers: Array<WrittenJournalEntry | undefined> = entries.map(() => undefined);
+  for (const row of result.rows) {
+    const entry = entries[row.ord];
+    assert(entry !== undefined && answers[row.ord] === undefined, `the batch wrote entry ${row.ord} once`);
+    assert(row.lines === entry.lines.length, `entry ${row.entry_id}: ${entry.lines.length} lines, wrote ${row.lines}`);
+    answers[row.ord] = { entryId: row.entry_id, written: true };
+  }
+  for (let ord = 0; ord < entries.length; ord += 1) {
+    // Its cause had it already: the single writer finds it and compares its lines.
+    if (answers[ord] === undefined) answers[ord] = await insertJournalEntry(trx, entries[ord] as JournalEntry, createdAt);
+  }
+  return answers as WrittenJournalEntry[];
 }
 
 function sameLines(a: JournalEntry, b: JournalEntry): boolean {
@@ -243,6 +342,8 @@ const PENDING = prefixLiteral('revenuePending');
 const UNAPPLIED = prefixLiteral('suspenseUnapplied');
 const IN_TRANSIT = prefixLiteral('inTransit');
 const RECEIVING = prefixLiteral('receiving');
+/** The one unidentified suspense account, as an SQL literal. */
+const UNIDENTIFIED = `'${ACCOUNTS.suspenseUnidentified()}'`;
 /** The kinds of a payment's posting entry, as an SQL list. */
 const POSTING_KINDS = `'${JOURNAL_ENTRY_KINDS.paymentSucceeded}', '${JOURNAL_ENTRY_KINDS.paymentUnapplied}'`;
 
@@ -382,7 +483,7 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
   },
   {
     name: 'receiving',
-    invariant: "each receiving account's balance equals its confirmed credits less its confirmed debits: the settlements confirmed to it (unidentified credits and bank refunds add their terms when they land)",
+    invariant: "each receiving account's balance equals its confirmed credits less its confirmed debits: the settlements confirmed to it and the credits still unidentified (bank refunds add their term when they land)",
     sql: `
       WITH ledger AS (
         SELECT substr(account, length(${RECEIVING}) + 1) AS account_no,
@@ -390,6 +491,9 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
           FROM journal_lines WHERE starts_with(account, ${RECEIVING}) GROUP BY account
       ), movements AS (
         SELECT credit_account_no AS account_no, amount FROM instructions WHERE type = 'SETTLEMENT' AND status = 'CONFIRMED'
+        UNION ALL
+        -- An unidentified credit is in the account (docs/settlement.md §2), held in suspense until linked or returned.
+        SELECT account_no, amount FROM bank_postings WHERE direction = 'CREDIT' AND status = 'UNIDENTIFIED'
       ), expected AS (
         SELECT account_no, sum(amount) AS balance FROM movements GROUP BY account_no
       )
@@ -640,6 +744,27 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
        WHERE p.unapplied_reason IS NOT NULL AND (r.id IS NULL OR r.amount <> p.amount)
        ORDER BY p.id
        LIMIT @limit`,
+  },
+  {
+    name: 'suspenseUnidentified',
+    invariant: 'the unidentified suspense balance equals the bank credits still UNIDENTIFIED (待查), each booked by one UNIDENTIFIED_CREDIT entry of its amount',
+    sql: `
+      (SELECT 'account ' || ${UNIDENTIFIED} AS subject,
+              json_build_object('ledger', COALESCE((SELECT sum(CASE side WHEN 'CREDIT' THEN amount ELSE -amount END) FROM journal_lines WHERE account = ${UNIDENTIFIED}), 0)::text,
+                                'unidentifiedCredits', COALESCE((SELECT sum(amount) FROM bank_postings WHERE status = 'UNIDENTIFIED' AND direction = 'CREDIT'), 0)::text) AS detail
+        WHERE COALESCE((SELECT sum(CASE side WHEN 'CREDIT' THEN amount ELSE -amount END) FROM journal_lines WHERE account = ${UNIDENTIFIED}), 0)
+           <> COALESCE((SELECT sum(amount) FROM bank_postings WHERE status = 'UNIDENTIFIED' AND direction = 'CREDIT'), 0))
+      UNION ALL
+      (SELECT 'bank posting ' || p.posting_id AS subject,
+              json_build_object('amount', p.amount::text, 'entries', count(e.id), 'booked', COALESCE(sum(l.amount), 0)::text) AS detail
+         FROM bank_postings p
+         LEFT JOIN journal_entries e ON e.bank_posting_id = p.id AND e.kind = '${JOURNAL_ENTRY_KINDS.unidentifiedCredit}'
+         LEFT JOIN journal_lines l ON l.entry_id = e.id AND l.side = 'CREDIT' AND l.account = ${UNIDENTIFIED}
+        WHERE p.direction = 'CREDIT' AND p.status IN ('UNIDENTIFIED', 'LINKED', 'RETURNED')
+        GROUP BY p.id
+       HAVING count(e.id) <> 1 OR COALESCE(sum(l.amount), 0) <> p.amount
+        ORDER BY p.id
+        LIMIT @limit)`,
   },
   {
     name: 'paymentKeys',

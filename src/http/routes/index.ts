@@ -4,6 +4,7 @@ import type { StreamedRouteDefinition } from '../streamedBody';
 import { agencyRoutes } from './agency';
 import { agencyPaymentRoutes } from './agencyPayments';
 import { agencyStatementRoutes } from './agencyStatements';
+import { bankRoutes } from './bank';
 import { eventRoutes } from './events';
 import { financeAuditRoutes } from './financeAudit';
 import { financeCloseRoutes } from './financeCloses';
@@ -19,5 +20,5 @@ import { unitRoutes } from './unit';
 
 /** Every route, from the file named after its party. */
 export function buildRoutes(services: Services): Array<RouteDefinition | StreamedRouteDefinition> {
-  return [...platformRoutes(services), ...financeRoutes(services), ...unitRoutes(services), ...agencyRoutes(services), ...agencyPaymentRoutes(services), ...agencyStatementRoutes(services), ...publicRoutes(services), ...receiptRoutes(services), ...eventRoutes(services), ...financeDeliveryRoutes(services), ...financeAuditRoutes(services), ...financeDiscrepancyRoutes(services), ...financeCloseRoutes(services), ...reconciliationRoutes(services), ...instructionRoutes(services)];
+  return [...platformRoutes(services), ...financeRoutes(services), ...unitRoutes(services), ...agencyRoutes(services), ...agencyPaymentRoutes(services), ...agencyStatementRoutes(services), ...publicRoutes(services), ...receiptRoutes(services), ...eventRoutes(services), ...financeDeliveryRoutes(services), ...financeAuditRoutes(services), ...financeDiscrepancyRoutes(services), ...financeCloseRoutes(services), ...reconciliationRoutes(services), ...instructionRoutes(services), ...bankRoutes(services)];
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import * as repo from '../../db/repositories/backfill';
-import { insertJournalEntries } from '../../db/repositories/ledger';
+import { insertPaymentJournalEntries } from '../../db/repositories/ledger';
 import { formatInstant, shanghaiDate } from '../../domain/businessDate';
 import type { Clocks } from '../../domain/clock';
 import { assert } from '../../domain/errors';
@@ -198,7 +198,7 @@ async function backfillPage(trx: Knex.Transaction, ctx: BackfillContext, lines: 
     }),
   );
   await insertReceipts(trx, [...receipts.values()]);
-  await insertJournalEntries(trx, decided.map((item) => item.entry), ctx.now);
+  await insertPaymentJournalEntries(trx, decided.map((item) => item.entry), ctx.now);
 
   // Events as the posting emits them (docs/lifecycle.md §5): payment.succeeded to the unit and
   // the agency; payment.unapplied to the agency and every finance party.
@@ -268,9 +268,11 @@ function decide(line: repo.OverageLineRow, notices: Map<string, ReadNotice>, ctx
       items: notice.lines.map((noticeLine, index) => ({ receivingAccountNo: noticeLine.receivingAccountNo, amount: noticeLine.amount, lateFee: charges.perItemLateFee[index] as Decimal })),
       accountingDate,
     });
+    // The payment's business date is the statement's: a backfill for a sealed date is an adjustment of the day it is written (decision 0140).
+    entry.causeDate = ctx.businessDate;
     return { line, payment, notice, entry, applied: { noticeStatus: decision.noticeStatus, lateFee: charges.lateFee, perItemLateFee: charges.perItemLateFee, totalAmount: charges.totalAmount } };
   }
   payment.refundId = newRefundId(realNow);
-  const entry = unappliedPaymentEntry({ paymentId: line.payment_row_id, agencyCode: ctx.agencyCode, amount, accountingDate });
+  const entry = { ...unappliedPaymentEntry({ paymentId: line.payment_row_id, agencyCode: ctx.agencyCode, amount, accountingDate }), causeDate: ctx.businessDate };
   return { line, payment, notice, entry, applied: null };
 }
