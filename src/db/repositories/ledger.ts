@@ -535,6 +535,24 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
        LIMIT @limit`,
   },
   {
+    name: 'reconciliationRowsResolve',
+    invariant: "each statement line names an existing statement, and each match an existing payment, statement line and run (they carry no per-row foreign keys, migration 20261202009000)",
+    sql: `
+      (SELECT 'statement line ' || l.statement_id || '/' || l.line_no AS subject, json_build_object('statement', false) AS detail
+         FROM agency_statement_lines l LEFT JOIN agency_statements s ON s.id = l.statement_id
+        WHERE s.id IS NULL
+        ORDER BY 1 LIMIT @limit)
+      UNION ALL
+      (SELECT 'match ' || m.id AS subject,
+              json_build_object('payment', p.id IS NOT NULL, 'line', l.line_no IS NOT NULL, 'run', r.id IS NOT NULL) AS detail
+         FROM statement_matches m
+         LEFT JOIN payments p ON p.id = m.payment_id
+         LEFT JOIN agency_statement_lines l ON l.statement_id = m.statement_id AND l.line_no = m.line_no
+         LEFT JOIN reconciliation_runs r ON r.id = m.run_id
+        WHERE p.id IS NULL OR l.line_no IS NULL OR r.id IS NULL
+        ORDER BY 1 LIMIT @limit)`,
+  },
+  {
     name: 'instructionsTie',
     invariant: "each settlement's lines and payment items add up to its amount",
     sql: `
