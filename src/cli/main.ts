@@ -6,7 +6,7 @@ import { migrateLatest } from '../db/database';
 import { openDatabase, OpenedDatabase } from '../db/open';
 import { generateSm2KeyPair, parsePublicKey } from '../crypto/keys';
 import { Clocks, systemClock } from '../domain/clock';
-import { isValidDate } from '../domain/businessDate';
+import { isValidDate, shanghaiDate } from '../domain/businessDate';
 import { TongfuError } from '../domain/errors';
 import { allJobs } from '../jobs/registry';
 import { JobRunner } from '../jobs/runner';
@@ -75,8 +75,9 @@ export async function runCli(argv: string[], io: CliIo = defaultIo, env: NodeJS.
         });
       case 'ledger':
         if (rest[0] !== 'verify' || rest.length > 1) throw new UsageError('ledger: the only subcommand is "verify"');
-        return await withDatabase(env, io, true, async ({ database }) => {
-          const verification = await verifyLedger(database.db);
+        return await withDatabase(env, io, true, async ({ database, clocks }) => {
+          // Ageing checks (every payment older than 8 days reconciled) count from the business clock's today.
+          const verification = await verifyLedger(database.db, { businessToday: shanghaiDate(clocks.business.now()) });
           io.out(verification);
           if (!verification.ok) io.err(`ledger verify: broken — ${verification.checks.filter((check) => !check.ok).map((check) => check.name).join(', ')}`);
           return verification.ok ? 0 : 1;

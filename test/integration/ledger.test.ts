@@ -6,6 +6,7 @@ import { verifyLedger } from '../../src/services/ledger';
 import { buildWorld, signedAs, World } from '../helpers/builders';
 import { expectLedgerVerified, issueNotice, postingBody, shanghai, unknownPayCode } from '../helpers/payments';
 import { startTestService, TestService } from '../helpers/testService';
+import { discrepancyIdsFor } from '../helpers/journalReferences';
 
 /**
  * The ledger (docs/lifecycle.md §4): the database itself refuses to edit it, and `ledger verify` — the
@@ -19,7 +20,8 @@ async function cli(argv: string[], databaseUrl: string): Promise<{ code: number;
   const out: unknown[] = [];
   const err: string[] = [];
   const io: CliIo = { out: (value) => out.push(value), err: (message) => err.push(message) };
-  const code = await runCli(argv, io, { DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' });
+  // The CLI's business clock at the scenario's time, as the service's was.
+  const code = await runCli(argv, io, { DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', TONGFU_CLOCK: `fixed:${NOW}` });
   return { code, out, err };
 }
 
@@ -39,16 +41,23 @@ async function ledgerWithPayments(): Promise<{ service: TestService; world: Worl
   return { service, world, db: service.database.db };
 }
 
-let bankPostingIds = 0;
-
 /**
- * Inserts an entry straight into the tables, bypassing the code (and its balance assertion): an
- * UNIDENTIFIED_CREDIT, the kind that needs only a bank posting's id, which has no table yet to
- * check it (discrepancies have theirs now, and their corrections are checked on their own).
+ * Inserts an entry straight into the tables, bypassing the code (and its balance assertion): a
+ * WRITE_OFF pointing at a real (superseded) discrepancy, so only the lines are wrong — and
+ * `discrepancyCorrections` also sees a correction no resolution wrote.
  */
-async function insertEntryAround(db: Db, lines: Array<{ account: string; side: 'DEBIT' | 'CREDIT'; amount: string }>): Promise<void> {
-  bankPostingIds += 1;
-  const [entry] = await db('journal_entries').insert({ kind: 'UNIDENTIFIED_CREDIT', bank_posting_id: bankPostingIds, accounting_date: '2026-11-20', created_at: new Date() }).returning('id');
+async function insertEntryAround(db: Db, lines: Array<{ account: string; side: 'DEBIT' | 'CREDIT'; amount: string }>, kind: 'WRITE_OFF' | 'AGENCY_REFUND_CONFIRMED' = 'WRITE_OFF'): Promise<void> {
+  let cause: Record<string, unknown>;
+  if (kind === 'WRITE_OFF') {
+    const agencyCode = ((await db('parties').where({ role: 'agency' }).orderBy('id').first('code')) as { code: string }).code;
+    const [discrepancyId] = await discrepancyIdsFor(db, agencyCode, 1);
+    cause = { discrepancy_id: discrepancyId };
+  } else {
+    // A refund that no confirmation entry names yet: the entry claims it was paid back, and no refund says so.
+    const refund = (await db.raw<{ rows: Array<{ id: string }> }>(`SELECT r.id::text AS id FROM refunds r WHERE NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.refund_id = r.id) ORDER BY r.id LIMIT 1`)).rows[0];
+    cause = { refund_id: refund!.id };
+  }
+  const [entry] = await db('journal_entries').insert({ kind, ...cause, accounting_date: '2026-11-20', created_at: new Date() }).returning('id');
   await db('journal_lines').insert(lines.map((line, index) => ({ entry_id: (entry as { id: string }).id, line_no: index + 1, ...line })));
 }
 
@@ -108,10 +117,10 @@ describe('ledger verify', () => {
   });
 
   it('passes on a consistent ledger, and the CLI prints it as JSON and exits 0', async () => {
-    const verification = await verifyLedger(context.db);
+    const verification = await verifyLedger(context.db, { businessToday: '2026-11-20' });
     expect(verification.ok).toBe(true);
     expect(verification.totals).toEqual({ entries: 3, lines: 6, debit: '107.50', credit: '107.50' });
-    expect(verification.checks.map((check) => check.name)).toEqual(['entriesBalance', 'trialBalance', 'agencyClearing', 'inTransit', 'receiving', 'settledPaymentsReconciled', 'instructionItemsResolve', 'reconciliationRowsResolve', 'instructionsTie', 'paidNotices', 'noticeLateFees', 'suspenseUnapplied', 'revenuePending', 'paymentEntries', 'reversalsMirror', 'reversedPayments', 'discrepancyCorrections', 'paymentAgencies', 'unappliedRefunds', 'suspenseUnidentified', 'paymentKeys', 'paymentMatchedOnce', 'closeChain']);
+    expect(verification.checks.map((check) => check.name)).toEqual(['entriesBalance', 'trialBalance', 'agencyClearing', 'inTransit', 'receiving', 'settledPaymentsReconciled', 'instructionItemsResolve', 'reconciliationRowsResolve', 'instructionsTie', 'paidNotices', 'noticeLateFees', 'suspenseUnapplied', 'revenuePending', 'paymentEntries', 'reversalsMirror', 'reversedPayments', 'discrepancyCorrections', 'paymentAgencies', 'unappliedRefunds', 'suspenseUnidentified', 'paymentKeys', 'paymentMatchedOnce', 'paymentsReconciled', 'closeChain']);
     const result = await cli(['ledger', 'verify'], context.service.database.connectionString);
     expect(result.code).toBe(0);
     expect(result.out).toEqual([JSON.parse(JSON.stringify(verification))]);
@@ -121,8 +130,8 @@ describe('ledger verify', () => {
     await insertEntryAround(context.db, [{ account: `agency_clearing:${context.world.agency.code}`, side: 'DEBIT', amount: '10.00' }]);
     const verification = await verifyLedger(context.db);
     expect(verification.ok).toBe(false);
-    expect(brokenChecks(verification)).toEqual(['agencyClearing', 'entriesBalance', 'trialBalance']);
-    expect(verification.checks.find((check) => check.name === 'entriesBalance')?.breaks).toEqual([{ subject: expect.stringMatching(/^entry \d+$/), detail: { kind: 'UNIDENTIFIED_CREDIT', lines: 1, debit: '10.00', credit: '0' } }]);
+    expect(brokenChecks(verification)).toEqual(['agencyClearing', 'discrepancyCorrections', 'entriesBalance', 'trialBalance']);
+    expect(verification.checks.find((check) => check.name === 'entriesBalance')?.breaks).toEqual([{ subject: expect.stringMatching(/^entry \d+$/), detail: { kind: 'WRITE_OFF', lines: 1, debit: '10.00', credit: '0' } }]);
     const result = await cli(['ledger', 'verify'], context.service.database.connectionString);
     expect(result.code).toBe(1);
     expect(result.out[0]).toMatchObject({ ok: false });
@@ -146,7 +155,7 @@ describe('ledger verify', () => {
     await insertEntryAround(context.db, [
       { account: `suspense:unapplied:${context.world.agency.code}`, side: 'DEBIT', amount: '7.50' },
       { account: `revenue_pending:${context.world.fiscalAccountNo}`, side: 'CREDIT', amount: '7.50' },
-    ]);
+    ], 'AGENCY_REFUND_CONFIRMED');
     expect(brokenChecks(await verifyLedger(context.db))).toEqual(['revenuePending', 'suspenseUnapplied']);
   });
 
