@@ -20,6 +20,7 @@ import { buildWorld, ITEMS, signedAs, SignedCall, World } from '../helpers/build
 import { discrepancyRowId, insertDiscrepancy } from '../helpers/discrepancyRows';
 import { expectLedgerVerified, postingBody, unknownPayCode } from '../helpers/payments';
 import { startTestService, TestService } from '../helpers/testService';
+import { bankPostingRowFor, instructionRowFor } from '../helpers/journalReferences';
 
 /**
  * The journal writer (docs/ledger.md): one repository function writes any entry the domain
@@ -160,18 +161,22 @@ describe('the general writer', () => {
     const [d0, d1, d2, d3] = await Promise.all(
       ['AROUND-0', 'AROUND-1', 'AROUND-2', 'AROUND-3'].map(async (agencyTxnId) => discrepancyRowId(db, await insertDiscrepancy(db, { agencyCode: world.agency.code, businessDate: DATE, type: 'SHORTAGE', agencyTxnId }))),
     ) as [string, string, string, string];
-    const entries: JournalEntry[] = [
+    const entries: JournalEntry[] = [];
+    const read = await rolledBack(async (trx) => {
+      // Instructions and bank postings are checked by foreign keys: real rows, rolled back with the entries.
+      const instructionId = await instructionRowFor(trx, { agencyCode: world.agency.code, clearingAccountNo: world.clearingAccountNo, accountNo: world.fiscalAccountNo, amount: '10.00' });
+      const [creditId, refundCreditId] = [await bankPostingRowFor(trx, { accountNo: world.fiscalAccountNo, amount: '5.00' }), await bankPostingRowFor(trx, { accountNo: world.fiscalAccountNo, amount: '10.00' })];
+      entries.push(
       reversalEntry({ original: original!, accountingDate: DATE, cause: { discrepancyId: d0 } }),
-      settlementExecutedEntry({ instructionId: '900001', agencyCode: world.agency.code, receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('10.00'), accountingDate: DATE }),
-      settlementConfirmedEntry({ instructionId: '900001', receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('10.00'), items, accountingDate: DATE }).entry,
+      settlementExecutedEntry({ instructionId, agencyCode: world.agency.code, receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('10.00'), accountingDate: DATE }),
+      settlementConfirmedEntry({ instructionId, receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('10.00'), items, accountingDate: DATE }).entry,
       agencyRefundConfirmedEntry({ refundId: String(refund.id), agencyCode: world.agency.code, amount: new Decimal('12.34'), unapplied: true, accountingDate: DATE }),
-      bankRefundConfirmedEntry({ refundId: String(refund.id), bankPostingId: '700002', receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('10.00'), items, accountingDate: DATE }).entry,
-      unidentifiedCreditEntry({ bankPostingId: '700001', receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('5.00'), accountingDate: DATE }),
+      bankRefundConfirmedEntry({ refundId: String(refund.id), bankPostingId: refundCreditId, receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('10.00'), items, accountingDate: DATE }).entry,
+      unidentifiedCreditEntry({ bankPostingId: creditId, receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('5.00'), accountingDate: DATE }),
       writeOffEntry({ discrepancyId: d1, agencyCode: world.agency.code, shortfall: [{ receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('1.00') }], accountingDate: DATE }),
       mismatchDifferenceEntry({ discrepancyId: d2, agencyCode: world.agency.code, platformAmount: new Decimal('1.00'), statementAmount: new Decimal('2.00'), accountingDate: DATE }),
       mismatchDifferenceEntry({ discrepancyId: d3, agencyCode: world.agency.code, platformAmount: new Decimal('2.00'), statementAmount: new Decimal('1.00'), accountingDate: DATE }),
-    ];
-    const read = await rolledBack(async (trx) => {
+      );
       const stored = [];
       for (const entry of entries) {
         const written = await insertJournalEntry(trx, entry, PAID_AT);
@@ -191,13 +196,14 @@ describe('the general writer', () => {
   });
 
   it('writes a cause’s entry once: a retry answers the entry already there; other lines for the same cause crash', async () => {
-    const entry = unidentifiedCreditEntry({ bankPostingId: '700010', receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('5.00'), accountingDate: DATE });
     await rolledBack(async (trx) => {
+      const postingId = await bankPostingRowFor(trx, { accountNo: world.fiscalAccountNo, amount: '5.00' });
+      const entry = unidentifiedCreditEntry({ bankPostingId: postingId, receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('5.00'), accountingDate: DATE });
       const first = await insertJournalEntry(trx, entry, PAID_AT);
       const again = await insertJournalEntry(trx, { ...entry, accountingDate: '2026-11-24' }, PAID_AT);
       expect(again).toEqual({ entryId: first.entryId, written: false });
-      const other = unidentifiedCreditEntry({ bankPostingId: '700010', receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('6.00'), accountingDate: DATE });
-      await expect(insertJournalEntry(trx, other, PAID_AT)).rejects.toThrow(/invariant broken: bankPostingId 700010 already has a UNIDENTIFIED_CREDIT entry \(\d+\) with other lines/);
+      const other = unidentifiedCreditEntry({ bankPostingId: postingId, receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('6.00'), accountingDate: DATE });
+      await expect(insertJournalEntry(trx, other, PAID_AT)).rejects.toThrow(/invariant broken: bankPostingId \d+ already has a UNIDENTIFIED_CREDIT entry \(\d+\) with other lines/);
     });
     await rolledBack(async (trx) => {
       const original = (await findJournalEntry(trx, unapplied.postingEntryId))!;
@@ -263,12 +269,13 @@ describe('the database keeps each entry’s cause', () => {
 
   it('refuses a second entry for the same cause, and a second reversal of an entry', async () => {
     await rolledBack(async (trx) => {
-      await trx('journal_entries').insert({ kind: 'SETTLEMENT_EXECUTED', instruction_id: 5, accounting_date: DATE_ANY, created_at: PAID_AT });
+      const instructionId = await instructionRowFor(trx, { agencyCode: world.agency.code, clearingAccountNo: world.clearingAccountNo, accountNo: world.fiscalAccountNo, amount: '10.00' });
+      await trx('journal_entries').insert({ kind: 'SETTLEMENT_EXECUTED', instruction_id: instructionId, accounting_date: DATE_ANY, created_at: PAID_AT });
       await trx.raw('SAVEPOINT again');
-      await expect(trx('journal_entries').insert({ kind: 'SETTLEMENT_EXECUTED', instruction_id: 5, accounting_date: DATE_ANY, created_at: PAID_AT })).rejects.toMatchObject({ code: '23505', constraint: 'journal_entries_once_per_instruction' });
+      await expect(trx('journal_entries').insert({ kind: 'SETTLEMENT_EXECUTED', instruction_id: instructionId, accounting_date: DATE_ANY, created_at: PAID_AT })).rejects.toMatchObject({ code: '23505', constraint: 'journal_entries_once_per_instruction' });
       await trx.raw('ROLLBACK TO SAVEPOINT again');
       // Confirmed is another kind of entry for the same instruction.
-      await trx('journal_entries').insert({ kind: 'SETTLEMENT_CONFIRMED', instruction_id: 5, accounting_date: DATE_ANY, created_at: PAID_AT });
+      await trx('journal_entries').insert({ kind: 'SETTLEMENT_CONFIRMED', instruction_id: instructionId, accounting_date: DATE_ANY, created_at: PAID_AT });
       await trx('journal_entries').insert({ kind: 'REVERSAL', reverses_entry_id: succeeded.postingEntryId, accounting_date: DATE_ANY, created_at: PAID_AT });
       await expect(trx('journal_entries').insert({ kind: 'REVERSAL', reverses_entry_id: succeeded.postingEntryId, accounting_date: DATE_ANY, created_at: PAID_AT })).rejects.toMatchObject({ code: '23505', constraint: 'journal_entries_one_reversal' });
     });

@@ -9,6 +9,7 @@ import { buildWorld, signedAs, SignedCall, World } from '../helpers/builders';
 import { paymentSucceededData } from '../helpers/eventFixtures';
 import { issueNotice } from '../helpers/receipts';
 import { startTestService, TestService } from '../helpers/testService';
+import { bankPostingRowFor } from '../helpers/journalReferences';
 
 /**
  * The writers every use case calls inside its own transaction (docs/ledger.md): `recordEvent`,
@@ -41,7 +42,7 @@ interface Written {
 }
 
 /** What a use case of another capability does: one change, an event, a receipt and its reversal, an entry — all in `trx`. */
-async function writeEverything(trx: Knex.Transaction, receipts: ReceiptWriter, payCode: string, bankPostingId: string): Promise<Written> {
+async function writeEverything(trx: Knex.Transaction, receipts: ReceiptWriter, payCode: string): Promise<Written> {
   const notice = await trx('notices').where({ pay_code: payCode }).first('id', 'unit_party_id');
   const event = await recordEvent(trx, { type: 'payment.succeeded', recipients: [{ partyId: String(notice.unit_party_id) }], data: paymentSucceededData(), occurredAt: PAID_AT });
   const receipt = await receipts.issueReceipt(trx, {
@@ -64,7 +65,9 @@ async function writeEverything(trx: Knex.Transaction, receipts: ReceiptWriter, p
   });
   const reversal = await receipts.recordReversal(trx, receipt.receiptNo, { refundId: 'R-IN-TRX', amount: new Decimal('18.00'), reason: '退付滞纳金', at: PAID_AT });
   expect(reversal.recorded).toBe(true);
-  const entry = await insertJournalEntry(trx, unidentifiedCreditEntry({ bankPostingId, receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('5.00'), accountingDate: '2026-11-23' }), PAID_AT);
+  // A real unidentified credit for the entry to name (a foreign key checks it), written in the same transaction.
+  const postingRowId = await bankPostingRowFor(trx, { accountNo: world.fiscalAccountNo, amount: '5.00' });
+  const entry = await insertJournalEntry(trx, unidentifiedCreditEntry({ bankPostingId: postingRowId, receivingAccountNo: world.fiscalAccountNo, amount: new Decimal('5.00'), accountingDate: '2026-11-23' }), PAID_AT);
   return { eventId: event.eventId, receiptNo: receipt.receiptNo, entryId: entry.entryId };
 }
 
@@ -86,7 +89,7 @@ describe("recordEvent, the receipt writer and the journal writer inside the call
     const trx = await service.database.db.transaction();
     let written: Written;
     try {
-      written = await writeEverything(trx, service.runtime.services.receipts, payCode, '600001');
+      written = await writeEverything(trx, service.runtime.services.receipts, payCode);
     } finally {
       await trx.rollback();
     }
@@ -95,7 +98,7 @@ describe("recordEvent, the receipt writer and the journal writer inside the call
 
   it('leave every row when it commits', async () => {
     const payCode = await issueNotice(unit);
-    const written = await service.database.db.transaction((trx) => writeEverything(trx, service.runtime.services.receipts, payCode, '600002'));
+    const written = await service.database.db.transaction((trx) => writeEverything(trx, service.runtime.services.receipts, payCode));
     expect(await rowsLeft(written)).toEqual({ events: 1, receipts: 1, reversals: 1, entries: 1, lines: 2 });
   });
 
