@@ -9,6 +9,7 @@ import type { InstructionMatcher } from '../../src/services/bankPostingInstructi
 import { BankPostingService } from '../../src/services/bankPostings';
 import { verifyLedger } from '../../src/services/ledger';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { instructionRowFor } from '../helpers/journalReferences';
 import { insertParty, type PartyRow } from '../helpers/partyRows';
 
 // The posting path against the real schema: what it writes when the InstructionMatcher confirms
@@ -19,10 +20,11 @@ describe('bank postings on the real schema', () => {
   let database: TestDatabase;
   let bank: PartyRow;
   const confirmed: Array<{ instructionRowId: string; postingRowId: string; amount: string }> = [];
-  /** Instruction 41 (TFS2026120200000041, 1250.00) credits FISCAL_X; nothing else is live. */
+  /** Instruction TFS2026120200000041 (1250.00) credits FISCAL_X; nothing else is live. Its row is real (journal entries reference it). */
+  let instructionRowId = '';
   const matcher: InstructionMatcher = {
     async findLiveInstructionForPosting(_trx, { instructionNo, accountNo, direction }) {
-      return instructionNo === 'TFS2026120200000041' && accountNo === 'FISCAL_X' && direction === 'CREDIT' ? { id: '41', instructionNo, type: 'SETTLEMENT', status: 'EXECUTED', amount: '1250.00' } : undefined;
+      return instructionNo === 'TFS2026120200000041' && accountNo === 'FISCAL_X' && direction === 'CREDIT' ? { id: instructionRowId, instructionNo, type: 'SETTLEMENT', status: 'EXECUTED', amount: '1250.00' } : undefined;
     },
     async confirmInstructionByPosting(_trx, { instructionRowId, postingRowId, amount }) {
       confirmed.push({ instructionRowId, postingRowId, amount: amount.toFixed(2) });
@@ -38,6 +40,9 @@ describe('bank postings on the real schema', () => {
     bank = await insertParty(database.db, { role: 'bank', publicKeys: [] });
     await insertParty(database.db, { role: 'finance', publicKeys: [] });
     await database.db.raw("INSERT INTO accounts (account_no, name, bank_code, kind, created_at, updated_at) VALUES ('FISCAL_X', 'x', ?, 'FISCAL', now(), now())", [bank.code]);
+    const agency = await insertParty(database.db, { role: 'agency', publicKeys: [] });
+    await database.db.raw("INSERT INTO accounts (account_no, name, bank_code, kind, created_at, updated_at) VALUES ('CLEARING_X', 'x', ?, 'CLEARING', now(), now())", [bank.code]);
+    instructionRowId = await instructionRowFor(database.db, { agencyCode: agency.code, clearingAccountNo: 'CLEARING_X', accountNo: 'FISCAL_X', amount: '1250.00' });
     const fieldCipher = new FieldCipher(new Map([[1, randomBytes(16)]]), 1);
     service = new BankPostingService({ db: database.db, clocks: { business: systemClock, real: systemClock }, log: pino({ level: 'silent' }), fieldCipher, instructions: matcher });
   });
@@ -54,11 +59,11 @@ describe('bank postings on the real schema', () => {
     expect(mismatched.posting).toMatchObject({ status: 'MISMATCHED', instructionNo: 'TFS2026120200000041' });
     const unknown = await service.postPosting(caller(), credit('X-3', '10.00', { instructionNo: 'TFS2026120200000099', memo: 'TFS2026120200000041' }));
     expect(unknown.posting).toMatchObject({ status: 'UNIDENTIFIED', instructionNo: null });
-    expect(confirmed.map((c) => [c.instructionRowId, c.amount])).toEqual([['41', '1250.00'], ['41', '1249.99']]);
+    expect(confirmed.map((c) => [c.instructionRowId, c.amount])).toEqual([[instructionRowId, '1250.00'], [instructionRowId, '1249.99']]);
     const rows = await database.db('bank_postings').whereIn('bank_ref', ['X-1', 'X-2', 'X-3']).orderBy('bank_ref').select('bank_ref', 'status', 'instruction_id', 'matched_instruction_no', 'instruction_no');
     expect(rows).toEqual([
-      { bank_ref: 'X-1', status: 'MATCHED', instruction_id: '41', matched_instruction_no: 'TFS2026120200000041', instruction_no: null },
-      { bank_ref: 'X-2', status: 'MISMATCHED', instruction_id: '41', matched_instruction_no: 'TFS2026120200000041', instruction_no: 'TFS2026120200000041' },
+      { bank_ref: 'X-1', status: 'MATCHED', instruction_id: instructionRowId, matched_instruction_no: 'TFS2026120200000041', instruction_no: null },
+      { bank_ref: 'X-2', status: 'MISMATCHED', instruction_id: instructionRowId, matched_instruction_no: 'TFS2026120200000041', instruction_no: 'TFS2026120200000041' },
       { bank_ref: 'X-3', status: 'UNIDENTIFIED', instruction_id: null, matched_instruction_no: null, instruction_no: 'TFS2026120200000099' },
     ]);
     expect(await events()).toBe(before + 1);
@@ -76,11 +81,11 @@ describe('bank postings on the real schema', () => {
     const link = (instructionNo: string) => database.db.transaction((trx) => service.linkUnidentified(trx, { postingRowId: rowId, instructionNo }));
     await expect(link('TFS2026120200000099')).rejects.toMatchObject({ code: 'ACTION_NOT_APPLICABLE' });
     expect(await link('TFS2026120200000041')).toEqual({ status: 'LINKED', instructionNo: 'TFS2026120200000041', outcome: 'CONFIRMED' });
-    expect(confirmed[confirmed.length - 1]).toEqual({ instructionRowId: '41', postingRowId: rowId, amount: '1250.00' });
+    expect(confirmed[confirmed.length - 1]).toEqual({ instructionRowId, postingRowId: rowId, amount: '1250.00' });
     const stored = await database.db('bank_postings').where({ id: rowId }).first('status', 'instruction_id', 'matched_instruction_no');
-    expect(stored).toEqual({ status: 'LINKED', instruction_id: '41', matched_instruction_no: 'TFS2026120200000041' });
+    expect(stored).toEqual({ status: 'LINKED', instruction_id: instructionRowId, matched_instruction_no: 'TFS2026120200000041' });
     const reversal = await database.db.raw("SELECT r.instruction_id::text AS instruction FROM journal_entries r JOIN journal_entries o ON o.id = r.reverses_entry_id WHERE o.bank_posting_id = ? AND o.kind = 'UNIDENTIFIED_CREDIT'", [rowId]);
-    expect(reversal.rows).toEqual([{ instruction: '41' }]);
+    expect(reversal.rows).toEqual([{ instruction: instructionRowId }]);
     await expect(link('TFS2026120200000041')).rejects.toMatchObject({ code: 'ACTION_NOT_APPLICABLE' });
     // Replays still answer what the posting was answered with.
     expect((await service.postPosting(caller(), credit('X-20', '1250.00'))).posting).toEqual(posted.posting);

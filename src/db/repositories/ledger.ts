@@ -437,6 +437,8 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
         -- A settlement has left the clearing account once the agency reported it executed or the bank confirmed it.
         SELECT agency_code, -amount FROM instructions
          WHERE type = 'SETTLEMENT' AND (reported_status = 'EXECUTED' OR status = 'CONFIRMED')
+        UNION ALL
+        SELECT part, balance FROM (${corrections(CLEARING, false)}) c
       ), expected AS (
         SELECT agency_code, sum(amount) AS balance FROM movements GROUP BY agency_code
       )
