@@ -81,7 +81,9 @@ async function balance(account: string): Promise<string> {
   return result.rows[0].b as string;
 }
 
-function camt02(entries: Array<{ ref: string; amount: string; endToEndId: string }>): string {
+/** A statement as banks send it: `.02` with `Sts` as text and `Dt` dates, or `.08` with `Sts/Cd`, `DtTm` dates and `Dbtr/Pty/Nm`. */
+function camt(version: '02' | '08', entries: Array<{ ref: string; amount: string; endToEndId: string }>): string {
+  const v08 = version === '08';
   const total = entries.reduce((sum, e) => sum + Math.round(Number(e.amount) * 100), 0);
   const money = (cents: number) => `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`;
   const ntry = entries
@@ -89,25 +91,25 @@ function camt02(entries: Array<{ ref: string; amount: string; endToEndId: string
       (e) => `      <Ntry>
         <Amt Ccy="CNY">${e.amount}</Amt>
         <CdtDbtInd>CRDT</CdtDbtInd>
-        <Sts>BOOK</Sts>
-        <BookgDt><Dt>2026-11-21</Dt></BookgDt>
-        <ValDt><Dt>2026-11-21</Dt></ValDt>
+        <Sts>${v08 ? '<Cd>BOOK</Cd>' : 'BOOK'}</Sts>
+        <BookgDt>${v08 ? '<DtTm>2026-11-21T11:02:03+08:00</DtTm>' : '<Dt>2026-11-21</Dt>'}</BookgDt>
+        <ValDt>${v08 ? '<DtTm>2026-11-21T11:02:03+08:00</DtTm>' : '<Dt>2026-11-21</Dt>'}</ValDt>
         <AcctSvcrRef>${e.ref}</AcctSvcrRef>
         <BkTxCd><Prtry><Cd>NTRF</Cd></Prtry></BkTxCd>
         <NtryDtls><TxDtls>
           <Refs><EndToEndId>${e.endToEndId}</EndToEndId></Refs>
-          <RltdPties><Dbtr><Nm>通付汇缴户</Nm></Dbtr></RltdPties>
+          <RltdPties><Dbtr>${v08 ? '<Pty><Nm>通付汇缴户</Nm></Pty>' : '<Nm>通付汇缴户</Nm>'}</Dbtr></RltdPties>
           <RmtInf><Ustrd>非税收入划缴</Ustrd></RmtInf>
         </TxDtls></NtryDtls>
       </Ntry>`,
     )
     .join('\n');
   return `<?xml version="1.0" encoding="UTF-8"?>
-<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.${version}">
   <BkToCstmrStmt>
-    <GrpHdr><MsgId>HOLDER-20261121-1</MsgId><CreDtTm>2026-11-21T18:00:00+08:00</CreDtTm></GrpHdr>
+    <GrpHdr><MsgId>HOLDER-20261121-${version}</MsgId><CreDtTm>2026-11-21T18:00:00+08:00</CreDtTm></GrpHdr>
     <Stmt>
-      <Id>HOLDER-20261121-1-01</Id>
+      <Id>HOLDER-20261121-${version}-01</Id>
       <ElctrncSeqNb>1</ElctrncSeqNb>
       <CreDtTm>2026-11-21T18:00:00+08:00</CreDtTm>
       <Acct><Id><Othr><Id>${world.fiscalAccountNo}</Id></Othr></Id><Ccy>CNY</Ccy></Acct>
@@ -134,24 +136,22 @@ describe('bank postings against real instructions', () => {
     await expectLedgerVerified(db());
   });
 
-  it('a camt.053 .02 statement: the same entry as the JSON one is the same posting; an entry naming another instruction in EndToEndId confirms it', async () => {
+  it('camt.053 .02 and .08: the same entry as the JSON one is the same posting; an entry naming another instruction in EndToEndId confirms it', async () => {
     const a = instruction('2026-11-16');
     const e = instruction('2026-11-20');
-    const xml = camt02([
-      { ref: 'HOLDER-0001', amount: a.amount, endToEndId: a.instructionNo },
-      { ref: 'HOLDER-0002', amount: e.amount, endToEndId: e.instructionNo },
-    ]);
-    const response = await bank('POST', '/v1/bank/statements', undefined, { rawBody: xml, headers: { 'content-type': 'application/xml' } });
-    expect(response.status).toBe(201);
-    expect(response.body.postings).toEqual([
-      { bankRef: 'HOLDER-0001', status: 'MATCHED', instructionNo: a.instructionNo },
-      { bankRef: 'HOLDER-0002', status: 'MATCHED', instructionNo: e.instructionNo },
-    ]);
+    const post = (xml: string) => bank('POST', '/v1/bank/statements', undefined, { rawBody: xml, headers: { 'content-type': 'application/xml' } });
+    const v02 = await post(camt('02', [{ ref: 'HOLDER-0001', amount: a.amount, endToEndId: a.instructionNo }]));
+    expect(v02.status).toBe(201);
+    expect([v02.body.camtVersion, v02.body.postings]).toEqual(['camt.053.001.02', [{ bankRef: 'HOLDER-0001', status: 'MATCHED', instructionNo: a.instructionNo }]]);
     expect(Number((await db()('bank_postings').where({ bank_ref: 'HOLDER-0001' }).count('* as n'))[0]?.n)).toBe(1);
+    const v08 = await post(camt('08', [{ ref: 'HOLDER-0002', amount: e.amount, endToEndId: e.instructionNo }]));
+    expect(v08.status).toBe(201);
+    expect([v08.body.camtVersion, v08.body.postings]).toEqual(['camt.053.001.08', [{ bankRef: 'HOLDER-0002', status: 'MATCHED', instructionNo: e.instructionNo }]]);
     expect((await agency('GET', `/v1/agency/instructions/${e.instructionNo}`)).body.status).toBe('CONFIRMED');
     // And the camt entry again by JSON: a replay of the one posting.
     const again = await bank('POST', '/v1/bank/postings', credit({ bankRef: 'HOLDER-0002', amount: e.amount, instructionNo: e.instructionNo }));
     expect([again.status, again.headers.get('idempotent-replay'), again.body.status]).toEqual([201, 'true', 'MATCHED']);
+    expect(Number((await db()('bank_postings').where({ bank_ref: 'HOLDER-0002' }).count('* as n'))[0]?.n)).toBe(1);
     await expectLedgerVerified(db());
   });
 
@@ -247,6 +247,14 @@ describe('finance resolves unidentified credits and failed instructions, two ope
     expect(Number((await db()('events').where({ type: 'instruction.created' }).whereRaw(`data->'instruction'->>'instructionNo' = ?`, [refund.instructionNo]).count('* as n'))[0]?.n)).toBe(1);
     const twice = await propose(maker, path, { proposalRef: 'RET-3', action: 'RETURN', payee });
     expect([twice.status, twice.body.error.code]).toEqual([422, 'ACTION_NOT_APPLICABLE']);
+    await expectLedgerVerified(db());
+
+    // The bank pays it out and posts the debit: the return is CONFIRMED and books nothing more.
+    const receivingAfter = await balance(`receiving:${world.fiscalAccountNo}`);
+    const debit = await bank('POST', '/v1/bank/postings', credit({ bankRef: 'HOLDER-R001', direction: 'DEBIT', amount: '50.00', instructionNo: refund.instructionNo }));
+    expect(debit.body).toMatchObject({ status: 'MATCHED', instructionNo: refund.instructionNo });
+    expect((await bank('GET', `/v1/bank/instructions/${refund.instructionNo}`)).body.status).toBe('CONFIRMED');
+    expect(await balance(`receiving:${world.fiscalAccountNo}`)).toBe(receivingAfter);
     await expectLedgerVerified(db());
   });
 
