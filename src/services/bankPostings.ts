@@ -16,6 +16,7 @@ import { Decimal, formatMoney } from '../domain/money';
 import { malformed } from '../domain/xmlStream';
 import type { Logger } from '../logger';
 import type { InstructionMatcher } from './bankPostingInstructions';
+import { createReturnInstruction } from './instructions';
 import { financeRecipients, type NewEvent, recordEvents } from './events';
 
 /**
@@ -344,6 +345,31 @@ export class BankPostingService {
     const outcome = await this.deps.instructions.confirmInstructionByPosting(trx, { instructionRowId: instruction.id, postingRowId: posting.id, amount: new Decimal(posting.amount), at });
     await repo.resolvePostings(trx, [{ id: posting.id, status: 'LINKED', instructionId: instruction.id, instructionNo: instruction.instructionNo }], at);
     return { status: 'LINKED', instructionNo: instruction.instructionNo, outcome };
+  }
+
+  /**
+   * RETURN (docs/settlement.md §2, contracts/decisions/0146-return-of-unidentified-credits.md):
+   * finance sends an unidentified credit back. In the caller's transaction (the maker-checker
+   * decision's), under the posting's lock: it must still be an UNIDENTIFIED credit (else
+   * ACTION_NOT_APPLICABLE). A bank REFUND instruction pays `payee` (encrypted already) from the
+   * receiving account; the UNIDENTIFIED_CREDIT entry is reversed, so the money leaves suspense and
+   * the receiving account's books at once (the instruction's confirmation later books nothing); the
+   * posting becomes RETURNED.
+   */
+  async returnUnidentified(trx: Knex.Transaction, input: { postingRowId: string; payee: { name: string; accountNo: string; bankName: string } }): Promise<{ status: 'RETURNED'; instructionNo: string }> {
+    const at = this.deps.clocks.business.now();
+    const posting = await repo.lockPosting(trx, input.postingRowId);
+    if (posting === undefined) throw new TongfuError('NOT_FOUND', 'no such bank posting', { postingRowId: input.postingRowId });
+    if (posting.status !== 'UNIDENTIFIED' || posting.direction !== 'CREDIT') {
+      throw new TongfuError('ACTION_NOT_APPLICABLE', `posting ${posting.posting_id} is a ${posting.status} ${posting.direction}: only an unidentified credit is returned`, { postingId: posting.posting_id, status: posting.status, direction: posting.direction });
+    }
+    const created = await createReturnInstruction(trx, { postingRowId: posting.id, accountNo: posting.account_no, amount: posting.amount, payee: input.payee, now: at, fieldCipher: this.deps.fieldCipher });
+    const entryId = await repo.unidentifiedCreditEntryId(trx, posting.id);
+    const original = entryId === undefined ? undefined : await findJournalEntry(trx, entryId);
+    assert(original !== undefined, `unidentified credit ${posting.posting_id} has its UNIDENTIFIED_CREDIT entry`);
+    await insertJournalEntry(trx, reversalEntry({ original, accountingDate: shanghaiDate(at), cause: { instructionId: created.instructionRowId } }), at);
+    await repo.resolvePostings(trx, [{ id: posting.id, status: 'RETURNED', instructionId: null, instructionNo: null }], at);
+    return { status: 'RETURNED', instructionNo: created.instructionNo };
   }
 
   private wire(row: repo.PostingRow): BankPostingWire {

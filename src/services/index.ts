@@ -25,6 +25,7 @@ import { createBackfillOverages } from './reconciliation/backfill';
 import { InstructionService } from './instructions';
 import { BankPostingService } from './bankPostings';
 import { SETTLEMENT_INSTRUCTIONS } from './bankPostingInstructions';
+import { instructionHandler, unidentifiedHandler } from './settlementProposals';
 
 export interface ServiceDependencies {
   db: Db;
@@ -108,6 +109,10 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
   });
   const proposals = new ProposalEngine({ db: deps.db, clocks: deps.clocks, log: deps.log });
   proposals.register(discrepancyHandler());
+  const bankPostings = new BankPostingService({ db: deps.db, clocks: deps.clocks, log: deps.log, fieldCipher, instructions: SETTLEMENT_INSTRUCTIONS });
+  // Settlement's maker-checker targets: REISSUE of an instruction, LINK / RETURN of an unidentified credit (decision 0145).
+  proposals.register(instructionHandler({ fieldCipher }));
+  proposals.register(unidentifiedHandler({ bankPostings, fieldCipher }));
   return {
     deps,
     authenticator,
@@ -141,6 +146,6 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
     statements: new StatementService({ db: deps.db, clocks: deps.clocks, log: deps.log }),
     reconciliation: new ReconciliationService({ db: deps.db, clocks: deps.clocks, log: deps.log, backfillOverages: createBackfillOverages({ receipts, clocks: deps.clocks, log: deps.log }) }),
     instructions: new InstructionService({ db: deps.db, clocks: deps.clocks, log: deps.log, fieldCipher }),
-    bankPostings: new BankPostingService({ db: deps.db, clocks: deps.clocks, log: deps.log, fieldCipher, instructions: SETTLEMENT_INSTRUCTIONS }),
+    bankPostings,
   };
 }

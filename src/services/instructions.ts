@@ -65,8 +65,9 @@ export async function instructionWires(db: Knex | Knex.Transaction, rows: readon
       deadline: formatInstant(row.deadline),
     };
     if (detail.credit_account !== null) wire.creditAccount = detail.credit_account;
-    if (row.payee_account_no !== null && row.payee_name !== null && row.payee_bank_name !== null) {
-      assert(fieldCipher !== undefined, 'a payee is shown decrypted');
+    // A payee is shown decrypted where the caller has the cipher; an event written without it (a
+    // refund confirmed by a bank posting) leaves the person's data out: GET shows it to the executor.
+    if (row.payee_account_no !== null && row.payee_name !== null && row.payee_bank_name !== null && fieldCipher !== undefined) {
       wire.payee = { name: fieldCipher.decrypt(row.payee_name), accountNo: fieldCipher.decrypt(row.payee_account_no), bankName: row.payee_bank_name };
     }
     if (row.type === 'SETTLEMENT') wire.lines = detail.lines.map((line) => ({ ...line, amount: formatMoney(new Decimal(line.amount)) }));
@@ -158,19 +159,58 @@ async function emit(
  * `instruction.created` to the executor. The maker-checker proposal's approval calls it in its
  * transaction; `actor` is the approving finance party's appId, for the log. A FAILED instruction
  * is reissued once (`reissue_of` is unique): a second reissue is ACTION_NOT_APPLICABLE, as is one
- * of an instruction that is not FAILED. Answers the new instruction's number.
+ * of an instruction that is not FAILED. `fieldCipher` shows a refund's payee in the event to the
+ * executor (a settlement has none). Answers the new instruction's number.
  */
-export async function reissueInstruction(trx: Knex.Transaction, input: { instructionRowId: string; actor: string; now: Date }): Promise<{ instructionNo: string; instructionRowId: string }> {
+export async function reissueInstruction(trx: Knex.Transaction, input: { instructionRowId: string; actor: string; now: Date; fieldCipher?: FieldCipher }): Promise<{ instructionNo: string; instructionRowId: string }> {
   const failed = await repo.findInstructionById(trx, String(input.instructionRowId), { forUpdate: true });
   if (failed === undefined) throw new TongfuError('NOT_FOUND', `no instruction ${input.instructionRowId}`, {});
   if (failed.status !== 'FAILED') throw new TongfuError('ACTION_NOT_APPLICABLE', `instruction ${failed.instruction_no} is ${failed.status}: only a FAILED instruction is reissued`, { instructionNo: failed.instruction_no, status: failed.status });
-  const existing = await trx('instructions').where({ reissue_of: failed.id }).first('instruction_no');
-  if (existing !== undefined) throw new TongfuError('ACTION_NOT_APPLICABLE', `instruction ${failed.instruction_no} was reissued already`, { instructionNo: failed.instruction_no, reissuedAs: (existing as { instruction_no: string }).instruction_no });
+  const existing = await repo.reissueOf(trx, failed.id);
+  if (existing !== undefined) throw new TongfuError('ACTION_NOT_APPLICABLE', `instruction ${failed.instruction_no} was reissued already`, { instructionNo: failed.instruction_no, reissuedAs: existing });
   const number = instructionNo(failed.type, input.now, await repo.nextInstructionSerial(trx));
   const id = await repo.insertReissue(trx, { failedId: failed.id, instructionNo: number, deadline: instructionDeadline(input.now), now: input.now });
   const created = await repo.findInstructionById(trx, id);
   assert(created !== undefined, 'the reissue was written');
-  await emit(trx, 'instruction.created', created, input.now, undefined);
+  await emit(trx, 'instruction.created', created, input.now, input.fieldCipher);
+  return { instructionNo: number, instructionRowId: id };
+}
+
+/** Why REISSUE does not apply to the instruction as it is now, or null when it does (a FAILED instruction not yet reissued). */
+export async function reissueRefusal(trx: Knex.Transaction, row: repo.InstructionRow): Promise<string | null> {
+  if (row.status !== 'FAILED') return `instruction ${row.instruction_no} is ${row.status}: only a FAILED instruction is reissued`;
+  const existing = await repo.reissueOf(trx, row.id);
+  return existing === undefined ? null : `instruction ${row.instruction_no} was reissued already as ${existing}`;
+}
+
+/**
+ * RETURN of an unidentified credit (docs/settlement.md §2, contracts/decisions/0146-return-of-unidentified-credits.md):
+ * a bank REFUND instruction — executed by the bank holding the account the credit arrived on, from
+ * that account to `payee` (name and account number already encrypted with the field cipher),
+ * for the credit's amount, naming the posting it returns — and `instruction.created` to that
+ * bank, in the caller's transaction. Answers the new instruction's row id and number.
+ */
+export async function createReturnInstruction(
+  trx: Knex.Transaction,
+  input: { postingRowId: string; accountNo: string; amount: string; payee: { name: string; accountNo: string; bankName: string }; now: Date; fieldCipher: FieldCipher },
+): Promise<{ instructionNo: string; instructionRowId: string }> {
+  const executor = await repo.bankHoldingAccount(trx, input.accountNo);
+  assert(executor !== undefined, `a bank holds account ${input.accountNo}`);
+  const number = instructionNo('REFUND', input.now, await repo.nextInstructionSerial(trx));
+  const id = await repo.insertReturnInstruction(trx, {
+    instructionNo: number,
+    executorPartyId: executor,
+    debitAccountNo: input.accountNo,
+    payee: input.payee,
+    businessDate: shanghaiDate(input.now),
+    amount: input.amount,
+    postingRowId: input.postingRowId,
+    deadline: instructionDeadline(input.now),
+    now: input.now,
+  });
+  const created = await repo.findInstructionById(trx, id);
+  assert(created !== undefined, 'the return instruction was written');
+  await emit(trx, 'instruction.created', created, input.now, input.fieldCipher);
   return { instructionNo: number, instructionRowId: id };
 }
 

@@ -98,8 +98,11 @@ export interface ProposalTargetHandler<T> {
    * stored (encrypted where personal); throws VALIDATION_FAILED. Kinds without fields answer {}.
    */
   fields(action: ProposalAction, input: Record<string, unknown>): Record<string, unknown>;
-  /** Throws ACTION_NOT_APPLICABLE when the action does not apply to the target as it is now. */
-  checkApplicable(trx: Knex.Transaction, target: T, action: ProposalAction): Promise<void>;
+  /**
+   * Throws ACTION_NOT_APPLICABLE when the action does not apply to the target as it is now;
+   * `fields` are the action's own, as `fields` answered them (LINK's instruction must be live).
+   */
+  checkApplicable(trx: Knex.Transaction, target: T, action: ProposalAction, fields?: Record<string, unknown>): Promise<void>;
   /** Executes an approved action: every write (status, journal entry, events) in `trx`. */
   execute(trx: Knex.Transaction, target: T, approved: ApprovedAction): Promise<void>;
   /** The audit log's name of the target, e.g. `discrepancy:{discrepancyId}`. */
@@ -181,7 +184,7 @@ export class ProposalEngine {
       }
       const action = input.action as ProposalAction;
       const fields = handler.fields(action, input.fields ?? {});
-      await handler.checkApplicable(trx, target, action);
+      await handler.checkApplicable(trx, target, action, fields);
       const pending = await repo.findPending(trx, kind, rowId);
       if (pending !== undefined) {
         throw new TongfuError('PROPOSAL_PENDING', `${handler.auditTarget(target)} already has a pending proposal ${pending.proposal_id}`, { proposalId: pending.proposal_id });
@@ -245,7 +248,7 @@ export class ProposalEngine {
       const before = proposalView(row);
       if (status === 'APPROVED') {
         const action = row.action as ProposalAction;
-        await handler.checkApplicable(trx, target, action);
+        await handler.checkApplicable(trx, target, action, row.fields);
         await handler.execute(trx, target, {
           proposal: before,
           action,

@@ -101,6 +101,12 @@ export async function lockPosting(trx: Knex.Transaction, rowId: string): Promise
   return result.rows[0];
 }
 
+/** One posting by its public id (any bank's: finance resolves it), locked for the rest of the transaction. */
+export async function lockPostingByPostingId(trx: Knex.Transaction, postingId: string): Promise<PostingRow | undefined> {
+  const result = await trx.raw<{ rows: PostingRow[] }>(`SELECT ${POSTING_COLUMNS} FROM bank_postings p JOIN parties b ON b.id = p.bank_party_id WHERE p.posting_id = ? FOR UPDATE OF p`, [postingId]);
+  return result.rows[0];
+}
+
 /** The UNIDENTIFIED_CREDIT entry of a posting, by its row id. */
 export async function unidentifiedCreditEntryId(trx: Knex.Transaction, postingRowId: string): Promise<string | undefined> {
   const result = await trx.raw<{ rows: Array<{ id: string }> }>(`SELECT id::text AS id FROM journal_entries WHERE bank_posting_id = ?::bigint AND kind = 'UNIDENTIFIED_CREDIT'`, [postingRowId]);

@@ -311,9 +311,9 @@ export async function insertReissue(trx: Knex.Transaction, input: { failedId: st
   const result = await trx.raw<{ rows: Array<{ id: string }> }>(
     `WITH ins AS (
        INSERT INTO instructions (instruction_no, type, status, executor_party_id, agency_party_id, agency_code, debit_account_no, credit_account_no,
-                                 payee_name, payee_account_no, payee_bank_name, business_date, amount, refund_id, reissue_of, deadline, created_at, updated_at)
+                                 payee_name, payee_account_no, payee_bank_name, business_date, amount, refund_id, returns_posting_id, reissue_of, deadline, created_at, updated_at)
        SELECT ?, type, 'CREATED', executor_party_id, agency_party_id, agency_code, debit_account_no, credit_account_no,
-              payee_name, payee_account_no, payee_bank_name, business_date, amount, refund_id, id, ?::timestamptz, ?::timestamptz, ?::timestamptz
+              payee_name, payee_account_no, payee_bank_name, business_date, amount, refund_id, returns_posting_id, id, ?::timestamptz, ?::timestamptz, ?::timestamptz
          FROM instructions WHERE id = ?::bigint
        RETURNING id
      ), lines AS (
@@ -331,6 +331,51 @@ export async function insertReissue(trx: Knex.Transaction, input: { failedId: st
     [input.instructionNo, input.deadline, input.now, input.now, input.failedId, input.failedId, input.failedId],
   );
   return result.rows[0]?.id as string;
+}
+
+/** The number of the instruction that reissues `failedId`, if it was reissued. */
+export async function reissueOf(db: Queryable, failedId: string): Promise<string | undefined> {
+  const result = await db.raw<{ rows: Array<{ instruction_no: string }> }>('SELECT instruction_no FROM instructions WHERE reissue_of = ?::bigint', [failedId]);
+  return result.rows[0]?.instruction_no;
+}
+
+/**
+ * A bank REFUND instruction returning an unidentified credit (migration 20261202011000): the bank
+ * holding the account executes it, from that account to the payee (name and account number
+ * already encrypted). Answers its row id.
+ */
+export async function insertReturnInstruction(
+  trx: Knex.Transaction,
+  input: { instructionNo: string; executorPartyId: string; debitAccountNo: string; payee: { name: string; accountNo: string; bankName: string }; businessDate: string; amount: string; postingRowId: string; deadline: Date; now: Date },
+): Promise<string> {
+  const [row] = (await trx('instructions')
+    .insert({
+      instruction_no: input.instructionNo,
+      type: 'REFUND',
+      status: 'CREATED',
+      executor_party_id: input.executorPartyId,
+      debit_account_no: input.debitAccountNo,
+      payee_name: input.payee.name,
+      payee_account_no: input.payee.accountNo,
+      payee_bank_name: input.payee.bankName,
+      business_date: input.businessDate,
+      amount: input.amount,
+      returns_posting_id: input.postingRowId,
+      deadline: input.deadline,
+      created_at: input.now,
+      updated_at: input.now,
+    })
+    .returning(trx.raw('id::text AS id'))) as Array<{ id: string }>;
+  return (row as { id: string }).id;
+}
+
+/** The bank party holding an account, by the account's bank code. */
+export async function bankHoldingAccount(db: Queryable, accountNo: string): Promise<string | undefined> {
+  const result = await db.raw<{ rows: Array<{ id: string }> }>(
+    `SELECT p.id::text AS id FROM accounts a JOIN parties p ON p.role = 'bank' AND p.code = a.bank_code WHERE a.account_no = ?`,
+    [accountNo],
+  );
+  return result.rows[0]?.id;
 }
 
 /** Marks every CREATED or EXECUTED instruction whose deadline is at or before `now` UNCONFIRMED; answers how many. */
