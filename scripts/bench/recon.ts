@@ -240,9 +240,10 @@ async function benchSize(
 }
 
 /** The service's Node.js processes (the PORT in their environment, main.ts in their command line) and their RSS, kB. */
-function serviceMemory(port: number): { rssKb: number; hwmKb: number; processes: number } {
+function serviceMemory(port: number): { rssKb: number; hwmKb: number; maxHwmKb: number; processes: number } {
   let rssKb = 0;
   let hwmKb = 0;
+  let maxHwmKb = 0;
   let processes = 0;
   for (const pid of fs.readdirSync('/proc').filter((name) => /^[0-9]+$/.test(name))) {
     try {
@@ -250,13 +251,15 @@ function serviceMemory(port: number): { rssKb: number; hwmKb: number; processes:
       if (!environ.split('\0').includes(`PORT=${port}`) || !fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('main.ts')) continue;
       const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
       rssKb += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      hwmKb += Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      const processHwmKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      hwmKb += processHwmKb;
+      maxHwmKb = Math.max(maxHwmKb, processHwmKb);
       processes += 1;
     } catch {
       // gone, or not ours to read
     }
   }
-  return { rssKb, hwmKb, processes };
+  return { rssKb, hwmKb, maxHwmKb, processes };
 }
 
 async function uploadAndRun(target: { baseUrl: string }, agency: Credentials & { code: string }, businessDate: string, file: string): Promise<Record<string, unknown>> {
@@ -282,7 +285,7 @@ async function uploadAndRun(target: { baseUrl: string }, agency: Credentials & {
       if (poll.status === 200 && runBody?.status && runBody.status !== 'RUNNING') {
         const totalSeconds = seconds(started);
         const memory = serviceMemory(port);
-        return { uploadSeconds, totalSeconds, run: runBody, peakRssMb: { sampledSumOfProcesses: Math.round(peakSumRssKb / 1024), sumOfPerProcessHighWater: Math.round(memory.hwmKb / 1024), processes: memory.processes } };
+        return { uploadSeconds, totalSeconds, run: runBody, peakRssMb: { sampledSumOfProcesses: Math.round(peakSumRssKb / 1024), sumOfPerProcessHighWater: Math.round(memory.hwmKb / 1024), largestProcessHighWater: Math.round(memory.maxHwmKb / 1024), processes: memory.processes } };
       }
       if (Date.now() > deadline) throw new Error(`the run did not finish in time; last answer ${poll.status} ${JSON.stringify(poll.body).slice(0, 300)}`);
       await new Promise((resolve) => setTimeout(resolve, 500));
@@ -354,7 +357,8 @@ async function main(): Promise<void> {
         'R s': f.baseline.totalSeconds,
         'run s': typeof f.run.totalSeconds === 'number' ? (f.run.totalSeconds as number) : 'n/a',
         'run / R': verdict.ratio[size] ?? 'n/a',
-        'peak RSS MB': verdict.peakRssMb[size] ?? 'n/a',
+        'peak RSS MB (sum)': verdict.peakRssMb[size] ?? 'n/a',
+        'largest process MB': (f.run.peakRssMb as { largestProcessHighWater?: number } | undefined)?.largestProcessHighWater ?? 'n/a',
       })),
     );
     process.stdout.write(`\nledger verify after the run: ${verified.ok ? 'ok' : `BROKEN ${verified.broken.join(', ')}`}\nwritten to ${path.relative(process.cwd(), file)}\n`);

@@ -60,6 +60,28 @@ export async function currentStatement(db: Queryable, agencyPartyId: string, bus
     .first<StatementRow | undefined>('id', 'statement_id', 'file_seq', 'pay_total');
 }
 
+/**
+ * Gives the planner the statement's lines before the run plans its joins: when the statement came
+ * in after `agency_statement_lines` was last analyzed, ANALYZE it (a fixed-size sample, however
+ * big the table). Without statistics for a just-loaded statement the planner estimates its lines
+ * at a handful and may scan them once per payment — a 100,000-line run never finished that way
+ * (contracts/decisions/0142-reconcile-run-plans.md). Runs outside the run's transaction, so its
+ * lock is held for the ANALYZE alone; a role that does not own the table gets a warning, not an
+ * error. Answers whether it analyzed.
+ */
+export async function analyzeLinesIfStale(db: Queryable, statementRowId: string): Promise<boolean> {
+  const result = await run<{ stale: boolean }>(
+    db,
+    `SELECT s.received_at > COALESCE(GREATEST(t.last_analyze, t.last_autoanalyze), '-infinity') AS stale
+       FROM agency_statements s, pg_stat_user_tables t
+      WHERE s.id = :statement AND t.relid = CAST('agency_statement_lines' AS regclass)`,
+    { statement: statementRowId },
+  );
+  if (result.rows[0]?.stale !== true) return false;
+  await db.raw('ANALYZE agency_statement_lines');
+  return true;
+}
+
 // ---- runs -------------------------------------------------------------------------------------------
 
 export interface RunRow {

@@ -102,6 +102,14 @@ async function backfillPage(trx: Knex.Transaction, ctx: BackfillContext, lines: 
 
   // Step 2 before step 3: a concurrent online posting of one of these notices waits on its lock
   // before it binds its key, so the key INSERT below never waits on a posting that waits on us.
+  const pageStartedMs = performance.now();
+  const ms: Record<string, number> = {};
+  let markMs = pageStartedMs;
+  const mark = (part: string): void => {
+    const nowMs = performance.now();
+    ms[part] = Math.round(nowMs - markMs);
+    markMs = nowMs;
+  };
   const validCodes = [...new Set(lines.map((line) => line.pay_code).filter((payCode) => isValidPayCode(payCode)))];
   const notices = new Map<string, ReadNotice>();
   for (const row of await repo.lockNoticesByPayCode(trx, validCodes)) {
@@ -109,6 +117,7 @@ async function backfillPage(trx: Knex.Transaction, ctx: BackfillContext, lines: 
     if (notice !== null) notices.set(row.pay_code, notice);
   }
 
+  mark('lockMs');
   const claimed = await repo.claimKeys(trx, ctx.agencyPartyId, lines.map((line) => ({ agency_txn_id: line.agency_txn_id, payment_row_id: line.payment_row_id })), ctx.now);
   const bound = lines.filter((line) => claimed.has(line.agency_txn_id));
   if (bound.length < lines.length) {
@@ -116,9 +125,11 @@ async function backfillPage(trx: Knex.Transaction, ctx: BackfillContext, lines: 
   }
   if (bound.length === 0) return { count: 0, amount: ZERO };
 
+  mark('claimMs');
   const accountingDate = shanghaiDate(ctx.now);
   const decided = bound.map((line) => decide(line, notices, ctx, accountingDate, deps));
 
+  mark('decideMs');
   // Receipts: prepared concurrently so that the serials they need come in one draw.
   const receipts = new Map<string, PreparedReceipt>();
   await Promise.all(
@@ -149,6 +160,7 @@ async function backfillPage(trx: Knex.Transaction, ctx: BackfillContext, lines: 
     }),
   );
 
+  mark('receiptsMs');
   await repo.insertPayments(
     trx,
     ctx,
@@ -200,6 +212,7 @@ async function backfillPage(trx: Knex.Transaction, ctx: BackfillContext, lines: 
   await insertReceipts(trx, [...receipts.values()]);
   await insertPaymentJournalEntries(trx, decided.map((item) => item.entry), ctx.now);
 
+  mark('writeMs');
   // Events as the posting emits them (docs/lifecycle.md §5): payment.succeeded to the unit and
   // the agency; payment.unapplied to the agency and every finance party.
   const finance = unapplied.length > 0 ? await financeRecipients(trx) : [];
@@ -213,6 +226,7 @@ async function backfillPage(trx: Knex.Transaction, ctx: BackfillContext, lines: 
   });
   await recordEvents(trx, events);
 
+  mark('eventsMs');
   await repo.insertMatches(trx, ctx, decided.map(({ line }) => ({ payment_row_id: line.payment_row_id, line_no: line.line_no })));
   const realNow = deps.clocks.real.now();
   await repo.insertOverageDiscrepancies(
@@ -221,8 +235,9 @@ async function backfillPage(trx: Knex.Transaction, ctx: BackfillContext, lines: 
     decided.map(({ line }) => ({ discrepancy_id: newDiscrepancyId(realNow), agency_txn_id: line.agency_txn_id, payment_row_id: line.payment_row_id, line_no: line.line_no, pay_code: line.pay_code, amount: line.amount })),
   );
 
+  mark('matchesMs');
   const amount = sumMoney(decided.map((item) => item.payment.amount));
-  deps.log.debug({ statementRowId: ctx.statementRowId, count: decided.length, succeeded: applied.length, unapplied: unapplied.length, amount: formatMoney(amount) }, 'backfill page written');
+  deps.log.debug({ statementRowId: ctx.statementRowId, count: decided.length, succeeded: applied.length, unapplied: unapplied.length, amount: formatMoney(amount), ...ms }, 'backfill page written');
   return { count: decided.length, amount };
 }
 

@@ -63,6 +63,11 @@ export class ReconciliationService {
     const { db, clocks } = this.deps;
     const agency = await repo.findAgency(db, agencyCode);
     if (!agency) throw new TongfuError('NOT_FOUND', `no agency is registered with code ${agencyCode}`);
+    const pending = await repo.currentStatement(db, agency.partyId, businessDate);
+    if (pending) {
+      const analyzeStartedMs = performance.now();
+      if (await repo.analyzeLinesIfStale(db, pending.id)) this.deps.log.info({ agencyCode, businessDate, analyzeMs: Math.round(performance.now() - analyzeStartedMs) }, 'statement lines analyzed before the run');
+    }
     return db.transaction(async (trx) => {
       await trx.raw(`SET LOCAL statement_timeout = '${RUN_STATEMENT_TIMEOUT}'`);
       await lockAgencyDateInTransaction(trx, agency.code, businessDate);
@@ -77,23 +82,34 @@ export class ReconciliationService {
         await repo.finishRun(trx, runRowId, { status: 'STATEMENT_MISSING', outcomes: zeroOutcomes(), platformTotal, statementTotal: null, finishedAt: clocks.business.now() });
       } else {
         const params: StepParams = { agency: agency.partyId, agencyCode: agency.code, date: businessDate, statement: statement.id, run: runRowId, runId, now: startedAt };
+        // Each step's time, logged once per run (docs/reconciliation.md §4: where a big run's time goes).
+        const timings: Record<string, number> = {};
+        let stepStartedMs = performance.now();
+        const timed = async <T>(step: string, work: () => Promise<T>): Promise<T> => {
+          const result = await work();
+          const nowMs = performance.now();
+          timings[step] = Math.round(nowMs - stepStartedMs);
+          stepStartedMs = nowMs;
+          return result;
+        };
         if (previous?.statement_id != null && previous.statement_id !== statement.id) {
-          const superseded = await repo.supersedeEarlierStatements(trx, params);
+          const superseded = await timed('supersedeMs', () => repo.supersedeEarlierStatements(trx, params));
           this.deps.log.info({ agencyCode, businessDate, ...superseded }, 'a newer statement supersedes the last run');
         }
-        await this.deps.backfillOverages(trx, { agencyPartyId: agency.partyId, agencyCode: agency.code, businessDate, statementRowId: statement.id, runRowId, now: startedAt });
-        await repo.insertMatches(trx, params);
-        await repo.autoResolveMatchedCarryOvers(trx, params);
-        await repo.settleCarriedIn(trx, params);
-        await repo.upsertLineDiscrepancies(trx, params);
-        const refunds = await reconcileRefundLines(trx, params);
-        await repo.carryShortages(trx, params);
-        const lines = await repo.payLineTallies(trx, params);
-        const payments = await repo.paymentTallies(trx, params);
+        await timed('backfillMs', () => this.deps.backfillOverages(trx, { agencyPartyId: agency.partyId, agencyCode: agency.code, businessDate, statementRowId: statement.id, runRowId, now: startedAt }));
+        await timed('matchMs', () => repo.insertMatches(trx, params));
+        await timed('autoResolveMs', () => repo.autoResolveMatchedCarryOvers(trx, params));
+        await timed('carriedInMs', () => repo.settleCarriedIn(trx, params));
+        await timed('lineDiscrepanciesMs', () => repo.upsertLineDiscrepancies(trx, params));
+        const refunds = await timed('refundsMs', () => reconcileRefundLines(trx, params));
+        await timed('shortagesMs', () => repo.carryShortages(trx, params));
+        const lines = await timed('lineTalliesMs', () => repo.payLineTallies(trx, params));
+        const payments = await timed('paymentTalliesMs', () => repo.paymentTallies(trx, params));
         const outcomes = { ...zeroOutcomes(), ...lines.tallies, ...refunds, ...payments };
         const platformTotal = await sumMoney(trx, [lines.platformAmount, payments.CARRIED_OVER.amount, payments.SHORTAGE.amount]);
         const open = await repo.hasOpenDiscrepancy(trx, params);
         await repo.finishRun(trx, runRowId, { status: open ? 'UNBALANCED' : 'BALANCED', outcomes, platformTotal, statementTotal: statement.pay_total, finishedAt: clocks.business.now() });
+        this.deps.log.info({ agencyCode, businessDate, runId, ...timings }, 'reconcile run steps');
       }
       const run = runView(await repo.findRun(trx, runRowId));
       const recipients = [{ partyId: agency.partyId }, ...(await financeRecipients(trx))];
