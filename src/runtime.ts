@@ -22,7 +22,6 @@ import { clientAddressOf } from './net/addresses';
 import { buildServices, Services } from './services';
 import { CallbackDeliveryWorker } from './workers/callbackDelivery';
 import { EventSequencerLoop } from './workers/eventSequencer';
-import { collectStartUpGarbage } from './memory';
 
 export interface Runtime {
   app: Koa;
@@ -153,11 +152,7 @@ async function assembleRuntime(
       eventSequencer.start();
       callbackWorker.start();
       jobRequests.start();
-      void scheduler
-        .catchUp()
-        .catch((error: unknown) => log.error({ err: error }, 'job catch-up failed'))
-        // The catch-up's jobs leave their garbage in an otherwise idle process: collect it once (decision 0079).
-        .finally(() => collectStartUpGarbage());
+      void scheduler.catchUp().catch((error: unknown) => log.error({ err: error }, 'job catch-up failed'));
     },
     async stopBackground(graceMs: number) {
       if (!backgroundStarted) return;
