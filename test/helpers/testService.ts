@@ -57,7 +57,7 @@ export async function startTestService(
   const business = new ManualClock(options.businessNow ?? new Date());
   const real = options.real ?? { now: () => new Date() };
   const opened: OpenedDatabase = { db: database.db, connectionString: database.connectionString, embedded: undefined, close: () => (options.database === undefined ? database.drop() : Promise.resolve()) };
-  const runtime = await startRuntime(config, pino({ level: 'silent' }), { database: opened, clocks: { business, real }, ...(options.extraRoutes ? { extraRoutes: options.extraRoutes } : {}) });
+  const runtime = await startRuntime(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), { database: opened, clocks: { business, real }, ...(options.extraRoutes ? { extraRoutes: options.extraRoutes } : {}) });
   const server = http.createServer(runtime.app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
