@@ -13,6 +13,7 @@ import { type RecognitionItem, settlementConfirmedEntry, settlementExecutedEntry
 import { Decimal, formatMoney } from '../domain/money';
 import type { Logger } from '../logger';
 import { type EventRecipient, financeRecipients, type NewEvent, recordEvents } from './events';
+import { storeSettledRevenueShares } from './revenueShares';
 
 /**
  * Instructions (指令, docs/settlement.md §1): the settle job's instructions, the executor's result
@@ -98,7 +99,8 @@ export async function findLiveInstructionForPosting(trx: Knex.Transaction, input
  * A bank posting matched instruction `instructionRowId` (found by findLiveInstructionForPosting in
  * the same transaction). Equal amount: CONFIRMED — for a settlement, SETTLEMENT_EXECUTED is written
  * first if the executor never reported (docs/settlement.md §6 "or confirmed first"), then
- * SETTLEMENT_CONFIRMED with the revenue of every item share (notice_item_shares, decision 0076);
+ * SETTLEMENT_CONFIRMED with the revenue of every item share (notice_item_shares, decision 0076),
+ * and the same shares stored per item (settled_revenue_shares, decision 0155);
  * `instruction.confirmed` to the executor and finance. Another amount: MISMATCHED, no entry (the
  * posting's discrepancy is the bank postings' to raise), `instruction.mismatched` to the executor
  * and finance. The journal entries are written once per instruction, so a retry writes nothing
@@ -124,7 +126,8 @@ export async function confirmInstructionByPosting(
     assert(row.agency_code !== null && row.credit_account_no !== null, 'a settlement names its agency and receiving account');
     const settled = new Decimal(row.amount);
     await insertJournalEntry(trx, settlementExecutedEntry({ instructionId: row.id, agencyCode: row.agency_code, receivingAccountNo: row.credit_account_no, amount: settled, accountingDate }), input.at);
-    const items: RecognitionItem[] = (await repo.settledItemsForRecognition(trx, row.id)).map((item) => ({
+    const settledItems = await repo.settledItemsForRecognition(trx, row.id);
+    const items: RecognitionItem[] = settledItems.map((item) => ({
       amount: new Decimal(item.amount),
       incomeSortCode: item.income_sort_code,
       budgetLevel: Number(item.budget_level),
@@ -132,6 +135,7 @@ export async function confirmInstructionByPosting(
     }));
     const confirmed = settlementConfirmedEntry({ instructionId: row.id, receivingAccountNo: row.credit_account_no, amount: settled, items, accountingDate });
     await insertJournalEntry(trx, confirmed.entry, input.at);
+    await storeSettledRevenueShares(trx, { instructionId: row.id, businessDate: row.business_date, items: settledItems, recognition: confirmed.recognition, at: input.at });
   }
   await repo.updateInstruction(trx, row.id, { status, confirmed_at: input.at, updated_at: input.at });
   await emit(trx, 'instruction.confirmed', { ...row, status, confirmed_at: input.at }, input.at, undefined);

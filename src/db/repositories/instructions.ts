@@ -292,9 +292,18 @@ export async function nextInstructionSerial(db: Queryable): Promise<number> {
 }
 
 /** A settlement's payment items with what recognition needs: budget level, income sort code, the snapshotted shares. */
-export async function settledItemsForRecognition(db: Queryable, instructionId: string): Promise<Array<{ amount: string; income_sort_code: string; budget_level: number; shares: Array<{ budgetLevel: number; ratio: string }> | null }>> {
-  const result = await db.raw<{ rows: Array<{ amount: string; income_sort_code: string; budget_level: number; shares: Array<{ budgetLevel: number; ratio: string }> | null }> }>(
-    `SELECT x.amount::text AS amount, n.income_sort_code, n.budget_level,
+export interface SettledItemForRecognition {
+  payment_id: string;
+  line_position: number;
+  amount: string;
+  income_sort_code: string;
+  budget_level: number;
+  shares: Array<{ budgetLevel: number; ratio: string }> | null;
+}
+
+export async function settledItemsForRecognition(db: Queryable, instructionId: string): Promise<SettledItemForRecognition[]> {
+  const result = await db.raw<{ rows: SettledItemForRecognition[] }>(
+    `SELECT x.payment_id::text AS payment_id, x.line_position, x.amount::text AS amount, n.income_sort_code, n.budget_level,
             (SELECT json_agg(json_build_object('budgetLevel', s.budget_level, 'ratio', s.ratio::text) ORDER BY s.position)
                FROM notice_item_shares s WHERE s.notice_id = x.notice_id AND s.line_position = x.line_position) AS shares
        FROM instruction_payment_items x

@@ -342,6 +342,7 @@ const PENDING = prefixLiteral('revenuePending');
 const UNAPPLIED = prefixLiteral('suspenseUnapplied');
 const IN_TRANSIT = prefixLiteral('inTransit');
 const RECEIVING = prefixLiteral('receiving');
+const REVENUE = prefixLiteral('revenue');
 /** The one unidentified suspense account, as an SQL literal. */
 const UNIDENTIFIED = `'${ACCOUNTS.suspenseUnidentified()}'`;
 /** The kinds of a payment's posting entry, as an SQL list. */
@@ -567,6 +568,47 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
          AND (i.amount <> (SELECT COALESCE(sum(amount), 0) FROM instruction_lines WHERE instruction_id = i.id)
               OR i.amount <> (SELECT COALESCE(sum(amount), 0) FROM instruction_payment_items WHERE instruction_id = i.id))
        ORDER BY i.id
+       LIMIT @limit`,
+  },
+  {
+    // docs/settlement.md §4, contracts/decisions/0155-settled-revenue-shares.md.
+    name: 'settledShares',
+    invariant: "each confirmed settlement's payment items are stored per budget level, each item's shares adding up to its settled amount, and the stored shares add up, per revenue account, to what SETTLEMENT_CONFIRMED entries credited it",
+    sql: `
+      WITH items AS (
+        SELECT x.instruction_id, x.payment_id, x.line_position, x.amount
+          FROM instructions s JOIN instruction_payment_items x ON x.instruction_id = s.id
+         WHERE s.type = 'SETTLEMENT' AND s.status = 'CONFIRMED'
+      ), stored AS (
+        SELECT instruction_id, payment_id, line_position, sum(amount) AS amount
+          FROM settled_revenue_shares GROUP BY instruction_id, payment_id, line_position
+      ), by_item AS (
+        SELECT 'instruction ' || i.instruction_no || ' payment ' || COALESCE(x.payment_id, y.payment_id) || ' line ' || COALESCE(x.line_position, y.line_position) AS subject,
+               json_build_object('settled', x.amount::text, 'shares', y.amount::text) AS detail
+          FROM items x FULL JOIN stored y ON y.instruction_id = x.instruction_id AND y.payment_id = x.payment_id AND y.line_position = x.line_position
+          JOIN instructions i ON i.id = COALESCE(x.instruction_id, y.instruction_id)
+         WHERE x.amount IS DISTINCT FROM y.amount
+      ), ledger AS (
+        SELECT l.account, sum(CASE l.side WHEN 'CREDIT' THEN l.amount ELSE -l.amount END) AS amount
+          FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id
+         WHERE e.kind = '${JOURNAL_ENTRY_KINDS.settlementConfirmed}' AND starts_with(l.account, ${REVENUE})
+         GROUP BY l.account
+      ), shares AS (
+        SELECT ${REVENUE} || n.receiving_account_no || ':' || r.budget_level || ':' || n.income_sort_code AS account, sum(r.amount) AS amount
+          FROM settled_revenue_shares r
+          JOIN instruction_payment_items x ON x.instruction_id = r.instruction_id AND x.payment_id = r.payment_id AND x.line_position = r.line_position
+          JOIN notice_items n ON n.notice_id = x.notice_id AND n.position = x.line_position
+         GROUP BY 1
+      ), by_account AS (
+        SELECT 'account ' || COALESCE(l.account, h.account) AS subject,
+               json_build_object('ledger', COALESCE(l.amount, 0)::text, 'shares', COALESCE(h.amount, 0)::text) AS detail
+          FROM ledger l FULL JOIN shares h ON h.account = l.account
+         WHERE COALESCE(l.amount, 0) <> COALESCE(h.amount, 0)
+      )
+      SELECT subject, detail FROM by_item
+      UNION ALL
+      SELECT subject, detail FROM by_account
+       ORDER BY 1
        LIMIT @limit`,
   },
   {
