@@ -16,6 +16,7 @@ import { NONCE_TIMESTAMP_WINDOW_SECONDS } from './nonces';
 import { PublicLookupLimiter } from './publicLookupLimits';
 import { PaymentService } from './payments';
 import { DailyCloseService } from './dailyCloses';
+import { RevenueReportService } from './revenueReports';
 import { ReceiptService } from './receipts';
 import { DiscrepancyService, discrepancyHandler } from './discrepancies';
 import { ProposalEngine } from './proposals';
@@ -76,6 +77,7 @@ export interface Services {
   discrepancies: DiscrepancyService;
   /** The daily close (docs/settlement.md §5): sealing dates, the finance reads, `close verify`. */
   dailyCloses: DailyCloseService;
+  revenueReports: RevenueReportService;
   /** Agency statements (docs/reconciliation.md §1): upload and inbox loads, reads. */
   statements: StatementService;
   /** The nightly reconcile run and reconciliation's reads (docs/reconciliation.md §2). */
@@ -142,6 +144,7 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
     payments: new PaymentService({ db: deps.db, clocks: deps.clocks, log: deps.log, receipts, fieldCipher }),
     proposals,
     discrepancies: new DiscrepancyService({ db: deps.db, clocks: deps.clocks, log: deps.log }),
+    revenueReports: new RevenueReportService({ db: deps.db }),
     dailyCloses: new DailyCloseService({ db: deps.db, clocks: deps.clocks, log: deps.log, signer: platformKeys.signer, platformKeys }),
     statements: new StatementService({ db: deps.db, clocks: deps.clocks, log: deps.log }),
     reconciliation: new ReconciliationService({ db: deps.db, clocks: deps.clocks, log: deps.log, backfillOverages: createBackfillOverages({ receipts, clocks: deps.clocks, log: deps.log }) }),

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { Queryable } from '../database';
 
 /**
  * Settled revenue by budget level (migration 20261203000200, docs/settlement.md §4): the shares a
@@ -40,4 +41,96 @@ export async function insertSettledRevenueShares(
       ],
     );
   }
+}
+
+// ---- the revenue report (docs/settlement.md §4) -----------------------------------------------
+
+/**
+ * The SQL of each key column, over `p` (payments), `t` (notices) and `n` (notice_items). Names
+ * (itemName, unitName) are not keys: they are read beside the codes, the latest item version's
+ * name for an item.
+ */
+const KEY_SQL: Record<string, string> = {
+  itemCode: 'n.item_code',
+  incomeSortCode: 'n.income_sort_code',
+  budgetLevel: 'n.budget_level::int',
+  unitCode: 't.unit_code',
+  regionCode: 't.region_code',
+  agencyCode: 'p.agency_code',
+  receivingAccountNo: 'n.receiving_account_no',
+  businessDate: "to_char(p.business_date, 'YYYY-MM-DD')",
+};
+const NAME_SQL: Record<string, string> = {
+  itemName: '(array_agg(n.item_name ORDER BY n.item_version DESC, n.notice_id DESC))[1]',
+  unitName: 'min(t.unit_name)',
+};
+
+/** An applied payment that still stands (backfills included, UNAPPLIED and REVERSED excluded). */
+const APPLIED_PAYMENT = "p.unapplied_reason IS NULL AND p.status <> 'REVERSED'";
+
+function keySelect(keys: readonly string[]): { select: string; groupBy: string } {
+  for (const key of keys) if (KEY_SQL[key] === undefined) throw new Error(`invariant broken: unknown report key ${key}`);
+  return {
+    select: keys.map((key) => `${KEY_SQL[key]} AS "${key}"`).join(', '),
+    groupBy: keys.map((key) => KEY_SQL[key]).join(', '),
+  };
+}
+
+export type ReportGroupRow = Record<string, string | number | null>;
+
+/**
+ * Collected money per group: the items (amount and late fee) of the standing applied payments
+ * whose business date is in [from, to], and how many payments. `keys` are the identifying columns
+ * (codes), `names` the names read beside them.
+ */
+export async function collectedByGroup(db: Queryable, input: { keys: readonly string[]; names: readonly string[]; from: string; to: string }): Promise<Array<ReportGroupRow & { payment_count: number; collected: string }>> {
+  const { select, groupBy } = keySelect(input.keys);
+  const names = input.names.map((name) => `${NAME_SQL[name] as string} AS "${name}"`);
+  const result = await db.raw<{ rows: Array<ReportGroupRow & { payment_count: number; collected: string }> }>(
+    `SELECT ${[select, ...names].filter((part) => part !== '').join(', ')}${select === '' && names.length === 0 ? '' : ','}
+            count(DISTINCT p.id)::int AS payment_count, sum(n.amount + COALESCE(n.late_fee_paid, 0))::text AS collected
+       FROM payments p
+       JOIN notices t ON t.id = p.notice_id
+       JOIN notice_items n ON n.notice_id = p.notice_id
+      WHERE ${APPLIED_PAYMENT} AND p.business_date BETWEEN ?::date AND ?::date
+      ${groupBy === '' ? '' : `GROUP BY ${groupBy}`}`,
+    [input.from, input.to],
+  );
+  return result.rows.filter((row) => row.collected !== null);
+}
+
+/** Settled money per group and recognised budget level: the stored shares of payments whose business date is in [from, to]. */
+export async function settledByGroup(db: Queryable, input: { keys: readonly string[]; from: string; to: string }): Promise<Array<ReportGroupRow & { share_level: number; settled: string }>> {
+  const { select, groupBy } = keySelect(input.keys);
+  const result = await db.raw<{ rows: Array<ReportGroupRow & { share_level: number; settled: string }> }>(
+    `SELECT ${select}${select === '' ? '' : ','} r.budget_level::int AS share_level, sum(r.amount)::text AS settled
+       FROM settled_revenue_shares r
+       JOIN payments p ON p.id = r.payment_id
+       JOIN notices t ON t.id = p.notice_id
+       JOIN notice_items n ON n.notice_id = p.notice_id AND n.position = r.line_position
+      WHERE p.business_date BETWEEN ?::date AND ?::date
+      GROUP BY ${groupBy === '' ? '' : `${groupBy}, `}r.budget_level`,
+    [input.from, input.to],
+  );
+  return result.rows;
+}
+
+/**
+ * The SUCCEEDED refunds of standing applied payments whose business date is in [from, to], one row
+ * per refund and item of its payment, in item order, with what the item earned (amount and late
+ * fee): the caller spreads each refund over its items.
+ */
+export async function refundedItems(db: Queryable, input: { keys: readonly string[]; from: string; to: string }): Promise<Array<ReportGroupRow & { refund_id: string; refund_amount: string; earned: string }>> {
+  const { select } = keySelect(input.keys);
+  const result = await db.raw<{ rows: Array<ReportGroupRow & { refund_id: string; refund_amount: string; earned: string }> }>(
+    `SELECT ${select}${select === '' ? '' : ','} f.id::text AS refund_id, f.amount::text AS refund_amount, (n.amount + COALESCE(n.late_fee_paid, 0))::text AS earned
+       FROM refunds f
+       JOIN payments p ON p.id = f.payment_id
+       JOIN notices t ON t.id = p.notice_id
+       JOIN notice_items n ON n.notice_id = p.notice_id
+      WHERE f.status = 'SUCCEEDED' AND ${APPLIED_PAYMENT} AND p.business_date BETWEEN ?::date AND ?::date
+      ORDER BY f.id, n.position`,
+    [input.from, input.to],
+  );
+  return result.rows;
 }

@@ -11,6 +11,7 @@ import { financeCloseRoutes } from './financeCloses';
 import { financeRoutes } from './finance';
 import { financeDeliveryRoutes } from './financeDeliveries';
 import { financeDiscrepancyRoutes } from './financeDiscrepancies';
+import { financeReportRoutes } from './financeReports';
 import { financeSettlementProposalRoutes } from './financeSettlementProposals';
 import { instructionRoutes } from './instructions';
 import { platformRoutes } from './platform';
@@ -21,5 +22,5 @@ import { unitRoutes } from './unit';
 
 /** Every route, from the file named after its party. */
 export function buildRoutes(services: Services): Array<RouteDefinition | StreamedRouteDefinition> {
-  return [...platformRoutes(services), ...financeRoutes(services), ...unitRoutes(services), ...agencyRoutes(services), ...agencyPaymentRoutes(services), ...agencyStatementRoutes(services), ...publicRoutes(services), ...receiptRoutes(services), ...eventRoutes(services), ...financeDeliveryRoutes(services), ...financeAuditRoutes(services), ...financeDiscrepancyRoutes(services), ...financeCloseRoutes(services), ...reconciliationRoutes(services), ...instructionRoutes(services), ...bankRoutes(services), ...financeSettlementProposalRoutes(services)];
+  return [...platformRoutes(services), ...financeRoutes(services), ...unitRoutes(services), ...agencyRoutes(services), ...agencyPaymentRoutes(services), ...agencyStatementRoutes(services), ...publicRoutes(services), ...receiptRoutes(services), ...eventRoutes(services), ...financeDeliveryRoutes(services), ...financeAuditRoutes(services), ...financeDiscrepancyRoutes(services), ...financeCloseRoutes(services), ...reconciliationRoutes(services), ...instructionRoutes(services), ...bankRoutes(services), ...financeSettlementProposalRoutes(services), ...financeReportRoutes(services)];
 }

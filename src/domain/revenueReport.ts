@@ -1,0 +1,234 @@
+/**
+ * The revenue report (docs/settlement.md §4, contracts/decisions/0156-revenue-report.md): its
+ * query, how the figures of one group are put together, and the CSV. Pure: the facts come from the
+ * database (src/db/repositories/revenue.ts), grouped there.
+ */
+import { isValidDate } from './businessDate';
+import { type FieldProblem, validationFailed } from './errors';
+import { type Decimal, formatMoney, ZERO } from './money';
+
+/** What a report may be grouped by, in the order docs/settlement.md §4 lists them. */
+export const REVENUE_GROUP_KEYS = ['item', 'incomeSortCode', 'budgetLevel', 'unit', 'region', 'agency', 'receivingAccount', 'businessDate'] as const;
+export type RevenueGroupKey = (typeof REVENUE_GROUP_KEYS)[number];
+
+/** The budget levels revenue is recognised at (level 0 is split into these). */
+export const RECOGNISED_BUDGET_LEVELS = [1, 2, 3, 4, 5] as const;
+
+/**
+ * The columns each grouping key puts in a row, in order: its code and, where the code has a
+ * Chinese name finance reads (an item, a unit), the name beside it.
+ */
+export const GROUP_COLUMNS: Record<RevenueGroupKey, readonly string[]> = {
+  item: ['itemCode', 'itemName'],
+  incomeSortCode: ['incomeSortCode'],
+  budgetLevel: ['budgetLevel'],
+  unit: ['unitCode', 'unitName'],
+  region: ['regionCode'],
+  agency: ['agencyCode'],
+  receivingAccount: ['receivingAccountNo'],
+  businessDate: ['businessDate'],
+};
+
+export const FIGURE_COLUMNS = ['paymentCount', 'collected', 'refunded', 'net', 'settled'] as const;
+
+export type RevenueReportFormat = 'json' | 'csv';
+
+export interface RevenueReportQuery {
+  from: string;
+  to: string;
+  groupBy: RevenueGroupKey[];
+  format: RevenueReportFormat;
+}
+
+/**
+ * Validates the query (VALIDATION_FAILED naming each bad parameter): `from` and `to` dates with
+ * from ≤ to, `groupBy` a comma list of distinct known keys (empty or absent: one row of totals),
+ * `format` json (the default) or csv.
+ */
+export function parseRevenueReportQuery(query: Record<string, unknown>): RevenueReportQuery {
+  const problems: FieldProblem[] = [];
+  const date = (name: 'from' | 'to'): string => {
+    const value = query[name];
+    if (!isValidDate(value)) problems.push({ path: `/query/${name}`, problem: 'must be a date YYYY-MM-DD' });
+    return typeof value === 'string' ? value : '';
+  };
+  const from = date('from');
+  const to = date('to');
+  if (problems.length === 0 && from > to) problems.push({ path: '/query/from', problem: `must not be after to (${to})` });
+  const groupBy: RevenueGroupKey[] = [];
+  const rawGroupBy = query.groupBy;
+  if (rawGroupBy !== undefined && typeof rawGroupBy !== 'string') {
+    problems.push({ path: '/query/groupBy', problem: 'must be one comma-separated list' });
+  } else if (rawGroupBy !== undefined && rawGroupBy !== '') {
+    for (const key of rawGroupBy.split(',')) {
+      if (!(REVENUE_GROUP_KEYS as readonly string[]).includes(key)) {
+        problems.push({ path: '/query/groupBy', problem: `${JSON.stringify(key)} is not one of ${REVENUE_GROUP_KEYS.join(', ')}` });
+      } else if (groupBy.includes(key as RevenueGroupKey)) {
+        problems.push({ path: '/query/groupBy', problem: `${key} is listed twice` });
+      } else {
+        groupBy.push(key as RevenueGroupKey);
+      }
+    }
+  }
+  const format = query.format ?? 'json';
+  if (format !== 'json' && format !== 'csv') problems.push({ path: '/query/format', problem: 'must be json or csv' });
+  if (problems.length > 0) throw validationFailed(problems);
+  return { from, to, groupBy, format: format as RevenueReportFormat };
+}
+
+/** A group's key values as the database answers them, by column (GROUP_COLUMNS). */
+export type GroupValues = Record<string, string | number | null>;
+
+/** Collected money of one group: applied payments' items (amount and late fee), backfills included. */
+export interface CollectedFact {
+  group: GroupValues;
+  paymentCount: number;
+  collected: string;
+}
+
+/** Settled money of one group at one recognised budget level (the stored shares). */
+export interface SettledFact {
+  group: GroupValues;
+  budgetLevel: number;
+  settled: string;
+}
+
+/** Refunded money of one group (SUCCEEDED refunds, spread over the payment's items). */
+export interface RefundedFact {
+  group: GroupValues;
+  refunded: Decimal;
+}
+
+export interface RevenueReportRow {
+  [column: string]: string | number | Record<string, string> | null;
+  paymentCount: number;
+  collected: string;
+  refunded: string;
+  net: string;
+  settled: string;
+  byLevel: Record<string, string>;
+}
+
+/** The key columns of a grouping, in order. */
+export function keyColumns(groupBy: readonly RevenueGroupKey[]): string[] {
+  return groupBy.flatMap((key) => GROUP_COLUMNS[key]);
+}
+
+/** The columns that identify a group (the codes; names ride along). */
+function identityColumns(groupBy: readonly RevenueGroupKey[]): string[] {
+  return groupBy.map((key) => (GROUP_COLUMNS[key] as readonly string[])[0] as string);
+}
+
+interface Accumulator {
+  values: GroupValues;
+  paymentCount: number;
+  collected: Decimal;
+  refunded: Decimal;
+  byLevel: Map<number, Decimal>;
+}
+
+/**
+ * Puts the facts together, one row per group, sorted by the group's codes in `groupBy` order
+ * (budget levels numerically): `net` = collected − refunded, `settled` = Σ byLevel. Without a
+ * grouping the report is one row of totals, zeros included.
+ */
+export function assembleRevenueRows(groupBy: readonly RevenueGroupKey[], facts: { collected: readonly CollectedFact[]; settled: readonly SettledFact[]; refunded: readonly RefundedFact[] }): RevenueReportRow[] {
+  const identity = identityColumns(groupBy);
+  const columns = keyColumns(groupBy);
+  const groups = new Map<string, Accumulator>();
+  const groupOf = (values: GroupValues): Accumulator => {
+    const id = JSON.stringify(identity.map((column) => values[column] ?? null));
+    let group = groups.get(id);
+    if (group === undefined) {
+      group = { values: Object.fromEntries(columns.map((column) => [column, values[column] ?? null])), paymentCount: 0, collected: ZERO, refunded: ZERO, byLevel: new Map() };
+      groups.set(id, group);
+    }
+    for (const column of columns) if (group.values[column] === null && values[column] !== undefined && values[column] !== null) group.values[column] = values[column] as string | number;
+    return group;
+  };
+  if (groupBy.length === 0) groupOf({});
+  for (const fact of facts.collected) {
+    const group = groupOf(fact.group);
+    group.paymentCount += fact.paymentCount;
+    group.collected = group.collected.plus(fact.collected);
+  }
+  for (const fact of facts.refunded) {
+    const group = groupOf(fact.group);
+    group.refunded = group.refunded.plus(fact.refunded);
+  }
+  for (const fact of facts.settled) {
+    const group = groupOf(fact.group);
+    group.byLevel.set(fact.budgetLevel, (group.byLevel.get(fact.budgetLevel) ?? ZERO).plus(fact.settled));
+  }
+  const rows = [...groups.values()].sort((a, b) => {
+    for (const column of identity) {
+      const x = a.values[column];
+      const y = b.values[column];
+      if (x === y) continue;
+      if (x === null) return -1;
+      if (y === null) return 1;
+      if (typeof x === 'number' && typeof y === 'number') return x - y;
+      return String(x) < String(y) ? -1 : 1;
+    }
+    return 0;
+  });
+  return rows.map((group) => {
+    const byLevel: Record<string, string> = {};
+    let settled = ZERO;
+    for (const level of RECOGNISED_BUDGET_LEVELS) {
+      const amount = group.byLevel.get(level) ?? ZERO;
+      byLevel[String(level)] = formatMoney(amount);
+      settled = settled.plus(amount);
+    }
+    return {
+      ...group.values,
+      paymentCount: group.paymentCount,
+      collected: formatMoney(group.collected),
+      refunded: formatMoney(group.refunded),
+      net: formatMoney(group.collected.minus(group.refunded)),
+      settled: formatMoney(settled),
+      byLevel,
+    };
+  });
+}
+
+/** The UTF-8 byte order mark, so spreadsheet software reads the CSV's Chinese correctly. */
+export const UTF8_BOM = '\uFEFF';
+
+/**
+ * The report as CSV (RFC 4180, CRLF line ends, UTF-8 with a BOM): a header row, then one line per
+ * row in the JSON's column order, `byLevel` as the columns `byLevel.1` … `byLevel.5`; money as
+ * two-decimal strings. A field with a comma, quote or line break is quoted; a text field starting
+ * with `=`, `+`, `-` or `@` is prefixed with `'` so no spreadsheet takes it for a formula.
+ */
+export function revenueReportCsv(groupBy: readonly RevenueGroupKey[], rows: readonly RevenueReportRow[]): string {
+  const keys = keyColumns(groupBy);
+  const header = [...keys, ...FIGURE_COLUMNS, ...RECOGNISED_BUDGET_LEVELS.map((level) => `byLevel.${level}`)];
+  const lines = [header.map(csvField).join(',')];
+  for (const row of rows) {
+    const fields = [
+      ...keys.map((column) => {
+        const value = row[column];
+        if (value === null || value === undefined) return '';
+        return typeof value === 'number' ? String(value) : csvText(String(value));
+      }),
+      String(row.paymentCount),
+      row.collected,
+      row.refunded,
+      row.net,
+      row.settled,
+      ...RECOGNISED_BUDGET_LEVELS.map((level) => row.byLevel[String(level)] ?? '0.00'),
+    ];
+    lines.push(fields.map(csvField).join(','));
+  }
+  return `${UTF8_BOM}${lines.join('\r\n')}\r\n`;
+}
+
+function csvText(value: string): string {
+  return /^[=+\-@]/.test(value) ? `'${value}` : value;
+}
+
+function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
