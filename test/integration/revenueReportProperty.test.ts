@@ -155,7 +155,7 @@ async function ledgerSettled(): Promise<LedgerFact[]> {
 const PROJECTABLE: Partial<Record<RevenueGroupKey, keyof LedgerFact>> = { businessDate: 'businessDate', agency: 'agencyCode', receivingAccount: 'receivingAccountNo', incomeSortCode: 'incomeSortCode' };
 const ROW_COLUMN: Partial<Record<RevenueGroupKey, string>> = { businessDate: 'businessDate', agency: 'agencyCode', receivingAccount: 'receivingAccountNo', incomeSortCode: 'incomeSortCode' };
 
-function add(map: Map<string, Decimal>, key: string, amount: Decimal.Value): void {
+function add(map: Map<string, Decimal>, key: string, amount: Decimal | string): void {
   map.set(key, (map.get(key) ?? new Decimal(0)).plus(amount));
 }
 function nonZero(map: Map<string, Decimal>): Record<string, string> {
