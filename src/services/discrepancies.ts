@@ -176,6 +176,12 @@ export function discrepancyHandler(): ProposalTargetHandler<repo.DiscrepancyRow>
   };
 }
 
+/**
+ * A correction of a sealed business date is not refused: like every entry for a sealed date, its
+ * entry is written on the first open date and names the discrepancy's date as its cause's
+ * (`causeDate`), so that day's close lists it under `adjustments` (docs/settlement.md §5,
+ * contracts/decisions/0157-corrections-of-sealed-dates.md).
+ */
 async function executeDiscrepancyAction(trx: Knex.Transaction, target: repo.DiscrepancyRow, approved: ApprovedAction): Promise<void> {
   const action = approved.action as DiscrepancyAction & ProposalAction;
   const accountingDate = shanghaiDate(approved.at);
@@ -238,7 +244,7 @@ async function reversePayment(trx: Knex.Transaction, target: repo.DiscrepancyRow
   assert(originalId !== undefined, `payment ${payment.payment_id} has its posting entry`);
   const original = await findJournalEntry(trx, originalId);
   assert(original !== undefined, `entry ${originalId} is stored`);
-  await insertJournalEntry(trx, reversalEntry({ original, accountingDate, cause: { discrepancyId: target.id } }), approved.at);
+  await insertJournalEntry(trx, { ...reversalEntry({ original, accountingDate, cause: { discrepancyId: target.id } }), causeDate: target.business_date }, approved.at);
 
   const wire = paymentWire(toPaymentRecord({ ...payment, status: paymentTo, refund_id: payment.refund_id }));
   const recipients = [{ partyId: payment.agency_party_id }, ...(payment.notice_unit_party_id !== null && payment.unapplied_reason === null ? [{ partyId: payment.notice_unit_party_id }] : [])];
@@ -261,7 +267,7 @@ async function bookMismatchDifference(trx: Knex.Transaction, target: repo.Discre
   const platformAmount = new Decimal(target.platform_amount);
   const statementAmount = new Decimal(target.statement_amount);
   if (platformAmount.eq(statementAmount)) return; // a pay-code mismatch of the same amount moves no money
-  await insertJournalEntry(trx, mismatchDifferenceEntry({ discrepancyId: target.id, agencyCode: target.agency_code, platformAmount, statementAmount, accountingDate }), at);
+  await insertJournalEntry(trx, { ...mismatchDifferenceEntry({ discrepancyId: target.id, agencyCode: target.agency_code, platformAmount, statementAmount, accountingDate }), causeDate: target.business_date }, at);
 }
 
 /** WRITE_OFF: the shortfall — a short payment's amount, or what a statement lacks of the platform's figure — charged to the agency. */
@@ -274,7 +280,7 @@ async function writeOffShortfall(trx: Knex.Transaction, target: repo.Discrepancy
   if (shortfall.lte(0)) return; // the statement lacks nothing
   const pending = await repo.pendingRevenueOfPayment(trx, target.payment_row_id);
   if (pending.length === 0) {
-    await insertJournalEntry(trx, writeOffEntry({ discrepancyId: target.id, agencyCode: target.agency_code, shortfall: [], unapplied: shortfall, accountingDate }), at);
+    await insertJournalEntry(trx, { ...writeOffEntry({ discrepancyId: target.id, agencyCode: target.agency_code, shortfall: [], unapplied: shortfall, accountingDate }), causeDate: target.business_date }, at);
     return;
   }
   const prefix = accountPrefix('revenuePending');
@@ -283,5 +289,5 @@ async function writeOffShortfall(trx: Knex.Transaction, target: repo.Discrepancy
   const lines = pending
     .map((line, index) => ({ receivingAccountNo: line.account.slice(prefix.length), amount: parts[index] as Decimal }))
     .filter((line) => line.amount.gt(0));
-  await insertJournalEntry(trx, writeOffEntry({ discrepancyId: target.id, agencyCode: target.agency_code, shortfall: lines, accountingDate }), at);
+  await insertJournalEntry(trx, { ...writeOffEntry({ discrepancyId: target.id, agencyCode: target.agency_code, shortfall: lines, accountingDate }), causeDate: target.business_date }, at);
 }
