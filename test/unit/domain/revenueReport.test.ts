@@ -1,0 +1,51 @@
+import { Decimal } from '../../../src/domain/money';
+import { assembleRevenueRows, parseRevenueReportQuery, revenueReportCsv, UTF8_BOM } from '../../../src/domain/revenueReport';
+
+describe('parseRevenueReportQuery', () => {
+  it('takes dates, a comma list of distinct keys and a format', () => {
+    expect(parseRevenueReportQuery({ from: '2026-11-01', to: '2026-11-30', groupBy: 'unit,item', format: 'csv' })).toEqual({ from: '2026-11-01', to: '2026-11-30', groupBy: ['unit', 'item'], format: 'csv' });
+    expect(parseRevenueReportQuery({ from: '2026-11-01', to: '2026-11-01' })).toEqual({ from: '2026-11-01', to: '2026-11-01', groupBy: [], format: 'json' });
+  });
+
+  it('names every bad parameter', () => {
+    const problems = (query: Record<string, unknown>) => {
+      try {
+        parseRevenueReportQuery(query);
+        return [];
+      } catch (error) {
+        return ((error as { details: { fields: Array<{ path: string }> } }).details.fields).map((field) => field.path);
+      }
+    };
+    expect(problems({ to: '2026-13-01', groupBy: 'item,nope,item', format: 'xlsx' })).toEqual(['/query/from', '/query/to', '/query/groupBy', '/query/groupBy', '/query/format']);
+    expect(problems({ from: '2026-11-02', to: '2026-11-01' })).toEqual(['/query/from']);
+  });
+});
+
+describe('assembleRevenueRows and the CSV', () => {
+  const rows = assembleRevenueRows(['item'], {
+    collected: [
+      { group: { itemCode: 'B', itemName: '=SUM(A1)' }, paymentCount: 2, collected: '10.00' },
+      { group: { itemCode: 'A', itemName: '收费, "甲"' }, paymentCount: 1, collected: '5.00' },
+    ],
+    settled: [
+      { group: { itemCode: 'A' }, budgetLevel: 2, settled: '2.00' },
+      { group: { itemCode: 'A' }, budgetLevel: 3, settled: '3.00' },
+    ],
+    refunded: [{ group: { itemCode: 'B' }, refunded: new Decimal('1.25') }],
+  });
+
+  it('puts each group together, sorted by code, net and settled derived', () => {
+    expect(rows).toEqual([
+      { itemCode: 'A', itemName: '收费, "甲"', paymentCount: 1, collected: '5.00', refunded: '0.00', net: '5.00', settled: '5.00', byLevel: { '1': '0.00', '2': '2.00', '3': '3.00', '4': '0.00', '5': '0.00' } },
+      { itemCode: 'B', itemName: '=SUM(A1)', paymentCount: 2, collected: '10.00', refunded: '1.25', net: '8.75', settled: '0.00', byLevel: { '1': '0.00', '2': '0.00', '3': '0.00', '4': '0.00', '5': '0.00' } },
+    ]);
+  });
+
+  it('writes a BOM, a header, quoted fields and no formulas', () => {
+    expect(revenueReportCsv(['item'], rows)).toBe(
+      `${UTF8_BOM}itemCode,itemName,paymentCount,collected,refunded,net,settled,byLevel.1,byLevel.2,byLevel.3,byLevel.4,byLevel.5\r\n` +
+        'A,"收费, ""甲""",1,5.00,0.00,5.00,5.00,0.00,2.00,3.00,0.00,0.00\r\n' +
+        "B,'=SUM(A1),2,10.00,1.25,8.75,0.00,0.00,0.00,0.00,0.00,0.00\r\n",
+    );
+  });
+});
