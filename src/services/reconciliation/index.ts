@@ -97,13 +97,17 @@ export class ReconciliationService {
           this.deps.log.info({ agencyCode, businessDate, ...superseded }, 'a newer statement supersedes the last run');
         }
         await timed('backfillMs', () => this.deps.backfillOverages(trx, { agencyPartyId: agency.partyId, agencyCode: agency.code, businessDate, statementRowId: statement.id, runRowId, now: startedAt }));
-        await timed('matchMs', () => repo.insertMatches(trx, params));
+        // One pass classifies every PAY line into the run's work table; the steps after it read
+        // that table instead of the lines and payments (contracts/decisions/0160-one-pass-reconcile-run.md).
+        const work = await timed('classifyMs', () => repo.classifyPayLines(trx, params));
+        await timed('matchMs', () => repo.insertMatches(trx, params, work));
         await timed('autoResolveMs', () => repo.autoResolveMatchedCarryOvers(trx, params));
         await timed('carriedInMs', () => repo.settleCarriedIn(trx, params));
-        await timed('lineDiscrepanciesMs', () => repo.upsertLineDiscrepancies(trx, params));
+        await timed('lineDiscrepanciesMs', () => repo.upsertLineDiscrepancies(trx, params, work));
         const refunds = await timed('refundsMs', () => reconcileRefundLines(trx, params));
-        await timed('shortagesMs', () => repo.carryShortages(trx, params));
-        const lines = await timed('lineTalliesMs', () => repo.payLineTallies(trx, params));
+        await timed('shortagesMs', () => repo.carryShortages(trx, params, work));
+        const lines = await timed('lineTalliesMs', () => repo.payLineTallies(trx, work));
+        await repo.dropWorkTable(trx, work);
         const payments = await timed('paymentTalliesMs', () => repo.paymentTallies(trx, params));
         const outcomes = { ...zeroOutcomes(), ...lines.tallies, ...refunds, ...payments };
         const platformTotal = await sumMoney(trx, [lines.platformAmount, payments.CARRIED_OVER.amount, payments.SHORTAGE.amount]);
