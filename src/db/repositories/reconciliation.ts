@@ -261,8 +261,8 @@ export async function classifyPayLines(trx: Knex.Transaction, p: StepParams): Pr
       WHERE l.statement_id = :statement AND l.kind = 'PAY'`,
     p as unknown as Params,
   );
-  // The statements that read it plan with its real size (a fresh table has no statistics).
-  await trx.raw(`ANALYZE ${table}`);
+  // Not analyzed: the planner sizes a never-analyzed table by its pages, which is all the steps
+  // that read it (sequential scans, hash joins) need; an ANALYZE cost more than they gain.
   return table;
 }
 
@@ -347,6 +347,7 @@ export async function upsertLineDiscrepancies(trx: Knex.Transaction, p: StepPara
             pl.payment_pay_code, pl.payment_amount, :statement, pl.line_no, pl.pay_code, pl.amount, :run, :run, :now, :now
        FROM ${work} pl
       WHERE pl.match_id IS NULL AND pl.outcome <> '${NEW_MATCH}' AND NOT ${LINE_RESOLVED}
+      ORDER BY pl.line_no
      ON CONFLICT (agency_party_id, agency_txn_id, type) WHERE status IN ('CARRIED_OVER', 'OPEN')
      DO UPDATE SET payment_id = EXCLUDED.payment_id, platform_pay_code = EXCLUDED.platform_pay_code, platform_amount = EXCLUDED.platform_amount,
                    statement_id = EXCLUDED.statement_id, statement_line_no = EXCLUDED.statement_line_no,
@@ -411,6 +412,7 @@ export async function carryShortages(trx: Knex.Transaction, p: StepParams, work:
         AND NOT EXISTS (SELECT 1 FROM ${work} w WHERE w.agency_txn_id = pay.agency_txn_id)
         AND NOT ${LIVE_MATCH_OF('pay.id')}
         AND NOT EXISTS (SELECT 1 FROM reconciliation_discrepancies rd WHERE rd.payment_id = pay.id AND rd.type = 'SHORTAGE' AND rd.status = 'RESOLVED')
+      ORDER BY pay.id
      ON CONFLICT (agency_party_id, agency_txn_id, type) WHERE status IN ('CARRIED_OVER', 'OPEN')
      DO UPDATE SET last_run_id = EXCLUDED.last_run_id, updated_at = EXCLUDED.updated_at
       WHERE reconciliation_discrepancies.status = 'CARRIED_OVER'`,

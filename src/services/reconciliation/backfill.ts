@@ -66,8 +66,11 @@ interface Decided {
 /**
  * Lines the backfill reads, decides and writes at a time: its memory is bounded by this, whatever
  * the number of overages (a statement of a million lines may, in principle, be all overages).
+ * A page of 10,000 held the job process above its 256 MB (docs/quality.md §1); a page's own
+ * statements cost a few round trips, so 1,000 costs no measurable time
+ * (contracts/decisions/0162-backfill-page-memory.md).
  */
-export const BACKFILL_PAGE_LINES = 10_000;
+export const BACKFILL_PAGE_LINES = 1_000;
 
 export function createBackfillOverages(deps: BackfillDependencies, options: { pageLines?: number } = {}): BackfillOverages {
   const pageLines = options.pageLines ?? BACKFILL_PAGE_LINES;
