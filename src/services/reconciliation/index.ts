@@ -104,7 +104,10 @@ export class ReconciliationService {
           const superseded = await timed('supersedeMs', () => repo.supersedeEarlierStatements(trx, params));
           this.deps.log.info({ agencyCode, businessDate, ...superseded }, 'a newer statement supersedes the last run');
         }
-        await timed('backfillMs', () => this.deps.backfillOverages(trx, { agencyPartyId: agency.partyId, agencyCode: agency.code, businessDate, statementRowId: statement.id, runRowId, now: startedAt }));
+        // The backfill may leave its receipts' signatures in flight (decision 0163): they are made
+        // while the steps below execute, and written before the tallies.
+        const deferred: Array<() => Promise<void>> = [];
+        await timed('backfillMs', () => this.deps.backfillOverages(trx, { agencyPartyId: agency.partyId, agencyCode: agency.code, businessDate, statementRowId: statement.id, runRowId, now: startedAt, defer: (finish) => deferred.push(finish) }));
         // One pass classifies every PAY line into the run's work table; the steps after it read
         // that table instead of the lines and payments (contracts/decisions/0160-one-pass-reconcile-run.md).
         const work = await timed('classifyMs', () => repo.classifyPayLines(trx, params));
@@ -114,6 +117,9 @@ export class ReconciliationService {
         await timed('lineDiscrepanciesMs', () => repo.upsertLineDiscrepancies(trx, params, work));
         const refunds = await timed('refundsMs', () => reconcileRefundLines(trx, params));
         await timed('shortagesMs', () => repo.carryShortages(trx, params, work));
+        await timed('backfillReceiptsMs', async () => {
+          for (const finish of deferred) await finish();
+        });
         const lines = await timed('lineTalliesMs', () => repo.payLineTallies(trx, work));
         await repo.dropWorkTable(trx, work);
         const payments = await timed('paymentTalliesMs', () => repo.paymentTallies(trx, params));
