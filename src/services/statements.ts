@@ -168,13 +168,14 @@ export class StatementService {
       // checks; a refusal rolls the lines back.
       const startedMs = performance.now();
       const rowId = await repo.nextStatementRowId(trx);
-      const { parsed, copied } = await this.copyLines(trx, rowId, input.file, expectations);
+      const { parsed, copied, toLookUp } = await this.copyLines(trx, rowId, input.file, expectations);
       const stagedMs = performance.now();
       const problems: StatementProblem[] = [...parsed.problems];
       let problemCount = parsed.problemCount;
       const duplicates = await repo.loadedDuplicates(trx, rowId, STATEMENT_PROBLEMS_MAX);
       for (const dup of duplicates) problems.push({ lineNo: dup.line_no, problem: `${dup.kind === 'PAY' ? 'agencyTxnId' : 'agencyRefundRef'} ${dup.agency_txn_id} is already on line ${dup.first_line_no}` });
-      const unknownCodes = await repo.loadedUnknownPayCodes(trx, rowId, input.agency.partyId, STATEMENT_PROBLEMS_MAX);
+      // Only when the parser saw a payCode that is not a valid one (usually none: no query then).
+      const unknownCodes = toLookUp > 0 ? await repo.loadedUnknownPayCodes(trx, rowId, input.agency.partyId, STATEMENT_PROBLEMS_MAX) : [];
       for (const line of unknownCodes) problems.push({ lineNo: line.line_no, problem: `payCode ${line.pay_code} is neither a valid 20-digit payCode nor the posted code of an UNAPPLIED payment of this agency` });
       problemCount += duplicates.length + unknownCodes.length;
       const checkedMs = performance.now();
@@ -274,10 +275,15 @@ export class StatementService {
     return header === null ? null : { businessDate: header.businessDate, fileSeq: header.fileSeq };
   }
 
-  /** Streams the file through the parser into the COPY of its lines (statement `rowId`); answers the parse and the rows copied. */
-  private async copyLines(trx: Knex.Transaction, rowId: string, file: StatementFile, expectations: ConstructorParameters<typeof StatementParser>[0]): Promise<{ parsed: StatementParseResult; copied: number }> {
+  /**
+   * Streams the file through the parser into the COPY of its lines (statement `rowId`); answers the
+   * parse, the rows copied and how many PAY lines carry a payCode to look up (not a valid one).
+   */
+  private async copyLines(trx: Knex.Transaction, rowId: string, file: StatementFile, expectations: ConstructorParameters<typeof StatementParser>[0]): Promise<{ parsed: StatementParseResult; copied: number; toLookUp: number }> {
     let rows: string[] = [];
+    let toLookUp = 0;
     const parser = new StatementParser(expectations, (line) => {
+      if (line.payCodeToLookUp) toLookUp += 1;
       rows.push(statementCopyRow(rowId, line));
     });
     const source = file.open() as AsyncIterable<Buffer>;
@@ -295,6 +301,6 @@ export class StatementService {
     const parsed = parser.finish();
     // The last line, if it had no line ending, is emitted by finish: copy it too.
     if (rows.length > 0) copied += await repo.copyLines(trx, Readable.from([rows.join('')], { objectMode: false }));
-    return { parsed, copied };
+    return { parsed, copied, toLookUp };
   }
 }
