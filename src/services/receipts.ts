@@ -131,6 +131,17 @@ export interface PreparedReceipt {
   row: repo.NewReceipt;
 }
 
+/** A receipt numbered and its bytes fixed, not yet signed (ReceiptService.numberReceipt). */
+export interface NumberedReceipt {
+  receiptNo: string;
+  checkCode: string;
+  content: ReceiptContent;
+  /** The exact bytes to sign and store: UTF-8 of canonicalJson(content). */
+  signedBytes: Buffer;
+  noticeId: string;
+  issuedAt: Date;
+}
+
 /** Six characters of [0-9A-Z]; randomInt draws each without modulo bias, from the CSPRNG. */
 export function generateCheckCode(): string {
   let code = '';
@@ -380,6 +391,16 @@ export class ReceiptService implements ReceiptWriter {
    * not the amount due): the posting decided the payment applies, so these are bugs.
    */
   async prepareReceipt(input: ReceiptInput, via: Queryable = this.deps.db): Promise<PreparedReceipt> {
+    return this.signReceipt(await this.numberReceipt(input, via));
+  }
+
+  /**
+   * prepareReceipt's first half: the checks, the number (drawn through `via`), the check code and
+   * the exact bytes to sign — everything but the signature. A caller that signs many receipts
+   * (reconciliation's backfill, contracts/decisions/0163-backfill-receipts-signed-alongside.md)
+   * records the number at once and signs later in the same transaction.
+   */
+  async numberReceipt(input: ReceiptInput, via: Queryable = this.deps.db): Promise<NumberedReceipt> {
     assert(input.items.length > 0, `notice ${input.payCode} has lines`);
     assert(sumMoney(input.items.map((item) => item.amount)).eq(input.totalAmount), `notice ${input.payCode}: the lines add up to totalAmount`);
     assert(sumMoney(input.items.map((item) => item.lateFee)).eq(input.lateFee), `notice ${input.payCode}: the lines' late fees add up to lateFee`);
@@ -406,6 +427,12 @@ export class ReceiptService implements ReceiptWriter {
       issuedAt: formatInstant(issuedAt),
     };
     const signedBytes = Buffer.from(canonicalJson(content), 'utf8');
+    return { receiptNo, checkCode, content, signedBytes, noticeId: input.noticeId, issuedAt };
+  }
+
+  /** prepareReceipt's second half: the platform key's signature over the numbered receipt's bytes (CPU only). */
+  signReceipt(numbered: NumberedReceipt): PreparedReceipt {
+    const { receiptNo, checkCode, content, signedBytes } = numbered;
     const signature = this.deps.signer.sign(signedBytes);
     return {
       receiptNo,
@@ -418,12 +445,12 @@ export class ReceiptService implements ReceiptWriter {
       row: {
         receipt_no: receiptNo,
         check_code: checkCode,
-        notice_id: input.noticeId,
-        pay_code: input.payCode,
-        agency_code: input.agencyCode,
-        agency_txn_id: input.agencyTxnId,
+        notice_id: numbered.noticeId,
+        pay_code: content.payCode,
+        agency_code: content.agencyCode,
+        agency_txn_id: content.agencyTxnId,
         paid_amount: content.paidAmount,
-        issued_at: issuedAt,
+        issued_at: numbered.issuedAt,
         content: signedBytes,
         signature,
         key_id: this.deps.signer.keyId,

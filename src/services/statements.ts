@@ -16,8 +16,9 @@ import { requestJobRun } from './jobRequests';
  * Agency statements (docs/reconciliation.md §1; contracts/decisions/0100-statement-files.md):
  * one way in for an uploaded file and a file from the inbox. The file is read twice at most —
  * once for its header (replay, closed date, sequence), once streamed through the format's
- * parser into the COPY of a staging table — and accepted or refused as a unit in one transaction
- * that holds the (agency, business date) lock. On acceptance the same transaction asks for the
+ * parser into the COPY of its lines — and accepted or refused as a unit in one transaction that
+ * holds the (agency, business date) lock (a refused file's lines roll back with it,
+ * contracts/decisions/0161-statement-lines-copied-in-place.md). On acceptance the same transaction asks for the
  * `reconcile` run of that date.
  */
 
@@ -105,9 +106,12 @@ export function acceptedBody(row: repo.AgencyStatementRow): AcceptedStatement {
   };
 }
 
-/** One COPY text row for a line; every value was validated to hold no tab, newline or backslash. */
-function stagingRow(line: StatementLine): string {
-  return `${line.lineNo}\t${line.kind}\t${line.agencyTxnId}\t${line.payCode ?? '\\N'}\t${line.instructionNo ?? '\\N'}\t${line.amount}\t${line.occurredAt.toISOString()}\t${line.channel ?? '\\N'}\t${line.payCodeToLookUp ? 't' : 'f'}\n`;
+/**
+ * One COPY text row of statement `statementRowId`'s line (repo.LINE_COPY_COLUMNS); every value was
+ * validated to hold no tab, newline or backslash.
+ */
+function statementCopyRow(statementRowId: string, line: StatementLine): string {
+  return `${statementRowId}\t${line.lineNo}\t${line.kind}\t${line.agencyTxnId}\t${line.payCode ?? '\\N'}\t${line.instructionNo ?? '\\N'}\t${line.amount}\t${line.occurredAt.toISOString()}\t${line.channel ?? '\\N'}\n`;
 }
 
 function malformed(problems: StatementProblem[], problemCount: number): TongfuError {
@@ -160,16 +164,18 @@ export class StatementService {
         }
       }
 
-      // Validate while copying into the staging table, then the set-based checks.
+      // Validate while copying the lines in under the statement's row id, then the set-based
+      // checks; a refusal rolls the lines back.
       const startedMs = performance.now();
-      const staging = await repo.createStagingTable(trx);
-      const parsed = await this.stage(trx, staging, input.file, expectations);
+      const rowId = await repo.nextStatementRowId(trx);
+      const { parsed, copied, toLookUp } = await this.copyLines(trx, rowId, input.file, expectations);
       const stagedMs = performance.now();
       const problems: StatementProblem[] = [...parsed.problems];
       let problemCount = parsed.problemCount;
-      const duplicates = await repo.stagedDuplicates(trx, staging, STATEMENT_PROBLEMS_MAX);
+      const duplicates = await repo.loadedDuplicates(trx, rowId, STATEMENT_PROBLEMS_MAX);
       for (const dup of duplicates) problems.push({ lineNo: dup.line_no, problem: `${dup.kind === 'PAY' ? 'agencyTxnId' : 'agencyRefundRef'} ${dup.agency_txn_id} is already on line ${dup.first_line_no}` });
-      const unknownCodes = await repo.stagedUnknownPayCodes(trx, staging, input.agency.partyId, STATEMENT_PROBLEMS_MAX);
+      // Only when the parser saw a payCode that is not a valid one (usually none: no query then).
+      const unknownCodes = toLookUp > 0 ? await repo.loadedUnknownPayCodes(trx, rowId, input.agency.partyId, STATEMENT_PROBLEMS_MAX) : [];
       for (const line of unknownCodes) problems.push({ lineNo: line.line_no, problem: `payCode ${line.pay_code} is neither a valid 20-digit payCode nor the posted code of an UNAPPLIED payment of this agency` });
       problemCount += duplicates.length + unknownCodes.length;
       const checkedMs = performance.now();
@@ -188,8 +194,9 @@ export class StatementService {
       const accepted = parsed.header;
       assert(accepted !== null && parsed.trailer !== null, 'a file without problems has its header and trailer');
       assert(header !== null && header.businessDate === accepted.businessDate && header.fileSeq === accepted.fileSeq, 'the full parse read the header the peek read');
-      const timings = { stageMs: Math.round(stagedMs - startedMs), checkMs: Math.round(checkedMs - stagedMs) };
-      return this.accept(trx, staging, input, accepted, parsed.totals, current, log, timings);
+      const timings = { copyMs: Math.round(stagedMs - startedMs), checkMs: Math.round(checkedMs - stagedMs) };
+      assert(copied === parsed.totals.payCount + parsed.totals.refundCount, `all ${parsed.totals.payCount + parsed.totals.refundCount} lines were copied, got ${copied}`);
+      return this.accept(trx, rowId, input, accepted, parsed.totals, current, log, timings);
     });
   }
 
@@ -214,10 +221,9 @@ export class StatementService {
     };
   }
 
-  private async accept(trx: Knex.Transaction, staging: string, input: LoadStatementInput, header: StatementHeader, totals: StatementTrailer, current: repo.AgencyStatementRow | undefined, log: Logger, timings: Record<string, number>): Promise<LoadedStatement> {
+  private async accept(trx: Knex.Transaction, rowId: string, input: LoadStatementInput, header: StatementHeader, totals: StatementTrailer, current: repo.AgencyStatementRow | undefined, log: Logger, timings: Record<string, number>): Promise<LoadedStatement> {
     const realNow = this.deps.clocks.real.now();
     const statementId = newStatementId(realNow);
-    const rowId = await repo.nextStatementRowId(trx);
     if (current) {
       // The new row does not exist yet when the old one names it: the foreign key is checked at
       // commit (migration 20261202001000), the one-current-per-date index at once.
@@ -242,11 +248,7 @@ export class StatementService {
       generated_at: header.generatedAt,
       received_at: realNow,
     });
-    const insertStartMs = performance.now();
-    const lineCount = await repo.insertLinesFromStaging(trx, staging, row.id);
-    await repo.dropStagingTable(trx, staging);
-    timings.insertMs = Math.round(performance.now() - insertStartMs);
-    assert(lineCount === totals.payCount + totals.refundCount, `all ${totals.payCount + totals.refundCount} staged lines were inserted, got ${lineCount}`);
+    const lineCount = totals.payCount + totals.refundCount;
     if (input.requestRun !== false) {
       await requestJobRun(trx, { job: RECONCILE_JOB, agencyCode: input.agency.code, businessDate: header.businessDate, statementId, requestedBy: input.requestedBy, requestedAt: realNow });
     }
@@ -273,11 +275,16 @@ export class StatementService {
     return header === null ? null : { businessDate: header.businessDate, fileSeq: header.fileSeq };
   }
 
-  /** Streams the file through the parser into the staging table's COPY. */
-  private async stage(trx: Knex.Transaction, staging: string, file: StatementFile, expectations: ConstructorParameters<typeof StatementParser>[0]): Promise<StatementParseResult> {
+  /**
+   * Streams the file through the parser into the COPY of its lines (statement `rowId`); answers the
+   * parse, the rows copied and how many PAY lines carry a payCode to look up (not a valid one).
+   */
+  private async copyLines(trx: Knex.Transaction, rowId: string, file: StatementFile, expectations: ConstructorParameters<typeof StatementParser>[0]): Promise<{ parsed: StatementParseResult; copied: number; toLookUp: number }> {
     let rows: string[] = [];
+    let toLookUp = 0;
     const parser = new StatementParser(expectations, (line) => {
-      rows.push(stagingRow(line));
+      if (line.payCodeToLookUp) toLookUp += 1;
+      rows.push(statementCopyRow(rowId, line));
     });
     const source = file.open() as AsyncIterable<Buffer>;
     async function* copyRows(): AsyncGenerator<string> {
@@ -290,10 +297,10 @@ export class StatementService {
         }
       }
     }
-    await repo.copyIntoStaging(trx, staging, Readable.from(copyRows(), { objectMode: false }));
-    const result = parser.finish();
-    // The last line, if it had no line ending, is emitted by finish: stage it too.
-    if (rows.length > 0) await repo.copyIntoStaging(trx, staging, Readable.from([rows.join('')], { objectMode: false }));
-    return result;
+    let copied = await repo.copyLines(trx, Readable.from(copyRows(), { objectMode: false }));
+    const parsed = parser.finish();
+    // The last line, if it had no line ending, is emitted by finish: copy it too.
+    if (rows.length > 0) copied += await repo.copyLines(trx, Readable.from([rows.join('')], { objectMode: false }));
+    return { parsed, copied, toLookUp };
   }
 }

@@ -35,6 +35,12 @@ async function snapshot(agencyCode: string): Promise<unknown> {
   return { runs, discrepancies, matches };
 }
 
+/** The reconcile runs' work tables that exist (committed, or this session's own). */
+async function workTables(): Promise<string[]> {
+  const result = await service.database.db.raw(`SELECT relname FROM pg_class WHERE relname LIKE 'reconcile\\_run\\_lines\\_%'`);
+  return (result.rows as Array<{ relname: string }>).map((row) => row.relname);
+}
+
 it('a run killed mid-way leaves nothing; the next job run completes it as a clean run would', async () => {
   const date = '2026-11-21';
   const scenario = async (): Promise<{ code: string }> => {
@@ -84,6 +90,8 @@ it('a run killed mid-way leaves nothing; the next job run completes it as a clea
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   expect(await snapshot(crashed.code)).toEqual(before);
+  // No run work table is left (contracts/decisions/0160): each is created and dropped inside its run's transaction.
+  expect(await workTables()).toEqual([]);
   expect((await service.database.db('job_runs').where({ job: 'reconcile', status: 'RUNNING' })).length).toBe(1);
 
   // The next job run (any) completes the interrupted one first.
@@ -102,5 +110,6 @@ it('a run killed mid-way leaves nothing; the next job run completes it as a clea
   expect(completed.discrepancies.map((d: any) => [d.type, d.status])).toEqual(reference.discrepancies.map((d: any) => [d.type, d.status]));
   expect(completed.matches.map((m: any) => m.live)).toEqual(reference.matches.map((m: any) => m.live));
   expect((completed.runs.at(-1) as any).status).toBe('UNBALANCED');
+  expect(await workTables()).toEqual([]);
   await expectLedgerVerified(service.database.db);
 }, 120_000);

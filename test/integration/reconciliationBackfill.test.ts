@@ -277,3 +277,20 @@ describe('online postings racing the backfill (real concurrent connections)', ()
     await expectLedgerVerified(db);
   }, 120_000);
 });
+
+describe('in the reconcile run', () => {
+  it('the receipts, signed while the run goes on (contracts/decisions/0163), are written before it commits, and verify', async () => {
+    const overages = [line(await issueNotice(unit), '50.00'), line(await issueNotice(unit), '50.00'), line(await issueNotice(unit), '50.00')];
+    const rows = await statementOf(overages);
+    const run = await service.runtime.services.reconciliation.reconcile(world.agency.code, rows.businessDate);
+    expect(run).toMatchObject({ outcomes: expect.objectContaining({ OVERAGE: { count: 3, amount: '150.00' } }) });
+    for (const overage of overages) {
+      const payment = await paymentOf(overage.agencyTxnId);
+      expect(payment).toMatchObject({ status: 'SUCCEEDED' });
+      const receipt = await db('receipts').where({ receipt_no: payment.receipt_no }).first();
+      expect(receipt).toMatchObject({ agency_txn_id: overage.agencyTxnId, paid_amount: '50.00' });
+      expect(await service.runtime.services.receipts.verifyStored({ signedBytes: receipt.content, signature: receipt.signature, keyId: receipt.key_id })).toBe(true);
+    }
+    await expectLedgerVerified(db);
+  });
+});

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Knex } from 'knex';
@@ -9,23 +8,18 @@ import type { Queryable } from '../database';
 /**
  * Agency statements and their lines (migration 20261202000100, docs/reconciliation.md §1;
  * contracts/decisions/0100-statement-files.md). A file is loaded in one transaction: its lines
- * are copied (`COPY`) into a staging table of the transaction, checked there with set-based
- * queries, and moved into `agency_statement_lines` with one `INSERT … SELECT` — no statement per
- * line, nothing half-loaded.
+ * are copied (`COPY`) into `agency_statement_lines` under the statement's drawn row id, checked
+ * there with set-based queries, and the statement row is inserted once they pass — no statement
+ * per line, nothing half-loaded: a refused file rolls its lines back.
  */
 
 /**
- * The staging tables' name prefix: each load creates `agency_statement_staging_<16 hex>`, an
- * UNLOGGED table created inside the loading transaction and dropped before it commits — so a
- * rolled-back or crashed load leaves none (its creation is rolled back too), and concurrent loads
- * never share one. Unlogged rather than temporary: a temporary table lives in the session's
- * `temp_buffers` (8 MB by default, fixed once a session has used one), so a 100 MB file would
- * spill to disk, where an unlogged table uses the shared buffers.
+ * The columns a load COPYs into `agency_statement_lines`, in the order of the COPY rows (see
+ * statementCopyRow in src/services/statements.ts). The lines go straight into the table, under the
+ * row id drawn for their statement, inside the loading transaction: a refused or crashed load
+ * rolls them back with everything else (contracts/decisions/0161-statement-lines-copied-in-place.md).
  */
-export const STATEMENT_STAGING_TABLE_PREFIX = 'agency_statement_staging_';
-
-/** The staging table's columns, in the order of the COPY rows (see stagingRow). */
-export const STAGING_COLUMNS = ['line_no', 'kind', 'agency_txn_id', 'pay_code', 'instruction_no', 'amount', 'occurred_at', 'channel', 'pay_code_to_look_up'] as const;
+export const LINE_COPY_COLUMNS = ['statement_id', 'line_no', 'kind', 'agency_txn_id', 'pay_code', 'instruction_no', 'amount', 'occurred_at', 'channel'] as const;
 
 export interface AgencyStatementRow {
   id: string;
@@ -111,85 +105,59 @@ export async function statementPublicIds(db: Queryable, ids: readonly string[]):
   return new Map(rows.map((row) => [row.id, row.statement_id]));
 }
 
-/** Creates this load's staging table in `trx` and answers its name (see STATEMENT_STAGING_TABLE_PREFIX). */
-export async function createStagingTable(trx: Knex.Transaction): Promise<string> {
-  const table = `${STATEMENT_STAGING_TABLE_PREFIX}${randomBytes(8).toString('hex')}`;
-  await trx.raw(`
-    CREATE UNLOGGED TABLE ${table} (
-      line_no             integer NOT NULL,
-      kind                text NOT NULL,
-      agency_txn_id       text NOT NULL,
-      pay_code            text,
-      instruction_no      text,
-      amount              numeric(18, 2) NOT NULL,
-      occurred_at         timestamptz NOT NULL,
-      channel             text,
-      pay_code_to_look_up boolean NOT NULL
-    ) WITH (autovacuum_enabled = false)`);
-  return table;
-}
-
-/** Drops a staging table (before the loading transaction commits). */
-export async function dropStagingTable(trx: Queryable, table: string): Promise<void> {
-  assertStagingTable(table);
-  await trx.raw(`DROP TABLE ${table}`);
-}
-
-function assertStagingTable(table: string): void {
-  if (!/^agency_statement_staging_[0-9a-f]{16}$/.test(table)) throw new Error(`not a staging table name: ${table}`);
+/**
+ * Copies `rows` — COPY text rows (tab-separated, `\N` for null, LF-terminated) in LINE_COPY_COLUMNS
+ * order, whose values contain no tab, newline or backslash — into `agency_statement_lines` on the
+ * transaction's own connection, with the stream's backpressure. Answers the rows copied.
+ */
+export async function copyLines(trx: Knex.Transaction, rows: Readable): Promise<number> {
+  const connection = (await trx.client.acquireConnection()) as PoolClient;
+  const copy = connection.query(copyFrom(`COPY agency_statement_lines (${LINE_COPY_COLUMNS.join(', ')}) FROM STDIN`));
+  await pipeline(rows, copy);
+  return copy.rowCount;
 }
 
 /**
- * Copies `rows` — COPY text rows (tab-separated, `\N` for null, LF-terminated) in STAGING_COLUMNS
- * order, whose values contain no tab, newline or backslash — into the staging table on the
- * transaction's own connection, with the stream's backpressure.
+ * Lines of the statement being loaded whose (kind, agencyTxnId) an earlier line of the file
+ * already has: the first `limit`, in line order. Reads the statement's lines by the primary key's
+ * prefix (statement_id), never another statement's.
  */
-export async function copyIntoStaging(trx: Knex.Transaction, table: string, rows: Readable): Promise<void> {
-  assertStagingTable(table);
-  const connection = (await trx.client.acquireConnection()) as PoolClient;
-  const copy = connection.query(copyFrom(`COPY ${table} (${STAGING_COLUMNS.join(', ')}) FROM STDIN`));
-  await pipeline(rows, copy);
-}
-
-/** Lines whose (kind, agencyTxnId) an earlier line of the file already has: the first `limit`, in line order. */
-export async function stagedDuplicates(trx: Queryable, table: string, limit: number): Promise<Array<{ line_no: number; kind: string; agency_txn_id: string; first_line_no: number }>> {
+export async function loadedDuplicates(trx: Queryable, statementRowId: string, limit: number): Promise<Array<{ line_no: number; kind: string; agency_txn_id: string; first_line_no: number }>> {
   const result = await trx.raw(
     `SELECT line_no, kind, agency_txn_id, first_line_no FROM (
        SELECT line_no, kind, agency_txn_id, min(line_no) OVER (PARTITION BY kind, agency_txn_id) AS first_line_no
-         FROM ${table}
-        WHERE (kind, agency_txn_id) IN (SELECT kind, agency_txn_id FROM ${table} GROUP BY 1, 2 HAVING count(*) > 1)
+         FROM agency_statement_lines
+        WHERE statement_id = ?::bigint
+          AND (kind, agency_txn_id) IN (SELECT kind, agency_txn_id FROM agency_statement_lines WHERE statement_id = ?::bigint GROUP BY 1, 2 HAVING count(*) > 1)
      ) d WHERE line_no > first_line_no ORDER BY line_no LIMIT ?`,
-    [limit],
+    [statementRowId, statementRowId, limit],
   );
   return (result.rows as Array<{ line_no: number; kind: string; agency_txn_id: string; first_line_no: number }>).map((row) => ({ ...row, line_no: Number(row.line_no), first_line_no: Number(row.first_line_no) }));
 }
 
 /**
- * PAY lines whose payCode is not a valid payCode and is not exactly the posted code of a payment
- * of this agency recorded `UNAPPLIED` with `PAY_CODE_INVALID`: the first `limit`, in line order.
+ * The SQL form of isValidPayCode (src/domain/payCode.ts): 20 digits whose value mod 97 is 1. A
+ * CASE, so the cast only ever sees digits.
  */
-export async function stagedUnknownPayCodes(trx: Queryable, table: string, agencyPartyId: string, limit: number): Promise<Array<{ line_no: number; pay_code: string }>> {
+export const VALID_PAY_CODE_SQL = (column: string): string => `CASE WHEN ${column} ~ '^[0-9]{20}$' THEN mod(CAST(${column} AS numeric), 97) = 1 ELSE false END`;
+
+/**
+ * PAY lines of the statement being loaded whose payCode is not a valid payCode and is not exactly
+ * the posted code of a payment of this agency recorded `UNAPPLIED` with `PAY_CODE_INVALID`: the
+ * first `limit`, in line order.
+ */
+export async function loadedUnknownPayCodes(trx: Queryable, statementRowId: string, agencyPartyId: string, limit: number): Promise<Array<{ line_no: number; pay_code: string }>> {
   const result = await trx.raw(
     `SELECT s.line_no, s.pay_code
-       FROM ${table} s
-      WHERE s.pay_code_to_look_up
+       FROM agency_statement_lines s
+      WHERE s.statement_id = ?::bigint AND s.kind = 'PAY' AND NOT (${VALID_PAY_CODE_SQL('s.pay_code')})
         AND NOT EXISTS (SELECT 1 FROM payments p
                          WHERE p.agency_party_id = ? AND p.pay_code = s.pay_code
                            AND p.status = 'UNAPPLIED' AND p.unapplied_reason = 'PAY_CODE_INVALID')
       ORDER BY s.line_no LIMIT ?`,
-    [agencyPartyId, limit],
+    [statementRowId, agencyPartyId, limit],
   );
   return (result.rows as Array<{ line_no: number; pay_code: string }>).map((row) => ({ line_no: Number(row.line_no), pay_code: row.pay_code }));
-}
-
-/** Moves the staged lines into `agency_statement_lines` of statement `statementRowId`, in one statement. */
-export async function insertLinesFromStaging(trx: Queryable, table: string, statementRowId: string): Promise<number> {
-  const result = await trx.raw(
-    `INSERT INTO agency_statement_lines (statement_id, line_no, kind, agency_txn_id, pay_code, instruction_no, amount, occurred_at, channel)
-     SELECT ?::bigint, line_no, kind, agency_txn_id, pay_code, instruction_no, amount, occurred_at, channel FROM ${table}`,
-    [statementRowId],
-  );
-  return (result as { rowCount: number }).rowCount;
 }
 
 /** Lines of a statement, by line number (tests and the API's reads of small statements). */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { assert } from '../../domain/errors';
 import type { Queryable } from '../database';
@@ -199,22 +200,91 @@ export async function supersedeEarlierStatements(trx: Knex.Transaction, p: StepP
 }
 
 /**
- * MATCHED: one INSERT … SELECT joining the statement's PAY lines to the agency's payments on
- * (agency, agencyTxnId) through payment_keys, whatever the payment's business date, where amount
- * and payCode agree and neither side has a live match.
+ * The run's classification of the statement's PAY lines (contracts/decisions/0160-one-pass-reconcile-run.md):
+ * one pass joins every PAY line to its live match, else to the agency's payment with its
+ * agencyTxnId (through payment_keys, whatever the payment's business date) and that payment's live
+ * match, and writes each line's outcome into the run's work table. The later steps — the new
+ * matches, the line discrepancies, the shortages and the tallies — read that table, never the
+ * lines and payments again.
+ *
+ * The work table is UNLOGGED, created in the run's transaction and dropped before it commits (as
+ * the loader's staging table, contracts/decisions/0100-statement-files.md): a crash or a rollback
+ * leaves none, and concurrent runs never share one.
+ *
+ * `outcome`, as the line ends the run:
+ * - a live match already: backfilled → OVERAGE, else MATCHED (`match_id` set);
+ * - no payment (a backfill that did not happen), or its payment matched by another line → OVERAGE;
+ * - amount and payCode agree and neither side has a live match → `NEW_MATCH` (matched by
+ *   insertMatches, counted as MATCHED);
+ * - a payCode difference → PAY_CODE_MISMATCH (it outranks); else AMOUNT_MISMATCH.
  */
-export async function insertMatches(trx: Knex.Transaction, p: StepParams): Promise<number> {
+export const RUN_WORK_TABLE_PREFIX = 'reconcile_run_lines_';
+
+/** The outcome of a line that this run matches (counted as MATCHED). */
+const NEW_MATCH = 'NEW_MATCH';
+
+function assertWorkTable(table: string): void {
+  assert(/^reconcile_run_lines_[0-9a-f]{16}$/.test(table), `a run's work table, not ${table}`);
+}
+
+export async function classifyPayLines(trx: Knex.Transaction, p: StepParams): Promise<string> {
+  const table = `${RUN_WORK_TABLE_PREFIX}${randomBytes(8).toString('hex')}`;
+  await trx.raw(`
+    CREATE UNLOGGED TABLE ${table} (
+      line_no          integer NOT NULL,
+      agency_txn_id    text NOT NULL,
+      pay_code         text NOT NULL,
+      amount           numeric(18, 2) NOT NULL,
+      match_id         bigint,
+      payment_id       bigint,
+      payment_pay_code text,
+      payment_amount   numeric(18, 2),
+      outcome          text NOT NULL
+    ) WITH (autovacuum_enabled = false)`);
+  await run(
+    trx,
+    `INSERT INTO ${table} (line_no, agency_txn_id, pay_code, amount, match_id, payment_id, payment_pay_code, payment_amount, outcome)
+     SELECT l.line_no, l.agency_txn_id, l.pay_code, l.amount, m.id, pay.id, pay.pay_code, pay.amount,
+            CASE
+              WHEN m.id IS NOT NULL THEN CASE WHEN m.backfilled THEN 'OVERAGE' ELSE 'MATCHED' END
+              WHEN pay.id IS NULL THEN 'OVERAGE'
+              WHEN pm.id IS NOT NULL THEN 'OVERAGE'
+              WHEN pay.pay_code = l.pay_code AND pay.amount = l.amount THEN '${NEW_MATCH}'
+              WHEN pay.pay_code <> l.pay_code THEN 'PAY_CODE_MISMATCH'
+              ELSE 'AMOUNT_MISMATCH'
+            END
+       FROM agency_statement_lines l
+       LEFT JOIN statement_matches m ON m.statement_id = l.statement_id AND m.line_no = l.line_no AND m.released_at IS NULL
+       LEFT JOIN payment_keys k ON m.id IS NULL AND k.agency_party_id = :agency AND k.agency_txn_id = l.agency_txn_id
+       LEFT JOIN payments pay ON pay.id = k.payment_id
+       LEFT JOIN statement_matches pm ON pm.payment_id = pay.id AND pm.released_at IS NULL
+      WHERE l.statement_id = :statement AND l.kind = 'PAY'`,
+    p as unknown as Params,
+  );
+  // Not analyzed: the planner sizes a never-analyzed table by its pages, which is all the steps
+  // that read it (sequential scans, hash joins) need; an ANALYZE cost more than they gain.
+  return table;
+}
+
+/** Drops the run's work table (before the run's transaction commits). */
+export async function dropWorkTable(trx: Knex.Transaction, table: string): Promise<void> {
+  assertWorkTable(table);
+  await trx.raw(`DROP TABLE ${table}`);
+}
+
+/**
+ * MATCHED: the lines classified `NEW_MATCH` matched with their payments, one INSERT … SELECT. The
+ * live-match unique indexes keep "a payment matched at most once" a property of the database.
+ */
+export async function insertMatches(trx: Knex.Transaction, p: StepParams, work: string): Promise<number> {
+  assertWorkTable(work);
   const result = await run(
     trx,
     `INSERT INTO statement_matches (payment_id, statement_id, line_no, run_id, backfilled, matched_at)
-     SELECT pay.id, l.statement_id, l.line_no, :run, false, :now
-       FROM agency_statement_lines l
-       JOIN payment_keys k ON k.agency_party_id = :agency AND k.agency_txn_id = l.agency_txn_id
-       JOIN payments pay ON pay.id = k.payment_id
-      WHERE l.statement_id = :statement AND l.kind = 'PAY'
-        AND pay.pay_code = l.pay_code AND pay.amount = l.amount
-        AND NOT ${LIVE_MATCH_OF('pay.id')}
-        AND NOT EXISTS (SELECT 1 FROM statement_matches ml WHERE ml.statement_id = l.statement_id AND ml.line_no = l.line_no AND ml.released_at IS NULL)`,
+     SELECT w.payment_id, :statement, w.line_no, :run, false, :now
+       FROM ${work} w
+      WHERE w.outcome = '${NEW_MATCH}'
+      ORDER BY w.payment_id`,
     p as unknown as Params,
   );
   return result.rowCount;
@@ -262,45 +332,22 @@ export async function settleCarriedIn(trx: Knex.Transaction, p: StepParams): Pro
   return result.rowCount;
 }
 
-/**
- * Each PAY line of the statement under exactly one outcome: its live match (backfilled → OVERAGE,
- * else MATCHED); else the agency's payment with its agencyTxnId: none (a backfill that did not
- * happen) or already matched by another line → OVERAGE; a payCode difference → PAY_CODE_MISMATCH
- * (it outranks); else AMOUNT_MISMATCH. `platform_amount` is what the platform's side of the line
- * contributes to the run's platformTotal.
- */
-const PAY_LINE_OUTCOMES = `pay_lines AS (
-  SELECT l.line_no, l.agency_txn_id, l.pay_code, l.amount, m.id AS match_id,
-         pay.id AS payment_id, pay.pay_code AS payment_pay_code, pay.amount AS payment_amount,
-         CASE
-           WHEN m.id IS NOT NULL THEN CASE WHEN m.backfilled THEN 'OVERAGE' ELSE 'MATCHED' END
-           WHEN pay.id IS NULL THEN 'OVERAGE'
-           WHEN ${LIVE_MATCH_OF('pay.id')} THEN 'OVERAGE'
-           WHEN pay.pay_code <> l.pay_code THEN 'PAY_CODE_MISMATCH'
-           ELSE 'AMOUNT_MISMATCH'
-         END AS outcome
-    FROM agency_statement_lines l
-    LEFT JOIN statement_matches m ON m.statement_id = l.statement_id AND m.line_no = l.line_no AND m.released_at IS NULL
-    LEFT JOIN payment_keys k ON m.id IS NULL AND k.agency_party_id = :agency AND k.agency_txn_id = l.agency_txn_id
-    LEFT JOIN payments pay ON pay.id = k.payment_id
-   WHERE l.statement_id = :statement AND l.kind = 'PAY'
-)`;
-
 /** The discrepancy of a line already RESOLVED by finance is not opened again by a rerun. */
 const LINE_RESOLVED = `EXISTS (SELECT 1 FROM reconciliation_discrepancies rd WHERE rd.statement_id = :statement AND rd.statement_line_no = pl.line_no AND rd.status = 'RESOLVED')`;
 
 /** OPEN discrepancies for the lines that neither matched nor were backfilled; a rerun updates them. */
-export async function upsertLineDiscrepancies(trx: Knex.Transaction, p: StepParams): Promise<number> {
+export async function upsertLineDiscrepancies(trx: Knex.Transaction, p: StepParams, work: string): Promise<number> {
+  assertWorkTable(work);
   const result = await run(
     trx,
-    `WITH ${PAY_LINE_OUTCOMES}
-     INSERT INTO reconciliation_discrepancies (discrepancy_id, agency_party_id, agency_code, business_date, type, status, agency_txn_id, payment_id,
+    `INSERT INTO reconciliation_discrepancies (discrepancy_id, agency_party_id, agency_code, business_date, type, status, agency_txn_id, payment_id,
                                                platform_pay_code, platform_amount, statement_id, statement_line_no, statement_pay_code, statement_amount,
                                                first_run_id, last_run_id, created_at, updated_at)
      SELECT ${DISCREPANCY_ID(`'-L' || pl.line_no`)}, :agency, :agencyCode, :date, pl.outcome, 'OPEN', pl.agency_txn_id, pl.payment_id,
             pl.payment_pay_code, pl.payment_amount, :statement, pl.line_no, pl.pay_code, pl.amount, :run, :run, :now, :now
-       FROM pay_lines pl
-      WHERE pl.match_id IS NULL AND NOT ${LINE_RESOLVED}
+       FROM ${work} pl
+      WHERE pl.match_id IS NULL AND pl.outcome <> '${NEW_MATCH}' AND NOT ${LINE_RESOLVED}
+      ORDER BY pl.line_no
      ON CONFLICT (agency_party_id, agency_txn_id, type) WHERE status IN ('CARRIED_OVER', 'OPEN')
      DO UPDATE SET payment_id = EXCLUDED.payment_id, platform_pay_code = EXCLUDED.platform_pay_code, platform_amount = EXCLUDED.platform_amount,
                    statement_id = EXCLUDED.statement_id, statement_line_no = EXCLUDED.statement_line_no,
@@ -316,17 +363,20 @@ export interface Tally {
   amount: string;
 }
 
-/** The PAY lines' tallies by outcome, and the platform's side of them. */
-export async function payLineTallies(trx: Knex.Transaction, p: StepParams): Promise<{ tallies: Record<string, Tally>; platformAmount: string }> {
+/**
+ * The PAY lines' tallies by outcome (a line this run matched counts as MATCHED), and the
+ * platform's side of them: a matched line's amount, a mismatched line's payment amount.
+ */
+export async function payLineTallies(trx: Knex.Transaction, work: string): Promise<{ tallies: Record<string, Tally>; platformAmount: string }> {
+  assertWorkTable(work);
   const result = await run<{ outcome: string; count: string; amount: string; platform_amount: string }>(
     trx,
-    `WITH ${PAY_LINE_OUTCOMES}
-     SELECT outcome, count(*) AS count, sum(amount)::text AS amount,
-            sum(CASE WHEN match_id IS NOT NULL THEN amount
+    `SELECT CASE WHEN outcome = '${NEW_MATCH}' THEN 'MATCHED' ELSE outcome END AS outcome, count(*) AS count, sum(amount)::text AS amount,
+            sum(CASE WHEN match_id IS NOT NULL OR outcome = '${NEW_MATCH}' THEN amount
                      WHEN outcome IN ('PAY_CODE_MISMATCH', 'AMOUNT_MISMATCH') THEN payment_amount
                      ELSE 0 END)::text AS platform_amount
-       FROM pay_lines GROUP BY outcome`,
-    p as unknown as Params,
+       FROM ${work} GROUP BY 1`,
+    {},
   );
   const tallies: Record<string, Tally> = {};
   const platform: string[] = [];
@@ -344,11 +394,13 @@ async function sumDecimals(trx: Queryable, values: string[]): Promise<string> {
 }
 
 /**
- * SHORTAGE: the agency's payments of T with no live match and no line of this statement become
+ * SHORTAGE: the agency's payments of T with no live match and no PAY line of this statement (the
+ * work table holds every PAY line's agencyTxnId) become
  * CARRIED_OVER (to T+1's statement). A rerun updates the row; one already OPEN (T+1 ran) stays
  * OPEN; one RESOLVED by finance is not opened again.
  */
-export async function carryShortages(trx: Knex.Transaction, p: StepParams): Promise<number> {
+export async function carryShortages(trx: Knex.Transaction, p: StepParams, work: string): Promise<number> {
+  assertWorkTable(work);
   const result = await run(
     trx,
     `INSERT INTO reconciliation_discrepancies (discrepancy_id, agency_party_id, agency_code, business_date, type, status, agency_txn_id, payment_id,
@@ -357,9 +409,10 @@ export async function carryShortages(trx: Knex.Transaction, p: StepParams): Prom
             pay.pay_code, pay.amount, :run, :run, :now, :now
        FROM payments pay
       WHERE pay.agency_party_id = :agency AND pay.business_date = CAST(:date AS date)
+        AND NOT EXISTS (SELECT 1 FROM ${work} w WHERE w.agency_txn_id = pay.agency_txn_id)
         AND NOT ${LIVE_MATCH_OF('pay.id')}
-        AND NOT ${ON_STATEMENT('pay.agency_txn_id')}
         AND NOT EXISTS (SELECT 1 FROM reconciliation_discrepancies rd WHERE rd.payment_id = pay.id AND rd.type = 'SHORTAGE' AND rd.status = 'RESOLVED')
+      ORDER BY pay.id
      ON CONFLICT (agency_party_id, agency_txn_id, type) WHERE status IN ('CARRIED_OVER', 'OPEN')
      DO UPDATE SET last_run_id = EXCLUDED.last_run_id, updated_at = EXCLUDED.updated_at
       WHERE reconciliation_discrepancies.status = 'CARRIED_OVER'`,

@@ -12,8 +12,8 @@ import { decidePosting, PAYMENT_CHANNELS, paidAtWindow, type PaymentChannel } fr
 import type { Logger } from '../../logger';
 import { financeRecipients, type NewEvent, recordEvents } from '../events';
 import { paymentWire, type PaymentRecord } from '../paymentViews';
-import { newPaymentId, newRefundId, type ReadNotice, readNotice, type ReceiptPreparer, REFUND_OBLIGATION_STATUS } from '../payments';
-import { insertReceipts, type PreparedReceipt } from '../receipts';
+import { newPaymentId, newRefundId, type ReadNotice, readNotice, REFUND_OBLIGATION_STATUS } from '../payments';
+import { insertReceipts, type NumberedReceipt, type PreparedReceipt, type ReceiptInput } from '../receipts';
 import type { BackfillContext, BackfillOverages, BackfillResult } from './backfillContract';
 
 /**
@@ -40,9 +40,14 @@ import type { BackfillContext, BackfillOverages, BackfillResult } from './backfi
  * src/services/payments.ts, sameContent).
  */
 
+/** The receipt use case's two halves (src/services/receipts.ts): number (serials drawn through the caller's transaction), then sign. */
+export interface ReceiptNumberer {
+  numberReceipt(input: ReceiptInput, via: Knex.Transaction): Promise<NumberedReceipt>;
+  signReceipt(numbered: NumberedReceipt): PreparedReceipt;
+}
+
 export interface BackfillDependencies {
-  /** The receipt use case (src/services/receipts.ts): signs each receipt; serials drawn through the caller's transaction. */
-  receipts: ReceiptPreparer;
+  receipts: ReceiptNumberer;
   /** The real clock names payment and refund ids; the business time is the context's `now`. */
   clocks: Pick<Clocks, 'real'>;
   log: Logger;
@@ -66,8 +71,81 @@ interface Decided {
 /**
  * Lines the backfill reads, decides and writes at a time: its memory is bounded by this, whatever
  * the number of overages (a statement of a million lines may, in principle, be all overages).
+ * A page of 10,000 held the job process above its 256 MB (docs/quality.md §1); a page's own
+ * statements cost a few round trips, so 1,000 costs no measurable time
+ * (contracts/decisions/0162-backfill-page-memory.md).
  */
-export const BACKFILL_PAGE_LINES = 10_000;
+export const BACKFILL_PAGE_LINES = 1_000;
+
+/**
+ * Receipts numbered but not yet written that the backfill holds at most: past this it waits for
+ * their signatures and writes them before the next page, so memory stays bounded however many
+ * overages a statement has.
+ */
+export const RECEIPTS_OUTSTANDING_MAX = 10_000;
+/** Signatures made between two turns of the event loop, so the run's database round trips are answered meanwhile. */
+const SIGNATURES_PER_TURN = 4;
+
+/**
+ * The backfill's receipts, signed on the side (contracts/decisions/0163-backfill-receipts-signed-alongside.md):
+ * each receipt's number, check code and bytes are fixed when its payment is decided (the payment,
+ * the paid notice and the `payment.succeeded` event carry the number), and its SM2 signature —
+ * the backfill's dominant CPU cost — is made in small slices between the event loop's turns while
+ * the database executes the backfill's and the run's next statements. `flush` waits for the last
+ * signature and inserts the receipts, in the same transaction: committed with everything, or
+ * rolled back with everything.
+ */
+export class ReceiptSigner {
+  private readonly pending: NumberedReceipt[] = [];
+  private nextPending = 0;
+  private signed: PreparedReceipt[] = [];
+  private running: Promise<void> | null = null;
+  private failure: { error: unknown } | null = null;
+
+  constructor(private readonly receipts: ReceiptNumberer) {}
+
+  /** Receipts numbered and not yet inserted. */
+  get outstanding(): number {
+    return this.pending.length - this.nextPending + this.signed.length;
+  }
+
+  add(numbered: readonly NumberedReceipt[]): void {
+    this.pending.push(...numbered);
+    if (this.running === null && this.failure === null) {
+      this.running = this.signAll().then(
+        () => {
+          this.running = null;
+        },
+        (error: unknown) => {
+          this.failure = { error };
+          this.running = null;
+        },
+      );
+    }
+  }
+
+  private async signAll(): Promise<void> {
+    while (this.nextPending < this.pending.length) {
+      for (let made = 0; made < SIGNATURES_PER_TURN && this.nextPending < this.pending.length; made += 1) {
+        this.signed.push(this.receipts.signReceipt(this.pending[this.nextPending] as NumberedReceipt));
+        this.nextPending += 1;
+      }
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    this.pending.length = 0;
+    this.nextPending = 0;
+  }
+
+  /** Waits for every signature, then inserts the signed receipts through `trx`. */
+  async flush(trx: Knex.Transaction): Promise<void> {
+    while (this.running !== null) await this.running;
+    if (this.failure !== null) throw this.failure.error;
+    assert(this.nextPending >= this.pending.length, 'every numbered receipt is signed');
+    const rows = this.signed;
+    this.signed = [];
+    await insertReceipts(trx, rows);
+  }
+}
 
 export function createBackfillOverages(deps: BackfillDependencies, options: { pageLines?: number } = {}): BackfillOverages {
   const pageLines = options.pageLines ?? BACKFILL_PAGE_LINES;
@@ -77,15 +155,19 @@ export function createBackfillOverages(deps: BackfillDependencies, options: { pa
     let count = 0;
     let amount: Decimal = ZERO;
     let afterLineNo = 0;
+    const signer = new ReceiptSigner(deps.receipts);
     for (;;) {
       const lines = await repo.readOverageLines(trx, ctx.statementRowId, ctx.agencyPartyId, { afterLineNo, limit: pageLines });
       if (lines.length === 0) break;
       afterLineNo = (lines[lines.length - 1] as repo.OverageLineRow).line_no;
-      const page = await backfillPage(trx, ctx, lines, deps);
+      const page = await backfillPage(trx, ctx, lines, deps, signer);
       count += page.count;
       amount = amount.plus(page.amount);
+      if (signer.outstanding >= RECEIPTS_OUTSTANDING_MAX) await signer.flush(trx);
       if (lines.length < pageLines) break;
     }
+    if (ctx.defer) ctx.defer(() => signer.flush(trx));
+    else await signer.flush(trx);
     if (count > 0) {
       deps.log.info({ statementRowId: ctx.statementRowId, businessDate: ctx.businessDate, agencyCode: ctx.agencyCode, count, amount: formatMoney(amount) }, 'overages backfilled');
     }
@@ -98,7 +180,7 @@ export function createBackfillOverages(deps: BackfillDependencies, options: { pa
  * earlier page paid is read PAID here (this transaction's own write), so a later line for it is
  * NOTICE_ALREADY_PAID across pages as within one.
  */
-async function backfillPage(trx: Knex.Transaction, ctx: BackfillContext, lines: repo.OverageLineRow[], deps: BackfillDependencies): Promise<{ count: number; amount: Decimal }> {
+async function backfillPage(trx: Knex.Transaction, ctx: BackfillContext, lines: repo.OverageLineRow[], deps: BackfillDependencies, signer: ReceiptSigner): Promise<{ count: number; amount: Decimal }> {
 
   // Step 2 before step 3: a concurrent online posting of one of these notices waits on its lock
   // before it binds its key, so the key INSERT below never waits on a posting that waits on us.
@@ -130,14 +212,15 @@ async function backfillPage(trx: Knex.Transaction, ctx: BackfillContext, lines: 
   const decided = bound.map((line) => decide(line, notices, ctx, accountingDate, deps));
 
   mark('decideMs');
-  // Receipts: prepared concurrently so that the serials they need come in one draw.
-  const receipts = new Map<string, PreparedReceipt>();
+  // Receipts: numbered concurrently so that the serials they need come in one draw; signed on the
+  // side while the writes below execute (ReceiptSigner), inserted when the signer is flushed.
+  const numbered: NumberedReceipt[] = [];
   await Promise.all(
     decided.map(async (item) => {
       if (item.applied === null) return;
       const { notice, payment, applied } = item;
       assert(notice !== null, 'an applied backfill has its notice');
-      const prepared = await deps.receipts.prepareReceipt(
+      const receipt = await deps.receipts.numberReceipt(
         {
           noticeId: notice.id,
           payCode: payment.payCode,
@@ -155,10 +238,11 @@ async function backfillPage(trx: Knex.Transaction, ctx: BackfillContext, lines: 
         },
         trx,
       );
-      payment.receiptNo = prepared.receiptNo;
-      receipts.set(payment.agencyTxnId, prepared);
+      payment.receiptNo = receipt.receiptNo;
+      numbered.push(receipt);
     }),
   );
+  signer.add(numbered);
 
   mark('receiptsMs');
   await repo.insertPayments(
@@ -209,7 +293,6 @@ async function backfillPage(trx: Knex.Transaction, ctx: BackfillContext, lines: 
       };
     }),
   );
-  await insertReceipts(trx, [...receipts.values()]);
   await insertPaymentJournalEntries(trx, decided.map((item) => item.entry), ctx.now);
 
   mark('writeMs');

@@ -21,6 +21,13 @@ export interface BackfillContext {
   runRowId: string;
   /** The business clock at the run. */
   now: Date;
+  /**
+   * Where the backfill may hand work that finishes later in the same transaction — its receipts,
+   * signed while the run's next statements execute (contracts/decisions/0163-backfill-receipts-signed-alongside.md).
+   * The run awaits every handed-over piece before it commits. Without it the backfill finishes
+   * everything before it returns.
+   */
+  defer?: (finish: () => Promise<void>) => void;
 }
 
 export interface BackfillResult {

@@ -31,6 +31,13 @@ export const RUN_LIST_MAX = 1000;
  * statement_timeout (60 s) on a slow disk; the run's transaction allows this much.
  */
 const RUN_STATEMENT_TIMEOUT = '30min';
+/**
+ * The run's sorts and hashes (a million lines hash-joined to a million payment keys) fit in memory
+ * with this much per operation instead of spilling to temporary files in batches: the run's
+ * transaction sets it for itself (SET LOCAL), the pool's other sessions keep the server's default
+ * (contracts/decisions/0160-one-pass-reconcile-run.md).
+ */
+const RUN_WORK_MEM = '128MB';
 
 /**
  * ONLY UNTIL MERGE: the OVERAGE backfill is src/services/reconciliation/backfill.ts (another
@@ -70,6 +77,7 @@ export class ReconciliationService {
     }
     return db.transaction(async (trx) => {
       await trx.raw(`SET LOCAL statement_timeout = '${RUN_STATEMENT_TIMEOUT}'`);
+      await trx.raw(`SET LOCAL work_mem = '${RUN_WORK_MEM}'`);
       await lockAgencyDateInTransaction(trx, agency.code, businessDate);
       const startedAt = clocks.business.now();
       const statement = await repo.currentStatement(trx, agency.partyId, businessDate);
@@ -96,14 +104,24 @@ export class ReconciliationService {
           const superseded = await timed('supersedeMs', () => repo.supersedeEarlierStatements(trx, params));
           this.deps.log.info({ agencyCode, businessDate, ...superseded }, 'a newer statement supersedes the last run');
         }
-        await timed('backfillMs', () => this.deps.backfillOverages(trx, { agencyPartyId: agency.partyId, agencyCode: agency.code, businessDate, statementRowId: statement.id, runRowId, now: startedAt }));
-        await timed('matchMs', () => repo.insertMatches(trx, params));
+        // The backfill may leave its receipts' signatures in flight (decision 0163): they are made
+        // while the steps below execute, and written before the tallies.
+        const deferred: Array<() => Promise<void>> = [];
+        await timed('backfillMs', () => this.deps.backfillOverages(trx, { agencyPartyId: agency.partyId, agencyCode: agency.code, businessDate, statementRowId: statement.id, runRowId, now: startedAt, defer: (finish) => deferred.push(finish) }));
+        // One pass classifies every PAY line into the run's work table; the steps after it read
+        // that table instead of the lines and payments (contracts/decisions/0160-one-pass-reconcile-run.md).
+        const work = await timed('classifyMs', () => repo.classifyPayLines(trx, params));
+        await timed('matchMs', () => repo.insertMatches(trx, params, work));
         await timed('autoResolveMs', () => repo.autoResolveMatchedCarryOvers(trx, params));
         await timed('carriedInMs', () => repo.settleCarriedIn(trx, params));
-        await timed('lineDiscrepanciesMs', () => repo.upsertLineDiscrepancies(trx, params));
+        await timed('lineDiscrepanciesMs', () => repo.upsertLineDiscrepancies(trx, params, work));
         const refunds = await timed('refundsMs', () => reconcileRefundLines(trx, params));
-        await timed('shortagesMs', () => repo.carryShortages(trx, params));
-        const lines = await timed('lineTalliesMs', () => repo.payLineTallies(trx, params));
+        await timed('shortagesMs', () => repo.carryShortages(trx, params, work));
+        await timed('backfillReceiptsMs', async () => {
+          for (const finish of deferred) await finish();
+        });
+        const lines = await timed('lineTalliesMs', () => repo.payLineTallies(trx, work));
+        await repo.dropWorkTable(trx, work);
         const payments = await timed('paymentTalliesMs', () => repo.paymentTallies(trx, params));
         const outcomes = { ...zeroOutcomes(), ...lines.tallies, ...refunds, ...payments };
         const platformTotal = await sumMoney(trx, [lines.platformAmount, payments.CARRIED_OVER.amount, payments.SHORTAGE.amount]);
