@@ -12,7 +12,7 @@
  * BENCH_TARGET_URL + BENCH_DATABASE_URL (measure a running service), BENCH_PGBENCH_SECONDS,
  * BENCH_SERVICE_NODE_ARGS (node flags for the service, e.g. to profile it), BENCH_LOG_LEVEL.
  */
-import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -80,6 +80,22 @@ async function waitReady(baseUrl: string, child: ChildProcess | undefined): Prom
   }
 }
 
+/**
+ * `npm start`'s command as node arguments (the start script less its `exec node`, the script made
+ * absolute), after npm start's prestart: dist/ built from the current sources. The benchmarks
+ * measure the service as it is run, node flags included (the semi-space of
+ * contracts/decisions/0079-idle-memory.md costs or saves throughput: decision 0165).
+ */
+export function npmStartArguments(): string[] {
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.js'), '--if-stale'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const scripts = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const words = (scripts.start ?? '').trim().split(/\s+/);
+  if (words[0] === 'exec') words.shift();
+  if (words.shift() !== 'node') throw new Error(`the start script is not a node command: ${scripts.start}`);
+  const script = words.pop() as string;
+  return [...words, path.join(ROOT, script)];
+}
+
 /** The service to measure: a running one (BENCH_TARGET_URL, BENCH_DATABASE_URL) or a fresh one. */
 export async function startTarget(): Promise<Target> {
   const targetUrl = process.env.BENCH_TARGET_URL;
@@ -98,7 +114,9 @@ export async function startTarget(): Promise<Target> {
   const baseUrl = `http://127.0.0.1:${port}`;
   // BENCH_SERVICE_NODE_ARGS: extra node flags for the service, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
-  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'scripts', 'run.js'), path.join(ROOT, 'src', 'main.ts')], {
+  const start = npmStartArguments();
+  // The extra flags come after the start script's, so that they override them (a trial of another semi-space).
+  const child = spawn(process.execPath, [...start.slice(0, -1), ...nodeArgs, ...start.slice(-1)], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, TONGFU_DATA_DIR: dataDir, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', PUBLIC_BASE_URL: 'http://bench.tongfu.test' },
     // Request logs are part of the service's work; they are written, then thrown away (or kept
@@ -117,7 +135,7 @@ export async function startTarget(): Promise<Target> {
   return {
     baseUrl,
     databaseUrl,
-    layout: `npm start entry (src/main.ts), TONGFU_HTTP_WORKERS=${workers}, embedded PostgreSQL (fsync on), same machine as the load`,
+    layout: `npm start's command (node ${[...start.slice(0, -1), ...nodeArgs, path.relative(ROOT, start[start.length - 1] as string)].join(' ')}), TONGFU_HTTP_WORKERS=${workers}, embedded PostgreSQL (fsync on), same machine as the load`,
     async stop() {
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       child.kill('SIGTERM');
@@ -267,11 +285,19 @@ function round(value: number, digits = 2): number {
   return Math.round(value * factor) / factor;
 }
 
+/** What one pass of the driver saw, before it is summarised. */
+interface DriveTrace {
+  latencies: Float64Array;
+  statuses: Record<string, number>;
+  errors: number;
+  durationMs: number;
+}
+
 /**
  * Sends every request once, keeping `concurrency` in flight over keep-alive connections, and
  * measures each from the first byte sent to the last byte received. Bodies are read, not parsed.
  */
-export async function drive(baseUrl: string, requests: readonly PreparedRequest[], concurrency: number, onResponse?: (index: number, status: number, body: Buffer) => void): Promise<RunFigures> {
+async function drivePass(baseUrl: string, requests: readonly PreparedRequest[], concurrency: number, onResponse?: (index: number, status: number, body: Buffer) => void): Promise<DriveTrace> {
   if (concurrency < 1 || concurrency > CONCURRENCY_MAX) throw new Error(`concurrency is 1–${CONCURRENCY_MAX}`);
   const url = new URL(baseUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
@@ -309,17 +335,63 @@ export async function drive(baseUrl: string, requests: readonly PreparedRequest[
   );
   const durationMs = performance.now() - startedMs;
   agent.destroy();
-  const sorted = Float64Array.from(latencies).sort();
+  return { latencies, statuses, errors, durationMs };
+}
+
+function summarise(traces: DriveTrace[], concurrency: number): RunFigures {
+  const requests = traces.reduce((sum, trace) => sum + trace.latencies.length, 0);
+  const durationMs = traces.reduce((sum, trace) => sum + trace.durationMs, 0);
+  const sorted = new Float64Array(requests);
+  let offset = 0;
+  const statuses: Record<string, number> = {};
+  for (const trace of traces) {
+    sorted.set(trace.latencies, offset);
+    offset += trace.latencies.length;
+    for (const [status, count] of Object.entries(trace.statuses)) statuses[status] = (statuses[status] ?? 0) + count;
+  }
+  sorted.sort();
   const mean = sorted.reduce((sum, value) => sum + value, 0) / Math.max(1, sorted.length);
   return {
-    requests: requests.length,
+    requests,
     concurrency,
     durationMs: round(durationMs, 0),
-    throughputPerSecond: round((requests.length / durationMs) * 1000, 0),
+    throughputPerSecond: round((requests / durationMs) * 1000, 0),
     latencyMs: { p50: round(percentile(sorted, 0.5)), p95: round(percentile(sorted, 0.95)), p99: round(percentile(sorted, 0.99)), mean: round(mean), max: round(sorted[sorted.length - 1] ?? 0) },
     statuses,
-    errors,
+    errors: traces.reduce((sum, trace) => sum + trace.errors, 0),
   };
+}
+
+/**
+ * Sends every request once, keeping `concurrency` in flight over keep-alive connections, and
+ * measures each from the first byte sent to the last byte received. Bodies are read, not parsed.
+ */
+export async function drive(baseUrl: string, requests: readonly PreparedRequest[], concurrency: number, onResponse?: (index: number, status: number, body: Buffer) => void): Promise<RunFigures> {
+  return summarise([await drivePass(baseUrl, requests, concurrency, onResponse)], concurrency);
+}
+
+/**
+ * Sends `count` requests signed in chunks, each chunk signed just before it is sent, with the
+ * clock stopped while it is signed: a signature is valid for 300 s (docs/interface.md §2), and on a
+ * slow day 20,000 requests take longer than that. The figures are those of the chunks together
+ * (their durations added, every latency in the percentiles); each chunk ends by draining its last
+ * requests, which costs the service a little throughput, never helps it.
+ */
+export async function driveSignedInChunks(
+  baseUrl: string,
+  count: number,
+  chunkSize: number,
+  sign: (from: number, to: number) => PreparedRequest[],
+  concurrency: number,
+  onResponse?: (index: number, status: number, body: Buffer) => void,
+): Promise<RunFigures & { chunks: number; chunkSize: number }> {
+  const traces: DriveTrace[] = [];
+  for (let from = 0; from < count; from += chunkSize) {
+    const to = Math.min(count, from + chunkSize);
+    const requests = sign(from, to);
+    traces.push(await drivePass(baseUrl, requests, concurrency, onResponse ? (index, status, body) => onResponse(from + index, status, body) : undefined));
+  }
+  return { ...summarise(traces, concurrency), chunks: traces.length, chunkSize };
 }
 
 // ---- baselines -----------------------------------------------------------------------------------

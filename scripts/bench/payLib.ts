@@ -13,7 +13,7 @@ import pino from 'pino';
 import type { CompiledStatement } from '../../src/db/statements';
 import { EmbeddedPostgres } from '../../src/db/embeddedPostgres';
 import { buildPayCode } from '../../src/domain/payCode';
-import { findPgbench, pgbench, ROOT, type Target } from './lib';
+import { findPgbench, npmStartArguments, pgbench, ROOT, type Target } from './lib';
 
 /** Notices cloned per statement; 10,000 keep one statement's memory and WAL modest. */
 const CLONE_BATCH_SIZE = 10_000;
@@ -154,7 +154,7 @@ export async function startProfiledTarget(profileDir: string): Promise<Target> {
     });
   });
   const baseUrl = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, path.join(ROOT, 'scripts', 'run.js'), path.join(ROOT, 'src', 'main.ts')], {
+  const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, ...npmStartArguments()], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, TONGFU_DATA_DIR: dataDir, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', PUBLIC_BASE_URL: 'http://bench.tongfu.test' },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -318,7 +318,7 @@ export function serviceCpuMs(servicePort: number, pgPort: number): { node: numbe
       continue;
     }
     const environ = readProc(pid, 'environ');
-    if (environ !== undefined && environ.split('\0').includes(`PORT=${servicePort}`) && (readProc(pid, 'cmdline') ?? '').includes('main.ts')) node += cpuMsOf(pid);
+    if (environ !== undefined && environ.split('\0').includes(`PORT=${servicePort}`) && /main\.[jt]s\0/.test(readProc(pid, 'cmdline') ?? '')) node += cpuMsOf(pid);
   }
   return { node, postgres };
 }

@@ -239,7 +239,7 @@ async function benchSize(
   return { lines, payments: size, mix, seedSeconds: { notices: noticeSeconds, payments: paymentSeconds }, statementBytes, baseline, run };
 }
 
-/** The service's Node.js processes (the PORT in their environment, main.ts in their command line) and their RSS, kB. */
+/** The service's Node.js processes (the PORT in their environment, main.ts or main.js in their command line) and their RSS, kB. */
 function serviceMemory(port: number): { rssKb: number; hwmKb: number; maxHwmKb: number; processes: number } {
   let rssKb = 0;
   let hwmKb = 0;
@@ -248,7 +248,7 @@ function serviceMemory(port: number): { rssKb: number; hwmKb: number; maxHwmKb: 
   for (const pid of fs.readdirSync('/proc').filter((name) => /^[0-9]+$/.test(name))) {
     try {
       const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8');
-      if (!environ.split('\0').includes(`PORT=${port}`) || !fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('main.ts')) continue;
+      if (!environ.split('\0').includes(`PORT=${port}`) || !/main\.[jt]s\0/.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) continue;
       const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
       rssKb += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
       const processHwmKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
