@@ -59,6 +59,7 @@ export const EVENT_TYPES = {
   'instruction.failed': 'InstructionEventData',
   'instruction.mismatched': 'InstructionEventData',
   'bankPosting.unidentified': 'BankPostingUnidentifiedEventData',
+  'refund.succeeded': 'RefundSucceededEventData',
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;
