@@ -58,6 +58,7 @@ export const EVENT_TYPES = {
   'instruction.confirmed': 'InstructionEventData',
   'instruction.failed': 'InstructionEventData',
   'instruction.mismatched': 'InstructionEventData',
+  'instruction.cancelled': 'InstructionEventData',
   'bankPosting.unidentified': 'BankPostingUnidentifiedEventData',
   'refund.succeeded': 'RefundSucceededEventData',
 } as const;

@@ -3,6 +3,7 @@ import type { FieldCipher } from '../crypto/fieldCipher';
 import type { Db } from '../db/database';
 import { agencyDateLockKey, lockAgencyDateInTransaction } from '../db/repositories/agencyDateLocks';
 import * as repo from '../db/repositories/instructions';
+import * as refundsRepo from '../db/repositories/refunds';
 import { insertJournalEntry } from '../db/repositories/ledger';
 import type { Page, PageRequest } from '../db/pagination';
 import { formatInstant, parseInstant, shanghaiDate } from '../domain/businessDate';
@@ -158,6 +159,23 @@ export async function confirmAgencyRefundByStatementLine(trx: Knex.Transaction, 
   await refundSucceeded(trx, { instruction: row, at: input.at });
 }
 
+/**
+ * A refund's live instructions are CANCELLED with it when its payment is reversed (docs/settlement.md §3),
+ * in the reversal's transaction; `instruction.cancelled` to the executor and finance, so that the
+ * executor does not pay it.
+ */
+export async function cancelRefundInstructions(trx: Knex.Transaction, input: { refundRowId: string; at: Date }): Promise<number> {
+  const rows = await refundsRepo.refundInstructionsIn(trx, input.refundRowId, statusesFrom('cancel'));
+  for (const { id } of rows) {
+    const row = await repo.findInstructionById(trx, id, { forUpdate: true });
+    assert(row !== undefined, `instruction ${id} exists`);
+    const status = instructionTransition(row.status, 'cancel');
+    await repo.updateInstruction(trx, row.id, { status, updated_at: input.at });
+    await emit(trx, 'instruction.cancelled', { ...row, status }, input.at, undefined);
+  }
+  return rows.length;
+}
+
 /** `instruction.created` to the executor of a new instruction (a refund's, src/services/refunds.ts), in the creating transaction. */
 export async function recordInstructionCreated(trx: Knex.Transaction, row: repo.InstructionRow, at: Date, fieldCipher: FieldCipher | undefined): Promise<void> {
   await emit(trx, 'instruction.created', row, at, fieldCipher);
@@ -165,7 +183,7 @@ export async function recordInstructionCreated(trx: Knex.Transaction, row: repo.
 
 async function emit(
   trx: Knex.Transaction,
-  type: 'instruction.created' | 'instruction.confirmed' | 'instruction.failed' | 'instruction.mismatched',
+  type: 'instruction.created' | 'instruction.confirmed' | 'instruction.failed' | 'instruction.mismatched' | 'instruction.cancelled',
   row: repo.InstructionRow,
   at: Date,
   fieldCipher: FieldCipher | undefined,

@@ -6,7 +6,6 @@ import type { Db, Queryable } from '../db/database';
 import * as repo from '../db/repositories/payments';
 import { journalEntryParameters } from '../db/repositories/ledger';
 import { knexRunner, pgRunner, withPooledClient } from '../db/statements';
-import { instructRefund } from './refunds';
 import { businessDateFor, formatInstant, parseInstant, shanghaiDate } from '../domain/businessDate';
 import type { Clocks } from '../domain/clock';
 import { assert, type FieldProblem, TongfuError, validationFailed } from '../domain/errors';
@@ -305,42 +304,10 @@ export class PaymentService {
     if (!nonceClaimed) throw nonceReused();
     const plan = await this.plan(read, context, db);
     if (plan.kind === 'replay') return plan;
-    if (plan.variant !== 'APPLIED' && plan.values.payer_account_no !== null) return this.writeInstructingObligation(plan);
     const written = await withPooledClient(db, (client) => repo.writePosting(pgRunner(client), plan.variant, plan.values));
     if (typeof written === 'string') return written;
     checkWritten(plan, written);
     return plan;
-  }
-
-  /**
-   * An unapplied posting whose agency named the payer: the write and its refund obligation's
-   * instruction (the agency pays it back, src/services/refunds.ts instructRefund) in one
-   * transaction — the obligation is approved by policy in this very transaction
-   * (contracts/decisions/0151-refund-executor.md). Unapplied money is the exception, so the extra
-   * round trips stay off the hot path.
-   */
-  private async writeInstructingObligation(plan: Extract<Plan, { kind: 'write' }>): Promise<Plan | repo.LostRace> {
-    try {
-      return await this.deps.db.transaction(async (trx: Knex.Transaction) => {
-        const written = await repo.writePosting(knexRunner(trx), plan.variant, plan.values);
-        if (typeof written === 'string') throw new LostRaceSignal(written);
-        checkWritten(plan, written);
-        await this.instructObligation(trx, plan);
-        return plan;
-      });
-    } catch (error) {
-      if (error instanceof LostRaceSignal) return error.race;
-      throw error;
-    }
-  }
-
-  /** Instructs the refund obligation just written with an unapplied payment (a payee-less one waits for SET_PAYEE). */
-  private async instructObligation(trx: Knex.Transaction, plan: Extract<Plan, { kind: 'write' }>): Promise<void> {
-    const refundId = plan.values.refund_id;
-    assert(typeof refundId === 'string', 'an unapplied posting writes its refund obligation');
-    const row = (await trx('refunds').where({ refund_id: refundId }).first(trx.raw('id::text AS id'))) as { id: string } | undefined;
-    assert(row !== undefined, `refund obligation ${refundId} was written`);
-    await instructRefund(trx, { refundRowId: row.id, at: plan.values.now as Date, fieldCipher: this.deps.fieldCipher, log: this.deps.log });
   }
 
   /** Read FOR UPDATE and write in one transaction: the notice stays locked until it commits. */
@@ -356,7 +323,6 @@ export class PaymentService {
         const written = await repo.writePosting(runner, plan.variant, plan.values);
         if (typeof written === 'string') throw new LostRaceSignal(written);
         checkWritten(plan, written);
-        if (plan.variant !== 'APPLIED') await this.instructObligation(trx, plan);
         return plan;
       });
     } catch (error) {

@@ -15,11 +15,11 @@ import { agencyRefundConfirmedEntry, bankRefundConfirmedEntry, spreadInProportio
 import { Decimal, formatMoney, ZERO } from '../domain/money';
 import { maskName } from '../domain/payer';
 import { parsePayCode } from '../domain/payCode';
-import { assertRefundWithinPaid, moneyWhereabouts, refundedEvent, refundExecutor, refundTransition, type RefundStatus } from '../domain/refunds';
+import { assertRefundWithinPaid, moneyWhereabouts, refundedEvent, refundExecutor, refundStatusesFrom, refundTransition, type RefundStatus } from '../domain/refunds';
 import { NOTICE_MACHINE, PAYMENT_MACHINE, transition, type NoticeStatus, type PaymentStatus } from '../domain/stateMachines';
 import type { Logger } from '../logger';
 import { recordEvent } from './events';
-import { recordInstructionCreated } from './instructions';
+import { cancelRefundInstructions, recordInstructionCreated } from './instructions';
 import { recordReversal } from './receipts';
 
 /**
@@ -127,7 +127,7 @@ const REFUNDABLE_NOTICE_STATUSES: readonly string[] = ['PAID', 'PARTIALLY_REFUND
  * payment's money is in the agency's clearing account (unapplied money always is); the receiving
  * bank once every live settlement of the payment is CONFIRMED; otherwise it waits, APPROVED, for
  * the settlement's confirmation (instructRefundsWaitingOn). A refund without a payee waits for
- * SET_PAYEE. The instruction is created and the refund INSTRUCTED here, in the caller's
+ * SET_PAYEE; the obligation of unapplied money waits until a statement matched its payment. The instruction is created and the refund INSTRUCTED here, in the caller's
  * transaction, with `instruction.created` to the executor. Answers the instruction's number, or
  * null when the refund waits.
  */
@@ -139,6 +139,9 @@ export async function instructRefund(trx: Knex.Transaction, input: { refundRowId
   if (locked.status !== 'APPROVED') return null;
   if (refund.payee_name === null || refund.payee_account_no === null || refund.payee_bank_name === null) return null;
   if (payment.status === 'REVERSED') return null;
+  // Unapplied money is paid back once a statement proved it captured: the reconciliation run that
+  // matches it instructs it (contracts/decisions/0151-refund-executor.md).
+  if (payment.unapplied_reason !== null && !(await repo.hasLiveMatch(trx, payment.id))) return null;
   const settlements = payment.unapplied_reason === null ? await repo.liveSettlementsOfPayment(trx, payment.id) : [];
   const executor = refundExecutor(moneyWhereabouts(settlements.map((settlement) => settlement.status)));
   if (executor === 'WAIT') return null;
@@ -343,6 +346,25 @@ export async function refundReissued(trx: Knex.Transaction, input: { refundRowId
   const others = (await repo.refundsOfPayment(trx, payment.id)).filter((other) => other.id !== refund.id);
   assertRefundWithinPaid({ paid: new Decimal(payment.amount), amount: new Decimal(refund.amount), others });
   await repo.moveRefund(trx, refund.id, { from: locked.status, to, at: input.at });
+}
+
+/**
+ * The payment was reversed (REVERSE_PAYMENT, in the correction's transaction, the payment locked
+ * by the caller): its APPROVED and INSTRUCTED refunds — unit refunds and the obligation of
+ * unapplied money alike — are CANCELLED, and their live instructions with them
+ * (docs/settlement.md §3). A REQUESTED refund stays for finance to reject. Answers how many.
+ */
+export async function cancelRefundsOfPayment(trx: Knex.Transaction, input: { paymentRowId: string; at: Date }): Promise<number> {
+  const cancellable = refundStatusesFrom('cancel');
+  let cancelled = 0;
+  for (const refund of await repo.refundsOfPayment(trx, input.paymentRowId)) {
+    if (!cancellable.includes(refund.status)) continue;
+    const locked = await repo.lockRefund(trx, refund.id);
+    await repo.moveRefund(trx, refund.id, { from: locked.status, to: refundTransition(locked.status, 'cancel'), at: input.at });
+    await cancelRefundInstructions(trx, { refundRowId: refund.id, at: input.at });
+    cancelled += 1;
+  }
+  return cancelled;
 }
 
 // ---- the service ---------------------------------------------------------------------------------

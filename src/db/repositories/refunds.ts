@@ -256,11 +256,11 @@ export async function refundsWaitingOn(db: Queryable, settlementId: string): Pro
   return result.rows.map((row) => row.id);
 }
 
-/** The live (not FAILED) refund instructions of a refund, locked. */
-export async function liveRefundInstructions(trx: Knex.Transaction, refundRowId: string): Promise<Array<{ id: string; status: string }>> {
+/** A refund's instructions in the given statuses, locked FOR UPDATE, oldest first. */
+export async function refundInstructionsIn(trx: Knex.Transaction, refundRowId: string, statuses: readonly string[]): Promise<Array<{ id: string; status: string }>> {
   const result = await trx.raw<{ rows: Array<{ id: string; status: string }> }>(
-    `SELECT id::text AS id, status FROM instructions WHERE refund_id = ?::bigint AND status NOT IN ('FAILED', 'CANCELLED') ORDER BY id FOR UPDATE`,
-    [refundRowId],
+    `SELECT id::text AS id, status FROM instructions WHERE refund_id = ?::bigint AND status = ANY(?::text[]) ORDER BY id FOR UPDATE`,
+    [refundRowId, [...statuses]],
   );
   return result.rows;
 }
@@ -303,4 +303,10 @@ export async function insertRefundItems(trx: Knex.Transaction, refundRowId: stri
      SELECT ?::bigint, t.account_no, sum(t.amount) FROM unnest(?::text[], ?::numeric[]) AS t(account_no, amount) GROUP BY t.account_no`,
     [refundRowId, parts.map((part) => part.receivingAccountNo), parts.map((part) => part.amount)],
   );
+}
+
+/** The payment has a live statement match: the agency's statement proved it captured. */
+export async function hasLiveMatch(db: Queryable, paymentRowId: string): Promise<boolean> {
+  const result = await db.raw<{ rows: Array<{ found: boolean }> }>(`SELECT EXISTS (SELECT 1 FROM statement_matches WHERE payment_id = ?::bigint AND released_at IS NULL) AS found`, [paymentRowId]);
+  return result.rows[0]?.found === true;
 }
