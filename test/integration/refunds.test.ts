@@ -189,3 +189,34 @@ describe('a refund of a payment that never happened', () => {
     await expectLedgerVerified(db());
   });
 });
+
+describe('a refund whose instruction failed', () => {
+  it('is FAILED with it, and a reissue checks REFUND_EXCEEDS_PAID again before it is INSTRUCTED again', async () => {
+    const paid = await pay('30.00', shanghai('2026-11-23T10:00:00'));
+    const first = await unit('POST', '/v1/unit/refunds', { refundNo: 'RF-F-1', payCode: paid.payCode, amount: '10.00', reason: '多缴', payee: PAYEE });
+    const approved = await maker('POST', `/v1/finance/refunds/${first.body.refundId as string}/decision`, { approve: true, comment: '' });
+    const failedNo = approved.body.instructionNo as string;
+    const failed = await agency('POST', `/v1/agency/instructions/${failedNo}/result`, { status: 'FAILED', executedAt: shanghai('2026-11-23T11:00:00'), reference: 'AG-F-1', failureReason: '账户已销户' });
+    expect(failed.status).toBe(200);
+    expect((await unit('GET', '/v1/unit/refunds/RF-F-1')).body.status).toBe('FAILED');
+    // A FAILED refund no longer stands: 25.00 of the 30.00 can be asked for meanwhile.
+    const second = await unit('POST', '/v1/unit/refunds', { refundNo: 'RF-F-2', payCode: paid.payCode, amount: '25.00', reason: '多缴', payee: PAYEE });
+    expect(second.status).toBe(201);
+
+    const proposal = await maker('POST', `/v1/finance/instructions/${failedNo}/proposals`, { proposalRef: 'RI-1', action: 'REISSUE', reason: '更正账户后重发' });
+    expect(proposal.status).toBe(201);
+    const refused = await checker('POST', `/v1/finance/instructions/${failedNo}/proposals/${proposal.body.proposalId as string}/decision`, { approve: true, comment: '' });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.code).toBe('REFUND_EXCEEDS_PAID');
+    expect((await unit('GET', '/v1/unit/refunds/RF-F-1')).body.status).toBe('FAILED');
+
+    await maker('POST', `/v1/finance/refunds/${second.body.refundId as string}/decision`, { approve: false, comment: '' });
+    const reissued = await checker('POST', `/v1/finance/instructions/${failedNo}/proposals/${proposal.body.proposalId as string}/decision`, { approve: true, comment: '' });
+    expect(reissued.status).toBe(200);
+    const refund = (await unit('GET', '/v1/unit/refunds/RF-F-1')).body;
+    expect(refund.status).toBe('INSTRUCTED');
+    expect(refund.instructionNo).not.toBe(failedNo);
+    expect((await agency('GET', `/v1/agency/instructions/${refund.instructionNo as string}`)).body).toMatchObject({ reissueOf: failedNo, status: 'CREATED', amount: '10.00' });
+    await expectLedgerVerified(db());
+  });
+});
