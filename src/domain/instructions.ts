@@ -10,10 +10,10 @@ import { Decimal, MONEY_DECIMALS, ZERO } from './money';
 export const INSTRUCTION_TYPES = ['SETTLEMENT', 'REFUND'] as const;
 export type InstructionType = (typeof INSTRUCTION_TYPES)[number];
 
-export const INSTRUCTION_STATUSES = ['CREATED', 'EXECUTED', 'CONFIRMED', 'MISMATCHED', 'FAILED', 'UNCONFIRMED'] as const;
+export const INSTRUCTION_STATUSES = ['CREATED', 'EXECUTED', 'CONFIRMED', 'MISMATCHED', 'FAILED', 'UNCONFIRMED', 'CANCELLED'] as const;
 export type InstructionStatus = (typeof INSTRUCTION_STATUSES)[number];
 
-export const INSTRUCTION_EVENTS = ['create', 'reportExecuted', 'reportFailed', 'confirmByPosting', 'mismatchByPosting', 'passDeadline'] as const;
+export const INSTRUCTION_EVENTS = ['create', 'reportExecuted', 'reportFailed', 'confirmByPosting', 'mismatchByPosting', 'passDeadline', 'cancel'] as const;
 export type InstructionEvent = (typeof INSTRUCTION_EVENTS)[number];
 
 export interface InstructionTransition {
@@ -40,6 +40,11 @@ export const INSTRUCTION_TRANSITIONS: readonly InstructionTransition[] = [
   { from: 'CREATED', event: 'passDeadline', to: 'UNCONFIRMED' },
   { from: 'EXECUTED', event: 'passDeadline', to: 'UNCONFIRMED' },
   { from: 'UNCONFIRMED', event: 'reportExecuted', to: 'EXECUTED' },
+  // Not in the table of docs/settlement.md §1: a refund's instruction is cancelled with the refund
+  // when its payment is reversed (docs/settlement.md §3; contracts/decisions/0154-refund-lines-matched.md).
+  { from: 'CREATED', event: 'cancel', to: 'CANCELLED' },
+  { from: 'EXECUTED', event: 'cancel', to: 'CANCELLED' },
+  { from: 'UNCONFIRMED', event: 'cancel', to: 'CANCELLED' },
 ];
 
 /** The status after `event`, or undefined when the table has no such move. */
@@ -59,9 +64,9 @@ export function statusesFrom(event: InstructionEvent): InstructionStatus[] {
   return INSTRUCTION_TRANSITIONS.filter((row) => row.event === event && row.from !== null).map((row) => row.from as InstructionStatus);
 }
 
-/** Live: not FAILED (docs/settlement.md §1) — its payment items are taken. */
+/** Live: not FAILED (docs/settlement.md §1) — its payment items are taken — nor CANCELLED. */
 export function isLiveInstruction(status: InstructionStatus): boolean {
-  return status !== 'FAILED';
+  return status !== 'FAILED' && status !== 'CANCELLED';
 }
 
 export const INSTRUCTION_NO_PATTERN = /^TF[SR][0-9]{8}[0-9]{8}$/;

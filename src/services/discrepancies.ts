@@ -26,6 +26,7 @@ import { financeRecipients, recordEvent } from './events';
 import { paymentWire, toPaymentRecord } from './paymentViews';
 import { proposalView, type ApprovedAction, type ProposalTargetHandler, type ProposalView } from './proposals';
 import { recordReversal } from './receipts';
+import { cancelRefundsOfPayment } from './refunds';
 
 /**
  * Discrepancies as finance sees and resolves them (docs/reconciliation.md §3,
@@ -41,7 +42,7 @@ import { recordReversal } from './receipts';
  * | *_MISMATCH | ACCEPT_PLATFORM | the resolution only: the platform's figure stands |
  * | *_MISMATCH | ACCEPT_STATEMENT | MISMATCH_SURPLUS or MISMATCH_DEFICIT of the difference (none when the amounts agree) |
  * | *_MISMATCH | WRITE_OFF | WRITE_OFF of the amount the statement lacks (none when it does not lack any) |
- * | REFUND_MISMATCH | ACCEPT_STATEMENT, WRITE_OFF | the resolution (the refund side is completed by the refunds capability: `confirmReportedRefund`) |
+ * | REFUND_MISMATCH | ACCEPT_STATEMENT, WRITE_OFF | the resolution (a matching line confirms the refund in the run, decision 0154; `confirmReportedRefund` books nothing) |
  *
  * Every resolution also sends `discrepancy.resolved` to the agency and every finance party.
  */
@@ -100,8 +101,10 @@ export async function paymentInSettlementInstruction(_trx: Knex.Transaction, _pa
 
 /**
  * Confirms the refund as the agency's statement reports it, for ACCEPT_STATEMENT of a
- * REFUND_MISMATCH. Refund instructions do not exist yet; the refunds capability completes this
- * (its AGENCY_REFUND_CONFIRMED entry); until then the resolution is recorded and nothing is booked.
+ * REFUND_MISMATCH. A line that matches its instruction confirms the refund in the run itself
+ * (src/services/reconciliation/refunds.ts, contracts/decisions/0154-refund-lines-matched.md);
+ * making a refund succeed despite a mismatch is not built: the resolution is recorded and
+ * nothing is booked.
  */
 export async function confirmReportedRefund(_trx: Knex.Transaction, _discrepancy: repo.DiscrepancyRow): Promise<void> {
   return;
@@ -161,7 +164,7 @@ export function discrepancyHandler(): ProposalTargetHandler<repo.DiscrepancyRow>
         if (!PAYMENT_MACHINE.rows.some((row) => row.from === payment.status && row.event === 'reversePayment')) {
           throw refusal(target, action, `its payment ${payment.payment_id} is ${payment.status} and cannot be reversed`);
         }
-        if (payment.refund_row_id !== null && payment.refund_status !== 'APPROVED' && payment.refund_status !== 'REQUESTED') {
+        if (payment.refund_row_id !== null && !['APPROVED', 'REQUESTED', 'INSTRUCTED'].includes(String(payment.refund_status))) {
           throw refusal(target, action, `the refund of its payment ${payment.payment_id} is ${String(payment.refund_status)}`);
         }
         if (await paymentInSettlementInstruction(trx, payment.id)) {
@@ -236,9 +239,9 @@ async function reversePayment(trx: Knex.Transaction, target: repo.DiscrepancyRow
     await repo.reopenNotice(trx, payment.notice_id, { from: payment.notice_status, to: noticeStatus, at: approved.at });
     assert(payment.receipt_no !== null, `applied payment ${payment.payment_id} has its receipt`);
     await recordReversal(trx, payment.receipt_no, { refundId: null, amount: new Decimal(payment.amount), reason: approved.proposal.reason, at: approved.at });
-  } else if (payment.refund_row_id !== null && payment.refund_status !== null) {
-    await repo.cancelRefund(trx, payment.refund_row_id, { from: payment.refund_status, at: approved.at });
   }
+  // Its refunds (the obligation of unapplied money, or a unit's) are cancelled with their instructions (docs/settlement.md §3).
+  await cancelRefundsOfPayment(trx, { paymentRowId: payment.id, at: approved.at });
 
   const originalId = await repo.postingEntryId(trx, payment.id);
   assert(originalId !== undefined, `payment ${payment.payment_id} has its posting entry`);

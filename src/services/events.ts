@@ -58,7 +58,9 @@ export const EVENT_TYPES = {
   'instruction.confirmed': 'InstructionEventData',
   'instruction.failed': 'InstructionEventData',
   'instruction.mismatched': 'InstructionEventData',
+  'instruction.cancelled': 'InstructionEventData',
   'bankPosting.unidentified': 'BankPostingUnidentifiedEventData',
+  'refund.succeeded': 'RefundSucceededEventData',
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;

@@ -27,6 +27,8 @@ import { InstructionService } from './instructions';
 import { BankPostingService } from './bankPostings';
 import { SETTLEMENT_INSTRUCTIONS } from './bankPostingInstructions';
 import { instructionHandler, unidentifiedHandler } from './settlementProposals';
+import { RefundService } from './refunds';
+import { refundHandler } from './refundProposals';
 
 export interface ServiceDependencies {
   db: Db;
@@ -86,6 +88,8 @@ export interface Services {
   instructions: InstructionService;
   /** Bank postings and camt.053 statements (docs/settlement.md §2); instructions are matched through an InstructionMatcher. */
   bankPostings: BankPostingService;
+  /** Refunds (docs/settlement.md §3): unit requests, finance decisions; their moves run in the transactions that cause them. */
+  refunds: RefundService;
 }
 
 export async function buildServices(deps: ServiceDependencies): Promise<Services> {
@@ -115,6 +119,8 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
   // Settlement's maker-checker targets: REISSUE of an instruction, LINK / RETURN of an unidentified credit (decision 0145).
   proposals.register(instructionHandler({ fieldCipher }));
   proposals.register(unidentifiedHandler({ bankPostings, fieldCipher }));
+  // SET_PAYEE of a refund waiting for its payee (decision 0152).
+  proposals.register(refundHandler({ fieldCipher, log: deps.log }));
   return {
     deps,
     authenticator,
@@ -150,5 +156,6 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
     reconciliation: new ReconciliationService({ db: deps.db, clocks: deps.clocks, log: deps.log, backfillOverages: createBackfillOverages({ receipts, clocks: deps.clocks, log: deps.log }) }),
     instructions: new InstructionService({ db: deps.db, clocks: deps.clocks, log: deps.log, fieldCipher }),
     bankPostings,
+    refunds: new RefundService({ db: deps.db, clocks: deps.clocks, log: deps.log, fieldCipher }),
   };
 }

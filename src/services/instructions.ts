@@ -3,6 +3,7 @@ import type { FieldCipher } from '../crypto/fieldCipher';
 import type { Db } from '../db/database';
 import { agencyDateLockKey, lockAgencyDateInTransaction } from '../db/repositories/agencyDateLocks';
 import * as repo from '../db/repositories/instructions';
+import * as refundsRepo from '../db/repositories/refunds';
 import { insertJournalEntry } from '../db/repositories/ledger';
 import type { Page, PageRequest } from '../db/pagination';
 import { formatInstant, parseInstant, shanghaiDate } from '../domain/businessDate';
@@ -13,6 +14,7 @@ import { type RecognitionItem, settlementConfirmedEntry, settlementExecutedEntry
 import { Decimal, formatMoney } from '../domain/money';
 import type { Logger } from '../logger';
 import { type EventRecipient, financeRecipients, type NewEvent, recordEvents } from './events';
+import { instructRefundsWaitingOn, refundFailed, refundReissued, refundSucceeded } from './refunds';
 import { storeSettledRevenueShares } from './revenueShares';
 
 /**
@@ -139,12 +141,53 @@ export async function confirmInstructionByPosting(
   }
   await repo.updateInstruction(trx, row.id, { status, confirmed_at: input.at, updated_at: input.at });
   await emit(trx, 'instruction.confirmed', { ...row, status, confirmed_at: input.at }, input.at, undefined);
+  // Refunds (docs/settlement.md §3): a refund instruction's refund succeeds; a settlement's
+  // confirmation instructs the refunds that waited for it (contracts/decisions/0151-refund-executor.md).
+  if (row.type === 'REFUND' && row.refund_id !== null) await refundSucceeded(trx, { instruction: row, at: input.at, bankPostingId: String(input.postingRowId) });
+  if (row.type === 'SETTLEMENT') await instructRefundsWaitingOn(trx, { settlementId: row.id, at: input.at });
   return 'CONFIRMED';
+}
+
+/**
+ * An agency refund instruction confirmed by the REFUND line of the agency's statement
+ * (docs/reconciliation.md §2, docs/settlement.md §1 "or, for an agency refund, its statement
+ * line"), in the reconciliation run's transaction: CONFIRMED by the same move a posting makes,
+ * `instruction.confirmed` to the executor and finance, and the refund SUCCEEDED.
+ */
+export async function confirmAgencyRefundByStatementLine(trx: Knex.Transaction, input: { instructionRowId: string; at: Date }): Promise<void> {
+  const row = await repo.findInstructionById(trx, input.instructionRowId, { forUpdate: true });
+  assert(row !== undefined && row.type === 'REFUND' && row.refund_id !== null && row.executor_party_id === row.agency_party_id, `instruction ${input.instructionRowId} is an agency refund`);
+  const status = instructionTransition(row.status, 'confirmByPosting');
+  await repo.updateInstruction(trx, row.id, { status, confirmed_at: input.at, updated_at: input.at });
+  await emit(trx, 'instruction.confirmed', { ...row, status, confirmed_at: input.at }, input.at, undefined);
+  await refundSucceeded(trx, { instruction: row, at: input.at });
+}
+
+/**
+ * A refund's live instructions are CANCELLED with it when its payment is reversed (docs/settlement.md §3),
+ * in the reversal's transaction; `instruction.cancelled` to the executor and finance, so that the
+ * executor does not pay it.
+ */
+export async function cancelRefundInstructions(trx: Knex.Transaction, input: { refundRowId: string; at: Date }): Promise<number> {
+  const rows = await refundsRepo.refundInstructionsIn(trx, input.refundRowId, statusesFrom('cancel'));
+  for (const { id } of rows) {
+    const row = await repo.findInstructionById(trx, id, { forUpdate: true });
+    assert(row !== undefined, `instruction ${id} exists`);
+    const status = instructionTransition(row.status, 'cancel');
+    await repo.updateInstruction(trx, row.id, { status, updated_at: input.at });
+    await emit(trx, 'instruction.cancelled', { ...row, status }, input.at, undefined);
+  }
+  return rows.length;
+}
+
+/** `instruction.created` to the executor of a new instruction (a refund's, src/services/refunds.ts), in the creating transaction. */
+export async function recordInstructionCreated(trx: Knex.Transaction, row: repo.InstructionRow, at: Date, fieldCipher: FieldCipher | undefined): Promise<void> {
+  await emit(trx, 'instruction.created', row, at, fieldCipher);
 }
 
 async function emit(
   trx: Knex.Transaction,
-  type: 'instruction.created' | 'instruction.confirmed' | 'instruction.failed' | 'instruction.mismatched',
+  type: 'instruction.created' | 'instruction.confirmed' | 'instruction.failed' | 'instruction.mismatched' | 'instruction.cancelled',
   row: repo.InstructionRow,
   at: Date,
   fieldCipher: FieldCipher | undefined,
@@ -173,6 +216,8 @@ export async function reissueInstruction(trx: Knex.Transaction, input: { instruc
   const existing = await repo.reissueOf(trx, failed.id);
   if (existing !== undefined) throw new TongfuError('ACTION_NOT_APPLICABLE', `instruction ${failed.instruction_no} was reissued already`, { instructionNo: failed.instruction_no, reissuedAs: existing });
   const number = instructionNo(failed.type, input.now, await repo.nextInstructionSerial(trx));
+  // A refund's reissue checks REFUND_EXCEEDS_PAID again and moves the refund back to INSTRUCTED (docs/settlement.md §3).
+  if (failed.refund_id !== null) await refundReissued(trx, { refundRowId: failed.refund_id, at: input.now });
   const id = await repo.insertReissue(trx, { failedId: failed.id, instructionNo: number, deadline: instructionDeadline(input.now), now: input.now });
   const created = await repo.findInstructionById(trx, id);
   assert(created !== undefined, 'the reissue was written');
@@ -308,6 +353,7 @@ export class InstructionService {
         status = instructionTransition(row.status, 'reportFailed');
         await repo.updateInstruction(trx, row.id, { ...reported, status, failure_reason: report.failureReason as string });
         await repo.releasePaymentItems(trx, row.id);
+        if (row.type === 'REFUND') await refundFailed(trx, { instruction: row, at: now });
       }
       const updated = (await repo.findInstructionById(trx, row.id)) as repo.InstructionRow;
       if (status === 'FAILED') await emit(trx, 'instruction.failed', updated, now, this.deps.fieldCipher);

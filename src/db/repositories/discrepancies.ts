@@ -146,12 +146,6 @@ export async function reopenNotice(trx: Knex.Transaction, noticeId: string, chan
   await trx.raw(`UPDATE notice_items SET late_fee_paid = NULL WHERE notice_id = ?::bigint`, [noticeId]);
 }
 
-/** Cancels the refund obligation of unapplied money that never arrived. */
-export async function cancelRefund(trx: Knex.Transaction, refundRowId: string, change: { from: string; at: Date }): Promise<void> {
-  const result = await trx.raw(`UPDATE refunds SET status = 'CANCELLED', updated_at = ? WHERE id = ?::bigint AND status = ?`, [change.at, refundRowId, change.from]);
-  if ((result as { rowCount?: number }).rowCount !== 1) throw new Error(`invariant broken: refund ${refundRowId} was ${change.from} under its lock`);
-}
-
 /**
  * The pending revenue a payment's posting credited, per receiving account: what a write-off of
  * its shortfall debits (docs/ledger.md §3 WRITE_OFF).

@@ -217,6 +217,8 @@ export async function settlePairs(
                            WHERE d.payment_id = p.id AND d.status = 'RESOLVED' AND d.resolution_action IN ('ACCEPT_PLATFORM', 'ACCEPT_STATEMENT')))
           AND NOT EXISTS (SELECT 1 FROM reconciliation_discrepancies d WHERE d.payment_id = p.id AND d.status IN ('CARRIED_OVER', 'OPEN'))
           AND NOT EXISTS (SELECT 1 FROM instruction_payment_items x WHERE x.payment_id = p.id)
+          -- A refund the agency is paying out of this money holds it until the refund succeeds or fails (decision 0151).
+          AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.id AND r.status = 'INSTRUCTED')
      ), settle_items AS MATERIALIZED (
        SELECT * FROM (
          SELECT pay.agency_party_id, pay.business_date, pay.id AS payment_id, i.notice_id, i.position, i.receiving_account_no, i.item_code, i.income_sort_code, i.budget_level,

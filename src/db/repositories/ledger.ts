@@ -359,7 +359,7 @@ const POSTING_KINDS = `'${JOURNAL_ENTRY_KINDS.paymentSucceeded}', '${JOURNAL_ENT
  * the agencies' clearing balances (`instructions`, reported EXECUTED or CONFIRMED), executed and
  * unconfirmed ones sit in transit, confirmed ones are in the receiving accounts and have moved
  * their items from pending revenue. Corrections (write-offs, mismatch differences, CORRECTION_KINDS)
- * add theirs; confirmed refunds and unidentified credits add their own terms when they land; until then a movement these
+ * add theirs; confirmed refunds (agency: clearing and pending revenue; bank: the receiving account) and unidentified credits add their terms; a movement these
  * queries do not know of shows up as a break, which is the point. Reversals: a
  * reversed payment leaves every balance below, and its mirror takes its entry's lines back out.
  */
@@ -389,6 +389,13 @@ function corrections(prefix: string, creditIsPositive: boolean): string {
 }
 /** Days after which every payment must be matched or held by an unresolved discrepancy (docs/reconciliation.md §2). */
 export const RECONCILED_WITHIN_DAYS = 8;
+
+/**
+ * Refund instructions of a payment's refund (not RETURNs of unidentified credits): the agency's
+ * debit its clearing account, the receiving bank's the receiving account (src/services/refunds.ts).
+ */
+const AGENCY_REFUND = `type = 'REFUND' AND refund_id IS NOT NULL AND executor_party_id = agency_party_id`;
+const BANK_REFUND = `type = 'REFUND' AND refund_id IS NOT NULL AND executor_party_id <> agency_party_id`;
 
 /** Amounts compared as NUMERIC in SQL and written as text in details, never as JSON numbers. */
 const PAID_STATUSES = `('PAID', 'PARTIALLY_REFUNDED', 'REFUNDED')`;
@@ -426,7 +433,7 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
   },
   {
     name: 'agencyClearing',
-    invariant: "each agency's clearing balance equals its payments not reversed less its executed settlements corrected by its discrepancy resolutions (confirmed agency refunds add their term when they land)",
+    invariant: "each agency's clearing balance equals its payments not reversed less its executed settlements and its confirmed agency refunds, corrected by its discrepancy resolutions",
     sql: `
       WITH ledger AS (
         SELECT substr(account, length(${CLEARING}) + 1) AS agency_code,
@@ -438,6 +445,10 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
         -- A settlement has left the clearing account once the agency reported it executed or the bank confirmed it.
         SELECT agency_code, -amount FROM instructions
          WHERE type = 'SETTLEMENT' AND (reported_status = 'EXECUTED' OR status = 'CONFIRMED')
+        UNION ALL
+        -- A refund the agency paid back out of its clearing account, once confirmed (docs/settlement.md §3).
+        SELECT agency_code, -amount FROM instructions
+         WHERE ${AGENCY_REFUND} AND status = 'CONFIRMED'
         UNION ALL
         SELECT part, balance FROM (${corrections(CLEARING, false)}) c
       ), expected AS (
@@ -486,7 +497,7 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
   },
   {
     name: 'receiving',
-    invariant: "each receiving account's balance equals its confirmed credits less its confirmed debits: the settlements confirmed to it and the credits still unidentified (bank refunds add their term when they land)",
+    invariant: "each receiving account's balance equals its confirmed credits less its confirmed debits: the settlements confirmed to it and the credits still unidentified, less the bank refunds confirmed from it",
     sql: `
       WITH ledger AS (
         SELECT substr(account, length(${RECEIVING}) + 1) AS account_no,
@@ -494,6 +505,9 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
           FROM journal_lines WHERE starts_with(account, ${RECEIVING}) GROUP BY account
       ), movements AS (
         SELECT credit_account_no AS account_no, amount FROM instructions WHERE type = 'SETTLEMENT' AND status = 'CONFIRMED'
+        UNION ALL
+        -- A refund the receiving bank paid out of the account, once confirmed (docs/settlement.md §3).
+        SELECT debit_account_no, -amount FROM instructions WHERE ${BANK_REFUND} AND status = 'CONFIRMED'
         UNION ALL
         -- An unidentified credit is in the account (docs/settlement.md §2), held in suspense until linked or returned.
         SELECT account_no, amount FROM bank_postings WHERE direction = 'CREDIT' AND status = 'UNIDENTIFIED'
@@ -673,7 +687,7 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
   },
   {
     name: 'revenuePending',
-    invariant: "each receiving account's pending revenue equals the items (with their late fees) of the standing applied payments less the items confirmed settlements recognised, less its write-offs",
+    invariant: "each receiving account's pending revenue equals the items (with their late fees) of the standing applied payments less the items confirmed settlements recognised and the parts confirmed agency refunds took back, less its write-offs",
     sql: `
       WITH ledger AS (
         SELECT substr(account, length(${PENDING}) + 1) AS account_no,
@@ -690,6 +704,9 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
           JOIN notice_items n ON n.notice_id = x.notice_id AND n.position = x.line_position
          WHERE s.type = 'SETTLEMENT' AND s.status = 'CONFIRMED'
         UNION ALL
+        -- What confirmed agency refunds of applied money took back (refund_items, migration 20261203000101).
+        SELECT x.receiving_account_no, -x.amount FROM refund_items x
+        UNION ALL
         SELECT part, balance FROM (${corrections(PENDING, true)}) c
       ), expected AS (
         SELECT account_no, sum(amount) AS balance FROM movements GROUP BY account_no
@@ -699,6 +716,32 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
         FROM ledger l FULL JOIN expected x ON x.account_no = l.account_no
        WHERE COALESCE(l.balance, 0) <> COALESCE(x.balance, 0)
        ORDER BY 1
+       LIMIT @limit`,
+  },
+  {
+    name: 'refundsConfirmed',
+    invariant: 'each SUCCEEDED refund has exactly one confirmed refund instruction of its amount and one refund entry of its kind (AGENCY_REFUND_CONFIRMED crediting the agency clearing account, or BANK_REFUND_CONFIRMED crediting the receiving account) with its amount; an agency refund of applied money has its parts per receiving account adding up to it; no other refund has any of these',
+    sql: `
+      SELECT 'refund ' || r.refund_id AS subject,
+             json_build_object('status', r.status, 'amount', r.amount::text,
+                               'confirmedInstructions', (SELECT count(*) FROM instructions i WHERE i.refund_id = r.id AND i.status = 'CONFIRMED' AND i.amount = r.amount),
+                               'entries', (SELECT count(*) FROM journal_entries e WHERE e.refund_id = r.id),
+                               'credited', (SELECT COALESCE(sum(l.amount), 0) FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id AND l.side = 'CREDIT'
+                                             WHERE e.refund_id = r.id AND (starts_with(l.account, ${CLEARING}) OR starts_with(l.account, ${RECEIVING})))::text,
+                               'items', (SELECT COALESCE(sum(x.amount), 0) FROM refund_items x WHERE x.refund_id = r.id)::text) AS detail
+        FROM refunds r JOIN payments p ON p.id = r.payment_id
+       WHERE (r.status = 'SUCCEEDED') <> ((SELECT count(*) FROM instructions i WHERE i.refund_id = r.id AND i.status = 'CONFIRMED' AND i.amount = r.amount) = 1)
+          OR (r.status = 'SUCCEEDED') <> ((SELECT count(*) FROM journal_entries e WHERE e.refund_id = r.id
+                                            AND e.kind = CASE WHEN (SELECT bool_or(i.executor_party_id = i.agency_party_id) FROM instructions i WHERE i.refund_id = r.id AND i.status = 'CONFIRMED')
+                                                              THEN '${JOURNAL_ENTRY_KINDS.agencyRefundConfirmed}' ELSE '${JOURNAL_ENTRY_KINDS.bankRefundConfirmed}' END) = 1)
+          OR (SELECT count(*) FROM journal_entries e WHERE e.refund_id = r.id) > 1
+          OR (r.status = 'SUCCEEDED' AND r.amount <> (SELECT COALESCE(sum(l.amount), 0) FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id AND l.side = 'CREDIT'
+                                                       WHERE e.refund_id = r.id AND (starts_with(l.account, ${CLEARING}) OR starts_with(l.account, ${RECEIVING}))))
+          OR (SELECT COALESCE(sum(x.amount), 0) FROM refund_items x WHERE x.refund_id = r.id)
+             <> CASE WHEN r.status = 'SUCCEEDED' AND p.unapplied_reason IS NULL
+                          AND EXISTS (SELECT 1 FROM journal_entries e WHERE e.refund_id = r.id AND e.kind = '${JOURNAL_ENTRY_KINDS.agencyRefundConfirmed}')
+                     THEN r.amount ELSE 0 END
+       ORDER BY r.id
        LIMIT @limit`,
   },
   {

@@ -461,42 +461,6 @@ export async function unmatchedPaymentsTotal(trx: Knex.Transaction, agencyPartyI
   return result.rows[0]?.total ?? '0.00';
 }
 
-// ---- REFUND lines --------------------------------------------------------------------------------------
-
-/**
- * REFUND_MISMATCH for every REFUND line of the statement (contracts/decisions/0106-refund-lines-step.md):
- * no refund instruction exists yet, so no agency-executed instruction can confirm a line. The
- * refund issue replaces the WHERE with the join to executed instructions of the agency (number
- * and amount) and adds the reverse check (an executed instruction no statement contains).
- */
-export async function upsertRefundLineDiscrepancies(trx: Knex.Transaction, p: StepParams): Promise<number> {
-  const result = await run(
-    trx,
-    `INSERT INTO reconciliation_discrepancies (discrepancy_id, agency_party_id, agency_code, business_date, type, status, agency_txn_id,
-                                               statement_id, statement_line_no, statement_amount, instruction_no,
-                                               first_run_id, last_run_id, created_at, updated_at)
-     SELECT ${DISCREPANCY_ID(`'-R' || pl.line_no`)}, :agency, :agencyCode, :date, 'REFUND_MISMATCH', 'OPEN', pl.agency_txn_id,
-            :statement, pl.line_no, pl.amount, pl.instruction_no, :run, :run, :now, :now
-       FROM agency_statement_lines pl
-      WHERE pl.statement_id = :statement AND pl.kind = 'REFUND' AND NOT ${LINE_RESOLVED}
-     ON CONFLICT (agency_party_id, agency_txn_id, type) WHERE status IN ('CARRIED_OVER', 'OPEN')
-     DO UPDATE SET statement_id = EXCLUDED.statement_id, statement_line_no = EXCLUDED.statement_line_no, statement_amount = EXCLUDED.statement_amount,
-                   instruction_no = EXCLUDED.instruction_no, last_run_id = EXCLUDED.last_run_id, updated_at = EXCLUDED.updated_at`,
-    p as unknown as Params,
-  );
-  return result.rowCount;
-}
-
-export async function refundLineTally(trx: Knex.Transaction, p: StepParams): Promise<Tally> {
-  const result = await run<{ count: string; amount: string }>(
-    trx,
-    `SELECT count(*) AS count, COALESCE(sum(amount), 0)::numeric(18, 2)::text AS amount FROM agency_statement_lines WHERE statement_id = :statement AND kind = 'REFUND'`,
-    p as unknown as Params,
-  );
-  const row = result.rows[0];
-  return { count: Number(row?.count ?? 0), amount: row?.amount ?? '0.00' };
-}
-
 // ---- the queue -------------------------------------------------------------------------------------------
 
 export interface QueuedPair {

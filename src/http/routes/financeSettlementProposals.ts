@@ -21,7 +21,7 @@ function party(call: Call): NonNullable<Call['party']> {
   return call.party;
 }
 
-function proposalRoutes(services: Services, kind: ProposalTargetKind, base: string, idName: string, operation: string): RouteDefinition[] {
+export function proposalRoutes(services: Services, kind: ProposalTargetKind, base: string, idName: string, operation: string): RouteDefinition[] {
   const finance = { access: 'finance' as const };
   return [
     {

@@ -18,9 +18,10 @@ import { platformRoutes } from './platform';
 import { publicRoutes } from './public';
 import { receiptRoutes } from './receipts';
 import { reconciliationRoutes } from './reconciliations';
+import { refundRoutes } from './refunds';
 import { unitRoutes } from './unit';
 
 /** Every route, from the file named after its party. */
 export function buildRoutes(services: Services): Array<RouteDefinition | StreamedRouteDefinition> {
-  return [...platformRoutes(services), ...financeRoutes(services), ...unitRoutes(services), ...agencyRoutes(services), ...agencyPaymentRoutes(services), ...agencyStatementRoutes(services), ...publicRoutes(services), ...receiptRoutes(services), ...eventRoutes(services), ...financeDeliveryRoutes(services), ...financeAuditRoutes(services), ...financeDiscrepancyRoutes(services), ...financeCloseRoutes(services), ...reconciliationRoutes(services), ...instructionRoutes(services), ...bankRoutes(services), ...financeSettlementProposalRoutes(services), ...financeReportRoutes(services)];
+  return [...platformRoutes(services), ...financeRoutes(services), ...unitRoutes(services), ...agencyRoutes(services), ...agencyPaymentRoutes(services), ...agencyStatementRoutes(services), ...publicRoutes(services), ...receiptRoutes(services), ...eventRoutes(services), ...financeDeliveryRoutes(services), ...financeAuditRoutes(services), ...financeDiscrepancyRoutes(services), ...financeCloseRoutes(services), ...reconciliationRoutes(services), ...instructionRoutes(services), ...bankRoutes(services), ...financeSettlementProposalRoutes(services), ...financeReportRoutes(services), ...refundRoutes(services)];
 }

@@ -36,6 +36,9 @@ describe('the instruction state table', () => {
         'CREATED passDeadline UNCONFIRMED',
         'EXECUTED passDeadline UNCONFIRMED',
         'UNCONFIRMED reportExecuted EXECUTED',
+        'CREATED cancel CANCELLED',
+        'EXECUTED cancel CANCELLED',
+        'UNCONFIRMED cancel CANCELLED',
       ].sort(),
     );
   });

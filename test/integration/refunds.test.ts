@@ -1,0 +1,222 @@
+import { settleJob } from '../../src/jobs/settle';
+import { buildWorld, ITEMS, registerParty, signedAs, type SignedCall, type World } from '../helpers/builders';
+import { expectLedgerVerified, issueNotice, newTxnId, postingBody, shanghai, unknownPayCode } from '../helpers/payments';
+import { paymentRowId } from '../helpers/reconciledDay';
+import { insertStatement } from '../helpers/statements';
+import { startTestService, type TestService } from '../helpers/testService';
+
+/**
+ * Agency refunds end to end (docs/settlement.md §3, docs/reconciliation.md §2): an approved refund
+ * of money still in the clearing account is the agency's; the REFUND line of the agency's
+ * statement confirms it in the reconciliation run's transaction (journal, payment and notice,
+ * receipt reversal, refund.succeeded), and the settlement then settles the payment less the
+ * refund; a REFUND line that matches nothing is a REFUND_MISMATCH. The refund obligations of
+ * unapplied money: instructed to the agency in the reconciliation run that proves the capture
+ * when the agency named the payer, and by a SET_PAYEE maker-checker otherwise. `ledger verify` after each step.
+ */
+
+let service: TestService;
+let world: World;
+let unit: SignedCall;
+let agency: SignedCall;
+let maker: SignedCall;
+let checker: SignedCall;
+const db = () => service.database.db;
+const PAYEE = { name: '李四', accountNo: '6217000011112222333', bankName: '中国建设银行' };
+
+async function pay(amount: string, paidAt: string): Promise<{ payCode: string; agencyTxnId: string; paymentRowId: string }> {
+  service.clocks.business.set(new Date(new Date(paidAt).getTime() - 60_000));
+  const payCode = await issueNotice(unit, { items: [{ itemCode: ITEMS.sharedFee, amount }], dueDate: '2026-12-31' });
+  service.clocks.business.set(new Date(new Date(paidAt).getTime() + 60_000));
+  const agencyTxnId = newTxnId();
+  expect((await agency('POST', '/v1/agency/payments', postingBody({ payCode, amount, paidAt, agencyTxnId }))).status).toBe(201);
+  return { payCode, agencyTxnId, paymentRowId: await paymentRowId(db(), agencyTxnId) };
+}
+
+beforeAll(async () => {
+  service = await startTestService({ businessNow: new Date(shanghai('2026-11-16T09:00:00')) });
+  world = await buildWorld(service);
+  unit = signedAs(service, world.unit);
+  agency = signedAs(service, world.agency);
+  maker = signedAs(service, world.finance);
+  checker = signedAs(service, await registerParty(service.runtime.services, { role: 'finance', code: 'FIN_CHECK' }, world.finance.appId));
+});
+
+afterAll(async () => {
+  await service.close();
+});
+
+describe('an agency refund confirmed by its statement', () => {
+  let paid: { payCode: string; agencyTxnId: string; paymentRowId: string };
+  let other: { payCode: string; agencyTxnId: string; paymentRowId: string };
+  let instructionNo: string;
+  let refundId: string;
+
+  it('is instructed to the agency when approved, and the REFUND line confirms it in the reconciliation run', async () => {
+    paid = await pay('100.00', shanghai('2026-11-16T10:00:00'));
+    other = await pay('33.33', shanghai('2026-11-16T10:05:00'));
+    const requested = await unit('POST', '/v1/unit/refunds', { refundNo: 'RF-AG-1', payCode: paid.payCode, amount: '33.33', reason: '多缴', payee: PAYEE });
+    refundId = requested.body.refundId as string;
+    const approved = await maker('POST', `/v1/finance/refunds/${refundId}/decision`, { approve: true, comment: '' });
+    expect(approved.body.status).toBe('INSTRUCTED');
+    instructionNo = approved.body.instructionNo as string;
+    expect((await agency('POST', `/v1/agency/instructions/${instructionNo}/result`, { status: 'EXECUTED', executedAt: shanghai('2026-11-16T15:00:00'), reference: 'AG-REF-1' })).status).toBe(200);
+
+    await insertStatement(db(), {
+      agencyCode: world.agency.code,
+      businessDate: '2026-11-16',
+      lines: [
+        { agencyTxnId: paid.agencyTxnId, payCode: paid.payCode, amount: '100.00' },
+        { agencyTxnId: other.agencyTxnId, payCode: other.payCode, amount: '33.33' },
+        { kind: 'REFUND', agencyTxnId: 'AGR-1', instructionNo, amount: '33.33' },
+        { kind: 'REFUND', agencyTxnId: 'AGR-2', instructionNo: 'TFR2026111699999999', amount: '5.00' },
+      ],
+    });
+    service.clocks.business.set(new Date(shanghai('2026-11-17T02:00:00')));
+    const run = (await service.runtime.services.reconciliation.reconcile(world.agency.code, '2026-11-16')) as unknown as { outcomes: Record<string, { count: number; amount: string }>; status: string };
+    expect(run.outcomes.MATCHED).toEqual({ count: 2, amount: '133.33' });
+    expect(run.outcomes.REFUND_MISMATCH).toEqual({ count: 1, amount: '5.00' });
+    expect(run.status).toBe('UNBALANCED');
+
+    const refund = (await unit('GET', '/v1/unit/refunds/RF-AG-1')).body;
+    expect(refund).toMatchObject({ status: 'SUCCEEDED', succeededAt: '2026-11-17T02:00:00+08:00' });
+    expect((await agency('GET', `/v1/agency/instructions/${instructionNo}`)).body.status).toBe('CONFIRMED');
+    expect((await unit('GET', `/v1/unit/notices/${paid.payCode}`)).body.status).toBe('PARTIALLY_REFUNDED');
+    expect((await unit('GET', `/v1/unit/receipts/${paid.payCode}`)).body.reversals).toEqual([expect.objectContaining({ refundId, amount: '33.33' })]);
+    const events = (await unit('GET', '/v1/unit/events?after=0&limit=500')).body.data as Array<{ type: string; data: { refund: { refundId: string } } }>;
+    expect(events.filter((e) => e.type === 'refund.succeeded').map((e) => e.data.refund.refundId)).toEqual([refundId]);
+    const refundRow = await db()('refunds').where({ refund_id: refundId }).first();
+    expect((await db()('journal_entries').where({ refund_id: refundRow.id })).map((e) => e.kind)).toEqual(['AGENCY_REFUND_CONFIRMED']);
+    const mismatch = await db()('reconciliation_discrepancies').where({ type: 'REFUND_MISMATCH', status: 'OPEN' });
+    expect(mismatch.map((d) => d.agency_txn_id)).toEqual(['AGR-2']);
+    await expectLedgerVerified(db());
+  });
+
+  it('a rerun confirms nothing twice', async () => {
+    await service.runtime.services.reconciliation.reconcile(world.agency.code, '2026-11-16');
+    const refundRow = await db()('refunds').where({ refund_id: refundId }).first();
+    expect(await db()('journal_entries').where({ refund_id: refundRow.id }).count({ n: '*' })).toEqual([{ n: '1' }]);
+    await expectLedgerVerified(db());
+  });
+
+  it('settles the payment less its refund, spread half-up over its shares', async () => {
+    service.clocks.business.set(new Date(shanghai('2026-11-17T03:00:00')));
+    await service.runtime.runner.run({ job: settleJob(service.runtime.services), trigger: 'MANUAL' });
+    const items = await db()('instruction_payment_items').where({ payment_id: paid.paymentRowId });
+    expect(items.map((x) => x.amount)).toEqual(['66.67']);
+    await expectLedgerVerified(db());
+  });
+});
+
+describe('the refund obligation of unapplied money', () => {
+  it('with the payer named, is instructed to the agency in the reconciliation run that proves the money was captured', async () => {
+    service.clocks.business.set(new Date(shanghai('2026-11-17T10:00:00')));
+    const agencyTxnId = newTxnId();
+    const payCode = unknownPayCode();
+    const posted = await agency('POST', '/v1/agency/payments', postingBody({ payCode, amount: '12.00', paidAt: shanghai('2026-11-17T09:59:00'), agencyTxnId, fundsCaptured: true, payerAccount: PAYEE }));
+    expect(posted.status).toBe(201);
+    expect(posted.body.status).toBe('UNAPPLIED');
+    const refund = await db()('refunds').where({ refund_id: posted.body.refundId }).first();
+    expect(refund.status).toBe('APPROVED');
+    await insertStatement(db(), { agencyCode: world.agency.code, businessDate: '2026-11-17', lines: [{ agencyTxnId, payCode, amount: '12.00' }] });
+    service.clocks.business.set(new Date(shanghai('2026-11-18T02:00:00')));
+    await service.runtime.services.reconciliation.reconcile(world.agency.code, '2026-11-17');
+    expect((await db()('refunds').where({ id: refund.id }).first()).status).toBe('INSTRUCTED');
+    const instruction = await db()('instructions').where({ refund_id: refund.id }).first();
+    expect(instruction).toMatchObject({ type: 'REFUND', status: 'CREATED', amount: '12.00', debit_account_no: world.clearingAccountNo });
+    await expectLedgerVerified(db());
+  });
+
+  it('without a payee waits for SET_PAYEE, proposed by one finance party and approved by another, and the run that proves it instructs it', async () => {
+    service.clocks.business.set(new Date(shanghai('2026-11-18T10:00:00')));
+    const agencyTxnId = newTxnId();
+    const payCode = unknownPayCode();
+    const posted = await agency('POST', '/v1/agency/payments', postingBody({ payCode, amount: '8.00', paidAt: shanghai('2026-11-18T09:58:00'), agencyTxnId, fundsCaptured: true }));
+    const refundId = posted.body.refundId as string;
+    const listed = (await maker('GET', '/v1/finance/refunds?status=APPROVED')).body.data as Array<{ refundId: string; payee: unknown; approval: unknown; refundNo: unknown }>;
+    expect(listed.find((r) => r.refundId === refundId)).toMatchObject({ payee: null, approval: 'AUTO_POLICY', refundNo: null });
+
+    const proposal = await maker('POST', `/v1/finance/refunds/${refundId}/proposals`, { proposalRef: 'SP-1', action: 'SET_PAYEE', reason: '联系到缴款人', payee: PAYEE });
+    expect(proposal.status).toBe(201);
+    const same = await maker('POST', `/v1/finance/refunds/${refundId}/proposals/${proposal.body.proposalId as string}/decision`, { approve: true, comment: '' });
+    expect(same.status).toBe(422);
+    expect(same.body.error.code).toBe('APPROVER_SAME_AS_REQUESTER');
+    const decided = await checker('POST', `/v1/finance/refunds/${refundId}/proposals/${proposal.body.proposalId as string}/decision`, { approve: true, comment: '' });
+    expect(decided.status).toBe(200);
+    const withPayee = ((await maker('GET', '/v1/finance/refunds?status=APPROVED')).body.data as Array<{ refundId: string; payee: { name: string } | null; instructionNo: string | null }>).find((r) => r.refundId === refundId);
+    expect(withPayee).toMatchObject({ payee: { name: '**四', accountNo: '****2333', bankName: PAYEE.bankName }, instructionNo: null });
+    const again = await maker('POST', `/v1/finance/refunds/${refundId}/proposals`, { proposalRef: 'SP-2', action: 'SET_PAYEE', reason: '再改', payee: PAYEE });
+    expect(again.status).toBe(422);
+    expect(again.body.error.code).toBe('ACTION_NOT_APPLICABLE');
+
+    await insertStatement(db(), { agencyCode: world.agency.code, businessDate: '2026-11-18', lines: [{ agencyTxnId, payCode, amount: '8.00' }] });
+    service.clocks.business.set(new Date(shanghai('2026-11-19T02:00:00')));
+    await service.runtime.services.reconciliation.reconcile(world.agency.code, '2026-11-18');
+    const instructed = ((await maker('GET', '/v1/finance/refunds?status=INSTRUCTED')).body.data as Array<{ refundId: string; instructionNo: string }>).find((r) => r.refundId === refundId);
+    expect(instructed?.instructionNo).toMatch(/^TFR/);
+    await expectLedgerVerified(db());
+  });
+});
+
+describe('a refund of a payment that never happened', () => {
+  it('is CANCELLED with its live instruction when finance reverses the payment', async () => {
+    const paid = await pay('40.00', shanghai('2026-11-20T10:00:00'));
+    const requested = await unit('POST', '/v1/unit/refunds', { refundNo: 'RF-RV-1', payCode: paid.payCode, amount: '10.00', reason: '多缴', payee: PAYEE });
+    const approved = await maker('POST', `/v1/finance/refunds/${requested.body.refundId as string}/decision`, { approve: true, comment: '' });
+    expect(approved.body.status).toBe('INSTRUCTED');
+    const pending = await unit('POST', '/v1/unit/refunds', { refundNo: 'RF-RV-2', payCode: paid.payCode, amount: '5.00', reason: '多缴', payee: PAYEE });
+    await insertStatement(db(), { agencyCode: world.agency.code, businessDate: '2026-11-20', lines: [] });
+    await insertStatement(db(), { agencyCode: world.agency.code, businessDate: '2026-11-21', lines: [] });
+    service.clocks.business.set(new Date(shanghai('2026-11-22T02:00:00')));
+    await service.runtime.services.reconciliation.reconcile(world.agency.code, '2026-11-20');
+    await service.runtime.services.reconciliation.reconcile(world.agency.code, '2026-11-21');
+    const shortage = await db()('reconciliation_discrepancies').where({ type: 'SHORTAGE', status: 'OPEN', payment_id: paid.paymentRowId }).first();
+    expect(shortage).toBeDefined();
+    const proposal = await maker('POST', `/v1/finance/discrepancies/${shortage.discrepancy_id as string}/proposals`, { proposalRef: 'RV-1', action: 'REVERSE_PAYMENT', reason: '未收到款项' });
+    expect(proposal.status).toBe(201);
+    expect((await checker('POST', `/v1/finance/discrepancies/${shortage.discrepancy_id as string}/proposals/${proposal.body.proposalId as string}/decision`, { approve: true, comment: '' })).status).toBe(200);
+
+    expect((await unit('GET', '/v1/unit/refunds/RF-RV-1')).body.status).toBe('CANCELLED');
+    expect((await agency('GET', `/v1/agency/instructions/${approved.body.instructionNo as string}`)).body.status).toBe('CANCELLED');
+    const events = (await agency('GET', '/v1/agency/events?after=0&limit=500')).body.data as Array<{ type: string; data: { instruction: { instructionNo: string } } }>;
+    expect(events.filter((e) => e.type === 'instruction.cancelled').map((e) => e.data.instruction.instructionNo)).toEqual([approved.body.instructionNo]);
+    // A REQUESTED refund stays for finance, who can no longer approve it.
+    expect((await unit('GET', '/v1/unit/refunds/RF-RV-2')).body.status).toBe('REQUESTED');
+    const late = await maker('POST', `/v1/finance/refunds/${pending.body.refundId as string}/decision`, { approve: true, comment: '' });
+    expect(late.status).toBe(409);
+    expect(late.body.error.code).toBe('INVALID_STATE_TRANSITION');
+    expect((await maker('POST', `/v1/finance/refunds/${pending.body.refundId as string}/decision`, { approve: false, comment: '款项已冲正' })).body.status).toBe('REJECTED');
+    await expectLedgerVerified(db());
+  });
+});
+
+describe('a refund whose instruction failed', () => {
+  it('is FAILED with it, and a reissue checks REFUND_EXCEEDS_PAID again before it is INSTRUCTED again', async () => {
+    const paid = await pay('30.00', shanghai('2026-11-23T10:00:00'));
+    const first = await unit('POST', '/v1/unit/refunds', { refundNo: 'RF-F-1', payCode: paid.payCode, amount: '10.00', reason: '多缴', payee: PAYEE });
+    const approved = await maker('POST', `/v1/finance/refunds/${first.body.refundId as string}/decision`, { approve: true, comment: '' });
+    const failedNo = approved.body.instructionNo as string;
+    const failed = await agency('POST', `/v1/agency/instructions/${failedNo}/result`, { status: 'FAILED', executedAt: shanghai('2026-11-23T11:00:00'), reference: 'AG-F-1', failureReason: '账户已销户' });
+    expect(failed.status).toBe(200);
+    expect((await unit('GET', '/v1/unit/refunds/RF-F-1')).body.status).toBe('FAILED');
+    // A FAILED refund no longer stands: 25.00 of the 30.00 can be asked for meanwhile.
+    const second = await unit('POST', '/v1/unit/refunds', { refundNo: 'RF-F-2', payCode: paid.payCode, amount: '25.00', reason: '多缴', payee: PAYEE });
+    expect(second.status).toBe(201);
+
+    const proposal = await maker('POST', `/v1/finance/instructions/${failedNo}/proposals`, { proposalRef: 'RI-1', action: 'REISSUE', reason: '更正账户后重发' });
+    expect(proposal.status).toBe(201);
+    const refused = await checker('POST', `/v1/finance/instructions/${failedNo}/proposals/${proposal.body.proposalId as string}/decision`, { approve: true, comment: '' });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.code).toBe('REFUND_EXCEEDS_PAID');
+    expect((await unit('GET', '/v1/unit/refunds/RF-F-1')).body.status).toBe('FAILED');
+
+    await maker('POST', `/v1/finance/refunds/${second.body.refundId as string}/decision`, { approve: false, comment: '' });
+    const reissued = await checker('POST', `/v1/finance/instructions/${failedNo}/proposals/${proposal.body.proposalId as string}/decision`, { approve: true, comment: '' });
+    expect(reissued.status).toBe(200);
+    const refund = (await unit('GET', '/v1/unit/refunds/RF-F-1')).body;
+    expect(refund.status).toBe('INSTRUCTED');
+    expect(refund.instructionNo).not.toBe(failedNo);
+    expect((await agency('GET', `/v1/agency/instructions/${refund.instructionNo as string}`)).body).toMatchObject({ reissueOf: failedNo, status: 'CREATED', amount: '10.00' });
+    await expectLedgerVerified(db());
+  });
+});
