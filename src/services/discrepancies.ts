@@ -5,6 +5,7 @@ import { findJournalEntry, insertJournalEntry } from '../db/repositories/ledger'
 import * as proposalsRepo from '../db/repositories/proposals';
 import type { Page, PageRequest } from '../db/pagination';
 import { lockAgencyDateInTransaction } from '../db/repositories/agencyDateLocks';
+import { paymentInLiveSettlement } from '../db/repositories/instructions';
 import { formatInstant, shanghaiDate } from '../domain/businessDate';
 import type { Clocks } from '../domain/clock';
 import { assert, TongfuError } from '../domain/errors';
@@ -91,12 +92,13 @@ export function discrepancyView(row: repo.DiscrepancyRow, proposal: proposalsRep
 }
 
 /**
- * Whether the payment's money is already in a settlement instruction: then a shortage can only be
- * resolved by ACCEPT_PLATFORM or WRITE_OFF (docs/reconciliation.md §2–§3). Settlement instructions
- * do not exist yet; the settlement capability completes this check (it answers false until then).
+ * Whether the payment's money is already in a settlement instruction (a live one: created,
+ * executed or confirmed): then a shortage can only be resolved by ACCEPT_PLATFORM or WRITE_OFF
+ * (docs/reconciliation.md §2–§3), since reversing it would take back money the receiving account
+ * holds or is being paid.
  */
-export async function paymentInSettlementInstruction(_trx: Knex.Transaction, _paymentRowId: string): Promise<boolean> {
-  return false;
+export async function paymentInSettlementInstruction(trx: Knex.Transaction, paymentRowId: string): Promise<boolean> {
+  return paymentInLiveSettlement(trx, paymentRowId);
 }
 
 /**

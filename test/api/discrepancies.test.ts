@@ -5,6 +5,8 @@ import { insertDiscrepancy, type DiscrepancyRowInput } from '../helpers/discrepa
 import { expectLedgerVerified, issueNotice, newTxnId, postingBody, shanghai, unknownPayCode } from '../helpers/payments';
 import { startTestService, TestService } from '../helpers/testService';
 import { verifyLedger } from '../../src/services/ledger';
+import { paymentInSettlementInstruction } from '../../src/services/discrepancies';
+import { instructionRowFor } from '../helpers/journalReferences';
 
 /**
  * Resolving discrepancies with maker-checker (docs/reconciliation.md §3) over signed HTTP, every
@@ -112,6 +114,23 @@ async function eventsAbout(type: string, match: (data: any) => boolean): Promise
 }
 
 describe('SHORTAGE', () => {
+  it('a payment in a live settlement instruction cannot be reversed (the check REVERSE_PAYMENT makes); a FAILED one frees it', async () => {
+    const payment = await applied();
+    const paymentRow = await db()('payments').where({ payment_id: payment.paymentId }).first('id', 'notice_id');
+    // The instruction and its item live only in this transaction: the ledger never sees them.
+    const trx = await db().transaction();
+    try {
+      expect(await paymentInSettlementInstruction(trx, String(paymentRow.id))).toBe(false);
+      const instructionId = await instructionRowFor(trx, { agencyCode: world.agency.code, clearingAccountNo: world.clearingAccountNo, accountNo: world.clearingAccountNo, amount: '50.00' });
+      await trx('instruction_payment_items').insert({ instruction_id: instructionId, payment_id: paymentRow.id, notice_id: paymentRow.notice_id, line_position: 1, amount: '50.00', live: true });
+      expect(await paymentInSettlementInstruction(trx, String(paymentRow.id))).toBe(true);
+      await trx('instruction_payment_items').where({ instruction_id: instructionId }).update({ live: false });
+      expect(await paymentInSettlementInstruction(trx, String(paymentRow.id))).toBe(false);
+    } finally {
+      await trx.rollback();
+    }
+  });
+
   it('REVERSE_PAYMENT of an applied payment: REVERSED, notice ISSUED again, receipt reversed, the mirror entry, events to unit and agency', async () => {
     const payment = await applied();
     const id = await discrepancy({ type: 'SHORTAGE', agencyTxnId: payment.agencyTxnId, paymentId: payment.paymentId });
