@@ -13,7 +13,7 @@ export type InstructionType = (typeof INSTRUCTION_TYPES)[number];
 export const INSTRUCTION_STATUSES = ['CREATED', 'EXECUTED', 'CONFIRMED', 'MISMATCHED', 'FAILED', 'UNCONFIRMED', 'CANCELLED'] as const;
 export type InstructionStatus = (typeof INSTRUCTION_STATUSES)[number];
 
-export const INSTRUCTION_EVENTS = ['create', 'reportExecuted', 'reportFailed', 'confirmByPosting', 'mismatchByPosting', 'passDeadline', 'cancel'] as const;
+export const INSTRUCTION_EVENTS = ['create', 'reportExecuted', 'reportFailed', 'confirmByPosting', 'mismatchByPosting', 'passDeadline', 'cancel', 'failByStatement'] as const;
 export type InstructionEvent = (typeof INSTRUCTION_EVENTS)[number];
 
 export interface InstructionTransition {
@@ -45,6 +45,11 @@ export const INSTRUCTION_TRANSITIONS: readonly InstructionTransition[] = [
   { from: 'CREATED', event: 'cancel', to: 'CANCELLED' },
   { from: 'EXECUTED', event: 'cancel', to: 'CANCELLED' },
   { from: 'UNCONFIRMED', event: 'cancel', to: 'CANCELLED' },
+  // Not in the table of docs/settlement.md §1: an agency refund the agency reported executed but
+  // no statement of its execution date or the next contains FAILS when finance accepts the
+  // statement (ACCEPT_STATEMENT of its REFUND_MISMATCH, contracts/decisions/0171-refund-mismatch-accepted.md).
+  { from: 'EXECUTED', event: 'failByStatement', to: 'FAILED' },
+  { from: 'UNCONFIRMED', event: 'failByStatement', to: 'FAILED' },
 ];
 
 /** The status after `event`, or undefined when the table has no such move. */

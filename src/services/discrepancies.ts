@@ -5,8 +5,9 @@ import { findJournalEntry, insertJournalEntry } from '../db/repositories/ledger'
 import * as proposalsRepo from '../db/repositories/proposals';
 import type { Page, PageRequest } from '../db/pagination';
 import { lockAgencyDateInTransaction } from '../db/repositories/agencyDateLocks';
-import { paymentInLiveSettlement } from '../db/repositories/instructions';
+import { findInstructionByNo, paymentInLiveSettlement } from '../db/repositories/instructions';
 import { formatInstant, shanghaiDate } from '../domain/businessDate';
+import { statusesFrom } from '../domain/instructions';
 import type { Clocks } from '../domain/clock';
 import { assert, TongfuError } from '../domain/errors';
 import { accountPrefix, mismatchDifferenceEntry, reversalEntry, spreadInProportion, writeOffEntry } from '../domain/ledger';
@@ -26,6 +27,7 @@ import type { Logger } from '../logger';
 import { financeRecipients, recordEvent } from './events';
 import { paymentWire, toPaymentRecord } from './paymentViews';
 import { proposalView, type ApprovedAction, type ProposalTargetHandler, type ProposalView } from './proposals';
+import { confirmAgencyRefundByStatementLine, failAgencyRefundByStatement } from './instructions';
 import { recordReversal } from './receipts';
 import { cancelRefundsOfPayment } from './refunds';
 
@@ -43,7 +45,10 @@ import { cancelRefundsOfPayment } from './refunds';
  * | *_MISMATCH | ACCEPT_PLATFORM | the resolution only: the platform's figure stands |
  * | *_MISMATCH | ACCEPT_STATEMENT | MISMATCH_SURPLUS or MISMATCH_DEFICIT of the difference (none when the amounts agree) |
  * | *_MISMATCH | WRITE_OFF | WRITE_OFF of the amount the statement lacks (none when it does not lack any) |
- * | REFUND_MISMATCH | ACCEPT_STATEMENT, WRITE_OFF | the resolution (a matching line confirms the refund in the run, decision 0154; `confirmReportedRefund` books nothing) |
+ * | REFUND_MISMATCH (a line naming the agency's refund instruction with its amount, not yet confirmed) | ACCEPT_STATEMENT | the instruction CONFIRMED and the refund SUCCEEDED as a matching line does: AGENCY_REFUND_CONFIRMED (decisions 0154, 0171) |
+ * | REFUND_MISMATCH (an instruction the agency reported executed, in no statement) | ACCEPT_STATEMENT | the instruction FAILED (`failByStatement`) and the refund FAILED, for REISSUE; no entry (decision 0171) |
+ * | REFUND_MISMATCH (a line of another amount than its instruction's, naming no agency refund instruction, or one FAILED, MISMATCHED or CANCELLED) | ACCEPT_STATEMENT | refused, 422 ACTION_NOT_APPLICABLE naming WRITE_OFF, at proposal and at approval (decision 0171) |
+ * | REFUND_MISMATCH | WRITE_OFF | the resolution only: closed with a reason |
  *
  * Every resolution also sends `discrepancy.resolved` to the agency and every finance party.
  */
@@ -101,15 +106,56 @@ export async function paymentInSettlementInstruction(trx: Knex.Transaction, paym
   return paymentInLiveSettlement(trx, paymentRowId);
 }
 
+type ReportedRefund = { kind: 'confirm' | 'fail'; instructionRowId: string } | { kind: 'stands' } | { kind: 'refused'; why: string };
+
 /**
- * Confirms the refund as the agency's statement reports it, for ACCEPT_STATEMENT of a
- * REFUND_MISMATCH. A line that matches its instruction confirms the refund in the run itself
- * (src/services/reconciliation/refunds.ts, contracts/decisions/0154-refund-lines-matched.md);
- * making a refund succeed despite a mismatch is not built: the resolution is recorded and
- * nothing is booked.
+ * What ACCEPT_STATEMENT of a REFUND_MISMATCH does — "the refund as the agency reports it stands"
+ * (docs/reconciliation.md §3, contracts/decisions/0171-refund-mismatch-accepted.md) — read under
+ * the instruction's lock:
+ * - a REFUND line naming an agency refund instruction of the agency with the line's amount, in a
+ *   status a confirmation moves (CREATED, EXECUTED, UNCONFIRMED): confirm it, as a matching line
+ *   does; already CONFIRMED: it stands, nothing more;
+ * - a REFUND line of another amount than its instruction's: refused — the agency paid an amount
+ *   finance never approved, and booking it would refund what no one decided; WRITE_OFF;
+ * - a REFUND line naming no agency refund instruction of the agency, or one FAILED, MISMATCHED or
+ *   CANCELLED: refused, nothing of the platform's can be confirmed; WRITE_OFF;
+ * - an instruction the agency reported executed that no statement contained, still EXECUTED or
+ *   UNCONFIRMED: the statement says the agency did not refund — fail it; in another status
+ *   (a posting or REVERSE_PAYMENT moved it since): refused.
  */
-export async function confirmReportedRefund(_trx: Knex.Transaction, _discrepancy: repo.DiscrepancyRow): Promise<void> {
-  return;
+async function reportedRefund(trx: Knex.Transaction, target: repo.DiscrepancyRow): Promise<ReportedRefund> {
+  const found = target.instruction_no === null ? undefined : await findInstructionByNo(trx, target.instruction_no, { forUpdate: true });
+  const instruction = found !== undefined && found.type === 'REFUND' && found.refund_id !== null && found.executor_party_id === target.agency_party_id && found.agency_party_id === target.agency_party_id ? found : undefined;
+  if (target.statement_line_no !== null) {
+    if (instruction === undefined) {
+      return { kind: 'refused', why: `its REFUND line names no refund instruction the agency executes (${target.instruction_no ?? 'none'}): nothing of the platform's can be confirmed; WRITE_OFF closes it with a reason` };
+    }
+    assert(target.statement_amount !== null, `refund line discrepancy ${target.discrepancy_id} has the line's amount`);
+    const lineAmount = new Decimal(target.statement_amount);
+    const approvedAmount = new Decimal(instruction.amount);
+    if (!lineAmount.eq(approvedAmount)) {
+      return { kind: 'refused', why: `its REFUND line's amount ${formatMoney(lineAmount)} is not ${formatMoney(approvedAmount)}, the amount finance approved for instruction ${instruction.instruction_no}: a refund of another amount is not booked; WRITE_OFF closes it with a reason` };
+    }
+    if ((statusesFrom('confirmByPosting') as string[]).includes(instruction.status)) return { kind: 'confirm', instructionRowId: instruction.id };
+    if (instruction.status === 'CONFIRMED') return { kind: 'stands' };
+    return { kind: 'refused', why: `instruction ${instruction.instruction_no} is ${instruction.status} and cannot be confirmed by its REFUND line; WRITE_OFF closes it with a reason` };
+  }
+  assert(instruction !== undefined, `unreported refund discrepancy ${target.discrepancy_id} names an agency refund instruction`);
+  if ((statusesFrom('failByStatement') as string[]).includes(instruction.status)) return { kind: 'fail', instructionRowId: instruction.id };
+  return { kind: 'refused', why: `instruction ${instruction.instruction_no} is ${instruction.status} now: only an EXECUTED or UNCONFIRMED one is failed by the statement; WRITE_OFF closes it with a reason` };
+}
+
+/**
+ * ACCEPT_STATEMENT of a REFUND_MISMATCH, in the approval's transaction (checkApplicable refused the
+ * cases reportedRefund refuses, at proposal and again at approval): the refund confirmed
+ * (confirmAgencyRefundByStatementLine: CONFIRMED, AGENCY_REFUND_CONFIRMED, refund SUCCEEDED) or
+ * failed (failAgencyRefundByStatement: FAILED, refund FAILED, no entry).
+ */
+export async function confirmReportedRefund(trx: Knex.Transaction, discrepancy: repo.DiscrepancyRow, at: Date): Promise<void> {
+  const outcome = await reportedRefund(trx, discrepancy);
+  if (outcome.kind === 'refused') throw refusal(discrepancy, 'ACCEPT_STATEMENT', outcome.why);
+  if (outcome.kind === 'confirm') await confirmAgencyRefundByStatementLine(trx, { instructionRowId: outcome.instructionRowId, at });
+  if (outcome.kind === 'fail') await failAgencyRefundByStatement(trx, { instructionRowId: outcome.instructionRowId, at });
 }
 
 export interface DiscrepancyServiceDependencies {
@@ -159,6 +205,10 @@ export function discrepancyHandler(): ProposalTargetHandler<repo.DiscrepancyRow>
     async checkApplicable(trx, target, action) {
       const why = discrepancyActionRefusal(target.type as DiscrepancyType, target.status as DiscrepancyStatus, action);
       if (why !== null) throw refusal(target, action, why);
+      if (action === 'ACCEPT_STATEMENT' && target.type === 'REFUND_MISMATCH') {
+        const outcome = await reportedRefund(trx, target);
+        if (outcome.kind === 'refused') throw refusal(target, action, outcome.why);
+      }
       if (action === 'REVERSE_PAYMENT') {
         assert(target.payment_row_id !== null, `shortage ${target.discrepancy_id} names its payment`);
         const payment = await repo.lockPayment(trx, target.payment_row_id);
@@ -199,7 +249,7 @@ async function executeDiscrepancyAction(trx: Knex.Transaction, target: repo.Disc
       // The platform's figure stands: nothing is booked; the payment is released to settlement.
       break;
     case 'ACCEPT_STATEMENT':
-      if (type === 'REFUND_MISMATCH') await confirmReportedRefund(trx, target);
+      if (type === 'REFUND_MISMATCH') await confirmReportedRefund(trx, target, approved.at);
       else await bookMismatchDifference(trx, target, accountingDate, approved.at);
       break;
     case 'WRITE_OFF':

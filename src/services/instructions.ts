@@ -164,6 +164,25 @@ export async function confirmAgencyRefundByStatementLine(trx: Knex.Transaction, 
 }
 
 /**
+ * An agency refund instruction the agency reported executed that no statement of its execution
+ * date or the next contains, when finance accepts the statement (ACCEPT_STATEMENT of its
+ * REFUND_MISMATCH, in the approval's transaction; contracts/decisions/0171-refund-mismatch-accepted.md):
+ * the agency's statement says it did not refund, so the instruction is FAILED (`failByStatement`)
+ * with that reason, `instruction.failed` to the executor and finance, and the refund FAILED — no
+ * journal entry (none was written when it was instructed) — so finance can REISSUE it.
+ */
+export async function failAgencyRefundByStatement(trx: Knex.Transaction, input: { instructionRowId: string; at: Date }): Promise<void> {
+  const row = await repo.findInstructionById(trx, input.instructionRowId, { forUpdate: true });
+  assert(row !== undefined && row.type === 'REFUND' && row.refund_id !== null && row.executor_party_id === row.agency_party_id, `instruction ${input.instructionRowId} is an agency refund`);
+  const status = instructionTransition(row.status, 'failByStatement');
+  await repo.updateInstruction(trx, row.id, { status, failure_reason: 'no agency statement of its execution date or the next contains it', updated_at: input.at });
+  await repo.releasePaymentItems(trx, row.id);
+  await refundFailed(trx, { instruction: row, at: input.at });
+  const updated = (await repo.findInstructionById(trx, row.id)) as repo.InstructionRow;
+  await emit(trx, 'instruction.failed', updated, input.at, undefined);
+}
+
+/**
  * A refund's live instructions are CANCELLED with it when its payment is reversed (docs/settlement.md §3),
  * in the reversal's transaction; `instruction.cancelled` to the executor and finance, so that the
  * executor does not pay it.

@@ -247,12 +247,21 @@ describe('AMOUNT_MISMATCH and PAY_CODE_MISMATCH', () => {
 });
 
 describe('REFUND_MISMATCH', () => {
-  it.each(['ACCEPT_STATEMENT', 'WRITE_OFF'])('%s resolves it', async (action) => {
+  it('WRITE_OFF resolves it with a reason and books nothing', async () => {
     const id = await discrepancy({ type: 'REFUND_MISMATCH', agencyTxnId: newTxnId('RF'), statement: { payCode: null, amount: '10.00' } });
-    const proposal = await resolve(id, action);
+    const proposal = await resolve(id, 'WRITE_OFF');
     expect(proposal.status).toBe('APPROVED');
     expect((await db()('reconciliation_discrepancies').where({ discrepancy_id: id }).first()).status).toBe('RESOLVED');
     expect(await entriesOf(id)).toEqual([]);
+  });
+
+  it('ACCEPT_STATEMENT of a REFUND line naming no refund instruction is refused at proposal: 422 ACTION_NOT_APPLICABLE naming WRITE_OFF', async () => {
+    const id = await discrepancy({ type: 'REFUND_MISMATCH', agencyTxnId: newTxnId('RF'), statement: { payCode: null, amount: '10.00' } });
+    const response = await propose(id, 'ACCEPT_STATEMENT');
+    expect(response.status).toBe(422);
+    expect(response.body.error.code).toBe('ACTION_NOT_APPLICABLE');
+    expect(response.body.error.message).toContain('WRITE_OFF');
+    expect((await db()('reconciliation_discrepancies').where({ discrepancy_id: id }).first()).status).toBe('OPEN');
   });
 });
 

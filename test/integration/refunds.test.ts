@@ -1,5 +1,6 @@
 import { settleJob } from '../../src/jobs/settle';
 import { buildWorld, ITEMS, registerParty, signedAs, type SignedCall, type World } from '../helpers/builders';
+import { insertDiscrepancy } from '../helpers/discrepancyRows';
 import { expectLedgerVerified, issueNotice, newTxnId, postingBody, shanghai, unknownPayCode } from '../helpers/payments';
 import { paymentRowId } from '../helpers/reconciledDay';
 import { insertStatement } from '../helpers/statements';
@@ -217,6 +218,106 @@ describe('a refund whose instruction failed', () => {
     expect(refund.status).toBe('INSTRUCTED');
     expect(refund.instructionNo).not.toBe(failedNo);
     expect((await agency('GET', `/v1/agency/instructions/${refund.instructionNo as string}`)).body).toMatchObject({ reissueOf: failedNo, status: 'CREATED', amount: '10.00' });
+    await expectLedgerVerified(db());
+  });
+});
+
+describe('ACCEPT_STATEMENT of a REFUND_MISMATCH: the refund as the agency reports it stands', () => {
+  async function approvedRefund(refundNo: string, amount: string, paidAt: string): Promise<{ refundId: string; instructionNo: string }> {
+    const paid = await pay('50.00', paidAt);
+    const requested = await unit('POST', '/v1/unit/refunds', { refundNo, payCode: paid.payCode, amount, reason: '多缴', payee: PAYEE });
+    const approved = await maker('POST', `/v1/finance/refunds/${requested.body.refundId as string}/decision`, { approve: true, comment: '' });
+    expect(approved.body.status).toBe('INSTRUCTED');
+    return { refundId: requested.body.refundId as string, instructionNo: approved.body.instructionNo as string };
+  }
+
+  async function mismatchOf(key: string): Promise<string> {
+    const row = await db()('reconciliation_discrepancies').where({ type: 'REFUND_MISMATCH', agency_txn_id: key, status: 'OPEN' }).first('discrepancy_id');
+    expect(row).toBeDefined();
+    return row.discrepancy_id as string;
+  }
+
+  function propose(discrepancyId: string, action: string) {
+    return maker('POST', `/v1/finance/discrepancies/${discrepancyId}/proposals`, { proposalRef: `RM-${discrepancyId}-${action}`, action, reason: `退款差错 ${action}` });
+  }
+
+  async function accept(discrepancyId: string): Promise<void> {
+    const proposal = await propose(discrepancyId, 'ACCEPT_STATEMENT');
+    expect(proposal.status).toBe(201);
+    const decided = await checker('POST', `/v1/finance/discrepancies/${discrepancyId}/proposals/${proposal.body.proposalId as string}/decision`, { approve: true, comment: '' });
+    expect(decided.status).toBe(200);
+    expect((await db()('reconciliation_discrepancies').where({ discrepancy_id: discrepancyId }).first()).status).toBe('RESOLVED');
+  }
+
+  async function refundEntries(refundId: string): Promise<string[]> {
+    const refundRow = await db()('refunds').where({ refund_id: refundId }).first();
+    return (await db()('journal_entries').where({ refund_id: refundRow.id })).map((e) => e.kind as string);
+  }
+
+  it('an instruction the agency reported executed that no statement contains FAILS, with its refund, and finance can REISSUE it', async () => {
+    const { refundId, instructionNo } = await approvedRefund('RF-MM-1', '20.00', shanghai('2026-11-25T10:00:00'));
+    expect((await agency('POST', `/v1/agency/instructions/${instructionNo}/result`, { status: 'EXECUTED', executedAt: shanghai('2026-11-25T15:00:00'), reference: 'AG-MM-1' })).status).toBe(200);
+    await insertStatement(db(), { agencyCode: world.agency.code, businessDate: '2026-11-26', lines: [] });
+    service.clocks.business.set(new Date(shanghai('2026-11-27T02:00:00')));
+    await service.runtime.services.reconciliation.reconcile(world.agency.code, '2026-11-26');
+    const discrepancyId = await mismatchOf(instructionNo);
+
+    await accept(discrepancyId);
+    expect((await agency('GET', `/v1/agency/instructions/${instructionNo}`)).body.status).toBe('FAILED');
+    expect((await unit('GET', '/v1/unit/refunds/RF-MM-1')).body.status).toBe('FAILED');
+    expect(await refundEntries(refundId)).toEqual([]);
+    const events = (await agency('GET', '/v1/agency/events?after=0&limit=500')).body.data as Array<{ type: string; data: { instruction?: { instructionNo: string } } }>;
+    expect(events.filter((e) => e.type === 'instruction.failed').map((e) => e.data.instruction?.instructionNo)).toContain(instructionNo);
+    await expectLedgerVerified(db());
+
+    const proposal = await maker('POST', `/v1/finance/instructions/${instructionNo}/proposals`, { proposalRef: 'RI-MM-1', action: 'REISSUE', reason: '代理行未退款，重发' });
+    expect(proposal.status).toBe(201);
+    expect((await checker('POST', `/v1/finance/instructions/${instructionNo}/proposals/${proposal.body.proposalId as string}/decision`, { approve: true, comment: '' })).status).toBe(200);
+    const refund = (await unit('GET', '/v1/unit/refunds/RF-MM-1')).body;
+    expect(refund.status).toBe('INSTRUCTED');
+    expect(refund.instructionNo).not.toBe(instructionNo);
+    await expectLedgerVerified(db());
+  });
+
+  it('a REFUND line of another amount than its instruction is refused at proposal (422 ACTION_NOT_APPLICABLE naming WRITE_OFF); WRITE_OFF closes it and books nothing', async () => {
+    const { refundId, instructionNo } = await approvedRefund('RF-MM-2', '10.00', shanghai('2026-11-27T10:00:00'));
+    expect((await agency('POST', `/v1/agency/instructions/${instructionNo}/result`, { status: 'EXECUTED', executedAt: shanghai('2026-11-27T15:00:00'), reference: 'AG-MM-2' })).status).toBe(200);
+    await insertStatement(db(), { agencyCode: world.agency.code, businessDate: '2026-11-27', lines: [{ kind: 'REFUND', agencyTxnId: 'AGR-MM-2', instructionNo, amount: '12.00' }] });
+    service.clocks.business.set(new Date(shanghai('2026-11-28T02:00:00')));
+    await service.runtime.services.reconciliation.reconcile(world.agency.code, '2026-11-27');
+    const discrepancyId = await mismatchOf('AGR-MM-2');
+
+    const refused = await propose(discrepancyId, 'ACCEPT_STATEMENT');
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.code).toBe('ACTION_NOT_APPLICABLE');
+    expect(refused.body.error.message).toContain('12.00');
+    expect(refused.body.error.message).toContain('WRITE_OFF');
+    expect((await db()('finance_proposals').where({ proposal_ref: `RM-${discrepancyId}-ACCEPT_STATEMENT` })).length).toBe(0);
+
+    const writeOff = await propose(discrepancyId, 'WRITE_OFF');
+    expect(writeOff.status).toBe(201);
+    expect((await checker('POST', `/v1/finance/discrepancies/${discrepancyId}/proposals/${writeOff.body.proposalId as string}/decision`, { approve: true, comment: '' })).status).toBe(200);
+    expect((await unit('GET', '/v1/unit/refunds/RF-MM-2')).body.status).toBe('INSTRUCTED');
+    expect((await agency('GET', `/v1/agency/instructions/${instructionNo}`)).body.status).toBe('EXECUTED');
+    expect(await refundEntries(refundId)).toEqual([]);
+    await expectLedgerVerified(db());
+  });
+
+  it('a REFUND line naming its unconfirmed instruction with its amount confirms the refund as a matching line would; once CONFIRMED, it stands and nothing is booked twice', async () => {
+    const { refundId, instructionNo } = await approvedRefund('RF-MM-3', '15.00', shanghai('2026-11-28T10:00:00'));
+    expect((await agency('POST', `/v1/agency/instructions/${instructionNo}/result`, { status: 'EXECUTED', executedAt: shanghai('2026-11-28T15:00:00'), reference: 'AG-MM-3' })).status).toBe(200);
+    // A mismatch raised against the instruction while it still waited (the run confirms such a line itself; this one is older).
+    const first = await insertDiscrepancy(db(), { agencyCode: world.agency.code, businessDate: '2026-11-28', type: 'REFUND_MISMATCH', agencyTxnId: 'AGR-MM-3', instructionNo, statement: { payCode: null, amount: '15.00' } });
+    service.clocks.business.set(new Date(shanghai('2026-11-29T02:00:00')));
+    await accept(first);
+    expect((await agency('GET', `/v1/agency/instructions/${instructionNo}`)).body.status).toBe('CONFIRMED');
+    expect((await unit('GET', '/v1/unit/refunds/RF-MM-3')).body).toMatchObject({ status: 'SUCCEEDED', succeededAt: '2026-11-29T02:00:00+08:00' });
+    expect(await refundEntries(refundId)).toEqual(['AGENCY_REFUND_CONFIRMED']);
+    await expectLedgerVerified(db());
+
+    const duplicate = await insertDiscrepancy(db(), { agencyCode: world.agency.code, businessDate: '2026-11-28', type: 'REFUND_MISMATCH', agencyTxnId: 'AGR-MM-3B', instructionNo, statement: { payCode: null, amount: '15.00' } });
+    await accept(duplicate);
+    expect(await refundEntries(refundId)).toEqual(['AGENCY_REFUND_CONFIRMED']);
     await expectLedgerVerified(db());
   });
 });

@@ -39,6 +39,8 @@ describe('the instruction state table', () => {
         'CREATED cancel CANCELLED',
         'EXECUTED cancel CANCELLED',
         'UNCONFIRMED cancel CANCELLED',
+        'EXECUTED failByStatement FAILED',
+        'UNCONFIRMED failByStatement FAILED',
       ].sort(),
     );
   });
@@ -50,6 +52,7 @@ describe('the instruction state table', () => {
     }
     expect(() => instructionTransition('EXECUTED', 'reportFailed')).toThrow(expect.objectContaining({ code: 'INVALID_STATE_TRANSITION' }));
     expect(statusesFrom('passDeadline').sort()).toEqual(['CREATED', 'EXECUTED']);
+    expect(() => instructionTransition('CREATED', 'failByStatement')).toThrow(expect.objectContaining({ code: 'INVALID_STATE_TRANSITION' }));
   });
 });
 
