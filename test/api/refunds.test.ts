@@ -258,6 +258,84 @@ describe('a refund after its money left the clearing account', () => {
   });
 });
 
+describe('a bank refund of a payment settled to two receiving accounts', () => {
+  let paid: { payCode: string; paymentRowId: string };
+  let refundId: string;
+  let instructionNos: string[];
+
+  beforeAll(async () => {
+    // The fine settles to the treasury account; both accounts held by the one test bank.
+    await service.runtime.services.catalogue.putAccount(world.treasuryAccountNo, { name: '国库待报解户', bankCode: 'BANK_HOLDER', kind: 'TREASURY' }, world.finance.appId);
+    const paidAt = shanghai('2026-11-20T10:00:00');
+    service.clocks.business.set(new Date(new Date(paidAt).getTime() - 60_000));
+    const payCode = await issueNotice(unit, { items: [{ itemCode: ITEMS.fixedFee, amount: '50.00' }, { itemCode: ITEMS.fine, amount: '25.00' }], dueDate: '2026-12-31' });
+    service.clocks.business.set(new Date(new Date(paidAt).getTime() + 60_000));
+    const agencyTxnId = newTxnId();
+    expect((await agency('POST', '/v1/agency/payments', postingBody({ payCode, amount: '75.00', paidAt, agencyTxnId }))).status).toBe(201);
+    paid = { payCode, paymentRowId: await paymentRowId(db(), agencyTxnId) };
+    await reconcileDay(db(), { agencyCode: world.agency.code, businessDate: '2026-11-20', matched: [paid.paymentRowId] });
+    service.clocks.business.set(new Date(shanghai('2026-11-21T03:00:00')));
+    await service.runtime.runner.run({ job: settleJob(service.runtime.services), trigger: 'MANUAL' });
+    service.clocks.business.set(new Date(shanghai('2026-11-21T09:00:00')));
+    const settlements = (await db()('instructions as i')
+      .join('instruction_payment_items as x', 'x.instruction_id', 'i.id')
+      .where('x.payment_id', paid.paymentRowId)
+      .distinct('i.instruction_no', 'i.amount', 'i.credit_account_no')
+      .orderBy('i.credit_account_no')) as Array<{ instruction_no: string; amount: string; credit_account_no: string }>;
+    expect(settlements.map((row) => row.credit_account_no)).toEqual([world.fiscalAccountNo, world.treasuryAccountNo]);
+    for (const [index, settlement] of settlements.entries()) {
+      const credit = await bank('POST', '/v1/bank/postings', { bankRef: `BR-MS-${index}`, accountNo: settlement.credit_account_no, direction: 'CREDIT', amount: settlement.amount, valueDate: '2026-11-21', instructionNo: settlement.instruction_no });
+      expect(credit.body.status).toBe('MATCHED');
+    }
+  });
+
+  it('is instructed to the receiving banks, one instruction per account, the refund split half-up by what each settled (the last the remainder)', async () => {
+    const requested = await unit('POST', '/v1/unit/refunds', refundBody('RF-M-1', paid.payCode, '10.00'));
+    refundId = requested.body.refundId as string;
+    const decided = await finance('POST', `/v1/finance/refunds/${refundId}/decision`, { approve: true, comment: null });
+    expect(decided.body.status).toBe('INSTRUCTED');
+    const instructions = (await db()('instructions').where({ refund_id: (await refundRow(refundId)).id }).orderBy('id')) as Array<{ instruction_no: string; debit_account_no: string; amount: string; status: string }>;
+    // 10.00 × 50/75 = 6.666… → 6.67 (ROUND_HALF_UP); the treasury account the remaining 3.33.
+    expect(instructions.map((row) => [row.debit_account_no, row.amount, row.status])).toEqual([
+      [world.fiscalAccountNo, '6.67', 'CREATED'],
+      [world.treasuryAccountNo, '3.33', 'CREATED'],
+    ]);
+    instructionNos = instructions.map((row) => row.instruction_no);
+    for (const no of instructionNos) expect((await bank('GET', `/v1/bank/instructions/${no}`)).body).toMatchObject({ type: 'REFUND', executorCode: 'BANK_HOLDER' });
+    await expectLedgerVerified(db());
+  });
+
+  it('succeeds once, when the DEBIT posting of its last instruction confirms it; the ledger ties after each', async () => {
+    service.clocks.business.set(new Date(shanghai('2026-11-21T15:00:00')));
+    const first = await bank('POST', '/v1/bank/postings', { bankRef: 'BR-MR-1', accountNo: world.fiscalAccountNo, direction: 'DEBIT', amount: '6.67', valueDate: '2026-11-21', instructionNo: instructionNos[0] });
+    expect(first.body).toMatchObject({ status: 'MATCHED', instructionNo: instructionNos[0] });
+    expect((await unit('GET', '/v1/unit/refunds/RF-M-1')).body.status).toBe('INSTRUCTED');
+    const row = await refundRow(refundId);
+    expect(await db()('journal_entries').where({ refund_id: row.id }).count({ n: '*' })).toEqual([{ n: '0' }]);
+    await expectLedgerVerified(db());
+
+    const second = await bank('POST', '/v1/bank/postings', { bankRef: 'BR-MR-2', accountNo: world.treasuryAccountNo, direction: 'DEBIT', amount: '3.33', valueDate: '2026-11-21', instructionNo: instructionNos[1] });
+    expect(second.body).toMatchObject({ status: 'MATCHED', instructionNo: instructionNos[1] });
+    const succeeded = (await unit('GET', '/v1/unit/refunds/RF-M-1')).body;
+    expect(succeeded.status).toBe('SUCCEEDED');
+    expect(succeeded.succeededAt).toBe('2026-11-21T15:00:00+08:00');
+    expect((await unit('GET', `/v1/unit/notices/${paid.payCode}`)).body.status).toBe('PARTIALLY_REFUNDED');
+    expect((await unit('GET', `/v1/unit/receipts/${paid.payCode}`)).body.reversals).toEqual([expect.objectContaining({ refundId, amount: '10.00' })]);
+    const events = (await unit('GET', '/v1/unit/events?after=0&limit=500')).body.data as Array<{ type: string; data: { refund: { refundId: string } } }>;
+    expect(events.filter((e) => e.type === 'refund.succeeded' && e.data.refund.refundId === refundId)).toHaveLength(1);
+    const credits = (await db()('journal_entries as e')
+      .join('journal_lines as l', 'l.entry_id', 'e.id')
+      .where({ 'e.refund_id': row.id, 'e.kind': 'BANK_REFUND_CONFIRMED', 'l.side': 'CREDIT' })
+      .orderBy('l.account')
+      .select('l.account', 'l.amount')) as Array<{ account: string; amount: string }>;
+    expect(credits).toEqual([
+      { account: `receiving:${world.fiscalAccountNo}`, amount: '6.67' },
+      { account: `receiving:${world.treasuryAccountNo}`, amount: '3.33' },
+    ]);
+    await expectLedgerVerified(db());
+  });
+});
+
 describe('ledger verify knows refunds', () => {
   it('catches a refund marked SUCCEEDED that no confirmation booked', async () => {
     const row = await db()('refunds').where({ refund_no: 'RF-A-6' }).first();
