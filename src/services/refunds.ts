@@ -125,11 +125,13 @@ const REFUNDABLE_NOTICE_STATUSES: readonly string[] = ['PAID', 'PARTIALLY_REFUND
 /**
  * Instructs an APPROVED refund by the executor rule (docs/settlement.md §3): the agency while its
  * payment's money is in the agency's clearing account (unapplied money always is); the receiving
- * bank once every live settlement of the payment is CONFIRMED; otherwise it waits, APPROVED, for
+ * bank once every live settlement of the payment is CONFIRMED — one instruction per receiving
+ * account they credited, the refund split over them (contracts/decisions/0170-refund-several-accounts.md);
+ * otherwise it waits, APPROVED, for
  * the settlement's confirmation (instructRefundsWaitingOn). A refund without a payee waits for
  * SET_PAYEE; the obligation of unapplied money waits until a statement matched its payment. The instruction is created and the refund INSTRUCTED here, in the caller's
- * transaction, with `instruction.created` to the executor. Answers the instruction's number, or
- * null when the refund waits.
+ * transaction, with `instruction.created` to the executor. Answers the (first) instruction's
+ * number, or null when the refund waits.
  */
 export async function instructRefund(trx: Knex.Transaction, input: { refundRowId: string; at: Date; fieldCipher?: FieldCipher; log?: Logger }): Promise<string | null> {
   const [refund] = await repo.findRefundsByRowIds(trx, [input.refundRowId]);
