@@ -1,4 +1,5 @@
 import { settleJob } from '../../src/jobs/settle';
+import { reissueInstruction } from '../../src/services/instructions';
 import { addUnit, buildWorld, ITEMS, registerParty, signedAs, type SignedCall, type World } from '../helpers/builders';
 import { expectLedgerVerified, issueNotice, newTxnId, postingBody, shanghai } from '../helpers/payments';
 import { paymentRowId, reconcileDay } from '../helpers/reconciledDay';
@@ -258,35 +259,44 @@ describe('a refund after its money left the clearing account', () => {
   });
 });
 
+/**
+ * A payment of a fixed fee (50.00, to the fiscal account) and a fine (25.00, to the treasury
+ * account), matched on `day`, settled the next morning `next` and both settlements confirmed by
+ * the bank's CREDIT postings: its money is in two receiving accounts, both held by the test bank.
+ */
+async function paySettledToTwoAccounts(day: string, next: string, refPrefix: string): Promise<{ payCode: string; paymentRowId: string }> {
+  await service.runtime.services.catalogue.putAccount(world.treasuryAccountNo, { name: '国库待报解户', bankCode: 'BANK_HOLDER', kind: 'TREASURY' }, world.finance.appId);
+  const paidAt = shanghai(`${day}T10:00:00`);
+  service.clocks.business.set(new Date(new Date(paidAt).getTime() - 60_000));
+  const payCode = await issueNotice(unit, { items: [{ itemCode: ITEMS.fixedFee, amount: '50.00' }, { itemCode: ITEMS.fine, amount: '25.00' }], dueDate: '2026-12-31' });
+  service.clocks.business.set(new Date(new Date(paidAt).getTime() + 60_000));
+  const agencyTxnId = newTxnId();
+  expect((await agency('POST', '/v1/agency/payments', postingBody({ payCode, amount: '75.00', paidAt, agencyTxnId }))).status).toBe(201);
+  const paid = { payCode, paymentRowId: await paymentRowId(db(), agencyTxnId) };
+  await reconcileDay(db(), { agencyCode: world.agency.code, businessDate: day, matched: [paid.paymentRowId] });
+  service.clocks.business.set(new Date(shanghai(`${next}T03:00:00`)));
+  await service.runtime.runner.run({ job: settleJob(service.runtime.services), trigger: 'MANUAL' });
+  service.clocks.business.set(new Date(shanghai(`${next}T09:00:00`)));
+  const settlements = (await db()('instructions as i')
+    .join('instruction_payment_items as x', 'x.instruction_id', 'i.id')
+    .where('x.payment_id', paid.paymentRowId)
+    .distinct('i.instruction_no', 'i.amount', 'i.credit_account_no')
+    .orderBy('i.credit_account_no')) as Array<{ instruction_no: string; amount: string; credit_account_no: string }>;
+  expect(settlements.map((row) => row.credit_account_no)).toEqual([world.fiscalAccountNo, world.treasuryAccountNo]);
+  for (const [index, settlement] of settlements.entries()) {
+    const credit = await bank('POST', '/v1/bank/postings', { bankRef: `BR-${refPrefix}-${index}`, accountNo: settlement.credit_account_no, direction: 'CREDIT', amount: settlement.amount, valueDate: next, instructionNo: settlement.instruction_no });
+    expect(credit.body.status).toBe('MATCHED');
+  }
+  return paid;
+}
+
 describe('a bank refund of a payment settled to two receiving accounts', () => {
   let paid: { payCode: string; paymentRowId: string };
   let refundId: string;
   let instructionNos: string[];
 
   beforeAll(async () => {
-    // The fine settles to the treasury account; both accounts held by the one test bank.
-    await service.runtime.services.catalogue.putAccount(world.treasuryAccountNo, { name: '国库待报解户', bankCode: 'BANK_HOLDER', kind: 'TREASURY' }, world.finance.appId);
-    const paidAt = shanghai('2026-11-20T10:00:00');
-    service.clocks.business.set(new Date(new Date(paidAt).getTime() - 60_000));
-    const payCode = await issueNotice(unit, { items: [{ itemCode: ITEMS.fixedFee, amount: '50.00' }, { itemCode: ITEMS.fine, amount: '25.00' }], dueDate: '2026-12-31' });
-    service.clocks.business.set(new Date(new Date(paidAt).getTime() + 60_000));
-    const agencyTxnId = newTxnId();
-    expect((await agency('POST', '/v1/agency/payments', postingBody({ payCode, amount: '75.00', paidAt, agencyTxnId }))).status).toBe(201);
-    paid = { payCode, paymentRowId: await paymentRowId(db(), agencyTxnId) };
-    await reconcileDay(db(), { agencyCode: world.agency.code, businessDate: '2026-11-20', matched: [paid.paymentRowId] });
-    service.clocks.business.set(new Date(shanghai('2026-11-21T03:00:00')));
-    await service.runtime.runner.run({ job: settleJob(service.runtime.services), trigger: 'MANUAL' });
-    service.clocks.business.set(new Date(shanghai('2026-11-21T09:00:00')));
-    const settlements = (await db()('instructions as i')
-      .join('instruction_payment_items as x', 'x.instruction_id', 'i.id')
-      .where('x.payment_id', paid.paymentRowId)
-      .distinct('i.instruction_no', 'i.amount', 'i.credit_account_no')
-      .orderBy('i.credit_account_no')) as Array<{ instruction_no: string; amount: string; credit_account_no: string }>;
-    expect(settlements.map((row) => row.credit_account_no)).toEqual([world.fiscalAccountNo, world.treasuryAccountNo]);
-    for (const [index, settlement] of settlements.entries()) {
-      const credit = await bank('POST', '/v1/bank/postings', { bankRef: `BR-MS-${index}`, accountNo: settlement.credit_account_no, direction: 'CREDIT', amount: settlement.amount, valueDate: '2026-11-21', instructionNo: settlement.instruction_no });
-      expect(credit.body.status).toBe('MATCHED');
-    }
+    paid = await paySettledToTwoAccounts('2026-11-20', '2026-11-21', 'MS');
   });
 
   it('is instructed to the receiving banks, one instruction per account, the refund split half-up by what each settled (the last the remainder)', async () => {
@@ -332,6 +342,35 @@ describe('a bank refund of a payment settled to two receiving accounts', () => {
       { account: `receiving:${world.fiscalAccountNo}`, amount: '6.67' },
       { account: `receiving:${world.treasuryAccountNo}`, amount: '3.33' },
     ]);
+    await expectLedgerVerified(db());
+  });
+});
+
+describe('a bank refund split over two accounts whose one instruction fails', () => {
+  it('is FAILED with it while the other stands; its confirmation books nothing until the reissue completes the sum', async () => {
+    const paid = await paySettledToTwoAccounts('2026-11-24', '2026-11-25', 'MF');
+    const requested = await unit('POST', '/v1/unit/refunds', refundBody('RF-MF-1', paid.payCode, '7.50'));
+    const refundId = requested.body.refundId as string;
+    expect((await finance('POST', `/v1/finance/refunds/${refundId}/decision`, { approve: true, comment: null })).body.status).toBe('INSTRUCTED');
+    const row = await refundRow(refundId);
+    const [fiscal, treasury] = (await db()('instructions').where({ refund_id: row.id }).orderBy('id')) as Array<{ id: string; instruction_no: string; amount: string }>;
+    expect([fiscal?.amount, treasury?.amount]).toEqual(['5.00', '2.50']);
+
+    const failed = await bank('POST', `/v1/bank/instructions/${fiscal?.instruction_no as string}/result`, { status: 'FAILED', executedAt: shanghai('2026-11-25T10:00:00'), reference: 'BK-MF-1', failureReason: '账户冻结' });
+    expect(failed.status).toBe(200);
+    expect((await unit('GET', '/v1/unit/refunds/RF-MF-1')).body.status).toBe('FAILED');
+    const other = await bank('POST', '/v1/bank/postings', { bankRef: 'BR-MF-R2', accountNo: world.treasuryAccountNo, direction: 'DEBIT', amount: '2.50', valueDate: '2026-11-25', instructionNo: treasury?.instruction_no });
+    expect(other.body.status).toBe('MATCHED');
+    expect((await unit('GET', '/v1/unit/refunds/RF-MF-1')).body.status).toBe('FAILED');
+    expect(await db()('journal_entries').where({ refund_id: row.id }).count({ n: '*' })).toEqual([{ n: '0' }]);
+    await expectLedgerVerified(db());
+
+    const reissued = await db().transaction((trx) => reissueInstruction(trx, { instructionRowId: String(fiscal?.id), actor: world.finance.appId, now: service.clocks.business.now() }));
+    expect((await unit('GET', '/v1/unit/refunds/RF-MF-1')).body.status).toBe('INSTRUCTED');
+    const debit = await bank('POST', '/v1/bank/postings', { bankRef: 'BR-MF-R1', accountNo: world.fiscalAccountNo, direction: 'DEBIT', amount: '5.00', valueDate: '2026-11-25', instructionNo: reissued.instructionNo });
+    expect(debit.body.status).toBe('MATCHED');
+    expect((await unit('GET', '/v1/unit/refunds/RF-MF-1')).body.status).toBe('SUCCEEDED');
+    expect((await db()('journal_entries').where({ refund_id: row.id })).map((e) => e.kind)).toEqual(['BANK_REFUND_CONFIRMED']);
     await expectLedgerVerified(db());
   });
 });
