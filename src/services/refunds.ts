@@ -11,8 +11,8 @@ import { formatInstant, shanghaiDate } from '../domain/businessDate';
 import type { Clocks } from '../domain/clock';
 import { assert, type FieldProblem, TongfuError, validationFailed } from '../domain/errors';
 import { instructionDeadline, instructionNo } from '../domain/instructions';
-import { agencyRefundConfirmedEntry, bankRefundConfirmedEntry, spreadInProportion, type RecognitionItem } from '../domain/ledger';
-import { Decimal, formatMoney, ZERO } from '../domain/money';
+import { agencyRefundConfirmedEntry, bankRefundConfirmedEntry, type JournalEntry, spreadInProportion, type RecognitionItem } from '../domain/ledger';
+import { Decimal, formatMoney, sumMoney, ZERO } from '../domain/money';
 import { maskName } from '../domain/payer';
 import { parsePayCode } from '../domain/payCode';
 import { assertRefundWithinPaid, moneyWhereabouts, refundedEvent, refundExecutor, refundStatusesFrom, refundTransition, type RefundStatus } from '../domain/refunds';
@@ -125,11 +125,13 @@ const REFUNDABLE_NOTICE_STATUSES: readonly string[] = ['PAID', 'PARTIALLY_REFUND
 /**
  * Instructs an APPROVED refund by the executor rule (docs/settlement.md §3): the agency while its
  * payment's money is in the agency's clearing account (unapplied money always is); the receiving
- * bank once every live settlement of the payment is CONFIRMED; otherwise it waits, APPROVED, for
+ * bank once every live settlement of the payment is CONFIRMED — one instruction per receiving
+ * account they credited, the refund split over them (contracts/decisions/0170-refund-several-accounts.md);
+ * otherwise it waits, APPROVED, for
  * the settlement's confirmation (instructRefundsWaitingOn). A refund without a payee waits for
  * SET_PAYEE; the obligation of unapplied money waits until a statement matched its payment. The instruction is created and the refund INSTRUCTED here, in the caller's
- * transaction, with `instruction.created` to the executor. Answers the instruction's number, or
- * null when the refund waits.
+ * transaction, with `instruction.created` to the executor. Answers the (first) instruction's
+ * number, or null when the refund waits.
  */
 export async function instructRefund(trx: Knex.Transaction, input: { refundRowId: string; at: Date; fieldCipher?: FieldCipher; log?: Logger }): Promise<string | null> {
   const [refund] = await repo.findRefundsByRowIds(trx, [input.refundRowId]);
@@ -145,53 +147,57 @@ export async function instructRefund(trx: Knex.Transaction, input: { refundRowId
   const settlements = payment.unapplied_reason === null ? await repo.liveSettlementsOfPayment(trx, payment.id) : [];
   const executor = refundExecutor(moneyWhereabouts(settlements.map((settlement) => settlement.status)));
   if (executor === 'WAIT') return null;
-  let executorPartyId: string | undefined;
-  let debitAccountNo: string | undefined;
+  // Who pays back what: the agency the whole refund out of its clearing account; the receiving
+  // banks the refund split over the accounts the payment settled to (contracts/decisions/0170-refund-several-accounts.md).
+  const parts: Array<{ executorPartyId: string | undefined; debitAccountNo: string | undefined; amount: Decimal }> = [];
   if (executor === 'AGENCY') {
-    executorPartyId = payment.agency_party_id;
-    debitAccountNo = await instructionsRepo.clearingAccountOf(trx, payment.agency_party_id);
+    parts.push({ executorPartyId: payment.agency_party_id, debitAccountNo: await instructionsRepo.clearingAccountOf(trx, payment.agency_party_id), amount: new Decimal(refund.amount) });
   } else {
-    const accounts = [...new Set(settlements.map((settlement) => settlement.credit_account_no))];
-    if (accounts.length !== 1) {
-      // One refund, one instruction, one account: a payment settled to several receiving accounts
-      // waits for finance (contracts/decisions/0151-refund-executor.md).
-      input.log?.warn({ refundId: refund.refund_id, accounts }, 'refund: the payment settled to several receiving accounts; the refund waits');
-      return null;
+    const settled = await repo.settledPerAccountOfPayment(trx, payment.id);
+    assert(settled.length >= 1, `payment ${payment.payment_id} settled to some receiving account`);
+    // In proportion to what each account's settlements took of this payment (ROUND_HALF_UP to the
+    // fen, the last account the remainder: spreadInProportion).
+    const amounts = spreadInProportion(new Decimal(refund.amount), settled.map((account) => new Decimal(account.amount)));
+    for (const [index, account] of settled.entries()) {
+      const amount = amounts[index] as Decimal;
+      if (amount.gt(ZERO)) parts.push({ executorPartyId: await instructionsRepo.bankHoldingAccount(trx, account.credit_account_no), debitAccountNo: account.credit_account_no, amount });
     }
-    debitAccountNo = accounts[0];
-    executorPartyId = await instructionsRepo.bankHoldingAccount(trx, debitAccountNo as string);
   }
-  if (executorPartyId === undefined || debitAccountNo === undefined) {
+  if (parts.some((part) => part.executorPartyId === undefined || part.debitAccountNo === undefined)) {
     input.log?.warn({ refundId: refund.refund_id, executor }, 'refund: its executor has no account to pay from; the refund waits');
     return null;
   }
-  const number = instructionNo('REFUND', input.at, await instructionsRepo.nextInstructionSerial(trx));
-  const [row] = (await trx('instructions')
-    .insert({
-      instruction_no: number,
-      type: 'REFUND',
-      status: 'CREATED',
-      executor_party_id: executorPartyId,
-      agency_party_id: payment.agency_party_id,
-      agency_code: payment.agency_code,
-      debit_account_no: debitAccountNo,
-      payee_name: refund.payee_name,
-      payee_account_no: refund.payee_account_no,
-      payee_bank_name: refund.payee_bank_name,
-      business_date: shanghaiDate(input.at),
-      amount: refund.amount,
-      refund_id: refund.id,
-      deadline: instructionDeadline(input.at),
-      created_at: input.at,
-      updated_at: input.at,
-    })
-    .returning(trx.raw('id::text AS id'))) as Array<{ id: string }>;
+  const numbers: string[] = [];
+  for (const part of parts) {
+    const number = instructionNo('REFUND', input.at, await instructionsRepo.nextInstructionSerial(trx));
+    const [row] = (await trx('instructions')
+      .insert({
+        instruction_no: number,
+        type: 'REFUND',
+        status: 'CREATED',
+        executor_party_id: part.executorPartyId,
+        agency_party_id: payment.agency_party_id,
+        agency_code: payment.agency_code,
+        debit_account_no: part.debitAccountNo,
+        payee_name: refund.payee_name,
+        payee_account_no: refund.payee_account_no,
+        payee_bank_name: refund.payee_bank_name,
+        business_date: shanghaiDate(input.at),
+        amount: formatMoney(part.amount),
+        refund_id: refund.id,
+        deadline: instructionDeadline(input.at),
+        created_at: input.at,
+        updated_at: input.at,
+      })
+      .returning(trx.raw('id::text AS id'))) as Array<{ id: string }>;
+    const created = await instructionsRepo.findInstructionById(trx, (row as { id: string }).id);
+    assert(created !== undefined, 'the refund instruction was written');
+    await recordInstructionCreated(trx, created, input.at, input.fieldCipher);
+    numbers.push(number);
+  }
   await repo.moveRefund(trx, refund.id, { from: 'APPROVED', to: refundTransition('APPROVED', 'instruct'), at: input.at });
-  const created = await instructionsRepo.findInstructionById(trx, (row as { id: string }).id);
-  assert(created !== undefined, 'the refund instruction was written');
-  await recordInstructionCreated(trx, created, input.at, input.fieldCipher);
-  input.log?.info({ refundId: refund.refund_id, instructionNo: number, executor }, 'refund instructed');
-  return number;
+  input.log?.info({ refundId: refund.refund_id, instructionNos: numbers, executor }, 'refund instructed');
+  return numbers[0] as string;
 }
 
 /**
@@ -220,10 +226,14 @@ export async function refundSucceeded(trx: Knex.Transaction, input: { instructio
   assert(refund !== undefined, `refund ${instruction.refund_id} exists`);
   const payment = await repo.lockPaymentOfRefund(trx, refund.payment_row_id);
   const locked = await repo.lockRefund(trx, refund.id);
-  const to = refundTransition(locked.status, 'confirm');
   const amount = new Decimal(refund.amount);
   const accountingDate = shanghaiDate(input.at);
   const viaAgency = instruction.executor_party_id === payment.agency_party_id;
+  // A bank refund split over several receiving accounts succeeds when its confirmed instructions
+  // add up to it: an earlier one waits, CONFIRMED, for its siblings (contracts/decisions/0170-refund-several-accounts.md).
+  const confirmed = viaAgency ? [instruction] : await confirmedRefundInstructions(trx, refund.id);
+  if (!viaAgency && sumMoney(confirmed.map((row) => new Decimal(row.amount))).lt(amount)) return;
+  const to = refundTransition(locked.status, 'confirm');
   const alreadyRefunded = new Decimal(await repo.succeededRefunds(trx, payment.id));
 
   if (viaAgency) {
@@ -235,9 +245,15 @@ export async function refundSucceeded(trx: Knex.Transaction, input: { instructio
       await repo.insertRefundItems(trx, refund.id, parts.map((part) => ({ receivingAccountNo: part.receivingAccountNo, amount: formatMoney(part.earned) })));
     }
   } else {
-    const items = await bankRefundItems(trx, payment.id, instruction.debit_account_no, amount);
-    const built = bankRefundConfirmedEntry({ refundId: refund.id, instructionId: instruction.id, ...(input.bankPostingId === undefined ? {} : { bankPostingId: input.bankPostingId }), receivingAccountNo: instruction.debit_account_no, amount, items, accountingDate });
-    await insertJournalEntry(trx, built.entry, input.at);
+    // One BANK_REFUND_CONFIRMED for the refund, written by the last confirmation: per confirmed
+    // instruction, its receiving account credited with its amount and that account's items' revenue
+    // debited by it; it references the last instruction and its posting.
+    const built: JournalEntry[] = [];
+    for (const row of confirmed) {
+      const items = await bankRefundItems(trx, payment.id, row.debit_account_no, new Decimal(row.amount));
+      built.push(bankRefundConfirmedEntry({ refundId: refund.id, instructionId: instruction.id, ...(input.bankPostingId === undefined ? {} : { bankPostingId: input.bankPostingId }), receivingAccountNo: row.debit_account_no, amount: new Decimal(row.amount), items, accountingDate }).entry);
+    }
+    await insertJournalEntry(trx, { ...(built[0] as JournalEntry), lines: built.flatMap((one) => one.lines) }, input.at);
   }
   await repo.moveRefund(trx, refund.id, { from: locked.status, to, at: input.at, succeeded: true });
 
@@ -264,6 +280,17 @@ export async function refundSucceeded(trx: Knex.Transaction, input: { instructio
     },
     occurredAt: input.at,
   });
+}
+
+/** The refund's CONFIRMED instructions, oldest first (locked by the caller's refund lock). */
+async function confirmedRefundInstructions(trx: Knex.Transaction, refundRowId: string): Promise<instructionsRepo.InstructionRow[]> {
+  const rows: instructionsRepo.InstructionRow[] = [];
+  for (const { id } of await repo.refundInstructionsIn(trx, refundRowId, ['CONFIRMED'])) {
+    const row = await instructionsRepo.findInstructionById(trx, id);
+    assert(row !== undefined, `instruction ${id} exists`);
+    rows.push(row);
+  }
+  return rows;
 }
 
 /** The refund in an event: no payee (the event store keeps no personal data). */
@@ -322,13 +349,16 @@ async function bankRefundItems(trx: Knex.Transaction, paymentRowId: string, rece
     .filter((item) => item.amount.gt(ZERO));
 }
 
-/** A refund instruction FAILED (the executor's report): its refund FAILED, in the same transaction. */
+/** A refund instruction FAILED (the executor's report): its refund FAILED, in the same transaction; its sibling instructions stand (decision 0170). */
 export async function refundFailed(trx: Knex.Transaction, input: { instruction: instructionsRepo.InstructionRow; at: Date }): Promise<void> {
   if (input.instruction.refund_id === null) return; // a RETURN of an unidentified credit has no refund
   const [refund] = await repo.findRefundsByRowIds(trx, [input.instruction.refund_id]);
   assert(refund !== undefined, `refund ${input.instruction.refund_id} exists`);
   await repo.lockPaymentOfRefund(trx, refund.payment_row_id);
   const locked = await repo.lockRefund(trx, refund.id);
+  // A sibling instruction of a refund split over several accounts failed first: the refund is
+  // FAILED already; its other instructions stand (contracts/decisions/0170-refund-several-accounts.md).
+  if (locked.status === 'FAILED') return;
   await repo.moveRefund(trx, refund.id, { from: locked.status, to: refundTransition(locked.status, 'fail'), at: input.at });
 }
 
@@ -342,6 +372,8 @@ export async function refundReissued(trx: Knex.Transaction, input: { refundRowId
   assert(refund !== undefined, `refund ${input.refundRowId} exists`);
   const payment = await repo.lockPaymentOfRefund(trx, refund.payment_row_id);
   const locked = await repo.lockRefund(trx, refund.id);
+  // The reissue of a second failed sibling (decision 0170): the first one's made the refund INSTRUCTED again.
+  if (locked.status === 'INSTRUCTED') return;
   const to = refundTransition(locked.status, 'reissue');
   const others = (await repo.refundsOfPayment(trx, payment.id)).filter((other) => other.id !== refund.id);
   assertRefundWithinPaid({ paid: new Decimal(payment.amount), amount: new Decimal(refund.amount), others });

@@ -1,4 +1,5 @@
 import { settleJob } from '../../src/jobs/settle';
+import { reissueInstruction } from '../../src/services/instructions';
 import { addUnit, buildWorld, ITEMS, registerParty, signedAs, type SignedCall, type World } from '../helpers/builders';
 import { expectLedgerVerified, issueNotice, newTxnId, postingBody, shanghai } from '../helpers/payments';
 import { paymentRowId, reconcileDay } from '../helpers/reconciledDay';
@@ -254,6 +255,122 @@ describe('a refund after its money left the clearing account', () => {
     expect((await db()('payments').where({ id: paid.paymentRowId }).first()).status).toBe('REFUNDED');
     expect((await unit('GET', `/v1/unit/receipts/${paid.payCode}`)).body.status).toBe('REVERSED');
     expect((await unit('POST', '/v1/unit/refunds', refundBody('RF-B-4', paid.payCode, '0.01'))).body.error.code).toBe('REFUND_EXCEEDS_PAID');
+    await expectLedgerVerified(db());
+  });
+});
+
+/**
+ * A payment of a fixed fee (50.00, to the fiscal account) and a fine (25.00, to the treasury
+ * account), matched on `day`, settled the next morning `next` and both settlements confirmed by
+ * the bank's CREDIT postings: its money is in two receiving accounts, both held by the test bank.
+ */
+async function paySettledToTwoAccounts(day: string, next: string, refPrefix: string): Promise<{ payCode: string; paymentRowId: string }> {
+  await service.runtime.services.catalogue.putAccount(world.treasuryAccountNo, { name: '国库待报解户', bankCode: 'BANK_HOLDER', kind: 'TREASURY' }, world.finance.appId);
+  const paidAt = shanghai(`${day}T10:00:00`);
+  service.clocks.business.set(new Date(new Date(paidAt).getTime() - 60_000));
+  const payCode = await issueNotice(unit, { items: [{ itemCode: ITEMS.fixedFee, amount: '50.00' }, { itemCode: ITEMS.fine, amount: '25.00' }], dueDate: '2026-12-31' });
+  service.clocks.business.set(new Date(new Date(paidAt).getTime() + 60_000));
+  const agencyTxnId = newTxnId();
+  expect((await agency('POST', '/v1/agency/payments', postingBody({ payCode, amount: '75.00', paidAt, agencyTxnId }))).status).toBe(201);
+  const paid = { payCode, paymentRowId: await paymentRowId(db(), agencyTxnId) };
+  await reconcileDay(db(), { agencyCode: world.agency.code, businessDate: day, matched: [paid.paymentRowId] });
+  service.clocks.business.set(new Date(shanghai(`${next}T03:00:00`)));
+  await service.runtime.runner.run({ job: settleJob(service.runtime.services), trigger: 'MANUAL' });
+  service.clocks.business.set(new Date(shanghai(`${next}T09:00:00`)));
+  const settlements = (await db()('instructions as i')
+    .join('instruction_payment_items as x', 'x.instruction_id', 'i.id')
+    .where('x.payment_id', paid.paymentRowId)
+    .distinct('i.instruction_no', 'i.amount', 'i.credit_account_no')
+    .orderBy('i.credit_account_no')) as Array<{ instruction_no: string; amount: string; credit_account_no: string }>;
+  expect(settlements.map((row) => row.credit_account_no)).toEqual([world.fiscalAccountNo, world.treasuryAccountNo]);
+  for (const [index, settlement] of settlements.entries()) {
+    const credit = await bank('POST', '/v1/bank/postings', { bankRef: `BR-${refPrefix}-${index}`, accountNo: settlement.credit_account_no, direction: 'CREDIT', amount: settlement.amount, valueDate: next, instructionNo: settlement.instruction_no });
+    expect(credit.body.status).toBe('MATCHED');
+  }
+  return paid;
+}
+
+describe('a bank refund of a payment settled to two receiving accounts', () => {
+  let paid: { payCode: string; paymentRowId: string };
+  let refundId: string;
+  let instructionNos: string[];
+
+  beforeAll(async () => {
+    paid = await paySettledToTwoAccounts('2026-11-20', '2026-11-21', 'MS');
+  });
+
+  it('is instructed to the receiving banks, one instruction per account, the refund split half-up by what each settled (the last the remainder)', async () => {
+    const requested = await unit('POST', '/v1/unit/refunds', refundBody('RF-M-1', paid.payCode, '10.00'));
+    refundId = requested.body.refundId as string;
+    const decided = await finance('POST', `/v1/finance/refunds/${refundId}/decision`, { approve: true, comment: null });
+    expect(decided.body.status).toBe('INSTRUCTED');
+    const instructions = (await db()('instructions').where({ refund_id: (await refundRow(refundId)).id }).orderBy('id')) as Array<{ instruction_no: string; debit_account_no: string; amount: string; status: string }>;
+    // 10.00 × 50/75 = 6.666… → 6.67 (ROUND_HALF_UP); the treasury account the remaining 3.33.
+    expect(instructions.map((row) => [row.debit_account_no, row.amount, row.status])).toEqual([
+      [world.fiscalAccountNo, '6.67', 'CREATED'],
+      [world.treasuryAccountNo, '3.33', 'CREATED'],
+    ]);
+    instructionNos = instructions.map((row) => row.instruction_no);
+    for (const no of instructionNos) expect((await bank('GET', `/v1/bank/instructions/${no}`)).body).toMatchObject({ type: 'REFUND', executorCode: 'BANK_HOLDER' });
+    await expectLedgerVerified(db());
+  });
+
+  it('succeeds once, when the DEBIT posting of its last instruction confirms it; the ledger ties after each', async () => {
+    service.clocks.business.set(new Date(shanghai('2026-11-21T15:00:00')));
+    const first = await bank('POST', '/v1/bank/postings', { bankRef: 'BR-MR-1', accountNo: world.fiscalAccountNo, direction: 'DEBIT', amount: '6.67', valueDate: '2026-11-21', instructionNo: instructionNos[0] });
+    expect(first.body).toMatchObject({ status: 'MATCHED', instructionNo: instructionNos[0] });
+    expect((await unit('GET', '/v1/unit/refunds/RF-M-1')).body.status).toBe('INSTRUCTED');
+    const row = await refundRow(refundId);
+    expect(await db()('journal_entries').where({ refund_id: row.id }).count({ n: '*' })).toEqual([{ n: '0' }]);
+    await expectLedgerVerified(db());
+
+    const second = await bank('POST', '/v1/bank/postings', { bankRef: 'BR-MR-2', accountNo: world.treasuryAccountNo, direction: 'DEBIT', amount: '3.33', valueDate: '2026-11-21', instructionNo: instructionNos[1] });
+    expect(second.body).toMatchObject({ status: 'MATCHED', instructionNo: instructionNos[1] });
+    const succeeded = (await unit('GET', '/v1/unit/refunds/RF-M-1')).body;
+    expect(succeeded.status).toBe('SUCCEEDED');
+    expect(succeeded.succeededAt).toBe('2026-11-21T15:00:00+08:00');
+    expect((await unit('GET', `/v1/unit/notices/${paid.payCode}`)).body.status).toBe('PARTIALLY_REFUNDED');
+    expect((await unit('GET', `/v1/unit/receipts/${paid.payCode}`)).body.reversals).toEqual([expect.objectContaining({ refundId, amount: '10.00' })]);
+    const events = (await unit('GET', '/v1/unit/events?after=0&limit=500')).body.data as Array<{ type: string; data: { refund: { refundId: string } } }>;
+    expect(events.filter((e) => e.type === 'refund.succeeded' && e.data.refund.refundId === refundId)).toHaveLength(1);
+    const credits = (await db()('journal_entries as e')
+      .join('journal_lines as l', 'l.entry_id', 'e.id')
+      .where({ 'e.refund_id': row.id, 'e.kind': 'BANK_REFUND_CONFIRMED', 'l.side': 'CREDIT' })
+      .orderBy('l.account')
+      .select('l.account', 'l.amount')) as Array<{ account: string; amount: string }>;
+    expect(credits).toEqual([
+      { account: `receiving:${world.fiscalAccountNo}`, amount: '6.67' },
+      { account: `receiving:${world.treasuryAccountNo}`, amount: '3.33' },
+    ]);
+    await expectLedgerVerified(db());
+  });
+});
+
+describe('a bank refund split over two accounts whose one instruction fails', () => {
+  it('is FAILED with it while the other stands; its confirmation books nothing until the reissue completes the sum', async () => {
+    const paid = await paySettledToTwoAccounts('2026-11-24', '2026-11-25', 'MF');
+    const requested = await unit('POST', '/v1/unit/refunds', refundBody('RF-MF-1', paid.payCode, '7.50'));
+    const refundId = requested.body.refundId as string;
+    expect((await finance('POST', `/v1/finance/refunds/${refundId}/decision`, { approve: true, comment: null })).body.status).toBe('INSTRUCTED');
+    const row = await refundRow(refundId);
+    const [fiscal, treasury] = (await db()('instructions').where({ refund_id: row.id }).orderBy('id')) as Array<{ id: string; instruction_no: string; amount: string }>;
+    expect([fiscal?.amount, treasury?.amount]).toEqual(['5.00', '2.50']);
+
+    const failed = await bank('POST', `/v1/bank/instructions/${fiscal?.instruction_no as string}/result`, { status: 'FAILED', executedAt: shanghai('2026-11-25T10:00:00'), reference: 'BK-MF-1', failureReason: '账户冻结' });
+    expect(failed.status).toBe(200);
+    expect((await unit('GET', '/v1/unit/refunds/RF-MF-1')).body.status).toBe('FAILED');
+    const other = await bank('POST', '/v1/bank/postings', { bankRef: 'BR-MF-R2', accountNo: world.treasuryAccountNo, direction: 'DEBIT', amount: '2.50', valueDate: '2026-11-25', instructionNo: treasury?.instruction_no });
+    expect(other.body.status).toBe('MATCHED');
+    expect((await unit('GET', '/v1/unit/refunds/RF-MF-1')).body.status).toBe('FAILED');
+    expect(await db()('journal_entries').where({ refund_id: row.id }).count({ n: '*' })).toEqual([{ n: '0' }]);
+    await expectLedgerVerified(db());
+
+    const reissued = await db().transaction((trx) => reissueInstruction(trx, { instructionRowId: String(fiscal?.id), actor: world.finance.appId, now: service.clocks.business.now() }));
+    expect((await unit('GET', '/v1/unit/refunds/RF-MF-1')).body.status).toBe('INSTRUCTED');
+    const debit = await bank('POST', '/v1/bank/postings', { bankRef: 'BR-MF-R1', accountNo: world.fiscalAccountNo, direction: 'DEBIT', amount: '5.00', valueDate: '2026-11-25', instructionNo: reissued.instructionNo });
+    expect(debit.body.status).toBe('MATCHED');
+    expect((await unit('GET', '/v1/unit/refunds/RF-MF-1')).body.status).toBe('SUCCEEDED');
+    expect((await db()('journal_entries').where({ refund_id: row.id })).map((e) => e.kind)).toEqual(['BANK_REFUND_CONFIRMED']);
     await expectLedgerVerified(db());
   });
 });

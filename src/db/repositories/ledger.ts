@@ -507,7 +507,10 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
         SELECT credit_account_no AS account_no, amount FROM instructions WHERE type = 'SETTLEMENT' AND status = 'CONFIRMED'
         UNION ALL
         -- A refund the receiving bank paid out of the account, once confirmed (docs/settlement.md §3).
-        SELECT debit_account_no, -amount FROM instructions WHERE ${BANK_REFUND} AND status = 'CONFIRMED'
+        -- A refund split over several accounts books them all when its last instruction confirms
+        -- (contracts/decisions/0170-refund-several-accounts.md): until then its confirmed ones wait.
+        SELECT debit_account_no, -amount FROM instructions i WHERE ${BANK_REFUND} AND status = 'CONFIRMED'
+           AND EXISTS (SELECT 1 FROM refunds r WHERE r.id = i.refund_id AND r.status = 'SUCCEEDED')
         UNION ALL
         -- An unidentified credit is in the account (docs/settlement.md §2), held in suspense until linked or returned.
         SELECT account_no, amount FROM bank_postings WHERE direction = 'CREDIT' AND status = 'UNIDENTIFIED'
@@ -720,17 +723,21 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
   },
   {
     name: 'refundsConfirmed',
-    invariant: 'each SUCCEEDED refund has exactly one confirmed refund instruction of its amount and one refund entry of its kind (AGENCY_REFUND_CONFIRMED crediting the agency clearing account, or BANK_REFUND_CONFIRMED crediting the receiving account) with its amount; an agency refund of applied money has its parts per receiving account adding up to it; no other refund has any of these',
+    invariant: 'each SUCCEEDED refund has confirmed refund instructions adding up to its amount (one for an agency refund, one per receiving account for a bank refund, decision 0170) and one refund entry of its kind (AGENCY_REFUND_CONFIRMED crediting the agency clearing account, or BANK_REFUND_CONFIRMED crediting the receiving account) with its amount; an agency refund of applied money has its parts per receiving account adding up to it; no other refund has any of these',
     sql: `
       SELECT 'refund ' || r.refund_id AS subject,
              json_build_object('status', r.status, 'amount', r.amount::text,
-                               'confirmedInstructions', (SELECT count(*) FROM instructions i WHERE i.refund_id = r.id AND i.status = 'CONFIRMED' AND i.amount = r.amount),
+                               'confirmedInstructions', (SELECT count(*) FROM instructions i WHERE i.refund_id = r.id AND i.status = 'CONFIRMED'),
+                               'confirmedAmount', (SELECT COALESCE(sum(i.amount), 0) FROM instructions i WHERE i.refund_id = r.id AND i.status = 'CONFIRMED')::text,
                                'entries', (SELECT count(*) FROM journal_entries e WHERE e.refund_id = r.id),
                                'credited', (SELECT COALESCE(sum(l.amount), 0) FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id AND l.side = 'CREDIT'
                                              WHERE e.refund_id = r.id AND (starts_with(l.account, ${CLEARING}) OR starts_with(l.account, ${RECEIVING})))::text,
                                'items', (SELECT COALESCE(sum(x.amount), 0) FROM refund_items x WHERE x.refund_id = r.id)::text) AS detail
         FROM refunds r JOIN payments p ON p.id = r.payment_id
-       WHERE (r.status = 'SUCCEEDED') <> ((SELECT count(*) FROM instructions i WHERE i.refund_id = r.id AND i.status = 'CONFIRMED' AND i.amount = r.amount) = 1)
+       WHERE (r.status = 'SUCCEEDED') <> ((SELECT COALESCE(sum(i.amount), 0) FROM instructions i WHERE i.refund_id = r.id AND i.status = 'CONFIRMED') = r.amount)
+          OR (SELECT count(*) FROM instructions i WHERE i.refund_id = r.id AND i.status = 'CONFIRMED' AND i.executor_party_id = i.agency_party_id) > 1
+          OR (SELECT count(*) FROM instructions i WHERE i.refund_id = r.id AND i.status = 'CONFIRMED' AND i.executor_party_id <> i.agency_party_id)
+             <> (SELECT count(DISTINCT i.debit_account_no) FROM instructions i WHERE i.refund_id = r.id AND i.status = 'CONFIRMED' AND i.executor_party_id <> i.agency_party_id)
           OR (r.status = 'SUCCEEDED') <> ((SELECT count(*) FROM journal_entries e WHERE e.refund_id = r.id
                                             AND e.kind = CASE WHEN (SELECT bool_or(i.executor_party_id = i.agency_party_id) FROM instructions i WHERE i.refund_id = r.id AND i.status = 'CONFIRMED')
                                                               THEN '${JOURNAL_ENTRY_KINDS.agencyRefundConfirmed}' ELSE '${JOURNAL_ENTRY_KINDS.bankRefundConfirmed}' END) = 1)

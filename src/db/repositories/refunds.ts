@@ -244,6 +244,22 @@ export async function liveSettlementsOfPayment(db: Queryable, paymentRowId: stri
   return result.rows;
 }
 
+/**
+ * What the payment's live settlement instructions took of it, per receiving account they credited,
+ * by account number: the weights of a bank refund's split (contracts/decisions/0170-refund-several-accounts.md).
+ */
+export async function settledPerAccountOfPayment(db: Queryable, paymentRowId: string): Promise<Array<{ credit_account_no: string; amount: string }>> {
+  const result = await db.raw<{ rows: Array<{ credit_account_no: string; amount: string }> }>(
+    `SELECT i.credit_account_no, sum(x.amount)::text AS amount
+       FROM instruction_payment_items x JOIN instructions i ON i.id = x.instruction_id
+      WHERE x.payment_id = ?::bigint AND x.live AND i.type = 'SETTLEMENT'
+      GROUP BY i.credit_account_no
+      ORDER BY i.credit_account_no`,
+    [paymentRowId],
+  );
+  return result.rows;
+}
+
 /** The refunds waiting for a settlement to be confirmed: APPROVED, with a payee, of a payment it settled. */
 export async function refundsWaitingOn(db: Queryable, settlementId: string): Promise<string[]> {
   const result = await db.raw<{ rows: Array<{ id: string }> }>(
