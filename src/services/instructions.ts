@@ -265,14 +265,14 @@ export async function createReturnInstruction(
   const executor = await repo.bankHoldingAccount(trx, input.accountNo);
   assert(executor !== undefined, `a bank holds account ${input.accountNo}`);
   const number = instructionNo('REFUND', input.now, await repo.nextInstructionSerial(trx));
-  const id = await repo.insertReturnInstruction(trx, {
+  const id = await repo.insertRefundInstruction(trx, {
     instructionNo: number,
     executorPartyId: executor,
     debitAccountNo: input.accountNo,
     payee: input.payee,
     businessDate: shanghaiDate(input.now),
     amount: input.amount,
-    postingRowId: input.postingRowId,
+    cause: { returnsPostingId: input.postingRowId },
     deadline: instructionDeadline(input.now),
     now: input.now,
   });

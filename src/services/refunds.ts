@@ -65,6 +65,11 @@ export function refundWire(row: repo.RefundRow, fieldCipher: FieldCipher): Refun
     row.payee_name === null || row.payee_account_no === null || row.payee_bank_name === null
       ? null
       : { name: maskName(fieldCipher.decrypt(row.payee_name)), accountNo: maskAccountNo(fieldCipher.decrypt(row.payee_account_no)), bankName: row.payee_bank_name };
+  return { ...refundEventWire(row), payee };
+}
+
+/** The refund without its payee: what an event carries (the event store keeps no personal data). */
+function refundEventWire(row: repo.RefundRow): Omit<RefundWire, 'payee'> {
   let approval: RefundWire['approval'] = null;
   if (row.approval === 'AUTO_POLICY') approval = 'AUTO_POLICY';
   else if (row.approval === 'FINANCE') {
@@ -78,7 +83,6 @@ export function refundWire(row: repo.RefundRow, fieldCipher: FieldCipher): Refun
     paymentId: row.payment_id,
     amount: formatMoney(new Decimal(row.amount)),
     reason: row.reason,
-    payee,
     status: row.status,
     approval,
     instructionNo: row.instruction_no,
@@ -170,27 +174,19 @@ export async function instructRefund(trx: Knex.Transaction, input: { refundRowId
   const numbers: string[] = [];
   for (const part of parts) {
     const number = instructionNo('REFUND', input.at, await instructionsRepo.nextInstructionSerial(trx));
-    const [row] = (await trx('instructions')
-      .insert({
-        instruction_no: number,
-        type: 'REFUND',
-        status: 'CREATED',
-        executor_party_id: part.executorPartyId,
-        agency_party_id: payment.agency_party_id,
-        agency_code: payment.agency_code,
-        debit_account_no: part.debitAccountNo,
-        payee_name: refund.payee_name,
-        payee_account_no: refund.payee_account_no,
-        payee_bank_name: refund.payee_bank_name,
-        business_date: shanghaiDate(input.at),
-        amount: formatMoney(part.amount),
-        refund_id: refund.id,
-        deadline: instructionDeadline(input.at),
-        created_at: input.at,
-        updated_at: input.at,
-      })
-      .returning(trx.raw('id::text AS id'))) as Array<{ id: string }>;
-    const created = await instructionsRepo.findInstructionById(trx, (row as { id: string }).id);
+    assert(part.executorPartyId !== undefined && part.debitAccountNo !== undefined, 'every part has its executor and account');
+    const id = await instructionsRepo.insertRefundInstruction(trx, {
+      instructionNo: number,
+      executorPartyId: part.executorPartyId,
+      debitAccountNo: part.debitAccountNo,
+      payee: { name: refund.payee_name, accountNo: refund.payee_account_no, bankName: refund.payee_bank_name },
+      businessDate: shanghaiDate(input.at),
+      amount: formatMoney(part.amount),
+      cause: { refundRowId: refund.id, agencyPartyId: payment.agency_party_id, agencyCode: payment.agency_code },
+      deadline: instructionDeadline(input.at),
+      now: input.at,
+    });
+    const created = await instructionsRepo.findInstructionById(trx, id);
     assert(created !== undefined, 'the refund instruction was written');
     await recordInstructionCreated(trx, created, input.at, input.fieldCipher);
     numbers.push(number);
@@ -291,24 +287,6 @@ async function confirmedRefundInstructions(trx: Knex.Transaction, refundRowId: s
     rows.push(row);
   }
   return rows;
-}
-
-/** The refund in an event: no payee (the event store keeps no personal data). */
-function refundEventWire(row: repo.RefundRow): Omit<RefundWire, 'payee'> {
-  const approval: RefundWire['approval'] = row.approval === 'AUTO_POLICY' ? 'AUTO_POLICY' : row.approval === 'FINANCE' && row.approved_by_app_id !== null && row.approved_at !== null ? { by: row.approved_by_app_id, at: formatInstant(row.approved_at) } : null;
-  return {
-    refundId: row.refund_id,
-    refundNo: row.refund_no,
-    payCode: row.pay_code,
-    paymentId: row.payment_id,
-    amount: formatMoney(new Decimal(row.amount)),
-    reason: row.reason,
-    status: row.status,
-    approval,
-    instructionNo: row.instruction_no,
-    createdAt: formatInstant(row.created_at),
-    succeededAt: row.succeeded_at === null ? null : formatInstant(row.succeeded_at),
-  };
 }
 
 /**
@@ -508,10 +486,10 @@ export class RefundService {
       const payment = await repo.lockPaymentOfRefund(trx, row.payment_row_id);
       const locked = await repo.lockRefund(trx, row.id);
       if (locked.status !== 'REQUESTED') {
-        const [now_] = await repo.findRefundsByRowIds(trx, [row.id]);
-        assert(now_ !== undefined, 'the refund is there');
-        const sameDecision = now_.decided_by_party_id === finance.partyId && (decision.approve ? now_.approval === 'FINANCE' : now_.status === 'REJECTED');
-        if (sameDecision) return { refund: refundWire(now_, this.deps.fieldCipher), replayed: true };
+        const [current] = await repo.findRefundsByRowIds(trx, [row.id]);
+        assert(current !== undefined, 'the refund is there');
+        const sameDecision = current.decided_by_party_id === finance.partyId && (decision.approve ? current.approval === 'FINANCE' : current.status === 'REJECTED');
+        if (sameDecision) return { refund: refundWire(current, this.deps.fieldCipher), replayed: true };
         refundTransition(locked.status, event);
       }
       if (decision.approve && payment.status === 'REVERSED') {

@@ -357,14 +357,25 @@ export async function reissueOf(db: Queryable, failedId: string): Promise<string
 }
 
 /**
- * A bank REFUND instruction returning an unidentified credit (migration 20261202011000): the bank
- * holding the account executes it, from that account to the payee (name and account number
- * already encrypted). Answers its row id.
+ * A REFUND instruction, CREATED: either a refund's (`refundRowId`, with the payment's agency), or a
+ * bank's return of an unidentified credit (`returnsPostingId`, migration 20261202011000). The
+ * payee's name and account number come already encrypted. Answers its row id.
  */
-export async function insertReturnInstruction(
+export async function insertRefundInstruction(
   trx: Knex.Transaction,
-  input: { instructionNo: string; executorPartyId: string; debitAccountNo: string; payee: { name: string; accountNo: string; bankName: string }; businessDate: string; amount: string; postingRowId: string; deadline: Date; now: Date },
+  input: {
+    instructionNo: string;
+    executorPartyId: string;
+    debitAccountNo: string;
+    payee: { name: string; accountNo: string; bankName: string };
+    businessDate: string;
+    amount: string;
+    cause: { refundRowId: string; agencyPartyId: string; agencyCode: string } | { returnsPostingId: string };
+    deadline: Date;
+    now: Date;
+  },
 ): Promise<string> {
+  const cause = 'refundRowId' in input.cause ? { refund_id: input.cause.refundRowId, agency_party_id: input.cause.agencyPartyId, agency_code: input.cause.agencyCode } : { returns_posting_id: input.cause.returnsPostingId };
   const [row] = (await trx('instructions')
     .insert({
       instruction_no: input.instructionNo,
@@ -377,7 +388,7 @@ export async function insertReturnInstruction(
       payee_bank_name: input.payee.bankName,
       business_date: input.businessDate,
       amount: input.amount,
-      returns_posting_id: input.postingRowId,
+      ...cause,
       deadline: input.deadline,
       created_at: input.now,
       updated_at: input.now,
