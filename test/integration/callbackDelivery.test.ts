@@ -218,6 +218,8 @@ describe('callback delivery', () => {
     });
     // The hanging recipient holds its share of the slots, no more: its 4 attempts are all that is left in flight.
     expect(hanging.received).toHaveLength(4);
+    // A healthy attempt leaves the worker's count just after its row is committed: wait that instant out.
+    await waitFor('only the hanging attempts to be in flight', () => worker.inFlightCount === 4, 1_000);
     expect(worker.inFlightCount).toBe(4);
 
     await waitFor('the first timeouts', async () => (await database.db('callback_attempts as a').join('callback_deliveries as d', 'd.id', 'a.delivery_id').where('d.recipient_party_id', slow.partyId)).length >= 4, 9_000);
