@@ -2,7 +2,7 @@ import cluster, { Worker } from 'node:cluster';
 import http from 'node:http';
 import path from 'node:path';
 import { Config, ConfigError, loadConfig } from './config';
-import { createDb } from './db/database';
+import { createDb, warmPool } from './db/database';
 import { createLogger, Logger } from './logger';
 import { collectStartUpGarbage } from './memory';
 import { relayPartyChanges, workerPartyChanges } from './partyChangeRelay';
@@ -28,6 +28,8 @@ const WORKER_DATABASE_URL = 'TONGFU_WORKER_DATABASE_URL';
 // Long enough for the catch-up of the jobs to have run, short enough to be done before anyone
 // measures an idle process (contracts/decisions/0079-idle-memory.md).
 const START_UP_GARBAGE_DELAY_MS = 3_000;
+/** Connections an HTTP worker opens before it listens and keeps while idle (decision 0172). */
+const WORKER_WARM_CONNECTIONS = 8;
 
 function readConfig(): Config {
   try {
@@ -132,7 +134,7 @@ async function runWorker(config: Config): Promise<void> {
   const log = createLogger(config.logLevel).child({ worker: cluster.worker?.id });
   const signals = stopSignals(log);
   const connectionString = process.env[WORKER_DATABASE_URL] as string;
-  const db = createDb({ connectionString, applicationName: 'tongfu-http', log });
+  const db = createDb({ connectionString, applicationName: 'tongfu-http', log, poolMin: WORKER_WARM_CONNECTIONS });
   // Changes other workers announce drop the party here too (a change that arrives before the
   // runtime exists has nothing to drop).
   const started: { runtime?: Runtime } = {};
@@ -143,6 +145,9 @@ async function runWorker(config: Config): Promise<void> {
     announcePartyChange,
   });
   started.runtime = runtime;
+  // Connections are opened before the port is shared, not by the first burst of requests
+  // (contracts/decisions/0172-warm-pools.md).
+  await warmPool(db, WORKER_WARM_CONNECTIONS).catch((error: unknown) => log.warn({ err: error }, 'could not open the pool\'s connections before listening; they open on demand'));
   const server = await serve(runtime, config);
   setTimeout(collectStartUpGarbage, START_UP_GARBAGE_DELAY_MS).unref();
   signals.onStop(async () => {

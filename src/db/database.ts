@@ -23,8 +23,24 @@ export interface DbOptions {
   connectionString: string;
   log?: Logger;
   poolMax?: number;
+  /**
+   * Idle connections the pool keeps instead of closing them after 30 s (default 0): an HTTP
+   * worker keeps what warmPool opened, so a burst of requests does not wait for new connections
+   * (contracts/decisions/0172-warm-pools.md).
+   */
+  poolMin?: number;
   applicationName?: string;
 }
+
+/**
+ * How long one connection attempt may take. A server that is down refuses at once (its socket is
+ * gone, or the port refuses); this bounds a server that is up but slow to fork and authenticate a
+ * backend — on a loaded machine that can take seconds, and an attempt given up is work thrown
+ * away that the next request starts again (decision 0172). A request still waits no longer than
+ * the pool's acquire timeout.
+ */
+const CONNECT_TIMEOUT_MS = 10_000;
+const ACQUIRE_TIMEOUT_MS = 5_000;
 
 export function createDb(options: DbOptions): Db {
   return knexFactory({
@@ -32,12 +48,13 @@ export function createDb(options: DbOptions): Db {
     connection: {
       connectionString: options.connectionString,
       application_name: options.applicationName ?? 'tongfu',
-      // Fail fast when the database is unreachable: the caller gets 503, not a hung request.
-      connectionTimeoutMillis: 3000,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       statement_timeout: 60_000,
     } as Knex.PgConnectionConfig,
-    pool: { min: 0, max: options.poolMax ?? 20, acquireTimeoutMillis: 5000, idleTimeoutMillis: 30_000 },
-    acquireConnectionTimeout: 5000,
+    // Fail fast when the database is unreachable: a request waits at most ACQUIRE_TIMEOUT_MS for a
+    // connection, then gets 503, not a hung request.
+    pool: { min: options.poolMin ?? 0, max: options.poolMax ?? 20, acquireTimeoutMillis: ACQUIRE_TIMEOUT_MS, idleTimeoutMillis: 30_000 },
+    acquireConnectionTimeout: ACQUIRE_TIMEOUT_MS,
     migrations: { migrationSource: new DirectoryMigrationSource(MIGRATIONS_DIR), tableName: 'knex_migrations' },
     // knex writes its own warnings with console.log, which would put non-JSON lines on stdout;
     // they go to the structured log instead (or nowhere when none is given).
@@ -48,6 +65,21 @@ export function createDb(options: DbOptions): Db {
       debug: () => undefined,
     },
   });
+}
+
+/**
+ * Opens `count` connections at once and returns them to the pool, before a process serves
+ * requests: with `poolMin` ≥ `count` they stay open, so the first burst of requests finds them
+ * (decision 0172). A failure is the caller's to log; the pool opens connections on demand anyway.
+ */
+export async function warmPool(db: Db, count: number): Promise<number> {
+  const client = db.client as { acquireConnection(): Promise<unknown>; releaseConnection(connection: unknown): Promise<unknown> };
+  const opened = await Promise.allSettled(Array.from({ length: count }, () => client.acquireConnection()));
+  const connections = opened.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  await Promise.all(connections.map((connection) => client.releaseConnection(connection)));
+  const failed = opened.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  return connections.length;
 }
 
 interface MigrationModule {
