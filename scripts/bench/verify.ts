@@ -6,7 +6,8 @@
  * by payCode, storing the request's nonce on its way: decision 0009).
  */
 import { Client } from 'pg';
-import { findNoticeStoringNonceSql } from '../../src/db/repositories/notices';
+import { FIND_NOTICES_STORING_NONCES_SQL } from '../../src/db/repositories/notices';
+import { NONCE_REUSE_WINDOW_MS } from '../../src/services/nonces';
 import { buildWorld, CONCURRENCY_MAX, drive, envInteger, koaBaseline, machine, noticeBody, pgbench, prepare, printTable, ratioTo, REQUESTS_MAX, requirePgbench, runRow, sm2VerifyBaseline, startTarget, writeResult, yardstick, yardstickRun } from './lib';
 import { serviceCpuMs } from './payLib';
 
@@ -25,10 +26,15 @@ async function verificationScript(databaseUrl: string, payCodes: string[]): Prom
   } finally {
     await client.end();
   }
-  const statement = findNoticeStoringNonceSql(
-    { appId: "'pgbench'", nonce: "'pgv' || :client_id || '-' || :nonce", seenAt: 'now()', reusableAtOrBefore: "(now() - interval '15 minutes')" },
-    '(SELECT pay_code FROM bench_verify_codes WHERE i = :i)',
-  );
+  // The service's statement for a batch of one verification (decision 0173): its dearest use per verification.
+  const one = (expression: string, type: string) => `ARRAY[${expression}]::${type}[]`;
+  const statement = FIND_NOTICES_STORING_NONCES_SQL.replace(/@app_ids::text\[\]/, one("'pgbench'", 'text'))
+    .replace(/@nonces::text\[\]/, one("'pgv' || :client_id || '-' || :nonce", 'text'))
+    .replace(/@seen_ats::timestamptz\[\]/, one('now()', 'timestamptz'))
+    .replace(/@signed_ats::timestamptz\[\]/, one('now()', 'timestamptz'))
+    .replace(/@pay_codes::text\[\]/, one('(SELECT pay_code FROM bench_verify_codes WHERE i = :i)', 'text'))
+    .replace(/@reuse_window_ms/, String(NONCE_REUSE_WINDOW_MS));
+  if (statement.includes('@')) throw new Error(`the verification statement has parameters this script does not fill: ${statement}`);
   return `\\set nonce random(1, 9000000000000000)
 \\set i random(1, ${payCodes.length})
 ${statement.replace(/\s+/g, ' ')};

@@ -4,6 +4,7 @@ import { canonicalJsonSha256Hex } from '../crypto/canonicalJson';
 import type { Db } from '../db/database';
 import type { PageRequest } from '../db/pagination';
 import * as repo from '../db/repositories/notices';
+import { StatementBatcher } from '../db/statementBatcher';
 import { isValidDate, shanghaiDate, startOfShanghaiDate } from '../domain/businessDate';
 import type { Clocks } from '../domain/clock';
 import { assert, type FieldProblem, TongfuError, validationFailed } from '../domain/errors';
@@ -162,6 +163,12 @@ function insertedRow(id: string, payCode: string, notice: repo.NewNotice): repo.
   };
 }
 
+/**
+ * Verification batches (decision 0173): up to 64 verifications in one statement, two statements
+ * in flight per process (one being answered while the next gathers).
+ */
+const VERIFICATION_BATCHING = { batchMax: 64, inFlightMax: 2 } as const;
+
 function noticeNotFound(payCode: string): TongfuError {
   return new TongfuError('NOTICE_NOT_FOUND', `no notice ${payCode}`, { payCode });
 }
@@ -171,9 +178,12 @@ export class NoticeService {
   private readonly sequences = new Set<string>();
   private readonly creatingSequences = new Map<string, Promise<void>>();
   private readonly serialHeadroom: SerialHeadroomMonitor;
+  /** Concurrent verifications share one statement (contracts/decisions/0173-batched-verification.md). */
+  private readonly verificationReads: StatementBatcher<repo.VerificationRead, { row: repo.NoticeRow | undefined; nonceClaimed: boolean }>;
 
   constructor(private readonly deps: NoticeDependencies) {
     this.serialHeadroom = new SerialHeadroomMonitor({ log: deps.log, realClock: deps.clocks.real });
+    this.verificationReads = new StatementBatcher((reads) => repo.findNoticesByPayCodeStoringNonces(deps.db, reads), VERIFICATION_BATCHING);
   }
 
   /**
@@ -452,8 +462,9 @@ export class NoticeService {
   async verifyNotice(payCode: string, payerName: string | undefined, nonce?: DeferredNonce): Promise<VerificationWire> {
     let row: repo.NoticeRow | undefined;
     if (nonce) {
-      // One round trip: the read stores the request's nonce (decision 0009).
-      const found = await repo.findNoticeByPayCodeStoringNonce(this.deps.db, payCode, nonce.take());
+      // One statement, shared with the verifications arriving meanwhile, stores the request's
+      // nonce on its way (decisions 0009, 0173).
+      const found = await this.verificationReads.submit({ payCode, nonce: nonce.take() });
       if (!found.nonceClaimed) throw nonceReused();
       row = found.row;
     } else {

@@ -6,7 +6,7 @@ import { fetchPage, Page, PageRequest } from '../pagination';
 import type { ItemRow } from './catalogue';
 import type { Queryable } from '../database';
 import { compileStatement, pgRunner, withPooledClient } from '../statements';
-import { KNEX_PLACEHOLDERS, type NonceClaimPlaceholders, type NonceClaimValues, nonceClaimBindings, nonceClaimCte } from './requestNonces';
+import { KNEX_PLACEHOLDERS, type NonceClaimValues, nonceClaimBindings, nonceClaimCte, nonceClaimsCte } from './requestNonces';
 
 /**
  * Notices, their item snapshots and their idempotency keys (migration 20261127000010), and the
@@ -107,38 +107,66 @@ export async function findNoticeByPayCode(db: Queryable, payCode: string, option
   return checked(result.rows[0]);
 }
 
-/** The statement of findNoticeByPayCodeStoringNonce; exported so benchmarks run the very text (scripts/bench). */
-export function findNoticeStoringNonceSql(nonce: NonceClaimPlaceholders, payCode: string): string {
-  return `WITH ${nonceClaimCte(nonce)}
-     SELECT (SELECT count(*) FROM nonce_claim)::int AS nonce_claimed, found.*
-       FROM (SELECT 1) AS one
-       LEFT JOIN LATERAL (${SELECT_NOTICE} WHERE n.pay_code = ${payCode}) AS found ON true`;
+/** One verification of a batch: the payCode asked for, and the request's nonce to store. */
+export interface VerificationRead {
+  payCode: string;
+  nonce: NonceClaimValues;
 }
 
-const FIND_NOTICE_STORING_NONCE = compileStatement(
-  'notice_by_pay_code_nonce',
-  findNoticeStoringNonceSql({ appId: '@nonce_app_id', nonce: '@nonce', seenAt: '@nonce_seen_at', signedAt: '@nonce_signed_at', reusableAtOrBefore: '@nonce_reusable_at' }, '@pay_code'),
-);
+/** The statement of findNoticesByPayCodeStoringNonces; exported so benchmarks run the very text (scripts/bench). */
+export const FIND_NOTICES_STORING_NONCES_SQL = `WITH input AS (
+       SELECT * FROM unnest(@app_ids::text[], @nonces::text[], @seen_ats::timestamptz[], @signed_ats::timestamptz[], @pay_codes::text[])
+                WITH ORDINALITY AS i(app_id, nonce, seen_at, signed_at, pay_code, position)
+     ), ${nonceClaimsCte('input', '@reuse_window_ms')}
+     SELECT i.position::int AS position, (c.nonce IS NOT NULL) AS nonce_claimed, found.*
+       FROM input i
+       LEFT JOIN nonce_claims c ON c.app_id = i.app_id AND c.nonce = i.nonce
+       LEFT JOIN LATERAL (${SELECT_NOTICE} WHERE n.pay_code = i.pay_code) AS found ON true
+      ORDER BY i.position`;
+
+const FIND_NOTICES_STORING_NONCES = compileStatement('notices_by_pay_code_nonces', FIND_NOTICES_STORING_NONCES_SQL);
 
 /**
- * findNoticeByPayCode, storing the request's nonce in the same statement (decision 0009); always
- * one row, so the claim's answer comes back whether or not the notice exists. A named prepared
- * statement on a pooled connection: verification is a hot path (bench:verify).
+ * findNoticeByPayCodeStoringNonce for many verifications at once: one statement, one round trip
+ * and one transaction for the batch (decision 0173), each answer as if alone. A nonce that appears
+ * twice in the batch is claimed by its first request only; the later ones are refused as replays,
+ * as they would be one after the other. Every claim's reusableAtOrBefore must lie the same
+ * distance before its seenAt (the service's reuse window).
  */
-export async function findNoticeByPayCodeStoringNonce(db: Db, payCode: string, nonce: NonceClaimValues): Promise<{ row: NoticeRow | undefined; nonceClaimed: boolean }> {
+export async function findNoticesByPayCodeStoringNonces(db: Db, reads: readonly VerificationRead[]): Promise<Array<{ row: NoticeRow | undefined; nonceClaimed: boolean }>> {
+  assert(reads.length > 0, 'a batch has a verification');
+  const first = reads[0]!.nonce;
+  const reuseWindowMs = first.seenAt.getTime() - first.reusableAtOrBefore.getTime();
+  const sent: VerificationRead[] = [];
+  const sentIndex: Array<number | undefined> = [];
+  const keys = new Set<string>();
+  for (const read of reads) {
+    assert(read.nonce.seenAt.getTime() - read.nonce.reusableAtOrBefore.getTime() === reuseWindowMs, 'one reuse window per batch');
+    const key = `${read.nonce.appId}\u0000${read.nonce.nonce}`;
+    if (keys.has(key)) {
+      sentIndex.push(undefined);
+      continue;
+    }
+    keys.add(key);
+    sentIndex.push(sent.length);
+    sent.push(read);
+  }
   const rows = await withPooledClient(db, (client) =>
-    pgRunner(client).run<NoticeRow & { nonce_claimed: number }>(FIND_NOTICE_STORING_NONCE, {
-      nonce_app_id: nonce.appId,
-      nonce: nonce.nonce,
-      nonce_seen_at: nonce.seenAt,
-      nonce_signed_at: nonce.signedAt ?? nonce.seenAt,
-      nonce_reusable_at: nonce.reusableAtOrBefore,
-      pay_code: payCode,
+    pgRunner(client).run<NoticeRow & { position: number; nonce_claimed: boolean }>(FIND_NOTICES_STORING_NONCES, {
+      app_ids: sent.map((read) => read.nonce.appId),
+      nonces: sent.map((read) => read.nonce.nonce),
+      seen_ats: sent.map((read) => read.nonce.seenAt),
+      signed_ats: sent.map((read) => read.nonce.signedAt ?? read.nonce.seenAt),
+      pay_codes: sent.map((read) => read.payCode),
+      reuse_window_ms: reuseWindowMs,
     }),
   );
-  assert(rows.length === 1, 'one row whether or not the notice exists');
-  const { nonce_claimed: nonceClaimed, ...row } = rows[0]!;
-  return { row: row.id === null ? undefined : checked(row as NoticeRow), nonceClaimed: nonceClaimed === 1 };
+  assert(rows.length === sent.length, 'one row per verification whether or not its notice exists');
+  const answers = rows.map(({ position, nonce_claimed: nonceClaimed, ...row }, index) => {
+    assert(position === index + 1, 'rows in the order of the batch');
+    return { row: row.id === null ? undefined : checked(row as NoticeRow), nonceClaimed };
+  });
+  return sentIndex.map((index) => (index === undefined ? { row: undefined, nonceClaimed: false } : answers[index]!));
 }
 
 /** The notice a unit bound to `bizRef`, with the fingerprint of the request that bound it. */

@@ -52,11 +52,36 @@ export const KNEX_PLACEHOLDERS: NonceClaimPlaceholders = { appId: '?', nonce: '?
 function claimStatement(p: NonceClaimPlaceholders): string {
   return `INSERT INTO request_nonces (app_id, nonce, seen_at)
      SELECT ${p.appId}, ${p.nonce}, ${p.seenAt}::timestamptz
-      WHERE EXISTS (SELECT 1 FROM request_nonces WHERE app_id = '${NONCE_SENTINEL.appId}' AND nonce = '${NONCE_SENTINEL.nonce}')
-         OR ${p.signedAt ?? p.seenAt}::timestamptz >= pg_postmaster_start_time() + interval '${NONCE_HORIZON_MARGIN_SECONDS} seconds'
+      WHERE ${claimable(p.signedAt ?? p.seenAt)}
      ON CONFLICT (app_id, nonce) DO UPDATE SET seen_at = EXCLUDED.seen_at
        WHERE request_nonces.seen_at <= ${p.reusableAtOrBefore}::timestamptz
      RETURNING 1 AS claimed`;
+}
+
+/** Whether a request signed at `signedAt` may claim a nonce at all: the sentinel rule of decision 0059. */
+function claimable(signedAt: string): string {
+  return `(EXISTS (SELECT 1 FROM request_nonces WHERE app_id = '${NONCE_SENTINEL.appId}' AND nonce = '${NONCE_SENTINEL.nonce}')
+         OR ${signedAt}::timestamptz >= pg_postmaster_start_time() + interval '${NONCE_HORIZON_MARGIN_SECONDS} seconds')`;
+}
+
+/**
+ * The claims of many requests in one data-modifying CTE named `nonce_claims`, returning the
+ * `(app_id, nonce)` of each claim that won (decision 0173). `input` names a relation with columns
+ * app_id, nonce, seen_at and signed_at, whose (app_id, nonce) pairs are distinct (one INSERT may
+ * not take the same row twice); `reuseWindowMs` is what reusableAtOrBefore is before seenAt for
+ * each of them. Rows are taken in key order, so two batches that share nonces (replays racing)
+ * wait for each other in one order and never deadlock.
+ */
+export function nonceClaimsCte(input: string, reuseWindowMs: string): string {
+  return `nonce_claims AS (
+  INSERT INTO request_nonces (app_id, nonce, seen_at)
+     SELECT app_id, nonce, seen_at FROM ${input}
+      WHERE ${claimable('signed_at')}
+      ORDER BY app_id, nonce
+     ON CONFLICT (app_id, nonce) DO UPDATE SET seen_at = EXCLUDED.seen_at
+       WHERE request_nonces.seen_at <= EXCLUDED.seen_at - ${reuseWindowMs}::double precision * interval '1 millisecond'
+     RETURNING app_id, nonce
+)`;
 }
 
 /**
