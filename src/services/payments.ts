@@ -6,6 +6,7 @@ import type { Db, Queryable } from '../db/database';
 import * as repo from '../db/repositories/payments';
 import { journalEntryParameters } from '../db/repositories/ledger';
 import { knexRunner, pgRunner, withPooledClient } from '../db/statements';
+import { StatementBatcher } from '../db/statementBatcher';
 import { businessDateFor, formatInstant, parseInstant, shanghaiDate } from '../domain/businessDate';
 import type { Clocks } from '../domain/clock';
 import { assert, type FieldProblem, TongfuError, validationFailed } from '../domain/errors';
@@ -240,7 +241,11 @@ class LostRaceSignal extends Error {
 }
 
 export class PaymentService {
-  constructor(private readonly deps: PaymentDependencies) {}
+  private readonly postingReads: StatementBatcher<repo.BatchedPostingRead, { row: repo.PostingReadRow | undefined; nonceClaimed: boolean }>;
+
+  constructor(private readonly deps: PaymentDependencies) {
+    this.postingReads = new StatementBatcher((reads) => withPooledClient(deps.db, (client) => repo.readForPostingsClaimingNonces(pgRunner(client), reads)), POSTING_READ_BATCHING);
+  }
 
   /**
    * `POST /v1/agency/payments`. Errors, in this order: PAY_CODE_INVALID (funds not captured),
@@ -300,8 +305,13 @@ export class PaymentService {
    */
   private async attemptUnlocked(context: PostingContext, nonce: NonceClaim | undefined): Promise<Plan | repo.LostRace> {
     const { db } = this.deps;
-    const { row: read, nonceClaimed } = await withPooledClient(db, (client) => repo.readForPosting(pgRunner(client), readParameters(context), nonce ? { lock: false, nonce } : { lock: false }));
+    // With a nonce to store, the read shares one statement with the postings arriving meanwhile
+    // (contracts/decisions/0175-batched-posting-reads.md).
+    const { row: read, nonceClaimed } = nonce
+      ? await this.postingReads.submit({ parameters: readParameters(context), nonce })
+      : await withPooledClient(db, (client) => repo.readForPosting(pgRunner(client), readParameters(context), { lock: false }));
     if (!nonceClaimed) throw nonceReused();
+    assert(read !== undefined, 'a claimed nonce comes with its read');
     const plan = await this.plan(read, context, db);
     if (plan.kind === 'replay') return plan;
     const written = await withPooledClient(db, (client) => repo.writePosting(pgRunner(client), plan.variant, plan.values));
@@ -488,6 +498,12 @@ interface PostingContext {
   /** The business clock when the posting arrived: createdAt, the accounting date, the paidAt bounds. */
   now: Date;
 }
+
+/**
+ * Posting-read batches (decision 0175): up to 64 reads in one statement, two statements in flight
+ * per process, as for verifications (decision 0173).
+ */
+const POSTING_READ_BATCHING = { batchMax: 64, inFlightMax: 2 } as const;
 
 function readParameters(context: PostingContext): repo.PostingReadParameters {
   // A code failing its check digits is never looked up (docs/payment-code.md).

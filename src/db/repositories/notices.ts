@@ -6,7 +6,7 @@ import { fetchPage, Page, PageRequest } from '../pagination';
 import type { ItemRow } from './catalogue';
 import type { Queryable } from '../database';
 import { compileStatement, pgRunner, withPooledClient } from '../statements';
-import { KNEX_PLACEHOLDERS, type NonceClaimValues, nonceClaimBindings, nonceClaimCte, nonceClaimsCte } from './requestNonces';
+import { KNEX_PLACEHOLDERS, type NonceClaimValues, nonceClaimBindings, nonceClaimCte, nonceClaimsCte, distinctNonceBatch } from './requestNonces';
 
 /**
  * Notices, their item snapshots and their idempotency keys (migration 20261127000010), and the
@@ -130,43 +130,22 @@ const FIND_NOTICES_STORING_NONCES = compileStatement('notices_by_pay_code_nonces
  * findNoticeByPayCodeStoringNonce for many verifications at once: one statement, one round trip
  * and one transaction for the batch (decision 0173), each answer as if alone. A nonce that appears
  * twice in the batch is claimed by its first request only; the later ones are refused as replays,
- * as they would be one after the other. Every claim's reusableAtOrBefore must lie the same
- * distance before its seenAt (the service's reuse window).
+ * as they would be one after the other (distinctNonceBatch).
  */
 export async function findNoticesByPayCodeStoringNonces(db: Db, reads: readonly VerificationRead[]): Promise<Array<{ row: NoticeRow | undefined; nonceClaimed: boolean }>> {
-  assert(reads.length > 0, 'a batch has a verification');
-  const first = reads[0]!.nonce;
-  const reuseWindowMs = first.seenAt.getTime() - first.reusableAtOrBefore.getTime();
-  const sent: VerificationRead[] = [];
-  const sentIndex: Array<number | undefined> = [];
-  const keys = new Set<string>();
-  for (const read of reads) {
-    assert(read.nonce.seenAt.getTime() - read.nonce.reusableAtOrBefore.getTime() === reuseWindowMs, 'one reuse window per batch');
-    const key = `${read.nonce.appId}\u0000${read.nonce.nonce}`;
-    if (keys.has(key)) {
-      sentIndex.push(undefined);
-      continue;
-    }
-    keys.add(key);
-    sentIndex.push(sent.length);
-    sent.push(read);
-  }
+  const batch = distinctNonceBatch(reads, (read) => read.nonce);
   const rows = await withPooledClient(db, (client) =>
     pgRunner(client).run<NoticeRow & { position: number; nonce_claimed: boolean }>(FIND_NOTICES_STORING_NONCES, {
-      app_ids: sent.map((read) => read.nonce.appId),
-      nonces: sent.map((read) => read.nonce.nonce),
-      seen_ats: sent.map((read) => read.nonce.seenAt),
-      signed_ats: sent.map((read) => read.nonce.signedAt ?? read.nonce.seenAt),
-      pay_codes: sent.map((read) => read.payCode),
-      reuse_window_ms: reuseWindowMs,
+      pay_codes: batch.sent.map((read) => read.payCode),
+      ...batch.nonceValues,
     }),
   );
-  assert(rows.length === sent.length, 'one row per verification whether or not its notice exists');
+  assert(rows.length === batch.sent.length, 'one row per verification whether or not its notice exists');
   const answers = rows.map(({ position, nonce_claimed: nonceClaimed, ...row }, index) => {
     assert(position === index + 1, 'rows in the order of the batch');
     return { row: row.id === null ? undefined : checked(row as NoticeRow), nonceClaimed };
   });
-  return sentIndex.map((index) => (index === undefined ? { row: undefined, nonceClaimed: false } : answers[index]!));
+  return batch.answer(answers, { row: undefined, nonceClaimed: false });
 }
 
 /** The notice a unit bound to `bizRef`, with the fingerprint of the request that bound it. */

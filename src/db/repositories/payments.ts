@@ -3,7 +3,7 @@ import { assert } from '../../domain/errors';
 import { compileStatement, type CompiledStatement, type StatementRunner } from '../statements';
 import { JOURNAL_ENTRY_INSERT_CTES, type JournalEntryParameters } from './ledger';
 import { RECEIPT_INSERT_SQL } from './receipts';
-import { type NonceClaimValues, nonceClaimCte } from './requestNonces';
+import { distinctNonceBatch, type NonceClaimValues, nonceClaimCte, nonceClaimsCte } from './requestNonces';
 
 /**
  * Payments, their keys, refund obligations and their journal entries (migrations
@@ -104,10 +104,8 @@ const BOUND_PAYMENT_COLUMNS = `
 /** The request nonce's claim, folded into the unlocked read (decision 0009). */
 const NONCE_CLAIM_CTE = `${nonceClaimCte({ appId: '@nonce_app_id', nonce: '@nonce', seenAt: '@nonce_seen_at', signedAt: '@nonce_signed_at', reusableAtOrBefore: '@nonce_reusable_at' })},\n`;
 
-function postingReadText(lock: boolean, claimNonce: boolean): string {
-  return `
-WITH ${claimNonce ? NONCE_CLAIM_CTE : ''}notice AS (
-  SELECT n.id::text AS notice_id, n.xmin::text AS notice_version, n.status AS notice_status,
+/** The notice a posting is decided on, with its lines, as the read's `notice` answers it. */
+const NOTICE_READ_COLUMNS = `n.id::text AS notice_id, n.xmin::text AS notice_version, n.status AS notice_status,
          n.due_date AS notice_due_date, n.expire_date AS notice_expire_date, n.created_at AS notice_created_at,
          n.unit_party_id::text AS notice_unit_party_id, n.unit_code AS notice_unit_code, n.unit_name AS notice_unit_name,
          n.biz_ref AS notice_biz_ref, n.payer_name AS notice_payer_name, n.total_amount::text AS notice_total_amount,
@@ -115,24 +113,61 @@ WITH ${claimNonce ? NONCE_CLAIM_CTE : ''}notice AS (
                    'position', i.position, 'item_code', i.item_code, 'item_name', i.item_name, 'amount', i.amount::text,
                    'receiving_account_no', i.receiving_account_no, 'late_fee_type', i.late_fee_type,
                    'rate_per_day', i.rate_per_day::text, 'cap_ratio', i.cap_ratio::text) ORDER BY i.position)
-            FROM notice_items i WHERE i.notice_id = n.id) AS notice_items
+            FROM notice_items i WHERE i.notice_id = n.id) AS notice_items`;
+
+/** The agency, its key and the key's payment, for `agencyParty` and `agencyTxnId` (SQL expressions). */
+function keyReadColumnsAndJoins(agencyTxnId: string): { columns: string; joins: string } {
+  return {
+    columns: `nextval('payments_id_seq')::text AS payment_row_id, a.code AS agency_code, a.cutoff_time,
+       (k.agency_party_id IS NOT NULL) AS key_bound, k.request_hash AS key_request_hash,${BOUND_PAYMENT_COLUMNS}`,
+    joins: `LEFT JOIN payment_keys k ON k.agency_party_id = a.id AND k.agency_txn_id = ${agencyTxnId}
+  LEFT JOIN payments p ON p.id = k.payment_id
+  LEFT JOIN refunds r ON r.payment_id = p.id AND r.refund_no IS NULL`,
+  };
+}
+
+function postingReadText(lock: boolean, claimNonce: boolean): string {
+  const key = keyReadColumnsAndJoins('@agency_txn_id');
+  return `
+WITH ${claimNonce ? NONCE_CLAIM_CTE : ''}notice AS (
+  SELECT ${NOTICE_READ_COLUMNS}
     FROM notices n
    WHERE n.pay_code = @pay_code${lock ? '\n     FOR UPDATE OF n' : ''}
 )
-SELECT nextval('payments_id_seq')::text AS payment_row_id, a.code AS agency_code, a.cutoff_time,
-       (k.agency_party_id IS NOT NULL) AS key_bound, k.request_hash AS key_request_hash,${BOUND_PAYMENT_COLUMNS},
+SELECT ${key.columns},
        notice.*${claimNonce ? ',\n       (SELECT count(*) FROM nonce_claim)::int AS nonce_claimed' : ''}
   FROM parties a
-  LEFT JOIN payment_keys k ON k.agency_party_id = a.id AND k.agency_txn_id = @agency_txn_id
-  LEFT JOIN payments p ON p.id = k.payment_id
-  LEFT JOIN refunds r ON r.payment_id = p.id AND r.refund_no IS NULL
+  ${key.joins}
   LEFT JOIN notice ON true
  WHERE a.id = @agency_party_id::bigint AND a.role = 'agency'`;
 }
 
+/**
+ * The unlocked, nonce-storing read for a batch of postings (decision 0175): one row per posting
+ * in the batch's order, each as postingReadText(false, true) answers it alone.
+ */
+const POSTING_READS_CLAIMING_NONCES_TEXT = (() => {
+  const key = keyReadColumnsAndJoins('input.agency_txn_id');
+  return `
+WITH input AS (
+  SELECT * FROM unnest(@agency_party_ids::bigint[], @agency_txn_ids::text[], @pay_codes::text[], @app_ids::text[], @nonces::text[],
+                       @seen_ats::timestamptz[], @signed_ats::timestamptz[])
+           WITH ORDINALITY AS t(agency_party_id, agency_txn_id, pay_code, app_id, nonce, seen_at, signed_at, position)
+), ${nonceClaimsCte('input', '@reuse_window_ms')}
+SELECT input.position::int AS position, (c.nonce IS NOT NULL) AS nonce_claimed, ${key.columns},
+       notice.*
+  FROM input
+  JOIN parties a ON a.id = input.agency_party_id AND a.role = 'agency'
+  LEFT JOIN nonce_claims c ON c.app_id = input.app_id AND c.nonce = input.nonce
+  ${key.joins}
+  LEFT JOIN LATERAL (SELECT ${NOTICE_READ_COLUMNS} FROM notices n WHERE n.pay_code = input.pay_code) AS notice ON true
+ ORDER BY input.position`;
+})();
+
 const POSTING_READ = compileStatement('posting_read', postingReadText(false, false));
 const POSTING_READ_CLAIMING_NONCE = compileStatement('posting_read_nonce', postingReadText(false, true));
 const POSTING_READ_LOCKED = compileStatement('posting_read_locked', postingReadText(true, false));
+const POSTING_READS_CLAIMING_NONCES = compileStatement('posting_reads_nonces', POSTING_READS_CLAIMING_NONCES_TEXT);
 
 export interface PostingReadParameters {
   agencyPartyId: string;
@@ -166,6 +201,34 @@ export async function readForPosting(
   const { nonce_claimed: nonceClaimedCount, ...row } = rows[0]!;
   assert(row.notice_id === null || (Array.isArray(row.notice_items) && row.notice_items.length > 0), `notice ${row.notice_id} has lines`);
   return { row, nonceClaimed: nonce === undefined || nonceClaimedCount === 1 };
+}
+
+/** One posting's unlocked read in a batch: what it reads, and the request's nonce to store. */
+export interface BatchedPostingRead {
+  parameters: PostingReadParameters;
+  nonce: NonceClaimValues;
+}
+
+/**
+ * readForPosting's unlocked, nonce-storing read for many postings in one statement (decision
+ * 0175), each answered as if alone. A nonce that appears twice in the batch is claimed by its
+ * first posting only; the later one reads as a used nonce (it is sent once, and answered no row).
+ */
+export async function readForPostingsClaimingNonces(runner: StatementRunner, reads: readonly BatchedPostingRead[]): Promise<Array<{ row: PostingReadRow | undefined; nonceClaimed: boolean }>> {
+  const batch = distinctNonceBatch(reads, (read) => read.nonce);
+  const rows = await runner.run<PostingReadRow & { position: number; nonce_claimed: boolean }>(POSTING_READS_CLAIMING_NONCES, {
+    agency_party_ids: batch.sent.map((read) => read.parameters.agencyPartyId),
+    agency_txn_ids: batch.sent.map((read) => read.parameters.agencyTxnId),
+    pay_codes: batch.sent.map((read) => read.parameters.payCode),
+    ...batch.nonceValues,
+  });
+  assert(rows.length === batch.sent.length, `every agency of the batch exists (read ${rows.length} rows for ${batch.sent.length})`);
+  const answers = rows.map(({ position, nonce_claimed: nonceClaimed, ...row }, index) => {
+    assert(position === index + 1, 'rows in the order of the batch');
+    assert(row.notice_id === null || (Array.isArray(row.notice_items) && row.notice_items.length > 0), `notice ${row.notice_id} has lines`);
+    return { row: row as PostingReadRow | undefined, nonceClaimed };
+  });
+  return batch.answer(answers, { row: undefined, nonceClaimed: false });
 }
 
 // ---- 2. WRITE --------------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import { assert } from '../../domain/errors';
 import type { Db } from '../database';
 
 /** A claim's values: `appId` used `nonce` at `seenAt`; a row last seen at or before `reusableAtOrBefore` is free. */
@@ -92,6 +93,58 @@ export function nonceClaimsCte(input: string, reuseWindowMs: string): string {
  */
 export function nonceClaimCte(placeholders: NonceClaimPlaceholders): string {
   return `nonce_claim AS (\n  ${claimStatement(placeholders)}\n)`;
+}
+
+/** A batch of requests whose nonces a statement built on nonceClaimsCte claims (decisions 0173, 0175). */
+export interface NonceBatch<T> {
+  /** The requests to send: the first of each (appId, nonce), in order. */
+  sent: T[];
+  /** The claims' parameters of the statement: @app_ids, @nonces, @seen_ats, @signed_ats, @reuse_window_ms. */
+  nonceValues: Record<string, unknown>;
+  /** An answer for every request, from the sent ones' answers (in order); `repeated` for a nonce's later copies. */
+  answer<A>(answers: readonly A[], repeated: A): A[];
+}
+
+/**
+ * Splits a batch for nonceClaimsCte: one INSERT may not take a row twice, so a nonce repeated in
+ * the batch is sent once, and its later copies are answered as replays — as they would be one
+ * after the other. Every claim's reusableAtOrBefore must lie the same distance before its seenAt
+ * (the service's reuse window).
+ */
+export function distinctNonceBatch<T>(inputs: readonly T[], nonceOf: (input: T) => NonceClaimValues): NonceBatch<T> {
+  assert(inputs.length > 0, 'a batch has a request');
+  const first = nonceOf(inputs[0]!);
+  const reuseWindowMs = first.seenAt.getTime() - first.reusableAtOrBefore.getTime();
+  const sent: T[] = [];
+  const sentIndex: Array<number | undefined> = [];
+  const keys = new Set<string>();
+  for (const input of inputs) {
+    const nonce = nonceOf(input);
+    assert(nonce.seenAt.getTime() - nonce.reusableAtOrBefore.getTime() === reuseWindowMs, 'one reuse window per batch');
+    const key = `${nonce.appId}\u0000${nonce.nonce}`;
+    if (keys.has(key)) {
+      sentIndex.push(undefined);
+      continue;
+    }
+    keys.add(key);
+    sentIndex.push(sent.length);
+    sent.push(input);
+  }
+  const claims = sent.map(nonceOf);
+  return {
+    sent,
+    nonceValues: {
+      app_ids: claims.map((claim) => claim.appId),
+      nonces: claims.map((claim) => claim.nonce),
+      seen_ats: claims.map((claim) => claim.seenAt),
+      signed_ats: claims.map((claim) => claim.signedAt ?? claim.seenAt),
+      reuse_window_ms: reuseWindowMs,
+    },
+    answer<A>(answers: readonly A[], repeated: A): A[] {
+      assert(answers.length === sent.length, 'one answer per request sent');
+      return sentIndex.map((index) => (index === undefined ? repeated : answers[index]!));
+    },
+  };
 }
 
 /**
