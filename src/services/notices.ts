@@ -164,8 +164,8 @@ function insertedRow(id: string, payCode: string, notice: repo.NewNotice): repo.
 }
 
 /**
- * Verification batches (decision 0173): up to 64 verifications in one statement, two statements
- * in flight per process (one being answered while the next gathers).
+ * Verification batches (decision 0173), and creations' item reads (decision 0175): up to 64 in
+ * one statement, two statements in flight per process (one being answered while the next gathers).
  */
 const VERIFICATION_BATCHING = { batchMax: 64, inFlightMax: 2 } as const;
 
@@ -180,10 +180,13 @@ export class NoticeService {
   private readonly serialHeadroom: SerialHeadroomMonitor;
   /** Concurrent verifications share one statement (contracts/decisions/0173-batched-verification.md). */
   private readonly verificationReads: StatementBatcher<repo.VerificationRead, { row: repo.NoticeRow | undefined; nonceClaimed: boolean }>;
+  /** Concurrent creations share their first statement (contracts/decisions/0175-batched-posting-reads.md). */
+  private readonly itemReads: StatementBatcher<repo.BatchedItemRead, repo.SerialAndItems & { nonceClaimed: boolean }>;
 
   constructor(private readonly deps: NoticeDependencies) {
     this.serialHeadroom = new SerialHeadroomMonitor({ log: deps.log, realClock: deps.clocks.real });
     this.verificationReads = new StatementBatcher((reads) => repo.findNoticesByPayCodeStoringNonces(deps.db, reads), VERIFICATION_BATCHING);
+    this.itemReads = new StatementBatcher((reads) => repo.readItemsForNotices(deps.db, reads), VERIFICATION_BATCHING);
   }
 
   /**
@@ -212,7 +215,11 @@ export class NoticeService {
     // The request's nonce is stored by this statement, the first that writes (decision 0009). It
     // draws no serial: the insert does, once the rules and the idempotency key have let the
     // notice through (contracts/decisions/0058-pay-code-serials-drawn-last.md).
-    const { items, nonceClaimed } = await repo.readItemsForNotice(this.deps.db, unit.partyId, input.items.map((line) => line.itemCode), nonce?.take());
+    // With a nonce, the read shares one statement with the creations arriving meanwhile (decision 0175).
+    const itemCodes = input.items.map((line) => line.itemCode);
+    const { items, nonceClaimed } = nonce
+      ? await this.itemReads.submit({ unitPartyId: unit.partyId, itemCodes, nonce: nonce.take() })
+      : { ...(await repo.readItemsForNotice(this.deps.db, unit.partyId, itemCodes)), nonceClaimed: true };
     if (!nonceClaimed) throw nonceReused();
 
     let snapshot: repo.NewNoticeItem[];

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { findNoticesByPayCodeStoringNonces, type VerificationRead } from '../../src/db/repositories/notices';
+import { findNoticesByPayCodeStoringNonces, readItemsForNotices, type VerificationRead } from '../../src/db/repositories/notices';
 import { payCodeCheckDigits } from '../../src/domain/payCode';
 import { NONCE_REUSE_WINDOW_MS, nonceClaimAt } from '../../src/services/nonces';
 import { buildWorld, ITEMS, signedAs, SignedCall, World } from '../helpers/builders';
@@ -86,4 +86,21 @@ it('over HTTP, under concurrent verifications and replays, answers 200 once per 
   }
   const unknown = await agency('GET', `/v1/agency/notices/${UNKNOWN_PAY_CODE}`);
   expect([unknown.status, unknown.body.error.code]).toEqual([404, 'NOTICE_NOT_FOUND']);
+});
+
+it('reads the items of many notice creations in one statement, each as if alone (decision 0175)', async () => {
+  const unitParty = (await service.database.db('parties').where({ app_id: world.unit.appId }).first()) as { id: string };
+  const claim = (text: string) => nonceClaimAt(world.unit.appId, text, new Date());
+  const repeated = `items-repeated-${crypto.randomBytes(8).toString('hex')}`;
+  const answers = await readItemsForNotices(service.database.db, [
+    { unitPartyId: String(unitParty.id), itemCodes: [ITEMS.fixedFee, ITEMS.fixedFee], nonce: claim(repeated) },
+    { unitPartyId: String(unitParty.id), itemCodes: ['NO-SUCH-ITEM'], nonce: claim(`items-a-${crypto.randomBytes(8).toString('hex')}`) },
+    { unitPartyId: String(unitParty.id), itemCodes: [ITEMS.fixedFee], nonce: claim(repeated) },
+    { unitPartyId: '999999999', itemCodes: [ITEMS.fixedFee], nonce: claim(`items-b-${crypto.randomBytes(8).toString('hex')}`) },
+  ]);
+  expect(answers.map((answer) => answer.nonceClaimed)).toEqual([true, true, false, true]);
+  // A code named twice is read once; an unknown code reads nothing; another unit's is not authorised.
+  expect(answers[0]!.items.map((item) => [item.code, item.authorized])).toEqual([[ITEMS.fixedFee, true]]);
+  expect(answers[1]!.items).toEqual([]);
+  expect(answers[3]!.items.map((item) => [item.code, item.authorized])).toEqual([[ITEMS.fixedFee, false]]);
 });

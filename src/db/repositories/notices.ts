@@ -6,7 +6,7 @@ import { fetchPage, Page, PageRequest } from '../pagination';
 import type { ItemRow } from './catalogue';
 import type { Queryable } from '../database';
 import { compileStatement, pgRunner, withPooledClient } from '../statements';
-import { KNEX_PLACEHOLDERS, type NonceClaimValues, nonceClaimBindings, nonceClaimCte, nonceClaimsCte, distinctNonceBatch } from './requestNonces';
+import { distinctNonceBatch, type NonceClaimValues, nonceClaimsCte } from './requestNonces';
 
 /**
  * Notices, their item snapshots and their idempotency keys (migration 20261127000010), and the
@@ -240,27 +240,74 @@ export interface SerialAndItems {
 /**
  * Reads the items a new notice names, with the unit's authorisation of each, in one round trip.
  * No serial is drawn here: insertNotice draws it, and only for a notice it really inserts
- * (contracts/decisions/0058-pay-code-serials-drawn-last.md).
+ * (contracts/decisions/0058-pay-code-serials-drawn-last.md). A signed request's read also stores
+ * its nonce, batched with others: readItemsForNotices.
  */
-export async function readItemsForNotice(db: Queryable, unitPartyId: string, itemCodes: readonly string[], nonce?: NonceClaimValues): Promise<SerialAndItems & { nonceClaimed: boolean }> {
-  // With a nonce, the statement stores it on its way (decision 0009). The one-row FROM keeps a
-  // row coming back (with the claim's result) when no item matches.
+export async function readItemsForNotice(db: Queryable, unitPartyId: string, itemCodes: readonly string[]): Promise<SerialAndItems> {
   const result = await db.raw<{ rows: Array<Record<string, unknown>> }>(
-    `${nonce ? `WITH ${nonceClaimCte(KNEX_PLACEHOLDERS)}\n` : ''}SELECT (ui.item_code IS NOT NULL) AS authorized, i.*${nonce ? ', (SELECT count(*) FROM nonce_claim)::int AS nonce_claimed' : ''}
-       FROM (SELECT 1) one
-       LEFT JOIN items i ON i.code = ANY(?::text[])
-       LEFT JOIN unit_items ui ON ui.unit_party_id = ?::bigint AND ui.item_code = i.code`,
-    [...(nonce ? nonceClaimBindings(nonce) : []), [...new Set(itemCodes)], unitPartyId],
+    `SELECT (ui.item_code IS NOT NULL) AS authorized, i.*
+       FROM items i
+       LEFT JOIN unit_items ui ON ui.unit_party_id = ?::bigint AND ui.item_code = i.code
+      WHERE i.code = ANY(?::text[])`,
+    [unitPartyId, [...new Set(itemCodes)]],
   );
-  const first = result.rows[0];
-  assert(first !== undefined, 'the item read answers at least one row');
-  const items = result.rows
-    .filter((row) => row.id !== null && row.id !== undefined)
-    .map((row) => {
-      const { nonce_claimed: _claimed, authorized, ...item } = row;
-      return { ...item, authorized } as unknown as ItemRow & { authorized: boolean };
-    });
-  return { items, nonceClaimed: nonce === undefined || first.nonce_claimed === 1 };
+  return { items: result.rows.map(({ authorized, ...item }) => ({ ...item, authorized }) as unknown as ItemRow & { authorized: boolean }) };
+}
+
+/** One notice creation's item read in a batch: the unit, the item codes it names, the request's nonce. */
+export interface BatchedItemRead {
+  unitPartyId: string;
+  itemCodes: readonly string[];
+  nonce: NonceClaimValues;
+}
+
+const ITEMS_FOR_NOTICES_CLAIMING_NONCES = compileStatement(
+  'items_for_notices_nonces',
+  `WITH input AS (
+     SELECT * FROM unnest(@unit_party_ids::bigint[], @app_ids::text[], @nonces::text[], @seen_ats::timestamptz[], @signed_ats::timestamptz[])
+              WITH ORDINALITY AS t(unit_party_id, app_id, nonce, seen_at, signed_at, batch_position)
+   ), codes AS (
+     SELECT * FROM unnest(@code_positions::int[], @item_codes::text[]) AS c(batch_position, item_code)
+   ), ${nonceClaimsCte('input', '@reuse_window_ms')}
+   SELECT input.batch_position::int AS batch_position, (claimed.nonce IS NOT NULL) AS nonce_claimed,
+          (ui.item_code IS NOT NULL) AS authorized, i.*
+     FROM input
+     LEFT JOIN nonce_claims claimed ON claimed.app_id = input.app_id AND claimed.nonce = input.nonce
+     LEFT JOIN codes ON codes.batch_position = input.batch_position
+     LEFT JOIN items i ON i.code = codes.item_code
+     LEFT JOIN unit_items ui ON ui.unit_party_id = input.unit_party_id AND ui.item_code = i.code
+    ORDER BY input.batch_position`,
+);
+
+/**
+ * readItemsForNotice's nonce-storing read for many notice creations in one statement (decision
+ * 0175), each answered as if alone; a nonce repeated in the batch is claimed by its first request
+ * only (distinctNonceBatch).
+ */
+export async function readItemsForNotices(db: Db, reads: readonly BatchedItemRead[]): Promise<Array<SerialAndItems & { nonceClaimed: boolean }>> {
+  const batch = distinctNonceBatch(reads, (read) => read.nonce);
+  const codes = batch.sent.flatMap((read, index) => [...new Set(read.itemCodes)].map((code) => ({ position: index + 1, code })));
+  const rows = await withPooledClient(db, (client) =>
+    pgRunner(client).run<Record<string, unknown> & { batch_position: number; nonce_claimed: boolean; authorized: boolean }>(ITEMS_FOR_NOTICES_CLAIMING_NONCES, {
+      unit_party_ids: batch.sent.map((read) => read.unitPartyId),
+      code_positions: codes.map((code) => code.position),
+      item_codes: codes.map((code) => code.code),
+      ...batch.nonceValues,
+    }),
+  );
+  const answers = batch.sent.map(() => ({ items: [] as Array<ItemRow & { authorized: boolean }>, nonceClaimed: false, answered: false }));
+  for (const { batch_position: position, nonce_claimed: nonceClaimed, authorized, ...item } of rows) {
+    const answer = answers[position - 1];
+    assert(answer !== undefined, `row for batch position ${position}`);
+    answer.answered = true;
+    answer.nonceClaimed = nonceClaimed;
+    if (item.id !== null && item.id !== undefined) answer.items.push({ ...item, authorized } as unknown as ItemRow & { authorized: boolean });
+  }
+  assert(answers.every((answer) => answer.answered), 'every creation of the batch is answered');
+  return batch.answer(
+    answers.map(({ items, nonceClaimed }) => ({ items, nonceClaimed })),
+    { items: [], nonceClaimed: false },
+  );
 }
 
 /**
