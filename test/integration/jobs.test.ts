@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../../src/config';
 import { allJobs } from '../../src/jobs/registry';
 import type { Services } from '../../src/services';
-import { systemClock } from '../../src/domain/clock';
+import { ManualClock, systemClock } from '../../src/domain/clock';
 import { JobRunner } from '../../src/jobs/runner';
 import { shanghaiDate } from '../../src/domain/businessDate';
 import { fixedClock } from '../../src/domain/clock';
@@ -123,7 +123,8 @@ describe('the job machinery', () => {
       if (fail) throw new Error('statement store unreachable');
       return { done: 1 };
     } };
-    const scheduler = new Scheduler({ runner: newRunner(), schedules: resolveSchedules([job], {}), realClock: systemClock, log, db: database.db });
+    // Held still, so that both catch-ups see the same slot (see the next test).
+    const scheduler = new Scheduler({ runner: newRunner(), schedules: resolveSchedules([job], {}), realClock: new ManualClock(new Date()), log, db: database.db });
     const [failed] = await scheduler.catchUp();
     expect(failed?.outcome).toBe('FAILED');
     const row = await database.db('job_runs').where({ job: 'flaky' }).first();
@@ -137,14 +138,17 @@ describe('the job machinery', () => {
 
   it('catches up a missed slot at start-up, once', async () => {
     const job = crashableJob();
-    const scheduler = new Scheduler({ runner: newRunner(), schedules: resolveSchedules([job], {}), realClock: systemClock, log, db: database.db });
+    // A clock held still: on the system clock a run that straddles a 5-minute boundary would see
+    // two slots (CI did once, at 07:30:00).
+    const clock = new ManualClock(new Date());
+    const scheduler = new Scheduler({ runner: newRunner(), schedules: resolveSchedules([job], {}), realClock: clock, log, db: database.db });
     const first = await scheduler.catchUp();
     expect(first.map((o) => o.outcome)).toEqual(['SUCCEEDED']);
     const second = await scheduler.catchUp();
     expect(second).toEqual([]);
     const [run] = await database.db('job_runs').select('trigger', 'scheduled_for');
     expect(run.trigger).toBe('CATCH_UP');
-    expect(run.scheduled_for.getTime()).toBe(previousSlot('*/5 * * * *', new Date())?.getTime());
+    expect(run.scheduled_for.getTime()).toBe(previousSlot('*/5 * * * *', clock.now())?.getTime());
     await scheduler.stop(100);
   });
 
