@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 const KOA = { group: ['koa', 'koa/*', '@koa/*'], message: 'only src/http knows Koa.' };
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'var/**', 'coverage/**', 'dist/**', '.dist-*/**', 'scripts/bench/results/**'] },
+  { ignores: ['node_modules/**', 'var/**', 'coverage/**', 'dist/**', '.dist-*/**', 'scripts/bench/results/**', 'wasm/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -9,7 +9,7 @@
 //   computed once per signer;
 // - verification, on public data only, uses the table arithmetic of ./sm2Arithmetic: the public
 //   key's multiples are precomputed once per verifier, and one check costs no doubling and no
-//   inversion (decision 0008);
+//   inversion (decision 0008); the points are summed in WebAssembly by ./sm2Wasm (decision 0176);
 // - the signature DER is parsed strictly here, with 1 <= r, s <= n - 1 checked as the standard
 //   requires (verification of outside input must simply answer false, never throw).
 //
@@ -27,7 +27,8 @@ import {
   encodeUnsignedInteger,
 } from './der';
 import { KeyFormatError } from './errors';
-import { buildFixedWindowTable, invertMod, SM2_N, sm2VerifyEquation } from './sm2Arithmetic';
+import { invertMod, SM2_N } from './sm2Arithmetic';
+import { buildLimbTable, sm2VerifyEquationWasm } from './sm2Wasm';
 import { type BytesLike, sm3Bytes } from './sm3';
 
 /** The order n of the SM2 recommended curve's base point. */
@@ -181,7 +182,7 @@ export const SM2_VERIFIER_WINDOW_BITS = 5;
 export function createSm2Verifier(pointHex: string, options: Sm2VerifierOptions = {}): Sm2Verifier {
   const publicKeyHex = normalizeSm2PointHex(pointHex);
   if (publicKeyHex === null) throw new KeyFormatError('not a valid SM2 point');
-  const table = buildFixedWindowTable(
+  const table = buildLimbTable(
     { x: BigInt(`0x${publicKeyHex.slice(2, 66)}`), y: BigInt(`0x${publicKeyHex.slice(66)}`) },
     options.precomputeWindow ?? SM2_VERIFIER_WINDOW_BITS,
   );
@@ -192,7 +193,7 @@ export function createSm2Verifier(pointHex: string, options: Sm2VerifierOptions 
       const rs = decodeSm2SignatureDer(signatureDer);
       if (rs === null) return false;
       const e = BigInt(`0x${sm2E(z, message).toString('hex')}`);
-      return sm2VerifyEquation(e, rs.r, rs.s, table);
+      return sm2VerifyEquationWasm(e, rs.r, rs.s, table);
     },
   };
 }

@@ -199,7 +199,7 @@ export function buildFixedWindowTable(point: AffinePoint, windowBits: number): F
  * Signed digits of `scalar` (0 ≤ scalar < 2^256) in base 2^windowBits, each in
  * [−2^(w−1), 2^(w−1)], least significant first.
  */
-function signedDigits(scalar: bigint, windowBits: number, windowCount: number): Int16Array {
+export function signedDigits(scalar: bigint, windowBits: number, windowCount: number): Int16Array {
   const digits = new Int16Array(windowCount);
   const mask = BigInt((1 << windowBits) - 1);
   const shift = BigInt(windowBits);

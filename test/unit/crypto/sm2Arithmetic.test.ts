@@ -16,6 +16,7 @@ import {
   sm2VerifyEquation,
   windowPoints,
 } from '../../../src/crypto/sm2Arithmetic';
+import { buildLimbTable, sm2VerifyEquationWasm } from '../../../src/crypto/sm2Wasm';
 
 // The reference: @noble/curves' SM2 points, as sm-crypto-v2 builds them (an independent
 // implementation of the same curve, with complete projective formulas).
@@ -105,9 +106,25 @@ describe('SM2 table arithmetic against @noble/curves', () => {
   });
 });
 
-describe('the SM2 verification equation', () => {
+/** The equation for one key: (e, r, s) → holds? */
+type Equation = (e: bigint, r: bigint, s: bigint) => boolean;
+
+// The same cases for the BigInt equation and for the WebAssembly one (decision 0176), which the
+// service uses.
+const IMPLEMENTATIONS: Array<[string, (key: AffinePoint, windowBits: number) => Equation]> = [
+  ['BigInt (sm2Arithmetic)', (key, windowBits) => {
+    const table = buildFixedWindowTable(key, windowBits);
+    return (e, r, s) => sm2VerifyEquation(e, r, s, table);
+  }],
+  ['WebAssembly (sm2Wasm)', (key, windowBits) => {
+    const table = buildLimbTable(key, windowBits);
+    return (e, r, s) => sm2VerifyEquationWasm(e, r, s, table);
+  }],
+];
+
+describe.each(IMPLEMENTATIONS)('the SM2 verification equation, %s', (_name, equationFor) => {
   const { point: publicKey } = randomPoint();
-  const table = buildFixedWindowTable(publicKey, 6);
+  const holds = equationFor(publicKey, 6);
   const reference = NOBLE.fromAffine(publicKey);
 
   /** e that makes (r, s) valid: e = r − x(s·G + t·P) mod n. */
@@ -121,13 +138,13 @@ describe('the SM2 verification equation', () => {
       const r = randomScalar();
       const s = randomScalar();
       const e = validE(r, s);
-      expect(sm2VerifyEquation(e, r, s, table)).toBe(true);
+      expect(holds(e, r, s)).toBe(true);
       // e is any 256-bit value: e and e + n are the same modulo n.
-      if (e + SM2_N < 1n << 256n) expect(sm2VerifyEquation(e + SM2_N, r, s, table)).toBe(true);
-      expect(sm2VerifyEquation((e + 1n) % SM2_N, r, s, table)).toBe(false);
-      expect(sm2VerifyEquation(e, r, s === SM2_N - 1n ? 1n : s + 1n, table)).toBe(false);
-      expect(sm2VerifyEquation(e, r === SM2_N - 1n ? 1n : r + 1n, s, table)).toBe(false);
-      expect(sm2VerifyEquation(e, r, s, buildFixedWindowTable(randomPoint().point, 6))).toBe(false);
+      if (e + SM2_N < 1n << 256n) expect(holds(e + SM2_N, r, s)).toBe(true);
+      expect(holds((e + 1n) % SM2_N, r, s)).toBe(false);
+      expect(holds(e, r, s === SM2_N - 1n ? 1n : s + 1n)).toBe(false);
+      expect(holds(e, r === SM2_N - 1n ? 1n : r + 1n, s)).toBe(false);
+      expect(equationFor(randomPoint().point, 6)(e, r, s)).toBe(false);
     }
   });
 
@@ -136,16 +153,16 @@ describe('the SM2 verification equation', () => {
     // Whatever e: with t = 0 the equation would reduce to x(s·G), which the standard refuses.
     const x1 = NOBLE.BASE.multiply(s).toAffine().x;
     for (const e of [0n, 1n, (((SM2_N - s - x1) % SM2_N) + SM2_N) % SM2_N, randomScalar()]) {
-      expect(sm2VerifyEquation(e, SM2_N - s, s, table)).toBe(false);
+      expect(holds(e, SM2_N - s, s)).toBe(false);
     }
   });
 
   it('fails when s·G + t·P is the point at infinity', () => {
     // Key d = 1 (P = G): with t = n − s the sum is s·G − s·G = O.
-    const tableOfG = buildFixedWindowTable(SM2_G, 6);
+    const holdsForG = equationFor(SM2_G, 6);
     const s = 5n;
     const r = (SM2_N - 2n * s) % SM2_N; // t = r + s = n − s
-    for (let e = 0n; e < 3n; e += 1n) expect(sm2VerifyEquation(e, r, s, tableOfG)).toBe(false);
+    for (let e = 0n; e < 3n; e += 1n) expect(holdsForG(e, r, s)).toBe(false);
   });
 
   it('accepts x1 ≥ n (x1 − n is what counts) — a point crafted with its x in [n, p)', () => {
@@ -161,8 +178,8 @@ describe('the SM2 verification equation', () => {
     const key = q.add(NOBLE.BASE.multiply(s).negate()).toAffine();
     const r = (SM2_N + 1n - s) % SM2_N; // t = 1
     const e = (((r - (x - SM2_N)) % SM2_N) + SM2_N) % SM2_N;
-    const keyTable = buildFixedWindowTable(key, 6);
-    expect(sm2VerifyEquation(e, r, s, keyTable)).toBe(true);
-    expect(sm2VerifyEquation((e + 1n) % SM2_N, r, s, keyTable)).toBe(false);
+    const holdsForKey = equationFor(key, 6);
+    expect(holdsForKey(e, r, s)).toBe(true);
+    expect(holdsForKey((e + 1n) % SM2_N, r, s)).toBe(false);
   });
 });

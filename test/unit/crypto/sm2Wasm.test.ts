@@ -1,0 +1,148 @@
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import path from 'node:path';
+
+import { sm2 } from 'sm-crypto-v2';
+
+import { type AffinePoint, buildFixedWindowTable, SM2_G, SM2_N, SM2_P } from '../../../src/crypto/sm2Arithmetic';
+import { buildLimbTable, limbTableOf, sm2VerifyEquationWasm, sumAffinePointsWasm } from '../../../src/crypto/sm2Wasm';
+
+// The WebAssembly point sum (wasm/sm2Points.ts, decision 0176) against @noble/curves, an
+// independent implementation of the same curve, as sm-crypto-v2 builds it.
+interface NoblePoint {
+  multiply(scalar: bigint): NoblePoint;
+  add(other: NoblePoint): NoblePoint;
+  negate(): NoblePoint;
+  is0(): boolean;
+  toAffine(): { x: bigint; y: bigint };
+}
+interface NoblePointClass {
+  BASE: NoblePoint;
+  ZERO: NoblePoint;
+  fromAffine(point: { x: bigint; y: bigint }): NoblePoint;
+}
+const NOBLE = (sm2.precomputePublicKey(sm2.generateKeyPairHex().publicKey) as unknown as { constructor: NoblePointClass }).constructor;
+
+function randomScalar(): bigint {
+  return (BigInt(`0x${crypto.randomBytes(40).toString('hex')}`) % (SM2_N - 1n)) + 1n;
+}
+
+function randomPoint(): AffinePoint {
+  return NOBLE.BASE.multiply(randomScalar()).toAffine();
+}
+
+/** The reference sum of the same list. */
+function nobleSum(points: ReadonlyArray<{ point: AffinePoint; negate: boolean }>): AffinePoint | null {
+  let total = NOBLE.ZERO;
+  for (const { point, negate } of points) {
+    const term = NOBLE.fromAffine(point);
+    total = total.add(negate ? term.negate() : term);
+  }
+  return total.is0() ? null : total.toAffine();
+}
+
+describe('the committed WebAssembly module', () => {
+  it('is wasm/sm2Points.ts compiled by the pinned AssemblyScript (npm run build:wasm --check)', () => {
+    const root = path.resolve(__dirname, '../../..');
+    // Throws (with the script's message) when the bytes in src/crypto/sm2PointsModule.ts are stale.
+    execFileSync(process.execPath, [path.join(root, 'scripts/build-wasm.js'), '--check'], { cwd: root, stdio: 'pipe' });
+  }, 60_000);
+});
+
+describe('the WebAssembly point sum against @noble/curves', () => {
+  it('sums random points, some negated', () => {
+    for (let round = 0; round < 20; round += 1) {
+      const points = Array.from({ length: 1 + (round % 7) * 9 }, () => ({ point: randomPoint(), negate: crypto.randomInt(2) === 1 }));
+      expect(sumAffinePointsWasm(points)).toEqual(nobleSum(points));
+    }
+  });
+
+  it('doubles when a point meets itself, and goes on from the double', () => {
+    const p = randomPoint();
+    const q = randomPoint();
+    for (const points of [
+      [{ point: p, negate: false }, { point: p, negate: false }],
+      [{ point: p, negate: true }, { point: p, negate: true }, { point: q, negate: false }],
+      [{ point: p, negate: false }, { point: q, negate: false }, { point: nobleSum([{ point: p, negate: false }, { point: q, negate: false }])!, negate: false }],
+    ]) {
+      expect(sumAffinePointsWasm(points)).toEqual(nobleSum(points));
+    }
+  });
+
+  it('reaches the point at infinity when a point meets its negation, and leaves it again', () => {
+    const p = randomPoint();
+    const q = randomPoint();
+    expect(sumAffinePointsWasm([{ point: p, negate: false }, { point: p, negate: true }])).toBeNull();
+    expect(sumAffinePointsWasm([])).toBeNull();
+    const onward = [{ point: p, negate: false }, { point: p, negate: true }, { point: q, negate: true }];
+    expect(sumAffinePointsWasm(onward)).toEqual(nobleSum(onward));
+  });
+
+  it('handles coordinates at the ends of the field: G, −G and points with small and large y', () => {
+    const points = [SM2_G, { x: SM2_G.x, y: SM2_P - SM2_G.y }, ...Array.from({ length: 6 }, randomPoint)];
+    for (const first of points) {
+      for (const second of points) {
+        const pair = [{ point: first, negate: false }, { point: second, negate: false }];
+        expect(sumAffinePointsWasm(pair)).toEqual(nobleSum(pair));
+      }
+    }
+  });
+
+  it('refuses more points than its memory holds', () => {
+    const point = randomPoint();
+    expect(() => sumAffinePointsWasm(Array.from({ length: 193 }, () => ({ point, negate: false })))).toThrow(RangeError);
+  });
+});
+
+describe('the WebAssembly verification equation at every window size', () => {
+  it('agrees with @noble/curves for windows of 2 to 10 bits', () => {
+    const key = randomPoint();
+    const reference = NOBLE.fromAffine(key);
+    for (let windowBits = 2; windowBits <= 10; windowBits += 1) {
+      const table = buildLimbTable(key, windowBits);
+      expect(table.windowCount).toBe(Math.ceil(257 / windowBits));
+      expect(table.limbs).toHaveLength(table.windowCount * (1 << (windowBits - 1)) * 16);
+      for (const s of [1n, 2n, SM2_N - 1n, randomScalar()]) {
+        for (const r of [1n, SM2_N - 1n, randomScalar()]) {
+          const t = (r + s) % SM2_N;
+          if (t === 0n) continue;
+          const x1 = NOBLE.BASE.multiply(s).add(reference.multiply(t)).toAffine().x;
+          const e = (((r - x1) % SM2_N) + SM2_N) % SM2_N;
+          expect(sm2VerifyEquationWasm(e, r, s, table)).toBe(true);
+          expect(sm2VerifyEquationWasm((e + 1n) % SM2_N, r, s, table)).toBe(false);
+        }
+      }
+    }
+  });
+
+  it('stores a table in Montgomery limbs that convert back to the BigInt table', () => {
+    const key = randomPoint();
+    const bigintTable = buildFixedWindowTable(key, 5);
+    const limbs = limbTableOf(bigintTable).limbs;
+    const inverseR = (() => {
+      // R⁻¹ mod p by Fermat: p is prime.
+      let result = 1n;
+      let base = (1n << 256n) % SM2_P;
+      for (let exponent = SM2_P - 2n; exponent > 0n; exponent >>= 1n) {
+        if (exponent & 1n) result = (result * base) % SM2_P;
+        base = (base * base) % SM2_P;
+      }
+      return result;
+    })();
+    const coordinate = (offset: number) => {
+      let value = 0n;
+      for (let index = 7; index >= 0; index -= 1) value = (value << 32n) | BigInt(limbs[offset + index]!);
+      return (value * inverseR) % SM2_P;
+    };
+    // Window 3, point 7 (8 · 2^15 · P), and the very last point of the table.
+    const window = 3;
+    const index = 7;
+    expect({ x: coordinate((window * 16 + index) * 16), y: coordinate((window * 16 + index) * 16 + 8) }).toEqual({
+      x: bigintTable.windows[window]![2 * index],
+      y: bigintTable.windows[window]![2 * index + 1],
+    });
+    const last = limbs.length / 16 - 1;
+    const lastWindow = bigintTable.windows[bigintTable.windows.length - 1]!;
+    expect(coordinate(last * 16)).toBe(lastWindow[lastWindow.length - 2]);
+  });
+});
