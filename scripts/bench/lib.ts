@@ -10,7 +10,7 @@
  *
  * Environment: BENCH_REQUESTS (N), BENCH_CONCURRENCY (C), BENCH_WARMUP (requests not measured),
  * BENCH_TARGET_URL + BENCH_DATABASE_URL (measure a running service), BENCH_PGBENCH_SECONDS,
- * BENCH_SERVICE_NODE_ARGS (node flags for the service, e.g. to profile it), BENCH_LOG_LEVEL.
+ * BENCH_SERVICE_NODE_ARGS (node flags for the service, e.g. to profile it), BENCH_LOG_LEVEL, BENCH_LATENCY_TRACE (a file for every request's start and latency).
  */
 import { ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -302,13 +302,16 @@ async function drivePass(baseUrl: string, requests: readonly PreparedRequest[], 
   const url = new URL(baseUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
   const latencies = new Float64Array(requests.length);
+  const starts = new Float64Array(requests.length);
   const statuses: Record<string, number> = {};
   let errors = 0;
   let next = 0;
+  const passStartedNs = process.hrtime.bigint();
   const one = (index: number): Promise<void> =>
     new Promise((resolve) => {
       const request = requests[index] as PreparedRequest;
       const startedNs = process.hrtime.bigint();
+      starts[index] = Number(startedNs - passStartedNs) / 1e6;
       const req = http.request({ host: url.hostname, port: url.port, method: request.method, path: request.path, headers: request.headers, agent }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -335,6 +338,12 @@ async function drivePass(baseUrl: string, requests: readonly PreparedRequest[], 
   );
   const durationMs = performance.now() - startedMs;
   agent.destroy();
+  // BENCH_LATENCY_TRACE=file: every request's start and latency (ms), one "start latency" line
+  // each, appended, to see whether slow requests cluster in time (a stall) or spread (queueing).
+  const tracePath = process.env.BENCH_LATENCY_TRACE;
+  if (tracePath && requests.length >= 1000) {
+    fs.appendFileSync(tracePath, Array.from(latencies, (latency, index) => `${starts[index]!.toFixed(1)} ${latency.toFixed(1)}`).join('\n') + '\n');
+  }
   return { latencies, statuses, errors, durationMs };
 }
 
