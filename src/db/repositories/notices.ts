@@ -337,38 +337,26 @@ export type NewNotice = Pick<
   items: NewNoticeItem[];
 };
 
-/**
- * Binds (unit, bizRef) and inserts the notice with its lines, in one statement (so one round trip
- * and atomic without a transaction). The key is inserted first with ON CONFLICT DO NOTHING; when
- * another request holds the key — committed, or in flight, which PostgreSQL waits for — nothing is
- * inserted and the result is undefined: the caller re-reads the key and replays.
- *
- * The same statement snapshots the shares of each shared line's sharing rule into
- * notice_item_shares (migration 20261201000551), as the rule stands in the statement's snapshot:
- * no extra round trip, and no read of the shares by the service.
- */
-export async function insertNotice(db: Queryable, notice: NewNotice, payCode: PayCodeSource): Promise<{ id: string; payCode: string; serial: string } | undefined> {
-  assert(SERIAL_SEQUENCE_NAME.test(payCode.sequenceName), `not a serial sequence name: ${payCode.sequenceName}`);
-  assert(/^[0-9]{9}$/.test(payCode.prefix), `a payCode prefix is 9 digits, got ${JSON.stringify(payCode.prefix)}`);
-  const result = await db.raw<{ rows: Array<{ id: string; pay_code: string; serial: string; line_count: number; shared_line_count: number }> }>(
-    `WITH notice_key AS (
+const INSERT_NOTICE = compileStatement(
+  'insert_notice',
+  `WITH notice_key AS (
        INSERT INTO notice_keys (unit_party_id, biz_ref, request_hash, notice_id, created_at)
-       VALUES (?::bigint, ?, ?, nextval('notices_id_seq'), ?::timestamptz)
+       VALUES (@unit_party_id::bigint, @biz_ref, @request_hash, nextval('notices_id_seq'), @created_at::timestamptz)
        ON CONFLICT (unit_party_id, biz_ref) DO NOTHING
        RETURNING notice_id
      ), serial AS (
        -- Evaluated only for a key this statement bound: a replay or a racing repeat draws nothing.
-       SELECT notice_key.notice_id, s.serial, ?::text || lpad(s.serial::text, 9, '0') AS body
-         FROM notice_key CROSS JOIN LATERAL (SELECT nextval(?::regclass) AS serial) s
+       SELECT notice_key.notice_id, s.serial, @prefix::text || lpad(s.serial::text, 9, '0') AS body
+         FROM notice_key CROSS JOIN LATERAL (SELECT nextval(@sequence_name::regclass) AS serial) s
      ), code AS (
        SELECT notice_id, serial, body || lpad((98 - ((body || '00')::numeric % 97))::text, 2, '0') AS pay_code FROM serial
      ), notice AS (
        INSERT INTO notices (id, pay_code, unit_party_id, unit_code, unit_name, region_code, biz_ref, notice_type, status,
                             payer_name, payer_id_number_encrypted, payer_id_number_masked, payer_mobile_encrypted,
                             payer_mobile_masked, total_amount, due_date, expire_date, remark, created_at, updated_at)
-       SELECT code.notice_id, code.pay_code, ?::bigint, ?, ?, ?, ?, ?::smallint, ?,
-              ?, ?, ?, ?,
-              ?, ?::numeric, ?::date, ?::date, ?, ?::timestamptz, ?::timestamptz
+       SELECT code.notice_id, code.pay_code, @unit_party_id::bigint, @unit_code, @unit_name, @region_code, @biz_ref, @notice_type::smallint, @status,
+              @payer_name, @payer_id_number_encrypted, @payer_id_number_masked, @payer_mobile_encrypted,
+              @payer_mobile_masked, @total_amount::numeric, @due_date::date, @expire_date::date, @remark, @created_at::timestamptz, @created_at::timestamptz
          FROM code
        RETURNING id, pay_code
      ), lines AS (
@@ -379,7 +367,7 @@ export async function insertNotice(db: Queryable, notice: NewNotice, payCode: Pa
               line.budget_level, line.sharing_rule_code, line.receiving_account_no, line.quantity, line.amount, line.pricing_type,
               line.fixed_amount, line.min_amount, line.max_amount, line.late_fee_type, line.rate_per_day, line.cap_ratio
          FROM notice
-        CROSS JOIN json_to_recordset(?::json) AS line(
+        CROSS JOIN json_to_recordset(@items::json) AS line(
               position smallint, item_id bigint, item_version integer, item_code text, item_name text, income_sort_code text,
               budget_level smallint, sharing_rule_code text, receiving_account_no text, quantity integer, amount numeric,
               pricing_type text, fixed_amount numeric, min_amount numeric, max_amount numeric, late_fee_type text,
@@ -396,35 +384,48 @@ export async function insertNotice(db: Queryable, notice: NewNotice, payCode: Pa
      SELECT notice.id::text AS id, notice.pay_code, (SELECT serial FROM code)::text AS serial, (SELECT count(*) FROM lines)::int AS line_count,
             (SELECT count(DISTINCT line_position) FROM shares)::int AS shared_line_count
        FROM notice`,
-    [
-      notice.unit_party_id,
-      notice.biz_ref,
-      notice.request_hash,
-      notice.created_at,
-      payCode.prefix,
-      payCode.sequenceName,
-      notice.unit_party_id,
-      notice.unit_code,
-      notice.unit_name,
-      notice.region_code,
-      notice.biz_ref,
-      notice.notice_type,
-      notice.status,
-      notice.payer_name,
-      notice.payer_id_number_encrypted,
-      notice.payer_id_number_masked,
-      notice.payer_mobile_encrypted,
-      notice.payer_mobile_masked,
-      notice.total_amount,
-      notice.due_date,
-      notice.expire_date,
-      notice.remark,
-      notice.created_at,
-      notice.created_at,
-      JSON.stringify(notice.items),
-    ],
+);
+
+/**
+ * Binds (unit, bizRef) and inserts the notice with its lines, in one statement (so one round trip
+ * and atomic without a transaction). The key is inserted first with ON CONFLICT DO NOTHING; when
+ * another request holds the key — committed, or in flight, which PostgreSQL waits for — nothing is
+ * inserted and the result is undefined: the caller re-reads the key and replays.
+ *
+ * The same statement snapshots the shares of each shared line's sharing rule into
+ * notice_item_shares (migration 20261201000551), as the rule stands in the statement's snapshot:
+ * no extra round trip, and no read of the shares by the service.
+ */
+export async function insertNotice(db: Db, notice: NewNotice, payCode: PayCodeSource): Promise<{ id: string; payCode: string; serial: string } | undefined> {
+  assert(SERIAL_SEQUENCE_NAME.test(payCode.sequenceName), `not a serial sequence name: ${payCode.sequenceName}`);
+  assert(/^[0-9]{9}$/.test(payCode.prefix), `a payCode prefix is 9 digits, got ${JSON.stringify(payCode.prefix)}`);
+  // A named prepared statement (src/db/statements.ts): parsed and planned once per connection.
+  const rows = await withPooledClient(db, (client) =>
+    pgRunner(client).run<{ id: string; pay_code: string; serial: string; line_count: number; shared_line_count: number }>(INSERT_NOTICE, {
+      unit_party_id: notice.unit_party_id,
+      biz_ref: notice.biz_ref,
+      request_hash: notice.request_hash,
+      created_at: notice.created_at,
+      prefix: payCode.prefix,
+      sequence_name: payCode.sequenceName,
+      unit_code: notice.unit_code,
+      unit_name: notice.unit_name,
+      region_code: notice.region_code,
+      notice_type: notice.notice_type,
+      status: notice.status,
+      payer_name: notice.payer_name,
+      payer_id_number_encrypted: notice.payer_id_number_encrypted,
+      payer_id_number_masked: notice.payer_id_number_masked,
+      payer_mobile_encrypted: notice.payer_mobile_encrypted,
+      payer_mobile_masked: notice.payer_mobile_masked,
+      total_amount: notice.total_amount,
+      due_date: notice.due_date,
+      expire_date: notice.expire_date,
+      remark: notice.remark,
+      items: JSON.stringify(notice.items),
+    }),
   );
-  const row = result.rows[0];
+  const row = rows[0];
   if (row === undefined) return undefined;
   assert(row.line_count === notice.items.length, `notice ${row.pay_code} was written with all ${notice.items.length} lines, not ${row.line_count}`);
   const sharedLines = notice.items.filter((line) => line.sharing_rule_code !== null).length;
