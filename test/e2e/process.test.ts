@@ -330,7 +330,7 @@ describe('the service process', () => {
     expect(postmasterPid(dataDir)).toBeUndefined();
   });
 
-  it('drops a disabled party in every HTTP worker before the change is answered, and takes it back as fast', async () => {
+  it('drops a disabled party in every HTTP worker before the change is answered, takes it back as fast, and serves a burst from each worker'''s 8 connections', async () => {
     const port = await freePort();
     current = start(dataDir, port, { TONGFU_HTTP_WORKERS: '2' });
     await waitReady(current);
@@ -363,6 +363,32 @@ describe('the service process', () => {
     // Enabled again: accepted by both at once.
     await setStatus('ACTIVE', 'enable');
     expect(await colleagueRound('enabled')).toEqual(Array(8).fill({ status: 404, code: 'NOT_FOUND' }));
+
+    // Each HTTP worker's pool is its 8 warm connections, never more (decision 0177). With the nonce
+    // table locked, every request holds its connection while it waits to store its nonce: a burst
+    // of 48 keeps both pools busy (the rest wait in the pools' queues), yet no connection is opened.
+    const locker = new Client({ connectionString: embeddedConnection(dataDir) });
+    await locker.connect();
+    const counter = new Client({ connectionString: embeddedConnection(dataDir) });
+    await counter.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE request_nonces IN SHARE MODE');
+      const burst = Promise.all(Array.from({ length: 48 }, (_unused, index) => signedOnFreshConnection(port, colleague, 'GET', '/v1/finance/parties/NO-SUCH-APP', `burst-${index}`)));
+      const waiting = async () =>
+        (await counter.query<{ count: number }>("SELECT count(*)::int AS count FROM pg_stat_activity WHERE datname = 'tongfu' AND application_name = 'tongfu-http' AND wait_event_type = 'Lock'")).rows[0]!.count;
+      for (let round = 0; round < 40 && (await waiting()) < 16; round += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const sessions = await counter.query<{ count: number }>("SELECT count(*)::int AS count FROM pg_stat_activity WHERE datname = 'tongfu' AND application_name = 'tongfu-http'");
+      expect(await waiting()).toBe(2 * 8);
+      expect(sessions.rows[0]!.count).toBe(2 * 8);
+      await locker.query('COMMIT');
+      expect(await burst).toEqual(Array(48).fill({ status: 404, code: 'NOT_FOUND' }));
+      expect(workersServing(current, 'burst-')).toEqual(new Set([1, 2]));
+    } finally {
+      await locker.end();
+      await counter.end();
+    }
 
     current.child.kill('SIGTERM');
     expect((await exited(current.child)).code).toBe(0);
