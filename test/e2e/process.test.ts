@@ -330,7 +330,7 @@ describe('the service process', () => {
     expect(postmasterPid(dataDir)).toBeUndefined();
   });
 
-  it('drops a disabled party in every HTTP worker before the change is answered, takes it back as fast, and serves a burst from each worker'''s 8 connections', async () => {
+  it("drops a disabled party in every HTTP worker before the change is answered, takes it back as fast, and serves a burst from each worker's 8 connections", async () => {
     const port = await freePort();
     current = start(dataDir, port, { TONGFU_HTTP_WORKERS: '2' });
     await waitReady(current);
