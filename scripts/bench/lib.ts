@@ -719,6 +719,8 @@ export interface ServerCounters {
   walRecords: number;
   walFpi: number;
   walBytes: number;
+  /** WAL flushes to disk (fsync/fdatasync) by the whole cluster: how many commits shared each. */
+  walSyncs: number;
   transactions: number;
   tables: Record<string, { inserted: number; updated: number; hotUpdated: number; deleted: number; indexes: number }>;
 }
@@ -736,6 +738,13 @@ export async function serverCounters(databaseUrl: string): Promise<ServerCounter
     await client.query('SELECT pg_stat_clear_snapshot()');
     const wal = (await client.query<{ wal_records: string; wal_fpi: string; wal_bytes: string }>('SELECT wal_records::text, wal_fpi::text, wal_bytes::text FROM pg_stat_wal')).rows[0];
     const database = (await client.query<{ xact_commit: string }>('SELECT xact_commit::text FROM pg_stat_database WHERE datname = current_database()')).rows[0];
+    // PostgreSQL 18 counts WAL flushes in pg_stat_io (object 'wal'); 14–17 in pg_stat_wal.wal_sync.
+    const serverVersion = Number((await client.query<{ server_version_num: string }>('SHOW server_version_num')).rows[0]?.server_version_num ?? 0);
+    const walSyncs = (
+      await client.query<{ syncs: string | null }>(
+        serverVersion >= 180000 ? "SELECT sum(fsyncs)::text AS syncs FROM pg_stat_io WHERE object = 'wal'" : 'SELECT wal_sync::text AS syncs FROM pg_stat_wal',
+      )
+    ).rows[0]?.syncs;
     const tables = await client.query<{ relname: string; ins: string; upd: string; hot: string; del: string; indexes: number }>(
       `SELECT t.relname, t.n_tup_ins::text AS ins, t.n_tup_upd::text AS upd, t.n_tup_hot_upd::text AS hot, t.n_tup_del::text AS del,
               (SELECT count(*)::int FROM pg_index i WHERE i.indrelid = t.relid) AS indexes
@@ -745,6 +754,7 @@ export async function serverCounters(databaseUrl: string): Promise<ServerCounter
       walRecords: Number(wal?.wal_records ?? 0),
       walFpi: Number(wal?.wal_fpi ?? 0),
       walBytes: Number(wal?.wal_bytes ?? 0),
+      walSyncs: Number(walSyncs ?? 0),
       transactions: Number(database?.xact_commit ?? 0),
       tables: Object.fromEntries(tables.rows.map((row) => [row.relname, { inserted: Number(row.ins), updated: Number(row.upd), hotUpdated: Number(row.hot), deleted: Number(row.del), indexes: row.indexes }])),
     };
@@ -763,6 +773,8 @@ export interface WorkPerOperation {
   walBytes: number;
   walRecords: number;
   walFullPageImages: number;
+  /** WAL flushes per operation: below 1 when concurrent commits share a flush (group commit). */
+  walSyncs: number;
   transactions: number;
   rowsInserted: number;
   rowsUpdated: number;
@@ -799,6 +811,7 @@ export function workPerOperation(before: ServerCounters, after: ServerCounters, 
     walBytes: Math.round((after.walBytes - before.walBytes) / Math.max(1, operations)),
     walRecords: per(after.walRecords - before.walRecords),
     walFullPageImages: per(after.walFpi - before.walFpi),
+    walSyncs: per(after.walSyncs - before.walSyncs),
     transactions: per(after.transactions - before.transactions),
     rowsInserted: per(inserted),
     rowsUpdated: per(updated),

@@ -357,7 +357,7 @@ async function main(): Promise<void> {
       ...(baseline ? [{ run: 'diagnostic: pgbench, own statements', requests: baseline.transactions, concurrency: baseline.clients, 'req/s': baseline.transactionsPerSecond, 'non-2xx': baseline.failed, target: `avg ${baseline.latencyMsAverage} ms` }] : []),
     ]);
     process.stdout.write(`\nCPU per posting: node ${serviceCpu.nodeMsPerPosting} ms + PostgreSQL ${serviceCpu.postgresMsPerPosting} ms (own statements under pgbench: PostgreSQL ${baselineCpu?.postgresMsPerTransaction ?? 'n/a'} ms)`);
-    process.stdout.write(`\nper posting: ${work.walBytes} WAL bytes, ${work.walRecords} WAL records, ${work.rowsInserted} rows inserted, ${work.rowsUpdated} updated, ${work.rowsDeleted} deleted, ≈ ${work.indexEntries} index entries, ${work.transactions} transactions (round trips: ${ROUND_TRIPS_PER_POSTING})`);
+    process.stdout.write(`\nper posting: ${work.walBytes} WAL bytes, ${work.walRecords} WAL records, ${work.walSyncs} WAL flushes, ${work.rowsInserted} rows inserted, ${work.rowsUpdated} updated, ${work.rowsDeleted} deleted, ≈ ${work.indexEntries} index entries, ${work.transactions} transactions (round trips: ${ROUND_TRIPS_PER_POSTING})`);
     process.stdout.write(`\nservice / Y = ${ratio} (goal ≥ ${TARGET_Y_RATIO}), p99 / p50 = ${tailRatio} (goal ≤ ${TARGET_P99_OVER_P50}); verdict ${JSON.stringify(verdict)}\nledger verify after the run: ${verified.ok ? 'ok' : 'BROKEN'}\n`);
     for (const profile of profiles.slice(0, 2)) {
       printTable(`CPU profile ${path.basename(profile.file)}: busy ${profile.busyMs} ms of ${profile.sampledMs} ms`, profile.byArea.map((area) => ({ area: area.area, 'self ms': area.selfMs, '% of busy': area.percentOfBusy })));
