@@ -1,7 +1,3 @@
-import crypto from 'node:crypto';
-
-import { sm2 } from 'sm-crypto-v2';
-
 import {
   type AffinePoint,
   buildFixedWindowTable,
@@ -17,33 +13,10 @@ import {
   windowPoints,
 } from '../../../src/crypto/sm2Arithmetic';
 import { buildLimbTable, sm2VerifyEquationWasm } from '../../../src/crypto/sm2Wasm';
-
-// The reference: @noble/curves' SM2 points, as sm-crypto-v2 builds them (an independent
-// implementation of the same curve, with complete projective formulas).
-interface NoblePoint {
-  multiply(scalar: bigint): NoblePoint;
-  add(other: NoblePoint): NoblePoint;
-  negate(): NoblePoint;
-  is0(): boolean;
-  toAffine(): { x: bigint; y: bigint };
-}
-interface NoblePointClass {
-  BASE: NoblePoint;
-  fromAffine(point: { x: bigint; y: bigint }): NoblePoint;
-}
-const NOBLE = (sm2.precomputePublicKey(sm2.generateKeyPairHex().publicKey) as unknown as { constructor: NoblePointClass }).constructor;
-
-function randomScalar(): bigint {
-  return (BigInt(`0x${crypto.randomBytes(40).toString('hex')}`) % (SM2_N - 1n)) + 1n;
-}
+import { NOBLE, type NoblePoint, randomKeyPoint, randomScalar } from '../../helpers/nobleSm2';
 
 function affineOf(point: NoblePoint): AffinePoint | null {
   return point.is0() ? null : point.toAffine();
-}
-
-function randomPoint(): { d: bigint; point: AffinePoint } {
-  const d = randomScalar();
-  return { d, point: NOBLE.BASE.multiply(d).toAffine() };
 }
 
 /** y with y² = x³ + ax + b, if x is the abscissa of a point (p ≡ 3 mod 4: y = rhs^((p+1)/4)). */
@@ -71,7 +44,7 @@ describe('SM2 table arithmetic against @noble/curves', () => {
   });
 
   it('multiplies a public key by every window size from 2 to 10 bits', () => {
-    const { point } = randomPoint();
+    const { point } = randomKeyPoint();
     const reference = NOBLE.fromAffine(point);
     for (let windowBits = 2; windowBits <= 10; windowBits += 1) {
       const table = buildFixedWindowTable(point, windowBits);
@@ -84,7 +57,7 @@ describe('SM2 table arithmetic against @noble/curves', () => {
   });
 
   it('keeps every table entry on the curve', () => {
-    const table = buildFixedWindowTable(randomPoint().point, 5);
+    const table = buildFixedWindowTable(randomKeyPoint().point, 5);
     const points = table.windows.flatMap((_window, index) => windowPoints(table, index));
     expect(points).toHaveLength(52 * 16);
     expect(points.every(isOnSm2Curve)).toBe(true);
@@ -123,7 +96,7 @@ const IMPLEMENTATIONS: Array<[string, (key: AffinePoint, windowBits: number) => 
 ];
 
 describe.each(IMPLEMENTATIONS)('the SM2 verification equation, %s', (_name, equationFor) => {
-  const { point: publicKey } = randomPoint();
+  const { point: publicKey } = randomKeyPoint();
   const holds = equationFor(publicKey, 6);
   const reference = NOBLE.fromAffine(publicKey);
 
@@ -144,7 +117,7 @@ describe.each(IMPLEMENTATIONS)('the SM2 verification equation, %s', (_name, equa
       expect(holds((e + 1n) % SM2_N, r, s)).toBe(false);
       expect(holds(e, r, s === SM2_N - 1n ? 1n : s + 1n)).toBe(false);
       expect(holds(e, r === SM2_N - 1n ? 1n : r + 1n, s)).toBe(false);
-      expect(equationFor(randomPoint().point, 6)(e, r, s)).toBe(false);
+      expect(equationFor(randomKeyPoint().point, 6)(e, r, s)).toBe(false);
     }
   });
 

@@ -2,33 +2,14 @@ import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import path from 'node:path';
 
-import { sm2 } from 'sm-crypto-v2';
-
 import { type AffinePoint, buildFixedWindowTable, SM2_G, SM2_N, SM2_P } from '../../../src/crypto/sm2Arithmetic';
 import { buildLimbTable, limbTableOf, sm2VerifyEquationWasm, sumAffinePointsWasm } from '../../../src/crypto/sm2Wasm';
+import { NOBLE, randomKeyPoint, randomScalar } from '../../helpers/nobleSm2';
 
 // The WebAssembly point sum (wasm/sm2Points.ts, decision 0176) against @noble/curves, an
-// independent implementation of the same curve, as sm-crypto-v2 builds it.
-interface NoblePoint {
-  multiply(scalar: bigint): NoblePoint;
-  add(other: NoblePoint): NoblePoint;
-  negate(): NoblePoint;
-  is0(): boolean;
-  toAffine(): { x: bigint; y: bigint };
-}
-interface NoblePointClass {
-  BASE: NoblePoint;
-  ZERO: NoblePoint;
-  fromAffine(point: { x: bigint; y: bigint }): NoblePoint;
-}
-const NOBLE = (sm2.precomputePublicKey(sm2.generateKeyPairHex().publicKey) as unknown as { constructor: NoblePointClass }).constructor;
-
-function randomScalar(): bigint {
-  return (BigInt(`0x${crypto.randomBytes(40).toString('hex')}`) % (SM2_N - 1n)) + 1n;
-}
-
+// independent implementation of the same curve (test/helpers/nobleSm2.ts).
 function randomPoint(): AffinePoint {
-  return NOBLE.BASE.multiply(randomScalar()).toAffine();
+  return randomKeyPoint().point;
 }
 
 /** The reference sum of the same list. */
