@@ -136,9 +136,6 @@ async function benchSize(
 ): Promise<SizeFigures> {
   const agency = await registerAgency(target.baseUrl, world.finance, clearingAccountNo);
   const agencyPartyId = await withClient(target.databaseUrl, async (client) => (await client.query<{ id: string }>('SELECT id::text AS id FROM parties WHERE code = $1', [agency.code])).rows[0]?.id as string);
-  const now = new Date();
-  const T = shanghaiDate(now);
-  const paidAt = new Date(now.getTime() - 60_000);
   const overages = Math.floor(size / 100);
   const shortageEvery = 100;
   const mismatchEvery = 1000;
@@ -150,6 +147,11 @@ async function benchSize(
   await cloneNotices(target.databaseUrl, templatePayCode, [...paidCodes, ...overageCodes]);
   const noticeSeconds = seconds(started);
   process.stderr.write(`bench:recon — ${size}: ${paidCodes.length + overageCodes.length} notices cloned in ${noticeSeconds} s\n`);
+  // Paid now, after every notice was issued (cloned just above): the overage lines' backfills find
+  // notices that existed when the payer paid, as real overages do, and apply with receipts.
+  const now = new Date();
+  const T = shanghaiDate(now);
+  const paidAt = now;
 
   started = performance.now();
   await withClient(target.databaseUrl, async (client) => {
