@@ -26,6 +26,12 @@ import { requestJobRun } from './jobRequests';
 export const RECONCILE_JOB = 'reconcile';
 /** How long one load's statements may take (a 1,000,000-line file takes seconds; the pool's 60 s is for requests). */
 const LOAD_STATEMENT_TIMEOUT = '15min';
+/**
+ * The load's duplicate check hashes every (kind, agencyTxnId) of the file: with the server's
+ * default 4 MB a million-line file's hash spilled to disk in 21 batches (2 s); the load's
+ * transaction sets this for itself, as the run does (contracts/decisions/0160-one-pass-reconcile-run.md).
+ */
+const LOAD_WORK_MEM = '128MB';
 
 export interface StatementDependencies {
   db: Db;
@@ -150,6 +156,7 @@ export class StatementService {
 
     return this.deps.db.transaction(async (trx) => {
       await trx.raw(`SET LOCAL statement_timeout = '${LOAD_STATEMENT_TIMEOUT}'`);
+      await trx.raw(`SET LOCAL work_mem = '${LOAD_WORK_MEM}'`);
       let current: repo.AgencyStatementRow | undefined;
       if (header !== null) {
         await lockAgencyDateInTransaction(trx, input.agency.code, header.businessDate);

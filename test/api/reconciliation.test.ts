@@ -2,6 +2,8 @@ import pino from 'pino';
 import { allJobs } from '../../src/jobs/registry';
 import { JobRunner } from '../../src/jobs/runner';
 import { verifyLedger } from '../../src/services/ledger';
+import { ReconciliationService } from '../../src/services/reconciliation';
+import { createBackfillOverages } from '../../src/services/reconciliation/backfill';
 import { addAgency, buildWorld, signedAs, type World } from '../helpers/builders';
 import { expectLedgerVerified, newTxnId, shanghai, unknownPayCode } from '../helpers/payments';
 import { insertStatement, type TestLine } from '../helpers/statements';
@@ -53,9 +55,8 @@ interface Posted {
 }
 
 /** Posts a captured payment dated `date` (10:00 that day by the business clock); the clock is left there. */
-async function pay(agency: Agency, date: string, amount: string, agencyTxnId = newTxnId('R')): Promise<Posted> {
+async function pay(agency: Agency, date: string, amount: string, agencyTxnId = newTxnId('R'), payCode = unknownPayCode()): Promise<Posted> {
   service.clocks.business.set(new Date(shanghai(`${date}T10:00:00`)));
-  const payCode = unknownPayCode();
   const response = await agency.call('POST', '/v1/agency/payments', { agencyTxnId, payCode, amount, paidAt: shanghai(`${date}T09:59:00`), channel: 'MOBILE', fundsCaptured: true });
   expect(response.status).toBe(201);
   expect(response.body.businessDate).toBe(date);
@@ -160,6 +161,45 @@ describe('one run', () => {
     expect(run.outcomes.MATCHED).toEqual(tally(2, '12.35'));
     expect(run.platformTotal).toBe('12.35');
   });
+
+  it('a line whose payment is posted online after the classification and before the backfill is matched, not an overage', async () => {
+    // The backfill takes its candidates from the run's classification (decision 0180); an online
+    // posting that binds a candidate's key meanwhile makes it no overage, and the line is
+    // classified again with that payment.
+    const agency = await newAgency();
+    const date = '2026-11-16';
+    const early = await pay(agency, date, '20.00');
+    const lateTxn = newTxnId('LATE');
+    const latePayCode = unknownPayCode();
+    await insertStatement(service.database.db, {
+      agencyCode: agency.code,
+      businessDate: date,
+      lines: [line(early), { agencyTxnId: lateTxn, payCode: latePayCode, amount: '30.00' }],
+    });
+    const { db, clocks, log, services } = { db: service.database.db, clocks: service.clocks, log: pino({ level: 'silent' }), services: service.runtime.services };
+    const backfill = createBackfillOverages({ receipts: services.receipts, clocks, log });
+    let postedMeanwhile = false;
+    const racing = new ReconciliationService({
+      db,
+      clocks,
+      log,
+      backfillOverages: async (trx, ctx) => {
+        // The run has classified its lines: the late line had no payment then.
+        const runAt = clocks.business.now();
+        await pay(agency, date, '30.00', lateTxn, latePayCode);
+        clocks.business.set(runAt);
+        postedMeanwhile = true;
+        return backfill(trx, ctx);
+      },
+    });
+    const run = await racing.reconcile(agency.code, date);
+    expect(postedMeanwhile).toBe(true);
+    expect(run).toMatchObject({ status: 'BALANCED' });
+    expect(run.outcomes).toMatchObject({ MATCHED: tally(2, '50.00'), OVERAGE: NONE, CARRIED_OVER: NONE });
+    const matches = await liveMatches(agency.code);
+    expect(matches.map((match) => [match.agency_txn_id, match.backfilled]).sort()).toEqual([[early.agencyTxnId, false], [lateTxn, false]].sort());
+    await expectLedgerVerified(service.database.db);
+  });
 });
 
 describe('across days', () => {
@@ -218,7 +258,7 @@ describe('supersede', () => {
     expect(second.outcomes.AMOUNT_MISMATCH).toEqual(NONE);
     const mismatch = await service.database.db('reconciliation_discrepancies').where({ agency_txn_id: fixed.agencyTxnId }).first();
     expect(mismatch.status).toBe('SUPERSEDED');
-    const matches = await service.database.db('statement_matches as m').join('payments as p', 'p.id', 'm.payment_id').where({ 'p.agency_txn_id': good.agencyTxnId }).orderBy('m.id').select('m.released_at', 'm.statement_id');
+    const matches = await service.database.db('statement_matches as m').join('payments as p', 'p.id', 'm.payment_id').where({ 'p.agency_txn_id': good.agencyTxnId }).orderBy('m.matched_at').orderBy('m.statement_id').select('m.released_at', 'm.statement_id');
     expect(matches).toHaveLength(2);
     expect(matches[0]?.released_at).not.toBeNull();
     expect(matches[1]).toMatchObject({ released_at: null, statement_id: newer.id });

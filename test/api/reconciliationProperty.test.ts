@@ -67,7 +67,7 @@ async function checkRun(agencyCode: string, run: Record<string, any>): Promise<v
     UNION ALL SELECT 'line' FROM statement_matches WHERE released_at IS NULL GROUP BY statement_id, line_no HAVING count(*) > 1`);
   expect(twice.rows).toEqual([]);
   const disagreeing = await db.raw(
-    `SELECT m.id FROM statement_matches m JOIN payments p ON p.id = m.payment_id JOIN agency_statement_lines l ON l.statement_id = m.statement_id AND l.line_no = m.line_no
+    `SELECT m.statement_id, m.line_no FROM statement_matches m JOIN payments p ON p.id = m.payment_id JOIN agency_statement_lines l ON l.statement_id = m.statement_id AND l.line_no = m.line_no
       WHERE m.released_at IS NULL AND p.agency_code = ? AND (p.amount <> l.amount OR p.pay_code <> l.pay_code OR p.agency_txn_id <> l.agency_txn_id)`,
     [agencyCode],
   );

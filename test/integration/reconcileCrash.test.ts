@@ -31,7 +31,7 @@ async function snapshot(agencyCode: string): Promise<unknown> {
   const db = service.database.db;
   const runs = await db('reconciliation_runs').where({ agency_code: agencyCode }).orderBy('id').select('status', 'outcomes', 'platform_total', 'statement_total');
   const discrepancies = await db('reconciliation_discrepancies').where({ agency_code: agencyCode }).orderBy(['payment_id', 'type', 'status']).select('agency_txn_id', 'type', 'status');
-  const matches = await db('statement_matches as m').join('payments as p', 'p.id', 'm.payment_id').where({ 'p.agency_code': agencyCode }).orderBy(['p.id', 'm.id']).select('p.agency_txn_id', 'm.statement_id', db.raw('m.released_at IS NULL AS live'));
+  const matches = await db('statement_matches as m').join('payments as p', 'p.id', 'm.payment_id').where({ 'p.agency_code': agencyCode }).orderBy(['p.id', 'm.statement_id']).select('p.agency_txn_id', 'm.statement_id', db.raw('m.released_at IS NULL AS live'));
   return { runs, discrepancies, matches };
 }
 

@@ -563,7 +563,7 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
         WHERE s.id IS NULL
         ORDER BY 1 LIMIT @limit)
       UNION ALL
-      (SELECT 'match ' || m.id AS subject,
+      (SELECT 'match of statement line ' || m.statement_id || '/' || m.line_no AS subject,
               json_build_object('payment', p.id IS NOT NULL, 'line', l.line_no IS NOT NULL, 'run', r.id IS NOT NULL) AS detail
          FROM statement_matches m
          LEFT JOIN payments p ON p.id = m.payment_id

@@ -212,7 +212,7 @@ export async function supersedeEarlierStatements(trx: Knex.Transaction, p: StepP
  * leaves none, and concurrent runs never share one.
  *
  * `outcome`, as the line ends the run:
- * - a live match already: backfilled → OVERAGE, else MATCHED (`match_id` set);
+ * - a live match already: backfilled → OVERAGE, else MATCHED (`matched` set);
  * - no payment (a backfill that did not happen), or its payment matched by another line → OVERAGE;
  * - amount and payCode agree and neither side has a live match → `NEW_MATCH` (matched by
  *   insertMatches, counted as MATCHED);
@@ -223,52 +223,97 @@ export const RUN_WORK_TABLE_PREFIX = 'reconcile_run_lines_';
 /** The outcome of a line that this run matches (counted as MATCHED). */
 const NEW_MATCH = 'NEW_MATCH';
 
-function assertWorkTable(table: string): void {
+/** A run's work table's name, checked before it is written into SQL text. */
+export function assertRunWorkTable(table: string): string {
   assert(/^reconcile_run_lines_[0-9a-f]{16}$/.test(table), `a run's work table, not ${table}`);
+  return table;
 }
 
-export async function classifyPayLines(trx: Knex.Transaction, p: StepParams): Promise<string> {
-  const table = `${RUN_WORK_TABLE_PREFIX}${randomBytes(8).toString('hex')}`;
-  await trx.raw(`
-    CREATE UNLOGGED TABLE ${table} (
-      line_no          integer NOT NULL,
-      agency_txn_id    text NOT NULL,
-      pay_code         text NOT NULL,
-      amount           numeric(18, 2) NOT NULL,
-      match_id         bigint,
-      payment_id       bigint,
-      payment_pay_code text,
-      payment_amount   numeric(18, 2),
-      outcome          text NOT NULL
-    ) WITH (autovacuum_enabled = false)`);
-  await run(
-    trx,
-    `INSERT INTO ${table} (line_no, agency_txn_id, pay_code, amount, match_id, payment_id, payment_pay_code, payment_amount, outcome)
-     SELECT l.line_no, l.agency_txn_id, l.pay_code, l.amount, m.id, pay.id, pay.pay_code, pay.amount,
+/**
+ * The classification of PAY lines as the work table's columns, over `from`: a FROM clause that
+ * yields each line `l`, its live match `m` (line_no, backfilled), the payment `pay` (id, pay_code,
+ * amount) its agencyTxnId names when it has no live match, and that payment's own live match `pm`
+ * (line_no).
+ */
+function classifySelect(from: string): string {
+  return `SELECT l.line_no, l.agency_txn_id, l.pay_code, l.amount, m.line_no IS NOT NULL, pay.id, pay.pay_code, pay.amount,
             CASE
-              WHEN m.id IS NOT NULL THEN CASE WHEN m.backfilled THEN 'OVERAGE' ELSE 'MATCHED' END
+              WHEN m.line_no IS NOT NULL THEN CASE WHEN m.backfilled THEN 'OVERAGE' ELSE 'MATCHED' END
               WHEN pay.id IS NULL THEN 'OVERAGE'
-              WHEN pm.id IS NOT NULL THEN 'OVERAGE'
+              WHEN pm.line_no IS NOT NULL THEN 'OVERAGE'
               WHEN pay.pay_code = l.pay_code AND pay.amount = l.amount THEN '${NEW_MATCH}'
               WHEN pay.pay_code <> l.pay_code THEN 'PAY_CODE_MISMATCH'
               ELSE 'AMOUNT_MISMATCH'
             END
-       FROM agency_statement_lines l
+       ${from}`;
+}
+
+/** Every PAY line of the statement, hash-joined in one pass. */
+const ALL_LINES = `FROM agency_statement_lines l
        LEFT JOIN statement_matches m ON m.statement_id = l.statement_id AND m.line_no = l.line_no AND m.released_at IS NULL
-       LEFT JOIN payment_keys k ON m.id IS NULL AND k.agency_party_id = :agency AND k.agency_txn_id = l.agency_txn_id
+       LEFT JOIN payment_keys k ON m.line_no IS NULL AND k.agency_party_id = :agency AND k.agency_txn_id = l.agency_txn_id
        LEFT JOIN payments pay ON pay.id = k.payment_id
        LEFT JOIN statement_matches pm ON pm.payment_id = pay.id AND pm.released_at IS NULL
-      WHERE l.statement_id = :statement AND l.kind = 'PAY'`,
+      WHERE l.statement_id = :statement AND l.kind = 'PAY'`;
+
+/**
+ * The lines named by the CTE `unpaid` (line_no), each looked up by index: they are few next to the
+ * statement (the overages), and a join the planner sizes from stale estimates of the matches the
+ * backfill just wrote may nest-loop over all of them (measured: 4.2 s for 10,000 lines) — OFFSET 0
+ * keeps each lookup a parameterised index scan.
+ */
+const UNPAID_LINES = `FROM unpaid u
+       JOIN agency_statement_lines l ON l.statement_id = :statement AND l.line_no = u.line_no AND l.kind = 'PAY'
+       LEFT JOIN LATERAL (SELECT sm.line_no, sm.backfilled FROM statement_matches sm
+                           WHERE sm.statement_id = l.statement_id AND sm.line_no = l.line_no AND sm.released_at IS NULL OFFSET 0) m ON true
+       LEFT JOIN LATERAL (SELECT p.id, p.pay_code, p.amount FROM payment_keys k JOIN payments p ON p.id = k.payment_id
+                           WHERE m.line_no IS NULL AND k.agency_party_id = :agency AND k.agency_txn_id = l.agency_txn_id OFFSET 0) pay ON true
+       LEFT JOIN LATERAL (SELECT om.line_no FROM statement_matches om WHERE om.payment_id = pay.id AND om.released_at IS NULL OFFSET 0) pm ON true`;
+
+const WORK_COLUMNS = 'line_no, agency_txn_id, pay_code, amount, matched, payment_id, payment_pay_code, payment_amount, outcome';
+
+export async function classifyPayLines(trx: Knex.Transaction, p: StepParams): Promise<string> {
+  const table = `${RUN_WORK_TABLE_PREFIX}${randomBytes(8).toString('hex')}`;
+  // CREATE TABLE AS, not INSERT … SELECT: PostgreSQL may run its joins in parallel workers (it
+  // never does for an INSERT), and the pass is most of the run's reading
+  // (contracts/decisions/0180-overages-from-the-run-classification.md). The casts fix the columns'
+  // types whatever the plan.
+  await run(
+    trx,
+    `CREATE UNLOGGED TABLE ${table} (${WORK_COLUMNS}) WITH (autovacuum_enabled = false) AS
+     SELECT line_no, agency_txn_id, pay_code, CAST(amount AS numeric(18, 2)), matched, CAST(payment_id AS bigint), payment_pay_code,
+            CAST(payment_amount AS numeric(18, 2)), CAST(outcome AS text)
+       FROM (${classifySelect(ALL_LINES)}) AS c (${WORK_COLUMNS})`,
     p as unknown as Params,
   );
+  // The lines with neither a payment nor a live match: the backfill's candidates, found through
+  // this index (contracts/decisions/0180-overages-from-the-run-classification.md).
+  await trx.raw(`CREATE INDEX ON ${table} (line_no) WHERE NOT matched AND payment_id IS NULL`);
   // Not analyzed: the planner sizes a never-analyzed table by its pages, which is all the steps
   // that read it (sequential scans, hash joins) need; an ANALYZE cost more than they gain.
   return table;
 }
 
+/**
+ * After the backfill: the lines classified with neither a payment nor a live match are classified
+ * again — a backfilled line has its payment and backfilled match now (OVERAGE); one whose key an
+ * online posting bound meanwhile has that payment (matched or mismatched like any other line).
+ * Every other line's outcome stands: the backfill only adds payments and matches for these lines.
+ */
+export async function reclassifyUnpaidLines(trx: Knex.Transaction, p: StepParams, work: string): Promise<number> {
+  assertRunWorkTable(work);
+  const result = await run(
+    trx,
+    `WITH unpaid AS (DELETE FROM ${work} w WHERE NOT w.matched AND w.payment_id IS NULL RETURNING w.line_no)
+     INSERT INTO ${work} (${WORK_COLUMNS}) ${classifySelect(UNPAID_LINES)}`,
+    p as unknown as Params,
+  );
+  return result.rowCount;
+}
+
 /** Drops the run's work table (before the run's transaction commits). */
 export async function dropWorkTable(trx: Knex.Transaction, table: string): Promise<void> {
-  assertWorkTable(table);
+  assertRunWorkTable(table);
   await trx.raw(`DROP TABLE ${table}`);
 }
 
@@ -277,7 +322,7 @@ export async function dropWorkTable(trx: Knex.Transaction, table: string): Promi
  * live-match unique indexes keep "a payment matched at most once" a property of the database.
  */
 export async function insertMatches(trx: Knex.Transaction, p: StepParams, work: string): Promise<number> {
-  assertWorkTable(work);
+  assertRunWorkTable(work);
   const result = await run(
     trx,
     `INSERT INTO statement_matches (payment_id, statement_id, line_no, run_id, backfilled, matched_at)
@@ -337,7 +382,7 @@ const LINE_RESOLVED = `EXISTS (SELECT 1 FROM reconciliation_discrepancies rd WHE
 
 /** OPEN discrepancies for the lines that neither matched nor were backfilled; a rerun updates them. */
 export async function upsertLineDiscrepancies(trx: Knex.Transaction, p: StepParams, work: string): Promise<number> {
-  assertWorkTable(work);
+  assertRunWorkTable(work);
   const result = await run(
     trx,
     `INSERT INTO reconciliation_discrepancies (discrepancy_id, agency_party_id, agency_code, business_date, type, status, agency_txn_id, payment_id,
@@ -346,7 +391,7 @@ export async function upsertLineDiscrepancies(trx: Knex.Transaction, p: StepPara
      SELECT ${DISCREPANCY_ID(`'-L' || pl.line_no`)}, :agency, :agencyCode, :date, pl.outcome, 'OPEN', pl.agency_txn_id, pl.payment_id,
             pl.payment_pay_code, pl.payment_amount, :statement, pl.line_no, pl.pay_code, pl.amount, :run, :run, :now, :now
        FROM ${work} pl
-      WHERE pl.match_id IS NULL AND pl.outcome <> '${NEW_MATCH}' AND NOT ${LINE_RESOLVED}
+      WHERE NOT pl.matched AND pl.outcome <> '${NEW_MATCH}' AND NOT ${LINE_RESOLVED}
       ORDER BY pl.line_no
      ON CONFLICT (agency_party_id, agency_txn_id, type) WHERE status IN ('CARRIED_OVER', 'OPEN')
      DO UPDATE SET payment_id = EXCLUDED.payment_id, platform_pay_code = EXCLUDED.platform_pay_code, platform_amount = EXCLUDED.platform_amount,
@@ -368,11 +413,11 @@ export interface Tally {
  * platform's side of them: a matched line's amount, a mismatched line's payment amount.
  */
 export async function payLineTallies(trx: Knex.Transaction, work: string): Promise<{ tallies: Record<string, Tally>; platformAmount: string }> {
-  assertWorkTable(work);
+  assertRunWorkTable(work);
   const result = await run<{ outcome: string; count: string; amount: string; platform_amount: string }>(
     trx,
     `SELECT CASE WHEN outcome = '${NEW_MATCH}' THEN 'MATCHED' ELSE outcome END AS outcome, count(*) AS count, sum(amount)::text AS amount,
-            sum(CASE WHEN match_id IS NOT NULL OR outcome = '${NEW_MATCH}' THEN amount
+            sum(CASE WHEN matched OR outcome = '${NEW_MATCH}' THEN amount
                      WHEN outcome IN ('PAY_CODE_MISMATCH', 'AMOUNT_MISMATCH') THEN payment_amount
                      ELSE 0 END)::text AS platform_amount
        FROM ${work} GROUP BY 1`,
@@ -394,24 +439,34 @@ async function sumDecimals(trx: Queryable, values: string[]): Promise<string> {
 }
 
 /**
- * SHORTAGE: the agency's payments of T with no live match and no PAY line of this statement (the
- * work table holds every PAY line's agencyTxnId) become
- * CARRIED_OVER (to T+1's statement). A rerun updates the row; one already OPEN (T+1 ran) stays
+ * SHORTAGE: the agency's payments of T with no live match and no PAY line of this statement become
+ * CARRIED_OVER (to T+1's statement). A payment with a line is in the work table by its row id — the
+ * line found it through its key — unless the line had a live match, which is that payment's, so
+ * the live-match test excludes it anyway. The payments of T are anti-joined with the work table on
+ * that bigint first (the MATERIALIZED CTE, ids only: a narrow hash); only the few left (the shortages) are then tested by
+ * index, one by one (OFFSET 0 keeps each test a subplan: as plain quals on the payments' scan the
+ * planner ran them for every payment of T — a million index probes, 4 s):
+ * contracts/decisions/0180-overages-from-the-run-classification.md. A rerun updates the row; one already OPEN (T+1 ran) stays
  * OPEN; one RESOLVED by finance is not opened again.
  */
 export async function carryShortages(trx: Knex.Transaction, p: StepParams, work: string): Promise<number> {
-  assertWorkTable(work);
+  assertRunWorkTable(work);
   const result = await run(
     trx,
-    `INSERT INTO reconciliation_discrepancies (discrepancy_id, agency_party_id, agency_code, business_date, type, status, agency_txn_id, payment_id,
+    `WITH unlisted AS MATERIALIZED (
+       SELECT p.id
+         FROM payments p
+        WHERE p.agency_party_id = :agency AND p.business_date = CAST(:date AS date)
+          AND NOT EXISTS (SELECT 1 FROM ${work} w WHERE w.payment_id = p.id)
+     )
+     INSERT INTO reconciliation_discrepancies (discrepancy_id, agency_party_id, agency_code, business_date, type, status, agency_txn_id, payment_id,
                                                platform_pay_code, platform_amount, first_run_id, last_run_id, created_at, updated_at)
      SELECT ${DISCREPANCY_ID(`'-P' || pay.id`)}, :agency, :agencyCode, :date, 'SHORTAGE', 'CARRIED_OVER', pay.agency_txn_id, pay.id,
             pay.pay_code, pay.amount, :run, :run, :now, :now
-       FROM payments pay
-      WHERE pay.agency_party_id = :agency AND pay.business_date = CAST(:date AS date)
-        AND NOT EXISTS (SELECT 1 FROM ${work} w WHERE w.agency_txn_id = pay.agency_txn_id)
-        AND NOT ${LIVE_MATCH_OF('pay.id')}
-        AND NOT EXISTS (SELECT 1 FROM reconciliation_discrepancies rd WHERE rd.payment_id = pay.id AND rd.type = 'SHORTAGE' AND rd.status = 'RESOLVED')
+       FROM unlisted u
+       JOIN payments pay ON pay.id = u.id
+      WHERE NOT EXISTS (SELECT 1 FROM statement_matches lm WHERE lm.payment_id = pay.id AND lm.released_at IS NULL OFFSET 0)
+        AND NOT EXISTS (SELECT 1 FROM reconciliation_discrepancies rd WHERE rd.payment_id = pay.id AND rd.type = 'SHORTAGE' AND rd.status = 'RESOLVED' OFFSET 0)
       ORDER BY pay.id
      ON CONFLICT (agency_party_id, agency_txn_id, type) WHERE status IN ('CARRIED_OVER', 'OPEN')
      DO UPDATE SET last_run_id = EXCLUDED.last_run_id, updated_at = EXCLUDED.updated_at

@@ -157,7 +157,7 @@ export function createBackfillOverages(deps: BackfillDependencies, options: { pa
     let afterLineNo = 0;
     const signer = new ReceiptSigner(deps.receipts);
     for (;;) {
-      const lines = await repo.readOverageLines(trx, ctx.statementRowId, ctx.agencyPartyId, { afterLineNo, limit: pageLines });
+      const lines = await repo.readOverageLines(trx, ctx.statementRowId, ctx.agencyPartyId, { afterLineNo, limit: pageLines, ...(ctx.runWorkTable === undefined ? {} : { runWorkTable: ctx.runWorkTable }) });
       if (lines.length === 0) break;
       afterLineNo = (lines[lines.length - 1] as repo.OverageLineRow).line_no;
       const page = await backfillPage(trx, ctx, lines, deps, signer);

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 /**
  * The OVERAGE backfill's contract (docs/reconciliation.md §2, contracts/decisions/0105-reconciliation-run.md):
  * the reconcile run calls it once per run, in the run's transaction and under the (agency, date)
- * lock, before it matches. For every `PAY` line of the statement with no `payment_keys` row for
+ * lock, after it classifies and before it matches. For every `PAY` line of the statement with no `payment_keys` row for
  * (agency, agencyTxnId) it creates the payment (a captured-funds posting dated `businessDate`),
  * its key, journal entry, receipt and events, a `statement_matches` row (`backfilled = true`,
  * `run_id = runRowId`) and an `OVERAGE` discrepancy `AUTO_RESOLVED` — set-based, one pass per
@@ -28,6 +28,13 @@ export interface BackfillContext {
    * everything before it returns.
    */
   defer?: (finish: () => Promise<void>) => void;
+  /**
+   * The run's work table, when the run classified its lines first: the candidates are its rows
+   * with neither a payment nor a live match, and the statement is not searched line by line
+   * (contracts/decisions/0180-overages-from-the-run-classification.md). Without it the backfill
+   * searches the statement's lines for those with no key.
+   */
+  runWorkTable?: string;
 }
 
 export interface BackfillResult {

@@ -104,13 +104,18 @@ export class ReconciliationService {
           const superseded = await timed('supersedeMs', () => repo.supersedeEarlierStatements(trx, params));
           this.deps.log.info({ agencyCode, businessDate, ...superseded }, 'a newer statement supersedes the last run');
         }
-        // The backfill may leave its receipts' signatures in flight (decision 0163): they are made
-        // while the steps below execute, and written before the tallies.
-        const deferred: Array<() => Promise<void>> = [];
-        await timed('backfillMs', () => this.deps.backfillOverages(trx, { agencyPartyId: agency.partyId, agencyCode: agency.code, businessDate, statementRowId: statement.id, runRowId, now: startedAt, defer: (finish) => deferred.push(finish) }));
         // One pass classifies every PAY line into the run's work table; the steps after it read
         // that table instead of the lines and payments (contracts/decisions/0160-one-pass-reconcile-run.md).
         const work = await timed('classifyMs', () => repo.classifyPayLines(trx, params));
+        // The backfill takes its candidates from the classification, then they are classified
+        // again (contracts/decisions/0180-overages-from-the-run-classification.md). It may leave
+        // its receipts' signatures in flight (decision 0163): they are made while the steps below
+        // execute, and written before the tallies.
+        const deferred: Array<() => Promise<void>> = [];
+        await timed('backfillMs', () =>
+          this.deps.backfillOverages(trx, { agencyPartyId: agency.partyId, agencyCode: agency.code, businessDate, statementRowId: statement.id, runRowId, now: startedAt, defer: (finish) => deferred.push(finish), runWorkTable: work }),
+        );
+        await timed('reclassifyMs', () => repo.reclassifyUnpaidLines(trx, params, work));
         await timed('matchMs', () => repo.insertMatches(trx, params, work));
         await timed('autoResolveMs', () => repo.autoResolveMatchedCarryOvers(trx, params));
         await timed('carriedInMs', () => repo.settleCarriedIn(trx, params));
