@@ -68,6 +68,18 @@ export function createDb(options: DbOptions): Db {
 }
 
 /**
+ * A bulk step's sorts and hashes — a million statement lines hashed against a million payment keys,
+ * or checked for duplicates — fit in memory with this much per operation instead of spilling to
+ * temporary files in batches (contracts/decisions/0160-one-pass-reconcile-run.md, 0180).
+ */
+const BULK_WORK_MEM = '128MB';
+
+/** Gives the transaction a bulk step's `work_mem` (SET LOCAL: the pool's other sessions keep the server's default). */
+export async function useBulkWorkMem(trx: Knex.Transaction): Promise<void> {
+  await trx.raw(`SET LOCAL work_mem = '${BULK_WORK_MEM}'`);
+}
+
+/**
  * Opens `count` connections at once and returns them to the pool, before a process serves
  * requests: with `poolMin` ≥ `count` they stay open, so the first burst of requests finds them
  * (decision 0172). A failure is the caller's to log; the pool opens connections on demand anyway.

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Knex } from 'knex';
-import type { Db } from '../db/database';
+import { type Db, useBulkWorkMem } from '../db/database';
 import { lockAgencyDateInTransaction } from '../db/repositories/agencyDateLocks';
 import * as repo from '../db/repositories/agencyStatements';
 import { findPartyByRoleCode } from '../db/repositories/parties';
@@ -26,12 +26,6 @@ import { requestJobRun } from './jobRequests';
 export const RECONCILE_JOB = 'reconcile';
 /** How long one load's statements may take (a 1,000,000-line file takes seconds; the pool's 60 s is for requests). */
 const LOAD_STATEMENT_TIMEOUT = '15min';
-/**
- * The load's duplicate check hashes every (kind, agencyTxnId) of the file: with the server's
- * default 4 MB a million-line file's hash spilled to disk in 21 batches (2 s); the load's
- * transaction sets this for itself, as the run does (contracts/decisions/0160-one-pass-reconcile-run.md).
- */
-const LOAD_WORK_MEM = '128MB';
 
 export interface StatementDependencies {
   db: Db;
@@ -156,7 +150,9 @@ export class StatementService {
 
     return this.deps.db.transaction(async (trx) => {
       await trx.raw(`SET LOCAL statement_timeout = '${LOAD_STATEMENT_TIMEOUT}'`);
-      await trx.raw(`SET LOCAL work_mem = '${LOAD_WORK_MEM}'`);
+      // The duplicate check hashes every (kind, agencyTxnId) of the file: with the server's default
+      // 4 MB a million-line file spilled to disk in 21 batches (decision 0180).
+      await useBulkWorkMem(trx);
       let current: repo.AgencyStatementRow | undefined;
       if (header !== null) {
         await lockAgencyDateInTransaction(trx, input.agency.code, header.businessDate);

@@ -274,18 +274,19 @@ const WORK_COLUMNS = 'line_no, agency_txn_id, pay_code, amount, matched, payment
 
 export async function classifyPayLines(trx: Knex.Transaction, p: StepParams): Promise<string> {
   const table = `${RUN_WORK_TABLE_PREFIX}${randomBytes(8).toString('hex')}`;
-  // CREATE TABLE AS, not INSERT … SELECT: PostgreSQL may run its joins in parallel workers (it
-  // never does for an INSERT), and the pass is most of the run's reading
-  // (contracts/decisions/0180-overages-from-the-run-classification.md). The casts fix the columns'
-  // types whatever the plan.
-  await run(
-    trx,
-    `CREATE UNLOGGED TABLE ${table} (${WORK_COLUMNS}) WITH (autovacuum_enabled = false) AS
-     SELECT line_no, agency_txn_id, pay_code, CAST(amount AS numeric(18, 2)), matched, CAST(payment_id AS bigint), payment_pay_code,
-            CAST(payment_amount AS numeric(18, 2)), CAST(outcome AS text)
-       FROM (${classifySelect(ALL_LINES)}) AS c (${WORK_COLUMNS})`,
-    p as unknown as Params,
-  );
+  await trx.raw(`
+    CREATE UNLOGGED TABLE ${table} (
+      line_no          integer NOT NULL,
+      agency_txn_id    text NOT NULL,
+      pay_code         text NOT NULL,
+      amount           numeric(18, 2) NOT NULL,
+      matched          boolean NOT NULL,
+      payment_id       bigint,
+      payment_pay_code text,
+      payment_amount   numeric(18, 2),
+      outcome          text NOT NULL
+    ) WITH (autovacuum_enabled = false)`);
+  await run(trx, `INSERT INTO ${table} (${WORK_COLUMNS}) ${classifySelect(ALL_LINES)}`, p as unknown as Params);
   // The lines with neither a payment nor a live match: the backfill's candidates, found through
   // this index (contracts/decisions/0180-overages-from-the-run-classification.md).
   await trx.raw(`CREATE INDEX ON ${table} (line_no) WHERE NOT matched AND payment_id IS NULL`);
@@ -440,14 +441,16 @@ async function sumDecimals(trx: Queryable, values: string[]): Promise<string> {
 
 /**
  * SHORTAGE: the agency's payments of T with no live match and no PAY line of this statement become
- * CARRIED_OVER (to T+1's statement). A payment with a line is in the work table by its row id — the
- * line found it through its key — unless the line had a live match, which is that payment's, so
- * the live-match test excludes it anyway. The payments of T are anti-joined with the work table on
- * that bigint first (the MATERIALIZED CTE, ids only: a narrow hash); only the few left (the shortages) are then tested by
- * index, one by one (OFFSET 0 keeps each test a subplan: as plain quals on the payments' scan the
- * planner ran them for every payment of T — a million index probes, 4 s):
- * contracts/decisions/0180-overages-from-the-run-classification.md. A rerun updates the row; one already OPEN (T+1 ran) stays
+ * CARRIED_OVER (to T+1's statement). A rerun updates the row; one already OPEN (T+1 ran) stays
  * OPEN; one RESOLVED by finance is not opened again.
+ *
+ * A payment with a line is in the work table under its row id (the line found it through its key),
+ * unless the line had a live match — which is that payment's, so the live-match test excludes it
+ * anyway. So the payments of T are first anti-joined with the work table on that bigint (the
+ * MATERIALIZED CTE, ids only: a narrow hash); only the few left are then tested by index, one by
+ * one. OFFSET 0 keeps each test a subplan: as plain quals the planner ran them on the payments'
+ * scan, for every payment of T — a million index probes, 4 s
+ * (contracts/decisions/0180-overages-from-the-run-classification.md).
  */
 export async function carryShortages(trx: Knex.Transaction, p: StepParams, work: string): Promise<number> {
   assertRunWorkTable(work);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { Db, Queryable } from '../../db/database';
+import { type Db, type Queryable, useBulkWorkMem } from '../../db/database';
 import { lockAgencyDateInTransaction } from '../../db/repositories/agencyDateLocks';
 import * as repo from '../../db/repositories/reconciliation';
 import type { StepParams, Tally } from '../../db/repositories/reconciliation';
@@ -31,13 +31,6 @@ export const RUN_LIST_MAX = 1000;
  * statement_timeout (60 s) on a slow disk; the run's transaction allows this much.
  */
 const RUN_STATEMENT_TIMEOUT = '30min';
-/**
- * The run's sorts and hashes (a million lines hash-joined to a million payment keys) fit in memory
- * with this much per operation instead of spilling to temporary files in batches: the run's
- * transaction sets it for itself (SET LOCAL), the pool's other sessions keep the server's default
- * (contracts/decisions/0160-one-pass-reconcile-run.md).
- */
-const RUN_WORK_MEM = '128MB';
 
 /**
  * ONLY UNTIL MERGE: the OVERAGE backfill is src/services/reconciliation/backfill.ts (another
@@ -77,7 +70,7 @@ export class ReconciliationService {
     }
     return db.transaction(async (trx) => {
       await trx.raw(`SET LOCAL statement_timeout = '${RUN_STATEMENT_TIMEOUT}'`);
-      await trx.raw(`SET LOCAL work_mem = '${RUN_WORK_MEM}'`);
+      await useBulkWorkMem(trx);
       await lockAgencyDateInTransaction(trx, agency.code, businessDate);
       const startedAt = clocks.business.now();
       const statement = await repo.currentStatement(trx, agency.partyId, businessDate);
