@@ -6,6 +6,7 @@ import { lockAgencyDateInTransaction } from '../db/repositories/agencyDateLocks'
 import * as repo from '../db/repositories/agencyStatements';
 import { findPartyByRoleCode } from '../db/repositories/parties';
 import { formatInstant, shanghaiDate } from '../domain/businessDate';
+import { DuplicateKeyScreen } from '../domain/duplicateKeyScreen';
 import type { Clocks } from '../domain/clock';
 import { assert, TongfuError } from '../domain/errors';
 import { STATEMENT_PROBLEMS_MAX, type StatementFormat, type StatementHeader, type StatementLine, type StatementParseResult, StatementParser, type StatementProblem, type StatementTrailer } from '../domain/statementFormats';
@@ -111,7 +112,22 @@ export function acceptedBody(row: repo.AgencyStatementRow): AcceptedStatement {
  * validated to hold no tab, newline or backslash.
  */
 function statementCopyRow(statementRowId: string, line: StatementLine): string {
-  return `${statementRowId}\t${line.lineNo}\t${line.kind}\t${line.agencyTxnId}\t${line.payCode ?? '\\N'}\t${line.instructionNo ?? '\\N'}\t${line.amount}\t${line.occurredAt.toISOString()}\t${line.channel ?? '\\N'}\n`;
+  return `${statementRowId}\t${line.lineNo}\t${line.kind}\t${line.agencyTxnId}\t${line.payCode ?? '\\N'}\t${line.instructionNo ?? '\\N'}\t${line.amount}\t${copyInstant(line)}\t${line.channel ?? '\\N'}\n`;
+}
+
+/**
+ * The line's instant for COPY: the file's own text when it is whole seconds with a numeric offset
+ * or Z (`2026-12-01T10:15:00+08:00`, `…00Z`), which PostgreSQL reads as exactly the instant the
+ * parser validated, without formatting a Date per line; any other form (a fraction, whose digits
+ * past milliseconds the parser drops, a lower-case t or z) as the parsed instant in UTC.
+ */
+function copyInstant(line: StatementLine): string {
+  const text = line.occurredAtText;
+  if (text.charCodeAt(10) === 0x54 /* T */) {
+    if (text.length === 25 && (text.charCodeAt(19) === 0x2b /* + */ || text.charCodeAt(19) === 0x2d) /* - */) return text;
+    if (text.length === 20 && text.charCodeAt(19) === 0x5a /* Z */) return text;
+  }
+  return line.occurredAt.toISOString();
 }
 
 function malformed(problems: StatementProblem[], problemCount: number): TongfuError {
@@ -171,11 +187,13 @@ export class StatementService {
       // checks; a refusal rolls the lines back.
       const startedMs = performance.now();
       const rowId = await repo.nextStatementRowId(trx);
-      const { parsed, copied, toLookUp } = await this.copyLines(trx, rowId, input.file, expectations);
+      const { parsed, copied, toLookUp, keys } = await this.copyLines(trx, rowId, input.file, expectations);
       const stagedMs = performance.now();
       const problems: StatementProblem[] = [...parsed.problems];
       let problemCount = parsed.problemCount;
-      const duplicates = await repo.loadedDuplicates(trx, rowId, STATEMENT_PROBLEMS_MAX);
+      // The exact check, which names each duplicate's line, only when the parse's screen saw two
+      // equal key hashes (decision 0183): usually none, and no query.
+      const duplicates = keys.mayHaveDuplicates() ? await repo.loadedDuplicates(trx, rowId, STATEMENT_PROBLEMS_MAX) : [];
       for (const dup of duplicates) problems.push({ lineNo: dup.line_no, problem: `${dup.kind === 'PAY' ? 'agencyTxnId' : 'agencyRefundRef'} ${dup.agency_txn_id} is already on line ${dup.first_line_no}` });
       // Only when the parser saw a payCode that is not a valid one (usually none: no query then).
       const unknownCodes = toLookUp > 0 ? await repo.loadedUnknownPayCodes(trx, rowId, input.agency.partyId, STATEMENT_PROBLEMS_MAX) : [];
@@ -280,13 +298,21 @@ export class StatementService {
 
   /**
    * Streams the file through the parser into the COPY of its lines (statement `rowId`); answers the
-   * parse, the rows copied and how many PAY lines carry a payCode to look up (not a valid one).
+   * parse, the rows copied, how many PAY lines carry a payCode to look up (not a valid one), and
+   * the screen of the lines' keys for duplicates.
    */
-  private async copyLines(trx: Knex.Transaction, rowId: string, file: StatementFile, expectations: ConstructorParameters<typeof StatementParser>[0]): Promise<{ parsed: StatementParseResult; copied: number; toLookUp: number }> {
+  private async copyLines(
+    trx: Knex.Transaction,
+    rowId: string,
+    file: StatementFile,
+    expectations: ConstructorParameters<typeof StatementParser>[0],
+  ): Promise<{ parsed: StatementParseResult; copied: number; toLookUp: number; keys: DuplicateKeyScreen }> {
     let rows: string[] = [];
     let toLookUp = 0;
+    const keys = new DuplicateKeyScreen();
     const parser = new StatementParser(expectations, (line) => {
       if (line.payCodeToLookUp) toLookUp += 1;
+      keys.add(line.kind, line.agencyTxnId);
       rows.push(statementCopyRow(rowId, line));
     });
     const source = file.open() as AsyncIterable<Buffer>;
@@ -304,6 +330,6 @@ export class StatementService {
     const parsed = parser.finish();
     // The last line, if it had no line ending, is emitted by finish: copy it too.
     if (rows.length > 0) copied += await repo.copyLines(trx, Readable.from([rows.join('')], { objectMode: false }));
-    return { parsed, copied, toLookUp };
+    return { parsed, copied, toLookUp, keys };
   }
 }

@@ -171,6 +171,35 @@ describe('TFS1', () => {
     expect(response.body.error.details.lines).toEqual([{ lineNo: 4, problem: `agencyTxnId ${line.id} is already on line 2` }]);
   });
 
+  it('stores each line\'s instant exactly as the parser read it, whatever form the file wrote it in', async () => {
+    const agency = await addAgency(world);
+    // Whole seconds with an offset or Z go to COPY as the file's text; the other forms as the
+    // parsed instant (a fraction past milliseconds is cut, as the parser cuts it).
+    const forms = [
+      ['2026-12-01T10:15:00+08:00', '2026-12-01T02:15:00.000Z'],
+      ['2026-12-01T02:15:00Z', '2026-12-01T02:15:00.000Z'],
+      ['2026-11-30T21:15:00-05:00', '2026-12-01T02:15:00.000Z'],
+      ['2026-12-01T10:15:00.1239+08:00', '2026-12-01T02:15:00.123Z'],
+      ['2026-12-01t02:15:00.5z', '2026-12-01T02:15:00.500Z'],
+    ];
+    const response = await upload(agency, tfs1({ agency: agency.code, lines: forms.map(([at]) => payLine({ at })) }));
+    expect(response.status).toBe(201);
+    const [row] = await statementRows(agency.code);
+    const stored = await service.database.db('agency_statement_lines').where({ statement_id: row.id }).orderBy('line_no');
+    expect(stored.map((l) => (l.occurred_at as Date).toISOString())).toEqual(forms.map(([, instant]) => instant));
+  });
+
+  it('a REFUND may share a PAY line\'s id; a second REFUND with it is a duplicate', async () => {
+    const agency = await addAgency(world);
+    const pay = payLine();
+    const accepted = await upload(agency, tfs1({ agency: agency.code, lines: [pay, refundLine({ id: pay.id })] }));
+    expect(accepted.status).toBe(201);
+    const other = await addAgency(world);
+    const refused = await upload(other, tfs1({ agency: other.code, lines: [pay, refundLine({ id: pay.id }), refundLine({ id: pay.id })] }));
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.details.lines).toEqual([{ lineNo: 4, problem: `agencyRefundRef ${pay.id} is already on line 3` }]);
+  });
+
   it('a business date in the future is refused', async () => {
     const agency = await addAgency(world);
     const response = await upload(agency, tfs1({ agency: agency.code, date: '2026-12-03', lines: [payLine()] }));

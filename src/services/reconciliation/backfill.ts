@@ -102,7 +102,15 @@ export class ReceiptSigner {
   private running: Promise<void> | null = null;
   private failure: { error: unknown } | null = null;
 
-  constructor(private readonly receipts: ReceiptNumberer) {}
+  /**
+   * `held`: receipts added are only queued until `release` (or `flush`): the backfill's pages are
+   * written first, and the signatures are made while the run's next statements execute
+   * (contracts/decisions/0182-backfill-signatures-after-its-pages.md).
+   */
+  constructor(
+    private readonly receipts: ReceiptNumberer,
+    private held = false,
+  ) {}
 
   /** Receipts numbered and not yet inserted. */
   get outstanding(): number {
@@ -111,7 +119,17 @@ export class ReceiptSigner {
 
   add(numbered: readonly NumberedReceipt[]): void {
     this.pending.push(...numbered);
-    if (this.running === null && this.failure === null) {
+    this.startSigning();
+  }
+
+  /** Starts signing what is queued (and what is added later). */
+  release(): void {
+    this.held = false;
+    this.startSigning();
+  }
+
+  private startSigning(): void {
+    if (!this.held && this.running === null && this.failure === null && this.nextPending < this.pending.length) {
       this.running = this.signAll().then(
         () => {
           this.running = null;
@@ -138,6 +156,7 @@ export class ReceiptSigner {
 
   /** Waits for every signature, then inserts the signed receipts through `trx`. */
   async flush(trx: Knex.Transaction): Promise<void> {
+    this.release();
     while (this.running !== null) await this.running;
     if (this.failure !== null) throw this.failure.error;
     assert(this.nextPending >= this.pending.length, 'every numbered receipt is signed');
@@ -155,19 +174,26 @@ export function createBackfillOverages(deps: BackfillDependencies, options: { pa
     let count = 0;
     let amount: Decimal = ZERO;
     let afterLineNo = 0;
-    const signer = new ReceiptSigner(deps.receipts);
+    // With a `defer` hook the signatures wait for the pages: made during them, they held the job
+    // process busy while the database waited for it (decision 0182).
+    const signer = new ReceiptSigner(deps.receipts, ctx.defer !== undefined);
     for (;;) {
       const lines = await repo.readOverageLines(trx, ctx.statementRowId, ctx.agencyPartyId, { afterLineNo, limit: pageLines, ...(ctx.runWorkTable === undefined ? {} : { runWorkTable: ctx.runWorkTable }) });
       if (lines.length === 0) break;
+      // Memory stays bounded: before another page, the receipts past the limit are written.
+      if (signer.outstanding >= RECEIPTS_OUTSTANDING_MAX) await signer.flush(trx);
       afterLineNo = (lines[lines.length - 1] as repo.OverageLineRow).line_no;
       const page = await backfillPage(trx, ctx, lines, deps, signer);
       count += page.count;
       amount = amount.plus(page.amount);
-      if (signer.outstanding >= RECEIPTS_OUTSTANDING_MAX) await signer.flush(trx);
       if (lines.length < pageLines) break;
     }
-    if (ctx.defer) ctx.defer(() => signer.flush(trx));
-    else await signer.flush(trx);
+    if (ctx.defer) {
+      signer.release();
+      ctx.defer(() => signer.flush(trx));
+    } else {
+      await signer.flush(trx);
+    }
     if (count > 0) {
       deps.log.info({ statementRowId: ctx.statementRowId, businessDate: ctx.businessDate, agencyCode: ctx.agencyCode, count, amount: formatMoney(amount) }, 'overages backfilled');
     }
