@@ -209,23 +209,28 @@ describe('across days', () => {
     const day2 = '2026-11-20';
     const missing = await pay(agency, day1, '10.00');
     const late = await pay(agency, day1, '20.00');
+    const relisted = await pay(agency, day1, '40.00');
     await insertStatement(service.database.db, { agencyCode: agency.code, businessDate: day1, lines: [] });
     const run1 = await reconcile(agency, day1);
-    expect(run1.outcomes.CARRIED_OVER).toEqual(tally(2, '30.00'));
+    expect(run1.outcomes.CARRIED_OVER).toEqual(tally(3, '70.00'));
     expect(run1.outcomes.SHORTAGE).toEqual(NONE);
     expect(run1.status).toBe('BALANCED');
 
+    // Day 2 lists `late` as paid and `relisted` with another amount: both settle their shortage
+    // (the mismatch holds `relisted` now); `missing` is not listed and is OPEN.
     const today = await pay(agency, day2, '30.00');
-    await insertStatement(service.database.db, { agencyCode: agency.code, businessDate: day2, lines: [line(today), line(late)] });
+    await insertStatement(service.database.db, { agencyCode: agency.code, businessDate: day2, lines: [line(today), line(late), line(relisted, { amount: '41.00' })] });
     const run2 = await reconcile(agency, day2);
-    expect(run2.outcomes).toEqual({ ...run2.outcomes, MATCHED: tally(2, '50.00'), SHORTAGE: tally(1, '10.00'), CARRIED_OVER: NONE, OVERAGE: NONE });
+    expect(run2.outcomes).toEqual({ ...run2.outcomes, MATCHED: tally(2, '50.00'), AMOUNT_MISMATCH: tally(1, '41.00'), SHORTAGE: tally(1, '10.00'), CARRIED_OVER: NONE, OVERAGE: NONE });
     expect(run2.status).toBe('UNBALANCED');
-    expect(run2.platformTotal).toBe('60.00');
+    expect(run2.platformTotal).toBe('100.00');
 
-    const discrepancies = await service.database.db('reconciliation_discrepancies').whereIn('agency_txn_id', [missing.agencyTxnId, late.agencyTxnId]).orderBy('id');
+    const discrepancies = await service.database.db('reconciliation_discrepancies').whereIn('agency_txn_id', [missing.agencyTxnId, late.agencyTxnId, relisted.agencyTxnId]).orderBy('id');
     expect(discrepancies.map((d) => [d.agency_txn_id, d.type, d.status])).toEqual([
       [missing.agencyTxnId, 'SHORTAGE', 'OPEN'],
       [late.agencyTxnId, 'SHORTAGE', 'AUTO_RESOLVED'],
+      [relisted.agencyTxnId, 'SHORTAGE', 'AUTO_RESOLVED'],
+      [relisted.agencyTxnId, 'AMOUNT_MISMATCH', 'OPEN'],
     ]);
     // The OPEN shortage shows in day 2's view, and day 1's shows it too (its date).
     expect((await view(agency, day2)).body.discrepancies.map((d: any) => d.agencyTxnId)).toContain(missing.agencyTxnId);

@@ -349,29 +349,40 @@ export async function autoResolveMatchedCarryOvers(trx: Knex.Transaction, p: Ste
   return result.rowCount;
 }
 
-/** A payment of the agency appears (by agencyTxnId) among the statement's PAY lines. */
-const ON_STATEMENT = (txnColumn: string): string => `EXISTS (SELECT 1 FROM agency_statement_lines sl WHERE sl.statement_id = :statement AND sl.kind = 'PAY' AND sl.agency_txn_id = ${txnColumn})`;
-
 /**
  * The payments carried over from T−1 (their SHORTAGE is CARRIED_OVER, or OPEN from an earlier run
  * of this date): matched by now, or on this statement with another amount or code → AUTO_RESOLVED
  * (the line's own outcome holds the payment); still missing → OPEN, counted as SHORTAGE.
+ *
+ * "On this statement" is a hash join of the carried rows with the run's work table (every PAY
+ * line's agencyTxnId), the carried rows hashed: none carried, and the work table is not read.
+ * A per-row EXISTS over the statement's lines scanned all of them for every carried payment the
+ * statement does not list — about 6 s each against a 1,000,000-line statement
+ * (contracts/decisions/0184-carried-shortages-joined-with-the-work-table.md).
  */
-export async function settleCarriedIn(trx: Knex.Transaction, p: StepParams): Promise<number> {
+export async function settleCarriedIn(trx: Knex.Transaction, p: StepParams, work: string): Promise<number> {
+  assertRunWorkTable(work);
   const result = await run(
     trx,
-    `WITH carried AS (
-       SELECT d.id, (${LIVE_MATCH_OF('d.payment_id')} OR ${ON_STATEMENT('d.agency_txn_id')}) AS settled
+    `WITH carried AS MATERIALIZED (
+       SELECT d.id, d.payment_id, d.agency_txn_id
          FROM reconciliation_discrepancies d
         WHERE d.agency_party_id = :agency AND d.type = 'SHORTAGE' AND d.business_date = CAST(:date AS date) - 1
           AND (d.status = 'CARRIED_OVER'
                OR (d.status = 'OPEN' AND d.last_run_id IN (SELECT r.id FROM reconciliation_runs r WHERE r.agency_party_id = :agency AND r.business_date = CAST(:date AS date))))
+     ),
+     listed AS (
+       SELECT DISTINCT c.id FROM ${work} w JOIN carried c ON c.agency_txn_id = w.agency_txn_id
+     ),
+     settled AS (
+       SELECT c.id, (l.id IS NOT NULL OR ${LIVE_MATCH_OF('c.payment_id')}) AS settled
+         FROM carried c LEFT JOIN listed l ON l.id = c.id
      )
      UPDATE reconciliation_discrepancies d
         SET status = CASE WHEN c.settled THEN 'AUTO_RESOLVED' ELSE 'OPEN' END,
             resolved_at = CASE WHEN c.settled THEN CAST(:now AS timestamptz) END,
             updated_at = :now, last_run_id = :run
-       FROM carried c
+       FROM settled c
       WHERE d.id = c.id`,
     p as unknown as Params,
   );
@@ -442,7 +453,9 @@ async function sumDecimals(trx: Queryable, values: string[]): Promise<string> {
 /**
  * SHORTAGE: the agency's payments of T with no live match and no PAY line of this statement become
  * CARRIED_OVER (to T+1's statement). A rerun updates the row; one already OPEN (T+1 ran) stays
- * OPEN; one RESOLVED by finance is not opened again.
+ * OPEN; one RESOLVED by finance is not opened again. Nor is a payment that a later statement
+ * listed with another amount or payCode: its mismatch, OPEN or RESOLVED, holds it (a rerun of T
+ * after T+1 ran carried it again, beside the mismatch).
  *
  * A payment with a line is in the work table under its row id (the line found it through its key),
  * unless the line had a live match — which is that payment's, so the live-match test excludes it
@@ -469,7 +482,10 @@ export async function carryShortages(trx: Knex.Transaction, p: StepParams, work:
        FROM unlisted u
        JOIN payments pay ON pay.id = u.id
       WHERE NOT EXISTS (SELECT 1 FROM statement_matches lm WHERE lm.payment_id = pay.id AND lm.released_at IS NULL OFFSET 0)
-        AND NOT EXISTS (SELECT 1 FROM reconciliation_discrepancies rd WHERE rd.payment_id = pay.id AND rd.type = 'SHORTAGE' AND rd.status = 'RESOLVED' OFFSET 0)
+        AND NOT EXISTS (SELECT 1 FROM reconciliation_discrepancies rd WHERE rd.payment_id = pay.id AND rd.status = 'RESOLVED'
+                           AND rd.type IN ('SHORTAGE', 'AMOUNT_MISMATCH', 'PAY_CODE_MISMATCH') OFFSET 0)
+        AND NOT EXISTS (SELECT 1 FROM reconciliation_discrepancies md WHERE md.payment_id = pay.id AND md.status = 'OPEN'
+                           AND md.type IN ('AMOUNT_MISMATCH', 'PAY_CODE_MISMATCH') OFFSET 0)
       ORDER BY pay.id
      ON CONFLICT (agency_party_id, agency_txn_id, type) WHERE status IN ('CARRIED_OVER', 'OPEN')
      DO UPDATE SET last_run_id = EXCLUDED.last_run_id, updated_at = EXCLUDED.updated_at
