@@ -80,6 +80,25 @@ export async function useBulkWorkMem(trx: Knex.Transaction): Promise<void> {
 }
 
 /**
+ * Runs `work` — one `CREATE TABLE … AS SELECT` over large tables — with parallel workers costed
+ * free, then restores the transaction's costs. PostgreSQL may run the SELECT of a CREATE TABLE AS
+ * in parallel, but its default costs for starting workers and for passing rows to the leader
+ * price a million output rows above the joins the workers share: the plan stays serial
+ * (contracts/decisions/0185-parallel-classification.md). Small tables still get no workers (the
+ * minimum table size for a parallel scan is unchanged).
+ */
+export async function withParallelWorkersFree<T>(trx: Knex.Transaction, work: () => Promise<T>): Promise<T> {
+  await trx.raw('SET LOCAL parallel_setup_cost = 0');
+  await trx.raw('SET LOCAL parallel_tuple_cost = 0');
+  try {
+    return await work();
+  } finally {
+    await trx.raw('SET LOCAL parallel_setup_cost TO DEFAULT');
+    await trx.raw('SET LOCAL parallel_tuple_cost TO DEFAULT');
+  }
+}
+
+/**
  * Opens `count` connections at once and returns them to the pool, before a process serves
  * requests: with `poolMin` ≥ `count` they stay open, so the first burst of requests finds them
  * (decision 0172). A failure is the caller's to log; the pool opens connections on demand anyway.

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { assert } from '../../domain/errors';
-import type { Queryable } from '../database';
+import { type Queryable, withParallelWorkersFree } from '../database';
 
 /**
  * The reconcile run's SQL (docs/reconciliation.md §2, contracts/decisions/0105-reconciliation-run.md).
@@ -231,12 +231,14 @@ export function assertRunWorkTable(table: string): string {
 
 /**
  * The classification of PAY lines as the work table's columns, over `from`: a FROM clause that
- * yields each line `l`, its live match `m` (line_no, backfilled), the payment `pay` (id, pay_code,
- * amount) its agencyTxnId names when it has no live match, and that payment's own live match `pm`
- * (line_no).
+ * yields each line `l`, its live match `m` (line_no, backfilled, payment_id), the payment `pay`
+ * (id, pay_code, amount) its agencyTxnId names when it has no live match, and that payment's own
+ * live match `pm` (line_no). `payment_id` is the matched payment's for a line with a live match,
+ * so that the shortage step's anti-join leaves out every payment a line of the statement holds
+ * (on a rerun: all the matched ones), not only those found by key.
  */
 function classifySelect(from: string): string {
-  return `SELECT l.line_no, l.agency_txn_id, l.pay_code, l.amount, m.line_no IS NOT NULL, pay.id, pay.pay_code, pay.amount,
+  return `SELECT l.line_no, l.agency_txn_id, l.pay_code, l.amount, m.line_no IS NOT NULL, COALESCE(m.payment_id, pay.id), pay.pay_code, pay.amount,
             CASE
               WHEN m.line_no IS NOT NULL THEN CASE WHEN m.backfilled THEN 'OVERAGE' ELSE 'MATCHED' END
               WHEN pay.id IS NULL THEN 'OVERAGE'
@@ -264,7 +266,7 @@ const ALL_LINES = `FROM agency_statement_lines l
  */
 const UNPAID_LINES = `FROM unpaid u
        JOIN agency_statement_lines l ON l.statement_id = :statement AND l.line_no = u.line_no AND l.kind = 'PAY'
-       LEFT JOIN LATERAL (SELECT sm.line_no, sm.backfilled FROM statement_matches sm
+       LEFT JOIN LATERAL (SELECT sm.line_no, sm.backfilled, sm.payment_id FROM statement_matches sm
                            WHERE sm.statement_id = l.statement_id AND sm.line_no = l.line_no AND sm.released_at IS NULL OFFSET 0) m ON true
        LEFT JOIN LATERAL (SELECT p.id, p.pay_code, p.amount FROM payment_keys k JOIN payments p ON p.id = k.payment_id
                            WHERE m.line_no IS NULL AND k.agency_party_id = :agency AND k.agency_txn_id = l.agency_txn_id OFFSET 0) pay ON true
@@ -274,19 +276,10 @@ const WORK_COLUMNS = 'line_no, agency_txn_id, pay_code, amount, matched, payment
 
 export async function classifyPayLines(trx: Knex.Transaction, p: StepParams): Promise<string> {
   const table = `${RUN_WORK_TABLE_PREFIX}${randomBytes(8).toString('hex')}`;
-  await trx.raw(`
-    CREATE UNLOGGED TABLE ${table} (
-      line_no          integer NOT NULL,
-      agency_txn_id    text NOT NULL,
-      pay_code         text NOT NULL,
-      amount           numeric(18, 2) NOT NULL,
-      matched          boolean NOT NULL,
-      payment_id       bigint,
-      payment_pay_code text,
-      payment_amount   numeric(18, 2),
-      outcome          text NOT NULL
-    ) WITH (autovacuum_enabled = false)`);
-  await run(trx, `INSERT INTO ${table} (${WORK_COLUMNS}) ${classifySelect(ALL_LINES)}`, p as unknown as Params);
+  // CREATE TABLE AS, so that the joins may run in parallel workers (decision 0185); the column
+  // types follow the SELECT (the lines' and payments' own).
+  const [text, values] = bind(`CREATE UNLOGGED TABLE ${table} (${WORK_COLUMNS}) WITH (autovacuum_enabled = false) AS ${classifySelect(ALL_LINES)}`, p as unknown as Params);
+  await withParallelWorkersFree(trx, () => trx.raw(text, values as Knex.RawBinding[]));
   // The lines with neither a payment nor a live match: the backfill's candidates, found through
   // this index (contracts/decisions/0180-overages-from-the-run-classification.md).
   await trx.raw(`CREATE INDEX ON ${table} (line_no) WHERE NOT matched AND payment_id IS NULL`);
@@ -457,9 +450,8 @@ async function sumDecimals(trx: Queryable, values: string[]): Promise<string> {
  * listed with another amount or payCode: its mismatch, OPEN or RESOLVED, holds it (a rerun of T
  * after T+1 ran carried it again, beside the mismatch).
  *
- * A payment with a line is in the work table under its row id (the line found it through its key),
- * unless the line had a live match — which is that payment's, so the live-match test excludes it
- * anyway. So the payments of T are first anti-joined with the work table on that bigint (the
+ * A payment with a line is in the work table under its row id (the line's live match's payment,
+ * or the one the line found through its key). So the payments of T are first anti-joined with the work table on that bigint (the
  * MATERIALIZED CTE, ids only: a narrow hash); only the few left are then tested by index, one by
  * one. OFFSET 0 keeps each test a subplan: as plain quals the planner ran them on the payments'
  * scan, for every payment of T — a million index probes, 4 s
