@@ -7,6 +7,7 @@ import {
   formatInstant,
   isValidDate,
   parseInstant,
+  parseInstantByPattern,
   shanghaiDate,
   shanghaiTime,
   startOfShanghaiDate,
@@ -80,6 +81,35 @@ describe('formatInstant', () => {
 });
 
 describe('parseInstant', () => {
+  it('reads the common shapes without the pattern exactly as the pattern reads them, valid or not (property)', () => {
+    // Strings shaped like YYYY-MM-DDTHH:MM:SS±HH:MM or …Z whose characters are mostly digits, with
+    // impossible fields (month 13, 24:00, 02-30, offset 24:00), other separators and non-digits mixed in.
+    const digitish = fc.constantFrom('0', '1', '2', '3', '4', '5', '6', '9', 'x', '-', ' ', '٣');
+    const field = (length: number) => fc.array(digitish, { minLength: length, maxLength: length }).map((chars) => chars.join(''));
+    const realistic = fc.record({
+      year: fc.oneof(fc.integer({ min: 0, max: 9999 }).map((y) => String(y).padStart(4, '0')), field(4)),
+      month: fc.oneof(fc.integer({ min: 0, max: 13 }).map((m) => String(m).padStart(2, '0')), field(2)),
+      day: fc.oneof(fc.integer({ min: 0, max: 32 }).map((d) => String(d).padStart(2, '0')), field(2)),
+      hour: fc.integer({ min: 0, max: 24 }).map((h) => String(h).padStart(2, '0')),
+      minute: fc.integer({ min: 0, max: 60 }).map((m) => String(m).padStart(2, '0')),
+      second: fc.oneof(fc.integer({ min: 0, max: 60 }).map((x) => String(x).padStart(2, '0')), field(2)),
+      separator: fc.constantFrom('T', 't', ' ', 'T', 'T'),
+      zone: fc.oneof(
+        fc.constantFrom('Z', 'z', 'Z'),
+        fc.tuple(fc.constantFrom('+', '-', '+', '~'), fc.integer({ min: 0, max: 24 }), fc.integer({ min: 0, max: 60 }), fc.constantFrom(':', ':', '.')).map(
+          ([sign, h, m, colon]) => `${sign}${String(h).padStart(2, '0')}${colon}${String(m).padStart(2, '0')}`,
+        ),
+      ),
+    });
+    fc.assert(
+      fc.property(realistic, (f) => {
+        const text = `${f.year}-${f.month}-${f.day}${f.separator}${f.hour}:${f.minute}:${f.second}${f.zone}`;
+        expect(parseInstant(text)?.getTime() ?? null).toBe(parseInstantByPattern(text)?.getTime() ?? null);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
   it.each([
     ['2026-11-27T08:00:00+08:00', '2026-11-27T00:00:00.000Z'],
     ['2026-11-27T00:00:00Z', '2026-11-27T00:00:00.000Z'],
