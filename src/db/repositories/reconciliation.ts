@@ -607,7 +607,9 @@ export interface DiscrepancyRow {
 
 /**
  * The discrepancy columns and their proposal, for any read (the agency's view, finance's lists):
- * `FROM reconciliation_discrepancies d ${DISCREPANCY_JOINS}`.
+ * `FROM reconciliation_discrepancies d ${DISCREPANCY_JOINS}`. Each payment's public id is read by
+ * its primary key (OFFSET 0 keeps it a probe per discrepancy): as a plain join the planner hashed
+ * every payment of the database for a run's 21,000 discrepancies, 0.5 s of a 0.63 s read.
  */
 export const DISCREPANCY_SELECT = `SELECT d.id, d.discrepancy_id, d.agency_code, d.business_date, d.type, d.status, d.agency_txn_id,
        pay.payment_id AS payment_public_id, d.platform_pay_code, d.platform_amount,
@@ -617,7 +619,7 @@ export const DISCREPANCY_SELECT = `SELECT d.id, d.discrepancy_id, d.agency_code,
        fp.comment AS proposal_comment, fp.created_at AS proposal_created_at, fp.decided_at AS proposal_decided_at,
        pp.app_id AS proposed_by, dp.app_id AS decided_by
   FROM reconciliation_discrepancies d
-  LEFT JOIN payments pay ON pay.id = d.payment_id
+  LEFT JOIN LATERAL (SELECT p.payment_id FROM payments p WHERE p.id = d.payment_id OFFSET 0) pay ON true
   LEFT JOIN agency_statements st ON st.id = d.statement_id
   LEFT JOIN LATERAL (SELECT * FROM finance_proposals f WHERE f.target_kind = 'DISCREPANCY' AND f.target_id = d.id
                       ORDER BY (f.status = 'PENDING') DESC, f.id DESC LIMIT 1) fp ON true
