@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { Decimal } from '../../../src/domain/money';
 import { decidePosting, paidAtBoundsProblem, paidAtWindow, PAID_AT_FUTURE_TOLERANCE_MS, PAID_AT_PAST_LIMIT_MS, PAID_BEFORE_ISSUE_TOLERANCE_MS, paidBeforeIssue, type PostingNotice, postingRefusal } from '../../../src/domain/posting';
 import type { NoticeStatus } from '../../../src/domain/stateMachines';
@@ -62,6 +63,32 @@ describe('paidAtBoundsProblem (docs/lifecycle.md §3.6)', () => {
     const found = paidAtBoundsProblem(text);
     if (problem === null) expect(found).toBeNull();
     else expect(found).toMatch(problem);
+  });
+
+  it('answers what the pattern alone answers, for the shapes it reads without the pattern and their near misses (property)', () => {
+    // The pattern's reading, as paidAtBoundsProblem wrote it before its fast path.
+    const byPattern = (text: string): string | null => {
+      const match = /^(\d{4})-.*?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/.exec(text);
+      if (match === null) return null;
+      const year = Number(match[1]);
+      if (year < 2000 || year > 2099) return `must be in the years 2000–2099, not ${match[1]}`;
+      if (match[2] !== undefined && Number(match[3]) * 60 + Number(match[4]) > 14 * 60) return `must have an offset within ±14:00, not ${match[2]}${match[3]}:${match[4]}`;
+      return null;
+    };
+    const two = fc.integer({ min: 0, max: 99 }).map((n) => String(n).padStart(2, '0'));
+    const shaped = fc.record({
+      year: fc.oneof(fc.integer({ min: 1990, max: 2110 }).map(String), fc.constantFrom('20x6', '0999', '٢٠٢٦')),
+      dash: fc.constantFrom('-', '-', '/'),
+      middle: fc.constantFrom('11-20T09:00:00', '11-20T09:00:00.5', '11-20t09:00:00', '1-20T09:00:00'),
+      zone: fc.oneof(fc.constantFrom('Z', 'z', ''), fc.tuple(fc.constantFrom('+', '-', '~'), fc.oneof(two, fc.constantFrom('13', '14', '15')), fc.constantFrom(':', '.'), fc.oneof(two, fc.constantFrom('00', '01', '59'))).map((parts) => parts.join(''))),
+    });
+    fc.assert(
+      fc.property(shaped, (f) => {
+        const text = `${f.year}${f.dash}${f.middle}${f.zone}`;
+        expect(paidAtBoundsProblem(text)).toBe(byPattern(text));
+      }),
+      { numRuns: 5000 },
+    );
   });
 });
 
