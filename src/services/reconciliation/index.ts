@@ -102,8 +102,8 @@ export class ReconciliationService {
         const work = await timed('classifyMs', () => repo.classifyPayLines(trx, params));
         // The backfill takes its candidates from the classification, then they are classified
         // again (contracts/decisions/0180-overages-from-the-run-classification.md). It may leave
-        // its receipts' signatures in flight (decision 0163): they are made while the steps below
-        // execute, and written before the tallies.
+        // its receipts' signatures in flight (decisions 0163, 0182): they are made while the steps
+        // below execute, and written after the tallies, before the run row is finished.
         const deferred: Array<() => Promise<void>> = [];
         await timed('backfillMs', () =>
           this.deps.backfillOverages(trx, { agencyPartyId: agency.partyId, agencyCode: agency.code, businessDate, statementRowId: statement.id, runRowId, now: startedAt, defer: (finish) => deferred.push(finish), runWorkTable: work }),
@@ -115,12 +115,14 @@ export class ReconciliationService {
         await timed('lineDiscrepanciesMs', () => repo.upsertLineDiscrepancies(trx, params, work));
         const refunds = await timed('refundsMs', () => reconcileRefundLines(trx, params));
         await timed('shortagesMs', () => repo.carryShortages(trx, params, work));
-        await timed('backfillReceiptsMs', async () => {
-          for (const finish of deferred) await finish();
-        });
         const lines = await timed('lineTalliesMs', () => repo.payLineTallies(trx, work));
         await repo.dropWorkTable(trx, work);
         const payments = await timed('paymentTalliesMs', () => repo.paymentTallies(trx, params));
+        // Last before the run row is finished: the tallies read no receipt, and the signatures
+        // get their time too (decision 0182).
+        await timed('backfillReceiptsMs', async () => {
+          for (const finish of deferred) await finish();
+        });
         const outcomes = { ...zeroOutcomes(), ...lines.tallies, ...refunds, ...payments };
         const platformTotal = await sumMoney(trx, [lines.platformAmount, payments.CARRIED_OVER.amount, payments.SHORTAGE.amount]);
         const open = await repo.hasOpenDiscrepancy(trx, params);
