@@ -85,17 +85,16 @@ export async function useBulkWorkMem(trx: Knex.Transaction): Promise<void> {
  * in parallel, but its default costs for starting workers and for passing rows to the leader
  * price a million output rows above the joins the workers share: the plan stays serial
  * (contracts/decisions/0185-parallel-classification.md). Small tables still get no workers (the
- * minimum table size for a parallel scan is unchanged).
+ * minimum table size for a parallel scan is unchanged). When `work` fails, its error is thrown as
+ * it is: the transaction is aborted then, and the settings (SET LOCAL) end with it.
  */
 export async function withParallelWorkersFree<T>(trx: Knex.Transaction, work: () => Promise<T>): Promise<T> {
   await trx.raw('SET LOCAL parallel_setup_cost = 0');
   await trx.raw('SET LOCAL parallel_tuple_cost = 0');
-  try {
-    return await work();
-  } finally {
-    await trx.raw('SET LOCAL parallel_setup_cost TO DEFAULT');
-    await trx.raw('SET LOCAL parallel_tuple_cost TO DEFAULT');
-  }
+  const result = await work();
+  await trx.raw('SET LOCAL parallel_setup_cost TO DEFAULT');
+  await trx.raw('SET LOCAL parallel_tuple_cost TO DEFAULT');
+  return result;
 }
 
 /**

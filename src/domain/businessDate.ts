@@ -191,34 +191,36 @@ export function parseInstant(value: unknown): Date | null {
   return parseInstantByPattern(value);
 }
 
-/** The digit at `index` of `text` (0–9), or -1 when it is not an ASCII digit. */
-function digitAt(text: string, index: number): number {
-  const digit = text.charCodeAt(index) - 48;
-  return digit >= 0 && digit <= 9 ? digit : -1;
-}
-
 /** The number written by the ASCII digits at `index`…`index + count − 1`, or -1 when one is not a digit. */
-function digitsAt(text: string, index: number, count: number): number {
+export function digitsAt(text: string, index: number, count: number): number {
   let value = 0;
   for (let at = index; at < index + count; at += 1) {
-    const digit = digitAt(text, at);
-    if (digit < 0) return -1;
+    const digit = text.charCodeAt(at) - 48;
+    if (digit < 0 || digit > 9) return -1;
     value = value * 10 + digit;
   }
   return value;
 }
 
 /**
- * The common shapes, read without the pattern: `YYYY-MM-DDTHH:MM:SS±HH:MM` and `…SSZ` (every line
- * of a statement file, most requests). Answers exactly what parseInstantByPattern answers for
- * them (test/unit/domain/businessDate.test.ts compares the two), or undefined for any other shape.
+ * Whether `text` has the separators of `YYYY-MM-DDTHH:MM:SS±HH:MM` or `YYYY-MM-DDTHH:MM:SSZ` — the
+ * shape of every line of a statement file and of most requests — whatever stands between them.
+ */
+export function isWholeSecondInstantShape(text: string): boolean {
+  const zone = text.charCodeAt(19);
+  const zulu = text.length === 20 && zone === 0x5a; /* Z */
+  const offset = text.length === 25 && (zone === 0x2b /* + */ || zone === 0x2d) /* - */ && text.charCodeAt(22) === 0x3a; /* : */
+  return (zulu || offset) && text.charCodeAt(4) === 0x2d && text.charCodeAt(7) === 0x2d && text.charCodeAt(10) === 0x54 && text.charCodeAt(13) === 0x3a && text.charCodeAt(16) === 0x3a;
+}
+
+/**
+ * The common shape (isWholeSecondInstantShape), read without the pattern: answers exactly what
+ * parseInstantByPattern answers for it (test/unit/domain/businessDate.test.ts compares the two),
+ * or undefined for any other shape.
  */
 function parseCanonicalInstant(value: string): Date | null | undefined {
-  const zulu = value.length === 20 && value.charCodeAt(19) === 0x5a; /* Z */
-  const signCode = value.charCodeAt(19);
-  const offset = value.length === 25 && (signCode === 0x2b /* + */ || signCode === 0x2d) /* - */ && value.charCodeAt(22) === 0x3a; /* : */
-  if (!zulu && !offset) return undefined;
-  if (value.charCodeAt(4) !== 0x2d || value.charCodeAt(7) !== 0x2d || value.charCodeAt(10) !== 0x54 || value.charCodeAt(13) !== 0x3a || value.charCodeAt(16) !== 0x3a) return undefined;
+  if (!isWholeSecondInstantShape(value)) return undefined;
+  const offset = value.length === 25;
   const year = digitsAt(value, 0, 4);
   const month = digitsAt(value, 5, 2);
   const day = digitsAt(value, 8, 2);
@@ -231,7 +233,7 @@ function parseCanonicalInstant(value: string): Date | null | undefined {
   if (!isRealDay(year, month, day) || hour > 23 || minute > 59 || second > 59 || offsetHour > 23 || offsetMinute > 59) {
     return null;
   }
-  const offsetMinutes = offset ? (signCode === 0x2d ? -1 : 1) * (offsetHour * 60 + offsetMinute) : 0;
+  const offsetMinutes = offset ? (value.charCodeAt(19) === 0x2d ? -1 : 1) * (offsetHour * 60 + offsetMinute) : 0;
   const localMs = epochDayFromCivil({ year, month, day }) * DAY_MS + hour * HOUR_MS + minute * MINUTE_MS + second * SECOND_MS;
   return new Date(localMs - offsetMinutes * MINUTE_MS);
 }

@@ -4,7 +4,7 @@
  * checked unchanged when it writes) and passes it in with the business clock's now.
  */
 import type { Decimal as DecimalJs } from 'decimal.js';
-import { formatInstant, shanghaiDate } from './businessDate';
+import { digitsAt, formatInstant, isWholeSecondInstantShape, shanghaiDate } from './businessDate';
 import { assert, TongfuError } from './errors';
 import { amountDueForNotice, type LateFeeRule } from './lateFee';
 import { Decimal, formatMoney } from './money';
@@ -39,31 +39,18 @@ export const PAID_AT_OFFSET_MAX_MINUTES = 14 * 60;
 
 const PAID_AT_PARTS = /^(\d{4})-.*?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
 
-/** The two ASCII digits at `index` as a number, or -1. */
-function twoDigitsAt(text: string, index: number): number {
-  const tens = text.charCodeAt(index) - 48;
-  const units = text.charCodeAt(index + 1) - 48;
-  return tens >= 0 && tens <= 9 && units >= 0 && units <= 9 ? tens * 10 + units : -1;
-}
-
 /**
- * True when `text` is `YYYY-…±HH:MM` (25 characters) or `YYYY-…Z` (20) with its year and offset
- * in bounds: what PAID_AT_PARTS would find to have no problem, read without the pattern (every line
- * of a statement file). Anything else goes to the pattern, which writes the problem.
+ * True when `text` has the whole-second shape (isWholeSecondInstantShape) and its year and offset
+ * are in bounds: what PAID_AT_PARTS would find to have no problem, read without the pattern (every
+ * line of a statement file). Anything else goes to the pattern, which writes the problem.
  */
 function canonicalInBounds(text: string): boolean {
-  if (text.charCodeAt(4) !== 0x2d /* - */) return false;
-  const century = twoDigitsAt(text, 0);
-  const yearInCentury = twoDigitsAt(text, 2);
-  if (century < 0 || yearInCentury < 0) return false;
-  const year = century * 100 + yearInCentury;
+  if (!isWholeSecondInstantShape(text)) return false;
+  const year = digitsAt(text, 0, 4);
   if (year < PAID_AT_YEAR_MIN || year > PAID_AT_YEAR_MAX) return false;
-  if (text.length === 20) return text.charCodeAt(19) === 0x5a; /* Z */
-  if (text.length !== 25 || text.charCodeAt(22) !== 0x3a /* : */) return false;
-  const sign = text.charCodeAt(19);
-  if (sign !== 0x2b /* + */ && sign !== 0x2d /* - */) return false;
-  const hours = twoDigitsAt(text, 20);
-  const minutes = twoDigitsAt(text, 23);
+  if (text.length === 20) return true;
+  const hours = digitsAt(text, 20, 2);
+  const minutes = digitsAt(text, 23, 2);
   return hours >= 0 && minutes >= 0 && hours * 60 + minutes <= PAID_AT_OFFSET_MAX_MINUTES;
 }
 

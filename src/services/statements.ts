@@ -5,7 +5,7 @@ import { type Db, useBulkWorkMem } from '../db/database';
 import { lockAgencyDateInTransaction } from '../db/repositories/agencyDateLocks';
 import * as repo from '../db/repositories/agencyStatements';
 import { findPartyByRoleCode } from '../db/repositories/parties';
-import { formatInstant, shanghaiDate } from '../domain/businessDate';
+import { formatInstant, isWholeSecondInstantShape, shanghaiDate } from '../domain/businessDate';
 import { DuplicateKeyScreen } from '../domain/duplicateKeyScreen';
 import type { Clocks } from '../domain/clock';
 import { assert, TongfuError } from '../domain/errors';
@@ -116,18 +116,13 @@ function statementCopyRow(statementRowId: string, line: StatementLine): string {
 }
 
 /**
- * The line's instant for COPY: the file's own text when it is whole seconds with a numeric offset
- * or Z (`2026-12-01T10:15:00+08:00`, `…00Z`), which PostgreSQL reads as exactly the instant the
- * parser validated, without formatting a Date per line; any other form (a fraction, whose digits
- * past milliseconds the parser drops, a lower-case t or z) as the parsed instant in UTC.
+ * The line's instant for COPY: the file's own text when it has the whole-second shape with a
+ * numeric offset or Z (`2026-12-01T10:15:00+08:00`, `…00Z`), which PostgreSQL reads as exactly the
+ * instant the parser validated, without formatting a Date per line; any other form (a fraction,
+ * whose digits past milliseconds the parser drops, a lower-case t or z) as the parsed instant in UTC.
  */
 function copyInstant(line: StatementLine): string {
-  const text = line.occurredAtText;
-  if (text.charCodeAt(10) === 0x54 /* T */) {
-    if (text.length === 25 && (text.charCodeAt(19) === 0x2b /* + */ || text.charCodeAt(19) === 0x2d) /* - */) return text;
-    if (text.length === 20 && text.charCodeAt(19) === 0x5a /* Z */) return text;
-  }
-  return line.occurredAt.toISOString();
+  return isWholeSecondInstantShape(line.occurredAtText) ? line.occurredAtText : line.occurredAt.toISOString();
 }
 
 function malformed(problems: StatementProblem[], problemCount: number): TongfuError {
@@ -166,8 +161,9 @@ export class StatementService {
 
     return this.deps.db.transaction(async (trx) => {
       await trx.raw(`SET LOCAL statement_timeout = '${LOAD_STATEMENT_TIMEOUT}'`);
-      // The duplicate check hashes every (kind, agencyTxnId) of the file: with the server's default
-      // 4 MB a million-line file spilled to disk in 21 batches (decision 0180).
+      // The exact duplicate check, when the parse's screen sends it (decision 0183), hashes every
+      // (kind, agencyTxnId) of the file: with the server's default 4 MB a million-line file spilled
+      // to disk in 21 batches (decision 0180).
       await useBulkWorkMem(trx);
       let current: repo.AgencyStatementRow | undefined;
       if (header !== null) {

@@ -175,18 +175,22 @@ describe('TFS1', () => {
     const agency = await addAgency(world);
     // Whole seconds with an offset or Z go to COPY as the file's text; the other forms as the
     // parsed instant (a fraction past milliseconds is cut, as the parser cuts it).
+    // Read back to the microsecond: the file's `.1239` must be stored as the parser's .123000.
     const forms = [
-      ['2026-12-01T10:15:00+08:00', '2026-12-01T02:15:00.000Z'],
-      ['2026-12-01T02:15:00Z', '2026-12-01T02:15:00.000Z'],
-      ['2026-11-30T21:15:00-05:00', '2026-12-01T02:15:00.000Z'],
-      ['2026-12-01T10:15:00.1239+08:00', '2026-12-01T02:15:00.123Z'],
-      ['2026-12-01t02:15:00.5z', '2026-12-01T02:15:00.500Z'],
+      ['2026-12-01T10:15:00+08:00', '2026-12-01T02:15:00.000000'],
+      ['2026-12-01T02:15:00Z', '2026-12-01T02:15:00.000000'],
+      ['2026-11-30T21:15:00-05:00', '2026-12-01T02:15:00.000000'],
+      ['2026-12-01T10:15:00.1239+08:00', '2026-12-01T02:15:00.123000'],
+      ['2026-12-01t02:15:00.5z', '2026-12-01T02:15:00.500000'],
     ];
     const response = await upload(agency, tfs1({ agency: agency.code, lines: forms.map(([at]) => payLine({ at })) }));
     expect(response.status).toBe(201);
     const [row] = await statementRows(agency.code);
-    const stored = await service.database.db('agency_statement_lines').where({ statement_id: row.id }).orderBy('line_no');
-    expect(stored.map((l) => (l.occurred_at as Date).toISOString())).toEqual(forms.map(([, instant]) => instant));
+    const stored = await service.database.db.raw<{ rows: Array<{ utc: string }> }>(
+      `SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS utc FROM agency_statement_lines WHERE statement_id = ? ORDER BY line_no`,
+      [row.id],
+    );
+    expect(stored.rows.map((l) => l.utc)).toEqual(forms.map(([, instant]) => instant));
   });
 
   it('a REFUND may share a PAY line\'s id; a second REFUND with it is a duplicate', async () => {

@@ -451,9 +451,9 @@ async function sumDecimals(trx: Queryable, values: string[]): Promise<string> {
  * after T+1 ran carried it again, beside the mismatch).
  *
  * A payment with a line is in the work table under its row id (the line's live match's payment,
- * or the one the line found through its key). So the payments of T are first anti-joined with the work table on that bigint (the
- * MATERIALIZED CTE, ids only: a narrow hash); only the few left are then tested by index, one by
- * one. OFFSET 0 keeps each test a subplan: as plain quals the planner ran them on the payments'
+ * or the one the line found through its key). So the payments of T are first anti-joined with the
+ * work table on that bigint (the MATERIALIZED CTE, ids only: a narrow hash); only the few left are
+ * then tested by index, one by one. OFFSET 0 keeps each test a subplan: as plain quals the planner ran them on the payments'
  * scan, for every payment of T — a million index probes, 4 s
  * (contracts/decisions/0180-overages-from-the-run-classification.md).
  */
