@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBase64Url } from '../crypto/randomIds';
 import type { ReadStream } from 'node:fs';
 import type { Knex } from 'knex';
 import type { FieldCipher } from '../crypto/fieldCipher';
@@ -104,7 +104,7 @@ export const STATEMENT_POSTINGS_PER_BATCH = 1_000;
 const EVENT_TYPE = 'bankPosting.unidentified';
 
 function newId(prefix: string, realNow: Date): string {
-  return `${prefix}${realNow.getTime().toString(36).padStart(9, '0')}${randomBytes(9).toString('base64url')}`;
+  return `${prefix}${realNow.getTime().toString(36).padStart(9, '0')}${randomBase64Url(9)}`;
 }
 
 interface Recorded {

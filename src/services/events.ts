@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBase64Url } from '../crypto/randomIds';
 import type { Knex } from 'knex';
 import type { Db } from '../db/database';
 import type { PageRequest } from '../db/pagination';
@@ -102,7 +102,7 @@ const PARTY_ID_PATTERN = /^[1-9][0-9]{0,18}$/;
 
 /** A fresh eventId: 'E' and 26 base64url characters (156 random bits). */
 export function newEventId(): string {
-  return `E${randomBytes(20).toString('base64url').slice(0, 26)}`;
+  return `E${randomBase64Url(20).slice(0, 26)}`;
 }
 
 /**

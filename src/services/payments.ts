@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBase64Url } from '../crypto/randomIds';
 import type { Knex } from 'knex';
 import { canonicalJsonSha256Hex } from '../crypto/canonicalJson';
 import type { FieldCipher } from '../crypto/fieldCipher';
@@ -123,11 +123,11 @@ export function postingInputProblems(input: PostPaymentInput): FieldProblem[] {
 
 /** 'P' + the real time in base 36 (so ids sort by creation, which keeps their index append-mostly) + 72 random bits. */
 export function newPaymentId(realNow: Date): string {
-  return `P${realNow.getTime().toString(36).padStart(9, '0')}${randomBytes(9).toString('base64url')}`;
+  return `P${realNow.getTime().toString(36).padStart(9, '0')}${randomBase64Url(9)}`;
 }
 
 export function newRefundId(realNow: Date): string {
-  return `R${realNow.getTime().toString(36).padStart(9, '0')}${randomBytes(9).toString('base64url')}`;
+  return `R${realNow.getTime().toString(36).padStart(9, '0')}${randomBase64Url(9)}`;
 }
 
 /** What the posting reads of each line of the notice being posted to. */

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBase64Url } from '../crypto/randomIds';
 import type { Knex } from 'knex';
 import { canonicalJsonSha256Hex } from '../crypto/canonicalJson';
 import type { Db } from '../db/database';
@@ -136,7 +136,7 @@ export interface ProposalEngineDependencies {
 
 /** 'Q' + the real time in base 36 + 72 random bits, like the other platform ids. */
 function newProposalId(realNow: Date): string {
-  return `Q${realNow.getTime().toString(36).padStart(9, '0')}${randomBytes(9).toString('base64url')}`;
+  return `Q${realNow.getTime().toString(36).padStart(9, '0')}${randomBase64Url(9)}`;
 }
 
 function proposalSnapshot(view: ProposalView): AuditSnapshot {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBase64Url } from '../crypto/randomIds';
 import type { Knex } from 'knex';
 import { canonicalJsonSha256Hex } from '../crypto/canonicalJson';
 import type { FieldCipher } from '../crypto/fieldCipher';
@@ -104,7 +104,7 @@ export function refundFingerprint(input: RequestRefundInput): string {
 
 /** 'R' + the real time in base 36 + 72 random bits, like the other platform ids. */
 function newRefundId(realNow: Date): string {
-  return `R${realNow.getTime().toString(36).padStart(9, '0')}${randomBytes(9).toString('base64url')}`;
+  return `R${realNow.getTime().toString(36).padStart(9, '0')}${randomBase64Url(9)}`;
 }
 
 const PAYEE_TEXT_MAX = 200;

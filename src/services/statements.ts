@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBase64Url } from '../crypto/randomIds';
 import { Readable } from 'node:stream';
 import type { Knex } from 'knex';
 import { type Db, useBulkWorkMem } from '../db/database';
@@ -88,7 +88,7 @@ export interface LoadedStatement {
 }
 
 function newStatementId(realNow: Date): string {
-  return `S${realNow.getTime().toString(36).padStart(9, '0')}${randomBytes(9).toString('base64url')}`;
+  return `S${realNow.getTime().toString(36).padStart(9, '0')}${randomBase64Url(9)}`;
 }
 
 export function acceptedBody(row: repo.AgencyStatementRow): AcceptedStatement {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBase64Url } from '../../crypto/randomIds';
 import type { Knex } from 'knex';
 import * as repo from '../../db/repositories/backfill';
 import { insertPaymentJournalEntries } from '../../db/repositories/ledger';
@@ -55,7 +55,7 @@ export interface BackfillDependencies {
 
 /** 'D' + the real time in base 36 + 72 random bits, as payment ids are made. */
 export function newDiscrepancyId(realNow: Date): string {
-  return `D${realNow.getTime().toString(36).padStart(9, '0')}${randomBytes(9).toString('base64url')}`;
+  return `D${realNow.getTime().toString(36).padStart(9, '0')}${randomBase64Url(9)}`;
 }
 
 /** One backfill, decided: what the writes need. */

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBase64Url } from '../../crypto/randomIds';
 import type { Knex } from 'knex';
 import { type Db, type Queryable, useBulkWorkMem } from '../../db/database';
 import { lockAgencyDateInTransaction } from '../../db/repositories/agencyDateLocks';
@@ -173,5 +173,5 @@ async function sumMoney(trx: Queryable, values: string[]): Promise<string> {
 
 /** 'N' + the real time in base 36 + 72 random bits (the style of payment ids). */
 function newRunId(realNow: Date): string {
-  return `N${realNow.getTime().toString(36).padStart(9, '0')}${randomBytes(9).toString('base64url')}`;
+  return `N${realNow.getTime().toString(36).padStart(9, '0')}${randomBase64Url(9)}`;
 }
