@@ -172,8 +172,11 @@ describe('a line with no payment', () => {
 
   it('in pages of a few lines: every line is backfilled once, and a notice paid on an earlier page is NOTICE_ALREADY_PAID on a later one', async () => {
     const paged = createBackfillOverages({ receipts: service.runtime.services.receipts, clocks: { real: { now: () => new Date() } }, log: pino({ level: 'silent' }) }, { pageLines: 2 });
+    // Pages [1, 2], [3, 4], [5]: `shared` is paid on page 1 and named again on the next page, which
+    // is read before page 1 is written (decision 0186); `sharedLater` is named again two pages on.
     const shared = await issueNotice(unit);
-    const overages = [line(shared, '50.00'), line(await issueNotice(unit), '50.00'), line(unknownPayCode(), '5.00'), line(shared, '50.00'), line(await issueNotice(unit), '50.00')];
+    const sharedLater = await issueNotice(unit);
+    const overages = [line(shared, '50.00'), line(sharedLater, '50.00'), line(unknownPayCode(), '5.00'), line(shared, '50.00'), line(sharedLater, '50.00')];
     const rows = await statementOf(overages);
     const call = () => db.transaction((trx) => paged(trx, { agencyPartyId: rows.agencyPartyId, agencyCode: rows.agencyCode, businessDate: rows.businessDate, statementRowId: rows.statementRowId, runRowId: rows.runRowId, now: RUN_AT }));
     expect(await call()).toEqual({ count: 5, amount: '205.00' });
@@ -183,7 +186,7 @@ describe('a line with no payment', () => {
       ['SUCCEEDED', null],
       ['UNAPPLIED', 'NOTICE_NOT_FOUND'],
       ['UNAPPLIED', 'NOTICE_ALREADY_PAID'],
-      ['SUCCEEDED', null],
+      ['UNAPPLIED', 'NOTICE_ALREADY_PAID'],
     ]);
     expect(await call()).toEqual({ count: 0, amount: '0.00' });
     expect(await db('statement_matches').where({ statement_id: rows.statementRowId })).toHaveLength(5);

@@ -173,20 +173,37 @@ export function createBackfillOverages(deps: BackfillDependencies, options: { pa
     assert(trx.isTransaction === true, 'the backfill runs inside the reconciliation run’s transaction');
     let count = 0;
     let amount: Decimal = ZERO;
-    let afterLineNo = 0;
     // With a `defer` hook the signatures wait for the pages: made during them, they held the job
     // process busy while the database waited for it (decision 0182).
     const signer = new ReceiptSigner(deps.receipts, ctx.defer !== undefined);
-    for (;;) {
-      const lines = await repo.readOverageLines(trx, ctx.statementRowId, ctx.agencyPartyId, { afterLineNo, limit: pageLines, ...(ctx.runWorkTable === undefined ? {} : { runWorkTable: ctx.runWorkTable }) });
-      if (lines.length === 0) break;
+    const readPage = (afterLineNo: number) => repo.readOverageLines(trx, ctx.statementRowId, ctx.agencyPartyId, { afterLineNo, limit: pageLines, ...(ctx.runWorkTable === undefined ? {} : { runWorkTable: ctx.runWorkTable }) });
+    // Pipelined (contracts/decisions/0186-backfill-pages-pipelined.md): while the database writes
+    // page k, this process decides page k+1, whose lines, notice locks and keys were read just
+    // before page k's writes were sent. Page k's own changes to its notices are not in that read:
+    // they are carried over in memory (`paidOnPage`).
+    let lines = await readPage(0);
+    let page = lines.length === 0 ? null : await numberReceipts(trx, ctx, await decidePage(ctx, lines, await lockAndClaim(trx, ctx, lines, deps), deps, new Map()), deps);
+    while (page !== null) {
+      const more = lines.length === pageLines;
+      const nextLines = more ? await readPage((lines[lines.length - 1] as repo.OverageLineRow).line_no) : [];
+      const nextLocked = nextLines.length === 0 ? null : await lockAndClaim(trx, ctx, nextLines, deps);
       // Memory stays bounded: before another page, the receipts past the limit are written.
       if (signer.outstanding >= RECEIPTS_OUTSTANDING_MAX) await signer.flush(trx);
-      afterLineNo = (lines[lines.length - 1] as repo.OverageLineRow).line_no;
-      const page = await backfillPage(trx, ctx, lines, deps, signer);
-      count += page.count;
+      signer.add(page.numbered);
+      // The decisions below send no statement: the page's writes have the connection to themselves.
+      const written = writePage(trx, ctx, page, deps);
+      let next: DecidedPage | null = null;
+      try {
+        if (nextLocked !== null) next = await decidePage(ctx, nextLines, nextLocked, deps, page.paidOnPage);
+      } catch (error) {
+        await written;
+        throw error;
+      }
+      await written;
+      count += page.decided.length;
       amount = amount.plus(page.amount);
-      if (lines.length < pageLines) break;
+      lines = nextLines;
+      page = next === null ? null : await numberReceipts(trx, ctx, next, deps);
     }
     if (ctx.defer) {
       signer.release();
@@ -201,48 +218,89 @@ export function createBackfillOverages(deps: BackfillDependencies, options: { pa
   };
 }
 
-/**
- * One page of the statement's overage lines, in line order: lock, bind, decide, write. A notice an
- * earlier page paid is read PAID here (this transaction's own write), so a later line for it is
- * NOTICE_ALREADY_PAID across pages as within one.
- */
-async function backfillPage(trx: Knex.Transaction, ctx: BackfillContext, lines: repo.OverageLineRow[], deps: BackfillDependencies, signer: ReceiptSigner): Promise<{ count: number; amount: Decimal }> {
+/** A page decided: its lines' payments, entries and charges. */
+interface DecidedPage {
+  decided: Decided[];
+  amount: Decimal;
+  /** The notices this page paid, as it left them (the next page was read before this one is written). */
+  paidOnPage: Map<string, ReadNotice>;
+  startedMs: number;
+  ms: Record<string, number>;
+}
 
-  // Step 2 before step 3: a concurrent online posting of one of these notices waits on its lock
-  // before it binds its key, so the key INSERT below never waits on a posting that waits on us.
-  const pageStartedMs = performance.now();
+/** A page decided and its receipts numbered: what its writes need. */
+interface PreparedPage extends DecidedPage {
+  numbered: NumberedReceipt[];
+}
+
+/** A page's notices locked and read, and the agencyTxnIds whose keys it bound. */
+interface LockedPage {
+  notices: Map<string, ReadNotice>;
+  claimed: Set<string>;
+  ms: Record<string, number>;
+}
+
+/** Decided lines between two turns of the event loop, so the page being written gets its next statement sent meanwhile. */
+const DECISIONS_PER_TURN = 100;
+
+/**
+ * Locks the notices the lines' valid payCodes name, then binds their keys. The lock comes first:
+ * a concurrent online posting of one of these notices waits on its lock before it binds its key,
+ * so the key INSERT never waits on a posting that waits on us.
+ */
+async function lockAndClaim(trx: Knex.Transaction, ctx: BackfillContext, lines: repo.OverageLineRow[], deps: BackfillDependencies): Promise<LockedPage> {
+  let markMs = performance.now();
   const ms: Record<string, number> = {};
-  let markMs = pageStartedMs;
-  const mark = (part: string): void => {
-    const nowMs = performance.now();
-    ms[part] = Math.round(nowMs - markMs);
-    markMs = nowMs;
-  };
   const validCodes = [...new Set(lines.map((line) => line.pay_code).filter((payCode) => isValidPayCode(payCode)))];
   const notices = new Map<string, ReadNotice>();
   for (const row of await repo.lockNoticesByPayCode(trx, validCodes)) {
     const notice = readNotice(row);
     if (notice !== null) notices.set(row.pay_code, notice);
   }
-
-  mark('lockMs');
+  ms.lockMs = Math.round(performance.now() - markMs);
+  markMs = performance.now();
   const claimed = await repo.claimKeys(trx, ctx.agencyPartyId, lines.map((line) => ({ agency_txn_id: line.agency_txn_id, payment_row_id: line.payment_row_id })), ctx.now);
-  const bound = lines.filter((line) => claimed.has(line.agency_txn_id));
-  if (bound.length < lines.length) {
-    deps.log.info({ statementRowId: ctx.statementRowId, skipped: lines.length - bound.length }, 'backfill: keys bound meanwhile by online postings; those lines are no overages');
+  if (claimed.size < lines.length) {
+    deps.log.info({ statementRowId: ctx.statementRowId, skipped: lines.length - claimed.size }, 'backfill: keys bound meanwhile by online postings; those lines are no overages');
   }
-  if (bound.length === 0) return { count: 0, amount: ZERO };
+  ms.claimMs = Math.round(performance.now() - markMs);
+  return { notices, claimed, ms };
+}
 
-  mark('claimMs');
+/**
+ * Decides a page's bound lines in line order on its locked notices — with the state the previous
+ * page left them in, for those it paid — sending no statement, and turning the event loop every
+ * DECISIONS_PER_TURN lines so that the previous page's writes go on meanwhile.
+ */
+async function decidePage(ctx: BackfillContext, lines: repo.OverageLineRow[], locked: LockedPage, deps: BackfillDependencies, paidEarlier: Map<string, ReadNotice>): Promise<DecidedPage> {
+  const startedMs = performance.now();
+  const ms = { ...locked.ms };
+  const notices = locked.notices;
+  for (const [payCode, notice] of paidEarlier) if (notices.has(payCode)) notices.set(payCode, notice);
+  const bound = lines.filter((line) => locked.claimed.has(line.agency_txn_id));
   const accountingDate = shanghaiDate(ctx.now);
-  const decided = bound.map((line) => decide(line, notices, ctx, accountingDate, deps));
+  const paidOnPage = new Map<string, ReadNotice>();
+  const decided: Decided[] = [];
+  for (let index = 0; index < bound.length; index += 1) {
+    if (index > 0 && index % DECISIONS_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    const item = decide(bound[index] as repo.OverageLineRow, notices, ctx, accountingDate, deps);
+    if (item.applied !== null) paidOnPage.set(item.payment.payCode, notices.get(item.payment.payCode) as ReadNotice);
+    decided.push(item);
+  }
+  ms.decideMs = Math.round(performance.now() - startedMs);
+  return { decided, amount: sumMoney(decided.map((item) => item.payment.amount)), paidOnPage, startedMs, ms };
+}
 
-  mark('decideMs');
-  // Receipts: numbered concurrently so that the serials they need come in one draw; signed on the
-  // side while the writes below execute (ReceiptSigner), inserted when the signer is flushed.
+/**
+ * Numbers the receipts of a decided page's applied lines, concurrently so that the serials they
+ * need come in one draw (through `trx`, when this process has none left); the ReceiptSigner signs
+ * them, and inserts them when it is flushed.
+ */
+async function numberReceipts(trx: Knex.Transaction, ctx: BackfillContext, page: DecidedPage, deps: BackfillDependencies): Promise<PreparedPage> {
+  const numberedAtMs = performance.now();
   const numbered: NumberedReceipt[] = [];
   await Promise.all(
-    decided.map(async (item) => {
+    page.decided.map(async (item) => {
       if (item.applied === null) return;
       const { notice, payment, applied } = item;
       assert(notice !== null, 'an applied backfill has its notice');
@@ -268,9 +326,21 @@ async function backfillPage(trx: Knex.Transaction, ctx: BackfillContext, lines: 
       numbered.push(receipt);
     }),
   );
-  signer.add(numbered);
+  page.ms.receiptsMs = Math.round(performance.now() - numberedAtMs);
+  return { ...page, numbered };
+}
 
-  mark('receiptsMs');
+/**
+ * Writes one decided page, a statement at a time (the caller decides the next page meanwhile):
+ * payments, refund obligations, paid notices, journal entries, events, matches and discrepancies.
+ */
+async function writePage(trx: Knex.Transaction, ctx: BackfillContext, page: PreparedPage, deps: BackfillDependencies): Promise<void> {
+  const { decided, ms } = page;
+  if (decided.length === 0) return;
+  const writtenAtMs = performance.now();
+  const unapplied = decided.filter((item) => item.applied === null);
+  const applied = decided.filter((item) => item.applied !== null);
+  const finance = unapplied.length > 0 ? await financeRecipients(trx) : [];
   await repo.insertPayments(
     trx,
     ctx,
@@ -289,7 +359,6 @@ async function backfillPage(trx: Knex.Transaction, ctx: BackfillContext, lines: 
       receipt_no: payment.receiptNo,
     })),
   );
-  const unapplied = decided.filter((item) => item.applied === null);
   await repo.insertRefundObligations(
     trx,
     ctx.now,
@@ -302,7 +371,6 @@ async function backfillPage(trx: Knex.Transaction, ctx: BackfillContext, lines: 
       status: REFUND_OBLIGATION_STATUS,
     })),
   );
-  const applied = decided.filter((item) => item.applied !== null);
   await repo.payNotices(
     trx,
     ctx.now,
@@ -320,11 +388,8 @@ async function backfillPage(trx: Knex.Transaction, ctx: BackfillContext, lines: 
     }),
   );
   await insertPaymentJournalEntries(trx, decided.map((item) => item.entry), ctx.now);
-
-  mark('writeMs');
   // Events as the posting emits them (docs/lifecycle.md §5): payment.succeeded to the unit and
   // the agency; payment.unapplied to the agency and every finance party.
-  const finance = unapplied.length > 0 ? await financeRecipients(trx) : [];
   const events: NewEvent[] = decided.map(({ payment, notice, applied: charges }) => {
     const wire = paymentWire(payment);
     if (charges !== null) {
@@ -334,8 +399,6 @@ async function backfillPage(trx: Knex.Transaction, ctx: BackfillContext, lines: 
     return { type: 'payment.unapplied', recipients: [{ partyId: ctx.agencyPartyId }, ...finance], data: { payment: wire, refund: { refundId: payment.refundId, status: REFUND_OBLIGATION_STATUS, amount: wire.amount } }, occurredAt: ctx.now };
   });
   await recordEvents(trx, events);
-
-  mark('eventsMs');
   await repo.insertMatches(trx, ctx, decided.map(({ line }) => ({ payment_row_id: line.payment_row_id, line_no: line.line_no })));
   const realNow = deps.clocks.real.now();
   await repo.insertOverageDiscrepancies(
@@ -343,11 +406,8 @@ async function backfillPage(trx: Knex.Transaction, ctx: BackfillContext, lines: 
     ctx,
     decided.map(({ line }) => ({ discrepancy_id: newDiscrepancyId(realNow), agency_txn_id: line.agency_txn_id, payment_row_id: line.payment_row_id, line_no: line.line_no, pay_code: line.pay_code, amount: line.amount })),
   );
-
-  mark('matchesMs');
-  const amount = sumMoney(decided.map((item) => item.payment.amount));
-  deps.log.debug({ statementRowId: ctx.statementRowId, count: decided.length, succeeded: applied.length, unapplied: unapplied.length, amount: formatMoney(amount), ...ms }, 'backfill page written');
-  return { count: decided.length, amount };
+  ms.writeMs = Math.round(performance.now() - writtenAtMs);
+  deps.log.debug({ statementRowId: ctx.statementRowId, count: decided.length, succeeded: applied.length, unapplied: unapplied.length, amount: formatMoney(page.amount), totalMs: Math.round(performance.now() - page.startedMs), ...ms }, 'backfill page written');
 }
 
 /**
