@@ -24,7 +24,11 @@ import { CallbackDeliveryWorker } from './workers/callbackDelivery';
 import { EventSequencerLoop } from './workers/eventSequencer';
 
 export interface Runtime {
-  app: Koa;
+  /**
+   * The HTTP application, built on first use: a main process whose HTTP workers serve never builds
+   * it, nor parses the contract (contracts/decisions/0187-main-process-builds-no-http-app.md).
+   */
+  readonly app: Koa;
   services: Services;
   database: OpenedDatabase;
   runner: JobRunner;
@@ -99,14 +103,14 @@ async function assembleRuntime(
   const jobs = allJobs(services);
   const schedules = resolveSchedules(jobs, config.cronOverrides);
   const metrics = new Metrics(database.db);
-  const contract = new Contract();
   const uploadSpool = new UploadSpool(path.join(config.dataDir, 'tmp'));
   await uploadSpool.sweepAbandoned(log);
   let migrationsCurrent = false;
   let selfUrl = config.publicBaseUrl;
-  const app = createApp({
+  let app: Koa | undefined;
+  const buildApp = (): Koa => createApp({
     log,
-    contract,
+    contract: new Contract(),
     metrics,
     routes: [...buildRoutes(services), ...(options.extraRoutes?.(services) ?? [])],
     authenticator: services.authenticator,
@@ -134,7 +138,10 @@ async function assembleRuntime(
   let backgroundStarted = false;
 
   return {
-    app,
+    get app() {
+      app ??= buildApp();
+      return app;
+    },
     services,
     database,
     runner,
