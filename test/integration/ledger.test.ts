@@ -7,6 +7,7 @@ import { buildWorld, signedAs, World } from '../helpers/builders';
 import { expectLedgerVerified, issueNotice, postingBody, shanghai, unknownPayCode } from '../helpers/payments';
 import { startTestService, TestService } from '../helpers/testService';
 import { discrepancyIdsFor } from '../helpers/journalReferences';
+import { insertStatement } from '../helpers/statements';
 
 /**
  * The ledger (docs/lifecycle.md §4): the database itself refuses to edit it, and `ledger verify` — the
@@ -120,7 +121,7 @@ describe('ledger verify', () => {
     const verification = await verifyLedger(context.db, { businessToday: '2026-11-20' });
     expect(verification.ok).toBe(true);
     expect(verification.totals).toEqual({ entries: 3, lines: 6, debit: '107.50', credit: '107.50' });
-    expect(verification.checks.map((check) => check.name)).toEqual(['entriesBalance', 'trialBalance', 'agencyClearing', 'inTransit', 'receiving', 'settledPaymentsReconciled', 'instructionItemsResolve', 'reconciliationRowsResolve', 'instructionsTie', 'settledShares', 'paidNotices', 'noticeLateFees', 'suspenseUnapplied', 'revenuePending', 'refundsConfirmed', 'paymentEntries', 'reversalsMirror', 'reversedPayments', 'discrepancyCorrections', 'paymentAgencies', 'unappliedRefunds', 'suspenseUnidentified', 'paymentKeys', 'paymentMatchedOnce', 'paymentsReconciled', 'closeChain']);
+    expect(verification.checks.map((check) => check.name)).toEqual(['entriesBalance', 'trialBalance', 'agencyClearing', 'inTransit', 'receiving', 'settledPaymentsReconciled', 'instructionItemsResolve', 'reconciliationRowsResolve', 'statementLineIdentifiers', 'instructionsTie', 'settledShares', 'paidNotices', 'noticeLateFees', 'suspenseUnapplied', 'revenuePending', 'refundsConfirmed', 'paymentEntries', 'reversalsMirror', 'reversedPayments', 'discrepancyCorrections', 'paymentAgencies', 'unappliedRefunds', 'suspenseUnidentified', 'paymentKeys', 'paymentMatchedOnce', 'paymentsReconciled', 'closeChain']);
     const result = await cli(['ledger', 'verify'], context.service.database.connectionString);
     expect(result.code).toBe(0);
     expect(result.out).toEqual([JSON.parse(JSON.stringify(verification))]);
@@ -136,6 +137,29 @@ describe('ledger verify', () => {
     expect(result.code).toBe(1);
     expect(result.out[0]).toMatchObject({ ok: false });
     expect(result.err.join('\n')).toMatch(/entriesBalance/);
+  });
+
+  it('catches a statement line whose agencyTxnId or payCode is not an identifier; the table itself refuses only a wrong length', async () => {
+    // The loader refuses such lines; the table checks lengths only (migration 20261205000100), so
+    // they are written around the loader here.
+    const lines = [
+      { agencyTxnId: 'OK-1', payCode: unknownPayCode(), amount: '1.00' },
+      { agencyTxnId: 'R 2/x', payCode: unknownPayCode(), amount: '1.00' },
+      { agencyTxnId: 'OK-3', payCode: '缴款码0001', amount: '1.00' },
+    ];
+    const statement = await insertStatement(context.db, { agencyCode: context.world.agency.code, businessDate: '2026-11-19', lines });
+    const verification = await verifyLedger(context.db);
+    expect(brokenChecks(verification)).toEqual(['statementLineIdentifiers']);
+    expect(verification.checks.find((check) => check.name === 'statementLineIdentifiers')?.breaks).toEqual([
+      { subject: `statement line ${statement.id}/3`, detail: { agencyTxnId: 'R 2/x', payCode: lines[1]!.payCode } },
+      { subject: `statement line ${statement.id}/4`, detail: { agencyTxnId: 'OK-3', payCode: '缴款码0001' } },
+    ]);
+    for (const agencyTxnId of ['', 'X'.repeat(65)]) {
+      await expect(context.db('agency_statement_lines').insert({ statement_id: statement.id, line_no: 99, kind: 'PAY', agency_txn_id: agencyTxnId, pay_code: 'P1', amount: '1.00', occurred_at: new Date(), channel: 'MOBILE' }))
+        .rejects.toMatchObject({ code: '23514', constraint: 'agency_statement_lines_agency_txn_id_check' });
+    }
+    await expect(context.db('agency_statement_lines').insert({ statement_id: statement.id, line_no: 99, kind: 'PAY', agency_txn_id: 'OK-99', pay_code: '', amount: '1.00', occurred_at: new Date(), channel: 'MOBILE' }))
+      .rejects.toMatchObject({ code: '23514', constraint: 'agency_statement_lines_pay_code_check' });
   });
 
   it('catches a notice whose paid amount is not its payment’s', async () => {

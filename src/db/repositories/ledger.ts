@@ -573,6 +573,17 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
         ORDER BY 1 LIMIT @limit)`,
   },
   {
+    name: 'statementLineIdentifiers',
+    invariant: "each statement line's agencyTxnId and payCode are identifiers: A–Z, a–z, 0–9, '_' and '-' (the loader validates them; the table checks only their lengths, migration 20261205000100)",
+    sql: `
+      SELECT 'statement line ' || l.statement_id || '/' || l.line_no AS subject,
+             json_build_object('agencyTxnId', l.agency_txn_id, 'payCode', l.pay_code) AS detail
+        FROM agency_statement_lines l
+       WHERE l.agency_txn_id !~ '^[A-Za-z0-9_-]+$' OR l.pay_code !~ '^[A-Za-z0-9_-]+$'
+       ORDER BY l.statement_id, l.line_no
+       LIMIT @limit`,
+  },
+  {
     name: 'instructionsTie',
     invariant: "each settlement's lines and payment items add up to its amount",
     sql: `
