@@ -155,6 +155,25 @@ describe('refused as a unit', () => {
     expectProblem(error, 7, /years 2000/);
   });
 
+  it('identifiers with a character outside A–Z a–z 0–9 _ -, or longer than 64, in either format (the table checks only lengths, decision 0188)', async () => {
+    const lines = [
+      payLine({ id: '订单0001' }),
+      payLine({ id: 'T-1/2' }),
+      payLine({ id: 'T\\1' }),
+      payLine({ id: 'X'.repeat(65) }),
+      payLine({ code: '缴款码0001' }),
+      payLine({ code: 'P 1' }),
+      refundLine({ id: 'R;1' }),
+    ];
+    for (const format of ['TFS1', 'APPBILL'] as const) {
+      const text = format === 'TFS1' ? tfs1({ agency: agency.code, lines }) : appbill({ lines });
+      const error = await refusal(Buffer.from(text), format);
+      for (const lineNo of [2, 3, 4, 5]) expectProblem(error, lineNo, /agencyTxnId .* is not 1–64 of A–Z a–z 0–9 _ -/);
+      for (const lineNo of [6, 7]) expectProblem(error, lineNo, /payCode .* is neither a valid 20-digit payCode nor a posted code/);
+      expectProblem(error, 8, /agencyRefundRef .* is not 1–64 of A–Z a–z 0–9 _ -/);
+    }
+  });
+
   it('a payCode that is neither valid nor posted', async () => {
     expectProblem(await refusal(Buffer.from(tfs1({ agency: agency.code, lines: [payLine({ code: '15010226100000000104' })] }))), 2, /neither a valid 20-digit payCode nor the posted code/);
   });
