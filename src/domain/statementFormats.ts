@@ -15,11 +15,11 @@
  * `payCodeToLookUp` for the first; duplicates are not tracked here (a set of 1,000,000 ids is
  * not bounded memory).
  */
-import { isValidDate, parseInstant } from './businessDate';
+import { formatInstant, isValidDate, parseInstant } from './businessDate';
 import { CALLER_ID_PATTERN } from './identifiers';
 import { Decimal, formatMoney, MONEY_LIMIT, MONEY_PATTERN } from './money';
 import { isValidPayCode } from './payCode';
-import { paidAtBoundsProblem, PAYMENT_CHANNELS } from './posting';
+import { PAID_AT_FUTURE_TOLERANCE_MS, paidAtBoundsProblem, PAYMENT_CHANNELS } from './posting';
 
 export const STATEMENT_FORMATS = ['TFS1', 'APPBILL'] as const;
 export type StatementFormat = (typeof STATEMENT_FORMATS)[number];
@@ -94,6 +94,11 @@ export interface StatementExpectations {
   agencyCode: string;
   /** Today's business date (Asia/Shanghai, business clock): a statement for a later date is refused. */
   today: string;
+  /**
+   * The business clock's time of the load: a line whose time is more than
+   * PAID_AT_FUTURE_TOLERANCE_MS after it is refused, as a posting's `paidAt` is (docs/lifecycle.md §3).
+   */
+  now: Date;
   /**
    * APPBILL: the business date and file sequence given beside the file (query string, inbox
    * name). TFS1: when given (inbox name), the header must agree with them.
@@ -495,6 +500,9 @@ export class StatementParser {
     else if (amount === '0.00') this.problem(lineNo, 'amount must be more than 0.00');
     const occurredAt = atProblem === null ? this.instant(lineNo, atName, at) : null;
     if (atProblem !== null) this.problem(lineNo, atProblem);
+    else if (occurredAt !== null && occurredAt.getTime() - this.expect.now.getTime() > PAID_AT_FUTURE_TOLERANCE_MS) {
+      this.problem(lineNo, `${atName} ${at} is more than ${PAID_AT_FUTURE_TOLERANCE_MS / 1000} s after the platform's time (${formatInstant(this.expect.now)}): no payment or refund has happened yet at that time`);
+    }
     if (this.problemTotal !== before || occurredAt === null) return;
     this.lines += 1;
     if (kind === 'PAY') {

@@ -141,7 +141,8 @@ export class StatementService {
    * the future). Nothing is written for a refused file.
    */
   async load(input: LoadStatementInput, log: Logger = this.deps.log): Promise<LoadedStatement> {
-    const today = shanghaiDate(this.deps.clocks.business.now());
+    const now = this.deps.clocks.business.now();
+    const today = shanghaiDate(now);
     if (input.format === 'APPBILL') {
       if (input.businessDate === undefined || input.fileSeq === undefined) {
         throw new TongfuError('VALIDATION_FAILED', 'an APPBILL statement needs businessDate and fileSeq beside it (query string)', { fields: [{ path: '/query', problem: 'format=APPBILL needs businessDate and fileSeq' }] });
@@ -150,7 +151,7 @@ export class StatementService {
         throw new TongfuError('VALIDATION_FAILED', `businessDate ${input.businessDate} is in the future (today is ${today})`, { fields: [{ path: '/query/businessDate', problem: `is in the future (today is ${today})` }] });
       }
     }
-    const expectations = { format: input.format, agencyCode: input.agency.code, today, ...(input.businessDate !== undefined ? { businessDate: input.businessDate } : {}), ...(input.fileSeq !== undefined ? { fileSeq: input.fileSeq } : {}) };
+    const expectations = { format: input.format, agencyCode: input.agency.code, today, now, ...(input.businessDate !== undefined ? { businessDate: input.businessDate } : {}), ...(input.fileSeq !== undefined ? { fileSeq: input.fileSeq } : {}) };
     const header = input.format === 'APPBILL' ? { businessDate: input.businessDate as string, fileSeq: input.fileSeq as number } : await this.peekHeader(input.file, expectations);
 
     if (header !== null) {

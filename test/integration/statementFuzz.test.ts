@@ -174,6 +174,21 @@ describe('refused as a unit', () => {
     }
   });
 
+  it('line times more than 60 s after the platform’s time, in either format (a payment cannot have happened yet)', async () => {
+    // The service's business clock is at 2026-12-02T09:00:00+08:00.
+    const lines = [payLine({ at: '2026-12-02T09:05:00+08:00' }), payLine({ at: '2099-12-31T23:00:00+08:00' }), refundLine({ at: '2026-12-02T10:00:00+08:00' }), payLine({ at: '2026-12-02T09:00:30+08:00' })];
+    const tfs1Error = await refusal(Buffer.from(tfs1({ agency: agency.code, lines })));
+    expectProblem(tfs1Error, 2, /^paidAt 2026-12-02T09:05:00\+08:00 is more than 60 s after the platform's time \(2026-12-02T09:00:00\+08:00\)/);
+    expectProblem(tfs1Error, 3, /^paidAt 2099-12-31T23:00:00\+08:00 is more than 60 s after/);
+    expectProblem(tfs1Error, 4, /^refundedAt 2026-12-02T10:00:00\+08:00 is more than 60 s after/);
+    expect(tfs1Error.details?.problemCount).toBe(3);
+    const appbillError = await refusal(Buffer.from(appbill({ lines })), 'APPBILL');
+    expectProblem(appbillError, 2, /^交易时间 2026-12-02T09:05:00\+08:00 is more than 60 s after/);
+    expectProblem(appbillError, 3, /^交易时间 2099-12-31T23:00:00\+08:00 is more than 60 s after/);
+    expectProblem(appbillError, 4, /^交易时间 2026-12-02T10:00:00\+08:00 is more than 60 s after/);
+    expect(appbillError.details?.problemCount).toBe(3);
+  });
+
   it('a payCode that is neither valid nor posted', async () => {
     expectProblem(await refusal(Buffer.from(tfs1({ agency: agency.code, lines: [payLine({ code: '15010226100000000104' })] }))), 2, /neither a valid 20-digit payCode nor the posted code/);
   });

@@ -13,7 +13,7 @@ const FILE = [
 
 function parse(bytes: Buffer, cut: (length: number) => number[]) {
   const lines: StatementLine[] = [];
-  const parser = new StatementParser({ format: 'TFS1', agencyCode: 'ABC', today: '2026-12-02' }, (line) => lines.push(line));
+  const parser = new StatementParser({ format: 'TFS1', agencyCode: 'ABC', today: '2026-12-02', now: new Date('2026-12-02T09:00:00+08:00') }, (line) => lines.push(line));
   let at = 0;
   for (const size of cut(bytes.length)) {
     parser.push(Buffer.from(bytes.subarray(at, at + size)));
@@ -42,6 +42,24 @@ describe('StatementParser', () => {
         expect(chunked.lines).toEqual(whole.lines);
       }
     }
+  });
+
+  it('a line whose time is more than 60 s after the platform’s time is a problem, as a posting’s paidAt is; 60 s is not', () => {
+    // The parser's now is 2026-12-02T09:00:00+08:00.
+    const file = (times: string[]) => [
+      FILE[0],
+      ...times.map((time, index) => `D|PAY|ABC${index}|15010226100000000103|1.00|${time}|MOBILE`),
+      `T|${times.length}|${times.length}.00|0|0.00`,
+    ].join('\n') + '\n';
+    const within = parse(Buffer.from(file(['2026-12-02T09:01:00+08:00', '2026-12-02T01:01:00Z', '2026-12-01T23:59:59+08:00'])), () => []);
+    expect(within.result.problems).toEqual([]);
+    expect(within.lines).toHaveLength(3);
+    const ahead = parse(Buffer.from(file(['2026-12-02T09:01:01+08:00', '2099-12-31T23:00:00+08:00', '2026-12-02T09:00:00+08:00'])), () => []);
+    expect(ahead.result.problems).toEqual([
+      { lineNo: 2, problem: "paidAt 2026-12-02T09:01:01+08:00 is more than 60 s after the platform's time (2026-12-02T09:00:00+08:00): no payment or refund has happened yet at that time" },
+      { lineNo: 3, problem: expect.stringMatching(/^paidAt 2099-12-31T23:00:00\+08:00 is more than 60 s after/) },
+    ]);
+    expect(ahead.lines.map((line) => line.lineNo)).toEqual([4]);
   });
 
   it('a line past the limit is one problem, whatever its length', () => {
