@@ -302,8 +302,8 @@ export class StatementParser {
       const endsWithCr = bytes.length > 0 && bytes[bytes.length - 1] === CR;
       if (this.crlf === undefined) this.crlf = endsWithCr;
       else if (this.crlf !== endsWithCr) {
+        // The line is still read: its trailer, or its other problems, are reported as they are.
         this.problem(lineNo, this.crlf ? 'the line ends with LF, but the file\'s lines end with CRLF' : 'the line ends with CRLF, but the file\'s lines end with LF');
-        return;
       }
       if (endsWithCr) bytes = bytes.subarray(0, bytes.length - 1);
     }

@@ -62,6 +62,20 @@ describe('StatementParser', () => {
     expect(ahead.lines.map((line) => line.lineNo)).toEqual([4]);
   });
 
+  it('a line ending unlike the first line is a problem of that line, and the line is still read (its trailer counts)', () => {
+    const crlfHeader = parse(Buffer.from(`${FILE[0]}\r\n${FILE.slice(1).join('\n')}\n`), () => []);
+    expect(crlfHeader.result.problems).toEqual([2, 3, 4, 5].map((lineNo) => ({ lineNo, problem: "the line ends with LF, but the file's lines end with CRLF" })));
+    expect(crlfHeader.result.trailer).toEqual({ payCount: 2, payTotal: '318.00', refundCount: 1, refundTotal: '50.00' });
+    expect(crlfHeader.result.totalsMismatch).toBeNull();
+    const crlfTrailer = parse(Buffer.from(`${FILE.slice(0, 4).join('\n')}\n${FILE[4]}\r\n`), () => []);
+    expect(crlfTrailer.result.problems).toEqual([{ lineNo: 5, problem: "the line ends with CRLF, but the file's lines end with LF" }]);
+    const other = parse(Buffer.from(`${FILE[0]}\n${FILE[1]!.replace('MOBILE', 'WECHAT')}\r\n${FILE.slice(2).join('\n')}\n`), () => []);
+    expect(other.result.problems).toEqual([
+      { lineNo: 2, problem: "the line ends with CRLF, but the file's lines end with LF" },
+      { lineNo: 2, problem: expect.stringMatching(/^channel "WECHAT" is not one of/) },
+    ]);
+  });
+
   it('a line past the limit is one problem, whatever its length', () => {
     const long = Buffer.alloc(10_000, 0x41);
     const bytes = Buffer.concat([Buffer.from(`${FILE[0]}\n`), long, Buffer.from(`\n${FILE[4]!.replace('2|318.00|1|50.00', '0|0.00|0|0.00')}\n`)]);
