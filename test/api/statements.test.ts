@@ -236,6 +236,18 @@ describe('APPBILL', () => {
     expect(response.body.error.code).toBe('VALIDATION_FAILED');
   });
 
+  it('takes a fileSeq up to 2147483647, as a TFS1 header does; a larger one is VALIDATION_FAILED at /query/fileSeq', async () => {
+    const agency = await addAgency(world);
+    const accepted = await upload(agency, appbill({ lines: [payLine()] }), '?format=APPBILL&businessDate=2026-12-01&fileSeq=2147483647', 'text/csv');
+    expect(accepted.status).toBe(201);
+    expect(accepted.body).toMatchObject({ fileSeq: 2147483647, format: 'APPBILL' });
+    for (const fileSeq of ['2147483648', '9999999999']) {
+      const refused = await upload(agency, appbill({ lines: [payLine()] }), `?format=APPBILL&businessDate=2026-12-01&fileSeq=${fileSeq}`, 'text/csv');
+      expect(refused.status).toBe(400);
+      expect(refused.body.error).toMatchObject({ code: 'VALIDATION_FAILED', details: { fields: [{ path: '/query/fileSeq', problem: 'must be 1–2147483647' }] } });
+    }
+  });
+
   it('a summary that disagrees is STATEMENT_TOTALS_MISMATCH', async () => {
     const agency = await addAgency(world);
     const response = await upload(agency, appbill({ lines: [payLine()], summary: '`2,`100.00,`0.00' }), '?format=APPBILL&businessDate=2026-12-01&fileSeq=1', 'text/csv');

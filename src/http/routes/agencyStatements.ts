@@ -1,5 +1,5 @@
-import { assert } from '../../domain/errors';
-import { parseFileSeq, type StatementFormat } from '../../domain/statementFormats';
+import { assert, validationFailed } from '../../domain/errors';
+import { FILE_SEQ_MAX, parseFileSeq, type StatementFormat } from '../../domain/statementFormats';
 import type { Services } from '../../services';
 import type { RouteDefinition } from '../call';
 import { STATEMENT_UPLOAD_LIMIT_BYTES, type StreamedRouteDefinition } from '../streamedBody';
@@ -24,7 +24,10 @@ export function agencyStatementRoutes(services: Services): Array<RouteDefinition
         // The query was validated against the contract (format, businessDate, fileSeq shapes).
         const format = (typeof call.query.format === 'string' ? call.query.format : 'TFS1') as StatementFormat;
         const businessDate = typeof call.query.businessDate === 'string' ? call.query.businessDate : undefined;
-        const fileSeq = typeof call.query.fileSeq === 'string' ? (parseFileSeq(call.query.fileSeq) ?? undefined) : undefined;
+        const fileSeqText = typeof call.query.fileSeq === 'string' ? call.query.fileSeq : undefined;
+        const fileSeq = fileSeqText === undefined ? undefined : parseFileSeq(fileSeqText);
+        // The contract's pattern admits ten digits; the range is the header's (1–FILE_SEQ_MAX).
+        if (fileSeq === null) throw validationFailed([{ path: '/query/fileSeq', problem: `must be 1–${FILE_SEQ_MAX}` }]);
         const loaded = await statements.load(
           {
             agency: { partyId: call.party.partyId, code: call.party.code },
