@@ -9,6 +9,13 @@
 export const PARTY_ROLES = ['finance', 'unit', 'agency', 'bank'] as const;
 export type PartyRole = (typeof PARTY_ROLES)[number];
 
+const A_PARTY_OF_ROLE: Readonly<Record<PartyRole, string>> = { finance: 'a finance party', unit: 'a unit', agency: 'an agency', bank: 'a bank' };
+
+/** A party of this role as messages name it ("an agency", not "a agency"); any other text as given. */
+export function aPartyOfRole(role: string): string {
+  return (PARTY_ROLES as readonly string[]).includes(role) ? A_PARTY_OF_ROLE[role as PartyRole] : `a party of role ${JSON.stringify(role)}`;
+}
+
 /** The caller, once its signature has verified. */
 export interface AuthenticatedParty {
   partyId: string;

@@ -80,8 +80,8 @@ export const DISCREPANCY_RESOLUTION: { from: DiscrepancyStatus; to: DiscrepancyS
 
 /** Null when `action` applies to a discrepancy of this type and status, else why not. */
 export function discrepancyActionRefusal(type: DiscrepancyType, status: DiscrepancyStatus, action: string): string | null {
-  if (!RESOLVABLE_DISCREPANCY_STATUSES.includes(status)) return `a ${status} discrepancy is not resolved by finance`;
-  if (!(DISCREPANCY_ACTIONS[type] as readonly string[]).includes(action)) return `${action} does not resolve a ${type}`;
+  if (!RESOLVABLE_DISCREPANCY_STATUSES.includes(status)) return `a discrepancy that is ${status} is not resolved by finance`;
+  if (!(DISCREPANCY_ACTIONS[type] as readonly string[]).includes(action)) return `${action} does not resolve a discrepancy of type ${type}`;
   return null;
 }
 

@@ -6,7 +6,7 @@ import { findPartyAccess, PartyAccessRecord } from '../db/repositories/partyAcce
 import type { Clock } from '../domain/clock';
 import { assert, TongfuError } from '../domain/errors';
 import type { AuthenticatedParty, NonceClaim, PartyRole, RequestAuthenticator, SignedRequest } from '../domain/access';
-import { PARTY_ROLES } from '../domain/access';
+import { aPartyOfRole, PARTY_ROLES } from '../domain/access';
 import type { Logger } from '../logger';
 import { claimRequestNonce, nonceClaimAt, nonceReused } from './nonces';
 
@@ -244,7 +244,7 @@ export class SignedAccessAuthenticator implements PartyAuthenticator {
 
     if (entry.status !== 'ACTIVE') throw new TongfuError('PARTY_DISABLED', `party ${headers.appId} is disabled`);
     if (entry.party.role !== role) {
-      throw new TongfuError('FORBIDDEN', `a ${entry.party.role} party may not call /v1/${role}`);
+      throw new TongfuError('FORBIDDEN', `${aPartyOfRole(entry.party.role)} may not call /v1/${role}`);
     }
     return { party: entry.party, nonce: null };
   }

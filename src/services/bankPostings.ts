@@ -334,7 +334,7 @@ export class BankPostingService {
     const posting = await repo.lockPosting(trx, input.postingRowId);
     if (posting === undefined) throw new TongfuError('NOT_FOUND', 'no such bank posting', { postingRowId: input.postingRowId });
     if (posting.status !== 'UNIDENTIFIED' || posting.direction !== 'CREDIT') {
-      throw new TongfuError('ACTION_NOT_APPLICABLE', `posting ${posting.posting_id} is a ${posting.status} ${posting.direction}: only an unidentified credit is linked`, { postingId: posting.posting_id, status: posting.status, direction: posting.direction });
+      throw new TongfuError('ACTION_NOT_APPLICABLE', `posting ${posting.posting_id} is ${posting.status} (${posting.direction}): only an unidentified credit is linked`, { postingId: posting.posting_id, status: posting.status, direction: posting.direction });
     }
     const instruction = await this.deps.instructions.findLiveInstructionForPosting(trx, { instructionNo: input.instructionNo, accountNo: posting.account_no, direction: posting.direction });
     if (instruction === undefined) throw new TongfuError('ACTION_NOT_APPLICABLE', `${input.instructionNo} is no live instruction crediting ${posting.account_no}`, { instructionNo: input.instructionNo });
@@ -361,7 +361,7 @@ export class BankPostingService {
     const posting = await repo.lockPosting(trx, input.postingRowId);
     if (posting === undefined) throw new TongfuError('NOT_FOUND', 'no such bank posting', { postingRowId: input.postingRowId });
     if (posting.status !== 'UNIDENTIFIED' || posting.direction !== 'CREDIT') {
-      throw new TongfuError('ACTION_NOT_APPLICABLE', `posting ${posting.posting_id} is a ${posting.status} ${posting.direction}: only an unidentified credit is returned`, { postingId: posting.posting_id, status: posting.status, direction: posting.direction });
+      throw new TongfuError('ACTION_NOT_APPLICABLE', `posting ${posting.posting_id} is ${posting.status} (${posting.direction}): only an unidentified credit is returned`, { postingId: posting.posting_id, status: posting.status, direction: posting.direction });
     }
     const created = await createReturnInstruction(trx, { postingRowId: posting.id, accountNo: posting.account_no, amount: posting.amount, payee: input.payee, now: at, fieldCipher: this.deps.fieldCipher });
     const entryId = await repo.unidentifiedCreditEntryId(trx, posting.id);

@@ -7,7 +7,7 @@ import { findAccount, findRegion } from '../db/repositories/catalogue';
 import * as repo from '../db/repositories/parties';
 import type { Queryable } from '../db/database';
 import type { PartyKeyRow, PartyKeyStatus, PartyRow, PartyStatus } from '../db/repositories/parties';
-import { PARTY_ROLES, type PartyRole } from '../domain/access';
+import { aPartyOfRole, PARTY_ROLES, type PartyRole } from '../domain/access';
 import type { Clocks } from '../domain/clock';
 import { assert, FieldProblem, TongfuError, validationFailed } from '../domain/errors';
 import { DEFAULT_CUTOFF_TIME } from '../domain/identifiers';
@@ -164,7 +164,7 @@ function onlinePaymentColumns(value: OnlinePayment | null): repo.OnlinePaymentCo
 /** The problems of an onlinePayment field for a party of `role`, paths under /onlinePayment. */
 function onlinePaymentFieldProblems(role: PartyRole, value: OnlinePayment | null | undefined): FieldProblem[] {
   if (value === undefined || value === null) return [];
-  if (role !== 'agency') return [{ path: '/onlinePayment', problem: `is only for an agency, not a ${role}` }];
+  if (role !== 'agency') return [{ path: '/onlinePayment', problem: `is only for an agency, not ${aPartyOfRole(role)}` }];
   return onlinePaymentProblems(value).map(([field, problem]) => ({ path: `/onlinePayment/${field}`, problem }));
 }
 
@@ -258,10 +258,10 @@ export function registrationProblems(input: RegisterPartyInput): { problems: Fie
   const problems: FieldProblem[] = [];
   if (!PARTY_ROLES.includes(input.role)) problems.push({ path: '/role', problem: `must be one of ${PARTY_ROLES.join(', ')}` });
   if (input.role === 'unit' && input.regionCode === undefined) problems.push({ path: '/regionCode', problem: 'is required for a unit' });
-  if (input.role !== 'unit' && input.regionCode !== undefined) problems.push({ path: '/regionCode', problem: `is only for a unit, not a ${input.role}` });
+  if (input.role !== 'unit' && input.regionCode !== undefined) problems.push({ path: '/regionCode', problem: `is only for a unit, not ${aPartyOfRole(input.role)}` });
   if (input.role === 'agency' && input.clearingAccountNo === undefined) problems.push({ path: '/clearingAccountNo', problem: 'is required for an agency' });
-  if (input.role !== 'agency' && input.clearingAccountNo !== undefined) problems.push({ path: '/clearingAccountNo', problem: `is only for an agency, not a ${input.role}` });
-  if (input.role !== 'agency' && input.cutoffTime !== undefined) problems.push({ path: '/cutoffTime', problem: `is only for an agency, not a ${input.role}` });
+  if (input.role !== 'agency' && input.clearingAccountNo !== undefined) problems.push({ path: '/clearingAccountNo', problem: `is only for an agency, not ${aPartyOfRole(input.role)}` });
+  if (input.role !== 'agency' && input.cutoffTime !== undefined) problems.push({ path: '/cutoffTime', problem: `is only for an agency, not ${aPartyOfRole(input.role)}` });
   if (input.name.trim() === '') problems.push({ path: '/name', problem: 'must not be blank' });
   if (input.callbackUrl !== undefined) {
     const problem = callbackUrlProblem(input.callbackUrl);
@@ -392,7 +392,7 @@ export class PartyService {
 
   private async replay(existing: PartyRow, requestHash: string, key: PublicKey): Promise<Registration> {
     if (existing.request_hash !== requestHash) {
-      throw new TongfuError('IDEMPOTENCY_CONFLICT', `a ${existing.role} with code ${existing.code} is already registered with different content`, { role: existing.role, code: existing.code });
+      throw new TongfuError('IDEMPOTENCY_CONFLICT', `${aPartyOfRole(existing.role)} with code ${existing.code} is already registered with different content`, { role: existing.role, code: existing.code });
     }
     return { party: await withKeysOne(this.deps.db, existing), keyId: key.keyId, replayed: true };
   }

@@ -237,7 +237,7 @@ export class ProposalEngine {
       const row = await repo.findOfTarget(trx, kind, handler.rowId(target), proposalId, { lock: true });
       if (row === undefined) throw new TongfuError('NOT_FOUND', `${handler.auditTarget(target)} has no proposal ${proposalId}`, { proposalId });
       if (row.proposed_by_party_id === decider.partyId) {
-        throw new TongfuError('APPROVER_SAME_AS_REQUESTER', `proposal ${proposalId} is decided by a finance party other than its proposer`, { proposalId });
+        throw new TongfuError('APPROVER_SAME_AS_REQUESTER', `proposal ${proposalId} must be decided by a finance party other than its proposer`, { proposalId });
       }
       if (row.status !== 'PENDING') {
         // The same decision by the same party (a retry) answers what was decided; anything else is a second decision.

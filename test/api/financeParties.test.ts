@@ -40,7 +40,7 @@ describe('finance parties API', () => {
       // The agency can sign with its RSA key: it reaches the role check, and /v1/finance is not its role.
       const forbidden = await caller(service, credentials)('GET', '/v1/finance/regions');
       expect(forbidden.status).toBe(403);
-      expect(forbidden.body.error.code).toBe('FORBIDDEN');
+      expect(forbidden.body.error).toMatchObject({ code: 'FORBIDDEN', message: 'an agency may not call /v1/finance' });
     });
 
     it('registers a unit keyed by its 130-hex SM2 point, in a region; a unit calling a finance endpoint is FORBIDDEN', async () => {

@@ -55,6 +55,11 @@ describe('which action resolves which discrepancy', () => {
     const applies = status === 'OPEN' && (allowed[type] as string[]).includes(action);
     expect(discrepancyActionRefusal(type, status, action) === null).toBe(applies);
   });
+
+  it('says why, in a sentence whatever the type or status', () => {
+    expect(discrepancyActionRefusal('AMOUNT_MISMATCH', 'AUTO_RESOLVED', 'WRITE_OFF')).toBe('a discrepancy that is AUTO_RESOLVED is not resolved by finance');
+    expect(discrepancyActionRefusal('OVERAGE', 'OPEN', 'ACCEPT_PLATFORM')).toBe('ACCEPT_PLATFORM does not resolve a discrepancy of type OVERAGE');
+  });
 });
 
 describe('a write-off of unapplied money', () => {
