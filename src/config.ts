@@ -73,7 +73,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
   }
 
-  const publicBaseUrl = (env.PUBLIC_BASE_URL ?? 'http://localhost:8080').replace(/\/+$/, '');
+  // By default the service's own address on this machine, at the port it listens on.
+  const publicBaseUrl = (env.PUBLIC_BASE_URL ?? `http://localhost:${Number(portRaw)}`).replace(/\/+$/, '');
   try {
     const url = new URL(publicBaseUrl);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
@@ -20,6 +21,7 @@ import { resolveSchedules, Scheduler } from './jobs/scheduler';
 import type { Logger } from './logger';
 import { clientAddressOf } from './net/addresses';
 import { buildServices, Services } from './services';
+import { INBOX_SUBDIRECTORY } from './services/statementInbox';
 import { CallbackDeliveryWorker } from './workers/callbackDelivery';
 import { EventSequencerLoop } from './workers/eventSequencer';
 
@@ -105,6 +107,8 @@ async function assembleRuntime(
   const metrics = new Metrics(database.db);
   const uploadSpool = new UploadSpool(path.join(config.dataDir, 'tmp'));
   await uploadSpool.sweepAbandoned(log);
+  // The statement inbox exists from the first start, for the agencies' file transfers to write into.
+  await fs.promises.mkdir(path.join(config.dataDir, INBOX_SUBDIRECTORY), { recursive: true });
   let migrationsCurrent = false;
   let selfUrl = config.publicBaseUrl;
   let app: Koa | undefined;

@@ -346,7 +346,9 @@ export class StatementParser {
     const kind = fields[0];
     if (lineNo === 1) {
       if (kind !== 'H') {
-        this.problem(1, 'line 1 must be the header H|TFS1|agencyCode|businessDate|fileSeq|generatedAt');
+        // An APPBILL file sent without format=APPBILL: say so, rather than only what TFS1 wants.
+        const appbill = text.startsWith(APPBILL_HEADER.slice(0, APPBILL_HEADER.indexOf(',')));
+        this.problem(1, `line 1 must be the header H|TFS1|agencyCode|businessDate|fileSeq|generatedAt${appbill ? '; this is an APPBILL header: send an APPBILL file with format=APPBILL, businessDate and fileSeq' : ''}`);
         if (kind === 'D') this.tfs1Detail(lineNo, fields);
         return;
       }

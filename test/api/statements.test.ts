@@ -229,6 +229,14 @@ describe('APPBILL', () => {
     expect((stored[0].occurred_at as Date).toISOString()).toBe('2026-12-01T02:15:00.000Z');
   });
 
+  it('an APPBILL file sent without format=APPBILL is refused as TFS1, with a hint', async () => {
+    const agency = await addAgency(world);
+    const response = await upload(agency, appbill({ lines: [payLine()] }), '', 'text/csv');
+    expect(response.status).toBe(422);
+    expect(response.body.error.code).toBe('STATEMENT_MALFORMED');
+    expect(response.body.error.details.lines[0]).toEqual({ lineNo: 1, problem: 'line 1 must be the header H|TFS1|agencyCode|businessDate|fileSeq|generatedAt; this is an APPBILL header: send an APPBILL file with format=APPBILL, businessDate and fileSeq' });
+  });
+
   it('needs businessDate and fileSeq', async () => {
     const agency = await addAgency(world);
     const response = await upload(agency, appbill({ lines: [payLine()] }), '?format=APPBILL', 'text/csv');

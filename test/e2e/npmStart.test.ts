@@ -144,6 +144,8 @@ describe('npm start', () => {
       expect({ pid, withinLimit: kb <= IDLE_RSS_LIMIT_KB, kb }).toEqual({ pid, withinLimit: true, kb });
     }
 
+    // The statement inbox is there for the agencies' file transfers from the first start.
+    expect(fs.statSync(path.join(dataDir, 'inbox', 'statements')).isDirectory()).toBe(true);
     // The migrations ran from dist/migrations (.js) under the names the .ts files have always had.
     const settings = JSON.parse(fs.readFileSync(path.join(dataDir, 'pg.json'), 'utf8')) as { port: number; password: string };
     const client = new Client({ connectionString: `postgres://tongfu:${settings.password}@127.0.0.1:${settings.port}/tongfu` });

@@ -6,6 +6,8 @@ describe('configuration', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({ port: 8080, host: '127.0.0.1', databaseUrl: undefined, publicBaseUrl: 'http://localhost:8080', logLevel: 'info', clockSpec: 'system', jobsEnabled: true, production: false });
     expect(config.dataDir).toMatch(/\/var$/);
+    expect(loadConfig({ PORT: '18080' }).publicBaseUrl).toBe('http://localhost:18080');
+    expect(loadConfig({ PORT: '18080', PUBLIC_BASE_URL: 'https://pay.example.gov.cn/' }).publicBaseUrl).toBe('https://pay.example.gov.cn');
   });
 
   it.each([
