@@ -292,6 +292,23 @@ describe('refusals', () => {
     expect(response.body.error.code).toBe('ACTION_NOT_APPLICABLE');
   });
 
+  it('a proposal whose discrepancy was superseded since: approving it is 422 ACTION_NOT_APPLICABLE, rejecting it clears it', async () => {
+    const payment = await applied();
+    const id = await discrepancy({ type: 'SHORTAGE', agencyTxnId: payment.agencyTxnId, paymentId: payment.paymentId });
+    const proposed = await propose(id, 'ACCEPT_PLATFORM');
+    expect(proposed.status).toBe(201);
+    // What a rerun's supersede step does to the date's open discrepancies.
+    await db()('reconciliation_discrepancies').where({ discrepancy_id: id }).update({ status: 'SUPERSEDED', updated_at: new Date() });
+    const approved = await decide(id, proposed.body.proposalId, true, checker, '');
+    expect(approved.status).toBe(422);
+    expect(approved.body.error).toMatchObject({ code: 'ACTION_NOT_APPLICABLE', message: expect.stringContaining('a discrepancy that is SUPERSEDED is not resolved by finance') });
+    expect((await db()('finance_proposals').where({ proposal_id: proposed.body.proposalId }).first()).status).toBe('PENDING');
+    const rejected = await decide(id, proposed.body.proposalId, false, checker, '已被重新对账取代');
+    expect(rejected.status).toBe(200);
+    expect(rejected.body).toMatchObject({ status: 'REJECTED' });
+    expect(await entriesOf(id)).toEqual([]);
+  });
+
   it('one pending proposal per discrepancy: 409 PROPOSAL_PENDING; rejected, a new one may follow', async () => {
     const payment = await applied();
     const id = await discrepancy({ type: 'SHORTAGE', agencyTxnId: payment.agencyTxnId, paymentId: payment.paymentId });
