@@ -252,6 +252,10 @@ async function jobRun(args: string[], database: OpenedDatabase, services: Servic
   const job = jobs.find((candidate) => candidate.name === name);
   if (!job) throw new UsageError(`job run needs a job name: ${jobs.map((j) => j.name).join(', ') || '(none registered)'}`);
   if (values.date !== undefined && !isValidDate(values.date)) throw new UsageError('--date must be a calendar date YYYY-MM-DD');
+  const latest = job.latestBusinessDate?.(services.deps.clocks.business.now());
+  if (values.date !== undefined && latest !== undefined && values.date > latest) {
+    throw new UsageError(`--date ${values.date} is refused for ${job.name}: the latest business date it runs for now is ${latest}`);
+  }
   const runner = new JobRunner({ db: database.db, connectionString: database.connectionString, clocks: services.deps.clocks, log });
   const outcome = await runner.run({ job, trigger: 'MANUAL', businessDate: values.date, params: values.agency ? { agencyCode: values.agency } : {}, lockWaitMs: JOB_LOCK_WAIT_MS });
   io.out(outcome);

@@ -15,6 +15,8 @@ export function closeJob(dailyCloses: DailyCloseService): JobDefinition {
     // Dates must be sealed without a gap: every missed slot runs (each seals through its own date).
     catchUp: 'every',
     businessDateFor: (businessNow) => addDays(shanghaiDate(businessNow), -1),
+    // Only a day that is over is sealed: today's postings are still arriving.
+    latestBusinessDate: (businessNow) => addDays(shanghaiDate(businessNow), -1),
     async run(context) {
       const through = context.businessDate ?? addDays(shanghaiDate(context.clocks.business.now()), -1);
       const sealed = await dailyCloses.closeThrough(through, async (businessDate) => {

@@ -55,6 +55,11 @@ export interface JobDefinition {
   /** The business date a run that starts at `businessNow` works on; omit for jobs without one. */
   businessDateFor?(businessNow: Date): string;
   /**
+   * The latest business date a run may be asked for at `businessNow` (`job run --date`); a later
+   * one is refused before the run starts. Omit when any date may be asked for.
+   */
+  latestBusinessDate?(businessNow: Date): string;
+  /**
    * Does the work. Must be idempotent: a run interrupted by a crash is run again from the start,
    * and rerunning a finished run must change nothing.
    */

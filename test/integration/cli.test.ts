@@ -93,6 +93,10 @@ describe('the CLI', () => {
     expect(noJob.code).toBe(2);
     const badDate = await cli(['job', 'run', 'purge-nonces', '--date', '2026-02-30'], env);
     expect(badDate.code).toBe(2);
+    // A day that is not over is never sealed: `close` runs for yesterday at the latest.
+    const openDay = await cli(['job', 'run', 'close', '--date', '2099-01-01'], env);
+    expect(openDay.code).toBe(2);
+    expect(openDay.err.join('\n')).toMatch(/--date 2099-01-01 is refused for close: the latest business date it runs for now is \d{4}-\d{2}-\d{2}/);
   });
 
   it('refuses a bad configuration naming the variable', async () => {
