@@ -28,6 +28,9 @@ import { BANK_REF_PATTERN, COUNTERPARTY_ACCOUNT_CHARS_MAX, COUNTERPARTY_NAME_CHA
  *   debit (`Nm`, or `Pty/Nm` from .08) with its account (`DbtrAcct`/`CdtrAcct`, IBAN or Othr/Id).
  * `RvslInd` changes nothing: `CdtDbtInd` is the direction of the booking itself.
  *
+ * No two postings of a file share a bankRef (an entry's reference, or `{bankRef}-{i}` of its
+ * TxDtls), else the file is refused.
+ *
  * OPBD + credits − debits must equal CLBD, else STATEMENT_TOTALS_MISMATCH; anything else wrong is
  * STATEMENT_MALFORMED with the line it was found on.
  */
@@ -130,6 +133,13 @@ export class Camt053Reader {
   private postingCount = 0;
   private creditTotal: Decimal = ZERO;
   private debitTotal: Decimal = ZERO;
+  /**
+   * Each posting's bankRef and the entry that gave it. A reference is the bank's identity of one
+   * booking, and a posting is idempotent on it: a second entry under the same reference would be
+   * recorded as a replay of the first and its money lost from the books while the balances still
+   * add up, so a file repeating one is refused as a unit.
+   */
+  private readonly entryNoOfRef = new Map<string, number>();
 
   /** @param onPosting called for each posting as its entry closes, in file order. */
   constructor(private readonly onPosting: (posting: Camt053Posting) => void) {
@@ -443,6 +453,11 @@ export class Camt053Reader {
 
   private emit(entry: Entry, entryNo: number, bankRef: string, direction: PostingDirection, amount: Decimal, valueDate: string, tx: TxDetails | undefined): void {
     if (!BANK_REF_PATTERN.test(bankRef)) this.fail(`entry ${entryNo}: the reference ${JSON.stringify(bankRef.slice(0, 80))} is not 1–64 printable ASCII characters without spaces`);
+    const earlierEntryNo = this.entryNoOfRef.get(bankRef);
+    if (earlierEntryNo !== undefined) {
+      this.fail(`entry ${entryNo}: the reference ${bankRef} is already entry ${earlierEntryNo}'s; each booked entry (and each of its TxDtls) needs its own AcctSvcrRef, else NtryRef`);
+    }
+    this.entryNoOfRef.set(bankRef, entryNo);
     const endToEnd = tx?.endToEndId;
     const instructionNo = endToEnd !== undefined && endToEnd.length > 0 && endToEnd !== 'NOTPROVIDED' ? endToEnd.slice(0, 64) : undefined;
     const memoText = tx !== undefined && tx.ustrd.length > 0 ? tx.ustrd.join(' ') : (tx?.addtlTxInf ?? entry.addtlNtryInf);

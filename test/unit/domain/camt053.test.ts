@@ -96,6 +96,19 @@ describe('camt.053 reader', () => {
     expect(error.details).toEqual({ openingBalance: '10000.00', closingBalance: '11350.01', creditTotal: '1550.00', debitTotal: '200.00', expectedClosingBalance: '11350.00' });
   });
 
+  it('refuses a file in which two entries, or an entry and a TxDtls, share a reference: the second would pass as a replay and its money be lost', () => {
+    const v04 = fixture('camt053_v04_iban_dttm.xml');
+    // Entries 1 and 3 of the .001.02 file are one posting each: the same AcctSvcrRef twice.
+    const twice = refusal(v02.replace('<AcctSvcrRef>RX20261202000003</AcctSvcrRef>', '<AcctSvcrRef>RX20261202000001</AcctSvcrRef>'));
+    expect(twice.code).toBe('STATEMENT_MALFORMED');
+    expect(twice.message).toMatch(/entry 3: the reference RX20261202000001 is already entry 1's/);
+    // Entry 2 has two TxDtls, read as V4-0002-1 and V4-0002-2: an entry 1 named V4-0002-1 collides.
+    const batch = refusal(v04.replace('<AcctSvcrRef>V4-0001</AcctSvcrRef>', '<AcctSvcrRef>V4-0002-1</AcctSvcrRef>'));
+    expect(batch.code).toBe('STATEMENT_MALFORMED');
+    expect(batch.message).toMatch(/entry 2: the reference V4-0002-1 is already entry 1's/);
+    expect(batch.details).toEqual({ line: expect.any(Number) });
+  });
+
   it('refuses TxDtls amounts that do not add up to their entry', () => {
     const error = refusal(v02.replace('<Amt Ccy="CNY">150.00</Amt>', '<Amt Ccy="CNY">150.01</Amt>'));
     expect(error.code).toBe('STATEMENT_MALFORMED');
