@@ -1,6 +1,6 @@
 import { isValidDate } from './businessDate';
 import { TongfuError } from './errors';
-import { Decimal, formatMoney, MONEY_LIMIT, ZERO } from './money';
+import { Decimal, formatMoney, MONEY_LIMIT, SINGLE_AMOUNT_LIMIT, SINGLE_AMOUNT_MAX, ZERO } from './money';
 import { malformed, XmlStreamTokenizer, type XmlStart } from './xmlStream';
 import { BANK_REF_PATTERN, COUNTERPARTY_ACCOUNT_CHARS_MAX, COUNTERPARTY_NAME_CHARS_MAX, type BankPostingInput, MEMO_CHARS_MAX, type PostingDirection } from './bankPostings';
 
@@ -17,7 +17,8 @@ import { BANK_REF_PATTERN, COUNTERPARTY_ACCOUNT_CHARS_MAX, COUNTERPARTY_NAME_CHA
  *   `OPAV`, `CLAV`, `ITBD`, `PRCD`, `FWAV`… — are ignored), signed by their `CdtDbtInd`;
  * - booked entries only (`Sts` as text `BOOK`, or `Sts/Cd` `BOOK` from .08); other entries are
  *   skipped and not counted (they are not in the booked balances);
- * - every amount in `CNY` (`Amt/@Ccy`), at most two decimals and more than zero;
+ * - every amount in `CNY` (`Amt/@Ccy`), at most two decimals and more than zero; an entry's at most
+ *   the largest single amount (decision 0190);
  * - the value date from `ValDt`, else `BookgDt`, each as `Dt` or `DtTm` (its date as written);
  * - `bankRef` from the entry's `AcctSvcrRef`, else its `NtryRef`; an entry with no or one `TxDtls`
  *   is one posting, with n ≥ 2 `TxDtls` it is n postings `{bankRef}-{i}` (i from 1), each with
@@ -415,6 +416,7 @@ export class Camt053Reader {
     if (entry.amount === undefined) this.fail(`entry ${entryNo} has no Amt`);
     if (entry.currency !== STATEMENT_CURRENCY) throw malformed(`line ${this.line}: entry ${entryNo} is in ${entry.currency ?? 'no currency'}: statements are in ${STATEMENT_CURRENCY}`, { line: this.line, currency: entry.currency ?? null });
     if (!entry.amount.gt(ZERO)) this.fail(`entry ${entryNo}'s amount must be more than 0.00`);
+    if (entry.amount.gte(SINGLE_AMOUNT_LIMIT)) this.fail(`entry ${entryNo}'s amount ${formatMoney(entry.amount)} is more than ${SINGLE_AMOUNT_MAX}, the largest single amount the platform takes in`);
     if (entry.sign !== 'CRDT' && entry.sign !== 'DBIT') this.fail(`entry ${entryNo}'s CdtDbtInd must be CRDT or DBIT`);
     const direction: PostingDirection = entry.sign === 'CRDT' ? 'CREDIT' : 'DEBIT';
     const valueDate = entry.valueDate ?? entry.bookingDate;

@@ -34,6 +34,26 @@ export const MONEY_LIMIT = new Decimal('1e16');
 
 export const ZERO: Decimal = new Decimal(0);
 
+/**
+ * Exclusive upper bound of one amount the platform is asked to take in: a notice's amount due, an
+ * agency's posting, a statement line, a bank posting (contracts/decisions/0190-single-amount-limit.md).
+ * Sums of such amounts — a day's totals, an account's balance since the first day — must stay
+ * below MONEY_LIMIT for the daily close to state them; with this bound that takes 100,000 amounts
+ * of the largest size, where two of the wire's largest used to be enough to stop every later close.
+ */
+export const SINGLE_AMOUNT_LIMIT = new Decimal('1e11');
+
+/** The largest single amount as written on the wire. */
+export const SINGLE_AMOUNT_MAX = '99999999999.99';
+
+/** Why `amount` cannot be one payment's or posting's, or null: it must be more than 0.00 and at most SINGLE_AMOUNT_MAX. */
+export function singleAmountProblem(amount: DecimalJs): string | null {
+  const value = new Decimal(amount);
+  if (!value.gt(ZERO)) return 'must be more than 0.00: a payment moves money';
+  if (value.gte(SINGLE_AMOUNT_LIMIT)) return `must be at most ${SINGLE_AMOUNT_MAX}, the largest single amount the platform takes in`;
+  return null;
+}
+
 /** Fen per yuan: money has exactly this many decimals. */
 export const MONEY_DECIMALS = 2;
 

@@ -8,7 +8,7 @@ import { isValidDate } from './businessDate';
 import { assert, type ErrorCode, TongfuError, validationFailed } from './errors';
 import { QUANTITY_MAX, QUANTITY_MIN } from './identifiers';
 import { lateFeeCap, type LateFeeRule } from './lateFee';
-import { Decimal, MONEY_DECIMALS, MONEY_LIMIT, sumMoney } from './money';
+import { Decimal, MONEY_DECIMALS, SINGLE_AMOUNT_LIMIT, SINGLE_AMOUNT_MAX, sumMoney } from './money';
 import type { NoticeStatus } from './stateMachines';
 
 /** A notice has 1–50 items (docs/interface.md §6.2); the edge checks the count, this asserts it. */
@@ -108,14 +108,15 @@ export function priceNoticeItems(lines: readonly LineToPrice[]): Decimal {
     return amount;
   });
   const total = sumMoney(amounts);
-  // Fifty items can each be valid money and still sum past what the wire and NUMERIC(18,2) hold;
-  // so can the amount due once late fees accrue, which must stay readable for the notice's life.
-  if (total.gte(MONEY_LIMIT)) {
-    throw validationFailed([{ path: '/items', problem: 'the total amount exceeds 9999999999999999.99' }]);
+  // The amount due is what one payment settles, so it stays within the single amount's bound
+  // (contracts/decisions/0190-single-amount-limit.md) however late the payment comes. Fifty items
+  // can each be valid money and still sum past it, and past what the wire can carry.
+  if (total.gte(SINGLE_AMOUNT_LIMIT)) {
+    throw validationFailed([{ path: '/items', problem: `the total amount (${moneyText(total)}) exceeds ${SINGLE_AMOUNT_MAX}, the largest amount one payment can settle` }]);
   }
   const largestAmountDue = total.plus(sumMoney(lines.map((line) => lateFeeCap(line.amount, line.item.lateFee))));
-  if (largestAmountDue.gte(MONEY_LIMIT)) {
-    throw validationFailed([{ path: '/items', problem: `with the largest late fee its items allow, the amount due (${moneyText(largestAmountDue)}) would exceed 9999999999999999.99` }]);
+  if (largestAmountDue.gte(SINGLE_AMOUNT_LIMIT)) {
+    throw validationFailed([{ path: '/items', problem: `with the largest late fee its items allow, the amount due (${moneyText(largestAmountDue)}) would exceed ${SINGLE_AMOUNT_MAX}, the largest amount one payment can settle` }]);
   }
   // A notice asks for money: one of 0.00 could never be paid, since a payment moves money.
   if (total.isZero()) {

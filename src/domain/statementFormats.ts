@@ -17,7 +17,7 @@
  */
 import { formatInstant, isValidDate, parseInstant } from './businessDate';
 import { CALLER_ID_PATTERN } from './identifiers';
-import { Decimal, formatMoney, MONEY_LIMIT, MONEY_PATTERN } from './money';
+import { Decimal, formatMoney, MONEY_LIMIT, MONEY_PATTERN, SINGLE_AMOUNT_MAX } from './money';
 import { isValidPayCode } from './payCode';
 import { PAID_AT_FUTURE_TOLERANCE_MS, paidAtBoundsProblem, PAYMENT_CHANNELS } from './posting';
 
@@ -500,6 +500,8 @@ export class StatementParser {
     }
     if (!MONEY_PATTERN.test(amount)) this.problem(lineNo, `amount ${JSON.stringify(amount.slice(0, 80))} is not money (yuan with exactly two decimals, like 123.45)`);
     else if (amount === '0.00') this.problem(lineNo, 'amount must be more than 0.00');
+    // No leading zeros: a longer string than the largest is a larger amount (decision 0190).
+    else if (amount.length > SINGLE_AMOUNT_MAX.length) this.problem(lineNo, `amount ${amount} is more than ${SINGLE_AMOUNT_MAX}, the largest single amount the platform takes in`);
     const occurredAt = atProblem === null ? this.instant(lineNo, atName, at) : null;
     if (atProblem !== null) this.problem(lineNo, atProblem);
     else if (occurredAt !== null && occurredAt.getTime() - this.expect.now.getTime() > PAID_AT_FUTURE_TOLERANCE_MS) {

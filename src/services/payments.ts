@@ -11,7 +11,7 @@ import { businessDateFor, formatInstant, parseInstant, shanghaiDate } from '../d
 import type { Clocks } from '../domain/clock';
 import { assert, type FieldProblem, TongfuError, validationFailed } from '../domain/errors';
 import { type JournalEntry, succeededPaymentEntry, unappliedPaymentEntry } from '../domain/ledger';
-import { Decimal, formatMoney, parseMoney, sumMoney, ZERO } from '../domain/money';
+import { Decimal, formatMoney, parseMoney, singleAmountProblem, sumMoney, ZERO } from '../domain/money';
 import { UNAPPLIED_REASONS, type UnappliedReason } from '../domain/noticePricing';
 import { isValidPayCode } from '../domain/payCode';
 import { decidePosting, paidAtBoundsProblem, paidAtWindow, type PaymentChannel, type PostingNotice, postingRefusal } from '../domain/posting';
@@ -117,7 +117,8 @@ export function postingInputProblems(input: PostPaymentInput): FieldProblem[] {
     if (bounds !== null) problems.push({ path: '/paidAt', problem: bounds });
   }
   const amount = parseMoney(input.amount);
-  if (amount !== null && amount.isZero()) problems.push({ path: '/amount', problem: 'must be greater than 0.00: a payment moves money' });
+  const amountProblem = amount === null ? null : singleAmountProblem(amount);
+  if (amountProblem !== null) problems.push({ path: '/amount', problem: amountProblem });
   return problems;
 }
 

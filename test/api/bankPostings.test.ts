@@ -94,7 +94,13 @@ describe('bank postings and statements API', () => {
     expect((await otherBank('POST', '/v1/bank/postings', posting({ bankRef: 'OT-2', accountNo: 'FISCAL_OT1' }))).status).toBe(201);
     const invalid = await bank('POST', '/v1/bank/postings', posting({ bankRef: 'RX bad ref', amount: '0.00' }));
     expect([invalid.status, invalid.body.error.code]).toEqual([400, 'VALIDATION_FAILED']);
-    expect(await count(`SELECT count(*) AS n FROM bank_postings WHERE bank_ref IN ('OT-1', 'RX-CLR-1', 'RX-UNK-1', 'FIN-1')`)).toBe(0);
+    const zero = await bank('POST', '/v1/bank/postings', posting({ bankRef: 'RX-ZERO-1', amount: '0.00' }));
+    expect([zero.status, zero.body.error.code, zero.body.error.details]).toEqual([400, 'VALIDATION_FAILED', { fields: [{ path: '/amount', problem: 'must be more than 0.00: a payment moves money' }] }]);
+    // Past the largest single amount (decision 0190): two of the wire's largest once stopped every later daily close.
+    const huge = await bank('POST', '/v1/bank/postings', posting({ bankRef: 'RX-HUGE-1', amount: '9999999999999999.99' }));
+    expect([huge.status, huge.body.error.code, huge.body.error.details]).toEqual([400, 'VALIDATION_FAILED', { fields: [{ path: '/amount', problem: 'must be at most 99999999999.99, the largest single amount the platform takes in' }] }]);
+    expect((await bank('POST', '/v1/bank/postings', posting({ bankRef: 'RX-LARGEST-1', amount: '99999999999.99' }))).status).toBe(201);
+    expect(await count(`SELECT count(*) AS n FROM bank_postings WHERE bank_ref IN ('OT-1', 'RX-CLR-1', 'RX-UNK-1', 'FIN-1', 'RX-ZERO-1', 'RX-HUGE-1')`)).toBe(0);
   });
 
   it('records an unidentified debit without a suspense entry', async () => {

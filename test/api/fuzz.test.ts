@@ -432,7 +432,7 @@ function seeds({ world, payCode, voidableCode, bank }: Fixtures): Seed[] {
     fields: {
       '/agencyTxnId': callerId(),
       '/payCode': { kind: 'payCode' },
-      '/amount': { kind: 'money', invalid: ['0.00'] },
+      '/amount': { kind: 'money', invalid: ['0.00', '100000000000.00'] },
       '/paidAt': {
         kind: 'instant',
         invalid: [shanghai('2099-01-01T00:00:00'), shanghai('2026-01-01T00:00:00'), '2026-11-20T15:59:30+14:01', '2026-11-19T10:59:30-14:01', '2026-11-20T08:59:30+23:59', '0001-01-01T00:00:00Z', '1999-12-31T23:59:59+08:00'],

@@ -528,6 +528,12 @@ describe('requests that cannot be understood are refused, whatever the funds', (
       expect(await problems(postingBody({ payCode, amount: amount as string, paidAt: shanghai(NOW), fundsCaptured: true }))).toMatchObject({ status: 400, code: 'AMOUNT_INVALID' });
     }
     expect(await problems(postingBody({ payCode, amount: '0.00', paidAt: shanghai(NOW), fundsCaptured: true }))).toMatchObject({ status: 400, code: 'VALIDATION_FAILED', fields: [{ path: '/amount' }] });
+    // Past the largest single amount (decision 0190), even for money already captured.
+    expect(await problems(postingBody({ payCode, amount: '100000000000.00', paidAt: shanghai(NOW), fundsCaptured: true }))).toMatchObject({
+      status: 400,
+      code: 'VALIDATION_FAILED',
+      fields: [{ path: '/amount', problem: 'must be at most 99999999999.99, the largest single amount the platform takes in' }],
+    });
     expect(await problems(undefined, '{"payCode": ')).toMatchObject({ status: 400, code: 'MALFORMED_JSON' });
     expect(await problems(postingBody({ payCode: 'has space', amount: '1.00', paidAt: shanghai(NOW), fundsCaptured: true }))).toMatchObject({ status: 400, code: 'VALIDATION_FAILED', fields: [{ path: '/payCode' }] });
   });

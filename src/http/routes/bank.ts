@@ -1,7 +1,7 @@
 import { pageRequest } from '../../db/pagination';
 import type { BankPostingInput } from '../../domain/bankPostings';
-import { assert } from '../../domain/errors';
-import { Decimal } from '../../domain/money';
+import { assert, validationFailed } from '../../domain/errors';
+import { Decimal, singleAmountProblem } from '../../domain/money';
 import type { Services } from '../../services';
 import type { BankCaller } from '../../services/bankPostings';
 import type { Call, RouteDefinition } from '../call';
@@ -40,6 +40,8 @@ export function bankRoutes(services: Services): Array<RouteDefinition | Streamed
       body: 'json',
       async handle(call) {
         const body = call.body as PostingBody;
+        const amountProblem = singleAmountProblem(new Decimal(body.amount));
+        if (amountProblem !== null) throw validationFailed([{ path: '/amount', problem: amountProblem }]);
         const input: BankPostingInput = {
           bankRef: body.bankRef,
           accountNo: body.accountNo,

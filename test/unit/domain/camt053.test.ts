@@ -109,6 +109,13 @@ describe('camt.053 reader', () => {
     expect(batch.details).toEqual({ line: expect.any(Number) });
   });
 
+  it('refuses an entry of more than 99999999999.99, the largest single amount (decision 0190)', () => {
+    const huge = '<Amt Ccy="CNY">100000000000.00</Amt>';
+    const error = refusal(v02.replace('<Amt Ccy="CNY">1250.00</Amt>', huge).replace('<Amt Ccy="CNY">11350.00</Amt>', '<Amt Ccy="CNY">100000010100.00</Amt>'));
+    expect(error.code).toBe('STATEMENT_MALFORMED');
+    expect(error.message).toMatch(/entry 1's amount 100000000000\.00 is more than 99999999999\.99/);
+  });
+
   it('refuses TxDtls amounts that do not add up to their entry', () => {
     const error = refusal(v02.replace('<Amt Ccy="CNY">150.00</Amt>', '<Amt Ccy="CNY">150.01</Amt>'));
     expect(error.code).toBe('STATEMENT_MALFORMED');

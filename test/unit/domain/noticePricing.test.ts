@@ -69,16 +69,18 @@ describe('priceNoticeItems (docs/interface.md §6.2)', () => {
     );
   });
 
-  it('refuses a total past 9999999999999999.99, and one whose largest late fee would take the amount due past it', () => {
-    const max = '9999999999999999.99';
-    expect(errorOf(() => priceNoticeItems([range('A', '0.01', max, 1, max), range('B', '0.01', max, 1, '0.01')])).code).toBe('VALIDATION_FAILED');
+  it('refuses a total past 99999999999.99 (the largest single amount), and one whose largest late fee would take the amount due past it', () => {
+    const max = '99999999999.99';
+    const over = errorOf(() => priceNoticeItems([range('A', '0.01', max, 1, max), range('B', '0.01', max, 1, '0.01')]));
+    expect(over.code).toBe('VALIDATION_FAILED');
+    expect(over.details).toEqual({ fields: [{ path: '/items', problem: 'the total amount (100000000000.00) exceeds 99999999999.99, the largest amount one payment can settle' }] });
     // Without a late fee the largest amount is fine; with a cap of 1 × the amount it is not.
     expect(formatMoney(priceNoticeItems([range('FINE', '0.01', max, 1, max)]))).toBe(max);
-    const capped = errorOf(() => priceNoticeItems([range('FINE', '0.01', max, 1, '5000000000000000.00', 'ACTIVE', '1')]));
+    const capped = errorOf(() => priceNoticeItems([range('FINE', '0.01', max, 1, '50000000000.00', 'ACTIVE', '1')]));
     expect(capped.code).toBe('VALIDATION_FAILED');
-    expect(capped.details).toEqual({ fields: [{ path: '/items', problem: 'with the largest late fee its items allow, the amount due (10000000000000000.00) would exceed 9999999999999999.99' }] });
+    expect(capped.details).toEqual({ fields: [{ path: '/items', problem: 'with the largest late fee its items allow, the amount due (100000000000.00) would exceed 99999999999.99, the largest amount one payment can settle' }] });
     // One cent less leaves room for the whole cap.
-    expect(formatMoney(priceNoticeItems([range('FINE', '0.01', max, 1, '4999999999999999.99', 'ACTIVE', '1')]))).toBe('4999999999999999.99');
+    expect(formatMoney(priceNoticeItems([range('FINE', '0.01', max, 1, '49999999999.99', 'ACTIVE', '1')]))).toBe('49999999999.99');
   });
 
   it('refuses a notice of 0.00: it could never be paid', () => {

@@ -62,6 +62,20 @@ describe('StatementParser', () => {
     expect(ahead.lines.map((line) => line.lineNo)).toEqual([4]);
   });
 
+  it('a line of more than 99999999999.99 is a problem, the largest single amount (decision 0190); that amount itself is not', () => {
+    const file = (amounts: string[]) => [
+      FILE[0],
+      ...amounts.map((amount, index) => `D|PAY|ABC${index}|15010226100000000103|${amount}|2026-12-01T10:00:00+08:00|MOBILE`),
+      `T|${amounts.length}|${amounts.reduce((sum, amount) => sum + BigInt(amount.replace('.', '')), 0n).toString().replace(/(\d\d)$/, '.$1')}|0|0.00`,
+    ].join('\n') + '\n';
+    expect(parse(Buffer.from(file(['99999999999.99', '0.01'])), () => []).result.problems).toEqual([]);
+    const over = parse(Buffer.from(file(['100000000000.00', '999999999999999.99'])), () => []);
+    expect(over.result.problems).toEqual([
+      { lineNo: 2, problem: 'amount 100000000000.00 is more than 99999999999.99, the largest single amount the platform takes in' },
+      { lineNo: 3, problem: 'amount 999999999999999.99 is more than 99999999999.99, the largest single amount the platform takes in' },
+    ]);
+  });
+
   it('a line ending unlike the first line is a problem of that line, and the line is still read (its trailer counts)', () => {
     const crlfHeader = parse(Buffer.from(`${FILE[0]}\r\n${FILE.slice(1).join('\n')}\n`), () => []);
     expect(crlfHeader.result.problems).toEqual([2, 3, 4, 5].map((lineNo) => ({ lineNo, problem: "the line ends with LF, but the file's lines end with CRLF" })));
