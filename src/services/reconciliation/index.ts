@@ -32,12 +32,6 @@ export const RUN_LIST_MAX = 1000;
  */
 const RUN_STATEMENT_TIMEOUT = '30min';
 
-/**
- * ONLY UNTIL MERGE: the OVERAGE backfill is src/services/reconciliation/backfill.ts (another
- * branch). Without it no line is backfilled, so a line with no payment is an OPEN OVERAGE.
- */
-export const NO_BACKFILL_UNTIL_MERGE: BackfillOverages = async () => ({ count: 0, amount: '0.00' });
-
 export interface ReconciliationDependencies {
   db: Db;
   clocks: Clocks;
