@@ -8,17 +8,22 @@ import type { JobDefinition } from './job';
  * days too. Each sealed date commits on its own, so a run killed half-way is continued by the
  * next; a rerun finds everything sealed and changes nothing.
  */
+/** The last business date that is over at `businessNow`: what a close seals through, at the latest. */
+function yesterday(businessNow: Date): string {
+  return addDays(shanghaiDate(businessNow), -1);
+}
+
 export function closeJob(dailyCloses: DailyCloseService): JobDefinition {
   return {
     name: 'close',
     defaultSchedules: ['0 17 * * *'],
     // Dates must be sealed without a gap: every missed slot runs (each seals through its own date).
     catchUp: 'every',
-    businessDateFor: (businessNow) => addDays(shanghaiDate(businessNow), -1),
+    businessDateFor: yesterday,
     // Only a day that is over is sealed: today's postings are still arriving.
-    latestBusinessDate: (businessNow) => addDays(shanghaiDate(businessNow), -1),
+    latestBusinessDate: yesterday,
     async run(context) {
-      const through = context.businessDate ?? addDays(shanghaiDate(context.clocks.business.now()), -1);
+      const through = context.businessDate ?? yesterday(context.clocks.business.now());
       const sealed = await dailyCloses.closeThrough(through, async (businessDate) => {
         context.log.info({ businessDate }, 'daily close sealed');
       });
