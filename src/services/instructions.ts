@@ -227,17 +227,28 @@ async function emit(
  * is reissued once (`reissue_of` is unique): a second reissue is ACTION_NOT_APPLICABLE, as is one
  * of an instruction that is not FAILED. `fieldCipher` shows a refund's payee in the event to the
  * executor (a settlement has none). Answers the new instruction's number.
+ *
+ * The payee (contracts/decisions/0200-reissue-to-a-new-payee.md): `payee` (name and account number
+ * encrypted) when finance gave a new one — a refund's or a return's only; the refund's payee
+ * becomes it —, else a refund's own payee (which an earlier reissue may have changed since this
+ * instruction was issued), else, for a return, the failed instruction's. The failed instruction
+ * keeps the payee it was issued with.
  */
-export async function reissueInstruction(trx: Knex.Transaction, input: { instructionRowId: string; actor: string; now: Date; fieldCipher?: FieldCipher }): Promise<{ instructionNo: string; instructionRowId: string }> {
+export async function reissueInstruction(
+  trx: Knex.Transaction,
+  input: { instructionRowId: string; actor: string; now: Date; fieldCipher?: FieldCipher; payee?: { name: string; accountNo: string; bankName: string } },
+): Promise<{ instructionNo: string; instructionRowId: string }> {
   const failed = await repo.findInstructionById(trx, String(input.instructionRowId), { forUpdate: true });
   if (failed === undefined) throw new TongfuError('NOT_FOUND', `no instruction ${input.instructionRowId}`, {});
   if (failed.status !== 'FAILED') throw new TongfuError('ACTION_NOT_APPLICABLE', `instruction ${failed.instruction_no} is ${failed.status}: only a FAILED instruction is reissued`, { instructionNo: failed.instruction_no, status: failed.status });
   const existing = await repo.reissueOf(trx, failed.id);
   if (existing !== undefined) throw new TongfuError('ACTION_NOT_APPLICABLE', `instruction ${failed.instruction_no} was reissued already`, { instructionNo: failed.instruction_no, reissuedAs: existing });
+  if (input.payee !== undefined && failed.type !== 'REFUND') throw validationFailed([{ path: '/payee', problem: `is not a field of REISSUE of a ${failed.type} instruction: it pays a receiving account, not a payee` }]);
   const number = instructionNo(failed.type, input.now, await repo.nextInstructionSerial(trx));
   // A refund's reissue checks REFUND_EXCEEDS_PAID again and moves the refund back to INSTRUCTED (docs/settlement.md §3).
-  if (failed.refund_id !== null) await refundReissued(trx, { refundRowId: failed.refund_id, at: input.now });
-  const id = await repo.insertReissue(trx, { failedId: failed.id, instructionNo: number, deadline: instructionDeadline(input.now), now: input.now });
+  let payee = input.payee;
+  if (failed.refund_id !== null) payee = await refundReissued(trx, { refundRowId: failed.refund_id, at: input.now, ...(input.payee === undefined ? {} : { payee: input.payee }) });
+  const id = await repo.insertReissue(trx, { failedId: failed.id, instructionNo: number, deadline: instructionDeadline(input.now), now: input.now, ...(payee === undefined ? {} : { payee }) });
   const created = await repo.findInstructionById(trx, id);
   assert(created !== undefined, 'the reissue was written');
   await emit(trx, 'instruction.created', created, input.now, input.fieldCipher);

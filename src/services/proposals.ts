@@ -49,6 +49,11 @@ export interface ProposalView {
   decidedAt: string | null;
   /** The action's own fields, for kinds whose actions have some (not shown by the discrepancy API). */
   fields: Record<string, unknown>;
+  /**
+   * The action's fields as the API and the audit log show them (a payee masked), for kinds whose
+   * handler has `shownFields`; absent otherwise.
+   */
+  shown?: Record<string, unknown>;
 }
 
 export function proposalView(row: repo.ProposalRow): ProposalView {
@@ -107,6 +112,12 @@ export interface ProposalTargetHandler<T> {
   execute(trx: Knex.Transaction, target: T, approved: ApprovedAction): Promise<void>;
   /** The audit log's name of the target, e.g. `discrepancy:{discrepancyId}`. */
   auditTarget(target: T): string;
+  /**
+   * The action's stored fields as the Proposal and the audit log's snapshots show them, personal
+   * data masked (e.g. `{payee: {name: '**三', accountNo: '****0001', bankName}}`); {} for none.
+   * Kinds without it show no fields.
+   */
+  shownFields?(action: ProposalAction, fields: Record<string, unknown>): Record<string, unknown>;
 }
 
 export interface ProposeInput {
@@ -140,7 +151,14 @@ function newProposalId(realNow: Date): string {
 }
 
 function proposalSnapshot(view: ProposalView): AuditSnapshot {
-  return { proposalId: view.proposalId, proposalRef: view.proposalRef, action: view.action, reason: view.reason, proposedBy: view.proposedBy, status: view.status, decidedBy: view.decidedBy, comment: view.comment };
+  return { proposalId: view.proposalId, proposalRef: view.proposalRef, action: view.action, reason: view.reason, proposedBy: view.proposedBy, status: view.status, decidedBy: view.decidedBy, comment: view.comment, ...(view.shown ?? {}) };
+}
+
+/** A proposal as the API shows it, with the action's fields as its handler shows them. */
+function handlerView(handler: ProposalTargetHandler<unknown>, row: repo.ProposalRow): ProposalView {
+  const view = proposalView(row);
+  if (handler.shownFields === undefined) return view;
+  return { ...view, shown: handler.shownFields(row.action as ProposalAction, row.fields) };
 }
 
 function notFound(kind: ProposalTargetKind, publicId: string): TongfuError {
@@ -177,7 +195,7 @@ export class ProposalEngine {
 
       // The idempotency key first: a replay answers what was stored, whatever happened since.
       const earlier = await repo.findByRef(trx, proposer.partyId, input.proposalRef);
-      if (earlier !== undefined) return this.replayOrConflict(earlier, requestHash, input.proposalRef);
+      if (earlier !== undefined) return this.replayOrConflict(handler, earlier, requestHash, input.proposalRef);
 
       if (!(handler.actions as readonly string[]).includes(input.action)) {
         throw new TongfuError('ACTION_NOT_APPLICABLE', `${input.action} is not an action on a ${kind.toLowerCase()}`, { kind, action: input.action });
@@ -206,22 +224,22 @@ export class ProposalEngine {
         // The same party used the ref on another target at the same moment: that one holds it.
         const taken = await repo.findByRef(trx, proposer.partyId, input.proposalRef);
         assert(taken !== undefined, 'a refused proposalRef is taken');
-        return this.replayOrConflict(taken, requestHash, input.proposalRef);
+        return this.replayOrConflict(handler, taken, requestHash, input.proposalRef);
       }
       const stored = await repo.findOfTarget(trx, kind, rowId, proposalId);
       assert(stored !== undefined, 'the proposal just inserted is there');
-      const view = proposalView(stored);
+      const view = handlerView(handler, stored);
       await recordAudit(trx, { actor: proposer.appId, action: 'proposal.created', target: `${handler.auditTarget(target)}/proposal:${proposalId}`, before: null, after: proposalSnapshot(view), at: now });
       this.deps.log.info({ kind, target: publicId, proposalId, action, proposedBy: proposer.appId }, 'proposal created');
       return { proposal: view, replayed: false };
     });
   }
 
-  private replayOrConflict(earlier: repo.ProposalRow, requestHash: string, proposalRef: string): ProposalOutcome {
+  private replayOrConflict(handler: ProposalTargetHandler<unknown>, earlier: repo.ProposalRow, requestHash: string, proposalRef: string): ProposalOutcome {
     if (earlier.request_hash !== requestHash) {
       throw new TongfuError('IDEMPOTENCY_CONFLICT', `proposalRef ${proposalRef} was used for another proposal (${earlier.proposal_id})`, { proposalRef, proposalId: earlier.proposal_id });
     }
-    return { proposal: proposalView(earlier), replayed: true };
+    return { proposal: handlerView(handler, earlier), replayed: true };
   }
 
   /** `POST …/{id}/proposals/{proposalId}/decision`: the decided proposal (200); an approval executes the action first. */
@@ -241,11 +259,11 @@ export class ProposalEngine {
       }
       if (row.status !== 'PENDING') {
         // The same decision by the same party (a retry) answers what was decided; anything else is a second decision.
-        if (row.decided_by_party_id === decider.partyId && row.status === decisionOutcome(event)) return { proposal: proposalView(row), replayed: true };
+        if (row.decided_by_party_id === decider.partyId && row.status === decisionOutcome(event)) return { proposal: handlerView(handler, row), replayed: true };
         decideTransition(row.status as ProposalStatus, event);
       }
       const status = decideTransition('PENDING', event);
-      const before = proposalView(row);
+      const before = handlerView(handler, row);
       if (status === 'APPROVED') {
         const action = row.action as ProposalAction;
         await handler.checkApplicable(trx, target, action, row.fields);
@@ -261,7 +279,7 @@ export class ProposalEngine {
       await repo.decideProposal(trx, row.id, { status, decidedByPartyId: decider.partyId, comment, decidedAt: now });
       const decided = await repo.findOfTarget(trx, kind, handler.rowId(target), proposalId);
       assert(decided !== undefined && decided.status === status, 'the decision is stored');
-      const view = proposalView(decided);
+      const view = handlerView(handler, decided);
       await recordAudit(trx, {
         actor: decider.appId,
         action: status === 'APPROVED' ? 'proposal.approved' : 'proposal.rejected',

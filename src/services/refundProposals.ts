@@ -4,7 +4,7 @@ import { validationFailed } from '../domain/errors';
 import { actionNotApplicable } from '../domain/proposals';
 import type { Logger } from '../logger';
 import type { ProposalTargetHandler } from './proposals';
-import { instructRefund, payeeProblems } from './refunds';
+import { instructRefund, payeeProblems, shownPayeeFields } from './refunds';
 
 /**
  * The refund's maker-checker target (docs/settlement.md §2 "Maker-checker, one pattern", §3;
@@ -49,5 +49,6 @@ export function refundHandler(deps: { fieldCipher: FieldCipher; log: Logger }): 
       await instructRefund(trx, { refundRowId: target.id, at: approved.at, fieldCipher: deps.fieldCipher, log: deps.log });
     },
     auditTarget: (target) => `refund:${target.refund_id}`,
+    shownFields: (_action, fields) => shownPayeeFields(fields, deps.fieldCipher),
   };
 }

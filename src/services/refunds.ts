@@ -60,11 +60,35 @@ export function maskAccountNo(accountNo: string): string {
   return accountNo.length <= 4 ? '****' : `****${accountNo.slice(-4)}`;
 }
 
+/** A payee as stored (name and account number encrypted with the field cipher), as it is shown: masked, the bank name in clear. */
+export function maskedPayee(payee: { name: string; accountNo: string; bankName: string }, fieldCipher: FieldCipher): { name: string; accountNo: string; bankName: string } {
+  return { name: maskName(fieldCipher.decrypt(payee.name)), accountNo: maskAccountNo(fieldCipher.decrypt(payee.accountNo)), bankName: payee.bankName };
+}
+
+/**
+ * A payee as a proposal's action fields store it — `{name, accountNo, bankName}` with name and
+ * account number encrypted — shown masked (the Proposal's `payee`, the audit log's snapshots); {}
+ * when the fields carry none.
+ */
+export function shownPayeeFields(fields: Record<string, unknown>, fieldCipher: FieldCipher): Record<string, unknown> {
+  const payee = fields.payee as { name: string; accountNo: string; bankName: string } | undefined;
+  return payee === undefined || payee === null ? {} : { payee: maskedPayee(payee, fieldCipher) };
+}
+
+/** The payee's fields of a proposal (`/payee`), checked as a unit's request checks them and stored encrypted; throws VALIDATION_FAILED. */
+export function encryptedPayeeField(payee: unknown, fieldCipher: FieldCipher): { name: string; accountNo: string; bankName: string } {
+  const problems = payeeProblems(payee, '/payee');
+  if (problems.length > 0) throw validationFailed(problems);
+  const given = payee as { name: string; accountNo: string; bankName: string };
+  // A payee is a person's data: stored encrypted, like payers' accounts (bankName is not personal).
+  return { name: fieldCipher.encrypt(given.name), accountNo: fieldCipher.encrypt(given.accountNo), bankName: given.bankName };
+}
+
 export function refundWire(row: repo.RefundRow, fieldCipher: FieldCipher): RefundWire {
   const payee =
     row.payee_name === null || row.payee_account_no === null || row.payee_bank_name === null
       ? null
-      : { name: maskName(fieldCipher.decrypt(row.payee_name)), accountNo: maskAccountNo(fieldCipher.decrypt(row.payee_account_no)), bankName: row.payee_bank_name };
+      : maskedPayee({ name: row.payee_name, accountNo: row.payee_account_no, bankName: row.payee_bank_name }, fieldCipher);
   return { ...refundEventWire(row), payee };
 }
 
@@ -343,19 +367,29 @@ export async function refundFailed(trx: Knex.Transaction, input: { instruction: 
 /**
  * A FAILED refund instruction is reissued (REISSUE, in the approval's transaction): REFUND_EXCEEDS_PAID
  * again under the payment's lock — other refunds may have taken the money since it failed —, then
- * the refund INSTRUCTED again (docs/settlement.md §3).
+ * the refund INSTRUCTED again (docs/settlement.md §3). With `payee` (REISSUE {payee}, name and
+ * account number encrypted; contracts/decisions/0200-reissue-to-a-new-payee.md) the refund's payee
+ * becomes that one, so that its views and every later reissue of it name the account that works.
+ * Answers the payee the reissue pays (stored form): the new one, else the refund's own.
  */
-export async function refundReissued(trx: Knex.Transaction, input: { refundRowId: string; at: Date }): Promise<void> {
+export async function refundReissued(
+  trx: Knex.Transaction,
+  input: { refundRowId: string; at: Date; payee?: { name: string; accountNo: string; bankName: string } },
+): Promise<{ name: string; accountNo: string; bankName: string }> {
   const [refund] = await repo.findRefundsByRowIds(trx, [input.refundRowId]);
   assert(refund !== undefined, `refund ${input.refundRowId} exists`);
   const payment = await repo.lockPaymentOfRefund(trx, refund.payment_row_id);
   const locked = await repo.lockRefund(trx, refund.id);
+  assert(refund.payee_name !== null && refund.payee_account_no !== null && refund.payee_bank_name !== null, `refund ${refund.refund_id}, instructed once, has its payee`);
+  const payee = input.payee ?? { name: refund.payee_name, accountNo: refund.payee_account_no, bankName: refund.payee_bank_name };
   // The reissue of a second failed sibling (decision 0170): the first one's made the refund INSTRUCTED again.
-  if (locked.status === 'INSTRUCTED') return;
-  const to = refundTransition(locked.status, 'reissue');
-  const others = (await repo.refundsOfPayment(trx, payment.id)).filter((other) => other.id !== refund.id);
-  assertRefundWithinPaid({ paid: new Decimal(payment.amount), amount: new Decimal(refund.amount), others });
-  await repo.moveRefund(trx, refund.id, { from: locked.status, to, at: input.at });
+  if (locked.status !== 'INSTRUCTED') {
+    const others = (await repo.refundsOfPayment(trx, payment.id)).filter((other) => other.id !== refund.id);
+    assertRefundWithinPaid({ paid: new Decimal(payment.amount), amount: new Decimal(refund.amount), others });
+    await repo.moveRefund(trx, refund.id, { from: locked.status, to: refundTransition(locked.status, 'reissue'), at: input.at });
+  }
+  if (input.payee !== undefined) await repo.changePayee(trx, refund.id, input.payee, input.at);
+  return payee;
 }
 
 /**
@@ -409,7 +443,7 @@ export class RefundService {
       const found = await repo.lockNoticeAndPayment(trx, input.payCode);
       if (found === undefined || found.unit_party_id !== unit.partyId) throw new TongfuError('NOTICE_NOT_FOUND', `no notice ${input.payCode} of this unit`, { payCode: input.payCode });
       const earlier = await repo.findUnitRefund(trx, unit.partyId, input.refundNo);
-      if (earlier !== undefined) return { refund: this.replayOrConflict(earlier, input, requestHash), replayed: true };
+      if (earlier !== undefined) return { refund: await this.replayOrConflict(trx, earlier, input, requestHash), replayed: true };
       if (!REFUNDABLE_NOTICE_STATUSES.includes(found.notice_status) || found.payment_row_id === null || found.amount === null) {
         throw new TongfuError('NOTICE_NOT_PAYABLE', `notice ${input.payCode} is ${found.notice_status}: only a paid notice is refunded`, { payCode: input.payCode, status: found.notice_status });
       }
@@ -436,7 +470,7 @@ export class RefundService {
       if (id === undefined) {
         const taken = await repo.findUnitRefund(trx, unit.partyId, input.refundNo);
         assert(taken !== undefined, 'a refused refundNo is taken');
-        return { refund: this.replayOrConflict(taken, input, requestHash), replayed: true };
+        return { refund: await this.replayOrConflict(trx, taken, input, requestHash), replayed: true };
       }
       const [row] = await repo.findRefundsByRowIds(trx, [id]);
       assert(row !== undefined, 'the refund just inserted is there');
@@ -445,13 +479,15 @@ export class RefundService {
     });
   }
 
-  private replayOrConflict(earlier: repo.RefundRow, input: RequestRefundInput, requestHash: string): RefundWire {
+  private async replayOrConflict(trx: Knex.Transaction, earlier: repo.RefundRow, input: RequestRefundInput, requestHash: string): Promise<RefundWire> {
+    // The payee asked for is the one its first instruction carried: a reissue to a new payee
+    // (decision 0200) changes the refund's, not what the unit asked.
+    const asked = (await repo.firstInstructedPayee(trx, earlier.id)) ?? (earlier.payee_name === null || earlier.payee_account_no === null ? undefined : { name: earlier.payee_name, accountNo: earlier.payee_account_no });
     const same =
       earlier.request_hash === requestHash &&
-      earlier.payee_name !== null &&
-      earlier.payee_account_no !== null &&
-      this.deps.fieldCipher.decrypt(earlier.payee_name) === input.payee.name &&
-      this.deps.fieldCipher.decrypt(earlier.payee_account_no) === input.payee.accountNo;
+      asked !== undefined &&
+      this.deps.fieldCipher.decrypt(asked.name) === input.payee.name &&
+      this.deps.fieldCipher.decrypt(asked.accountNo) === input.payee.accountNo;
     if (!same) throw new TongfuError('IDEMPOTENCY_CONFLICT', `refundNo ${input.refundNo} was used for another refund (${earlier.refund_id})`, { refundNo: input.refundNo, refundId: earlier.refund_id });
     return refundWire(earlier, this.deps.fieldCipher);
   }

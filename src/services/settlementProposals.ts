@@ -9,6 +9,7 @@ import { actionNotApplicable, type ProposalAction } from '../domain/proposals';
 import type { BankPostingService } from './bankPostings';
 import { findLiveInstructionForPosting, reissueInstruction, reissueRefusal } from './instructions';
 import type { ProposalTargetHandler } from './proposals';
+import { encryptedPayeeField, shownPayeeFields } from './refunds';
 
 /**
  * Settlement's maker-checker targets (docs/settlement.md §2 "Maker-checker, one pattern";
@@ -17,30 +18,48 @@ import type { ProposalTargetHandler } from './proposals';
  *
  * | kind | addressed by | action | fields | applies when | an approval |
  * |---|---|---|---|---|---|
- * | INSTRUCTION | instructionNo | REISSUE | — | the instruction is FAILED and not yet reissued | reissueInstruction: a new instruction with `reissueOf` |
+ * | INSTRUCTION | instructionNo | REISSUE | `{payee?: {name, accountNo, bankName}}`, a REFUND instruction's only | the instruction is FAILED and not yet reissued | reissueInstruction: a new instruction with `reissueOf`, paying the new payee if one is given (and the refund's payee becomes it) |
  * | UNIDENTIFIED | postingId | LINK | `{instructionNo}` | the posting is an UNIDENTIFIED credit, and the instruction is live, credits the posting's account and is of its amount | BankPostingService.linkUnidentified: suspense reversed, the instruction CONFIRMED, the posting LINKED |
  * | UNIDENTIFIED | postingId | RETURN | `{payee: {name, accountNo, bankName}}` | the posting is an UNIDENTIFIED credit | BankPostingService.returnUnidentified: a bank REFUND instruction, suspense reversed, the posting RETURNED |
  *
  * Applicability is checked when proposed and again, under the target's lock, when approved: an
  * approval of a target that changed meanwhile is ACTION_NOT_APPLICABLE and executes nothing.
+ * A payee is stored encrypted in the proposal's fields, and shown masked in the Proposal and the
+ * audit log (`shownFields`).
  */
 
-/** REISSUE of a FAILED instruction. */
+/**
+ * REISSUE of a FAILED instruction, optionally to a new payee (contracts/decisions/0200-reissue-to-a-new-payee.md):
+ * when a refund or a return failed because its payee's account is closed or wrong, finance names
+ * the right one. A payee on a SETTLEMENT instruction (which pays a receiving account) is
+ * VALIDATION_FAILED.
+ */
 export function instructionHandler(deps: { fieldCipher: FieldCipher }): ProposalTargetHandler<instructionsRepo.InstructionRow> {
   return {
     kind: 'INSTRUCTION',
     actions: ['REISSUE'],
     lock: (trx, instructionNo) => instructionsRepo.findInstructionByNo(trx, instructionNo, { forUpdate: true }),
     rowId: (target) => target.id,
-    fields: () => ({}),
-    async checkApplicable(trx, target, action) {
+    fields(_action, input) {
+      const problems: FieldProblem[] = [];
+      if (input.instructionNo !== undefined) problems.push({ path: '/instructionNo', problem: 'is not a field of REISSUE' });
+      if (problems.length > 0) throw validationFailed(problems);
+      return input.payee === undefined ? {} : { payee: encryptedPayeeField(input.payee, deps.fieldCipher) };
+    },
+    async checkApplicable(trx, target, action, fields) {
+      // What the request is (a payee for an instruction that has none) before what the target is now.
+      if (fields?.payee !== undefined && target.type !== 'REFUND') {
+        throw validationFailed([{ path: '/payee', problem: `is not a field of REISSUE of a ${target.type} instruction: it pays a receiving account, not a payee` }]);
+      }
       const why = await reissueRefusal(trx, target);
       if (why !== null) throw actionNotApplicable(why, { instructionNo: target.instruction_no, status: target.status, action });
     },
     async execute(trx, target, approved) {
-      await reissueInstruction(trx, { instructionRowId: target.id, actor: approved.approver.appId, now: approved.at, fieldCipher: deps.fieldCipher });
+      const payee = approved.fields.payee as { name: string; accountNo: string; bankName: string } | undefined;
+      await reissueInstruction(trx, { instructionRowId: target.id, actor: approved.approver.appId, now: approved.at, fieldCipher: deps.fieldCipher, ...(payee === undefined ? {} : { payee }) });
     },
     auditTarget: (target) => `instruction:${target.instruction_no}`,
+    shownFields: (_action, fields) => shownPayeeFields(fields, deps.fieldCipher),
   };
 }
 
@@ -99,6 +118,7 @@ export function unidentifiedHandler(deps: { bankPostings: BankPostingService; fi
       await deps.bankPostings.returnUnidentified(trx, { postingRowId: target.id, payee });
     },
     auditTarget: (target) => `unidentified:${target.posting_id}`,
+    shownFields: (_action, fields) => shownPayeeFields(fields, deps.fieldCipher),
   };
 }
 

@@ -9,7 +9,7 @@ import { startTestService, type TestService } from '../helpers/testService';
  * reconciled and settled, then the receiving bank's postings by JSON and by camt.053 — a match,
  * another amount, a credit naming a CONFIRMED instruction, the same entry twice — and finance's
  * maker-checker on them: LINK and RETURN of unidentified credits, REISSUE of a FAILED
- * instruction, with the engine's refusals. `ledger verify` passes after each step; every answer is
+ * instruction (a return's to a new payee), with the engine's refusals. `ledger verify` passes after each step; every answer is
  * checked against contracts/ by the test service.
  */
 
@@ -266,8 +266,15 @@ describe('finance resolves unidentified credits and failed instructions, two ope
     expect((await propose(maker, '/v1/finance/instructions/TFS2026112199999999', { proposalRef: 'RE-X', action: 'REISSUE' })).status).toBe(404);
     expect((await agency('POST', `/v1/agency/instructions/${c.instructionNo}/result`, { status: 'FAILED', executedAt: '2026-11-21T11:00:00+08:00', reference: 'AG-C', failureReason: '账户冻结' })).body.status).toBe('FAILED');
 
+    // A settlement pays a receiving account: a payee is no field of its reissue, and nothing is stored.
+    const withPayee = await propose(maker, path, { proposalRef: 'RE-P', action: 'REISSUE', payee: { name: '张三', accountNo: '6222020200000009', bankName: '工行' } });
+    expect([withPayee.status, withPayee.body.error.code]).toEqual([400, 'VALIDATION_FAILED']);
+    expect(withPayee.body.error.details.fields).toEqual([expect.objectContaining({ path: '/payee' })]);
+    expect(await db()('finance_proposals').where({ proposal_ref: 'RE-P' })).toEqual([]);
+
     const proposed = await propose(maker, path, { proposalRef: 'RE-1', action: 'REISSUE' });
     expect(proposed.status).toBe(201);
+    expect(proposed.body.payee).toBeUndefined();
     expect((await propose(checker, path, { proposalRef: 'RE-2', action: 'REISSUE' })).body.error.code).toBe('PROPOSAL_PENDING');
     expect((await decide(maker, path, proposed.body.proposalId)).body.error.code).toBe('APPROVER_SAME_AS_REQUESTER');
     expect(await db()('instructions').where({ reissue_of: db()('instructions').where({ instruction_no: c.instructionNo }).select('id') })).toEqual([]);
@@ -282,6 +289,42 @@ describe('finance resolves unidentified credits and failed instructions, two ope
     // The reissue is confirmed by the bank like any other.
     const posted = await bank('POST', '/v1/bank/postings', credit({ bankRef: 'HOLDER-0006', amount: c.amount, memo: `划缴 ${reissue.instructionNo}` }));
     expect(posted.body).toMatchObject({ status: 'MATCHED', instructionNo: reissue.instructionNo });
+    await expectLedgerVerified(db());
+  });
+
+  it('REISSUE of a return that failed on a closed account, to the new payee finance names: the bank pays it, the posting stays RETURNED, the ledger ties', async () => {
+    const posted = await bank('POST', '/v1/bank/postings', credit({ bankRef: 'HOLDER-0007', amount: '30.00', memo: '来款 无编号', counterparty: { name: '李四', accountNo: '6222020200000002' } }));
+    expect(posted.body.status).toBe('UNIDENTIFIED');
+    const closed = { name: '李四', accountNo: '6222020200000002', bankName: '中国工商银行' };
+    const returned = await propose(maker, `/v1/finance/unidentified/${posted.body.postingId as string}`, { proposalRef: 'RET-P1', action: 'RETURN', payee: closed });
+    expect(returned.body.payee).toEqual({ name: '**四', accountNo: '****0002', bankName: closed.bankName });
+    expect((await decide(checker, `/v1/finance/unidentified/${posted.body.postingId as string}`, returned.body.proposalId)).body.status).toBe('APPROVED');
+    const failedNo = (await db()('instructions').where({ returns_posting_id: (await postingRow(posted.body.postingId)).id }).first('instruction_no')).instruction_no as string;
+    expect((await bank('POST', `/v1/bank/instructions/${failedNo}/result`, { status: 'FAILED', executedAt: '2026-11-21T18:00:00+08:00', reference: 'BK-RET-1', failureReason: '收款账户已销户' })).body.status).toBe('FAILED');
+
+    const path = `/v1/finance/instructions/${failedNo}`;
+    const payee = { name: '李四', accountNo: '6217000010002000300', bankName: '中国建设银行呼和浩特分行' };
+    const proposed = await propose(maker, path, { proposalRef: 'RE-R1', action: 'REISSUE', payee });
+    expect(proposed.status).toBe(201);
+    expect(proposed.body.payee).toEqual({ name: '**四', accountNo: '****0300', bankName: payee.bankName });
+    expect((await decide(maker, path, proposed.body.proposalId)).body.error.code).toBe('APPROVER_SAME_AS_REQUESTER');
+    expect((await decide(checker, path, proposed.body.proposalId)).body.status).toBe('APPROVED');
+
+    const reissue = (await bank('GET', '/v1/bank/instructions?status=CREATED')).body.data.find((row: { reissueOf: string | null }) => row.reissueOf === failedNo);
+    expect(reissue).toMatchObject({ type: 'REFUND', status: 'CREATED', amount: '30.00', executorCode: 'BANK_HOLDER', debitAccount: { accountNo: world.fiscalAccountNo }, payee });
+    expect((await bank('GET', `/v1/bank/instructions/${failedNo}`)).body.payee).toEqual(closed);
+    const events = (await bank('GET', '/v1/bank/events?after=0&limit=500')).body.data as Array<{ type: string; data: { instruction?: { instructionNo: string; payee?: unknown } } }>;
+    expect(events.filter((e) => e.type === 'instruction.created' && e.data.instruction?.instructionNo === reissue.instructionNo).map((e) => e.data.instruction?.payee)).toEqual([payee]);
+    const audit = await db()('audit_log').where('target', 'like', `instruction:${failedNo}/proposal:%`).orderBy('seq');
+    expect(audit.map((row) => [row.action, row.after.payee])).toEqual([
+      ['proposal.created', { name: '**四', accountNo: '****0300', bankName: payee.bankName }],
+      ['proposal.approved', { name: '**四', accountNo: '****0300', bankName: payee.bankName }],
+    ]);
+    expect((await postingRow(posted.body.postingId)).status).toBe('RETURNED');
+    await expectLedgerVerified(db());
+
+    const debit = await bank('POST', '/v1/bank/postings', credit({ bankRef: 'HOLDER-R002', direction: 'DEBIT', amount: '30.00', instructionNo: reissue.instructionNo }));
+    expect(debit.body).toMatchObject({ status: 'MATCHED', instructionNo: reissue.instructionNo });
     await expectLedgerVerified(db());
   });
 });

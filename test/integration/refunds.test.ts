@@ -321,3 +321,88 @@ describe('ACCEPT_STATEMENT of a REFUND_MISMATCH: the refund as the agency report
     await expectLedgerVerified(db());
   });
 });
+
+describe('a refund whose payee account is closed: REISSUE to a new payee', () => {
+  const NEW_PAYEE = { name: '王五', accountNo: '6228480012345678901', bankName: '中国农业银行呼和浩特分行' };
+
+  it('is reissued, maker and checker, to the payee finance names: the executor, its event and every later view pay the new account, never the closed one', async () => {
+    const paid = await pay('40.00', shanghai('2026-11-30T10:00:00'));
+    const request = { refundNo: 'RF-NP-1', payCode: paid.payCode, amount: '15.00', reason: '多缴', payee: PAYEE };
+    const requested = await unit('POST', '/v1/unit/refunds', request);
+    const refundId = requested.body.refundId as string;
+    const approved = await maker('POST', `/v1/finance/refunds/${refundId}/decision`, { approve: true, comment: '' });
+    const failedNo = approved.body.instructionNo as string;
+    expect((await agency('POST', `/v1/agency/instructions/${failedNo}/result`, { status: 'FAILED', executedAt: shanghai('2026-11-30T11:00:00'), reference: 'AG-NP-1', failureReason: '收款账户已销户' })).body.status).toBe('FAILED');
+    expect((await unit('GET', '/v1/unit/refunds/RF-NP-1')).body.status).toBe('FAILED');
+    const path = `/v1/finance/instructions/${failedNo}`;
+
+    // A payee is validated as SET_PAYEE's: by the contract (a field missing) and by the service (blank).
+    const missing = await maker('POST', `${path}/proposals`, { proposalRef: 'NP-X1', action: 'REISSUE', reason: '更换收款账户', payee: { name: '王五', bankName: '农行' } });
+    expect([missing.status, missing.body.error.code]).toEqual([400, 'VALIDATION_FAILED']);
+    const blank = await maker('POST', `${path}/proposals`, { proposalRef: 'NP-X2', action: 'REISSUE', reason: '更换收款账户', payee: { ...NEW_PAYEE, name: '   ' } });
+    expect([blank.status, blank.body.error.code]).toEqual([400, 'VALIDATION_FAILED']);
+    expect(blank.body.error.details.fields).toEqual([expect.objectContaining({ path: '/payee/name' })]);
+    expect(await db()('finance_proposals').whereIn('proposal_ref', ['NP-X1', 'NP-X2'])).toEqual([]);
+
+    const proposed = await maker('POST', `${path}/proposals`, { proposalRef: 'NP-1', action: 'REISSUE', reason: '原账户已销户，改退至新账户', payee: NEW_PAYEE });
+    expect(proposed.status).toBe(201);
+    // The checker sees what is proposed, masked; the proposal stores it encrypted.
+    expect(proposed.body).toMatchObject({ action: 'REISSUE', status: 'PENDING', payee: { name: '**五', accountNo: '****8901', bankName: NEW_PAYEE.bankName } });
+    const stored = await db()('finance_proposals').where({ proposal_id: proposed.body.proposalId }).first('fields');
+    expect(JSON.stringify(stored.fields)).not.toContain(NEW_PAYEE.accountNo);
+    expect(JSON.stringify(stored.fields)).not.toContain(NEW_PAYEE.name);
+    expect((await maker('POST', `${path}/proposals/${proposed.body.proposalId as string}/decision`, { approve: true, comment: '' })).body.error.code).toBe('APPROVER_SAME_AS_REQUESTER');
+    expect((await unit('GET', '/v1/unit/refunds/RF-NP-1')).body.payee).toEqual({ name: '**四', accountNo: '****2333', bankName: PAYEE.bankName });
+
+    const decided = await checker('POST', `${path}/proposals/${proposed.body.proposalId as string}/decision`, { approve: true, comment: '已核对新账户' });
+    expect(decided.status).toBe(200);
+    expect(decided.body).toMatchObject({ status: 'APPROVED', payee: { name: '**五', accountNo: '****8901' } });
+
+    // The refund: INSTRUCTED again, to the new payee (masked, as refunds are shown).
+    const refund = (await unit('GET', '/v1/unit/refunds/RF-NP-1')).body;
+    expect(refund).toMatchObject({ status: 'INSTRUCTED', payee: { name: '**五', accountNo: '****8901', bankName: NEW_PAYEE.bankName } });
+    const reissueNo = refund.instructionNo as string;
+    expect(reissueNo).not.toBe(failedNo);
+    const listed = (await maker('GET', '/v1/finance/refunds?status=INSTRUCTED')).body.data.find((r: { refundId: string }) => r.refundId === refundId);
+    expect(listed.payee).toEqual({ name: '**五', accountNo: '****8901', bankName: NEW_PAYEE.bankName });
+
+    // The executor: the reissue pays the new account, in clear; the failed one keeps what it was issued with.
+    const reissue = (await agency('GET', `/v1/agency/instructions/${reissueNo}`)).body;
+    expect(reissue).toMatchObject({ type: 'REFUND', status: 'CREATED', amount: '15.00', reissueOf: failedNo, refundId, payee: NEW_PAYEE });
+    expect((await agency('GET', `/v1/agency/instructions/${failedNo}`)).body).toMatchObject({ status: 'FAILED', payee: PAYEE });
+    const events = (await agency('GET', '/v1/agency/events?after=0&limit=500')).body.data as Array<{ type: string; data: { instruction?: { instructionNo: string; payee?: unknown } } }>;
+    const created = events.filter((e) => e.type === 'instruction.created' && e.data.instruction?.instructionNo === reissueNo);
+    expect(created.map((e) => e.data.instruction?.payee)).toEqual([NEW_PAYEE]);
+
+    // At rest: encrypted on the refund and the instruction; in the audit log, masked.
+    const refundRow = await db()('refunds').where({ refund_id: refundId }).first();
+    const reissueRow = await db()('instructions').where({ instruction_no: reissueNo }).first();
+    for (const value of [refundRow.payee_name, refundRow.payee_account_no, reissueRow.payee_name, reissueRow.payee_account_no]) {
+      expect(String(value)).not.toContain(NEW_PAYEE.accountNo);
+      expect(String(value)).not.toContain(NEW_PAYEE.name);
+    }
+    const audit = await db()('audit_log').where('target', 'like', `instruction:${failedNo}/proposal:%`).orderBy('seq');
+    expect(audit.map((row) => row.action)).toEqual(['proposal.created', 'proposal.approved']);
+    expect(audit.map((row) => row.after.payee)).toEqual([
+      { name: '**五', accountNo: '****8901', bankName: NEW_PAYEE.bankName },
+      { name: '**五', accountNo: '****8901', bankName: NEW_PAYEE.bankName },
+    ]);
+    expect(JSON.stringify(audit)).not.toContain(NEW_PAYEE.accountNo);
+
+    // The unit's request again is still its request: a replay, showing the refund as it is now.
+    const replay = await unit('POST', '/v1/unit/refunds', request);
+    expect([replay.status, replay.headers.get('idempotent-replay'), replay.body.refundId, replay.body.payee.accountNo]).toEqual([201, 'true', refundId, '****8901']);
+    await expectLedgerVerified(db());
+
+    // Failed again (say, a timeout): a plain REISSUE pays the refund's payee — the new one, not the closed account.
+    expect((await agency('POST', `/v1/agency/instructions/${reissueNo}/result`, { status: 'FAILED', executedAt: shanghai('2026-11-30T15:00:00'), reference: 'AG-NP-2', failureReason: '通道超时' })).status).toBe(200);
+    const again = await maker('POST', `/v1/finance/instructions/${reissueNo}/proposals`, { proposalRef: 'NP-2', action: 'REISSUE', reason: '通道超时，重发' });
+    expect(again.status).toBe(201);
+    expect(again.body.payee).toBeUndefined();
+    expect((await checker('POST', `/v1/finance/instructions/${reissueNo}/proposals/${again.body.proposalId as string}/decision`, { approve: true, comment: '' })).status).toBe(200);
+    const third = (await unit('GET', '/v1/unit/refunds/RF-NP-1')).body;
+    expect(third.status).toBe('INSTRUCTED');
+    expect((await agency('GET', `/v1/agency/instructions/${third.instructionNo as string}`)).body).toMatchObject({ reissueOf: reissueNo, payee: NEW_PAYEE });
+    await expectLedgerVerified(db());
+  });
+});

@@ -324,13 +324,19 @@ export async function settledItemsForRecognition(db: Queryable, instructionId: s
 }
 
 /** Copies a FAILED instruction as its reissue: a new row, its lines and its payment items (live). */
-export async function insertReissue(trx: Knex.Transaction, input: { failedId: string; instructionNo: string; deadline: Date; now: Date }): Promise<string> {
+export async function insertReissue(
+  trx: Knex.Transaction,
+  input: { failedId: string; instructionNo: string; deadline: Date; now: Date; payee?: { name: string; accountNo: string; bankName: string } },
+): Promise<string> {
+  // The payee: the one given (a refund's or return's new payee, already encrypted; decision 0200), else the failed instruction's.
+  const payee = input.payee === undefined ? [null, null, null] : [input.payee.name, input.payee.accountNo, input.payee.bankName];
   const result = await trx.raw<{ rows: Array<{ id: string }> }>(
     `WITH ins AS (
        INSERT INTO instructions (instruction_no, type, status, executor_party_id, agency_party_id, agency_code, debit_account_no, credit_account_no,
                                  payee_name, payee_account_no, payee_bank_name, business_date, amount, refund_id, returns_posting_id, reissue_of, deadline, created_at, updated_at)
        SELECT ?, type, 'CREATED', executor_party_id, agency_party_id, agency_code, debit_account_no, credit_account_no,
-              payee_name, payee_account_no, payee_bank_name, business_date, amount, refund_id, returns_posting_id, id, ?::timestamptz, ?::timestamptz, ?::timestamptz
+              COALESCE(?::text, payee_name), COALESCE(?::text, payee_account_no), COALESCE(?::text, payee_bank_name),
+              business_date, amount, refund_id, returns_posting_id, id, ?::timestamptz, ?::timestamptz, ?::timestamptz
          FROM instructions WHERE id = ?::bigint
        RETURNING id
      ), lines AS (
@@ -345,7 +351,7 @@ export async function insertReissue(trx: Knex.Transaction, input: { failedId: st
        RETURNING 1
      )
      SELECT ins.id::text AS id FROM ins WHERE (SELECT count(*) FROM lines) >= 0 AND (SELECT count(*) FROM items) >= 0`,
-    [input.instructionNo, input.deadline, input.now, input.now, input.failedId, input.failedId, input.failedId],
+    [input.instructionNo, ...payee, input.deadline, input.now, input.now, input.failedId, input.failedId, input.failedId],
   );
   return result.rows[0]?.id as string;
 }

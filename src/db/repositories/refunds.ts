@@ -217,6 +217,28 @@ export async function moveRefund(
   if ((result as { rowCount?: number }).rowCount !== 1) throw new Error(`invariant broken: refund ${refundRowId} was ${change.from} under its lock`);
 }
 
+/**
+ * Replaces the payee of a refund whose instruction failed (REISSUE {payee}, decision 0200), status
+ * unchanged. The failed instruction keeps the payee it was issued with, and the unit's request
+ * is compared with that of the refund's first instruction (RefundService.request).
+ */
+export async function changePayee(trx: Knex.Transaction, refundRowId: string, payee: { name: string; accountNo: string; bankName: string }, at: Date): Promise<void> {
+  const result = await trx.raw(`UPDATE refunds SET payee_name = ?, payee_account_no = ?, payee_bank_name = ?, updated_at = ?::timestamptz WHERE id = ?::bigint AND payee_account_no IS NOT NULL`, [
+    payee.name,
+    payee.accountNo,
+    payee.bankName,
+    at,
+    refundRowId,
+  ]);
+  if ((result as { rowCount?: number }).rowCount !== 1) throw new Error(`invariant broken: refund ${refundRowId}, whose instruction failed, had a payee under its lock`);
+}
+
+/** The payee the refund's first instruction carried (stored form), if it was ever instructed: the payee it was asked for, before any reissue changed it. */
+export async function firstInstructedPayee(db: Queryable, refundRowId: string): Promise<{ name: string; accountNo: string } | undefined> {
+  const row = (await db('instructions').where({ refund_id: refundRowId }).orderBy('id').first('payee_name', 'payee_account_no')) as { payee_name: string | null; payee_account_no: string | null } | undefined;
+  return row === undefined || row.payee_name === null || row.payee_account_no === null ? undefined : { name: row.payee_name, accountNo: row.payee_account_no };
+}
+
 /** Sets the payee of a refund that has none (SET_PAYEE), status unchanged. */
 export async function setPayee(trx: Knex.Transaction, refundRowId: string, payee: { name: string; accountNo: string; bankName: string }, at: Date): Promise<void> {
   const result = await trx.raw(`UPDATE refunds SET payee_name = ?, payee_account_no = ?, payee_bank_name = ?, updated_at = ?::timestamptz WHERE id = ?::bigint AND payee_account_no IS NULL`, [

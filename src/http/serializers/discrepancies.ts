@@ -6,8 +6,9 @@ import type { ProposalView } from '../../services/proposals';
  * action's own fields are not part of a discrepancy's proposal (it has none).
  */
 export function serializeProposal(proposal: ProposalView): Record<string, unknown> {
-  const { fields: _fields, ...wire } = proposal;
-  return wire;
+  // The stored fields stay in (some encrypted); what the handler shows of them (a masked payee) goes out.
+  const { fields: _fields, shown, ...wire } = proposal;
+  return { ...wire, ...(shown ?? {}) };
 }
 
 export function serializeDiscrepancy(discrepancy: DiscrepancyView): Record<string, unknown> {
