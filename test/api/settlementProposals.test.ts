@@ -192,6 +192,9 @@ describe('finance resolves unidentified credits and failed instructions, two ope
     expect([otherAmount.status, otherAmount.body.error.code]).toEqual([422, 'ACTION_NOT_APPLICABLE']);
     const missing = await propose(maker, path, { proposalRef: 'LINK-C', action: 'LINK' });
     expect([missing.status, missing.body.error.code]).toEqual([400, 'VALIDATION_FAILED']);
+    // A RETURN's payee reaches the bank's instruction: one line each, as SET_PAYEE's and REISSUE's.
+    const piped = await propose(maker, path, { proposalRef: 'LINK-E', action: 'RETURN', payee: { name: '张三|李四', accountNo: '6222\n1', bankName: '工行' } });
+    expect([piped.status, piped.body.error.code, piped.body.error.details.fields.map((f: { path: string }) => f.path).sort()]).toEqual([400, 'VALIDATION_FAILED', ['/payee/accountNo', '/payee/name']]);
     const reissue = await propose(maker, path, { proposalRef: 'LINK-D', action: 'REISSUE' });
     expect([reissue.status, reissue.body.error.code]).toEqual([422, 'ACTION_NOT_APPLICABLE']);
 
