@@ -18,6 +18,7 @@ import type { ProposalTargetHandler } from './proposals';
  * | kind | addressed by | action | fields | applies when | an approval |
  * |---|---|---|---|---|---|
  * | INSTRUCTION | instructionNo | REISSUE | — | the instruction is FAILED and not yet reissued | reissueInstruction: a new instruction with `reissueOf` |
+ * | INSTRUCTION | instructionNo | DETACH | — | the instruction is MISMATCHED | BankPostingService.detachMismatched: the posting UNIDENTIFIED again (a credit in suspense), the instruction UNCONFIRMED (decision 0195) |
  * | UNIDENTIFIED | postingId | LINK | `{instructionNo}` | the posting is an UNIDENTIFIED credit, and the instruction is live, credits the posting's account and is of its amount | BankPostingService.linkUnidentified: suspense reversed, the instruction CONFIRMED, the posting LINKED |
  * | UNIDENTIFIED | postingId | RETURN | `{payee: {name, accountNo, bankName}}` | the posting is an UNIDENTIFIED credit | BankPostingService.returnUnidentified: a bank REFUND instruction, suspense reversed, the posting RETURNED |
  *
@@ -25,23 +26,38 @@ import type { ProposalTargetHandler } from './proposals';
  * approval of a target that changed meanwhile is ACTION_NOT_APPLICABLE and executes nothing.
  */
 
-/** REISSUE of a FAILED instruction. */
-export function instructionHandler(deps: { fieldCipher: FieldCipher }): ProposalTargetHandler<instructionsRepo.InstructionRow> {
+/** REISSUE of a FAILED instruction; DETACH of a MISMATCHED one's posting. */
+export function instructionHandler(deps: { fieldCipher: FieldCipher; bankPostings: BankPostingService }): ProposalTargetHandler<instructionsRepo.InstructionRow> {
   return {
     kind: 'INSTRUCTION',
-    actions: ['REISSUE'],
+    actions: ['REISSUE', 'DETACH'],
     lock: (trx, instructionNo) => instructionsRepo.findInstructionByNo(trx, instructionNo, { forUpdate: true }),
     rowId: (target) => target.id,
     fields: () => ({}),
     async checkApplicable(trx, target, action) {
-      const why = await reissueRefusal(trx, target);
+      const why = action === 'DETACH' ? await detachRefusal(trx, target) : await reissueRefusal(trx, target);
       if (why !== null) throw actionNotApplicable(why, { instructionNo: target.instruction_no, status: target.status, action });
     },
     async execute(trx, target, approved) {
+      if (approved.action === 'DETACH') {
+        await deps.bankPostings.detachMismatched(trx, { instructionRowId: target.id });
+        return;
+      }
       await reissueInstruction(trx, { instructionRowId: target.id, actor: approved.approver.appId, now: approved.at, fieldCipher: deps.fieldCipher });
     },
     auditTarget: (target) => `instruction:${target.instruction_no}`,
   };
+}
+
+/**
+ * Why DETACH does not apply to the instruction as it is now, or null when it does: a MISMATCHED
+ * instruction (which holds the posting of another amount that mismatched it). Credits and debits
+ * alike (decision 0195).
+ */
+async function detachRefusal(trx: Knex.Transaction, row: instructionsRepo.InstructionRow): Promise<string | null> {
+  if (row.status !== 'MISMATCHED') return `instruction ${row.instruction_no} is ${row.status}: only a MISMATCHED instruction's posting is detached`;
+  const posting = await postingsRepo.lockMismatchedPostingOf(trx, row.id);
+  return posting === undefined ? `instruction ${row.instruction_no} has no MISMATCHED posting` : null;
 }
 
 const PAYEE_TEXT_MAX = 200;
