@@ -83,7 +83,12 @@ export function postingStatusFor(outcome: InstructionOutcome | undefined): Posti
   return outcome === 'CONFIRMED' ? 'MATCHED' : 'MISMATCHED';
 }
 
-/** The status a posting was answered with when it was posted: a resolution came later. */
-export function answeredStatus(status: PostingStatus): PostingStatus {
+/**
+ * The status a posting was answered with when it was posted: a resolution came later. A posting
+ * finance detached from the instruction it mismatched (`detachedInstructionNo`, DETACH, decision
+ * 0195) was answered MISMATCHED with that instruction, whatever became of it since.
+ */
+export function answeredStatus(status: PostingStatus, detachedInstructionNo: string | null = null): PostingStatus {
+  if (detachedInstructionNo !== null) return 'MISMATCHED';
   return status === 'LINKED' || status === 'RETURNED' ? 'UNIDENTIFIED' : status;
 }

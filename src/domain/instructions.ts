@@ -13,7 +13,7 @@ export type InstructionType = (typeof INSTRUCTION_TYPES)[number];
 export const INSTRUCTION_STATUSES = ['CREATED', 'EXECUTED', 'CONFIRMED', 'MISMATCHED', 'FAILED', 'UNCONFIRMED', 'CANCELLED'] as const;
 export type InstructionStatus = (typeof INSTRUCTION_STATUSES)[number];
 
-export const INSTRUCTION_EVENTS = ['create', 'reportExecuted', 'reportFailed', 'confirmByPosting', 'mismatchByPosting', 'passDeadline', 'cancel', 'failByStatement'] as const;
+export const INSTRUCTION_EVENTS = ['create', 'reportExecuted', 'reportFailed', 'confirmByPosting', 'mismatchByPosting', 'passDeadline', 'cancel', 'failByStatement', 'detachPosting'] as const;
 export type InstructionEvent = (typeof INSTRUCTION_EVENTS)[number];
 
 export interface InstructionTransition {
@@ -50,6 +50,11 @@ export const INSTRUCTION_TRANSITIONS: readonly InstructionTransition[] = [
   // statement (ACCEPT_STATEMENT of its REFUND_MISMATCH, contracts/decisions/0171-refund-mismatch-accepted.md).
   { from: 'EXECUTED', event: 'failByStatement', to: 'FAILED' },
   { from: 'UNCONFIRMED', event: 'failByStatement', to: 'FAILED' },
+  // Finance's DETACH of a MISMATCHED instruction (docs/settlement.md §1,
+  // contracts/decisions/0195-detach-mismatched-posting.md): the posting of another amount was not
+  // its money; it goes back to UNIDENTIFIED and the instruction waits again for its own posting,
+  // UNCONFIRMED — a bank already moved something against it, and finance watches that list.
+  { from: 'MISMATCHED', event: 'detachPosting', to: 'UNCONFIRMED' },
 ];
 
 /** The status after `event`, or undefined when the table has no such move. */

@@ -38,7 +38,7 @@ export const PROPOSAL_TARGET_KINDS = ['DISCREPANCY', 'UNIDENTIFIED', 'INSTRUCTIO
 export type ProposalTargetKind = (typeof PROPOSAL_TARGET_KINDS)[number];
 
 /** Every action any target kind has (the contract's Proposal.action enum). */
-export const PROPOSAL_ACTIONS = ['REVERSE_PAYMENT', 'ACCEPT_PLATFORM', 'ACCEPT_STATEMENT', 'WRITE_OFF', 'LINK', 'RETURN', 'REISSUE', 'SET_PAYEE'] as const;
+export const PROPOSAL_ACTIONS = ['REVERSE_PAYMENT', 'ACCEPT_PLATFORM', 'ACCEPT_STATEMENT', 'WRITE_OFF', 'LINK', 'RETURN', 'REISSUE', 'SET_PAYEE', 'DETACH'] as const;
 export type ProposalAction = (typeof PROPOSAL_ACTIONS)[number];
 
 export function isProposalAction(value: unknown): value is ProposalAction {

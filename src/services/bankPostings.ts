@@ -16,7 +16,7 @@ import { Decimal, formatMoney } from '../domain/money';
 import { malformed } from '../domain/xmlStream';
 import type { Logger } from '../logger';
 import type { InstructionMatcher } from './bankPostingInstructions';
-import { createReturnInstruction } from './instructions';
+import { createReturnInstruction, reopenMismatchedInstruction } from './instructions';
 import { financeRecipients, type NewEvent, recordEvents } from './events';
 
 /**
@@ -69,6 +69,8 @@ export interface BankPostingWire {
   source: 'JSON' | 'CAMT053';
   createdAt: string;
   resolvedAt: string | null;
+  /** The instruction it mismatched until finance detached it (DETACH, decision 0195), and when. */
+  detachedFrom: { instructionNo: string; detachedAt: string } | null;
 }
 
 export interface StatementAnswer {
@@ -134,8 +136,11 @@ export class BankPostingService {
     return this.wire(row);
   }
 
-  /** `GET /v1/finance/unidentified?status=`: unidentified postings (or those resolved LINKED / RETURNED). */
-  async listUnidentified(status: 'UNIDENTIFIED' | 'LINKED' | 'RETURNED', page: PageRequest): Promise<{ data: BankPostingWire[]; nextCursor: string | null }> {
+  /**
+   * `GET /v1/finance/unidentified?status=`: unidentified postings (or those resolved LINKED /
+   * RETURNED, or MISMATCHED ones holding their instruction until finance detaches them, decision 0195).
+   */
+  async listUnidentified(status: 'UNIDENTIFIED' | 'LINKED' | 'RETURNED' | 'MISMATCHED', page: PageRequest): Promise<{ data: BankPostingWire[]; nextCursor: string | null }> {
     const result = await repo.listPostingsByStatus(this.deps.db, status, page);
     return { data: result.rows.map((row) => this.wire(row)), nextCursor: result.nextCursor };
   }
@@ -316,8 +321,9 @@ export class BankPostingService {
       if (differ.length > 0) {
         throw new TongfuError('IDEMPOTENCY_CONFLICT', `bankRef ${input.bankRef} was posted with another ${differ.join(', ')}`, { bankRef: input.bankRef, postingId: row.posting_id, differingFields: differ });
       }
-      const status = answeredStatus(row.status);
-      return { rowId: row.id, answer: { postingId: row.posting_id, bankRef: row.bank_ref, status, instructionNo: status === 'UNIDENTIFIED' ? null : row.matched_instruction_no }, replayed: true };
+      const status = answeredStatus(row.status, row.detached_instruction_no);
+      const instructionNo = row.detached_instruction_no ?? (status === 'UNIDENTIFIED' ? null : row.matched_instruction_no);
+      return { rowId: row.id, answer: { postingId: row.posting_id, bankRef: row.bank_ref, status, instructionNo }, replayed: true };
     });
   }
 
@@ -372,6 +378,50 @@ export class BankPostingService {
     return { status: 'RETURNED', instructionNo: created.instructionNo };
   }
 
+  /**
+   * DETACH (docs/settlement.md §1–§2, contracts/decisions/0195-detach-mismatched-posting.md):
+   * finance decides that the posting which mismatched instruction `instructionRowId` is not its
+   * money. In the caller's transaction (the maker-checker decision's, which locked the
+   * instruction), under the posting's lock: the posting goes back to UNIDENTIFIED, remembering the
+   * instruction; a credit is booked to suspense now (UNIDENTIFIED_CREDIT, as it would have been had
+   * it named nothing) and a debit has no entry, as every unidentified debit; every finance party
+   * gets `bankPosting.unidentified`, so the credit is LINKed or RETURNed like any other; the
+   * instruction waits again for its own posting (UNCONFIRMED, `instruction.reopened`).
+   */
+  async detachMismatched(trx: Knex.Transaction, input: { instructionRowId: string }): Promise<{ postingId: string; direction: 'CREDIT' | 'DEBIT' }> {
+    const at = this.deps.clocks.business.now();
+    const posting = await repo.lockMismatchedPostingOf(trx, input.instructionRowId);
+    if (posting === undefined) throw new TongfuError('ACTION_NOT_APPLICABLE', 'the instruction has no MISMATCHED posting to detach', { instructionRowId: input.instructionRowId });
+    await repo.detachPosting(trx, posting.id, at);
+    const amount = new Decimal(posting.amount);
+    if (posting.direction === 'CREDIT') {
+      await insertJournalEntry(trx, unidentifiedCreditEntry({ bankPostingId: posting.id, receivingAccountNo: posting.account_no, amount, accountingDate: shanghaiDate(at) }), at);
+    }
+    await recordEvents(trx, [
+      {
+        type: EVENT_TYPE,
+        recipients: await financeRecipients(trx),
+        occurredAt: at,
+        data: {
+          posting: {
+            postingId: posting.posting_id,
+            bankCode: posting.bank_code,
+            bankRef: posting.bank_ref,
+            accountNo: posting.account_no,
+            direction: posting.direction,
+            amount: formatMoney(amount),
+            valueDate: posting.value_date,
+            instructionNo: posting.instruction_no,
+            memo: posting.memo,
+            status: 'UNIDENTIFIED',
+          },
+        },
+      },
+    ]);
+    await reopenMismatchedInstruction(trx, { instructionRowId: input.instructionRowId, postingId: posting.posting_id, postingAmount: posting.amount, at });
+    return { postingId: posting.posting_id, direction: posting.direction };
+  }
+
   private wire(row: repo.PostingRow): BankPostingWire {
     return {
       postingId: row.posting_id,
@@ -389,6 +439,7 @@ export class BankPostingService {
       source: row.source,
       createdAt: formatInstant(row.created_at),
       resolvedAt: row.resolved_at === null ? null : formatInstant(row.resolved_at),
+      detachedFrom: row.detached_instruction_no === null || row.detached_at === null ? null : { instructionNo: row.detached_instruction_no, detachedAt: formatInstant(row.detached_at) },
     };
   }
 }

@@ -59,6 +59,7 @@ export const EVENT_TYPES = {
   'instruction.failed': 'InstructionEventData',
   'instruction.mismatched': 'InstructionEventData',
   'instruction.cancelled': 'InstructionEventData',
+  'instruction.reopened': 'InstructionEventData',
   'bankPosting.unidentified': 'BankPostingUnidentifiedEventData',
   'refund.succeeded': 'RefundSucceededEventData',
 } as const;

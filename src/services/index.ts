@@ -117,7 +117,8 @@ export async function buildServices(deps: ServiceDependencies): Promise<Services
   proposals.register(discrepancyHandler());
   const bankPostings = new BankPostingService({ db: deps.db, clocks: deps.clocks, log: deps.log, fieldCipher, instructions: SETTLEMENT_INSTRUCTIONS });
   // Settlement's maker-checker targets: REISSUE of an instruction, LINK / RETURN of an unidentified credit (decision 0145).
-  proposals.register(instructionHandler({ fieldCipher }));
+  // DETACH of a MISMATCHED instruction's posting (decision 0195).
+  proposals.register(instructionHandler({ fieldCipher, bankPostings }));
   proposals.register(unidentifiedHandler({ bankPostings, fieldCipher }));
   // SET_PAYEE of a refund waiting for its payee (decision 0152).
   proposals.register(refundHandler({ fieldCipher, log: deps.log }));

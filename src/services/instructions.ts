@@ -79,7 +79,7 @@ export async function instructionWires(db: Knex | Knex.Transaction, rows: readon
   });
 }
 
-/** The executor and every finance party: who hears that an instruction was confirmed, failed or mismatched. */
+/** The executor and every finance party: who hears that an instruction was confirmed, failed, mismatched or reopened. */
 async function executorAndFinance(trx: Knex.Transaction, row: repo.InstructionRow): Promise<EventRecipient[]> {
   return [{ partyId: row.executor_party_id }, ...(await financeRecipients(trx))];
 }
@@ -199,6 +199,23 @@ export async function cancelRefundInstructions(trx: Knex.Transaction, input: { r
   return rows.length;
 }
 
+/**
+ * DETACH of a MISMATCHED instruction (docs/settlement.md §1, contracts/decisions/0195-detach-mismatched-posting.md),
+ * in the approval's transaction, after the bank postings' side detached the posting: the
+ * instruction waits again for its own posting, UNCONFIRMED (`detachPosting`), and
+ * `instruction.reopened` tells the executor and every finance party, with the detached posting.
+ * No journal entry: a mismatch wrote none, and what the executor's report wrote
+ * (SETTLEMENT_EXECUTED) still stands — the money it sent is still on its way until a posting of
+ * the instruction's amount confirms it. `at` is the business instant.
+ */
+export async function reopenMismatchedInstruction(trx: Knex.Transaction, input: { instructionRowId: string; postingId: string; postingAmount: string; at: Date }): Promise<void> {
+  const row = await repo.findInstructionById(trx, input.instructionRowId, { forUpdate: true });
+  assert(row !== undefined, `instruction ${input.instructionRowId} exists`);
+  const status = instructionTransition(row.status, 'detachPosting');
+  await repo.updateInstruction(trx, row.id, { status, updated_at: input.at });
+  await emit(trx, 'instruction.reopened', { ...row, status }, input.at, undefined, { postingAmount: formatMoney(new Decimal(input.postingAmount)), detachedPostingId: input.postingId });
+}
+
 /** `instruction.created` to the executor of a new instruction (a refund's, src/services/refunds.ts), in the creating transaction. */
 export async function recordInstructionCreated(trx: Knex.Transaction, row: repo.InstructionRow, at: Date, fieldCipher: FieldCipher | undefined): Promise<void> {
   await emit(trx, 'instruction.created', row, at, fieldCipher);
@@ -206,7 +223,7 @@ export async function recordInstructionCreated(trx: Knex.Transaction, row: repo.
 
 async function emit(
   trx: Knex.Transaction,
-  type: 'instruction.created' | 'instruction.confirmed' | 'instruction.failed' | 'instruction.mismatched' | 'instruction.cancelled',
+  type: 'instruction.created' | 'instruction.confirmed' | 'instruction.failed' | 'instruction.mismatched' | 'instruction.cancelled' | 'instruction.reopened',
   row: repo.InstructionRow,
   at: Date,
   fieldCipher: FieldCipher | undefined,

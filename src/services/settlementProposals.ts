@@ -19,6 +19,7 @@ import { encryptedPayeeField, shownPayeeFields } from './refunds';
  * | kind | addressed by | action | fields | applies when | an approval |
  * |---|---|---|---|---|---|
  * | INSTRUCTION | instructionNo | REISSUE | `{payee?: {name, accountNo, bankName}}`, a REFUND instruction's only | the instruction is FAILED and not yet reissued | reissueInstruction: a new instruction with `reissueOf`, paying the new payee if one is given (and the refund's payee becomes it) |
+ * | INSTRUCTION | instructionNo | DETACH | — | the instruction is MISMATCHED | BankPostingService.detachMismatched: the posting UNIDENTIFIED again (a credit in suspense), the instruction UNCONFIRMED (decision 0195) |
  * | UNIDENTIFIED | postingId | LINK | `{instructionNo}` | the posting is an UNIDENTIFIED credit, and the instruction is live, credits the posting's account and is of its amount | BankPostingService.linkUnidentified: suspense reversed, the instruction CONFIRMED, the posting LINKED |
  * | UNIDENTIFIED | postingId | RETURN | `{payee: {name, accountNo, bankName}}` | the posting is an UNIDENTIFIED credit | BankPostingService.returnUnidentified: a bank REFUND instruction, suspense reversed, the posting RETURNED |
  *
@@ -32,17 +33,18 @@ import { encryptedPayeeField, shownPayeeFields } from './refunds';
  * REISSUE of a FAILED instruction, optionally to a new payee (contracts/decisions/0200-reissue-to-a-new-payee.md):
  * when a refund or a return failed because its payee's account is closed or wrong, finance names
  * the right one. A payee on a SETTLEMENT instruction (which pays a receiving account) is
- * VALIDATION_FAILED.
+ * VALIDATION_FAILED. DETACH of a MISMATCHED instruction's posting (contracts/decisions/0195-detach-mismatched-posting.md).
  */
-export function instructionHandler(deps: { fieldCipher: FieldCipher }): ProposalTargetHandler<instructionsRepo.InstructionRow> {
+export function instructionHandler(deps: { fieldCipher: FieldCipher; bankPostings: BankPostingService }): ProposalTargetHandler<instructionsRepo.InstructionRow> {
   return {
     kind: 'INSTRUCTION',
-    actions: ['REISSUE'],
+    actions: ['REISSUE', 'DETACH'],
     lock: (trx, instructionNo) => instructionsRepo.findInstructionByNo(trx, instructionNo, { forUpdate: true }),
     rowId: (target) => target.id,
-    fields(_action, input) {
+    fields(action, input) {
       const problems: FieldProblem[] = [];
-      if (input.instructionNo !== undefined) problems.push({ path: '/instructionNo', problem: 'is not a field of REISSUE' });
+      if (input.instructionNo !== undefined) problems.push({ path: '/instructionNo', problem: `is not a field of ${action}` });
+      if (action === 'DETACH' && input.payee !== undefined) problems.push({ path: '/payee', problem: 'is not a field of DETACH' });
       if (problems.length > 0) throw validationFailed(problems);
       return input.payee === undefined ? {} : { payee: encryptedPayeeField(input.payee, deps.fieldCipher) };
     },
@@ -51,16 +53,31 @@ export function instructionHandler(deps: { fieldCipher: FieldCipher }): Proposal
       if (fields?.payee !== undefined && target.type !== 'REFUND') {
         throw validationFailed([{ path: '/payee', problem: `is not a field of REISSUE of a ${target.type} instruction: it pays a receiving account, not a payee` }]);
       }
-      const why = await reissueRefusal(trx, target);
+      const why = action === 'DETACH' ? await detachRefusal(trx, target) : await reissueRefusal(trx, target);
       if (why !== null) throw actionNotApplicable(why, { instructionNo: target.instruction_no, status: target.status, action });
     },
     async execute(trx, target, approved) {
+      if (approved.action === 'DETACH') {
+        await deps.bankPostings.detachMismatched(trx, { instructionRowId: target.id });
+        return;
+      }
       const payee = approved.fields.payee as { name: string; accountNo: string; bankName: string } | undefined;
       await reissueInstruction(trx, { instructionRowId: target.id, actor: approved.approver.appId, now: approved.at, fieldCipher: deps.fieldCipher, ...(payee === undefined ? {} : { payee }) });
     },
     auditTarget: (target) => `instruction:${target.instruction_no}`,
     shownFields: (_action, fields) => shownPayeeFields(fields, deps.fieldCipher),
   };
+}
+
+/**
+ * Why DETACH does not apply to the instruction as it is now, or null when it does: a MISMATCHED
+ * instruction (which holds the posting of another amount that mismatched it). Credits and debits
+ * alike (decision 0195).
+ */
+async function detachRefusal(trx: Knex.Transaction, row: instructionsRepo.InstructionRow): Promise<string | null> {
+  if (row.status !== 'MISMATCHED') return `instruction ${row.instruction_no} is ${row.status}: only a MISMATCHED instruction's posting is detached`;
+  const posting = await postingsRepo.lockMismatchedPostingOf(trx, row.id);
+  return posting === undefined ? `instruction ${row.instruction_no} has no MISMATCHED posting` : null;
 }
 
 const PAYEE_TEXT_MAX = 200;

@@ -1,4 +1,5 @@
 import { settleJob } from '../../src/jobs/settle';
+import { verifyLedger } from '../../src/services/ledger';
 import { buildWorld, ITEMS, registerParty, signedAs, type SignedCall, type World } from '../helpers/builders';
 import { expectLedgerVerified, issueNotice, newTxnId, postingBody, shanghai } from '../helpers/payments';
 import { paymentRowId, reconcileDay } from '../helpers/reconciledDay';
@@ -328,6 +329,123 @@ describe('finance resolves unidentified credits and failed instructions, two ope
 
     const debit = await bank('POST', '/v1/bank/postings', credit({ bankRef: 'HOLDER-R002', direction: 'DEBIT', amount: '30.00', instructionNo: reissue.instructionNo }));
     expect(debit.body).toMatchObject({ status: 'MATCHED', instructionNo: reissue.instructionNo });
+    await expectLedgerVerified(db());
+  });
+});
+
+describe('finance detaches the posting of another amount from a MISMATCHED instruction (DETACH, decision 0195)', () => {
+  const mismatchedPosting = async () => (await db()('bank_postings').where({ bank_ref: 'HOLDER-0003' }).first('posting_id')).posting_id as string;
+  const countEvents = async (type: string, instructionNo: string) =>
+    Number((await db()('events').where({ type }).whereRaw(`data->'instruction'->>'instructionNo' = ?`, [instructionNo]).count('* as n'))[0]?.n);
+
+  it('the stuck money is visible: the MISMATCHED posting in finance\'s list, and ledger verify after three days', async () => {
+    const b = instruction('2026-11-17');
+    const listed = await maker('GET', '/v1/finance/unidentified?status=MISMATCHED');
+    expect(listed.status).toBe(200);
+    expect(listed.body.data.map((p: { bankRef: string; instructionNo: string; amount: string; detachedFrom: unknown }) => [p.bankRef, p.instructionNo, p.amount, p.detachedFrom])).toEqual([['HOLDER-0003', b.instructionNo, '99.99', null]]);
+    expect((await maker('GET', '/v1/finance/instructions?status=MISMATCHED')).body.data.map((i: { instructionNo: string }) => i.instructionNo)).toEqual([b.instructionNo]);
+    expect((await verifyLedger(db(), { businessToday: '2026-11-24' })).ok).toBe(true);
+    const late = await verifyLedger(db(), { businessToday: '2026-11-25' });
+    const check = late.checks.find((c) => c.name === 'mismatchedInstructions');
+    expect(late.ok).toBe(false);
+    expect(check?.breaks).toEqual([
+      { subject: `instruction ${b.instructionNo}`, detail: { type: 'SETTLEMENT', amount: '100.00', postingId: await mismatchedPosting(), postingAmount: '99.99', direction: 'CREDIT', accountNo: world.fiscalAccountNo, mismatchedOn: '2026-11-21' } },
+    ]);
+  });
+
+  it('DETACH of a credit: only a MISMATCHED instruction; approved by another operator: the credit UNIDENTIFIED in suspense, the instruction UNCONFIRMED, events and audit', async () => {
+    const b = instruction('2026-11-17');
+    const path = `/v1/finance/instructions/${b.instructionNo}`;
+    const confirmed = await propose(maker, `/v1/finance/instructions/${instruction('2026-11-16').instructionNo}`, { proposalRef: 'DET-0', action: 'DETACH' });
+    expect([confirmed.status, confirmed.body.error.code]).toEqual([422, 'ACTION_NOT_APPLICABLE']);
+    const reissue = await propose(maker, path, { proposalRef: 'DET-R', action: 'REISSUE' });
+    expect([reissue.status, reissue.body.error.code]).toEqual([422, 'ACTION_NOT_APPLICABLE']);
+    const withPayee = await propose(maker, path, { proposalRef: 'DET-P', action: 'DETACH', payee: { name: '张三', accountNo: '6222', bankName: '工行' } });
+    expect([withPayee.status, withPayee.body.error.code, withPayee.body.error.details]).toEqual([400, 'VALIDATION_FAILED', { fields: [{ path: '/payee', problem: 'is not a field of DETACH' }] }]);
+    const suspenseBefore = await balance('suspense:unidentified');
+    const receivingBefore = await balance(`receiving:${world.fiscalAccountNo}`);
+    const inTransitBefore = await balance(`in_transit:${world.fiscalAccountNo}`);
+
+    const proposed = await propose(maker, path, { proposalRef: 'DET-1', action: 'DETACH' });
+    expect(proposed.status).toBe(201);
+    expect(proposed.body).toMatchObject({ action: 'DETACH', status: 'PENDING' });
+    expect((await decide(maker, path, proposed.body.proposalId)).body.error.code).toBe('APPROVER_SAME_AS_REQUESTER');
+    expect((await agency('GET', `/v1/agency/instructions/${b.instructionNo}`)).body.status).toBe('MISMATCHED');
+    const approved = await decide(checker, path, proposed.body.proposalId);
+    expect([approved.status, approved.body.status]).toEqual([200, 'APPROVED']);
+
+    const postingId = await mismatchedPosting();
+    const row = await postingRow(postingId);
+    expect([row.status, row.instruction_id, row.matched_instruction_no, row.detached_instruction_no]).toEqual(['UNIDENTIFIED', null, null, b.instructionNo]);
+    const unidentified = await maker('GET', '/v1/finance/unidentified');
+    expect(unidentified.body.data.find((p: { postingId: string }) => p.postingId === postingId)).toMatchObject({ status: 'UNIDENTIFIED', instructionNo: null, amount: '99.99', detachedFrom: { instructionNo: b.instructionNo } });
+    expect((await maker('GET', '/v1/finance/unidentified?status=MISMATCHED')).body.data).toEqual([]);
+    expect((await agency('GET', `/v1/agency/instructions/${b.instructionNo}`)).body.status).toBe('UNCONFIRMED');
+    // The credit is booked to suspense; the executed settlement stays in transit, waiting for its posting.
+    expect(await balance('suspense:unidentified')).toBe((Number(suspenseBefore) - 99.99).toFixed(2));
+    expect(await balance(`receiving:${world.fiscalAccountNo}`)).toBe((Number(receivingBefore) + 99.99).toFixed(2));
+    expect(await balance(`in_transit:${world.fiscalAccountNo}`)).toBe(inTransitBefore);
+    expect(await countEvents('instruction.reopened', b.instructionNo)).toBe(3); // the agency and two finance parties
+    const reopened = await db()('events').where({ type: 'instruction.reopened' }).first('data');
+    expect(reopened.data).toMatchObject({ postingAmount: '99.99', detachedPostingId: postingId, instruction: { status: 'UNCONFIRMED' } });
+    expect(Number((await db()('events').where({ type: 'bankPosting.unidentified' }).whereRaw(`data->'posting'->>'postingId' = ?`, [postingId]).count('* as n'))[0]?.n)).toBe(2);
+    expect((await db()('audit_log').where('target', 'like', `instruction:${b.instructionNo}/%`).orderBy('seq')).map((r) => r.action)).toEqual(['proposal.created', 'proposal.approved']);
+    await expectLedgerVerified(db());
+    expect((await verifyLedger(db(), { businessToday: '2026-11-30' })).checks.find((c) => c.name === 'mismatchedInstructions')?.ok).toBe(true);
+
+    // Detached once: a second DETACH does not apply; the bank's repeat of the posting answers what it answered.
+    const twice = await propose(maker, path, { proposalRef: 'DET-2', action: 'DETACH' });
+    expect([twice.status, twice.body.error.code]).toEqual([422, 'ACTION_NOT_APPLICABLE']);
+    const replay = await bank('POST', '/v1/bank/postings', credit({ bankRef: 'HOLDER-0003', amount: '99.99', instructionNo: b.instructionNo }));
+    expect([replay.status, replay.headers.get('idempotent-replay'), replay.body.status, replay.body.instructionNo]).toEqual([201, 'true', 'MISMATCHED', b.instructionNo]);
+    await expect(db()('bank_postings').where({ posting_id: postingId }).update({ detached_instruction_no: null, detached_instruction_id: null, detached_at: null })).rejects.toThrow(/append-only/);
+  });
+
+  it('the instruction is then confirmed by a posting of its amount, and the detached credit is returned like any unidentified credit', async () => {
+    const b = instruction('2026-11-17');
+    const right = await bank('POST', '/v1/bank/postings', credit({ bankRef: 'HOLDER-0017', amount: b.amount, instructionNo: b.instructionNo }));
+    expect(right.body).toMatchObject({ status: 'MATCHED', instructionNo: b.instructionNo });
+    expect((await agency('GET', `/v1/agency/instructions/${b.instructionNo}`)).body.status).toBe('CONFIRMED');
+    expect(await balance(`in_transit:${world.fiscalAccountNo}`)).toBe('0.00');
+    await expectLedgerVerified(db());
+
+    const postingId = await mismatchedPosting();
+    const path = `/v1/finance/unidentified/${postingId}`;
+    const linkBack = await propose(maker, path, { proposalRef: 'DET-L', action: 'LINK', instructionNo: b.instructionNo });
+    expect([linkBack.status, linkBack.body.error.code]).toEqual([422, 'ACTION_NOT_APPLICABLE']);
+    const returned = await propose(maker, path, { proposalRef: 'DET-RET', action: 'RETURN', payee: { name: '通付汇缴户', accountNo: '6222020200000099', bankName: '中国农业银行' } });
+    expect((await decide(checker, path, returned.body.proposalId)).body.status).toBe('APPROVED');
+    expect((await postingRow(postingId)).status).toBe('RETURNED');
+    expect(await balance('suspense:unidentified')).toBe('0.00');
+    await expectLedgerVerified(db());
+  });
+
+  it('DETACH of a debit: a bank executes a return with another amount; detached, the debit is unidentified with no entry and the instruction waits for the right debit', async () => {
+    const posted = await bank('POST', '/v1/bank/postings', credit({ bankRef: 'HOLDER-0018', amount: '30.00', memo: '误汇' }));
+    const path = `/v1/finance/unidentified/${posted.body.postingId}`;
+    const proposed = await propose(maker, path, { proposalRef: 'DET-RET-2', action: 'RETURN', payee: { name: '李四', accountNo: '6222020200000002', bankName: '中国建设银行' } });
+    expect((await decide(checker, path, proposed.body.proposalId)).body.status).toBe('APPROVED');
+    const refund = (await bank('GET', '/v1/bank/instructions?status=CREATED')).body.data.find((i: { type: string; amount: string }) => i.type === 'REFUND' && i.amount === '30.00');
+    const receivingBefore = await balance(`receiving:${world.fiscalAccountNo}`);
+
+    const wrong = await bank('POST', '/v1/bank/postings', credit({ bankRef: 'HOLDER-R012', direction: 'DEBIT', amount: '3.00', instructionNo: refund.instructionNo }));
+    expect(wrong.body).toMatchObject({ status: 'MISMATCHED', instructionNo: refund.instructionNo });
+    const instructionPath = `/v1/finance/instructions/${refund.instructionNo}`;
+    const detach = await propose(maker, instructionPath, { proposalRef: 'DET-D', action: 'DETACH' });
+    expect((await decide(checker, instructionPath, detach.body.proposalId)).body.status).toBe('APPROVED');
+    expect((await postingRow(wrong.body.postingId)).status).toBe('UNIDENTIFIED');
+    expect((await bank('GET', `/v1/bank/instructions/${refund.instructionNo}`)).body.status).toBe('UNCONFIRMED');
+    expect(await db()('journal_entries').where({ bank_posting_id: (await postingRow(wrong.body.postingId)).id })).toEqual([]);
+    expect(await balance(`receiving:${world.fiscalAccountNo}`)).toBe(receivingBefore);
+    expect(await countEvents('instruction.reopened', refund.instructionNo)).toBe(3); // the bank and two finance parties
+    // Finance's actions on unidentified postings are for credits: a detached debit is not linked or returned.
+    const linkDebit = await propose(maker, `/v1/finance/unidentified/${wrong.body.postingId}`, { proposalRef: 'DET-D-L', action: 'LINK', instructionNo: refund.instructionNo });
+    expect([linkDebit.status, linkDebit.body.error.code]).toEqual([422, 'ACTION_NOT_APPLICABLE']);
+    await expectLedgerVerified(db());
+
+    const right = await bank('POST', '/v1/bank/postings', credit({ bankRef: 'HOLDER-R013', direction: 'DEBIT', amount: '30.00', instructionNo: refund.instructionNo }));
+    expect(right.body).toMatchObject({ status: 'MATCHED', instructionNo: refund.instructionNo });
+    expect((await bank('GET', `/v1/bank/instructions/${refund.instructionNo}`)).body.status).toBe('CONFIRMED');
     await expectLedgerVerified(db());
   });
 });

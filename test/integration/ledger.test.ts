@@ -121,7 +121,7 @@ describe('ledger verify', () => {
     const verification = await verifyLedger(context.db, { businessToday: '2026-11-20' });
     expect(verification.ok).toBe(true);
     expect(verification.totals).toEqual({ entries: 3, lines: 6, debit: '107.50', credit: '107.50' });
-    expect(verification.checks.map((check) => check.name)).toEqual(['entriesBalance', 'trialBalance', 'agencyClearing', 'inTransit', 'receiving', 'settledPaymentsReconciled', 'instructionItemsResolve', 'reconciliationRowsResolve', 'statementLineIdentifiers', 'instructionsTie', 'settledShares', 'paidNotices', 'noticeLateFees', 'suspenseUnapplied', 'revenuePending', 'refundsConfirmed', 'paymentEntries', 'reversalsMirror', 'reversedPayments', 'discrepancyCorrections', 'paymentAgencies', 'unappliedRefunds', 'suspenseUnidentified', 'paymentKeys', 'paymentMatchedOnce', 'paymentsReconciled', 'closeChain']);
+    expect(verification.checks.map((check) => check.name)).toEqual(['entriesBalance', 'trialBalance', 'agencyClearing', 'inTransit', 'receiving', 'settledPaymentsReconciled', 'instructionItemsResolve', 'reconciliationRowsResolve', 'statementLineIdentifiers', 'instructionsTie', 'settledShares', 'paidNotices', 'noticeLateFees', 'suspenseUnapplied', 'revenuePending', 'refundsConfirmed', 'paymentEntries', 'reversalsMirror', 'reversedPayments', 'discrepancyCorrections', 'paymentAgencies', 'unappliedRefunds', 'suspenseUnidentified', 'mismatchedInstructions', 'paymentKeys', 'paymentMatchedOnce', 'paymentsReconciled', 'closeChain']);
     const result = await cli(['ledger', 'verify'], context.service.database.connectionString);
     expect(result.code).toBe(0);
     expect(result.out).toEqual([JSON.parse(JSON.stringify(verification))]);

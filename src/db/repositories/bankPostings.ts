@@ -54,11 +54,15 @@ export interface PostingRow {
   source: PostingSource;
   created_at: Date;
   resolved_at: Date | null;
+  /** The instruction it mismatched before finance detached it (DETACH, decision 0195), else null. */
+  detached_instruction_no: string | null;
+  detached_at: Date | null;
 }
 
 const POSTING_COLUMNS = `p.id::text AS id, p.posting_id, p.bank_party_id::text AS bank_party_id, b.code AS bank_code, p.bank_ref, p.account_no, p.direction,
   p.amount::text AS amount, to_char(p.value_date, 'YYYY-MM-DD') AS value_date, p.instruction_no, p.memo, p.counterparty_name, p.counterparty_account_no,
-  p.status, p.instruction_id::text AS instruction_id, p.matched_instruction_no, p.source, p.created_at, p.resolved_at`;
+  p.status, p.instruction_id::text AS instruction_id, p.matched_instruction_no, p.source, p.created_at, p.resolved_at,
+  p.detached_instruction_no, p.detached_at`;
 
 /**
  * Inserts the postings whose (bank, bank_ref) is free, all UNIDENTIFIED until matched; a key
@@ -123,6 +127,29 @@ export async function resolvePostings(trx: Knex.Transaction, resolutions: Readon
     [at, JSON.stringify(resolutions.map((r) => ({ id: r.id, status: r.status, instruction_id: r.instructionId, instruction_no: r.instructionNo })))],
   );
   if ((result as { rowCount?: number }).rowCount !== resolutions.length) throw new Error(`invariant broken: ${resolutions.length} postings resolved, ${(result as { rowCount?: number }).rowCount ?? 0} were unidentified`);
+}
+
+/** The MISMATCHED posting that mismatched instruction `instructionRowId`, locked (an instruction takes one posting). */
+export async function lockMismatchedPostingOf(trx: Knex.Transaction, instructionRowId: string): Promise<PostingRow | undefined> {
+  const result = await trx.raw<{ rows: PostingRow[] }>(
+    `SELECT ${POSTING_COLUMNS} FROM bank_postings p JOIN parties b ON b.id = p.bank_party_id WHERE p.instruction_id = ?::bigint AND p.status = 'MISMATCHED' FOR UPDATE OF p`,
+    [instructionRowId],
+  );
+  return result.rows[0];
+}
+
+/**
+ * DETACH (decision 0195): a MISMATCHED posting back to UNIDENTIFIED, remembering the instruction
+ * it mismatched (the only other change the table's trigger allows, migration 20261206000100).
+ */
+export async function detachPosting(trx: Knex.Transaction, rowId: string, at: Date): Promise<void> {
+  const result = await trx.raw(
+    `UPDATE bank_postings SET status = 'UNIDENTIFIED', detached_instruction_id = instruction_id, detached_instruction_no = matched_instruction_no, detached_at = ?::timestamptz,
+                              instruction_id = NULL, matched_instruction_no = NULL, resolved_at = NULL
+      WHERE id = ?::bigint AND status = 'MISMATCHED'`,
+    [at, rowId],
+  );
+  if ((result as { rowCount?: number }).rowCount !== 1) throw new Error(`invariant broken: posting ${rowId} was to be MISMATCHED when detached`);
 }
 
 /** Finance's list: postings of a status, oldest first, with their bank's code. */

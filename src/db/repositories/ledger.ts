@@ -391,6 +391,13 @@ function corrections(prefix: string, creditIsPositive: boolean): string {
 export const RECONCILED_WITHIN_DAYS = 8;
 
 /**
+ * Days a MISMATCHED instruction may wait for finance (DETACH, docs/settlement.md §1) before
+ * `ledger verify` reports it: its posting's money is in no account's books meanwhile
+ * (contracts/decisions/0196-mismatched-money-visible.md).
+ */
+export const MISMATCH_RESOLVED_WITHIN_DAYS = 3;
+
+/**
  * Refund instructions of a payment's refund (not RETURNs of unidentified credits): the agency's
  * debit its clearing account, the receiving bank's the receiving account (src/services/refunds.ts).
  */
@@ -888,6 +895,22 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
        HAVING count(e.id) <> 1 OR COALESCE(sum(l.amount), 0) <> p.amount
         ORDER BY p.id
         LIMIT @limit)`,
+  },
+  {
+    name: 'mismatchedInstructions',
+    invariant: `no instruction stays MISMATCHED more than ${MISMATCH_RESOLVED_WITHIN_DAYS} days: the bank posting of another amount that holds it is in no account's books, and the instruction's money waits in transit or in the clearing account, until finance detaches the posting (DETACH)`,
+    needsToday: true,
+    sql: `
+      SELECT 'instruction ' || i.instruction_no AS subject,
+             json_build_object('type', i.type, 'amount', i.amount::text, 'postingId', p.posting_id, 'postingAmount', p.amount::text,
+                               'direction', p.direction, 'accountNo', p.account_no,
+                               'mismatchedOn', to_char(p.resolved_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD')) AS detail
+        FROM instructions i
+        JOIN bank_postings p ON p.instruction_id = i.id AND p.status = 'MISMATCHED'
+       WHERE i.status = 'MISMATCHED'
+         AND (p.resolved_at AT TIME ZONE 'Asia/Shanghai')::date < CAST(@today AS date) - ${MISMATCH_RESOLVED_WITHIN_DAYS}
+       ORDER BY i.id
+       LIMIT @limit`,
   },
   {
     name: 'paymentKeys',

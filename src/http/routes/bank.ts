@@ -88,7 +88,7 @@ export function bankRoutes(services: Services): Array<RouteDefinition | Streamed
       operationId: 'listUnidentifiedPostings',
       body: 'none',
       async handle(call) {
-        const status = (call.query.status as 'UNIDENTIFIED' | 'LINKED' | 'RETURNED' | undefined) ?? 'UNIDENTIFIED';
+        const status = (call.query.status as 'UNIDENTIFIED' | 'LINKED' | 'RETURNED' | 'MISMATCHED' | undefined) ?? 'UNIDENTIFIED';
         return { status: 200, body: await bankPostings.listUnidentified(status, pageRequest(call.query)) };
       },
     },

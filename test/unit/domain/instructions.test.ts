@@ -14,7 +14,7 @@ import { Decimal } from '../../../src/domain/money';
 /** The instruction state table, numbers, deadlines and the refund spread (docs/settlement.md §1). */
 
 describe('the instruction state table', () => {
-  it('has exactly the moves of docs/settlement.md §1 (and MISMATCHED from CREATED)', () => {
+  it('has exactly the moves of docs/settlement.md §1 (and MISMATCHED from CREATED, and DETACH out of MISMATCHED)', () => {
     const moves: string[] = [];
     for (const from of [null, ...INSTRUCTION_STATUSES]) {
       for (const event of INSTRUCTION_EVENTS) {
@@ -41,6 +41,7 @@ describe('the instruction state table', () => {
         'UNCONFIRMED cancel CANCELLED',
         'EXECUTED failByStatement FAILED',
         'UNCONFIRMED failByStatement FAILED',
+        'MISMATCHED detachPosting UNCONFIRMED',
       ].sort(),
     );
   });
@@ -53,6 +54,10 @@ describe('the instruction state table', () => {
     expect(() => instructionTransition('EXECUTED', 'reportFailed')).toThrow(expect.objectContaining({ code: 'INVALID_STATE_TRANSITION' }));
     expect(statusesFrom('passDeadline').sort()).toEqual(['CREATED', 'EXECUTED']);
     expect(() => instructionTransition('CREATED', 'failByStatement')).toThrow(expect.objectContaining({ code: 'INVALID_STATE_TRANSITION' }));
+    // Only finance's DETACH leads out of MISMATCHED, back to waiting for the instruction's own posting (decision 0195).
+    expect(INSTRUCTION_EVENTS.filter((event) => nextInstructionStatus('MISMATCHED', event) !== undefined)).toEqual(['detachPosting']);
+    expect(statusesFrom('detachPosting')).toEqual(['MISMATCHED']);
+    expect(instructionTransition('MISMATCHED', 'detachPosting')).toBe('UNCONFIRMED');
   });
 });
 
