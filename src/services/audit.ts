@@ -47,6 +47,8 @@ export const AUDIT_ACTIONS = {
   'item.saved': 'item:{itemCode}',
   'unit_items.replaced': 'unit:{unitCode}/items',
   'event.redelivered': 'event:{eventId}',
+  'refund.approved': 'refund:{refundId}',
+  'refund.rejected': 'refund:{refundId}',
   // Maker-checker (src/services/proposals.ts): the target is `{kind}:{id}`, e.g. `discrepancy:{discrepancyId}`.
   'proposal.created': '{kind}:{id}/proposal:{proposalId}',
   'proposal.approved': '{kind}:{id}/proposal:{proposalId}',

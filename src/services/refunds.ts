@@ -18,6 +18,7 @@ import { parsePayCode } from '../domain/payCode';
 import { assertRefundWithinPaid, moneyWhereabouts, refundedEvent, refundExecutor, refundStatusesFrom, refundTransition, type RefundStatus } from '../domain/refunds';
 import { NOTICE_MACHINE, PAYMENT_MACHINE, transition, type NoticeStatus, type PaymentStatus } from '../domain/stateMachines';
 import type { Logger } from '../logger';
+import { recordAudit } from './audit';
 import { recordEvent } from './events';
 import { cancelRefundInstructions, recordInstructionCreated } from './instructions';
 import { recordReversal } from './receipts';
@@ -537,6 +538,16 @@ export class RefundService {
       if (decision.approve) instructionNoValue = await instructRefund(trx, { refundRowId: row.id, at: now, fieldCipher: this.deps.fieldCipher, log: this.deps.log });
       const [decided] = await repo.findRefundsByRowIds(trx, [row.id]);
       assert(decided !== undefined, 'the refund is there');
+      // A decision that moves money is in the finance audit log, as every other finance change
+      // (docs/audit.md §1); the payee is in its snapshots as the refund shows it, masked.
+      await recordAudit(trx, {
+        actor: finance.appId,
+        action: decision.approve ? 'refund.approved' : 'refund.rejected',
+        target: `refund:${row.refund_id}`,
+        before: refundWire(row, this.deps.fieldCipher) as unknown as Record<string, unknown>,
+        after: { ...(refundWire(decided, this.deps.fieldCipher) as unknown as Record<string, unknown>), comment },
+        at: now,
+      });
       this.deps.log.info({ refundId: row.refund_id, status: decided.status, decidedBy: finance.appId, instructionNo: instructionNoValue }, 'refund decided');
       return { refund: refundWire(decided, this.deps.fieldCipher), replayed: false };
     });

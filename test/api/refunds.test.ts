@@ -134,6 +134,12 @@ describe('a unit requests a refund', () => {
     const contrary = await finance('POST', `/v1/finance/refunds/${requested.refundId as string}/decision`, { approve: false, comment: '改判' });
     expect(contrary.status).toBe(409);
     expect(contrary.body.error.code).toBe('INVALID_STATE_TRANSITION');
+    // The decision is in the finance audit log once (the replay and the refusal add nothing), the payee masked.
+    const audited = await db()('audit_log').where({ target: `refund:${requested.refundId as string}` }).orderBy('seq');
+    expect(audited.map((row: { action: string; actor_app_id: string }) => [row.action, row.actor_app_id])).toEqual([['refund.approved', world.finance.appId]]);
+    const after = JSON.stringify(audited[0].after);
+    expect(after).toContain('"status":"INSTRUCTED"');
+    expect(after).not.toContain(PAYEE.accountNo);
     await expectLedgerVerified(db());
   });
 
@@ -144,6 +150,8 @@ describe('a unit requests a refund', () => {
     const rejected = await finance('POST', `/v1/finance/refunds/${second.body.refundId as string}/decision`, { approve: false });
     expect(rejected.status).toBe(200);
     expect(rejected.body).toMatchObject({ status: 'REJECTED', approval: null, instructionNo: null });
+    const audited = await db()('audit_log').where({ target: `refund:${second.body.refundId as string}` });
+    expect(audited.map((row: { action: string }) => row.action)).toEqual(['refund.rejected']);
     expect((await unit('POST', '/v1/unit/refunds', refundBody('RF-A-6', paid.payCode, '30.00'))).status).toBe(201);
   });
 
