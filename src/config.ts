@@ -23,6 +23,11 @@ export interface Config {
   httpWorkers: number;
   cronOverrides: Record<string, string>;
   production: boolean;
+  /**
+   * TONGFU_SANDBOX: whether the sandbox agency's checkout is mounted (contracts/decisions/0191).
+   * On by default outside production, where a newcomer pays a notice end to end; never in production.
+   */
+  sandbox: boolean;
   /** TONGFU_TRUSTED_PROXIES: peers whose X-Forwarded-For names the client (empty: none). */
   trustedProxies: AddressRanges;
   /** TONGFU_CALLBACK_ALLOW: private ranges callbacks may reach in production anyway (empty: none). */
@@ -94,6 +99,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   parseClockSpec(clockSpec, systemClock); // validates
   if (production && clockSpec !== 'system') throw new ConfigError('TONGFU_CLOCK', 'must be "system" when NODE_ENV=production');
 
+  const sandboxRaw = env.TONGFU_SANDBOX ?? (production ? 'off' : 'on');
+  if (sandboxRaw !== 'on' && sandboxRaw !== 'off') throw new ConfigError('TONGFU_SANDBOX', 'must be "on" or "off"');
+  if (production && sandboxRaw === 'on') throw new ConfigError('TONGFU_SANDBOX', 'must be "off" when NODE_ENV=production: the sandbox agency posts payments no money backs');
+
   const jobsRaw = env.TONGFU_JOBS ?? 'on';
   if (jobsRaw !== 'on' && jobsRaw !== 'off') throw new ConfigError('TONGFU_JOBS', 'must be "on" or "off"');
 
@@ -126,6 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     httpWorkers: Number(workersRaw),
     cronOverrides,
     production,
+    sandbox: sandboxRaw === 'on',
     trustedProxies,
     callbackAllow,
   };

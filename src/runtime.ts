@@ -120,7 +120,7 @@ async function assembleRuntime(
     authenticator: services.authenticator,
     clientAddress: (peer, forwardedFor) => clientAddressOf(peer, forwardedFor, config.trustedProxies),
     uploadSpool,
-    pages: portalMiddleware({ services, publicBaseUrl: config.publicBaseUrl, production: config.production, log, selfUrl: () => selfUrl }),
+    pages: portalMiddleware({ services, publicBaseUrl: config.publicBaseUrl, sandbox: config.sandbox, log, selfUrl: () => selfUrl }),
     async readiness() {
       try {
         await database.db.raw('SELECT 1').timeout(2000, { cancel: false });

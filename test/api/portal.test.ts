@@ -272,6 +272,21 @@ describe('the sandbox agency', () => {
     }
   });
 
+  it('counts its checkout against the address’s public lookups: it shows a notice without its payer’s name (decision 0191)', async () => {
+    await service.database.db('public_lookup_counters').delete();
+    try {
+      for (let shown = 0; shown < 30; shown += 1) expect((await get(`/sandbox/agency/checkout?payCode=1501022610000000${String(1000 + shown)}&amount=1.00`)).status).not.toBe(429);
+      const refused = await get('/sandbox/agency/checkout?payCode=15010226100000000103&amount=1.00');
+      expect(refused.status).toBe(429);
+      expect(refused.text).toContain('查询过于频繁');
+      const body = new URLSearchParams({ payCode: '15010226100000000103', amount: '1.00', returnUrl: '', agencyTxnId: 'SBX-limited', outcome: 'confirm' });
+      expect((await get('/sandbox/agency/checkout', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body.toString() })).status).toBe(429);
+      expect(await service.database.db('payments').where({ agency_txn_id: 'SBX-limited' }).first()).toBeUndefined();
+    } finally {
+      await service.database.db('public_lookup_counters').delete();
+    }
+  });
+
   it('never redirects anywhere but the portal’s way back', async () => {
     const body = new URLSearchParams({ payCode: '15010226100000000103', amount: '1.00', returnUrl: 'https://evil.example/pay/return?x', agencyTxnId: 'SBX-x', outcome: 'fail' });
     const page = await get('/sandbox/agency/checkout', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body.toString() });
@@ -302,6 +317,21 @@ describe('demo seed', () => {
       expect(JSON.stringify(out[1])).toContain('refused when NODE_ENV=production');
     } finally {
       await database.drop();
+    }
+  });
+});
+
+describe('with TONGFU_SANDBOX=off', () => {
+  it('has no sandbox checkout, outside production too: a deployment with real notices turns it off', async () => {
+    const { startTestService } = await import('../helpers/testService');
+    const staging = await startTestService({ env: { TONGFU_SANDBOX: 'off' } });
+    try {
+      const checkout = await fetch(`${staging.baseUrl}/sandbox/agency/checkout?payCode=15010226100000000103&amount=1.00`);
+      expect(checkout.status).toBe(404);
+      expect((await fetch(`${staging.baseUrl}/sandbox/agency/checkout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'outcome=confirm' })).status).toBe(404);
+      expect((await fetch(`${staging.baseUrl}/pay`)).status).toBe(200);
+    } finally {
+      await staging.close();
     }
   });
 });

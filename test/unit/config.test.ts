@@ -4,7 +4,9 @@ import { fixedClock, systemClock } from '../../src/domain/clock';
 describe('configuration', () => {
   it('has the documented defaults', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ port: 8080, host: '127.0.0.1', databaseUrl: undefined, publicBaseUrl: 'http://localhost:8080', logLevel: 'info', clockSpec: 'system', jobsEnabled: true, production: false });
+    expect(config).toMatchObject({ port: 8080, host: '127.0.0.1', databaseUrl: undefined, publicBaseUrl: 'http://localhost:8080', logLevel: 'info', clockSpec: 'system', jobsEnabled: true, production: false, sandbox: true });
+    expect(loadConfig({ TONGFU_SANDBOX: 'off' }).sandbox).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', TONGFU_PLATFORM_KEY: 'a'.repeat(64), TONGFU_FIELD_KEY: 'b'.repeat(32) }).sandbox).toBe(false);
     expect(config.dataDir).toMatch(/\/var$/);
     expect(loadConfig({ PORT: '18080' }).publicBaseUrl).toBe('http://localhost:18080');
     expect(loadConfig({ PORT: '18080', PUBLIC_BASE_URL: 'https://pay.example.gov.cn/' }).publicBaseUrl).toBe('https://pay.example.gov.cn');
@@ -22,6 +24,8 @@ describe('configuration', () => {
     ['TONGFU_CLOCK', { TONGFU_CLOCK: 'offset:+1d', NODE_ENV: 'production', TONGFU_PLATFORM_KEY: 'a'.repeat(64), TONGFU_FIELD_KEY: 'b'.repeat(32) }],
     ['TONGFU_PLATFORM_KEY', { NODE_ENV: 'production' }],
     ['TONGFU_JOBS', { TONGFU_JOBS: 'yes' }],
+    ['TONGFU_SANDBOX', { TONGFU_SANDBOX: 'yes' }],
+    ['TONGFU_SANDBOX', { TONGFU_SANDBOX: 'on', NODE_ENV: 'production', TONGFU_PLATFORM_KEY: 'a'.repeat(64), TONGFU_FIELD_KEY: 'b'.repeat(32) }],
     ['TONGFU_HTTP_WORKERS', { TONGFU_HTTP_WORKERS: '0' }],
   ])('names %s when it is invalid', (variable, env) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);

@@ -1,14 +1,15 @@
 /**
- * The payer portal's routes (contracts/decisions/0080) and, outside production, the sandbox
- * agency's checkout (0081). They answer HTML, not the JSON of the API, so they are a Koa router of
- * their own beside the contract-validated routes; each catches its own errors and answers a page.
+ * The payer portal's routes (contracts/decisions/0080) and, where TONGFU_SANDBOX is on (never in
+ * production), the sandbox agency's checkout (0081, 0191). They answer HTML, not the JSON of the
+ * API, so they are a Koa router of their own beside the contract-validated routes; each catches its
+ * own errors and answers a page.
  *
  *   GET /pay                      the lookup form; with payCode and payerName, the notice
  *   GET /pay/{payCode}            the form with the code filled in (the notice's payUrl)
  *   GET /pay/return               the way back from an agency's checkout (→ the receipt)
  *   GET /receipts/{receiptNo}     the e-receipt, verified on the server, with its QR code
  *   GET /assets/portal.css|js     the only style sheet and script
- *   GET, POST /sandbox/agency/checkout   the sandbox agency's checkout (not in production)
+ *   GET, POST /sandbox/agency/checkout   the sandbox agency's checkout (TONGFU_SANDBOX; not in production)
  *
  * Every page carries a Content-Security-Policy that allows nothing but this service.
  */
@@ -56,7 +57,8 @@ export const NOT_FOUND_MESSAGE = '没有找到与该缴款码和姓名相符的�
 export interface PortalOptions {
   services: Services;
   publicBaseUrl: string;
-  production: boolean;
+  /** Whether the sandbox agency's checkout is mounted (TONGFU_SANDBOX; never in production). */
+  sandbox: boolean;
   log: Logger;
   /** Where this service can reach itself over HTTP (the sandbox agency posts there). */
   selfUrl: () => string;
@@ -124,7 +126,8 @@ function portalErrors(log: Logger): Koa.Middleware {
 export function portalMiddleware(options: PortalOptions): Koa.Middleware {
   const { services, publicBaseUrl, log } = options;
   const { db, clocks } = services.deps;
-  const portal = new PortalService({ db, clocks, log, publicBaseUrl, receipts: services.receipts, limiter: new PublicLookupLimiter({ db, realClock: clocks.real, log }) });
+  const limiter = new PublicLookupLimiter({ db, realClock: clocks.real, log });
+  const portal = new PortalService({ db, clocks, log, publicBaseUrl, receipts: services.receipts, limiter });
   const router = new Router();
   router.use(portalErrors(log));
 
@@ -205,7 +208,7 @@ export function portalMiddleware(options: PortalOptions): Koa.Middleware {
     page(ctx, 200, receiptPage(receipt, content, qrSvg, pageUrl));
   });
 
-  if (!options.production) {
+  if (options.sandbox) {
     const sandbox = new SandboxAgency({ db, clocks, log, selfUrl: options.selfUrl });
     /** Only the portal's own way back: never an open redirect. */
     const safeReturn = (value: string): string | undefined =>
@@ -221,6 +224,9 @@ export function portalMiddleware(options: PortalOptions): Koa.Middleware {
       const payCode = text(ctx.query.payCode);
       const amount = text(ctx.query.amount);
       const returnUrl = safeReturn(text(ctx.query.returnUrl));
+      // The checkout shows a notice without its payer's name: it counts against the address's
+      // public lookups, so it is no faster way to walk the codes than the lookup (decision 0191).
+      await limiter.admit(ctx.request.ip, `sandbox:${payCode.slice(0, 64)}`);
       if (normalizePayCodeInput(payCode).problem !== undefined || !MONEY_PATTERN.test(amount)) {
         page(ctx, 400, checkoutResultPage('无法支付', '收银台收到的缴款码或金额不正确。', returnUrl, 'bad'));
         return;
@@ -264,6 +270,7 @@ export function portalMiddleware(options: PortalOptions): Koa.Middleware {
       const credentials = await sandbox.credentials();
       const payCode = form.get('payCode') ?? '';
       const amount = form.get('amount') ?? '';
+      await limiter.admit(ctx.request.ip, `sandbox:${payCode.slice(0, 64)}`);
       const agencyTxnId = form.get('agencyTxnId') ?? '';
       if (credentials === undefined || !/^SBX-[A-Za-z0-9_-]{1,60}$/.test(agencyTxnId)) {
         page(ctx, 400, checkoutResultPage('无法支付', '收银台没有收到有效的支付指令。', returnUrl, 'bad'));
