@@ -9,9 +9,11 @@ import { isValidDate } from './businessDate';
  * 阿拉坦·巴根). People type whichever their keyboard offers, so all of them compare equal. The spec
  * names `·・•‧`; U+FF65 (halfwidth katakana) already becomes U+30FB under NFKC, and U+0387 (Greek
  * ano teleia) becomes U+00B7. U+2219, U+22C5 and U+2E31 are added because they look the same and
- * come from the same input methods.
+ * come from the same input methods. So is the full stop: a keyboard without a middle dot gives
+ * `乌云.其木格` or, in full-width mode, `乌云．其木格` (U+FF0E, which NFKC makes `.`), and U+2024 (one
+ * dot leader) looks the same. No Chinese name holds a full stop of its own, so nothing is lost.
  */
-const MIDDLE_DOTS = /[\u00B7\u0387\u2022\u2027\u2219\u22C5\u2E31\u30FB\uFF65]/gu;
+const MIDDLE_DOTS = /[.\u00B7\u0387\u2022\u2024\u2027\u2219\u22C5\u2E31\u30FB\uFF65]/gu;
 const CANONICAL_MIDDLE_DOT = '\u00B7';
 
 /** JavaScript's `\s` with the `u` flag: every Unicode space, including U+3000 and U+FEFF. */
@@ -32,6 +34,20 @@ export function normalizeName(name: string): string {
       .normalize('NFKC')
       .replace(MIDDLE_DOTS, CANONICAL_MIDDLE_DOT)
   );
+}
+
+/**
+ * Invisible format characters (Unicode category Cf: zero-width space U+200B, the bidirectional
+ * overrides U+202A–U+202E and isolates, U+FEFF…). A name holding one shows as something it is not —
+ * `‮根巴坦拉阿` reads backwards — or as nothing at all, so no payer's name may contain one.
+ */
+const FORMAT_CHARACTERS = /\p{Cf}/u;
+
+/** Why `name` cannot be a payer's name, or null: blank once normalized, or holding an invisible format character. */
+export function payerNameProblem(name: string): string | null {
+  if (FORMAT_CHARACTERS.test(name)) return 'must not contain invisible format characters (zero-width or bidirectional controls such as U+200B, U+202E)';
+  if (normalizeName(name) === '') return 'must not be blank';
+  return null;
 }
 
 /** Whether two names are the same payer's. An empty name never matches, not even another empty one. */

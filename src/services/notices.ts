@@ -12,7 +12,7 @@ import { QUANTITY_DEFAULT } from '../domain/identifiers';
 import { Decimal, formatMoney } from '../domain/money';
 import { type LineToPrice, priceNoticeItems } from '../domain/noticePricing';
 import { buildPayCode, payCodeYear2 } from '../domain/payCode';
-import { isValidIdNumber, isValidMobile, maskIdNumber, maskMobile, namesMatch, normalizeName } from '../domain/payer';
+import { isValidIdNumber, isValidMobile, maskIdNumber, maskMobile, namesMatch, payerNameProblem } from '../domain/payer';
 import { canTransition, NOTICE_MACHINE, type NoticeStatus, transition } from '../domain/stateMachines';
 import type { Logger } from '../logger';
 import type { DeferredNonce } from '../domain/access';
@@ -130,7 +130,8 @@ export function fingerprintOf(input: CreateNoticeInput): string {
  */
 export function createInputProblems(input: CreateNoticeInput): FieldProblem[] {
   const problems: FieldProblem[] = [];
-  if (normalizeName(input.payer.name) === '') problems.push({ path: '/payer/name', problem: 'must not be blank' });
+  const nameProblem = payerNameProblem(input.payer.name);
+  if (nameProblem !== null) problems.push({ path: '/payer/name', problem: nameProblem });
   if (input.payer.idNumber !== undefined && !isValidIdNumber(input.payer.idNumber)) {
     problems.push({ path: '/payer/idNumber', problem: 'is not a valid resident id number (GB 11643: 17 digits, a check character 0-9 or X, a real birth date)' });
   }

@@ -140,6 +140,9 @@ describe('creating a notice', () => {
       [{ extra: true }, ['/extra']],
       [{ payer: { name: '张三', phone: MOBILE } }, ['/payer/phone']],
       [{ payer: { name: '   ' } }, ['/payer/name']],
+      // Invisible format characters: a name of nothing but a zero-width space, one read backwards.
+      [{ payer: { name: '\u200B\u200B' } }, ['/payer/name']],
+      [{ payer: { name: '\u202E根巴坦拉阿' } }, ['/payer/name']],
       [{ payer: { name: '张三', mobile: '12812345678' } }, ['/payer/mobile']],
       [{ payer: { name: '张三', idNumber: '15010219850612123x' } }, ['/payer/idNumber']],
       // The GB 11643 check character, and a birth date that does not exist.

@@ -7,6 +7,7 @@ import {
   maskName,
   namesMatch,
   normalizeName,
+  payerNameProblem,
 } from '../../../src/domain/payer';
 
 describe('normalizeName and namesMatch (docs/interface.md §6)', () => {
@@ -22,6 +23,9 @@ describe('normalizeName and namesMatch (docs/interface.md §6)', () => {
     ['阿拉坦•巴根', '阿拉坦·巴根'], // U+2022
     ['阿拉坦‧巴根', '阿拉坦·巴根'], // U+2027
     ['阿拉坦･巴根', '阿拉坦·巴根'], // U+FF65, NFKC → U+30FB
+    ['乌云.其木格', '乌云·其木格'], // a full stop, where the keyboard has no middle dot
+    ['乌云．其木格', '乌云·其木格'], // U+FF0E, NFKC → '.'
+    ['乌云․其木格', '乌云·其木格'], // U+2024
     ['阿拉坦 · 巴根', '阿拉坦·巴根'],
     ['ＺＨＡＮＧ　Ｓａｎ', 'ZHANGSan'], // full-width Latin, NFKC
     ['\u2F08\u4E09', '\u4EBA\u4E09'], // Kangxi radical ⼈ → 人 under NFKC
@@ -164,4 +168,16 @@ describe('isValidMobile', () => {
       expect(isValidMobile(mobile)).toBe(false);
     },
   );
+});
+
+describe('payerNameProblem', () => {
+  it('refuses a blank name and one holding an invisible format character; a name with a middle dot or a space is fine', () => {
+    expect(payerNameProblem('阿拉坦·巴根')).toBeNull();
+    expect(payerNameProblem('张 三')).toBeNull();
+    expect(payerNameProblem(' \u3000 ')).toBe('must not be blank');
+    expect(payerNameProblem('\u200B')).toMatch(/invisible format characters/);
+    expect(payerNameProblem('张\u200D三')).toMatch(/invisible format characters/);
+    expect(payerNameProblem('\u202E根巴坦拉阿')).toMatch(/invisible format characters/);
+    expect(payerNameProblem('\uFEFF张三')).toMatch(/invisible format characters/);
+  });
 });
