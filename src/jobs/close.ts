@@ -24,8 +24,9 @@ export function closeJob(dailyCloses: DailyCloseService): JobDefinition {
     latestBusinessDate: yesterday,
     async run(context) {
       const through = context.businessDate ?? yesterday(context.clocks.business.now());
-      const sealed = await dailyCloses.closeThrough(through, async (businessDate) => {
-        context.log.info({ businessDate }, 'daily close sealed');
+      // The run's own log context carries its businessDate (the last date it seals through).
+      const sealed = await dailyCloses.closeThrough(through, async (sealedDate) => {
+        context.log.info({ sealedDate }, 'daily close sealed');
       });
       return { sealed: sealed.length };
     },

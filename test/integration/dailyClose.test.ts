@@ -117,6 +117,8 @@ it('seals dates in order, empty days too, with figures that tie to the journal, 
   await checkIndependently(empty.body, first.body.closeHash);
   const list = await finance('GET', '/v1/finance/closes?from=2026-11-20&to=2026-11-22');
   expect((list.body.data as Array<{ close: { businessDate: string } }>).map((row) => row.close.businessDate)).toEqual(['2026-11-20', '2026-11-21', '2026-11-22']);
+  const backwards = await finance('GET', '/v1/finance/closes?from=2026-11-22&to=2026-11-20');
+  expect([backwards.status, backwards.body.error.code, backwards.body.error.details]).toEqual([400, 'VALIDATION_FAILED', { fields: [{ path: '/query/from', problem: 'must not be after to (2026-11-20)' }] }]);
 
   expect((await finance('GET', '/v1/finance/closes/2026-11-23')).body.error.code).toBe('NOT_FOUND');
   expect((await unit('GET', '/v1/finance/closes/2026-11-20')).status).toBe(403);

@@ -1,3 +1,4 @@
+import { validationFailed } from '../../domain/errors';
 import type { Services } from '../../services';
 import type { RouteDefinition } from '../call';
 
@@ -21,6 +22,8 @@ export function financeCloseRoutes(services: Services): RouteDefinition[] {
       async handle(call) {
         const from = typeof call.query.from === 'string' ? call.query.from : undefined;
         const to = typeof call.query.to === 'string' ? call.query.to : undefined;
+        // As the revenue report answers the same mistake: an empty list would read as "no closes".
+        if (from !== undefined && to !== undefined && from > to) throw validationFailed([{ path: '/query/from', problem: `must not be after to (${to})` }]);
         const limit = typeof call.query.limit === 'number' ? call.query.limit : CLOSES_LIMIT_DEFAULT;
         const data = await services.dailyCloses.list({ ...(from ? { from } : {}), ...(to ? { to } : {}), limit });
         return { status: 200, body: { data } };
