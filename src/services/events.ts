@@ -62,6 +62,8 @@ export const EVENT_TYPES = {
   'instruction.reopened': 'InstructionEventData',
   'bankPosting.unidentified': 'BankPostingUnidentifiedEventData',
   'refund.succeeded': 'RefundSucceededEventData',
+  'refund.rejected': 'RefundStoppedEventData',
+  'refund.failed': 'RefundStoppedEventData',
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;

@@ -357,12 +357,25 @@ export async function refundFailed(trx: Knex.Transaction, input: { instruction: 
   if (input.instruction.refund_id === null) return; // a RETURN of an unidentified credit has no refund
   const [refund] = await repo.findRefundsByRowIds(trx, [input.instruction.refund_id]);
   assert(refund !== undefined, `refund ${input.instruction.refund_id} exists`);
-  await repo.lockPaymentOfRefund(trx, refund.payment_row_id);
+  const payment = await repo.lockPaymentOfRefund(trx, refund.payment_row_id);
   const locked = await repo.lockRefund(trx, refund.id);
   // A sibling instruction of a refund split over several accounts failed first: the refund is
   // FAILED already; its other instructions stand (contracts/decisions/0170-refund-several-accounts.md).
   if (locked.status === 'FAILED') return;
   await repo.moveRefund(trx, refund.id, { from: locked.status, to: refundTransition(locked.status, 'fail'), at: input.at });
+  await recordRefundStopped(trx, 'refund.failed', refund.id, payment.agency_party_id, input.at);
+}
+
+/**
+ * `refund.rejected` or `refund.failed` to whoever asked for the refund — the unit, or for the
+ * obligation of unapplied money the agency that posted it (contracts/decisions/0192-refund-stopped-events.md):
+ * a refund that will not be paid as things stand is news to them, as one that succeeded is.
+ */
+async function recordRefundStopped(trx: Knex.Transaction, type: 'refund.rejected' | 'refund.failed', refundRowId: string, postingAgencyPartyId: string, at: Date): Promise<void> {
+  const [stored] = await repo.findRefundsByRowIds(trx, [refundRowId]);
+  assert(stored !== undefined, 'the refund is there');
+  const recipient = stored.requested_by_party_id ?? postingAgencyPartyId;
+  await recordEvent(trx, { type, recipients: [{ partyId: recipient }], data: { refund: refundEventWire(stored) }, occurredAt: at });
 }
 
 /**
@@ -536,6 +549,7 @@ export class RefundService {
       await repo.moveRefund(trx, row.id, { from: 'REQUESTED', to, at: now, decision: { byPartyId: finance.partyId, comment }, ...(decision.approve ? { approval: { byPartyId: finance.partyId } } : {}) });
       let instructionNoValue: string | null = null;
       if (decision.approve) instructionNoValue = await instructRefund(trx, { refundRowId: row.id, at: now, fieldCipher: this.deps.fieldCipher, log: this.deps.log });
+      if (!decision.approve) await recordRefundStopped(trx, 'refund.rejected', row.id, payment.agency_party_id, now);
       const [decided] = await repo.findRefundsByRowIds(trx, [row.id]);
       assert(decided !== undefined, 'the refund is there');
       // A decision that moves money is in the finance audit log, as every other finance change

@@ -152,6 +152,11 @@ describe('a unit requests a refund', () => {
     expect(rejected.body).toMatchObject({ status: 'REJECTED', approval: null, instructionNo: null });
     const audited = await db()('audit_log').where({ target: `refund:${second.body.refundId as string}` });
     expect(audited.map((row: { action: string }) => row.action)).toEqual(['refund.rejected']);
+    // The unit hears it (decision 0192), the payee not in the event.
+    const events = (await unit('GET', '/v1/unit/events?after=0&limit=500')).body.data as Array<{ type: string; data: { refund: Record<string, unknown> } }>;
+    const heard = events.filter((event) => event.type === 'refund.rejected');
+    expect(heard.map((event) => [event.data.refund.refundId, event.data.refund.status])).toEqual([[second.body.refundId, 'REJECTED']]);
+    expect(heard[0]?.data.refund).not.toHaveProperty('payee');
     expect((await unit('POST', '/v1/unit/refunds', refundBody('RF-A-6', paid.payCode, '30.00'))).status).toBe(201);
   });
 

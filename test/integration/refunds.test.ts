@@ -200,6 +200,9 @@ describe('a refund whose instruction failed', () => {
     const failed = await agency('POST', `/v1/agency/instructions/${failedNo}/result`, { status: 'FAILED', executedAt: shanghai('2026-11-23T11:00:00'), reference: 'AG-F-1', failureReason: '账户已销户' });
     expect(failed.status).toBe(200);
     expect((await unit('GET', '/v1/unit/refunds/RF-F-1')).body.status).toBe('FAILED');
+    // The unit hears it: nothing was paid back (decision 0192).
+    const heard = ((await unit('GET', '/v1/unit/events?after=0&limit=500')).body.data as Array<{ type: string; data: { refund: { refundNo: string; status: string } } }>).filter((event) => event.type === 'refund.failed');
+    expect(heard.map((event) => [event.data.refund.refundNo, event.data.refund.status])).toEqual([['RF-F-1', 'FAILED']]);
     // A FAILED refund no longer stands: 25.00 of the 30.00 can be asked for meanwhile.
     const second = await unit('POST', '/v1/unit/refunds', { refundNo: 'RF-F-2', payCode: paid.payCode, amount: '25.00', reason: '多缴', payee: PAYEE });
     expect(second.status).toBe(201);
