@@ -54,8 +54,8 @@ export interface StateMachine<S extends string, E extends string> {
 }
 
 /**
- * The rows marked "not in docs/lifecycle.md §1" keep a refunded-in-part record in its status when a further
- * partial refund succeeds. They move nothing, but without them a notice or payment could be
+ * The rows marked "a further partial refund" (docs/lifecycle.md §1) keep a refunded-in-part record
+ * in its status when a further partial refund succeeds. They move nothing, but without them a notice or payment could be
  * refunded in part only once, since docs/settlement.md §3 moves it to `PARTIALLY_REFUNDED` or
  * `REFUNDED` on every succeeded refund.
  */
@@ -72,7 +72,7 @@ export const NOTICE_MACHINE: StateMachine<NoticeStatus, NoticeEvent> = {
     { from: 'EXPIRED', event: 'applyLatePayment', to: 'PAID', correction: false },
     { from: 'PAID', event: 'reversePayment', to: 'ISSUED', correction: true },
     { from: 'PAID', event: 'refundPartially', to: 'PARTIALLY_REFUNDED', correction: false },
-    // Not in docs/lifecycle.md §1: a further partial refund (see above).
+    // A further partial refund (see above).
     { from: 'PARTIALLY_REFUNDED', event: 'refundPartially', to: 'PARTIALLY_REFUNDED', correction: false },
     { from: 'PAID', event: 'refundFully', to: 'REFUNDED', correction: false },
     { from: 'PARTIALLY_REFUNDED', event: 'refundFully', to: 'REFUNDED', correction: false },
@@ -91,7 +91,7 @@ export const PAYMENT_MACHINE: StateMachine<PaymentStatus, PaymentEvent> = {
     { from: 'UNAPPLIED', event: 'reversePayment', to: 'REVERSED', correction: true },
     { from: 'SUCCEEDED', event: 'refundPartially', to: 'PARTIALLY_REFUNDED', correction: false },
     { from: 'UNAPPLIED', event: 'refundPartially', to: 'PARTIALLY_REFUNDED', correction: false },
-    // Not in docs/lifecycle.md §1: a further partial refund (see above).
+    // A further partial refund (see above).
     { from: 'PARTIALLY_REFUNDED', event: 'refundPartially', to: 'PARTIALLY_REFUNDED', correction: false },
     { from: 'SUCCEEDED', event: 'refundFully', to: 'REFUNDED', correction: false },
     { from: 'UNAPPLIED', event: 'refundFully', to: 'REFUNDED', correction: false },
