@@ -43,6 +43,27 @@ function byId(page: string, id: string): string {
   return (match?.[1] ?? '').replace(/<[^>]+>/g, '').trim();
 }
 
+describe('the lookup form', () => {
+  it('posts, so the payer’s name is in no address; the posted lookup answers as the query form does (decision 0193)', async () => {
+    const form = (await get('/pay')).text;
+    expect(form).toContain('<form id="lookup-form" method="post" action="/pay" novalidate>');
+    const notice = demoNotice(service.world, '王建国');
+    const posted = await get('/pay', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ payCode: notice.payCode, payerName: '王建国' }).toString() });
+    expect(posted.status).toBe(200);
+    expect(posted.headers.get('cache-control')).toBe('no-store');
+    expect(posted.text).toContain('**国');
+    expect(posted.text).not.toContain('王建国');
+    const dueToday = (page: string): string | undefined => /今日应缴 <strong>[0-9.]+ 元<\/strong>/.exec(page)?.[0];
+    expect(dueToday(posted.text)).toBeDefined();
+    expect(dueToday(posted.text)).toBe(dueToday((await get(lookupPath(notice.payCode, '王建国'))).text));
+    const wrong = await get('/pay', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ payCode: notice.payCode, payerName: '张三' }).toString() });
+    expect(wrong.status).toBe(404);
+    expect(wrong.text).toContain(NOT_FOUND_MESSAGE);
+    expect((await get('/pay', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(415);
+    await service.database.db('public_lookup_counters').delete();
+  });
+});
+
 describe('pages', () => {
   it('serve a strict Content-Security-Policy and nothing from elsewhere', async () => {
     const page = await get('/pay');

@@ -87,7 +87,7 @@ ${problems.length > 0 ? html`<ul>${problems.map(([id, message]) => html`<li><a h
     html`<h1>缴纳非税收入</h1>
 <p class="lead">输入缴款通知书上的 20 位缴款码和缴款人姓名，查看应缴金额并在线缴纳。</p>
 ${summary}
-<form id="lookup-form" method="get" action="/pay" novalidate>
+<form id="lookup-form" method="post" action="/pay" novalidate>
 ${field('payCode', '缴款码', html`20 位数字，在缴款通知书右上角；可带空格，如 <span class="code-text">1501 0226 1000 0000 0103</span>`, form.payCode, form.errors.payCode, trustedHtml('inputmode="numeric" autocomplete="off" spellcheck="false" class="code" maxlength="40"'))}
 ${field('payerName', '缴款人姓名', '与缴款通知书上的姓名或单位名称一致', form.payerName, form.errors.payerName, trustedHtml('autocomplete="name" maxlength="100"'))}
 <div class="actions"><button type="submit">查询</button></div>

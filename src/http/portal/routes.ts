@@ -5,6 +5,7 @@
  * own errors and answers a page.
  *
  *   GET /pay                      the lookup form; with payCode and payerName, the notice
+ *   POST /pay                     the lookup form posted (payCode, payerName): the notice
  *   GET /pay/{payCode}            the form with the code filled in (the notice's payUrl)
  *   GET /pay/return               the way back from an agency's checkout (→ the receipt)
  *   GET /receipts/{receiptNo}     the e-receipt, verified on the server, with its QR code
@@ -145,14 +146,9 @@ export function portalMiddleware(options: PortalOptions): Koa.Middleware {
     ctx.body = PORTAL_JS;
   });
 
-  router.get('/pay', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
-    const rawCode = text(ctx.query.payCode);
-    const payerName = text(ctx.query.payerName).slice(0, NAME_LENGTH_MAX);
-    if (ctx.query.payCode === undefined && ctx.query.payerName === undefined) {
-      page(ctx, 200, lookupPage({ payCode: '', payerName: '', errors: {} }));
-      return;
-    }
+  /** The lookup's answer: the notice, or the form again with what is wrong. */
+  const answerLookup = async (ctx: Koa.Context, rawCode: string, typedName: string): Promise<void> => {
+    const payerName = typedName.slice(0, NAME_LENGTH_MAX);
     const form: LookupForm = { payCode: rawCode, payerName, errors: {} };
     const code = normalizePayCodeInput(rawCode);
     // The server checks again what the page checked: a code failing its check digits is never
@@ -171,6 +167,24 @@ export function portalMiddleware(options: PortalOptions): Koa.Middleware {
       if (!(error instanceof TongfuError && error.code === 'NOTICE_NOT_FOUND')) throw error;
       page(ctx, 404, lookupPage({ ...form, formError: NOT_FOUND_MESSAGE }));
     }
+  };
+
+  router.get('/pay', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    if (ctx.query.payCode === undefined && ctx.query.payerName === undefined) {
+      page(ctx, 200, lookupPage({ payCode: '', payerName: '', errors: {} }));
+      return;
+    }
+    // Links and bookmarks of the query form still work; the page's own form posts (below).
+    await answerLookup(ctx, text(ctx.query.payCode), text(ctx.query.payerName));
+  });
+
+  // The form posts, so that the payer's name is in no address: not in the browser's history, a
+  // proxy's log or a Referer (decision 0193).
+  router.post('/pay', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const form = await readForm(ctx);
+    await answerLookup(ctx, form.get('payCode') ?? '', form.get('payerName') ?? '');
   });
 
   router.get('/pay/return', async (ctx) => {
