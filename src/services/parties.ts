@@ -13,14 +13,20 @@ import { assert, FieldProblem, TongfuError, validationFailed } from '../domain/e
 import { DEFAULT_CUTOFF_TIME } from '../domain/identifiers';
 import { onlinePaymentProblems, type OnlinePayment } from '../domain/onlinePayment';
 import type { Logger } from '../logger';
-import { type AuditSnapshot, recordAudit } from './audit';
+import { type AuditSnapshot, CLI_ACTOR, recordAudit } from './audit';
 import { checkCallbackTarget, type CallbackAddressPolicy } from '../net/callbackTarget';
 import { CLEARING_ACCOUNT_KIND, type ListPage, unknownReferences } from './catalogue';
 
 /**
  * Registering and administering parties (docs/interface.md §6.1): the finance department registers
- * units, agencies, banks and other finance parties, manages their status and callback URL, and
- * rotates their public keys. `npm run cli -- party add` registers through the same use case.
+ * units, agencies and banks, manages parties' status and callback URL, and rotates their public
+ * keys. `npm run cli -- party add` and `party key add|retire` go through the same use cases.
+ *
+ * Finance parties and their keys are the platform operator's (contracts/decisions/
+ * 0205-finance-parties-by-the-operator.md): the maker-checker rule counts finance parties, so a
+ * finance party that could create another one, or put a key it holds on another one, would be two
+ * people. Only CLI_ACTOR registers a finance party or changes a finance party's keys; a finance
+ * party changes its own keys (rotation) and nobody else's among finance (FORBIDDEN).
  *
  * Every change is recorded in the finance audit log (src/services/audit.ts) in its transaction,
  * with the actor's appId (`cli` for `party add`); a replay or a no-op records nothing.
@@ -289,6 +295,23 @@ function keyOfAnotherParty(): TongfuError {
   return validationFailed([{ path: '/publicKey', problem: 'is registered to another party: each party signs with keys of its own' }]);
 }
 
+function financeRegistrationForbidden(): TongfuError {
+  return new TongfuError('FORBIDDEN', 'a finance party is registered only by the platform operator (npm run cli -- party add --role finance): a finance party may not register another', { role: 'finance' });
+}
+
+/**
+ * FORBIDDEN when `actor` may not change the keys of `party`: a finance party's keys are changed by
+ * the operator (CLI_ACTOR) or by that party itself, never by another finance party (decision 0205).
+ */
+function checkKeyChangeAllowed(party: PartyRow, actor: string, change: 'add a key to' | 'retire a key of'): void {
+  if (party.role !== 'finance' || actor === CLI_ACTOR || actor === party.app_id) return;
+  throw new TongfuError(
+    'FORBIDDEN',
+    `a finance party may not ${change} another finance party (${party.app_id}): only the party itself or the platform operator (npm run cli -- party key) changes a finance party's keys`,
+    { appId: party.app_id },
+  );
+}
+
 function partyNotFound(appId: string): TongfuError {
   return new TongfuError('NOT_FOUND', `no party ${appId} is registered`, { appId });
 }
@@ -329,14 +352,17 @@ export class PartyService {
    * re-read and replay).
    *
    * Errors, in order: VALIDATION_FAILED (fields of another role, a missing role field, the
-   * callback URL, the key: malformed, unsupported or RSA under 2048 bits), IDEMPOTENCY_CONFLICT,
-   * UNKNOWN_REFERENCE (regionCode; clearingAccountNo: none, or not a CLEARING account).
+   * callback URL, the key: malformed, unsupported or RSA under 2048 bits), FORBIDDEN (a finance
+   * party registering a finance party, replays included: only the operator does, decision 0205),
+   * IDEMPOTENCY_CONFLICT, UNKNOWN_REFERENCE (regionCode; clearingAccountNo: none, or not a
+   * CLEARING account).
    *
    * `actor`: the registering finance party's appId, or CLI_ACTOR for `party add`.
    */
   async register(input: RegisterPartyInput, actor: string): Promise<Registration> {
     const { problems, key } = registrationProblems(input);
     if (problems.length > 0 || key === undefined) throw validationFailed(problems);
+    if (input.role === 'finance' && actor !== CLI_ACTOR) throw financeRegistrationForbidden();
     await this.checkCallbackTarget(input.callbackUrl);
     // The fingerprint of the request exactly as parsed (docs/interface.md §4): "24:00" given and
     // the default taken are different content.
@@ -480,7 +506,7 @@ export class PartyService {
    * rotates without downtime. The same key again answers the existing key (`created: false`)
    * whatever its status: a retired key is not brought back, because keys are retired when they
    * may be compromised; a new key pair is the way back. Errors: VALIDATION_FAILED (the key),
-   * NOT_FOUND.
+   * NOT_FOUND, FORBIDDEN (another finance party's keys, decision 0205).
    */
   async addKey(appId: string, publicKey: string, actor: string): Promise<KeyRegistration> {
     const problems: FieldProblem[] = [];
@@ -490,6 +516,7 @@ export class PartyService {
     const result = await this.deps.db.transaction(async (trx) => {
       const party = await repo.findPartyByAppId(trx, appId, { lock: 'update' });
       if (!party) throw partyNotFound(appId);
+      checkKeyChangeAllowed(party, actor, 'add a key to');
       const existing = await repo.findKey(trx, party.id, key.keyId);
       if (existing) return { key: toKey(existing), created: false };
       if (await repo.findKeyById(trx, key.keyId)) throw keyOfAnotherParty();
@@ -513,7 +540,8 @@ export class PartyService {
 
   /**
    * `DELETE /v1/finance/parties/{appId}/keys/{keyId}`: retires a key; retiring a retired key
-   * answers it again. Errors: NOT_FOUND (party or key), LAST_ACTIVE_KEY. The party's row is
+   * answers it again. Errors: NOT_FOUND (party or key), FORBIDDEN (another finance party's keys,
+   * decision 0205), LAST_ACTIVE_KEY. The party's row is
    * locked, so two concurrent retirements of its last two keys cannot both succeed.
    */
   async retireKey(appId: string, keyId: string, actor: string): Promise<PartyKey> {
@@ -521,6 +549,7 @@ export class PartyService {
     const result = await this.deps.db.transaction(async (trx) => {
       const party = await repo.findPartyByAppId(trx, appId, { lock: 'update' });
       if (!party) throw partyNotFound(appId);
+      checkKeyChangeAllowed(party, actor, 'retire a key of');
       const key = await repo.findKey(trx, party.id, keyId);
       if (!key) throw new TongfuError('NOT_FOUND', `party ${appId} has no key ${keyId}`, { appId, keyId });
       if (key.status === 'RETIRED') return { key: toKey(key), retired: false };
