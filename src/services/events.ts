@@ -62,6 +62,8 @@ export const EVENT_TYPES = {
   'instruction.reopened': 'InstructionEventData',
   'bankPosting.unidentified': 'BankPostingUnidentifiedEventData',
   'refund.succeeded': 'RefundSucceededEventData',
+  'party.keyAdded': 'PartyKeyEventData',
+  'party.keyRetired': 'PartyKeyEventData',
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { canonicalJsonSha256Hex } from '../crypto/canonicalJson';
 import { KeyFormatError, parsePublicKey, type PublicKey } from '../crypto/keys';
+import type { Knex } from 'knex';
 import type { Db } from '../db/database';
 import type { PageRequest } from '../db/pagination';
 import { findAccount, findRegion } from '../db/repositories/catalogue';
@@ -14,6 +15,7 @@ import { DEFAULT_CUTOFF_TIME } from '../domain/identifiers';
 import { onlinePaymentProblems, type OnlinePayment } from '../domain/onlinePayment';
 import type { Logger } from '../logger';
 import { type AuditSnapshot, CLI_ACTOR, recordAudit } from './audit';
+import { financeRecipients, recordEvent } from './events';
 import { checkCallbackTarget, type CallbackAddressPolicy } from '../net/callbackTarget';
 import { CLEARING_ACCOUNT_KIND, type ListPage, unknownReferences } from './catalogue';
 
@@ -202,6 +204,20 @@ function partySnapshot(record: PartyRecord): AuditSnapshot {
     cutoffTime: record.cutoffTime,
     onlinePayment: record.onlinePayment,
   };
+}
+
+/**
+ * `party.keyAdded` / `party.keyRetired` (decision 0206), in the change's transaction: to the party
+ * whose key it is — so a unit, agency or bank learns that someone else can now sign as it — and to
+ * every finance party, whose other operators see it as it happens.
+ */
+async function announceKeyChange(trx: Knex.Transaction, type: 'party.keyAdded' | 'party.keyRetired', party: PartyRow, key: PartyKey, actor: string, at: Date): Promise<void> {
+  await recordEvent(trx, {
+    type,
+    recipients: [{ partyId: party.id }, ...(await financeRecipients(trx))],
+    data: { party: { appId: party.app_id, role: party.role, code: party.code }, key: { keyId: key.keyId, algorithm: key.algorithm, status: key.status }, changedBy: actor },
+    occurredAt: at,
+  });
 }
 
 /** A key as the audit log records it: its id, not the key itself (the id is derived from it). */
@@ -523,6 +539,7 @@ export class PartyService {
       try {
         const row = await repo.insertKey(trx, { party_id: party.id, key_id: key.keyId, algorithm: key.algorithm, public_key_pem: key.pem, created_at: now });
         const added = toKey(row);
+        await announceKeyChange(trx, 'party.keyAdded', party, added, actor, now);
         await recordAudit(trx, { actor, action: 'party.key_added', target: `party:${appId}/key:${added.keyId}`, before: null, after: keySnapshot(added), at: now });
         return { key: added, created: true };
       } catch (error) {
@@ -557,6 +574,7 @@ export class PartyService {
         throw new TongfuError('LAST_ACTIVE_KEY', `key ${keyId} is the last active key of party ${appId}; add another key before retiring it`, { appId, keyId });
       }
       const retired = toKey(await repo.retireKey(trx, key.id, now));
+      await announceKeyChange(trx, 'party.keyRetired', party, retired, actor, now);
       await recordAudit(trx, { actor, action: 'party.key_retired', target: `party:${appId}/key:${keyId}`, before: keySnapshot(toKey(key)), after: keySnapshot(retired), at: now });
       return { key: retired, retired: true };
     });

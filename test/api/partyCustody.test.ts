@@ -134,18 +134,35 @@ describe('one finance operator cannot act as two', () => {
   });
 });
 
-describe('finance still registers and re-keys units, agencies and banks, each change audited under its name', () => {
-  it('registers a unit, an agency and a bank, adds and retires a key, disables and enables: every row names the acting finance party', async () => {
+describe('finance still registers and re-keys units, agencies and banks, each change audited under its name and each key change announced', () => {
+  it('registers a unit, an agency and a bank, adds and retires a key (announced to the agency and to finance), disables and enables: every row names the acting finance party', async () => {
     const seq = await lastSeq();
     const unit = await fin2('POST', '/v1/finance/parties', { role: 'unit', code: 'UNIT_CUSTODY', name: '执收单位', publicKey: newSm2Credentials().publicKeyPem, regionCode: world.unit.regionCode });
-    const agency = await fin2('POST', '/v1/finance/parties', { role: 'agency', code: 'AGENCY_CUSTODY', name: '代收机构', publicKey: newSm2Credentials().publicKeyPem, clearingAccountNo: world.clearingAccountNo });
+    const agencyKeys = newSm2Credentials();
+    const agency = await fin2('POST', '/v1/finance/parties', { role: 'agency', code: 'AGENCY_CUSTODY', name: '代收机构', publicKey: agencyKeys.publicKeyPem, clearingAccountNo: world.clearingAccountNo });
     const bankParty = await fin2('POST', '/v1/finance/parties', { role: 'bank', code: 'BANK_CUSTODY', name: '收款银行', publicKey: newSm2Credentials().publicKeyPem });
     expect([unit.status, agency.status, bankParty.status]).toEqual([201, 201, 201]);
     const agencyAppId = agency.body.appId as string;
     const firstKey = agency.body.keys[0].keyId as string;
+    const asAgency = signedAs(service, { appId: agencyAppId, keyId: firstKey, privateKey: agencyKeys.privateKey, publicKey: agencyKeys.publicKeyPem });
+    const agencyAfter = (await asAgency('GET', '/v1/agency/events')).body.nextAfter as number;
+    const financeAfter = (await fin1('GET', '/v1/finance/events')).body.nextAfter as number;
     const added = await fin2('POST', `/v1/finance/parties/${agencyAppId}/keys`, { publicKey: newSm2Credentials().publicKeyPem });
     expect(added.status).toBe(201);
-    expect((await fin2('DELETE', `/v1/finance/parties/${agencyAppId}/keys/${firstKey}`)).status).toBe(200);
+    // The agency learns at once that another key signs as it, and who put it there; so does every finance party.
+    const announced = { type: 'party.keyAdded', data: { party: { appId: agencyAppId, role: 'agency', code: 'AGENCY_CUSTODY' }, key: { keyId: added.body.keyId, algorithm: 'SM2', status: 'ACTIVE' }, changedBy: fin2Credentials.appId } };
+    expect((await asAgency('GET', `/v1/agency/events?after=${agencyAfter}`)).body.data).toEqual([expect.objectContaining(announced)]);
+    expect((await fin1('GET', `/v1/finance/events?after=${financeAfter}`)).body.data).toEqual([expect.objectContaining(announced)]);
+    // A key added again is no change and is not announced again.
+    expect((await fin2('POST', `/v1/finance/parties/${agencyAppId}/keys`, { publicKey: (await db()('party_keys').where({ key_id: added.body.keyId }).first()).public_key_pem })).status).toBe(200);
+    expect((await fin2('DELETE', `/v1/finance/parties/${agencyAppId}/keys/${added.body.keyId}`)).status).toBe(200);
+    const retiredEvents = (await fin1('GET', `/v1/finance/events?after=${financeAfter}`)).body.data;
+    expect(retiredEvents.map((event: { type: string; data: { key: { keyId: string; status: string }; changedBy: string } }) => [event.type, event.data.key.keyId, event.data.key.status, event.data.changedBy])).toEqual([
+      ['party.keyAdded', added.body.keyId, 'ACTIVE', fin2Credentials.appId],
+      ['party.keyRetired', added.body.keyId, 'RETIRED', fin2Credentials.appId],
+    ]);
+    // The agency, still signing with its first key, reads the retirement too.
+    expect((await asAgency('GET', `/v1/agency/events?after=${agencyAfter}`)).body.data.map((event: { type: string }) => event.type)).toEqual(['party.keyAdded', 'party.keyRetired']);
     expect((await fin2('PATCH', `/v1/finance/parties/${agencyAppId}`, { status: 'DISABLED' })).status).toBe(200);
     expect((await fin2('PATCH', `/v1/finance/parties/${agencyAppId}`, { status: 'ACTIVE' })).status).toBe(200);
     const actor = fin2Credentials.appId;
@@ -154,7 +171,7 @@ describe('finance still registers and re-keys units, agencies and banks, each ch
       { action: 'party.registered', target: `party:${agencyAppId}`, actor },
       { action: 'party.registered', target: `party:${bankParty.body.appId}`, actor },
       { action: 'party.key_added', target: `party:${agencyAppId}/key:${added.body.keyId}`, actor },
-      { action: 'party.key_retired', target: `party:${agencyAppId}/key:${firstKey}`, actor },
+      { action: 'party.key_retired', target: `party:${agencyAppId}/key:${added.body.keyId}`, actor },
       { action: 'party.updated', target: `party:${agencyAppId}`, actor },
       { action: 'party.updated', target: `party:${agencyAppId}`, actor },
     ]);
