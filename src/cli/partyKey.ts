@@ -14,7 +14,8 @@ import { readPublicKeyFile } from './partyAdd';
  * their private key, or left, gets a new key or loses the old one here. It runs the same use
  * cases as `POST` and `DELETE /v1/finance/parties/{appId}/keys…`, with their rules (the same key
  * again answers it, a retired key stays retired, the last active key is not retired), records the
- * change in the finance audit log with the actor `cli`.
+ * change in the finance audit log with the actor `cli`, and announces it to the party and to every
+ * finance party (`party.keyAdded`, `party.keyRetired`, decision 0206).
  */
 
 export interface PartyKeyAddResult {

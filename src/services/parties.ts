@@ -31,7 +31,8 @@ import { CLEARING_ACCOUNT_KIND, type ListPage, unknownReferences } from './catal
  * party changes its own keys (rotation) and nobody else's among finance (FORBIDDEN).
  *
  * Every change is recorded in the finance audit log (src/services/audit.ts) in its transaction,
- * with the actor's appId (`cli` for `party add`); a replay or a no-op records nothing.
+ * with the actor's appId (`cli` for the CLI); a replay or a no-op records nothing. Every key added
+ * or retired is also announced to the party and to every finance party (decision 0206).
  *
  * Every change that the signature check depends on (keys, status; the callback URL for
  * deliveries) calls `onPartyChanged(appId)` after it commits, so a cache of parties — the request
