@@ -17,6 +17,7 @@ import { verifyLedger } from '../services/ledger';
 import { startRuntime } from '../runtime';
 import { demoWorldText, listenOnLoopback, seedDemo } from './demoSeed';
 import { partyAddCommand } from './partyAdd';
+import { partyKeyAddCommand, partyKeyRetireCommand } from './partyKey';
 
 /**
  * `npm run cli -- <command>` (docs/operations.md §3): JSON on stdout, messages on stderr, a non-zero
@@ -29,6 +30,10 @@ export const USAGE = `usage: npm run cli -- <command>
                                            refuses (exit 1) if either exists
   party add --role <r> --code <c> --name <n> --public-key <file>
             [--region <code>] [--callback-url <url>] [--clearing-account <no>] [--cutoff HH:MM]
+  party key add --app-id <appId> --public-key <file>
+                                           add a public key to any party (finance parties included)
+  party key retire --app-id <appId> --key-id <keyId>
+                                           retire a key of any party; never its last active key
   job run <name> [--date YYYY-MM-DD] [--agency <code>]
   ledger verify                            check every ledger invariant; exit 1 on any break
   audit verify                             recompute the finance audit log's hash chain; exit 1 on a break
@@ -68,7 +73,15 @@ export async function runCli(argv: string[], io: CliIo = defaultIo, env: NodeJS.
           return 0;
         });
       case 'party':
-        if (rest[0] !== 'add') throw new UsageError('party: the only subcommand is "add"');
+        if (rest[0] === 'key') {
+          const [, subcommand, ...args] = rest;
+          if (subcommand !== 'add' && subcommand !== 'retire') throw new UsageError('party key: the subcommands are "add" and "retire"');
+          return await withDatabase(env, io, true, async ({ services }) => {
+            io.out(subcommand === 'add' ? await partyKeyAddCommand(args, services) : await partyKeyRetireCommand(args, services));
+            return 0;
+          });
+        }
+        if (rest[0] !== 'add') throw new UsageError('party: the subcommands are "add" and "key add|retire"');
         return await withDatabase(env, io, true, async ({ services }) => {
           io.out(await partyAddCommand(rest.slice(1), services));
           return 0;

@@ -56,7 +56,8 @@ function inOptionTerms(error: TongfuError): TongfuError {
   return new TongfuError(error.code, `${error.code === 'VALIDATION_FAILED' ? 'invalid arguments' : error.message}: ${summary}`, { ...error.details, fields: renamed });
 }
 
-function readPublicKeyFile(file: string): string {
+/** The contents of an operator's public key file; VALIDATION_FAILED naming --public-key when it cannot be one. */
+export function readPublicKeyFile(file: string): string {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(file);

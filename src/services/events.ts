@@ -64,6 +64,8 @@ export const EVENT_TYPES = {
   'refund.succeeded': 'RefundSucceededEventData',
   'refund.rejected': 'RefundStoppedEventData',
   'refund.failed': 'RefundStoppedEventData',
+  'party.keyAdded': 'PartyKeyEventData',
+  'party.keyRetired': 'PartyKeyEventData',
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { canonicalJsonSha256Hex } from '../crypto/canonicalJson';
 import { KeyFormatError, parsePublicKey, type PublicKey } from '../crypto/keys';
+import type { Knex } from 'knex';
 import type { Db } from '../db/database';
 import type { PageRequest } from '../db/pagination';
 import { findAccount, findRegion } from '../db/repositories/catalogue';
@@ -13,17 +14,25 @@ import { assert, FieldProblem, TongfuError, validationFailed } from '../domain/e
 import { DEFAULT_CUTOFF_TIME } from '../domain/identifiers';
 import { onlinePaymentProblems, type OnlinePayment } from '../domain/onlinePayment';
 import type { Logger } from '../logger';
-import { type AuditSnapshot, recordAudit } from './audit';
+import { type AuditSnapshot, CLI_ACTOR, recordAudit } from './audit';
+import { financeRecipients, recordEvent } from './events';
 import { checkCallbackTarget, type CallbackAddressPolicy } from '../net/callbackTarget';
 import { CLEARING_ACCOUNT_KIND, type ListPage, unknownReferences } from './catalogue';
 
 /**
  * Registering and administering parties (docs/interface.md §6.1): the finance department registers
- * units, agencies, banks and other finance parties, manages their status and callback URL, and
- * rotates their public keys. `npm run cli -- party add` registers through the same use case.
+ * units, agencies and banks, manages parties' status and callback URL, and rotates their public
+ * keys. `npm run cli -- party add` and `party key add|retire` go through the same use cases.
+ *
+ * Finance parties and their keys are the platform operator's (contracts/decisions/
+ * 0205-finance-parties-by-the-operator.md): the maker-checker rule counts finance parties, so a
+ * finance party that could create another one, or put a key it holds on another one, would be two
+ * people. Only CLI_ACTOR registers a finance party or changes a finance party's keys; a finance
+ * party changes its own keys (rotation) and nobody else's among finance (FORBIDDEN).
  *
  * Every change is recorded in the finance audit log (src/services/audit.ts) in its transaction,
- * with the actor's appId (`cli` for `party add`); a replay or a no-op records nothing.
+ * with the actor's appId (`cli` for the CLI); a replay or a no-op records nothing. Every key added
+ * or retired is also announced to the party and to every finance party (decision 0206).
  *
  * Every change that the signature check depends on (keys, status; the callback URL for
  * deliveries) calls `onPartyChanged(appId)` after it commits, so a cache of parties — the request
@@ -198,6 +207,20 @@ function partySnapshot(record: PartyRecord): AuditSnapshot {
   };
 }
 
+/**
+ * `party.keyAdded` / `party.keyRetired` (decision 0206), in the change's transaction: to the party
+ * whose key it is — so a unit, agency or bank learns that someone else can now sign as it — and to
+ * every finance party, whose other operators see it as it happens.
+ */
+async function announceKeyChange(trx: Knex.Transaction, type: 'party.keyAdded' | 'party.keyRetired', party: PartyRow, key: PartyKey, actor: string, at: Date): Promise<void> {
+  await recordEvent(trx, {
+    type,
+    recipients: [{ partyId: party.id }, ...(await financeRecipients(trx))],
+    data: { party: { appId: party.app_id, role: party.role, code: party.code }, key: { keyId: key.keyId, algorithm: key.algorithm, status: key.status }, changedBy: actor },
+    occurredAt: at,
+  });
+}
+
 /** A key as the audit log records it: its id, not the key itself (the id is derived from it). */
 function keySnapshot(key: PartyKey): AuditSnapshot {
   return { keyId: key.keyId, algorithm: key.algorithm, status: key.status };
@@ -289,6 +312,23 @@ function keyOfAnotherParty(): TongfuError {
   return validationFailed([{ path: '/publicKey', problem: 'is registered to another party: each party signs with keys of its own' }]);
 }
 
+function financeRegistrationForbidden(): TongfuError {
+  return new TongfuError('FORBIDDEN', 'a finance party is registered only by the platform operator (npm run cli -- party add --role finance): a finance party may not register another', { role: 'finance' });
+}
+
+/**
+ * FORBIDDEN when `actor` may not change the keys of `party`: a finance party's keys are changed by
+ * the operator (CLI_ACTOR) or by that party itself, never by another finance party (decision 0205).
+ */
+function checkKeyChangeAllowed(party: PartyRow, actor: string, change: 'add a key to' | 'retire a key of'): void {
+  if (party.role !== 'finance' || actor === CLI_ACTOR || actor === party.app_id) return;
+  throw new TongfuError(
+    'FORBIDDEN',
+    `a finance party may not ${change} another finance party (${party.app_id}): only the party itself or the platform operator (npm run cli -- party key) changes a finance party's keys`,
+    { appId: party.app_id },
+  );
+}
+
 function partyNotFound(appId: string): TongfuError {
   return new TongfuError('NOT_FOUND', `no party ${appId} is registered`, { appId });
 }
@@ -329,14 +369,17 @@ export class PartyService {
    * re-read and replay).
    *
    * Errors, in order: VALIDATION_FAILED (fields of another role, a missing role field, the
-   * callback URL, the key: malformed, unsupported or RSA under 2048 bits), IDEMPOTENCY_CONFLICT,
-   * UNKNOWN_REFERENCE (regionCode; clearingAccountNo: none, or not a CLEARING account).
+   * callback URL, the key: malformed, unsupported or RSA under 2048 bits), FORBIDDEN (a finance
+   * party registering a finance party, replays included: only the operator does, decision 0205),
+   * IDEMPOTENCY_CONFLICT, UNKNOWN_REFERENCE (regionCode; clearingAccountNo: none, or not a
+   * CLEARING account).
    *
    * `actor`: the registering finance party's appId, or CLI_ACTOR for `party add`.
    */
   async register(input: RegisterPartyInput, actor: string): Promise<Registration> {
     const { problems, key } = registrationProblems(input);
     if (problems.length > 0 || key === undefined) throw validationFailed(problems);
+    if (input.role === 'finance' && actor !== CLI_ACTOR) throw financeRegistrationForbidden();
     await this.checkCallbackTarget(input.callbackUrl);
     // The fingerprint of the request exactly as parsed (docs/interface.md §4): "24:00" given and
     // the default taken are different content.
@@ -480,7 +523,7 @@ export class PartyService {
    * rotates without downtime. The same key again answers the existing key (`created: false`)
    * whatever its status: a retired key is not brought back, because keys are retired when they
    * may be compromised; a new key pair is the way back. Errors: VALIDATION_FAILED (the key),
-   * NOT_FOUND.
+   * NOT_FOUND, FORBIDDEN (another finance party's keys, decision 0205).
    */
   async addKey(appId: string, publicKey: string, actor: string): Promise<KeyRegistration> {
     const problems: FieldProblem[] = [];
@@ -490,12 +533,14 @@ export class PartyService {
     const result = await this.deps.db.transaction(async (trx) => {
       const party = await repo.findPartyByAppId(trx, appId, { lock: 'update' });
       if (!party) throw partyNotFound(appId);
+      checkKeyChangeAllowed(party, actor, 'add a key to');
       const existing = await repo.findKey(trx, party.id, key.keyId);
       if (existing) return { key: toKey(existing), created: false };
       if (await repo.findKeyById(trx, key.keyId)) throw keyOfAnotherParty();
       try {
         const row = await repo.insertKey(trx, { party_id: party.id, key_id: key.keyId, algorithm: key.algorithm, public_key_pem: key.pem, created_at: now });
         const added = toKey(row);
+        await announceKeyChange(trx, 'party.keyAdded', party, added, actor, now);
         await recordAudit(trx, { actor, action: 'party.key_added', target: `party:${appId}/key:${added.keyId}`, before: null, after: keySnapshot(added), at: now });
         return { key: added, created: true };
       } catch (error) {
@@ -513,7 +558,8 @@ export class PartyService {
 
   /**
    * `DELETE /v1/finance/parties/{appId}/keys/{keyId}`: retires a key; retiring a retired key
-   * answers it again. Errors: NOT_FOUND (party or key), LAST_ACTIVE_KEY. The party's row is
+   * answers it again. Errors: NOT_FOUND (party or key), FORBIDDEN (another finance party's keys,
+   * decision 0205), LAST_ACTIVE_KEY. The party's row is
    * locked, so two concurrent retirements of its last two keys cannot both succeed.
    */
   async retireKey(appId: string, keyId: string, actor: string): Promise<PartyKey> {
@@ -521,6 +567,7 @@ export class PartyService {
     const result = await this.deps.db.transaction(async (trx) => {
       const party = await repo.findPartyByAppId(trx, appId, { lock: 'update' });
       if (!party) throw partyNotFound(appId);
+      checkKeyChangeAllowed(party, actor, 'retire a key of');
       const key = await repo.findKey(trx, party.id, keyId);
       if (!key) throw new TongfuError('NOT_FOUND', `party ${appId} has no key ${keyId}`, { appId, keyId });
       if (key.status === 'RETIRED') return { key: toKey(key), retired: false };
@@ -528,6 +575,7 @@ export class PartyService {
         throw new TongfuError('LAST_ACTIVE_KEY', `key ${keyId} is the last active key of party ${appId}; add another key before retiring it`, { appId, keyId });
       }
       const retired = toKey(await repo.retireKey(trx, key.id, now));
+      await announceKeyChange(trx, 'party.keyRetired', party, retired, actor, now);
       await recordAudit(trx, { actor, action: 'party.key_retired', target: `party:${appId}/key:${keyId}`, before: keySnapshot(toKey(key)), after: keySnapshot(retired), at: now });
       return { key: retired, retired: true };
     });

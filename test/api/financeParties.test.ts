@@ -216,7 +216,8 @@ describe('finance parties API', () => {
 
   describe('status and callback URL', () => {
     it('disables a party, whose signed requests are then refused, and enables it again', async () => {
-      const { credentials } = await registerParty(call, { role: 'finance', code: 'FIN-OPERATOR-2' });
+      // A second finance party is the operator's to register (decision 0205).
+      const credentials = await addFinanceParty(service, 'FIN-OPERATOR-2');
       const second = caller(service, credentials);
       expect((await second('GET', '/v1/finance/regions')).status).toBe(200);
 
@@ -232,7 +233,7 @@ describe('finance parties API', () => {
     });
 
     it('refuses to disable the last active finance party', async () => {
-      const { credentials } = await registerParty(call, { role: 'finance', code: 'FIN-OPERATOR-3' });
+      const credentials = await addFinanceParty(service, 'FIN-OPERATOR-3');
       // Every finance party but the main one is disabled, so the main one is the last.
       const others = (await call('GET', '/v1/finance/parties?role=finance')).body.data.filter((party: { appId: string }) => party.appId !== finance.appId);
       for (const party of others) expect((await call('PATCH', `/v1/finance/parties/${party.appId}`, { status: 'DISABLED' })).status).toBe(200);
@@ -267,7 +268,7 @@ describe('finance parties API', () => {
 
   describe('keys', () => {
     it('adds a key (201), answers the same key again (200), signs with either, retires one, and refuses to retire the last', async () => {
-      const { credentials } = await registerParty(call, { role: 'finance', code: 'FIN-ROTATE' });
+      const { credentials } = await registerParty(call, { role: 'bank', code: 'BANK-ROTATE' });
       const next = newSm2Credentials();
       const added = await call('POST', `/v1/finance/parties/${credentials.appId}/keys`, { publicKey: next.publicKeyHex });
       expect(added.status).toBe(201);
@@ -278,16 +279,16 @@ describe('finance parties API', () => {
       expect(again.body).toEqual(added.body);
 
       const rotated: PartyCredentials = { appId: credentials.appId, keyId: added.body.keyId, privateKey: next.privateKey, publicKey: next.publicKeyHex };
-      expect((await caller(service, rotated)('GET', '/v1/finance/items')).status).toBe(200);
-      expect((await caller(service, credentials)('GET', '/v1/finance/items')).status).toBe(200);
+      expect((await caller(service, rotated)('GET', '/v1/bank/instructions')).status).toBe(200);
+      expect((await caller(service, credentials)('GET', '/v1/bank/instructions')).status).toBe(200);
 
       const retired = await call('DELETE', `/v1/finance/parties/${credentials.appId}/keys/${credentials.keyId}`);
       expect(retired.status).toBe(200);
       expect(retired.body).toEqual({ keyId: credentials.keyId, status: 'RETIRED' });
-      const oldKey = await caller(service, { ...credentials, keyId: undefined })('GET', '/v1/finance/items');
+      const oldKey = await caller(service, { ...credentials, keyId: undefined })('GET', '/v1/bank/instructions');
       expect(oldKey.status).toBe(401);
       expect(oldKey.body.error.code).toBe('SIGNATURE_INVALID');
-      expect((await caller(service, rotated)('GET', '/v1/finance/items')).status).toBe(200);
+      expect((await caller(service, rotated)('GET', '/v1/bank/instructions')).status).toBe(200);
 
       // Retiring a retired key answers it again; a retired key is not brought back by adding it.
       expect((await call('DELETE', `/v1/finance/parties/${credentials.appId}/keys/${credentials.keyId}`)).body).toEqual({ keyId: credentials.keyId, status: 'RETIRED' });

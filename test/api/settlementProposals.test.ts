@@ -46,7 +46,7 @@ beforeAll(async () => {
   await service.runtime.services.catalogue.putAccount(world.fiscalAccountNo, { name: '财政专户', bankCode: 'BANK_HOLDER', kind: 'FISCAL' }, world.finance.appId);
   bank = signedAs(service, holder);
   maker = signedAs(service, world.finance);
-  checker = signedAs(service, await registerParty(service.runtime.services, { role: 'finance', code: 'FIN_CHECK' }, world.finance.appId));
+  checker = signedAs(service, await registerParty(service.runtime.services, { role: 'finance', code: 'FIN_CHECK' }));
 
   // Date i has i + 1 payments of 50.00: instructions of 50.00, 100.00, … 250.00.
   for (const [index, date] of DATES.entries()) {

@@ -575,11 +575,12 @@ describe('signed access', () => {
       expect((await call(subject, 'GET', `/v1/finance/parties/${admin.appId}`)).status).toBe(200);
 
       const rotated = newSm2Credentials();
-      const added = await call(admin, 'POST', `/v1/finance/parties/${subject.appId}/keys`, { body: { publicKey: rotated.publicKeyPem } });
+      // A finance party rotates its own keys (another finance party may not, decision 0205).
+      const added = await call(subject, 'POST', `/v1/finance/parties/${subject.appId}/keys`, { body: { publicKey: rotated.publicKeyPem } });
       expect(added.status).toBe(201);
       const withRotated: PartyCredentials = { appId: subject.appId, privateKey: rotated.privateKey, publicKey: rotated.publicKeyPem };
       expect((await call(withRotated, 'GET', `/v1/finance/parties/${subject.appId}`, { keyId: added.body.keyId })).status).toBe(200);
-      expect((await call(admin, 'DELETE', `/v1/finance/parties/${subject.appId}/keys/${subject.keyIds[0]}`)).status).toBe(200);
+      expect((await call(withRotated, 'DELETE', `/v1/finance/parties/${subject.appId}/keys/${subject.keyIds[0]}`, { keyId: added.body.keyId })).status).toBe(200);
       const retired = await call(subject, 'GET', `/v1/finance/parties/${admin.appId}`);
       expect({ status: retired.status, code: retired.body.error?.code }).toEqual({ status: 401, code: 'SIGNATURE_INVALID' });
 

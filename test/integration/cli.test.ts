@@ -84,6 +84,58 @@ describe('the CLI', () => {
     expect(fs.existsSync(`${dangling}.key`)).toBe(false);
   });
 
+  it('party key add and retire change a finance party’s keys as the operator, in the audit log as cli', async () => {
+    const first = (await cli(['keygen', '--out', path.join(workDir, 'fin-key-1')], env)).out[0] as { publicKeyFile: string; keyId: string };
+    const added = await cli(['party', 'add', '--role', 'finance', '--code', 'FIN-KEYS', '--name', '财政厅', '--public-key', first.publicKeyFile], env);
+    expect(added.code).toBe(0);
+    const { appId } = added.out[0] as { appId: string; keyId: string };
+    const second = (await cli(['keygen', '--out', path.join(workDir, 'fin-key-2')], env)).out[0] as { publicKeyFile: string; keyId: string };
+
+    const keyAdded = await cli(['party', 'key', 'add', '--app-id', appId, '--public-key', second.publicKeyFile], env);
+    expect(keyAdded.code).toBe(0);
+    expect(keyAdded.out).toEqual([{ appId, keyId: second.keyId, algorithm: 'SM2', status: 'ACTIVE', created: true }]);
+    // The same key again answers it; nothing more is recorded.
+    expect((await cli(['party', 'key', 'add', '--app-id', appId, '--public-key', second.publicKeyFile], env)).out).toEqual([{ appId, keyId: second.keyId, algorithm: 'SM2', status: 'ACTIVE', created: false }]);
+
+    const retired = await cli(['party', 'key', 'retire', '--app-id', appId, '--key-id', first.keyId], env);
+    expect(retired.code).toBe(0);
+    expect(retired.out).toEqual([{ appId, keyId: first.keyId, status: 'RETIRED' }]);
+    const last = await cli(['party', 'key', 'retire', '--app-id', appId, '--key-id', second.keyId], env);
+    expect(last.code).toBe(1);
+    expect(last.err.join('\n')).toMatch(/^LAST_ACTIVE_KEY: key .* is the last active key/);
+
+    const keys = await database.db('party_keys').join('parties', 'parties.id', 'party_keys.party_id').where({ 'parties.app_id': appId }).orderBy('party_keys.id').select('party_keys.key_id', 'party_keys.status');
+    expect(keys).toEqual([
+      { key_id: first.keyId, status: 'RETIRED' },
+      { key_id: second.keyId, status: 'ACTIVE' },
+    ]);
+    const audit = await database.db('audit_log').where('target', 'like', `party:${appId}%`).orderBy('seq').select('action', 'target', 'actor_app_id');
+    expect(audit).toEqual([
+      { action: 'party.registered', target: `party:${appId}`, actor_app_id: 'cli' },
+      { action: 'party.key_added', target: `party:${appId}/key:${second.keyId}`, actor_app_id: 'cli' },
+      { action: 'party.key_retired', target: `party:${appId}/key:${first.keyId}`, actor_app_id: 'cli' },
+    ]);
+  });
+
+  it('party key refuses an unknown party or key, missing options and a file that is not a key, naming the options', async () => {
+    const key = (await cli(['keygen', '--out', path.join(workDir, 'orphan-key')], env)).out[0] as { publicKeyFile: string };
+    const unknownParty = await cli(['party', 'key', 'add', '--app-id', 'ANOSUCHAPPID', '--public-key', key.publicKeyFile], env);
+    expect(unknownParty.code).toBe(1);
+    expect(unknownParty.out[0]).toMatchObject({ error: { code: 'NOT_FOUND' } });
+    const missing = await cli(['party', 'key', 'retire', '--app-id', 'ANOSUCHAPPID'], env);
+    expect(missing.code).toBe(1);
+    expect(missing.out[0]).toMatchObject({ error: { code: 'VALIDATION_FAILED', details: { fields: [{ path: '--key-id', problem: 'is required' }] } } });
+    const notAKey = path.join(workDir, 'not-a-key.pem');
+    fs.writeFileSync(notAKey, 'hello\n');
+    const finance = await database.db('parties').where({ code: 'FIN-KEYS' }).first('app_id');
+    const bad = await cli(['party', 'key', 'add', '--app-id', finance.app_id, '--public-key', notAKey], env);
+    expect(bad.code).toBe(1);
+    expect(bad.out[0]).toMatchObject({ error: { code: 'VALIDATION_FAILED', details: { fields: [{ path: '--public-key' }] } } });
+    const unknownKey = await cli(['party', 'key', 'retire', '--app-id', finance.app_id, '--key-id', 'k000000000000000000000000'], env);
+    expect(unknownKey.out[0]).toMatchObject({ error: { code: 'NOT_FOUND' } });
+    expect((await cli(['party', 'key', 'rotate'], env)).code).toBe(2);
+  });
+
   it('refuses usage errors with exit 2 and the usage text', async () => {
     expect((await cli(['keygen'], env)).code).toBe(2);
     const unknown = await cli(['frobnicate'], env);

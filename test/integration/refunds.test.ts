@@ -40,7 +40,7 @@ beforeAll(async () => {
   unit = signedAs(service, world.unit);
   agency = signedAs(service, world.agency);
   maker = signedAs(service, world.finance);
-  checker = signedAs(service, await registerParty(service.runtime.services, { role: 'finance', code: 'FIN_CHECK' }, world.finance.appId));
+  checker = signedAs(service, await registerParty(service.runtime.services, { role: 'finance', code: 'FIN_CHECK' }));
 });
 
 afterAll(async () => {
