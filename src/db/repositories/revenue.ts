@@ -43,6 +43,40 @@ export async function insertSettledRevenueShares(
   }
 }
 
+export interface NewRefundedRevenueShare {
+  /** The confirmed refund instruction that debited the line's receiving account. */
+  instructionId: string;
+  linePosition: number;
+  sharePosition: number;
+  budgetLevel: number;
+  /** Money as a decimal string. */
+  amount: string;
+}
+
+/**
+ * Stores what a bank refund took back from the revenue accounts, per notice line and share
+ * (migration 20261210000100), in the refund's success transaction. A refund has at most a notice's
+ * lines times five shares: one statement.
+ */
+export async function insertRefundedRevenueShares(trx: Knex.Transaction, input: { refundId: string; paymentId: string; refundedAt: Date; shares: readonly NewRefundedRevenueShare[] }): Promise<void> {
+  if (input.shares.length === 0) return;
+  await trx.raw(
+    `INSERT INTO refunded_revenue_shares (refund_id, instruction_id, payment_id, line_position, share_position, budget_level, amount, refunded_at)
+     SELECT ?::bigint, s.instruction_id, ?::bigint, s.line_position, s.share_position, s.budget_level, s.amount, ?::timestamptz
+       FROM unnest(?::bigint[], ?::smallint[], ?::smallint[], ?::smallint[], ?::numeric[]) AS s (instruction_id, line_position, share_position, budget_level, amount)`,
+    [
+      input.refundId,
+      input.paymentId,
+      input.refundedAt,
+      input.shares.map((share) => share.instructionId),
+      input.shares.map((share) => share.linePosition),
+      input.shares.map((share) => share.sharePosition),
+      input.shares.map((share) => share.budgetLevel),
+      input.shares.map((share) => share.amount),
+    ],
+  );
+}
+
 // ---- the revenue report (docs/settlement.md §4) -----------------------------------------------
 
 /**
