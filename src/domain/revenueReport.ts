@@ -31,6 +31,9 @@ export const GROUP_COLUMNS: Record<RevenueGroupKey, readonly string[]> = {
 
 export const FIGURE_COLUMNS = ['paymentCount', 'collected', 'refunded', 'net', 'settled'] as const;
 
+/** The figures given per budget level 1–5, after FIGURE_COLUMNS, in this order (CSV: `byLevel.1` … `refundedByLevel.5`). */
+export const LEVEL_FIGURES = ['byLevel', 'refundedByLevel'] as const;
+
 export type RevenueReportFormat = 'json' | 'csv';
 
 export interface RevenueReportQuery {
@@ -93,7 +96,17 @@ export interface SettledFact {
   settled: string;
 }
 
-/** Refunded money of one group (SUCCEEDED refunds, spread over the payment's items). */
+/**
+ * Revenue a bank refund took back, of one group at one budget level: the shares its
+ * BANK_REFUND_CONFIRMED entry debited from the revenue accounts, as stored (decision 0215).
+ */
+export interface RefundedShareFact {
+  group: GroupValues;
+  budgetLevel: number;
+  refunded: string;
+}
+
+/** Refunded money of one group not taken from recognised revenue: the agency's refunds, spread over the payment's items. */
 export interface RefundedFact {
   group: GroupValues;
   refunded: Decimal;
@@ -107,6 +120,7 @@ export interface RevenueReportRow {
   net: string;
   settled: string;
   byLevel: Record<string, string>;
+  refundedByLevel: Record<string, string>;
 }
 
 /** The key columns of a grouping, in order. */
@@ -124,15 +138,23 @@ interface Accumulator {
   paymentCount: number;
   collected: Decimal;
   refunded: Decimal;
-  byLevel: Map<number, Decimal>;
+  settledByLevel: Map<number, Decimal>;
+  refundedByLevel: Map<number, Decimal>;
 }
 
 /**
  * Puts the facts together, one row per group, sorted by the group's codes in `groupBy` order
- * (budget levels numerically): `net` = collected − refunded, `settled` = Σ byLevel. Without a
- * grouping the report is one row of totals, zeros included.
+ * (budget levels numerically): `refunded` = the agency's refunds plus what bank refunds took back;
+ * `net` = collected − refunded; `settled` = what confirmed settlements
+ * recognised; `refundedByLevel` = what bank refunds took back from each level; `byLevel` = per level
+ * the settled less the refunded shares — what the revenue accounts hold (decision 0215) —, so
+ * `settled` = Σ byLevel + Σ refundedByLevel. Without a grouping the report is one row of totals,
+ * zeros included.
  */
-export function assembleRevenueRows(groupBy: readonly RevenueGroupKey[], facts: { collected: readonly CollectedFact[]; settled: readonly SettledFact[]; refunded: readonly RefundedFact[] }): RevenueReportRow[] {
+export function assembleRevenueRows(
+  groupBy: readonly RevenueGroupKey[],
+  facts: { collected: readonly CollectedFact[]; settled: readonly SettledFact[]; refunded: readonly RefundedFact[]; refundedShares: readonly RefundedShareFact[] },
+): RevenueReportRow[] {
   const identity = identityColumns(groupBy);
   const columns = keyColumns(groupBy);
   const groups = new Map<string, Accumulator>();
@@ -140,7 +162,7 @@ export function assembleRevenueRows(groupBy: readonly RevenueGroupKey[], facts: 
     const id = JSON.stringify(identity.map((column) => values[column] ?? null));
     let group = groups.get(id);
     if (group === undefined) {
-      group = { values: Object.fromEntries(columns.map((column) => [column, values[column] ?? null])), paymentCount: 0, collected: ZERO, refunded: ZERO, byLevel: new Map() };
+      group = { values: Object.fromEntries(columns.map((column) => [column, values[column] ?? null])), paymentCount: 0, collected: ZERO, refunded: ZERO, settledByLevel: new Map(), refundedByLevel: new Map() };
       groups.set(id, group);
     }
     for (const column of columns) if (group.values[column] === null && values[column] !== undefined && values[column] !== null) group.values[column] = values[column] as string | number;
@@ -158,7 +180,12 @@ export function assembleRevenueRows(groupBy: readonly RevenueGroupKey[], facts: 
   }
   for (const fact of facts.settled) {
     const group = groupOf(fact.group);
-    group.byLevel.set(fact.budgetLevel, (group.byLevel.get(fact.budgetLevel) ?? ZERO).plus(fact.settled));
+    group.settledByLevel.set(fact.budgetLevel, (group.settledByLevel.get(fact.budgetLevel) ?? ZERO).plus(fact.settled));
+  }
+  for (const fact of facts.refundedShares) {
+    const group = groupOf(fact.group);
+    group.refunded = group.refunded.plus(fact.refunded);
+    group.refundedByLevel.set(fact.budgetLevel, (group.refundedByLevel.get(fact.budgetLevel) ?? ZERO).plus(fact.refunded));
   }
   const rows = [...groups.values()].sort((a, b) => {
     for (const column of identity) {
@@ -174,11 +201,14 @@ export function assembleRevenueRows(groupBy: readonly RevenueGroupKey[], facts: 
   });
   return rows.map((group) => {
     const byLevel: Record<string, string> = {};
+    const refundedByLevel: Record<string, string> = {};
     let settled = ZERO;
     for (const level of RECOGNISED_BUDGET_LEVELS) {
-      const amount = group.byLevel.get(level) ?? ZERO;
-      byLevel[String(level)] = formatMoney(amount);
-      settled = settled.plus(amount);
+      const recognised = group.settledByLevel.get(level) ?? ZERO;
+      const takenBack = group.refundedByLevel.get(level) ?? ZERO;
+      byLevel[String(level)] = formatMoney(recognised.minus(takenBack));
+      refundedByLevel[String(level)] = formatMoney(takenBack);
+      settled = settled.plus(recognised);
     }
     return {
       ...group.values,
@@ -188,6 +218,7 @@ export function assembleRevenueRows(groupBy: readonly RevenueGroupKey[], facts: 
       net: formatMoney(group.collected.minus(group.refunded)),
       settled: formatMoney(settled),
       byLevel,
+      refundedByLevel,
     };
   });
 }
@@ -197,13 +228,14 @@ export const UTF8_BOM = '\uFEFF';
 
 /**
  * The report as CSV (RFC 4180, CRLF line ends, UTF-8 with a BOM): a header row, then one line per
- * row in the JSON's column order, `byLevel` as the columns `byLevel.1` … `byLevel.5`; money as
+ * row in the JSON's column order, `byLevel` as the columns `byLevel.1` … `byLevel.5` and
+ * `refundedByLevel` as `refundedByLevel.1` … `refundedByLevel.5`; money as
  * two-decimal strings. A field with a comma, quote or line break is quoted; a text field starting
  * with `=`, `+`, `-` or `@` is prefixed with `'` so no spreadsheet takes it for a formula.
  */
 export function revenueReportCsv(groupBy: readonly RevenueGroupKey[], rows: readonly RevenueReportRow[]): string {
   const keys = keyColumns(groupBy);
-  const header = [...keys, ...FIGURE_COLUMNS, ...RECOGNISED_BUDGET_LEVELS.map((level) => `byLevel.${level}`)];
+  const header = [...keys, ...FIGURE_COLUMNS, ...LEVEL_FIGURES.flatMap((figure) => RECOGNISED_BUDGET_LEVELS.map((level) => `${figure}.${level}`))];
   const lines = [header.map(csvField).join(',')];
   for (const row of rows) {
     const fields = [
@@ -217,7 +249,7 @@ export function revenueReportCsv(groupBy: readonly RevenueGroupKey[], rows: read
       row.refunded,
       row.net,
       row.settled,
-      ...RECOGNISED_BUDGET_LEVELS.map((level) => row.byLevel[String(level)] ?? '0.00'),
+      ...LEVEL_FIGURES.flatMap((figure) => RECOGNISED_BUDGET_LEVELS.map((level) => row[figure][String(level)] ?? '0.00')),
     ];
     lines.push(fields.map(csvField).join(','));
   }

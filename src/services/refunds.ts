@@ -11,7 +11,7 @@ import { formatInstant, shanghaiDate } from '../domain/businessDate';
 import type { Clocks } from '../domain/clock';
 import { assert, type FieldProblem, TongfuError, validationFailed } from '../domain/errors';
 import { instructionDeadline, instructionNo } from '../domain/instructions';
-import { agencyRefundConfirmedEntry, bankRefundConfirmedEntry, type JournalEntry, spreadInProportion, type RecognitionItem } from '../domain/ledger';
+import { agencyRefundConfirmedEntry, bankRefundConfirmedEntry, type ItemRecognition, type JournalEntry, spreadInProportion, type RecognitionItem } from '../domain/ledger';
 import { Decimal, formatMoney, sumMoney, ZERO } from '../domain/money';
 import { maskName } from '../domain/payer';
 import { parsePayCode } from '../domain/payCode';
@@ -22,6 +22,7 @@ import { recordAudit } from './audit';
 import { recordEvent } from './events';
 import { cancelRefundInstructions, recordInstructionCreated } from './instructions';
 import { recordReversal } from './receipts';
+import { type RefundedItemShares, storeRefundedRevenueShares } from './revenueShares';
 
 /**
  * Refunds (退付, docs/settlement.md §3; contracts/decisions/0150-refund-requests.md,
@@ -269,12 +270,26 @@ export async function refundSucceeded(trx: Knex.Transaction, input: { instructio
     // One BANK_REFUND_CONFIRMED for the refund, written by the last confirmation: per confirmed
     // instruction, its receiving account credited with its amount and that account's items' revenue
     // debited by it; it references the last instruction and its posting.
+    // Beside it, the per item shares each part debited, stored for the revenue report's byLevel
+    // (refunded_revenue_shares, contracts/decisions/0215-refunded-revenue-shares.md).
     const built: JournalEntry[] = [];
+    const shares: RefundedItemShares[] = [];
     for (const row of confirmed) {
       const items = await bankRefundItems(trx, payment.id, row.debit_account_no, new Decimal(row.amount));
-      built.push(bankRefundConfirmedEntry({ refundId: refund.id, instructionId: instruction.id, ...(input.bankPostingId === undefined ? {} : { bankPostingId: input.bankPostingId }), receivingAccountNo: row.debit_account_no, amount: new Decimal(row.amount), items, accountingDate }).entry);
+      const booked = bankRefundConfirmedEntry({
+        refundId: refund.id,
+        instructionId: instruction.id,
+        ...(input.bankPostingId === undefined ? {} : { bankPostingId: input.bankPostingId }),
+        receivingAccountNo: row.debit_account_no,
+        amount: new Decimal(row.amount),
+        items: items.map((item) => item.recognition),
+        accountingDate,
+      });
+      built.push(booked.entry);
+      items.forEach((item, index) => shares.push({ instructionId: row.id, linePosition: item.position, recognition: booked.recognition[index] as ItemRecognition }));
     }
     await insertJournalEntry(trx, { ...(built[0] as JournalEntry), lines: built.flatMap((one) => one.lines) }, input.at);
+    await storeRefundedRevenueShares(trx, { refundId: refund.id, paymentId: payment.id, items: shares, at: input.at });
   }
   await repo.moveRefund(trx, refund.id, { from: locked.status, to, at: input.at, succeeded: true });
 
@@ -335,21 +350,25 @@ async function agencyRefundParts(trx: Knex.Transaction, paymentRowId: string, be
 
 /**
  * The revenue a bank refund takes back, per item of the payment settled to `receivingAccountNo`:
- * the refund spread over those items in proportion to what each settled (spreadInProportion,
- * ROUND_HALF_UP, the last the remainder), each with its budget level and snapshotted shares.
+ * the refund spread over those items in proportion to what each earned (spreadInProportion,
+ * ROUND_HALF_UP, the last the remainder), each with its notice line, budget level and snapshotted
+ * shares.
  */
-async function bankRefundItems(trx: Knex.Transaction, paymentRowId: string, receivingAccountNo: string, amount: Decimal): Promise<RecognitionItem[]> {
+async function bankRefundItems(trx: Knex.Transaction, paymentRowId: string, receivingAccountNo: string, amount: Decimal): Promise<Array<{ position: number; recognition: RecognitionItem }>> {
   const items = (await repo.paymentItems(trx, paymentRowId)).filter((item) => item.receiving_account_no === receivingAccountNo && new Decimal(item.earned).gt(ZERO));
   assert(items.length >= 1, `payment ${paymentRowId} has items settled to ${receivingAccountNo}`);
   const parts = spreadInProportion(amount, items.map((item) => new Decimal(item.earned)));
   return items
     .map((item, index) => ({
-      amount: parts[index] as Decimal,
-      incomeSortCode: item.income_sort_code,
-      budgetLevel: Number(item.budget_level),
-      ...(item.shares === null ? {} : { shares: item.shares.map((share) => ({ budgetLevel: Number(share.budgetLevel), ratio: new Decimal(share.ratio) })) }),
+      position: Number(item.position),
+      recognition: {
+        amount: parts[index] as Decimal,
+        incomeSortCode: item.income_sort_code,
+        budgetLevel: Number(item.budget_level),
+        ...(item.shares === null ? {} : { shares: item.shares.map((share) => ({ budgetLevel: Number(share.budgetLevel), ratio: new Decimal(share.ratio) })) }),
+      },
     }))
-    .filter((item) => item.amount.gt(ZERO));
+    .filter((item) => item.recognition.amount.gt(ZERO));
 }
 
 /** A refund instruction FAILED (the executor's report): its refund FAILED, in the same transaction; its sibling instructions stand (decision 0170). */

@@ -1,5 +1,5 @@
 import type { Db } from '../db/database';
-import { collectedByGroup, refundedItems, settledByGroup } from '../db/repositories/revenue';
+import { collectedByGroup, refundedItems, refundedSharesByGroup, settledByGroup } from '../db/repositories/revenue';
 import { spreadInProportion } from '../domain/ledger';
 import { Decimal } from '../domain/money';
 import {
@@ -8,6 +8,7 @@ import {
   GROUP_COLUMNS,
   type GroupValues,
   type RefundedFact,
+  type RefundedShareFact,
   type RevenueReportQuery,
   type RevenueReportRow,
   revenueReportCsv,
@@ -21,9 +22,12 @@ export interface RevenueReportDependencies {
 /**
  * The revenue report (docs/settlement.md §4, contracts/decisions/0156-revenue-report.md) for
  * finance, by any grouping, on the payments' business dates: `collected` from the standing applied
- * payments' items, `refunded` from SUCCEEDED refunds spread over their payment's items (half-up,
- * the remainder on the last item, like the ledger's refund entries), `settled` and `byLevel` from
- * the shares confirmed settlements stored (settled_revenue_shares, decision 0155). One read-only
+ * payments' items, `refunded` from SUCCEEDED refunds exactly as their entries took them from the
+ * items — a bank refund's stored shares (refunded_revenue_shares), the agency's refunds of a
+ * payment spread over its earning items (half-up, the remainder on the last) —, `settled` from the shares
+ * confirmed settlements stored (settled_revenue_shares, decision 0155), `refundedByLevel` from the
+ * shares bank refunds stored (refunded_revenue_shares, decision 0215) and `byLevel` the one less
+ * the other — what the ledger's revenue accounts hold. One read-only
  * REPEATABLE READ snapshot, so the three figures of a row always describe the same moment.
  */
 export class RevenueReportService {
@@ -40,8 +44,9 @@ export class RevenueReportService {
           collected: row.collected,
         }));
         const settled: SettledFact[] = (await settledByGroup(trx, { keys, from: query.from, to: query.to })).map((row) => ({ group: groupValues(row, keys), budgetLevel: row.share_level, settled: row.settled }));
+        const refundedShares: RefundedShareFact[] = (await refundedSharesByGroup(trx, { keys, from: query.from, to: query.to })).map((row) => ({ group: groupValues(row, keys), budgetLevel: row.share_level, refunded: row.refunded }));
         const refunded = spreadRefunds(await refundedItems(trx, { keys, from: query.from, to: query.to }), keys);
-        return assembleRevenueRows(query.groupBy, { collected, settled, refunded });
+        return assembleRevenueRows(query.groupBy, { collected, settled, refunded, refundedShares });
       },
       { isolationLevel: 'repeatable read', readOnly: true },
     );
@@ -56,13 +61,17 @@ function groupValues(row: Record<string, unknown>, columns: readonly string[]): 
   return Object.fromEntries(columns.map((column) => [column, (row[column] ?? null) as string | number | null]));
 }
 
-/** Each refund spread over its payment's items in proportion to what they earned (spreadInProportion), each part to its item's group. */
-function spreadRefunds(rows: ReadonlyArray<Record<string, unknown> & { refund_id: string; refund_amount: string; earned: string }>, keys: readonly string[]): RefundedFact[] {
+/**
+ * Each payment's agency refunds spread over its earning items in proportion to what they earned
+ * (spreadInProportion: ROUND_HALF_UP to the fen, the last item the remainder), each part to its
+ * item's group — what their AGENCY_REFUND_CONFIRMED entries took from each item, in total.
+ */
+function spreadRefunds(rows: ReadonlyArray<Record<string, unknown> & { payment_id: string; refund_amount: string; earned: string }>, keys: readonly string[]): RefundedFact[] {
   const facts: RefundedFact[] = [];
   let start = 0;
   while (start < rows.length) {
     let end = start;
-    while (end < rows.length && rows[end]?.refund_id === rows[start]?.refund_id) end += 1;
+    while (end < rows.length && rows[end]?.payment_id === rows[start]?.payment_id) end += 1;
     const items = rows.slice(start, end);
     const parts = spreadInProportion(new Decimal((items[0] as { refund_amount: string }).refund_amount), items.map((item) => new Decimal(item.earned)));
     items.forEach((item, index) => facts.push({ group: groupValues(item, keys), refunded: parts[index] as Decimal }));

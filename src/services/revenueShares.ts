@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { SettledItemForRecognition } from '../db/repositories/instructions';
-import { insertSettledRevenueShares, type NewSettledRevenueShare } from '../db/repositories/revenue';
+import { insertRefundedRevenueShares, insertSettledRevenueShares, type NewRefundedRevenueShare, type NewSettledRevenueShare } from '../db/repositories/revenue';
 import { assert } from '../domain/errors';
 import type { ItemRecognition } from '../domain/ledger';
 import { formatMoney } from '../domain/money';
@@ -26,4 +26,29 @@ export async function storeSettledRevenueShares(
     });
   });
   await insertSettledRevenueShares(trx, { instructionId: input.instructionId, businessDate: input.businessDate, recognisedAt: input.at, shares });
+}
+
+/** One refunded notice line: the confirmed refund instruction that debited its account, and its recognition by the refund's entry. */
+export interface RefundedItemShares {
+  instructionId: string;
+  linePosition: number;
+  recognition: ItemRecognition;
+}
+
+/**
+ * The bank refund's hook (contracts/decisions/0215-refunded-revenue-shares.md): stores each
+ * refunded notice line per budget level — exactly the recognition the BANK_REFUND_CONFIRMED entry
+ * debited from the revenue accounts (bankRefundConfirmedEntry, the same recogniseItems as a
+ * settlement's) —, in the refund's success transaction, once per refund (it moves the refund to
+ * SUCCEEDED, a final state, in the same transaction). The revenue report's byLevel is the settled
+ * shares less these.
+ */
+export async function storeRefundedRevenueShares(trx: Knex.Transaction, input: { refundId: string; paymentId: string; items: readonly RefundedItemShares[]; at: Date }): Promise<void> {
+  const shares: NewRefundedRevenueShare[] = [];
+  for (const item of input.items) {
+    item.recognition.shares.forEach((share, sharePosition) => {
+      shares.push({ instructionId: item.instructionId, linePosition: item.linePosition, sharePosition, budgetLevel: share.budgetLevel, amount: formatMoney(share.amount) });
+    });
+  }
+  await insertRefundedRevenueShares(trx, { refundId: input.refundId, paymentId: input.paymentId, refundedAt: input.at, shares });
 }

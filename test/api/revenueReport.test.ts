@@ -64,10 +64,10 @@ async function report(query: string): Promise<Array<Record<string, unknown>>> {
 describe('the revenue report', () => {
   it('groups by item: collected, settled and byLevel after the split, sorted by code, names beside', async () => {
     expect(await report('from=2026-11-20&to=2026-11-21&groupBy=item')).toEqual([
-      { itemCode: ITEMS.fixedFee, itemName: '营业执照工本费', paymentCount: 2, collected: '100.00', refunded: '0.00', net: '100.00', settled: '50.00', byLevel: { ...zeroLevels, '3': '50.00' } },
+      { itemCode: ITEMS.fixedFee, itemName: '营业执照工本费', paymentCount: 2, collected: '100.00', refunded: '0.00', net: '100.00', settled: '50.00', byLevel: { ...zeroLevels, '3': '50.00' }, refundedByLevel: zeroLevels },
       // 100.01 → 40.00 / 60.01 and 33.37 → 13.35 / 20.02 (half-up, the remainder on the last share).
-      { itemCode: ITEMS.sharedFee, itemName: '分成收费', paymentCount: 2, collected: '133.38', refunded: '0.00', net: '133.38', settled: '133.38', byLevel: { ...zeroLevels, '2': '53.35', '3': '80.03' } },
-      { itemCode: ITEMS.fine, itemName: '交通违法罚款', paymentCount: 1, collected: '30.25', refunded: '0.00', net: '30.25', settled: '0.00', byLevel: zeroLevels },
+      { itemCode: ITEMS.sharedFee, itemName: '分成收费', paymentCount: 2, collected: '133.38', refunded: '0.00', net: '133.38', settled: '133.38', byLevel: { ...zeroLevels, '2': '53.35', '3': '80.03' }, refundedByLevel: zeroLevels },
+      { itemCode: ITEMS.fine, itemName: '交通违法罚款', paymentCount: 1, collected: '30.25', refunded: '0.00', net: '30.25', settled: '0.00', byLevel: zeroLevels, refundedByLevel: zeroLevels },
     ]);
   });
 
@@ -92,12 +92,12 @@ describe('the revenue report', () => {
       ['2026-11-21', 1, '50.00', '0.00'],
     ]);
     expect(await report('from=2026-11-21&to=2026-11-21&groupBy=unit,region,agency')).toEqual([
-      { unitCode: world.unit.code, unitName: '新城区市场监督管理局', regionCode: world.unit.regionCode, agencyCode: world.agency.code, paymentCount: 1, collected: '50.00', refunded: '0.00', net: '50.00', settled: '0.00', byLevel: zeroLevels },
+      { unitCode: world.unit.code, unitName: '新城区市场监督管理局', regionCode: world.unit.regionCode, agencyCode: world.agency.code, paymentCount: 1, collected: '50.00', refunded: '0.00', net: '50.00', settled: '0.00', byLevel: zeroLevels, refundedByLevel: zeroLevels },
     ]);
-    expect(await report(range)).toEqual([{ paymentCount: 3, collected: '263.63', refunded: '0.00', net: '263.63', settled: '183.38', byLevel: { ...zeroLevels, '2': '53.35', '3': '130.03' } }]);
+    expect(await report(range)).toEqual([{ paymentCount: 3, collected: '263.63', refunded: '0.00', net: '263.63', settled: '183.38', byLevel: { ...zeroLevels, '2': '53.35', '3': '130.03' }, refundedByLevel: zeroLevels }]);
     // A range without payments: no groups, or one row of zeros without a grouping.
     expect(await report('from=2026-10-01&to=2026-10-31&groupBy=item')).toEqual([]);
-    expect(await report('from=2026-10-01&to=2026-10-31')).toEqual([{ paymentCount: 0, collected: '0.00', refunded: '0.00', net: '0.00', settled: '0.00', byLevel: zeroLevels }]);
+    expect(await report('from=2026-10-01&to=2026-10-31')).toEqual([{ paymentCount: 0, collected: '0.00', refunded: '0.00', net: '0.00', settled: '0.00', byLevel: zeroLevels, refundedByLevel: zeroLevels }]);
   });
 
   it('answers CSV: UTF-8 with a BOM, a header row, the JSON columns in order', async () => {
@@ -111,15 +111,15 @@ describe('the revenue report', () => {
     const lines = bytes.subarray(3).toString('utf8').split('\r\n');
     expect(lines.pop()).toBe('');
     expect(lines).toEqual([
-      'itemCode,itemName,businessDate,paymentCount,collected,refunded,net,settled,byLevel.1,byLevel.2,byLevel.3,byLevel.4,byLevel.5',
-      `${ITEMS.fixedFee},营业执照工本费,2026-11-20,1,50.00,0.00,50.00,50.00,0.00,0.00,50.00,0.00,0.00`,
-      `${ITEMS.fixedFee},营业执照工本费,2026-11-21,1,50.00,0.00,50.00,0.00,0.00,0.00,0.00,0.00,0.00`,
-      `${ITEMS.sharedFee},分成收费,2026-11-20,2,133.38,0.00,133.38,133.38,0.00,53.35,80.03,0.00,0.00`,
-      `${ITEMS.fine},交通违法罚款,2026-11-20,1,30.25,0.00,30.25,0.00,0.00,0.00,0.00,0.00,0.00`,
+      'itemCode,itemName,businessDate,paymentCount,collected,refunded,net,settled,byLevel.1,byLevel.2,byLevel.3,byLevel.4,byLevel.5,refundedByLevel.1,refundedByLevel.2,refundedByLevel.3,refundedByLevel.4,refundedByLevel.5',
+      `${ITEMS.fixedFee},营业执照工本费,2026-11-20,1,50.00,0.00,50.00,50.00,0.00,0.00,50.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00`,
+      `${ITEMS.fixedFee},营业执照工本费,2026-11-21,1,50.00,0.00,50.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00`,
+      `${ITEMS.sharedFee},分成收费,2026-11-20,2,133.38,0.00,133.38,133.38,0.00,53.35,80.03,0.00,0.00,0.00,0.00,0.00,0.00,0.00`,
+      `${ITEMS.fine},交通违法罚款,2026-11-20,1,30.25,0.00,30.25,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00`,
     ]);
     // The same rows as the JSON.
     const json = await report('from=2026-11-20&to=2026-11-21&groupBy=item,businessDate');
-    expect(json.map((row) => [row.itemCode, row.itemName, row.businessDate, row.paymentCount, row.collected, row.refunded, row.net, row.settled, ...Object.values(row.byLevel as object)].join(','))).toEqual(lines.slice(1));
+    expect(json.map((row) => [row.itemCode, row.itemName, row.businessDate, row.paymentCount, row.collected, row.refunded, row.net, row.settled, ...Object.values(row.byLevel as object), ...Object.values(row.refundedByLevel as object)].join(','))).toEqual(lines.slice(1));
   });
 
   it('refuses bad parameters with VALIDATION_FAILED, and callers other than finance', async () => {

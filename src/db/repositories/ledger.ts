@@ -647,6 +647,76 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
        LIMIT @limit`,
   },
   {
+    // contracts/decisions/0215-refunded-revenue-shares.md.
+    name: 'refundedShares',
+    invariant: "each bank refund's confirmed instructions are stored per notice line and budget level (refunded_revenue_shares), adding up to each instruction's amount, for exactly the refunds a BANK_REFUND_CONFIRMED entry booked; and the stored shares add up, per revenue account, to what BANK_REFUND_CONFIRMED entries debited it",
+    sql: `
+      WITH booked AS (
+        SELECT i.refund_id, i.id AS instruction_id, i.amount
+          FROM instructions i
+         WHERE ${BANK_REFUND} AND i.status = 'CONFIRMED'
+           AND EXISTS (SELECT 1 FROM journal_entries e WHERE e.refund_id = i.refund_id AND e.kind = '${JOURNAL_ENTRY_KINDS.bankRefundConfirmed}')
+      ), stored AS (
+        SELECT refund_id, instruction_id, sum(amount) AS amount FROM refunded_revenue_shares GROUP BY refund_id, instruction_id
+      ), by_instruction AS (
+        SELECT 'refund ' || r.refund_id || ' instruction ' || i.instruction_no AS subject,
+               json_build_object('refunded', b.amount::text, 'shares', y.amount::text) AS detail
+          FROM booked b FULL JOIN stored y ON y.refund_id = b.refund_id AND y.instruction_id = b.instruction_id
+          JOIN refunds r ON r.id = COALESCE(b.refund_id, y.refund_id)
+          JOIN instructions i ON i.id = COALESCE(b.instruction_id, y.instruction_id)
+         WHERE b.amount IS DISTINCT FROM y.amount
+      ), ledger AS (
+        SELECT l.account, sum(CASE l.side WHEN 'DEBIT' THEN l.amount ELSE -l.amount END) AS amount
+          FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id
+         WHERE e.kind = '${JOURNAL_ENTRY_KINDS.bankRefundConfirmed}' AND starts_with(l.account, ${REVENUE})
+         GROUP BY l.account
+      ), shares AS (
+        SELECT ${REVENUE} || n.receiving_account_no || ':' || r.budget_level || ':' || n.income_sort_code AS account, sum(r.amount) AS amount
+          FROM refunded_revenue_shares r
+          JOIN payments p ON p.id = r.payment_id
+          JOIN notice_items n ON n.notice_id = p.notice_id AND n.position = r.line_position
+         GROUP BY 1
+      ), by_account AS (
+        SELECT 'account ' || COALESCE(l.account, h.account) AS subject,
+               json_build_object('ledger', COALESCE(l.amount, 0)::text, 'shares', COALESCE(h.amount, 0)::text) AS detail
+          FROM ledger l FULL JOIN shares h ON h.account = l.account
+         WHERE COALESCE(l.amount, 0) <> COALESCE(h.amount, 0)
+      )
+      SELECT subject, detail FROM by_instruction
+      UNION ALL
+      SELECT subject, detail FROM by_account
+       ORDER BY 1
+       LIMIT @limit`,
+  },
+  {
+    // The revenue report's byLevel (docs/settlement.md §4, contracts/decisions/0215-refunded-revenue-shares.md).
+    name: 'revenueByLevel',
+    invariant: "each revenue account's balance equals the settled shares less the refunded shares stored for it — the figures the revenue report's byLevel adds up — so the report holds what the ledger holds",
+    sql: `
+      WITH ledger AS (
+        SELECT account, sum(CASE side WHEN 'CREDIT' THEN amount ELSE -amount END) AS balance
+          FROM journal_lines WHERE starts_with(account, ${REVENUE}) GROUP BY account
+      ), shares AS (
+        SELECT ${REVENUE} || n.receiving_account_no || ':' || r.budget_level || ':' || n.income_sort_code AS account, r.amount
+          FROM settled_revenue_shares r
+          JOIN payments p ON p.id = r.payment_id
+          JOIN notice_items n ON n.notice_id = p.notice_id AND n.position = r.line_position
+        UNION ALL
+        SELECT ${REVENUE} || n.receiving_account_no || ':' || r.budget_level || ':' || n.income_sort_code, -r.amount
+          FROM refunded_revenue_shares r
+          JOIN payments p ON p.id = r.payment_id
+          JOIN notice_items n ON n.notice_id = p.notice_id AND n.position = r.line_position
+      ), report AS (
+        SELECT account, sum(amount) AS balance FROM shares GROUP BY account
+      )
+      SELECT 'account ' || COALESCE(l.account, x.account) AS subject,
+             json_build_object('ledger', COALESCE(l.balance, 0)::text, 'report', COALESCE(x.balance, 0)::text) AS detail
+        FROM ledger l FULL JOIN report x ON x.account = l.account
+       WHERE COALESCE(l.balance, 0) <> COALESCE(x.balance, 0)
+       ORDER BY 1
+       LIMIT @limit`,
+  },
+  {
     name: 'paidNotices',
     invariant: "each paid notice has exactly one standing applied payment, and its paid amount is that payment's amount; no other notice has one",
     sql: `

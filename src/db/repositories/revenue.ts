@@ -43,6 +43,40 @@ export async function insertSettledRevenueShares(
   }
 }
 
+export interface NewRefundedRevenueShare {
+  /** The confirmed refund instruction that debited the line's receiving account. */
+  instructionId: string;
+  linePosition: number;
+  sharePosition: number;
+  budgetLevel: number;
+  /** Money as a decimal string. */
+  amount: string;
+}
+
+/**
+ * Stores what a bank refund took back from the revenue accounts, per notice line and share
+ * (migration 20261210000100), in the refund's success transaction. A refund has at most a notice's
+ * lines times five shares: one statement.
+ */
+export async function insertRefundedRevenueShares(trx: Knex.Transaction, input: { refundId: string; paymentId: string; refundedAt: Date; shares: readonly NewRefundedRevenueShare[] }): Promise<void> {
+  if (input.shares.length === 0) return;
+  await trx.raw(
+    `INSERT INTO refunded_revenue_shares (refund_id, instruction_id, payment_id, line_position, share_position, budget_level, amount, refunded_at)
+     SELECT ?::bigint, s.instruction_id, ?::bigint, s.line_position, s.share_position, s.budget_level, s.amount, ?::timestamptz
+       FROM unnest(?::bigint[], ?::smallint[], ?::smallint[], ?::smallint[], ?::numeric[]) AS s (instruction_id, line_position, share_position, budget_level, amount)`,
+    [
+      input.refundId,
+      input.paymentId,
+      input.refundedAt,
+      input.shares.map((share) => share.instructionId),
+      input.shares.map((share) => share.linePosition),
+      input.shares.map((share) => share.sharePosition),
+      input.shares.map((share) => share.budgetLevel),
+      input.shares.map((share) => share.amount),
+    ],
+  );
+}
+
 // ---- the revenue report (docs/settlement.md §4) -----------------------------------------------
 
 /**
@@ -116,20 +150,48 @@ export async function settledByGroup(db: Queryable, input: { keys: readonly stri
 }
 
 /**
- * The SUCCEEDED refunds of standing applied payments whose business date is in [from, to], one row
- * per refund and item of its payment, in item order, with what the item earned (amount and late
- * fee): the caller spreads each refund over its items.
+ * Revenue taken back per group and budget level: the shares bank refunds stored
+ * (refunded_revenue_shares, decision 0215) of payments whose business date is in [from, to] — the
+ * same money, per line and share, that their BANK_REFUND_CONFIRMED entries debited from the
+ * revenue accounts.
  */
-export async function refundedItems(db: Queryable, input: { keys: readonly string[]; from: string; to: string }): Promise<Array<ReportGroupRow & { refund_id: string; refund_amount: string; earned: string }>> {
+export async function refundedSharesByGroup(db: Queryable, input: { keys: readonly string[]; from: string; to: string }): Promise<Array<ReportGroupRow & { share_level: number; refunded: string }>> {
+  const { select, groupBy } = keySelect(input.keys);
+  const result = await db.raw<{ rows: Array<ReportGroupRow & { share_level: number; refunded: string }> }>(
+    `SELECT ${select}${select === '' ? '' : ','} r.budget_level::int AS share_level, sum(r.amount)::text AS refunded
+       FROM refunded_revenue_shares r
+       JOIN payments p ON p.id = r.payment_id
+       JOIN notices t ON t.id = p.notice_id
+       JOIN notice_items n ON n.notice_id = p.notice_id AND n.position = r.line_position
+      WHERE p.business_date BETWEEN ?::date AND ?::date
+      GROUP BY ${groupBy === '' ? '' : `${groupBy}, `}r.budget_level`,
+    [input.from, input.to],
+  );
+  return result.rows;
+}
+
+/**
+ * The refunds not paid out of a receiving account — SUCCEEDED refunds without refunded shares: the
+ * agency's, paid before the money settled — of standing applied payments whose business date is in
+ * [from, to]: one row per payment and earning item (amount and late fee above zero), in item
+ * order, with the payment's total of such refunds and what the item earned. The caller spreads
+ * each payment's total over its items; the parts of successive agency refunds telescope
+ * (src/services/refunds.ts agencyRefundParts), so this is exactly what their entries took from
+ * each item. Bank refunds are counted from their stored shares (refundedSharesByGroup).
+ */
+export async function refundedItems(db: Queryable, input: { keys: readonly string[]; from: string; to: string }): Promise<Array<ReportGroupRow & { payment_id: string; refund_amount: string; earned: string }>> {
   const { select } = keySelect(input.keys);
-  const result = await db.raw<{ rows: Array<ReportGroupRow & { refund_id: string; refund_amount: string; earned: string }> }>(
-    `SELECT ${select}${select === '' ? '' : ','} f.id::text AS refund_id, f.amount::text AS refund_amount, (n.amount + COALESCE(n.late_fee_paid, 0))::text AS earned
-       FROM refunds f
+  const result = await db.raw<{ rows: Array<ReportGroupRow & { payment_id: string; refund_amount: string; earned: string }> }>(
+    `SELECT ${select}${select === '' ? '' : ','} p.id::text AS payment_id, f.amount::text AS refund_amount, (n.amount + COALESCE(n.late_fee_paid, 0))::text AS earned
+       FROM (SELECT r.payment_id, sum(r.amount) AS amount
+               FROM refunds r
+              WHERE r.status = 'SUCCEEDED' AND NOT EXISTS (SELECT 1 FROM refunded_revenue_shares s WHERE s.refund_id = r.id)
+              GROUP BY r.payment_id) f
        JOIN payments p ON p.id = f.payment_id
        JOIN notices t ON t.id = p.notice_id
        JOIN notice_items n ON n.notice_id = p.notice_id
-      WHERE f.status = 'SUCCEEDED' AND ${APPLIED_PAYMENT} AND p.business_date BETWEEN ?::date AND ?::date
-      ORDER BY f.id, n.position`,
+      WHERE ${APPLIED_PAYMENT} AND p.business_date BETWEEN ?::date AND ?::date AND n.amount + COALESCE(n.late_fee_paid, 0) > 0
+      ORDER BY p.id, n.position`,
     [input.from, input.to],
   );
   return result.rows;
