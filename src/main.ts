@@ -203,7 +203,11 @@ async function runMain(config: Config): Promise<void> {
         new Promise((resolve, reject) => {
           const worker = cluster.fork({ [WORKER_DATABASE_URL]: runtime.database.connectionString });
           workers.add(worker);
-          worker.once('listening', () => resolve());
+          worker.once('listening', (address) => {
+            // The main process serves nothing itself; its sandbox pass reaches the workers here.
+            runtime.setListeningAddress({ address: address.address ?? config.host, family: address.addressType === 6 ? 'IPv6' : 'IPv4', port: address.port });
+            resolve();
+          });
           worker.once('exit', (code, signal) => {
             workers.delete(worker);
             if (stopping) return;

@@ -18,6 +18,7 @@ import { allJobs } from './jobs/registry';
 import { JobRequestWorker } from './jobs/requests';
 import { JobRunner } from './jobs/runner';
 import { resolveSchedules, Scheduler } from './jobs/scheduler';
+import { SandboxNight, SandboxNightLoop } from './sandbox/night';
 import type { Logger } from './logger';
 import { clientAddressOf } from './net/addresses';
 import { buildServices, Services } from './services';
@@ -36,12 +37,14 @@ export interface Runtime {
   runner: JobRunner;
   /** Carries out the job request queue (runs an upload asked for) where TONGFU_JOBS=on. */
   jobRequests: JobRequestWorker;
-  /** Starts the scheduler (with its catch-up) and the workers, where TONGFU_JOBS=on. */
+  /** Starts the scheduler (with its catch-up), the workers and the sandbox's night, where TONGFU_JOBS=on. */
   /**
    * Tells the runtime where its HTTP server listens, so that the sandbox agency reaches the
    * service over HTTP (contracts/decisions/0081). Until then it uses PUBLIC_BASE_URL.
    */
   setListeningAddress(address: string | AddressInfo | null): void;
+  /** The sandbox's night on a timer (contracts/decisions/0220): only where TONGFU_SANDBOX is on; started with the workers. */
+  readonly sandboxNight: SandboxNightLoop | undefined;
   startBackground(): void;
   stopBackground(graceMs: number): Promise<void>;
   close(): Promise<void>;
@@ -139,6 +142,8 @@ async function assembleRuntime(
   const runner = new JobRunner({ db: database.db, connectionString: database.connectionString, clocks, log });
   const scheduler = new Scheduler({ runner, schedules, realClock: clocks.real, businessClock: clocks.business, log, db: database.db });
   const jobRequests = new JobRequestWorker({ db: database.db, connectionString: database.connectionString, runner, jobs, realClock: clocks.real, log });
+  // The sandbox's night (contracts/decisions/0220): where TONGFU_SANDBOX and TONGFU_JOBS are on.
+  const sandboxNight = config.sandbox ? new SandboxNightLoop(new SandboxNight({ db: database.db, clocks, log, selfUrl: () => selfUrl }), log) : undefined;
   let backgroundStarted = false;
 
   return {
@@ -150,6 +155,7 @@ async function assembleRuntime(
     database,
     runner,
     jobRequests,
+    sandboxNight,
     setListeningAddress(address) {
       if (address === null || typeof address === 'string') return;
       // A wildcard bind is reachable on loopback; an IPv6 literal needs brackets in a URL.
@@ -163,11 +169,12 @@ async function assembleRuntime(
       eventSequencer.start();
       callbackWorker.start();
       jobRequests.start();
+      sandboxNight?.start();
       void scheduler.catchUp().catch((error: unknown) => log.error({ err: error }, 'job catch-up failed'));
     },
     async stopBackground(graceMs: number) {
       if (!backgroundStarted) return;
-      await Promise.all([scheduler.stop(graceMs), eventSequencer.stop(graceMs), callbackWorker.stop(graceMs), jobRequests.stop(graceMs)]);
+      await Promise.all([scheduler.stop(graceMs), eventSequencer.stop(graceMs), callbackWorker.stop(graceMs), jobRequests.stop(graceMs), sandboxNight?.stop(graceMs)]);
     },
     async close() {
       await database.close();
