@@ -18,8 +18,9 @@ export const NO_INBOX_UNTIL_MERGE: InboxLoader = async () => undefined;
  * `reconcile` (docs/operations.md §4, docs/reconciliation.md §2, contracts/decisions/0107-reconcile-job.md):
  * at 02:00, 06:30 and 10:30 Asia/Shanghai. Its business date is T−1 (yesterday by the business
  * clock, or `--date`). With an agency (`--agency`, or the job request of an upload) it reconciles
- * just that (agency, date); otherwise, after loading the inbox, T−1 for every active agency and
- * every date of the last 7 days that needs it again (ReconciliationService.queue). Each pair is one
+ * just that (agency, date); otherwise, after loading the inbox, T−1 for every active agency,
+ * every date of the last 7 days that needs it again, and every older date a late posting (or a
+ * shortage carried into it) re-queued (ReconciliationService.queue, decision 0210). Each pair is one
  * transaction under the (agency, date) lock, so two runs never overlap on a pair and a crash loses
  * only the pair in hand; the runner reruns an interrupted run from the start, and the result is
  * the same however often it runs.

@@ -389,6 +389,13 @@ function corrections(prefix: string, creditIsPositive: boolean): string {
 }
 /** Days after which every payment must be matched or held by an unresolved discrepancy (docs/reconciliation.md §2). */
 export const RECONCILED_WITHIN_DAYS = 8;
+/**
+ * A payment recorded late (a captured-funds posting with an old `paidAt`) is the reconcile job's from
+ * the moment it is recorded, whatever its business date: the check leaves it alone until a whole
+ * business day of the job's slots has passed after the day it was recorded on
+ * (contracts/decisions/0210-late-postings-requeue-their-date.md).
+ */
+export const LATE_POSTING_GRACE_DAYS = 1;
 
 /**
  * Days a MISMATCHED instruction may wait for finance (DETACH, docs/settlement.md §1) before
@@ -1018,7 +1025,7 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
   },
   {
     name: 'paymentsReconciled',
-    invariant: `every payment older than ${RECONCILED_WITHIN_DAYS} days is matched, held by an unresolved discrepancy (CARRIED_OVER or OPEN) or resolved by finance, or its date's latest run is STATEMENT_MISSING`,
+    invariant: `every payment older than ${RECONCILED_WITHIN_DAYS} days, recorded before yesterday, is matched, held by an unresolved discrepancy (CARRIED_OVER or OPEN) or resolved by finance, or its date's latest run is STATEMENT_MISSING`,
     needsToday: true,
     sql: `
       SELECT 'payment ' || p.payment_id AS subject,
@@ -1026,6 +1033,7 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
                                'lastRun', (SELECT r.status FROM reconciliation_runs r WHERE r.agency_party_id = p.agency_party_id AND r.business_date = p.business_date ORDER BY r.id DESC LIMIT 1)) AS detail
         FROM payments p
        WHERE p.business_date < CAST(@today AS date) - ${RECONCILED_WITHIN_DAYS}
+         AND p.created_at < CAST(CAST(@today AS date) - ${LATE_POSTING_GRACE_DAYS} AS timestamp) AT TIME ZONE 'Asia/Shanghai'
          AND NOT EXISTS (SELECT 1 FROM statement_matches m WHERE m.payment_id = p.id AND m.released_at IS NULL)
          AND NOT EXISTS (SELECT 1 FROM reconciliation_discrepancies d WHERE d.payment_id = p.id AND d.status IN ('CARRIED_OVER', 'OPEN', 'RESOLVED'))
          AND COALESCE((SELECT r.status FROM reconciliation_runs r WHERE r.agency_party_id = p.agency_party_id AND r.business_date = p.business_date ORDER BY r.id DESC LIMIT 1), '') <> 'STATEMENT_MISSING'

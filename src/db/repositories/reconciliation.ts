@@ -536,12 +536,27 @@ export interface QueuedPair {
 }
 
 /**
- * What the reconcile job takes (docs/operations.md §4): `latest` for every active agency, and each
- * date from `earliest` whose last run is UNBALANCED, that has a newer statement than its last run
- * (or a statement and no run), unmatched payments posted after its last run (a late posting), or
- * payments carried into it after its last run. One query for all agencies and dates.
+ * The predicate of the partial index `payments_late_posted` (migration 20261209000100): a payment
+ * recorded two or more Shanghai days after its business date. Written here word for word as the
+ * index has it, so the planner can prove the index applies.
  */
-export async function queuedPairs(db: Queryable, window: { earliest: string; latest: string; agencyCode: string | null }): Promise<QueuedPair[]> {
+const LATE_POSTED = (alias: string): string => `${alias}.business_date < CAST(${alias}.created_at AT TIME ZONE 'Asia/Shanghai' AS date) - 1`;
+
+/**
+ * What the reconcile job takes (docs/operations.md §4, contracts/decisions/0107-reconcile-job.md,
+ * 0210-late-postings-requeue-their-date.md). One query for all agencies and dates:
+ *
+ * - the window `earliest`…`latest`: `latest` for every active agency, and each date whose last run
+ *   is UNBALANCED, that has a newer statement than its last run (or a statement and no run),
+ *   unmatched payments posted after its last run (a late posting), or payments carried into it
+ *   after its last run;
+ * - before the window, only what re-queues a date: unmatched late postings (read from
+ *   `payments_late_posted`, those recorded since `postedSince`) created after the date's last run,
+ *   and shortages carried into a date with a statement after its last run (CARRIED_OVER rows are
+ *   few: the next day's run settles them). An old UNBALANCED date is not taken again for being
+ *   UNBALANCED: nothing new happened to it.
+ */
+export async function queuedPairs(db: Queryable, window: { earliest: string; latest: string; postedSince: string; agencyCode: string | null }): Promise<QueuedPair[]> {
   const result = await run<QueuedPair>(
     db,
     `WITH agencies AS (
@@ -552,6 +567,24 @@ export async function queuedPairs(db: Queryable, window: { earliest: string; lat
        SELECT DISTINCT ON (agency_party_id, business_date) agency_party_id, business_date, statement_id, status, finished_at
          FROM reconciliation_runs WHERE business_date BETWEEN CAST(:earliest AS date) AND CAST(:latest AS date)
         ORDER BY agency_party_id, business_date, id DESC
+     ), late_posted AS (
+       SELECT pay.agency_party_id, pay.business_date, max(pay.created_at) AS posted_at
+         FROM payments pay
+        WHERE ${LATE_POSTED('pay')}
+          AND pay.created_at >= CAST(CAST(:postedSince AS date) AS timestamp) AT TIME ZONE 'Asia/Shanghai'
+          AND pay.business_date < CAST(:earliest AS date)
+          -- A probe per late posting (OFFSET 0 keeps it a subplan): as an anti join the planner,
+          -- misjudging how few rows the partial index holds, hashed every live match.
+          AND NOT EXISTS (SELECT 1 FROM statement_matches lm WHERE lm.payment_id = pay.id AND lm.released_at IS NULL OFFSET 0)
+        GROUP BY pay.agency_party_id, pay.business_date
+     ), carried_in AS (
+       SELECT c.agency_party_id, c.business_date + 1 AS business_date, max(c.updated_at) AS carried_at
+         FROM reconciliation_discrepancies c
+        WHERE c.status = 'CARRIED_OVER' AND c.type = 'SHORTAGE' AND c.business_date + 1 < CAST(:earliest AS date)
+        GROUP BY c.agency_party_id, c.business_date + 1
+     ), before_window AS (
+       SELECT COALESCE(p.agency_party_id, c.agency_party_id) AS agency_party_id, COALESCE(p.business_date, c.business_date) AS business_date, p.posted_at, c.carried_at
+         FROM late_posted p FULL JOIN carried_in c ON c.agency_party_id = p.agency_party_id AND c.business_date = p.business_date
      )
      SELECT a.id AS agency_party_id, a.code AS agency_code, d.business_date
        FROM agencies a CROSS JOIN dates d
@@ -566,7 +599,17 @@ export async function queuedPairs(db: Queryable, window: { earliest: string; lat
          OR (s.id IS NOT NULL AND EXISTS (SELECT 1 FROM reconciliation_discrepancies c
                      WHERE c.agency_party_id = a.id AND c.type = 'SHORTAGE' AND c.status = 'CARRIED_OVER'
                        AND c.business_date = d.business_date - 1 AND c.updated_at > COALESCE(r.finished_at, '-infinity')))
-      ORDER BY d.business_date, a.code`,
+     UNION ALL
+     SELECT a.id, a.code, b.business_date
+       FROM before_window b
+       JOIN agencies a ON a.id = b.agency_party_id
+       LEFT JOIN LATERAL (SELECT r.finished_at FROM reconciliation_runs r
+                           WHERE r.agency_party_id = b.agency_party_id AND r.business_date = b.business_date
+                           ORDER BY r.id DESC LIMIT 1) r ON true
+      WHERE b.posted_at > COALESCE(r.finished_at, '-infinity')
+         OR (b.carried_at > COALESCE(r.finished_at, '-infinity')
+             AND EXISTS (SELECT 1 FROM agency_statements s WHERE s.agency_party_id = b.agency_party_id AND s.business_date = b.business_date AND s.superseded_by IS NULL))
+      ORDER BY 3, 2`,
     window,
   );
   return result.rows;

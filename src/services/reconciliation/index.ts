@@ -22,8 +22,18 @@ import { discrepancyView, OUTCOMES, runView, type Outcome } from './views';
  * statement (src/db/repositories/reconciliation.ts).
  */
 
-/** How far back the job looks for dates to reconcile again (late postings, up to 7 days). */
+/**
+ * The window of dates the job looks over every time (T−1 and the 6 days before it): a date in it is
+ * taken again while UNBALANCED, for a newer statement, a late posting or a carried-in shortage.
+ */
 export const RECONCILE_LOOKBACK_DAYS = 7;
+/**
+ * Before the window a date is taken again only for a late posting recorded within this many days
+ * (or a shortage carried into it): a late posting is picked up by any job run in the month after
+ * it, as many days as a start-up catches up (CATCH_UP_LOOKBACK_DAYS), however old its business date
+ * (contracts/decisions/0210-late-postings-requeue-their-date.md).
+ */
+export const LATE_POSTING_LOOKBACK_DAYS = 31;
 /** Runs one finance listing returns at most. */
 export const RUN_LIST_MAX = 1000;
 /**
@@ -131,9 +141,9 @@ export class ReconciliationService {
     });
   }
 
-  /** The (agency, date) pairs a job run for `latest` takes (docs/operations.md §4). */
+  /** The (agency, date) pairs a job run for `latest` takes (docs/operations.md §4), oldest date first. */
   async queue(latest: string, agencyCode: string | null): Promise<repo.QueuedPair[]> {
-    return repo.queuedPairs(this.deps.db, { earliest: addDays(latest, 1 - RECONCILE_LOOKBACK_DAYS), latest, agencyCode });
+    return repo.queuedPairs(this.deps.db, { earliest: addDays(latest, 1 - RECONCILE_LOOKBACK_DAYS), latest, postedSince: addDays(latest, 1 - LATE_POSTING_LOOKBACK_DAYS), agencyCode });
   }
 
   /** `GET /v1/agency/reconciliations/{businessDate}`: the agency's latest run of the date and its discrepancies; 404 without one. */
