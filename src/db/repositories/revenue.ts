@@ -133,12 +133,16 @@ export async function collectedByGroup(db: Queryable, input: { keys: readonly st
   return result.rows.filter((row) => row.collected !== null);
 }
 
-/** Settled money per group and recognised budget level: the stored shares of payments whose business date is in [from, to]. */
-export async function settledByGroup(db: Queryable, input: { keys: readonly string[]; from: string; to: string }): Promise<Array<ReportGroupRow & { share_level: number; settled: string }>> {
+/**
+ * Money per group and budget level from a table of shares (one row per payment line and share):
+ * `settled_revenue_shares`, what confirmed settlements recognised, or `refunded_revenue_shares`,
+ * what bank refunds took back (decision 0215) — of payments whose business date is in [from, to].
+ */
+async function sharesByGroup(db: Queryable, table: 'settled_revenue_shares' | 'refunded_revenue_shares', input: { keys: readonly string[]; from: string; to: string }): Promise<Array<ReportGroupRow & { share_level: number; amount: string }>> {
   const { select, groupBy } = keySelect(input.keys);
-  const result = await db.raw<{ rows: Array<ReportGroupRow & { share_level: number; settled: string }> }>(
-    `SELECT ${select}${select === '' ? '' : ','} r.budget_level::int AS share_level, sum(r.amount)::text AS settled
-       FROM settled_revenue_shares r
+  const result = await db.raw<{ rows: Array<ReportGroupRow & { share_level: number; amount: string }> }>(
+    `SELECT ${select}${select === '' ? '' : ','} r.budget_level::int AS share_level, sum(r.amount)::text AS amount
+       FROM ${table} r
        JOIN payments p ON p.id = r.payment_id
        JOIN notices t ON t.id = p.notice_id
        JOIN notice_items n ON n.notice_id = p.notice_id AND n.position = r.line_position
@@ -149,25 +153,18 @@ export async function settledByGroup(db: Queryable, input: { keys: readonly stri
   return result.rows;
 }
 
+/** Settled money per group and recognised budget level: the stored shares of payments whose business date is in [from, to]. */
+export async function settledByGroup(db: Queryable, input: { keys: readonly string[]; from: string; to: string }): Promise<Array<ReportGroupRow & { share_level: number; settled: string }>> {
+  return (await sharesByGroup(db, 'settled_revenue_shares', input)).map(({ amount, ...row }) => ({ ...row, settled: amount }));
+}
+
 /**
- * Revenue taken back per group and budget level: the shares bank refunds stored
- * (refunded_revenue_shares, decision 0215) of payments whose business date is in [from, to] — the
- * same money, per line and share, that their BANK_REFUND_CONFIRMED entries debited from the
- * revenue accounts.
+ * Revenue taken back per group and budget level: the shares bank refunds stored of payments whose
+ * business date is in [from, to] — the same money, per line and share, that their
+ * BANK_REFUND_CONFIRMED entries debited from the revenue accounts.
  */
 export async function refundedSharesByGroup(db: Queryable, input: { keys: readonly string[]; from: string; to: string }): Promise<Array<ReportGroupRow & { share_level: number; refunded: string }>> {
-  const { select, groupBy } = keySelect(input.keys);
-  const result = await db.raw<{ rows: Array<ReportGroupRow & { share_level: number; refunded: string }> }>(
-    `SELECT ${select}${select === '' ? '' : ','} r.budget_level::int AS share_level, sum(r.amount)::text AS refunded
-       FROM refunded_revenue_shares r
-       JOIN payments p ON p.id = r.payment_id
-       JOIN notices t ON t.id = p.notice_id
-       JOIN notice_items n ON n.notice_id = p.notice_id AND n.position = r.line_position
-      WHERE p.business_date BETWEEN ?::date AND ?::date
-      GROUP BY ${groupBy === '' ? '' : `${groupBy}, `}r.budget_level`,
-    [input.from, input.to],
-  );
-  return result.rows;
+  return (await sharesByGroup(db, 'refunded_revenue_shares', input)).map(({ amount, ...row }) => ({ ...row, refunded: amount }));
 }
 
 /**
