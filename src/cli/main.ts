@@ -263,7 +263,8 @@ async function jobRun(args: string[], database: OpenedDatabase, services: Servic
   const name = positionals[0];
   const jobs = allJobs(services);
   const job = jobs.find((candidate) => candidate.name === name);
-  if (!job) throw new UsageError(`job run needs a job name: ${jobs.map((j) => j.name).join(', ') || '(none registered)'}`);
+  const names = jobs.map((j) => j.name).join(', ') || '(none registered)';
+  if (!job) throw new UsageError(name === undefined ? `job run needs a job name: ${names}` : `no job is named ${name}: ${names}`);
   if (values.date !== undefined && !isValidDate(values.date)) throw new UsageError('--date must be a calendar date YYYY-MM-DD');
   const latest = job.latestBusinessDate?.(services.deps.clocks.business.now());
   if (values.date !== undefined && latest !== undefined && values.date > latest) {

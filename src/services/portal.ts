@@ -89,6 +89,8 @@ export interface PortalDependencies {
   publicBaseUrl: string;
   limiter: PublicLookupLimiter;
   receipts: ReceiptService;
+  /** Whether this service serves the sandbox's checkout (TONGFU_SANDBOX, decision 0191). */
+  sandbox: boolean;
 }
 
 function noticeNotFound(payCode: string): TongfuError {
@@ -147,12 +149,16 @@ export class PortalService {
     };
   }
 
-  /** The active agencies offering online payment, each with its checkout URL for this notice. */
+  /**
+   * The active agencies offering online payment, each with its checkout URL for this notice. A
+   * checkout hosted by this service (a path: the sandbox's) is offered only where this service
+   * serves it: with TONGFU_SANDBOX off its link would lead nowhere.
+   */
   async agenciesFor(notice: PortalNotice): Promise<PortalAgency[]> {
     const rows = await listOnlinePaymentAgencies(this.deps.db, ONLINE_AGENCIES_MAX);
     const returnPath = await this.returnPath(notice.payCode);
-    return rows.map((row) => {
-      const party = toPartyRecord(row);
+    const offered = rows.map(toPartyRecord).filter((party) => this.deps.sandbox || !(party.onlinePayment as OnlinePayment).checkoutUrlTemplate.startsWith('/'));
+    return offered.map((party) => {
       const online = party.onlinePayment as OnlinePayment;
       // A checkout hosted by this service (a path) comes back by path; another site needs the whole URL.
       const returnUrl = online.checkoutUrlTemplate.startsWith('/') ? returnPath : `${this.deps.publicBaseUrl}${returnPath}`;

@@ -343,14 +343,20 @@ describe('demo seed', () => {
 });
 
 describe('with TONGFU_SANDBOX=off', () => {
-  it('has no sandbox checkout, outside production too: a deployment with real notices turns it off', async () => {
-    const { startTestService } = await import('../helpers/testService');
-    const staging = await startTestService({ env: { TONGFU_SANDBOX: 'off' } });
+  it('has no sandbox checkout, outside production too, and offers none: a deployment with real notices turns it off', async () => {
+    const staging = await startPortalService({ TONGFU_SANDBOX: 'off' });
     try {
       const checkout = await fetch(`${staging.baseUrl}/sandbox/agency/checkout?payCode=15010226100000000103&amount=1.00`);
       expect(checkout.status).toBe(404);
       expect((await fetch(`${staging.baseUrl}/sandbox/agency/checkout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'outcome=confirm' })).status).toBe(404);
-      expect((await fetch(`${staging.baseUrl}/pay`)).status).toBe(200);
+      // The demo world's notice is shown, but the sandbox agency is not offered: its link would lead nowhere.
+      const notice = demoNotice(staging.world, '阿拉坦·巴根');
+      const page = await fetch(`${staging.baseUrl}${lookupPath(notice.payCode, notice.payerName)}`);
+      const text = await page.text();
+      expect(page.status).toBe(200);
+      expect(text).toContain('今日应缴');
+      expect(text).not.toContain('/sandbox/agency/checkout');
+      expect(text).not.toContain('沙箱代收机构');
     } finally {
       await staging.close();
     }

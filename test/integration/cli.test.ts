@@ -143,6 +143,8 @@ describe('the CLI', () => {
     expect(unknown.err.join('\n')).toMatch(/unknown command "frobnicate"[\s\S]*usage:/);
     const noJob = await cli(['job', 'run', 'no-such-job'], env);
     expect(noJob.code).toBe(2);
+    expect(noJob.err.join('\n')).toMatch(/no job is named no-such-job: .*reconcile/);
+    expect((await cli(['job', 'run'], env)).err.join('\n')).toMatch(/job run needs a job name: /);
     const badDate = await cli(['job', 'run', 'purge-nonces', '--date', '2026-02-30'], env);
     expect(badDate.code).toBe(2);
     // A day that is not over is never sealed: `close` runs for yesterday at the latest.

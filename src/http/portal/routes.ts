@@ -128,7 +128,7 @@ export function portalMiddleware(options: PortalOptions): Koa.Middleware {
   const { services, publicBaseUrl, log } = options;
   const { db, clocks } = services.deps;
   const limiter = new PublicLookupLimiter({ db, realClock: clocks.real, log });
-  const portal = new PortalService({ db, clocks, log, publicBaseUrl, receipts: services.receipts, limiter });
+  const portal = new PortalService({ db, clocks, log, publicBaseUrl, receipts: services.receipts, limiter, sandbox: options.sandbox });
   const router = new Router();
   router.use(portalErrors(log));
 
