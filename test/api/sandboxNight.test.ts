@@ -99,6 +99,33 @@ describe('the sandbox night', () => {
     expect([one.ran, two.ran].sort()).toEqual([false, true]);
   });
 
+  it('pays back a refund of settled money: the bank reports its instruction executed and posts the DEBIT; the refund SUCCEEDED', async () => {
+    const paid = service.world.notices.find((notice) => notice.status === 'PAID');
+    if (paid === undefined) throw new Error('the demo world has a paid notice');
+    const notice = await db()('notices').where({ pay_code: paid.payCode }).first();
+    const finance = await db()('parties').where({ role: 'finance' }).first();
+    const { refunds } = service.runtime.services;
+    const requested = await refunds.request({ partyId: String(notice.unit_party_id) }, { refundNo: 'SBX-NIGHT-RF-1', payCode: paid.payCode, amount: '10.00', reason: '多缴退付', payee: { name: '王建国', accountNo: '6222020200001111', bankName: '内蒙古银行呼和浩特分行' } });
+    // The settlement is CONFIRMED: the receiving bank (the sandbox bank) pays it back.
+    const decided = await refunds.decide({ partyId: String(finance.id), appId: finance.app_id }, requested.refund.refundId, { approve: true, comment: '' });
+    expect(decided.refund.status).toBe('INSTRUCTED');
+    const instructions = await db()('instructions').where({ type: 'REFUND' }).select('instruction_no', 'status', 'amount');
+    expect(instructions.length).toBeGreaterThanOrEqual(1);
+    expect(instructions.every((row: { status: string }) => row.status === 'CREATED')).toBe(true);
+
+    const pass = await nightAfter().pass();
+    expect(pass).toMatchObject({ ran: true, bankReports: instructions.length, postings: instructions.length, failures: 0 });
+    const bank = await db()('parties').where({ role: 'bank', code: SANDBOX_BANK_CODE }).first();
+    for (const { instruction_no: instructionNo } of instructions as Array<{ instruction_no: string }>) {
+      expect((await db()('instructions').where({ instruction_no: instructionNo }).first()).status).toBe('CONFIRMED');
+      expect(await db()('bank_postings').where({ bank_ref: sandboxReference(instructionNo) }).first()).toMatchObject({ bank_party_id: bank.id, direction: 'DEBIT', status: 'MATCHED' });
+    }
+    expect((await refunds.getForUnit({ partyId: String(notice.unit_party_id) }, 'SBX-NIGHT-RF-1')).status).toBe('SUCCEEDED');
+    await expectLedgerVerified(db());
+    // Again: nothing more to do.
+    expect(await nightAfter().pass()).toMatchObject({ ran: true, bankReports: 0, postings: 0, failures: 0 });
+  });
+
   it('does not exist with TONGFU_SANDBOX=off, nor run where TONGFU_JOBS=off', async () => {
     expect(loadConfig({ TONGFU_SANDBOX: 'off' }).sandbox).toBe(false);
     // This service: TONGFU_SANDBOX on, TONGFU_JOBS off — the loop exists but was never started.
