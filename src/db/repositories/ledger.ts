@@ -540,7 +540,12 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
   },
   {
     name: 'settledPaymentsReconciled',
-    invariant: 'every payment in a live settlement instruction is reconciled: matched, or its discrepancy accepted',
+    invariant:
+      'every payment in a live settlement instruction is reconciled: matched, its discrepancy accepted or written off, or held by a discrepancy a later statement opened after it was settled',
+    // A superseding statement may leave out a settled payment: its shortage is finance's to resolve
+    // by ACCEPT_PLATFORM or WRITE_OFF (docs/reconciliation.md §3), not a break of the books. A
+    // discrepancy opened before the instruction was made is a break: settle never takes held money
+    // (contracts/decisions/0194-settled-payments-held-by-a-later-statement.md).
     sql: `
       SELECT 'payment ' || p.payment_id AS subject, json_build_object('instructionNo', min(i.instruction_no)) AS detail
         FROM instruction_payment_items x
@@ -549,7 +554,9 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
        WHERE x.live
          AND NOT EXISTS (SELECT 1 FROM statement_matches m WHERE m.payment_id = p.id AND m.released_at IS NULL)
          AND NOT EXISTS (SELECT 1 FROM reconciliation_discrepancies d
-                          WHERE d.payment_id = p.id AND d.status = 'RESOLVED' AND d.resolution_action IN ('ACCEPT_PLATFORM', 'ACCEPT_STATEMENT'))
+                          WHERE d.payment_id = p.id
+                            AND ((d.status = 'RESOLVED' AND d.resolution_action IN ('ACCEPT_PLATFORM', 'ACCEPT_STATEMENT', 'WRITE_OFF'))
+                                 OR (d.status IN ('CARRIED_OVER', 'OPEN') AND d.created_at >= i.created_at)))
        GROUP BY p.payment_id
        ORDER BY 1
        LIMIT @limit`,
