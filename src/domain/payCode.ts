@@ -129,3 +129,13 @@ export function parsePayCode(code: unknown): PayCodeParts {
     checkDigits: code.slice(18, 20),
   };
 }
+
+/**
+ * The code a payer typed, as it is posted: without its spaces (U+0020). A code is printed, and
+ * usually typed, in groups of four (`1501 0026 2000 0000 0107`), so an agency's posting or
+ * statement line may carry them (docs/payment-code.md, "How the service treats a code"). Nothing else is changed: a code that is
+ * still not valid is recorded as typed when the funds are captured.
+ */
+export function postedPayCode(typed: string): string {
+  return typed.includes(' ') ? typed.replaceAll(' ', '') : typed;
+}

@@ -18,7 +18,7 @@
 import { formatInstant, isValidDate, parseInstant } from './businessDate';
 import { CALLER_ID_PATTERN } from './identifiers';
 import { Decimal, formatMoney, MONEY_LIMIT, MONEY_PATTERN, SINGLE_AMOUNT_MAX } from './money';
-import { isValidPayCode } from './payCode';
+import { isValidPayCode, postedPayCode } from './payCode';
 import { PAID_AT_FUTURE_TOLERANCE_MS, paidAtBoundsProblem, PAYMENT_CHANNELS } from './posting';
 
 export const STATEMENT_FORMATS = ['TFS1', 'APPBILL'] as const;
@@ -484,8 +484,10 @@ export class StatementParser {
 
   // ---- both ----
 
-  private detail(lineNo: number, kind: StatementLineKind, id: string, code: string, amount: string, at: string, channel: string, atName: string, atProblem: string | null): void {
+  private detail(lineNo: number, kind: StatementLineKind, id: string, typedCode: string, amount: string, at: string, channel: string, atName: string, atProblem: string | null): void {
     const before = this.problemTotal;
+    // A payCode typed in groups of four is the code without its spaces, as in a posting (docs/payment-code.md).
+    const code = kind === 'PAY' ? postedPayCode(typedCode) : typedCode;
     if (!CALLER_ID_PATTERN.test(id)) this.problem(lineNo, `${kind === 'PAY' ? 'agencyTxnId' : 'agencyRefundRef'} ${JSON.stringify(id.slice(0, 80))} is not 1–64 of A–Z a–z 0–9 _ -`);
     let payCodeToLookUp = false;
     if (kind === 'PAY') {

@@ -178,6 +178,43 @@ describe('a posting that applies', () => {
   });
 });
 
+describe('a payCode typed in groups of four (docs/payment-code.md)', () => {
+  const grouped = (payCode: string) => payCode.replace(/(\d{4})(?=\d)/g, '$1 ');
+
+  it('is posted without its spaces: the notice is paid, and a retry with or without them is the same posting', async () => {
+    const payCode = await issueNotice(unit);
+    const body = postingBody({ payCode: grouped(payCode), amount: '50.00', paidAt: shanghai(NOW) });
+    expect(body.payCode).toMatch(/^\d{4} \d{4} \d{4} \d{4} \d{4}$/);
+    const posted = await agency('POST', '/v1/agency/payments', body);
+    expect(posted.status).toBe(201);
+    expect(posted.body).toMatchObject({ payCode, status: 'SUCCEEDED' });
+    const retry = await agency('POST', '/v1/agency/payments', { ...body, payCode });
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get('idempotent-replay')).toBe('true');
+    expect(retry.body).toEqual(posted.body);
+  });
+
+  it('with captured funds and a wrong check digit: recorded as unapplied money under the code without its spaces', async () => {
+    const wrong = badCheckDigits(await issueNotice(unit));
+    const posted = await agency('POST', '/v1/agency/payments', postingBody({ payCode: ` ${grouped(wrong)} `, amount: '50.00', paidAt: shanghai(NOW), fundsCaptured: true }));
+    expect(posted.status).toBe(201);
+    expect(posted.body).toMatchObject({ payCode: wrong, status: 'UNAPPLIED', unappliedReason: 'PAY_CODE_INVALID' });
+  });
+
+  it('of spaces only, or not a string, is refused alike whether the funds are captured or not', async () => {
+    for (const fundsCaptured of [false, true]) {
+      const spaces = await agency('POST', '/v1/agency/payments', postingBody({ payCode: '    ', amount: '50.00', paidAt: shanghai(NOW), fundsCaptured }));
+      expect({ status: spaces.status, code: spaces.body.error?.code }).toEqual({ status: 400, code: fundsCaptured ? 'VALIDATION_FAILED' : 'PAY_CODE_INVALID' });
+      for (const payCode of [null, 1501002620, ['1501']]) {
+        const body: Record<string, unknown> = { ...postingBody({ payCode: 'x', amount: '50.00', paidAt: shanghai(NOW), fundsCaptured }), payCode };
+        const response = await agency('POST', '/v1/agency/payments', body);
+        expect({ status: response.status, code: response.body.error?.code }).toEqual({ status: 400, code: 'VALIDATION_FAILED' });
+        await expectNothingRecorded(service.database.db, body.agencyTxnId as string);
+      }
+    }
+  });
+});
+
 describe('a posting whose funds are not captured and that does not apply is refused, and nothing is recorded', () => {
   async function refused(body: Record<string, unknown>, status: number, code: string): Promise<Record<string, any>> {
     const response = await agency('POST', '/v1/agency/payments', body);
@@ -535,7 +572,7 @@ describe('requests that cannot be understood are refused, whatever the funds', (
       fields: [{ path: '/amount', problem: 'must be at most 99999999999.99, the largest single amount the platform takes in' }],
     });
     expect(await problems(undefined, '{"payCode": ')).toMatchObject({ status: 400, code: 'MALFORMED_JSON' });
-    expect(await problems(postingBody({ payCode: 'has space', amount: '1.00', paidAt: shanghai(NOW), fundsCaptured: true }))).toMatchObject({ status: 400, code: 'VALIDATION_FAILED', fields: [{ path: '/payCode' }] });
+    expect(await problems(postingBody({ payCode: 'has/slash', amount: '1.00', paidAt: shanghai(NOW), fundsCaptured: true }))).toMatchObject({ status: 400, code: 'VALIDATION_FAILED', fields: [{ path: '/payCode' }] });
   });
 });
 

@@ -1,6 +1,6 @@
 import type { ValidateFunction } from 'ajv/dist/2020';
 import { assert, type FieldProblem, TongfuError, validationFailed } from '../../domain/errors';
-import { isValidPayCode } from '../../domain/payCode';
+import { isValidPayCode, postedPayCode } from '../../domain/payCode';
 import type { Services } from '../../services';
 import { type AgencyCaller, type PostPaymentInput, postingInputProblems } from '../../services/payments';
 import { parseJsonBody } from '../body';
@@ -45,14 +45,18 @@ export function parsePostingBody(raw: Buffer, validate: ValidateFunction): PostP
     const mapped = errorsToTongfuError(errors, '');
     if (mapped.code === 'AMOUNT_INVALID') throw mapped;
   }
-  if (isPlainObject(body) && 'payCode' in body && body.fundsCaptured !== true && !isValidPayCode(body.payCode)) {
-    throw new TongfuError('PAY_CODE_INVALID', 'payCode must be 20 digits with valid MOD 97-10 check digits', { payCode: typeof body.payCode === 'string' ? body.payCode.slice(0, 64) : null });
+  // A payCode typed in groups of four is posted without its spaces (docs/payment-code.md).
+  const fields = isPlainObject(body) ? body : {};
+  const payCode = typeof fields.payCode === 'string' ? postedPayCode(fields.payCode) : undefined;
+  // A payCode that is not a string is a problem of the schema's (VALIDATION_FAILED), captured funds or not.
+  if (payCode !== undefined && fields.fundsCaptured !== true && !isValidPayCode(payCode as unknown)) {
+    throw new TongfuError('PAY_CODE_INVALID', 'payCode must be 20 digits with valid MOD 97-10 check digits', { payCode: payCode.slice(0, 64) });
   }
   // Duplicate keys and text that is not text are refused with the schema's problems, captured
   // funds or not: such a body cannot be understood (docs/lifecycle.md §3.6).
   const problems: FieldProblem[] = [...describeErrors(errors, ''), ...textProblems];
   if (problems.length > 0) throw validationFailed(problems);
-  const input = body as unknown as PostPaymentInput;
+  const input = { ...(body as unknown as PostPaymentInput), payCode: payCode as string };
   const more = postingInputProblems(input);
   if (more.length > 0) throw validationFailed(more);
   return input;

@@ -62,6 +62,22 @@ describe('StatementParser', () => {
     expect(ahead.lines.map((line) => line.lineNo)).toEqual([4]);
   });
 
+  it('a payCode typed in groups of four is the code without its spaces, as in a posting; spaces in other fields stay problems', () => {
+    const file = [
+      FILE[0],
+      'D|PAY|ABC1|1501 0226 1000 0000 0103|1.00|2026-12-01T10:00:00+08:00|MOBILE',
+      'D|PAY|ABC2| QR 0042 |1.00|2026-12-01T10:00:00+08:00|MOBILE',
+      'D|PAY|ABC 3|15010226100000000103|1.00|2026-12-01T10:00:00+08:00|MOBILE',
+      'T|3|3.00|0|0.00',
+    ].join('\n') + '\n';
+    const parsed = parse(Buffer.from(file), () => []);
+    expect(parsed.result.problems).toEqual([{ lineNo: 4, problem: 'agencyTxnId "ABC 3" is not 1–64 of A–Z a–z 0–9 _ -' }]);
+    expect(parsed.lines.map((line) => [line.agencyTxnId, line.payCode, line.payCodeToLookUp])).toEqual([
+      ['ABC1', '15010226100000000103', false],
+      ['ABC2', 'QR0042', true],
+    ]);
+  });
+
   it('a line of more than 99999999999.99 is a problem, the largest single amount (decision 0190); that amount itself is not', () => {
     const file = (amounts: string[]) => [
       FILE[0],
