@@ -41,10 +41,11 @@ export const INSTRUCTION_TRANSITIONS: readonly InstructionTransition[] = [
   { from: 'EXECUTED', event: 'passDeadline', to: 'UNCONFIRMED' },
   { from: 'UNCONFIRMED', event: 'reportExecuted', to: 'EXECUTED' },
   // Not in the table of docs/settlement.md §1: a refund's instruction is cancelled with the refund
-  // when its payment is reversed (docs/settlement.md §3; contracts/decisions/0154-refund-lines-matched.md).
+  // when its payment is reversed (docs/settlement.md §3; contracts/decisions/0154-refund-lines-matched.md)
+  // — only before anyone reported it executed: an EXECUTED or UNCONFIRMED one may have paid the
+  // money out, and the reversal waits for its confirmation or failure
+  // (contracts/decisions/0203-no-reversal-past-a-paid-refund.md).
   { from: 'CREATED', event: 'cancel', to: 'CANCELLED' },
-  { from: 'EXECUTED', event: 'cancel', to: 'CANCELLED' },
-  { from: 'UNCONFIRMED', event: 'cancel', to: 'CANCELLED' },
   // Not in the table of docs/settlement.md §1: an agency refund the agency reported executed but
   // no statement of its execution date or the next contains FAILS when finance accepts the
   // statement (ACCEPT_STATEMENT of its REFUND_MISMATCH, contracts/decisions/0171-refund-mismatch-accepted.md).

@@ -3,6 +3,7 @@ import type { Db } from '../db/database';
 import * as repo from '../db/repositories/discrepancies';
 import { findJournalEntry, insertJournalEntry } from '../db/repositories/ledger';
 import * as proposalsRepo from '../db/repositories/proposals';
+import { lockRefundInstructionsOfPayment } from '../db/repositories/refunds';
 import type { Page, PageRequest } from '../db/pagination';
 import { lockAgencyDateInTransaction } from '../db/repositories/agencyDateLocks';
 import { findInstructionByNo, paymentInLiveSettlement } from '../db/repositories/instructions';
@@ -221,6 +222,12 @@ export function discrepancyHandler(): ProposalTargetHandler<repo.DiscrepancyRow>
         }
         if (await paymentInSettlementInstruction(trx, payment.id)) {
           throw refusal(target, action, `its payment ${payment.payment_id} is already in a settlement instruction: ACCEPT_PLATFORM or WRITE_OFF`);
+        }
+        // A refund instruction someone reported executed may have paid the money out: cancelling it
+        // would lose that money's trace (contracts/decisions/0203-no-reversal-past-a-paid-refund.md).
+        const paidOut = (await lockRefundInstructionsOfPayment(trx, payment.id)).find((row) => !['CREATED', 'CANCELLED', 'FAILED'].includes(row.status));
+        if (paidOut !== undefined) {
+          throw refusal(target, action, `refund ${paidOut.refund_id} of its payment ${payment.payment_id} has instruction ${paidOut.instruction_no} ${paidOut.status}: its money may have been paid out; wait for its confirmation or failure, or ACCEPT_PLATFORM or WRITE_OFF`);
         }
       }
     },

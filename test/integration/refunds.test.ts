@@ -191,6 +191,41 @@ describe('a refund of a payment that never happened', () => {
   });
 });
 
+describe('a refund the agency reported executed', () => {
+  it('holds its payment’s reversal — at proposal, and at approval when the report came in between — so that money paid out never loses its trace', async () => {
+    const paid = await pay('40.00', shanghai('2026-11-23T10:00:00'));
+    const requested = await unit('POST', '/v1/unit/refunds', { refundNo: 'RF-EX-1', payCode: paid.payCode, amount: '10.00', reason: '多缴', payee: PAYEE });
+    const approved = await maker('POST', `/v1/finance/refunds/${requested.body.refundId as string}/decision`, { approve: true, comment: '' });
+    expect(approved.body.status).toBe('INSTRUCTED');
+    const instructionNo = approved.body.instructionNo as string;
+    await insertStatement(db(), { agencyCode: world.agency.code, businessDate: '2026-11-23', lines: [] });
+    await insertStatement(db(), { agencyCode: world.agency.code, businessDate: '2026-11-24', lines: [] });
+    service.clocks.business.set(new Date(shanghai('2026-11-25T02:00:00')));
+    await service.runtime.services.reconciliation.reconcile(world.agency.code, '2026-11-23');
+    await service.runtime.services.reconciliation.reconcile(world.agency.code, '2026-11-24');
+    const shortage = await db()('reconciliation_discrepancies').where({ type: 'SHORTAGE', status: 'OPEN', payment_id: paid.paymentRowId }).first();
+    expect(shortage).toBeDefined();
+    const id = shortage.discrepancy_id as string;
+
+    // Proposed while the instruction is CREATED; the agency reports it executed before the approval.
+    const proposal = await maker('POST', `/v1/finance/discrepancies/${id}/proposals`, { proposalRef: 'RV-EX-1', action: 'REVERSE_PAYMENT', reason: '未收到款项' });
+    expect(proposal.status).toBe(201);
+    expect((await agency('POST', `/v1/agency/instructions/${instructionNo}/result`, { status: 'EXECUTED', executedAt: shanghai('2026-11-25T01:30:00'), reference: 'AG-EX-1' })).status).toBe(200);
+    const decided = await checker('POST', `/v1/finance/discrepancies/${id}/proposals/${proposal.body.proposalId as string}/decision`, { approve: true, comment: '' });
+    expect(decided.status).toBe(422);
+    expect(decided.body.error.code).toBe('ACTION_NOT_APPLICABLE');
+    expect(decided.body.error.message).toContain(`${instructionNo} EXECUTED`);
+    expect((await agency('GET', `/v1/agency/instructions/${instructionNo}`)).body.status).toBe('EXECUTED');
+    expect((await unit('GET', '/v1/unit/refunds/RF-EX-1')).body.status).toBe('INSTRUCTED');
+    expect((await db()('payments').where({ id: paid.paymentRowId }).first()).status).toBe('SUCCEEDED');
+
+    // A new proposal is refused at once; the other actions stay open.
+    const again = await maker('POST', `/v1/finance/discrepancies/${id}/proposals`, { proposalRef: 'RV-EX-2', action: 'REVERSE_PAYMENT', reason: '未收到款项' });
+    expect({ status: again.status, code: again.body.error?.code }).toEqual({ status: 422, code: 'ACTION_NOT_APPLICABLE' });
+    await expectLedgerVerified(db());
+  });
+});
+
 describe('a refund whose instruction failed', () => {
   it('is FAILED with it, and a reissue checks REFUND_EXCEEDS_PAID again before it is INSTRUCTED again', async () => {
     const paid = await pay('30.00', shanghai('2026-11-23T10:00:00'));

@@ -303,6 +303,22 @@ export async function refundInstructionsIn(trx: Knex.Transaction, refundRowId: s
   return result.rows;
 }
 
+/**
+ * The instructions of every refund of the payment, locked (FOR UPDATE, by id): a reversal reads them
+ * under the lock an executor's report takes, so a report and a reversal never cross.
+ */
+export async function lockRefundInstructionsOfPayment(trx: Knex.Transaction, paymentRowId: string): Promise<Array<{ instruction_no: string; status: string; refund_id: string }>> {
+  const result = await trx.raw<{ rows: Array<{ instruction_no: string; status: string; refund_id: string }> }>(
+    `SELECT i.instruction_no, i.status, r.refund_id
+       FROM instructions i JOIN refunds r ON r.id = i.refund_id
+      WHERE r.payment_id = ?::bigint
+      ORDER BY i.id
+        FOR UPDATE OF i`,
+    [paymentRowId],
+  );
+  return result.rows;
+}
+
 /** The payment's items, in the notice's order: what each earned and where it settles, with its snapshotted shares. */
 export async function paymentItems(db: Queryable, paymentRowId: string): Promise<Array<{ position: number; receiving_account_no: string; earned: string; income_sort_code: string; budget_level: number; shares: Array<{ budgetLevel: number; ratio: string }> | null }>> {
   const result = await db.raw<{ rows: Array<{ position: number; receiving_account_no: string; earned: string; income_sort_code: string; budget_level: number; shares: Array<{ budgetLevel: number; ratio: string }> | null }> }>(

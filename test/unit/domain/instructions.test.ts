@@ -37,8 +37,6 @@ describe('the instruction state table', () => {
         'EXECUTED passDeadline UNCONFIRMED',
         'UNCONFIRMED reportExecuted EXECUTED',
         'CREATED cancel CANCELLED',
-        'EXECUTED cancel CANCELLED',
-        'UNCONFIRMED cancel CANCELLED',
         'EXECUTED failByStatement FAILED',
         'UNCONFIRMED failByStatement FAILED',
         'MISMATCHED detachPosting UNCONFIRMED',
@@ -53,6 +51,8 @@ describe('the instruction state table', () => {
     }
     expect(() => instructionTransition('EXECUTED', 'reportFailed')).toThrow(expect.objectContaining({ code: 'INVALID_STATE_TRANSITION' }));
     expect(statusesFrom('passDeadline').sort()).toEqual(['CREATED', 'EXECUTED']);
+    // A reversal cancels a refund's instruction only before anyone reported it executed (decision 0203).
+    expect(statusesFrom('cancel')).toEqual(['CREATED']);
     expect(() => instructionTransition('CREATED', 'failByStatement')).toThrow(expect.objectContaining({ code: 'INVALID_STATE_TRANSITION' }));
     // Only finance's DETACH leads out of MISMATCHED, back to waiting for the instruction's own posting (decision 0195).
     expect(INSTRUCTION_EVENTS.filter((event) => nextInstructionStatus('MISMATCHED', event) !== undefined)).toEqual(['detachPosting']);
