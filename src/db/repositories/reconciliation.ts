@@ -382,8 +382,13 @@ export async function settleCarriedIn(trx: Knex.Transaction, p: StepParams, work
   return result.rowCount;
 }
 
-/** The discrepancy of a line already RESOLVED by finance is not opened again by a rerun. */
-const LINE_RESOLVED = `EXISTS (SELECT 1 FROM reconciliation_discrepancies rd WHERE rd.statement_id = :statement AND rd.statement_line_no = pl.line_no AND rd.status = 'RESOLVED')`;
+/**
+ * A discrepancy finance RESOLVED is not opened again: not by a rerun of its statement (the same
+ * line), nor by a superseding statement listing the same agencyTxnId with the same kind of
+ * difference — its correction is booked once (contracts/decisions/0202-resolved-discrepancies-stay-resolved.md).
+ */
+const LINE_NOT_RESOLVED = `NOT EXISTS (SELECT 1 FROM reconciliation_discrepancies rd WHERE rd.statement_id = :statement AND rd.statement_line_no = pl.line_no AND rd.status = 'RESOLVED')
+        AND NOT EXISTS (SELECT 1 FROM reconciliation_discrepancies rt WHERE rt.agency_party_id = :agency AND rt.agency_txn_id = pl.agency_txn_id AND rt.type = pl.outcome AND rt.status = 'RESOLVED')`;
 
 /** OPEN discrepancies for the lines that neither matched nor were backfilled; a rerun updates them. */
 export async function upsertLineDiscrepancies(trx: Knex.Transaction, p: StepParams, work: string): Promise<number> {
@@ -396,7 +401,7 @@ export async function upsertLineDiscrepancies(trx: Knex.Transaction, p: StepPara
      SELECT ${DISCREPANCY_ID(`'-L' || pl.line_no`)}, :agency, :agencyCode, :date, pl.outcome, 'OPEN', pl.agency_txn_id, pl.payment_id,
             pl.payment_pay_code, pl.payment_amount, :statement, pl.line_no, pl.pay_code, pl.amount, :run, :run, :now, :now
        FROM ${work} pl
-      WHERE NOT pl.matched AND pl.outcome <> '${NEW_MATCH}' AND NOT ${LINE_RESOLVED}
+      WHERE NOT pl.matched AND pl.outcome <> '${NEW_MATCH}' AND ${LINE_NOT_RESOLVED}
       ORDER BY pl.line_no
      ON CONFLICT (agency_party_id, agency_txn_id, type) WHERE status IN ('CARRIED_OVER', 'OPEN')
      DO UPDATE SET payment_id = EXCLUDED.payment_id, platform_pay_code = EXCLUDED.platform_pay_code, platform_amount = EXCLUDED.platform_amount,
