@@ -43,7 +43,8 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(requestContext(deps));
   app.use(errorBoundary());
 
-  const router = new Router();
+  // Paths are matched exactly as docs/interface.md writes them: `/V1/AGENCY/events` is 404, not a second name.
+  const router = new Router({ sensitive: true });
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });

@@ -241,3 +241,17 @@ export function mediaType(ctx: Koa.Context): string {
   const header = ctx.get('Content-Type');
   return (header.split(';')[0] ?? '').trim().toLowerCase();
 }
+
+/**
+ * True when the Content-Type names no charset or UTF-8: every body is read as UTF-8 (docs/interface.md §1),
+ * so a body declared in another charset is refused (415) rather than misread.
+ */
+export function declaresUtf8OrNoCharset(ctx: Koa.Context): boolean {
+  for (const parameter of ctx.get('Content-Type').split(';').slice(1)) {
+    const [name, ...rest] = parameter.split('=');
+    if ((name ?? '').trim().toLowerCase() !== 'charset') continue;
+    const value = rest.join('=').trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+    if (value !== 'utf-8' && value !== 'utf8') return false;
+  }
+  return true;
+}

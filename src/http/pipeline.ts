@@ -2,7 +2,7 @@ import type Koa from 'koa';
 import { FieldProblem, TongfuError } from '../domain/errors';
 import { isValidPayCode } from '../domain/payCode';
 import { Contract, errorsToTongfuError, describeErrors } from './contract';
-import { JSON_BODY_LIMIT_BYTES, mediaType, parseJsonBody, readRawBody } from './body';
+import { declaresUtf8OrNoCharset, JSON_BODY_LIMIT_BYTES, mediaType, parseJsonBody, readRawBody } from './body';
 import type { AuthenticatedParty, DeferredNonce, NonceClaim, RequestAuthenticator } from '../domain/access';
 import type { Call, RouteDefinition } from './call';
 import type { Logger } from '../logger';
@@ -55,6 +55,7 @@ export function routeMiddleware(route: RouteDefinition, contract: Contract, auth
       if (route.body !== 'none' && !accepted.includes(type)) {
         throw new TongfuError('UNSUPPORTED_MEDIA_TYPE', `Content-Type must be ${accepted.join(' or ')}`, { accepted });
       }
+      if (route.body !== 'none' && !declaresUtf8OrNoCharset(ctx)) throw new TongfuError('UNSUPPORTED_MEDIA_TYPE', 'the body must be UTF-8: a charset other than UTF-8 is refused', { accepted });
     }
     const rawBody = await readRawBody(ctx, limitBytes);
 

@@ -9,7 +9,7 @@ import { BodyDigester, BodyDigests } from '../crypto/bodyDigests';
 import { assert, FieldProblem, TongfuError } from '../domain/errors';
 import type { Logger } from '../logger';
 import type { StreamedAuthentication, StreamedRequestAuthenticator } from '../services/authentication';
-import { mediaType } from './body';
+import { declaresUtf8OrNoCharset, mediaType } from './body';
 import type { AuthenticatedParty, PartyRole } from '../domain/access';
 import type { Reply } from './call';
 import { Contract, describeErrors } from './contract';
@@ -227,6 +227,7 @@ export function streamedRouteMiddleware(route: StreamedRouteDefinition, contract
       if (!route.contentTypes.includes(contentType)) {
         throw new TongfuError('UNSUPPORTED_MEDIA_TYPE', `Content-Type must be ${route.contentTypes.join(' or ')}`, { accepted: [...route.contentTypes] });
       }
+      if (!declaresUtf8OrNoCharset(ctx)) throw new TongfuError('UNSUPPORTED_MEDIA_TYPE', 'the file must be UTF-8: a charset other than UTF-8 is refused', { accepted: [...route.contentTypes] });
       const declared = ctx.request.length;
       if (declared !== undefined && declared > route.limitBytes) throw payloadTooLarge(route.limitBytes);
       authentication = await beginStreamed({ method: ctx.method, target: ctx.originalUrl, headers: ctx.headers }, route.access);

@@ -119,6 +119,23 @@ describe('the HTTP edge', () => {
     expect(response.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
   });
 
+  it('answers 415 for a JSON body declared in a charset other than UTF-8; UTF-8 in any spelling passes', async () => {
+    for (const contentType of ['application/json; charset=utf-16', 'application/json;charset="ISO-8859-1"', 'application/json; charset=gbk']) {
+      const response = await post(`/v1/agency/echo/${VALID_CODE}`, JSON.stringify(good), { 'content-type': contentType });
+      expect({ contentType, status: response.status, code: response.body.error?.code }).toEqual({ contentType, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
+    }
+    for (const contentType of ['application/json; charset=UTF-8', 'application/json;charset="utf8"', 'Application/JSON']) {
+      const response = await post(`/v1/agency/echo/${VALID_CODE}`, JSON.stringify(good), { 'content-type': contentType });
+      expect({ contentType, status: response.status }).toEqual({ contentType, status: 201 });
+    }
+  });
+
+  it('matches paths exactly as written: another letter case is 404', async () => {
+    const response = await post(`/V1/AGENCY/echo/${VALID_CODE}`, JSON.stringify(good));
+    expect(response.status).toBe(404);
+    expect(response.body.error.code).toBe('NOT_FOUND');
+  });
+
   it('answers 413 for a body over 1 MiB, before the signature', async () => {
     const response = await post(`/v1/agency/echo/${VALID_CODE}`, `{"pad":"${'x'.repeat(1024 * 1024)}"}`, { 'x-tongfu-app-id': '' });
     expect(response.status).toBe(413);

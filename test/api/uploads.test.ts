@@ -315,6 +315,13 @@ describe('signed uploads of large files', () => {
     expect(result.answeredEarly).toBe(true);
   });
 
+  it('answers 415 for a file declared in a charset other than UTF-8, before the body', async () => {
+    const result = await sendUpload(service.baseUrl, PATH, { headers: signedHeaders(sm2, PATH, digestsOf(MIB, 7)), sizeBytes: 100 * MIB, seed: 7, contentType: 'text/plain; charset=GBK', pauseAfterBytes: MIB });
+    expect(result.status).toBe(415);
+    expect(result.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(result.answeredEarly).toBe(true);
+  });
+
   it('answers 413 for a Content-Length over 256 MiB at once, before the signature and the body', async () => {
     expect(STATEMENT_LIMIT_BYTES).toBe(256 * 1024 * 1024);
     const headers = { ...signedHeaders(sm2, PATH, digestsOf(MIB, 7)), [SIGNATURE_HEADERS.signature]: '' };
