@@ -16,7 +16,7 @@ import { verifyAuditChain } from '../services/audit';
 import { verifyLedger } from '../services/ledger';
 import { startRuntime } from '../runtime';
 import { demoWorldText, listenOnLoopback, seedDemo } from './demoSeed';
-import { partyAddCommand } from './partyAdd';
+import { operatorPath, partyAddCommand } from './partyAdd';
 import { partyKeyAddCommand, partyKeyRetireCommand } from './partyKey';
 
 /**
@@ -236,7 +236,7 @@ async function demoSeed(args: string[], env: NodeJS.ProcessEnv, io: CliIo): Prom
 function keygen(args: string[]): Record<string, string> {
   const { values } = parseArgs({ args, options: { out: { type: 'string' } }, strict: true });
   if (!values.out) throw new UsageError('keygen needs --out <prefix>');
-  const prefix = path.resolve(values.out);
+  const prefix = operatorPath(values.out);
   const pair = generateSm2KeyPair();
   const privateKeyFile = `${prefix}.key`;
   const publicKeyFile = `${prefix}.pub.pem`;

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FieldProblem, TongfuError, validationFailed } from '../domain/errors';
 import { Contract, errorsToTongfuError } from '../http/contract';
@@ -56,8 +57,17 @@ function inOptionTerms(error: TongfuError): TongfuError {
   return new TongfuError(error.code, `${error.code === 'VALIDATION_FAILED' ? 'invalid arguments' : error.message}: ${summary}`, { ...error.details, fields: renamed });
 }
 
+/**
+ * An operator's file argument as a path: relative to the directory the operator ran the command in.
+ * `npm run cli` runs it from the package's root, and says where the operator was in INIT_CWD.
+ */
+export function operatorPath(file: string, env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.INIT_CWD ?? process.cwd(), file);
+}
+
 /** The contents of an operator's public key file; VALIDATION_FAILED naming --public-key when it cannot be one. */
-export function readPublicKeyFile(file: string): string {
+export function readPublicKeyFile(argument: string): string {
+  const file = operatorPath(argument);
   let stat: fs.Stats;
   try {
     stat = fs.statSync(file);

@@ -45,6 +45,19 @@ describe('the CLI', () => {
     expect(written.keyId).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
   });
 
+  it('keygen takes a relative --out from where the operator ran `npm run cli` (INIT_CWD), not from the package root', async () => {
+    const before = process.env.INIT_CWD;
+    process.env.INIT_CWD = workDir;
+    try {
+      const written = (await cli(['keygen', '--out', 'keys/ops'], env)).out[0] as { privateKeyFile: string; publicKeyFile: string };
+      expect(written).toMatchObject({ privateKeyFile: path.join(workDir, 'keys', 'ops.key'), publicKeyFile: path.join(workDir, 'keys', 'ops.pub.pem') });
+      expect(fs.existsSync(written.privateKeyFile)).toBe(true);
+    } finally {
+      if (before === undefined) delete process.env.INIT_CWD;
+      else process.env.INIT_CWD = before;
+    }
+  });
+
   it('keygen never overwrites an existing key: exit 1, the file named, nothing touched', async () => {
     const prefix = path.join(workDir, 'existing');
     fs.writeFileSync(`${prefix}.key`, 'the old private key\n', { mode: 0o600 });
