@@ -1,3 +1,4 @@
+import { addDays } from './businessDate';
 import type { Decimal } from './money';
 
 /**
@@ -41,6 +42,28 @@ export interface BankPostingInput {
   instructionNo?: string;
   memo?: string;
   counterparty?: { name: string; accountNo?: string };
+}
+
+/**
+ * How far a value date may lie from the business clock's today (docs/settlement.md §2, decision
+ * 0199): a bank books money value-dated tomorrow at the latest, and a statement arrives within the
+ * 31 days a late posting is still taken up (decision 0210). Anything else is no booking of this
+ * platform's days.
+ */
+export const VALUE_DATE_DAYS_AHEAD_MAX = 1;
+export const VALUE_DATE_DAYS_BEHIND_MAX = 31;
+
+/** The first and last value date a new posting may carry when the business clock's date is `today`. */
+export function valueDateWindow(today: string): { earliest: string; latest: string } {
+  return { earliest: addDays(today, -VALUE_DATE_DAYS_BEHIND_MAX), latest: addDays(today, VALUE_DATE_DAYS_AHEAD_MAX) };
+}
+
+/** Why `valueDate` (a valid YYYY-MM-DD) is out of the window around `today`, or null. */
+export function valueDateProblem(valueDate: string, today: string): string | null {
+  const { earliest, latest } = valueDateWindow(today);
+  if (valueDate > latest) return `must not be after ${latest}, the day after the platform's date (${today}): a bank books money value-dated tomorrow at the latest`;
+  if (valueDate < earliest) return `must not be before ${earliest}, ${VALUE_DATE_DAYS_BEHIND_MAX} days before the platform's date (${today})`;
+  return null;
 }
 
 /**

@@ -33,7 +33,9 @@ import { BANK_REF_PATTERN, COUNTERPARTY_ACCOUNT_CHARS_MAX, COUNTERPARTY_NAME_CHA
  * TxDtls), else the file is refused.
  *
  * OPBD + credits − debits must equal CLBD, else STATEMENT_TOTALS_MISMATCH; anything else wrong is
- * STATEMENT_MALFORMED with the line it was found on.
+ * STATEMENT_MALFORMED in the catalogue's shape (`details.lines`, `details.problemCount`): the reader
+ * stops at the first such problem and names its line. Whether a value date is in the platform's
+ * window is the service's check, on every posting (decision 0199).
  */
 
 export const CAMT053_VERSIONS = ['camt.053.001.02', 'camt.053.001.04', 'camt.053.001.06', 'camt.053.001.08'] as const;
@@ -45,6 +47,8 @@ export const STATEMENT_CURRENCY = 'CNY';
 export interface Camt053Posting extends BankPostingInput {
   /** The 1-based number of the booked entry in the file. */
   entryNo: number;
+  /** The line of the element its value date was read from (`ValDt`, else `BookgDt`). */
+  valueDateLine: number;
 }
 
 export interface Camt053Summary {
@@ -100,7 +104,9 @@ interface Entry {
   sign?: string;
   status?: string;
   bookingDate?: string;
+  bookingDateLine?: number;
   valueDate?: string;
+  valueDateLine?: number;
   ntryRef?: string;
   acctSvcrRef?: string;
   addtlNtryInf?: string;
@@ -154,11 +160,11 @@ export class Camt053Reader {
   /** The whole file is in: its totals, checked (STATEMENT_TOTALS_MISMATCH) — or a refusal. */
   end(): Camt053Summary {
     this.tokenizer.end();
-    if (this.version === undefined) throw malformed('not a camt.053 document');
-    if (this.messageId === undefined) throw malformed('GrpHdr/MsgId is missing');
-    if (this.statementCount !== 1 || this.statementId === undefined) throw malformed(`a statement file holds exactly one Stmt with an Id, this one ${this.statementCount}`);
-    if (this.accountNo === undefined) throw malformed('Stmt/Acct/Id has neither IBAN nor Othr/Id');
-    if (this.opening === undefined || this.closing === undefined) throw malformed('Stmt needs one OPBD and one CLBD balance');
+    if (this.version === undefined) throw malformed(this.line, 'not a camt.053 document');
+    if (this.messageId === undefined) throw malformed(this.line, 'GrpHdr/MsgId is missing');
+    if (this.statementCount !== 1 || this.statementId === undefined) throw malformed(this.line, `a statement file holds exactly one Stmt with an Id, this one ${this.statementCount}`);
+    if (this.accountNo === undefined) throw malformed(this.line, 'Stmt/Acct/Id has neither IBAN nor Othr/Id');
+    if (this.opening === undefined || this.closing === undefined) throw malformed(this.line, 'Stmt needs one OPBD and one CLBD balance');
     const expected = this.opening.plus(this.creditTotal).minus(this.debitTotal);
     if (!expected.eq(this.closing)) {
       throw new TongfuError('STATEMENT_TOTALS_MISMATCH', `OPBD ${formatSignedMoney(this.opening)} + credits ${formatMoney(this.creditTotal)} − debits ${formatMoney(this.debitTotal)} = ${formatSignedMoney(expected)}, but CLBD is ${formatSignedMoney(this.closing)}`, {
@@ -189,8 +195,13 @@ export class Camt053Reader {
     return this.tokenizer.currentLine;
   }
 
+  /** The line the reader has reached: where a problem found outside it (the file's encoding) is put. */
+  get currentLine(): number {
+    return this.tokenizer.currentLine;
+  }
+
   private fail(message: string): never {
-    throw malformed(`line ${this.line}: ${message}`, { line: this.line });
+    throw malformed(this.line, message);
   }
 
   /** The path below `Stmt` of the element open now (e.g. `Ntry/NtryDtls/TxDtls/Amt`), or undefined outside a statement. */
@@ -252,7 +263,7 @@ export class Camt053Reader {
   private currency(what: string): string {
     const currency = this.amountCurrency;
     if (currency !== STATEMENT_CURRENCY) {
-      throw malformed(`line ${this.line}: ${what} is in ${currency ?? 'no currency'}: statements are in ${STATEMENT_CURRENCY}`, { line: this.line, currency: currency ?? null });
+      throw malformed(this.line, `${what} is in ${currency ?? 'no currency'}: statements are in ${STATEMENT_CURRENCY}`, { currency: currency ?? null });
     }
     return currency;
   }
@@ -277,7 +288,7 @@ export class Camt053Reader {
         this.accountNo = this.required(text, at);
         return;
       case 'Acct/Ccy':
-        if (text !== STATEMENT_CURRENCY) throw malformed(`line ${this.line}: the account is in ${text}: statements are in ${STATEMENT_CURRENCY}`, { line: this.line, currency: text });
+        if (text !== STATEMENT_CURRENCY) throw malformed(this.line, `the account is in ${text}: statements are in ${STATEMENT_CURRENCY}`, { currency: text });
         return;
       case 'Bal/Tp/CdOrPrtry/Cd':
         if (this.balance) this.balance.type = text;
@@ -307,7 +318,7 @@ export class Camt053Reader {
     this.balance = undefined;
     if (balance === undefined || (balance.type !== 'OPBD' && balance.type !== 'CLBD')) return;
     if (balance.amount === undefined) this.fail(`the ${balance.type} balance has no Amt`);
-    if (balance.currency !== STATEMENT_CURRENCY) throw malformed(`line ${this.line}: the ${balance.type} balance is in ${balance.currency ?? 'no currency'}: statements are in ${STATEMENT_CURRENCY}`, { line: this.line, currency: balance.currency ?? null });
+    if (balance.currency !== STATEMENT_CURRENCY) throw malformed(this.line, `the ${balance.type} balance is in ${balance.currency ?? 'no currency'}: statements are in ${STATEMENT_CURRENCY}`, { currency: balance.currency ?? null });
     if (balance.sign !== 'CRDT' && balance.sign !== 'DBIT') this.fail(`the ${balance.type} balance's CdtDbtInd must be CRDT or DBIT`);
     const signed = balance.sign === 'DBIT' ? balance.amount.negated() : balance.amount;
     if (balance.type === 'OPBD') {
@@ -340,10 +351,12 @@ export class Camt053Reader {
       case 'BookgDt/Dt':
       case 'BookgDt/DtTm':
         entry.bookingDate = this.date(text, `Ntry/${at}`, at.endsWith('DtTm'));
+        entry.bookingDateLine = this.line;
         return;
       case 'ValDt/Dt':
       case 'ValDt/DtTm':
         entry.valueDate = this.date(text, `Ntry/${at}`, at.endsWith('DtTm'));
+        entry.valueDateLine = this.line;
         return;
       case 'NtryRef':
         entry.ntryRef = text;
@@ -414,13 +427,14 @@ export class Camt053Reader {
     this.entryCount += 1;
     const entryNo = this.entryCount;
     if (entry.amount === undefined) this.fail(`entry ${entryNo} has no Amt`);
-    if (entry.currency !== STATEMENT_CURRENCY) throw malformed(`line ${this.line}: entry ${entryNo} is in ${entry.currency ?? 'no currency'}: statements are in ${STATEMENT_CURRENCY}`, { line: this.line, currency: entry.currency ?? null });
+    if (entry.currency !== STATEMENT_CURRENCY) throw malformed(this.line, `entry ${entryNo} is in ${entry.currency ?? 'no currency'}: statements are in ${STATEMENT_CURRENCY}`, { currency: entry.currency ?? null });
     if (!entry.amount.gt(ZERO)) this.fail(`entry ${entryNo}'s amount must be more than 0.00`);
     if (entry.amount.gte(SINGLE_AMOUNT_LIMIT)) this.fail(`entry ${entryNo}'s amount ${formatMoney(entry.amount)} is more than ${SINGLE_AMOUNT_MAX}, the largest single amount the platform takes in`);
     if (entry.sign !== 'CRDT' && entry.sign !== 'DBIT') this.fail(`entry ${entryNo}'s CdtDbtInd must be CRDT or DBIT`);
     const direction: PostingDirection = entry.sign === 'CRDT' ? 'CREDIT' : 'DEBIT';
     const valueDate = entry.valueDate ?? entry.bookingDate;
     if (valueDate === undefined) this.fail(`entry ${entryNo} has neither ValDt nor BookgDt`);
+    const valueDateLine = (entry.valueDate !== undefined ? entry.valueDateLine : entry.bookingDateLine) ?? entry.line;
     const bankRef = entry.acctSvcrRef !== undefined && entry.acctSvcrRef.length > 0 ? entry.acctSvcrRef : entry.ntryRef;
     if (bankRef === undefined || bankRef.length === 0) this.fail(`entry ${entryNo} has neither AcctSvcrRef nor NtryRef`);
     if (direction === 'CREDIT') this.creditTotal = this.creditTotal.plus(entry.amount);
@@ -430,7 +444,7 @@ export class Camt053Reader {
     if (details.length <= 1) {
       const tx = details[0];
       if (tx !== undefined) this.txAmount(tx, entryNo, 1);
-      this.emit(entry, entryNo, bankRef, direction, entry.amount, valueDate, tx);
+      this.emit(entry, entryNo, bankRef, direction, entry.amount, { valueDate, valueDateLine }, tx);
       return;
     }
     let sum: Decimal = ZERO;
@@ -442,18 +456,18 @@ export class Camt053Reader {
       return amount;
     });
     if (!sum.eq(entry.amount)) this.fail(`entry ${entryNo}: its ${details.length} TxDtls add up to ${formatMoney(sum)}, the entry is ${formatMoney(entry.amount)}`);
-    details.forEach((tx, index) => this.emit(entry, entryNo, `${bankRef}-${index + 1}`, direction, amounts[index] as Decimal, valueDate, tx));
+    details.forEach((tx, index) => this.emit(entry, entryNo, `${bankRef}-${index + 1}`, direction, amounts[index] as Decimal, { valueDate, valueDateLine }, tx));
   }
 
   /** A TxDtls's own amount (Amt, else AmtDtls/TxAmt/Amt), in CNY; undefined when it has none. */
   private txAmount(tx: TxDetails, entryNo: number, index: number): Decimal | undefined {
     const amount = tx.amount ?? tx.txAmount;
     const currency = tx.amount !== undefined ? tx.amountCurrency : tx.txAmountCurrency;
-    if (amount !== undefined && currency !== STATEMENT_CURRENCY) throw malformed(`line ${this.line}: entry ${entryNo}, TxDtls ${index} is in ${currency ?? 'no currency'}: statements are in ${STATEMENT_CURRENCY}`, { line: this.line, currency: currency ?? null });
+    if (amount !== undefined && currency !== STATEMENT_CURRENCY) throw malformed(this.line, `entry ${entryNo}, TxDtls ${index} is in ${currency ?? 'no currency'}: statements are in ${STATEMENT_CURRENCY}`, { currency: currency ?? null });
     return amount;
   }
 
-  private emit(entry: Entry, entryNo: number, bankRef: string, direction: PostingDirection, amount: Decimal, valueDate: string, tx: TxDetails | undefined): void {
+  private emit(entry: Entry, entryNo: number, bankRef: string, direction: PostingDirection, amount: Decimal, { valueDate, valueDateLine }: { valueDate: string; valueDateLine: number }, tx: TxDetails | undefined): void {
     if (!BANK_REF_PATTERN.test(bankRef)) this.fail(`entry ${entryNo}: the reference ${JSON.stringify(bankRef.slice(0, 80))} is not 1–64 printable ASCII characters without spaces`);
     const earlierEntryNo = this.entryNoOfRef.get(bankRef);
     if (earlierEntryNo !== undefined) {
@@ -475,6 +489,7 @@ export class Camt053Reader {
       direction,
       amount,
       valueDate,
+      valueDateLine,
       ...(instructionNo !== undefined ? { instructionNo } : {}),
       ...(memo !== undefined ? { memo } : {}),
       ...(counterparty !== undefined ? { counterparty } : {}),

@@ -2,10 +2,11 @@
  * Instructions (指令, docs/settlement.md §1): their one state table, their numbers and deadlines,
  * and the settled amount of a payment's items. Pure.
  */
-import { addDays, shanghaiDate } from './businessDate';
+import { addDays, formatInstant, shanghaiDate } from './businessDate';
 import { assert, TongfuError } from './errors';
 import { spreadInProportion } from './ledger';
 import { Decimal, MONEY_DECIMALS, ZERO } from './money';
+import { PAID_AT_FUTURE_TOLERANCE_MS, paidAtBoundsProblem, paidAtWindow } from './posting';
 
 export const INSTRUCTION_TYPES = ['SETTLEMENT', 'REFUND'] as const;
 export type InstructionType = (typeof INSTRUCTION_TYPES)[number];
@@ -78,6 +79,33 @@ export function statusesFrom(event: InstructionEvent): InstructionStatus[] {
 /** Live: not FAILED (docs/settlement.md §1) — its payment items are taken — nor CANCELLED. */
 export function isLiveInstruction(status: InstructionStatus): boolean {
   return status !== 'FAILED' && status !== 'CANCELLED';
+}
+
+/**
+ * Why an executor's `executedAt` (the text, and the instant it parsed to) cannot be when it
+ * executed an instruction, or null (docs/settlement.md §1, decision 0201). The bounds are a
+ * posting's `paidAt`'s, by the same code: years 2000–2099 as written and an offset within ±14:00
+ * (`paidAtBoundsProblem`), and not more than 60 s after the business clock's `now` (`paidAtWindow`).
+ * A refund line is looked for in the statements of the execution date and the next (docs/
+ * reconciliation.md §2): a date those statements can never reach must not be taken.
+ */
+export function executedAtProblem(text: string, executedAt: Date, now: Date): string | null {
+  const bounds = paidAtBoundsProblem(text);
+  if (bounds !== null) return bounds;
+  if (paidAtWindow(executedAt, now) === 'IN_FUTURE') return `must not be more than 60 s after the platform's time (${formatInstant(now)}): an instruction cannot have been executed later than now`;
+  return null;
+}
+
+/**
+ * Why `executedAt` cannot be an execution of an instruction created at `createdAt`, or null: nothing
+ * is executed before it exists. The executor's clock is allowed the 60 s it is allowed ahead of the
+ * platform's (PAID_AT_FUTURE_TOLERANCE_MS), and so a time written to the whole second (decision 0201).
+ */
+export function executedBeforeCreationProblem(executedAt: Date, createdAt: Date): string | null {
+  const earlierMs = createdAt.getTime() - executedAt.getTime();
+  assert(Number.isFinite(earlierMs), 'executedAt and the creation are valid instants');
+  if (earlierMs <= PAID_AT_FUTURE_TOLERANCE_MS) return null;
+  return `must not be before the instruction was created (${formatInstant(createdAt)}): an instruction cannot have been executed before it existed`;
 }
 
 export const INSTRUCTION_NO_PATTERN = /^TF[SR][0-9]{8}[0-9]{8}$/;

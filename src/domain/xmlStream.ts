@@ -1,4 +1,5 @@
 import { TongfuError } from './errors';
+import { STATEMENT_PROBLEMS_MAX, type StatementProblem } from './statementFormats';
 
 /**
  * A small streaming XML tokenizer for the subset of XML that bank statements use
@@ -9,7 +10,7 @@ import { TongfuError } from './errors';
  * is refused, so no entity can be declared or expanded; of the entity references only the five
  * predefined ones and character references are known, anything else is refused.
  *
- * Every refusal is `STATEMENT_MALFORMED`, with the 1-based line it was found on.
+ * Every refusal is `STATEMENT_MALFORMED`, with the 1-based line it was found on (`details.lines`).
  */
 
 /** One element's start, as the consumer sees it: the local name (prefix dropped) and the attributes. */
@@ -36,8 +37,22 @@ export const XML_DEPTH_MAX = 64;
 const NAME = /^[A-Za-z_][A-Za-z0-9_.:-]*$/;
 const ATTRIBUTE = /([A-Za-z_][A-Za-z0-9_.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
 
-export function malformed(message: string, details?: Record<string, unknown>): TongfuError {
-  return new TongfuError('STATEMENT_MALFORMED', message, details);
+/**
+ * A refused statement file, in the catalogue's shape of STATEMENT_MALFORMED (docs/interface.md §3,
+ * as the TFS1 and APPBILL loader answers it): `details.lines` — each problem with its 1-based line,
+ * the first STATEMENT_PROBLEMS_MAX — and `details.problemCount`, all problems found. `extra`
+ * details (a currency, an encoding) stand beside them.
+ */
+export function statementMalformed(problems: readonly StatementProblem[], problemCount: number, extra?: Record<string, unknown>): TongfuError {
+  const listed = [...problems].sort((a, b) => a.lineNo - b.lineNo).slice(0, STATEMENT_PROBLEMS_MAX);
+  const first = listed[0];
+  const message = problemCount === 1 && first !== undefined ? `line ${first.lineNo}: ${first.problem}` : `the statement has ${problemCount} problems${first ? `; the first, line ${first.lineNo}: ${first.problem}` : ''}`;
+  return new TongfuError('STATEMENT_MALFORMED', message, { ...extra, lines: listed, problemCount });
+}
+
+/** The one problem a statement file was refused for, on the line it was found on. */
+export function malformed(lineNo: number, problem: string, extra?: Record<string, unknown>): TongfuError {
+  return statementMalformed([{ lineNo, problem }], 1, extra);
 }
 
 function localName(qName: string): string {
@@ -51,16 +66,16 @@ const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '
 export function decodeEntities(text: string, line: number): string {
   if (!text.includes('&')) return text;
   return text.replace(/&([^;&]{0,16});?/g, (whole, body: string) => {
-    if (!whole.endsWith(';')) throw malformed(`line ${line}: a bare '&' (entities are not allowed)`, { line });
+    if (!whole.endsWith(';')) throw malformed(line, `a bare '&' (entities are not allowed)`);
     const named = PREDEFINED[body];
     if (named !== undefined) return named;
     const numeric = /^#(?:x([0-9A-Fa-f]{1,6})|([0-9]{1,7}))$/.exec(body);
     if (numeric) {
       const code = numeric[1] !== undefined ? parseInt(numeric[1], 16) : parseInt(numeric[2] as string, 10);
-      if (code === 0 || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) throw malformed(`line ${line}: character reference ${whole} is not a character`, { line });
+      if (code === 0 || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) throw malformed(line, `character reference ${whole} is not a character`);
       return String.fromCodePoint(code);
     }
-    throw malformed(`line ${line}: entity reference ${whole} is refused (only the predefined entities are known)`, { line });
+    throw malformed(line, `entity reference ${whole} is refused (only the predefined entities are known)`);
   });
 }
 
@@ -98,12 +113,12 @@ export class XmlStreamTokenizer {
       pos += consumed;
     }
     this.buffer = buf.slice(pos);
-    if (this.buffer.length > XML_MARKUP_CHARS_MAX) throw malformed(`line ${this.line}: markup longer than ${XML_MARKUP_CHARS_MAX} characters`, { line: this.line });
+    if (this.buffer.length > XML_MARKUP_CHARS_MAX) throw malformed(this.line, `markup longer than ${XML_MARKUP_CHARS_MAX} characters`);
   }
 
   end(): void {
-    if (this.buffer.length > 0) throw malformed(`line ${this.line}: the document ends inside markup`, { line: this.line });
-    if (!this.sawRoot || !this.closedRoot) throw malformed('the document has no complete root element');
+    if (this.buffer.length > 0) throw malformed(this.line, `the document ends inside markup`);
+    if (!this.sawRoot || !this.closedRoot) throw malformed(this.line, 'the document has no complete root element');
   }
 
   private text(raw: string): void {
@@ -111,12 +126,12 @@ export class XmlStreamTokenizer {
     this.countLines(raw);
     const top = this.stack[this.stack.length - 1];
     if (top === undefined) {
-      if (raw.trim().length > 0) throw malformed(`line ${this.line}: text outside the root element`, { line: this.line });
+      if (raw.trim().length > 0) throw malformed(this.line, `text outside the root element`);
       return;
     }
     // Text is kept raw until the element closes (an entity may straddle two chunks).
     top.text += raw;
-    if (top.text.length > XML_TEXT_CHARS_MAX) throw malformed(`line ${this.line}: text longer than ${XML_TEXT_CHARS_MAX} characters`, { line: this.line });
+    if (top.text.length > XML_TEXT_CHARS_MAX) throw malformed(this.line, `text longer than ${XML_TEXT_CHARS_MAX} characters`);
   }
 
   private countLines(text: string): void {
@@ -157,7 +172,7 @@ export class XmlStreamTokenizer {
         if (close < 0) return 0;
         const content = buf.slice(pos + 9, close);
         const top = this.stack[this.stack.length - 1];
-        if (top === undefined) throw malformed(`line ${this.line}: CDATA outside the root element`, { line: this.line });
+        if (top === undefined) throw malformed(this.line, `CDATA outside the root element`);
         // CDATA is literal: escape its '&' so that decoding at the element's end gives it back.
         top.text += content.replace(/&/g, '&amp;');
         this.countLines(content);
@@ -177,7 +192,7 @@ export class XmlStreamTokenizer {
       } else if (c === 0x3e /* > */) {
         break;
       } else if (c === 0x3c /* < */) {
-        throw malformed(`line ${this.line}: '<' inside a tag`, { line: this.line });
+        throw malformed(this.line, `'<' inside a tag`);
       }
     }
     if (i >= buf.length) return 0;
@@ -188,15 +203,15 @@ export class XmlStreamTokenizer {
   }
 
   private refuseDeclaration(start: string): never {
-    throw malformed(`line ${this.line}: a DOCTYPE or other declaration is refused (${JSON.stringify(start.slice(0, 16))}…): no DTD, no entities`, { line: this.line });
+    throw malformed(this.line, `a DOCTYPE or other declaration is refused (${JSON.stringify(start.slice(0, 16))}…): no DTD, no entities`);
   }
 
   private processingInstruction(body: string): void {
     if (/^xml(\s|$)/.test(body)) {
-      if (this.started || this.sawDeclaration) throw malformed(`line ${this.line}: the XML declaration must come first`, { line: this.line });
+      if (this.started || this.sawDeclaration) throw malformed(this.line, `the XML declaration must come first`);
       this.sawDeclaration = true;
       const encoding = /encoding\s*=\s*["']([^"']+)["']/.exec(body)?.[1];
-      if (encoding !== undefined && !/^utf-?8$/i.test(encoding)) throw malformed(`the file must be UTF-8, it declares ${encoding}`, { encoding });
+      if (encoding !== undefined && !/^utf-?8$/i.test(encoding)) throw malformed(this.line, `the file must be UTF-8, it declares ${encoding}`, { encoding });
     }
   }
 
@@ -205,7 +220,7 @@ export class XmlStreamTokenizer {
     if (tag.startsWith('/')) {
       const qName = tag.slice(1).trim();
       const open = this.stack.pop();
-      if (open === undefined || open.qName !== qName) throw malformed(`line ${this.line}: </${qName}> does not close ${open ? `<${open.qName}>` : 'anything'}`, { line: this.line });
+      if (open === undefined || open.qName !== qName) throw malformed(this.line, `</${qName}> does not close ${open ? `<${open.qName}>` : 'anything'}`);
       if (this.stack.length === 0) this.closedRoot = true;
       this.handler.end(localName(qName), decodeEntities(open.text, this.line));
       return;
@@ -214,12 +229,12 @@ export class XmlStreamTokenizer {
     const inner = selfClosing ? tag.slice(0, -1) : tag;
     const nameEnd = inner.search(/[\s]/);
     const qName = nameEnd < 0 ? inner : inner.slice(0, nameEnd);
-    if (!NAME.test(qName)) throw malformed(`line ${this.line}: <${qName.slice(0, 32)}> is not an element name`, { line: this.line });
+    if (!NAME.test(qName)) throw malformed(this.line, `<${qName.slice(0, 32)}> is not an element name`);
     if (this.stack.length === 0) {
-      if (this.sawRoot) throw malformed(`line ${this.line}: a second root element`, { line: this.line });
+      if (this.sawRoot) throw malformed(this.line, `a second root element`);
       this.sawRoot = true;
     }
-    if (this.stack.length >= XML_DEPTH_MAX) throw malformed(`line ${this.line}: elements nested deeper than ${XML_DEPTH_MAX}`, { line: this.line });
+    if (this.stack.length >= XML_DEPTH_MAX) throw malformed(this.line, `elements nested deeper than ${XML_DEPTH_MAX}`);
     const attributes: Record<string, string> = {};
     if (nameEnd >= 0) {
       const rest = inner.slice(nameEnd);
@@ -227,10 +242,10 @@ export class XmlStreamTokenizer {
       let match: RegExpExecArray | null;
       while ((match = ATTRIBUTE.exec(rest)) !== null) {
         const name = match[1] as string;
-        if (Object.prototype.hasOwnProperty.call(attributes, name)) throw malformed(`line ${this.line}: attribute ${name} twice`, { line: this.line });
+        if (Object.prototype.hasOwnProperty.call(attributes, name)) throw malformed(this.line, `attribute ${name} twice`);
         attributes[name] = decodeEntities(match[2] ?? match[3] ?? '', this.line);
       }
-      if (rest.replace(ATTRIBUTE, '').trim().length > 0) throw malformed(`line ${this.line}: <${qName}> has malformed attributes`, { line: this.line });
+      if (rest.replace(ATTRIBUTE, '').trim().length > 0) throw malformed(this.line, `<${qName}> has malformed attributes`);
     }
     // Only leaves' text is kept: a parent's whitespace between its children is dropped, so
     // text never accumulates over a whole statement.

@@ -6,14 +6,15 @@ import type { Db } from '../db/database';
 import type { PageRequest } from '../db/pagination';
 import * as repo from '../db/repositories/bankPostings';
 import { findJournalEntry, insertJournalEntries, insertJournalEntry } from '../db/repositories/ledger';
-import { answeredStatus, type BankPostingInput, differingMoneyFields, instructionNoToMatch, type PostingStatus, postingStatusFor } from '../domain/bankPostings';
+import { answeredStatus, type BankPostingInput, differingMoneyFields, instructionNoToMatch, type PostingStatus, postingStatusFor, valueDateProblem } from '../domain/bankPostings';
 import { formatInstant, shanghaiDate } from '../domain/businessDate';
 import { Camt053Reader, type Camt053Posting, type Camt053Summary, formatSignedMoney } from '../domain/camt053';
 import type { Clocks } from '../domain/clock';
-import { assert, TongfuError } from '../domain/errors';
+import { assert, type FieldProblem, TongfuError, validationFailed } from '../domain/errors';
 import { reversalEntry, unidentifiedCreditEntry } from '../domain/ledger';
 import { Decimal, formatMoney } from '../domain/money';
-import { malformed } from '../domain/xmlStream';
+import { malformed, statementMalformed } from '../domain/xmlStream';
+import { STATEMENT_PROBLEMS_MAX, type StatementProblem } from '../domain/statementFormats';
 import type { Logger } from '../logger';
 import type { InstructionMatcher } from './bankPostingInstructions';
 import { createReturnInstruction, reopenMismatchedInstruction } from './instructions';
@@ -121,8 +122,17 @@ class StatementCommittedMeanwhile extends Error {}
 export class BankPostingService {
   constructor(private readonly deps: BankPostingDependencies) {}
 
-  /** `POST /v1/bank/postings`. */
-  async postPosting(bank: BankCaller, input: BankPostingInput): Promise<PostedPosting> {
+  /**
+   * `POST /v1/bank/postings`. `problems` are those the edge found in the body; the value date's
+   * window (decision 0199) is added here, for a posting that would be new: a repeat of one
+   * recorded replays (or conflicts) whatever its date, as every repeat does (docs/interface.md §4).
+   * Any problem is VALIDATION_FAILED, before the account's 404.
+   */
+  async postPosting(bank: BankCaller, input: BankPostingInput, problems: readonly FieldProblem[] = []): Promise<PostedPosting> {
+    const all = [...problems];
+    const dateProblem = valueDateProblem(input.valueDate, shanghaiDate(this.deps.clocks.business.now()));
+    if (dateProblem !== null && (await repo.findPostingsByRefs(this.deps.db, bank.partyId, [input.bankRef])).length === 0) all.push({ path: '/valueDate', problem: dateProblem });
+    if (all.length > 0) throw validationFailed(all);
     if (!(await repo.isBanksReceivingAccount(this.deps.db, bank.code, input.accountNo))) throw notYourAccount(input.accountNo);
     const [recorded] = await this.deps.db.transaction((trx) => this.recordPostings(trx, bank, [input], null));
     assert(recorded !== undefined, 'one posting recorded');
@@ -153,7 +163,7 @@ export class BankPostingService {
   async postStatement(bank: BankCaller, file: StatementFile): Promise<{ statement: StatementAnswer; replayed: boolean }> {
     const earlier = await repo.findStatementBySha(this.deps.db, bank.partyId, file.sha256Hex);
     if (earlier !== undefined) return { statement: await this.statementReplay(earlier), replayed: true };
-    const summary = await readStatement(file, () => undefined);
+    const summary = await this.validateStatement(bank, file);
     if (!(await repo.isBanksReceivingAccount(this.deps.db, bank.code, summary.accountNo))) throw notYourAccount(summary.accountNo);
     const realNow = this.deps.clocks.real.now();
     const statementId = newId('S', realNow);
@@ -202,6 +212,54 @@ export class BankPostingService {
       assert(committed !== undefined, 'a statement that conflicted on its SHA-256 is there');
       return { statement: await this.statementReplay(committed), replayed: true };
     }
+  }
+
+  /**
+   * The validating read of a statement: the reader's checks (the first problem of the file stops
+   * it), then every posting's value date against the window (decision 0199). A posting out of the
+   * window that is not a repeat of one recorded (the bank's reference, looked up a batch at a time
+   * between chunks) is a problem on the line of its date; all of them are listed, the first
+   * STATEMENT_PROBLEMS_MAX, as STATEMENT_MALFORMED — which, as for an agency's statement, answers
+   * before a balance that does not add up.
+   */
+  private async validateStatement(bank: BankCaller, file: StatementFile): Promise<Camt053Summary> {
+    const today = shanghaiDate(this.deps.clocks.business.now());
+    const problems: StatementProblem[] = [];
+    let problemCount = 0;
+    let outOfWindow: Array<{ bankRef: string; problem: StatementProblem }> = [];
+    const settle = async (): Promise<void> => {
+      const batch = outOfWindow;
+      outOfWindow = [];
+      if (batch.length === 0) return;
+      const recorded = new Set((await repo.findPostingsByRefs(this.deps.db, bank.partyId, [...new Set(batch.map((item) => item.bankRef))])).map((row) => row.bank_ref));
+      for (const item of batch) {
+        if (recorded.has(item.bankRef)) continue;
+        problemCount += 1;
+        if (problems.length < STATEMENT_PROBLEMS_MAX) problems.push(item.problem);
+      }
+    };
+    let summary: Camt053Summary | undefined;
+    let totalsMismatch: TongfuError | undefined;
+    try {
+      summary = await readStatement(
+        file,
+        (posting) => {
+          const problem = valueDateProblem(posting.valueDate, today);
+          if (problem !== null) outOfWindow.push({ bankRef: posting.bankRef, problem: { lineNo: posting.valueDateLine, problem: `entry ${posting.entryNo} (${posting.bankRef}): the value date ${posting.valueDate} ${problem}` } });
+        },
+        async () => {
+          if (outOfWindow.length >= STATEMENT_POSTINGS_PER_BATCH) await settle();
+        },
+      );
+    } catch (error) {
+      if (!(error instanceof TongfuError && error.code === 'STATEMENT_TOTALS_MISMATCH')) throw error;
+      totalsMismatch = error;
+    }
+    await settle();
+    if (problemCount > 0) throw statementMalformed(problems, problemCount);
+    if (totalsMismatch !== undefined) throw totalsMismatch;
+    assert(summary !== undefined, 'a statement read without a refusal has its summary');
+    return summary;
   }
 
   private async statementReplay(row: repo.StatementRow): Promise<StatementAnswer> {
@@ -473,7 +531,7 @@ export async function readStatement(file: { open(): ReadStream }, onPosting: (po
     try {
       return chunk === undefined ? decoder.decode() : decoder.decode(chunk, { stream: true });
     } catch {
-      throw malformed('the file is not UTF-8');
+      throw malformed(reader.currentLine, 'the file is not UTF-8');
     }
   };
   const stream = file.open();

@@ -9,7 +9,7 @@ import type { Page, PageRequest } from '../db/pagination';
 import { formatInstant, parseInstant, shanghaiDate } from '../domain/businessDate';
 import type { Clocks } from '../domain/clock';
 import { assert, TongfuError, validationFailed } from '../domain/errors';
-import { instructionDeadline, instructionNo, instructionTransition, type InstructionStatus, statusesFrom } from '../domain/instructions';
+import { executedAtProblem, executedBeforeCreationProblem, instructionDeadline, instructionNo, instructionTransition, type InstructionStatus, statusesFrom } from '../domain/instructions';
 import { type RecognitionItem, settlementConfirmedEntry, settlementExecutedEntry } from '../domain/ledger';
 import { Decimal, formatMoney } from '../domain/money';
 import type { Logger } from '../logger';
@@ -365,18 +365,26 @@ export class InstructionService {
    * IDEMPOTENCY_CONFLICT. EXECUTED writes SETTLEMENT_EXECUTED for a settlement; FAILED releases the
    * payment items for a reissue and tells the executor and finance. A report on an instruction
    * confirmed before the executor reported is recorded and moves nothing (the bank was first).
+   * `executedAt` is bounded as a posting's `paidAt` and by the instruction's creation (decision 0201).
    */
   async reportResult(caller: InstructionCaller, instructionNoValue: string, report: ResultReport): Promise<{ instruction: InstructionWire; replayed: boolean }> {
     const executedAt = parseInstant(report.executedAt);
+    const now = this.deps.clocks.business.now();
     const problems = [];
     if (executedAt === null) problems.push({ path: '/executedAt', problem: 'must be an ISO 8601 date-time with an offset' });
+    else {
+      const bounds = executedAtProblem(report.executedAt, executedAt, now);
+      if (bounds !== null) problems.push({ path: '/executedAt', problem: bounds });
+    }
     if (report.status === 'FAILED' && (report.failureReason === undefined || report.failureReason.length === 0)) problems.push({ path: '/failureReason', problem: 'is required when status is FAILED' });
     if (problems.length > 0) throw validationFailed(problems);
-    const now = this.deps.clocks.business.now();
     const reportedAt = executedAt as Date;
     return this.deps.db.transaction(async (trx) => {
       const row = await repo.findInstructionByNo(trx, instructionNoValue, { forUpdate: true });
       if (row === undefined || row.executor_party_id !== caller.partyId) throw notFound(instructionNoValue);
+      // Only the executor may learn when the instruction was created: this problem answers after the 404.
+      const beforeCreation = executedBeforeCreationProblem(reportedAt, row.created_at);
+      if (beforeCreation !== null) throw validationFailed([{ path: '/executedAt', problem: beforeCreation }]);
       if (row.reported_status !== null) {
         const same =
           row.reported_status === report.status &&

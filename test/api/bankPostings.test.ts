@@ -103,6 +103,40 @@ describe('bank postings and statements API', () => {
     expect(await count(`SELECT count(*) AS n FROM bank_postings WHERE bank_ref IN ('OT-1', 'RX-CLR-1', 'RX-UNK-1', 'FIN-1', 'RX-ZERO-1', 'RX-HUGE-1')`)).toBe(0);
   });
 
+  it('refuses a value date after tomorrow or more than 31 days back, listing it with every other problem; a repeat of a recorded posting still replays (decision 0199)', async () => {
+    // The business clock's today is 2026-12-02: value dates from 2026-11-01 to 2026-12-03.
+    const refusals: Array<[string, string]> = [
+      ['2099-01-01', "must not be after 2026-12-03, the day after the platform's date (2026-12-02): a bank books money value-dated tomorrow at the latest"],
+      ['2026-12-04', "must not be after 2026-12-03, the day after the platform's date (2026-12-02): a bank books money value-dated tomorrow at the latest"],
+      ['2026-10-31', "must not be before 2026-11-01, 31 days before the platform's date (2026-12-02)"],
+      ['1999-01-01', "must not be before 2026-11-01, 31 days before the platform's date (2026-12-02)"],
+    ];
+    for (const [valueDate, problem] of refusals) {
+      const refused = await bank('POST', '/v1/bank/postings', posting({ bankRef: `RX-VD-${valueDate}`, valueDate }));
+      expect([refused.status, refused.body.error.code, refused.body.error.details]).toEqual([400, 'VALIDATION_FAILED', { fields: [{ path: '/valueDate', problem }] }]);
+    }
+    // Every problem at once, and before the account's 404.
+    const both = await bank('POST', '/v1/bank/postings', posting({ bankRef: 'RX-VD-BOTH', amount: '0.00', valueDate: '2099-01-01', accountNo: 'FISCAL_OT1' }));
+    expect([both.status, both.body.error.details.fields.map((f: { path: string }) => f.path)]).toEqual([400, ['/amount', '/valueDate']]);
+    expect(await count(`SELECT count(*) AS n FROM bank_postings WHERE bank_ref LIKE 'RX-VD-%'`)).toBe(0);
+
+    const first = await bank('POST', '/v1/bank/postings', posting({ bankRef: 'RX-VD-EDGE-1', valueDate: '2026-11-01', amount: '3.00' }));
+    const last = await bank('POST', '/v1/bank/postings', posting({ bankRef: 'RX-VD-EDGE-2', valueDate: '2026-12-03', amount: '4.00' }));
+    expect([first.status, last.status]).toEqual([201, 201]);
+    // Two days on, 2026-11-01 is out of the window for a new posting, but this one was recorded: it replays.
+    const now = service.clocks.business.now();
+    service.clocks.business.set(new Date(now.getTime() + 2 * 86_400_000));
+    try {
+      const again = await bank('POST', '/v1/bank/postings', posting({ bankRef: 'RX-VD-EDGE-1', valueDate: '2026-11-01', amount: '3.00' }));
+      expect([again.status, again.headers.get('idempotent-replay'), again.body.postingId]).toEqual([201, 'true', first.body.postingId]);
+      const fresh = await bank('POST', '/v1/bank/postings', posting({ bankRef: 'RX-VD-EDGE-3', valueDate: '2026-11-01', amount: '3.00' }));
+      expect([fresh.status, fresh.body.error.details.fields[0].path]).toEqual([400, '/valueDate']);
+    } finally {
+      service.clocks.business.set(now);
+    }
+    await expectLedgerVerified(db());
+  });
+
   it('records an unidentified debit without a suspense entry', async () => {
     const debit = await bank('POST', '/v1/bank/postings', posting({ bankRef: 'RX-DEBIT-1', direction: 'DEBIT', amount: '12.34' }));
     expect(debit.body.status).toBe('UNIDENTIFIED');
@@ -182,10 +216,44 @@ describe('bank postings and statements API', () => {
     for (const [body, status, code, as, contentType] of refusals) {
       const response = await postXml(as ?? bank, body, contentType);
       expect([response.status, response.body.error.code]).toEqual([status, code]);
+      // The catalogue's STATEMENT_MALFORMED (docs/interface.md §3): each problem with its line, and the count.
+      if (code === 'STATEMENT_MALFORMED') expect(response.body.error.details).toMatchObject({ lines: [{ lineNo: expect.any(Number), problem: expect.any(String) }], problemCount: 1 });
     }
     expect(await count('SELECT count(*) AS n FROM bank_statements')).toBe(statements);
     expect(await count('SELECT count(*) AS n FROM bank_postings')).toBe(postings);
     await expectLedgerVerified(db());
+  });
+
+  it('refuses a statement whose entries are value-dated out of the window, every such posting listed on the line of its date, before its totals (decision 0199)', async () => {
+    const statements = await count('SELECT count(*) AS n FROM bank_statements');
+    const postings = await count('SELECT count(*) AS n FROM bank_postings');
+    const base = fixture('camt053_v08_stscd_pty.xml').replace(/TRSY800000/g, 'VD800000').replace('TRSY-20261202-000001-01', 'VD-01');
+    const lines = base.split('\n');
+    const valDtLine = lines.findIndex((line, index) => line.includes('<Dt>2026-12-02</Dt>') && (lines[index - 1] ?? '').includes('<ValDt>')) + 1;
+    const bookgDtLine = lines.findIndex((line) => line.includes('<DtTm>2026-12-02T15:40:00+08:00</DtTm>')) + 1;
+    const dated = base
+      .replace('<ValDt>\n          <Dt>2026-12-02</Dt>', '<ValDt>\n          <Dt>2099-01-01</Dt>')
+      .replace('<DtTm>2026-12-02T15:40:00+08:00</DtTm>', '<DtTm>1999-01-01T15:40:00+08:00</DtTm>');
+    const tomorrow = "must not be after 2026-12-03, the day after the platform's date (2026-12-02): a bank books money value-dated tomorrow at the latest";
+    const expected = {
+      lines: [
+        { lineNo: valDtLine, problem: `entry 1 (VD8000001-1): the value date 2099-01-01 ${tomorrow}` },
+        { lineNo: valDtLine, problem: `entry 1 (VD8000001-2): the value date 2099-01-01 ${tomorrow}` },
+        { lineNo: bookgDtLine, problem: "entry 2 (VD8000002): the value date 1999-01-01 must not be before 2026-11-01, 31 days before the platform's date (2026-12-02)" },
+      ],
+      problemCount: 3,
+    };
+    for (const file of [dated, dated.replace('<Amt Ccy="CNY">1025.50</Amt>', '<Amt Ccy="CNY">1025.51</Amt>')]) {
+      const refused = await postXml(bank, file);
+      expect([refused.status, refused.body.error.code, refused.body.error.details]).toEqual([422, 'STATEMENT_MALFORMED', expected]);
+    }
+    // A problem of the file's structure: the catalogue's shape too, the one problem on its line.
+    const decimals = await postXml(bank, base.replace('<Amt Ccy="CNY">600.00</Amt>', '<Amt Ccy="CNY">600.001</Amt>'));
+    const amountLine = lines.findIndex((line) => line.includes('<Amt Ccy="CNY">600.00</Amt>')) + 1;
+    expect([decimals.status, decimals.body.error.code, decimals.body.error.details]).toEqual([422, 'STATEMENT_MALFORMED', { lines: [{ lineNo: amountLine, problem: 'TxDtls/Amt 600.001 has more than two decimals' }], problemCount: 1 }]);
+    expect(decimals.body.error.message).toBe(`line ${amountLine}: TxDtls/Amt 600.001 has more than two decimals`);
+    expect(await count('SELECT count(*) AS n FROM bank_statements')).toBe(statements);
+    expect(await count('SELECT count(*) AS n FROM bank_postings')).toBe(postings);
   });
 
   it('streams a large statement of 10,000 entries into postings in one transaction', async () => {

@@ -87,8 +87,45 @@ describe('who sees what', () => {
 });
 
 describe('the executor’s result', () => {
+  it('refuses an executedAt later than now, out of a paidAt’s bounds, or before the instruction was created, writing nothing — agency and bank alike (decision 0201)', async () => {
+    const no = numbers[1] as string;
+    const created = await service.database.db('instructions').where({ instruction_no: no }).first();
+    const now = service.clocks.business.now();
+    service.clocks.business.set(new Date(shanghai('2026-11-21T09:00:00')));
+    try {
+      const report = (executedAt: string) => ({ status: 'EXECUTED', executedAt, reference: 'BOUNDS-1' });
+      const refusals: Array<[string, string | RegExp]> = [
+        ['2099-01-01T00:00:00+08:00', "must not be more than 60 s after the platform's time (2026-11-21T09:00:00+08:00): an instruction cannot have been executed later than now"],
+        ['2026-11-21T09:01:01+08:00', /^must not be more than 60 s after the platform's time/],
+        ['2100-01-01T00:00:00+08:00', 'must be in the years 2000–2099, not 2100'],
+        ['2026-11-21T09:00:00+15:00', 'must have an offset within ±14:00, not +15:00'],
+        ['2026-11-21T02:58:59+08:00', 'must not be before the instruction was created (2026-11-21T03:00:00+08:00): an instruction cannot have been executed before it existed'],
+        ['1999-12-31T23:00:00+08:00', 'must be in the years 2000–2099, not 1999'],
+      ];
+      for (const [executedAt, problem] of refusals) {
+        const refused = await agency('POST', `/v1/agency/instructions/${no}/result`, report(executedAt));
+        expect([refused.status, refused.body.error.code, refused.body.error.details.fields]).toEqual([400, 'VALIDATION_FAILED', [{ path: '/executedAt', problem: typeof problem === 'string' ? problem : expect.stringMatching(problem) }]]);
+      }
+      // With a FAILED report missing its reason, both problems are listed.
+      const both = await agency('POST', `/v1/agency/instructions/${no}/result`, { status: 'FAILED', executedAt: '2099-01-01T00:00:00+08:00', reference: 'BOUNDS-2' });
+      expect(both.body.error.details.fields.map((field: { path: string }) => field.path)).toEqual(['/executedAt', '/failureReason']);
+      // The bank's result endpoint is the same code: the bounds answer before its 404.
+      const fromBank = await bank('POST', `/v1/bank/instructions/${no}/result`, report('2099-01-01T00:00:00+08:00'));
+      expect([fromBank.status, fromBank.body.error.details.fields[0].path]).toEqual([400, '/executedAt']);
+      // Not the executor: 404, not a hint of when the instruction was created.
+      expect((await otherAgency('POST', `/v1/agency/instructions/${no}/result`, report('2026-11-21T02:00:00+08:00'))).status).toBe(404);
+      const after = await service.database.db('instructions').where({ instruction_no: no }).first();
+      expect([after.status, after.reported_status, after.executed_at, after.updated_at]).toEqual(['CREATED', null, null, created.updated_at]);
+      expect(await service.database.db('journal_entries').where({ instruction_id: created.id })).toEqual([]);
+    } finally {
+      service.clocks.business.set(now);
+    }
+  });
+
   it('EXECUTED once: SETTLEMENT_EXECUTED in the ledger; the same report replays, another is 409; only the executor may report', async () => {
     const no = numbers[0] as string;
+    // The agency reports after it executed: an executedAt cannot be later than now (decision 0201).
+    service.clocks.business.set(new Date(shanghai('2026-11-21T10:30:00')));
     const report = { status: 'EXECUTED', executedAt: '2026-11-21T10:00:00+08:00', reference: 'BANKREF-1' };
     expect((await otherAgency('POST', `/v1/agency/instructions/${no}/result`, report)).status).toBe(404);
     expect((await bank('POST', `/v1/bank/instructions/${no}/result`, report)).status).toBe(404);
@@ -178,7 +215,7 @@ describe('confirm-check', () => {
     expect(await service.runtime.runner.run({ job: confirmCheckJob(service.runtime.services), trigger: 'MANUAL' })).toMatchObject({ counts: { unconfirmed: 1 } });
     expect((await agency('GET', `/v1/agency/instructions/${row.instruction_no}`)).body.status).toBe('UNCONFIRMED');
     // A late report still moves it to EXECUTED (UNCONFIRMED → EXECUTED).
-    const late = await agency('POST', `/v1/agency/instructions/${row.instruction_no}/result`, { status: 'EXECUTED', executedAt: '2026-11-25T17:00:00+08:00', reference: 'LATE' });
+    const late = await agency('POST', `/v1/agency/instructions/${row.instruction_no}/result`, { status: 'EXECUTED', executedAt: '2026-11-25T16:20:00+08:00', reference: 'LATE' });
     expect(late.body.status).toBe('EXECUTED');
     const outcome = await service.database.db.transaction((trx) => confirmInstructionByPosting(trx, { instructionRowId: String(row.id), postingRowId: '3', amount: '49.99', at: service.clocks.business.now() }));
     expect(outcome).toBe('MISMATCHED');

@@ -3,7 +3,7 @@ import { reissueInstruction } from '../../src/services/instructions';
 import { addUnit, buildWorld, ITEMS, registerParty, signedAs, type SignedCall, type World } from '../helpers/builders';
 import { expectLedgerVerified, issueNotice, newTxnId, postingBody, shanghai } from '../helpers/payments';
 import { paymentRowId, reconcileDay } from '../helpers/reconciledDay';
-import { startTestService, type TestService } from '../helpers/testService';
+import { executedBeforeNow, startTestService, type TestService } from '../helpers/testService';
 
 /**
  * Refunds over signed HTTP (docs/settlement.md §3): a unit requests (idempotent on refundNo,
@@ -369,7 +369,7 @@ describe('a bank refund split over two accounts whose one instruction fails', ()
     const [fiscal, treasury] = (await db()('instructions').where({ refund_id: row.id }).orderBy('id')) as Array<{ id: string; instruction_no: string; amount: string }>;
     expect([fiscal?.amount, treasury?.amount]).toEqual(['5.00', '2.50']);
 
-    const failed = await bank('POST', `/v1/bank/instructions/${fiscal?.instruction_no as string}/result`, { status: 'FAILED', executedAt: shanghai('2026-11-25T10:00:00'), reference: 'BK-MF-1', failureReason: '账户冻结' });
+    const failed = await bank('POST', `/v1/bank/instructions/${fiscal?.instruction_no as string}/result`, { status: 'FAILED', executedAt: executedBeforeNow(service, shanghai('2026-11-25T10:00:00')), reference: 'BK-MF-1', failureReason: '账户冻结' });
     expect(failed.status).toBe(200);
     expect((await unit('GET', '/v1/unit/refunds/RF-MF-1')).body.status).toBe('FAILED');
     const other = await bank('POST', '/v1/bank/postings', { bankRef: 'BR-MF-R2', accountNo: world.treasuryAccountNo, direction: 'DEBIT', amount: '2.50', valueDate: '2026-11-25', instructionNo: treasury?.instruction_no });

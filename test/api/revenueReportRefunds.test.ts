@@ -6,7 +6,7 @@ import { buildWorld, itemInput, ITEMS, registerParty, signedAs, type SignedCall,
 import { expectLedgerVerified, issueNotice, newTxnId, postingBody, shanghai } from '../helpers/payments';
 import { paymentRowId } from '../helpers/reconciledDay';
 import { insertStatement } from '../helpers/statements';
-import { startTestService, type TestService } from '../helpers/testService';
+import { executedBeforeNow, startTestService, type TestService } from '../helpers/testService';
 
 /**
  * The revenue report after refunds (docs/settlement.md §4, contracts/decisions/0215-refunded-revenue-shares.md):
@@ -118,7 +118,7 @@ describe('the revenue report after agency and bank refunds', () => {
     // The agency pays 33.33 of `early` back out of its clearing account; its statement confirms it.
     const agencyRefund = await refund('RF-EARLY', early, '33.33');
     expect(agencyRefund.status).toBe('INSTRUCTED');
-    expect((await agency('POST', `/v1/agency/instructions/${agencyRefund.instructionNo as string}/result`, { status: 'EXECUTED', executedAt: shanghai('2026-11-20T15:00:00'), reference: 'AG-EARLY' })).status).toBe(200);
+    expect((await agency('POST', `/v1/agency/instructions/${agencyRefund.instructionNo as string}/result`, { status: 'EXECUTED', executedAt: executedBeforeNow(service, shanghai('2026-11-20T15:00:00')), reference: 'AG-EARLY' })).status).toBe(200);
     await insertStatement(db(), {
       agencyCode: world.agency.code,
       businessDate: '2026-11-20',

@@ -19,8 +19,14 @@ jest.setTimeout(120_000);
 let service: PortalTestService;
 const log = pino({ level: 'silent' });
 
+/** The service's business clock: the real one, moved a day on once the demo world is built. */
+let businessShiftMs = 0;
+
 beforeAll(async () => {
-  service = await startPortalService();
+  service = await startPortalService({}, { clocks: { real: systemClock, business: { now: () => new Date(Date.now() + businessShiftMs) } } });
+  // The morning after, for the service as for its sandbox (one clock in a deployment): an
+  // instruction cannot be reported executed later than the service's own time (decision 0201).
+  businessShiftMs = 86_400_000;
 });
 afterAll(async () => {
   await service.close();

@@ -3,7 +3,7 @@ import { verifyLedger } from '../../src/services/ledger';
 import { buildWorld, ITEMS, registerParty, signedAs, type SignedCall, type World } from '../helpers/builders';
 import { expectLedgerVerified, issueNotice, newTxnId, postingBody, shanghai } from '../helpers/payments';
 import { paymentRowId, reconcileDay } from '../helpers/reconciledDay';
-import { startTestService, type TestService } from '../helpers/testService';
+import { executedBeforeNow, startTestService, type TestService } from '../helpers/testService';
 
 /**
  * Settlement end to end over signed HTTP with real instructions (docs/settlement.md §1–§2): days
@@ -304,7 +304,7 @@ describe('finance resolves unidentified credits and failed instructions, two ope
     expect(returned.body.payee).toEqual({ name: '**四', accountNo: '****0002', bankName: closed.bankName });
     expect((await decide(checker, `/v1/finance/unidentified/${posted.body.postingId as string}`, returned.body.proposalId)).body.status).toBe('APPROVED');
     const failedNo = (await db()('instructions').where({ returns_posting_id: (await postingRow(posted.body.postingId)).id }).first('instruction_no')).instruction_no as string;
-    expect((await bank('POST', `/v1/bank/instructions/${failedNo}/result`, { status: 'FAILED', executedAt: '2026-11-21T18:00:00+08:00', reference: 'BK-RET-1', failureReason: '收款账户已销户' })).body.status).toBe('FAILED');
+    expect((await bank('POST', `/v1/bank/instructions/${failedNo}/result`, { status: 'FAILED', executedAt: executedBeforeNow(service, '2026-11-21T18:00:00+08:00'), reference: 'BK-RET-1', failureReason: '收款账户已销户' })).body.status).toBe('FAILED');
 
     const path = `/v1/finance/instructions/${failedNo}`;
     const payee = { name: '李四', accountNo: '6217000010002000300', bankName: '中国建设银行呼和浩特分行' };

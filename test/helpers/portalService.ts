@@ -7,6 +7,7 @@ import pino from 'pino';
 import { DemoWorld, seedDemo } from '../../src/cli/demoSeed';
 import { Config, loadConfig } from '../../src/config';
 import type { OpenedDatabase } from '../../src/db/open';
+import type { Clocks } from '../../src/domain/clock';
 import { Runtime, startRuntime } from '../../src/runtime';
 import { createTestDatabase, TestDatabase } from './database';
 
@@ -34,14 +35,14 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startPortalService(env: Record<string, string> = {}): Promise<PortalTestService> {
+export async function startPortalService(env: Record<string, string> = {}, options: { clocks?: Clocks } = {}): Promise<PortalTestService> {
   const database = await createTestDatabase();
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const config = loadConfig({ DATABASE_URL: database.connectionString, TONGFU_JOBS: 'off', LOG_LEVEL: 'silent', PUBLIC_BASE_URL: baseUrl, PORT: String(port), ...env });
   const log = pino({ level: 'silent' });
   const opened: OpenedDatabase = { db: database.db, connectionString: database.connectionString, embedded: undefined, close: () => database.drop() };
-  const runtime = await startRuntime(config, log, { database: opened });
+  const runtime = await startRuntime(config, log, { database: opened, ...(options.clocks ? { clocks: options.clocks } : {}) });
   const server = http.createServer(runtime.app.callback());
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   runtime.setListeningAddress(server.address());

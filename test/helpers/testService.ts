@@ -103,3 +103,14 @@ export async function sendChecked(baseUrl: string, method: string, path: string,
   }
   return { status: response.status, headers: response.headers, text, body: parsed };
 }
+
+/**
+ * `instant` as an executor's `executedAt`, with the business clock moved on to a minute after it
+ * when it is earlier: an executor reports once it has executed, and an `executedAt` later than
+ * the platform's time is refused (contracts/decisions/0201-executed-at-bounds.md).
+ */
+export function executedBeforeNow(service: { clocks: { business: ManualClock } }, instant: string): string {
+  const after = new Date(instant).getTime() + 60_000;
+  if (service.clocks.business.now().getTime() < after) service.clocks.business.set(new Date(after));
+  return instant;
+}

@@ -4,7 +4,7 @@ import { insertDiscrepancy } from '../helpers/discrepancyRows';
 import { expectLedgerVerified, issueNotice, newTxnId, postingBody, shanghai, unknownPayCode } from '../helpers/payments';
 import { paymentRowId } from '../helpers/reconciledDay';
 import { insertStatement } from '../helpers/statements';
-import { startTestService, type TestService } from '../helpers/testService';
+import { executedBeforeNow, startTestService, type TestService } from '../helpers/testService';
 
 /**
  * Agency refunds end to end (docs/settlement.md §3, docs/reconciliation.md §2): an approved refund
@@ -61,7 +61,7 @@ describe('an agency refund confirmed by its statement', () => {
     const approved = await maker('POST', `/v1/finance/refunds/${refundId}/decision`, { approve: true, comment: '' });
     expect(approved.body.status).toBe('INSTRUCTED');
     instructionNo = approved.body.instructionNo as string;
-    expect((await agency('POST', `/v1/agency/instructions/${instructionNo}/result`, { status: 'EXECUTED', executedAt: shanghai('2026-11-16T15:00:00'), reference: 'AG-REF-1' })).status).toBe(200);
+    expect((await agency('POST', `/v1/agency/instructions/${instructionNo}/result`, { status: 'EXECUTED', executedAt: executedBeforeNow(service, shanghai('2026-11-16T15:00:00')), reference: 'AG-REF-1' })).status).toBe(200);
 
     await insertStatement(db(), {
       agencyCode: world.agency.code,
@@ -232,7 +232,7 @@ describe('a refund whose instruction failed', () => {
     const first = await unit('POST', '/v1/unit/refunds', { refundNo: 'RF-F-1', payCode: paid.payCode, amount: '10.00', reason: '多缴', payee: PAYEE });
     const approved = await maker('POST', `/v1/finance/refunds/${first.body.refundId as string}/decision`, { approve: true, comment: '' });
     const failedNo = approved.body.instructionNo as string;
-    const failed = await agency('POST', `/v1/agency/instructions/${failedNo}/result`, { status: 'FAILED', executedAt: shanghai('2026-11-23T11:00:00'), reference: 'AG-F-1', failureReason: '账户已销户' });
+    const failed = await agency('POST', `/v1/agency/instructions/${failedNo}/result`, { status: 'FAILED', executedAt: executedBeforeNow(service, shanghai('2026-11-23T11:00:00')), reference: 'AG-F-1', failureReason: '账户已销户' });
     expect(failed.status).toBe(200);
     expect((await unit('GET', '/v1/unit/refunds/RF-F-1')).body.status).toBe('FAILED');
     // The unit hears it: nothing was paid back (decision 0192).
@@ -294,7 +294,7 @@ describe('ACCEPT_STATEMENT of a REFUND_MISMATCH: the refund as the agency report
 
   it('an instruction the agency reported executed that no statement contains FAILS, with its refund, and finance can REISSUE it', async () => {
     const { refundId, instructionNo } = await approvedRefund('RF-MM-1', '20.00', shanghai('2026-11-25T10:00:00'));
-    expect((await agency('POST', `/v1/agency/instructions/${instructionNo}/result`, { status: 'EXECUTED', executedAt: shanghai('2026-11-25T15:00:00'), reference: 'AG-MM-1' })).status).toBe(200);
+    expect((await agency('POST', `/v1/agency/instructions/${instructionNo}/result`, { status: 'EXECUTED', executedAt: executedBeforeNow(service, shanghai('2026-11-25T15:00:00')), reference: 'AG-MM-1' })).status).toBe(200);
     await insertStatement(db(), { agencyCode: world.agency.code, businessDate: '2026-11-26', lines: [] });
     service.clocks.business.set(new Date(shanghai('2026-11-27T02:00:00')));
     await service.runtime.services.reconciliation.reconcile(world.agency.code, '2026-11-26');
@@ -319,7 +319,7 @@ describe('ACCEPT_STATEMENT of a REFUND_MISMATCH: the refund as the agency report
 
   it('a REFUND line of another amount than its instruction is refused at proposal (422 ACTION_NOT_APPLICABLE naming WRITE_OFF); WRITE_OFF closes it and books nothing', async () => {
     const { refundId, instructionNo } = await approvedRefund('RF-MM-2', '10.00', shanghai('2026-11-27T10:00:00'));
-    expect((await agency('POST', `/v1/agency/instructions/${instructionNo}/result`, { status: 'EXECUTED', executedAt: shanghai('2026-11-27T15:00:00'), reference: 'AG-MM-2' })).status).toBe(200);
+    expect((await agency('POST', `/v1/agency/instructions/${instructionNo}/result`, { status: 'EXECUTED', executedAt: executedBeforeNow(service, shanghai('2026-11-27T15:00:00')), reference: 'AG-MM-2' })).status).toBe(200);
     await insertStatement(db(), { agencyCode: world.agency.code, businessDate: '2026-11-27', lines: [{ kind: 'REFUND', agencyTxnId: 'AGR-MM-2', instructionNo, amount: '12.00' }] });
     service.clocks.business.set(new Date(shanghai('2026-11-28T02:00:00')));
     await service.runtime.services.reconciliation.reconcile(world.agency.code, '2026-11-27');
@@ -343,7 +343,7 @@ describe('ACCEPT_STATEMENT of a REFUND_MISMATCH: the refund as the agency report
 
   it('a REFUND line naming its unconfirmed instruction with its amount confirms the refund as a matching line would; once CONFIRMED, it stands and nothing is booked twice', async () => {
     const { refundId, instructionNo } = await approvedRefund('RF-MM-3', '15.00', shanghai('2026-11-28T10:00:00'));
-    expect((await agency('POST', `/v1/agency/instructions/${instructionNo}/result`, { status: 'EXECUTED', executedAt: shanghai('2026-11-28T15:00:00'), reference: 'AG-MM-3' })).status).toBe(200);
+    expect((await agency('POST', `/v1/agency/instructions/${instructionNo}/result`, { status: 'EXECUTED', executedAt: executedBeforeNow(service, shanghai('2026-11-28T15:00:00')), reference: 'AG-MM-3' })).status).toBe(200);
     // A mismatch raised against the instruction while it still waited (the run confirms such a line itself; this one is older).
     const first = await insertDiscrepancy(db(), { agencyCode: world.agency.code, businessDate: '2026-11-28', type: 'REFUND_MISMATCH', agencyTxnId: 'AGR-MM-3', instructionNo, statement: { payCode: null, amount: '15.00' } });
     service.clocks.business.set(new Date(shanghai('2026-11-29T02:00:00')));
@@ -370,7 +370,7 @@ describe('a refund whose payee account is closed: REISSUE to a new payee', () =>
     const refundId = requested.body.refundId as string;
     const approved = await maker('POST', `/v1/finance/refunds/${refundId}/decision`, { approve: true, comment: '' });
     const failedNo = approved.body.instructionNo as string;
-    expect((await agency('POST', `/v1/agency/instructions/${failedNo}/result`, { status: 'FAILED', executedAt: shanghai('2026-11-30T11:00:00'), reference: 'AG-NP-1', failureReason: '收款账户已销户' })).body.status).toBe('FAILED');
+    expect((await agency('POST', `/v1/agency/instructions/${failedNo}/result`, { status: 'FAILED', executedAt: executedBeforeNow(service, shanghai('2026-11-30T11:00:00')), reference: 'AG-NP-1', failureReason: '收款账户已销户' })).body.status).toBe('FAILED');
     expect((await unit('GET', '/v1/unit/refunds/RF-NP-1')).body.status).toBe('FAILED');
     const path = `/v1/finance/instructions/${failedNo}`;
 
@@ -433,7 +433,7 @@ describe('a refund whose payee account is closed: REISSUE to a new payee', () =>
     await expectLedgerVerified(db());
 
     // Failed again (say, a timeout): a plain REISSUE pays the refund's payee — the new one, not the closed account.
-    expect((await agency('POST', `/v1/agency/instructions/${reissueNo}/result`, { status: 'FAILED', executedAt: shanghai('2026-11-30T15:00:00'), reference: 'AG-NP-2', failureReason: '通道超时' })).status).toBe(200);
+    expect((await agency('POST', `/v1/agency/instructions/${reissueNo}/result`, { status: 'FAILED', executedAt: executedBeforeNow(service, shanghai('2026-11-30T15:00:00')), reference: 'AG-NP-2', failureReason: '通道超时' })).status).toBe(200);
     const again = await maker('POST', `/v1/finance/instructions/${reissueNo}/proposals`, { proposalRef: 'NP-2', action: 'REISSUE', reason: '通道超时，重发' });
     expect(again.status).toBe(201);
     expect(again.body.payee).toBeUndefined();

@@ -1,6 +1,7 @@
 import { settleJob } from '../../src/jobs/settle';
 import { confirmInstructionByPosting, reissueInstruction } from '../../src/services/instructions';
 import { Decimal } from '../../src/domain/money';
+import { formatInstant } from '../../src/domain/businessDate';
 import { buildWorld, ITEMS, signedAs, SignedCall, World } from '../helpers/builders';
 import { expectLedgerVerified, issueNotice, newTxnId, postingBody, shanghai } from '../helpers/payments';
 import { paymentRowId, reconcileDay } from '../helpers/reconciledDay';
@@ -70,7 +71,7 @@ it('live instructions hold exactly the settleable money and tie to the ledger, o
     for (const row of rows) {
       const fate = pick(['none', 'executed', 'confirmed', 'executedConfirmed', 'failed'] as const);
       const report = (status: 'EXECUTED' | 'FAILED') =>
-        agency('POST', `/v1/agency/instructions/${row.instruction_no}/result`, { status, executedAt: '2026-11-25T10:00:00+08:00', reference: `R${row.id}`, ...(status === 'FAILED' ? { failureReason: '退回' } : {}) });
+        agency('POST', `/v1/agency/instructions/${row.instruction_no}/result`, { status, executedAt: formatInstant(service.clocks.business.now()), reference: `R${row.id}`, ...(status === 'FAILED' ? { failureReason: '退回' } : {}) });
       if (fate === 'executed' || fate === 'executedConfirmed') expect((await report('EXECUTED')).status).toBe(200);
       if (fate === 'confirmed' || fate === 'executedConfirmed') {
         await service.database.db.transaction((trx) => confirmInstructionByPosting(trx, { instructionRowId: String(row.id), postingRowId: '1', amount: row.amount, at: service.clocks.business.now() }));

@@ -1,6 +1,6 @@
 import { pageRequest } from '../../db/pagination';
 import type { BankPostingInput } from '../../domain/bankPostings';
-import { assert, validationFailed } from '../../domain/errors';
+import { assert, type FieldProblem } from '../../domain/errors';
 import { Decimal, singleAmountProblem } from '../../domain/money';
 import type { Services } from '../../services';
 import type { BankCaller } from '../../services/bankPostings';
@@ -41,7 +41,9 @@ export function bankRoutes(services: Services): Array<RouteDefinition | Streamed
       async handle(call) {
         const body = call.body as PostingBody;
         const amountProblem = singleAmountProblem(new Decimal(body.amount));
-        if (amountProblem !== null) throw validationFailed([{ path: '/amount', problem: amountProblem }]);
+        // The value date's window needs the business clock and the stored postings: the service
+        // checks it and answers every problem at once (decision 0199).
+        const problems: FieldProblem[] = amountProblem === null ? [] : [{ path: '/amount', problem: amountProblem }];
         const input: BankPostingInput = {
           bankRef: body.bankRef,
           accountNo: body.accountNo,
@@ -52,7 +54,7 @@ export function bankRoutes(services: Services): Array<RouteDefinition | Streamed
           ...(body.memo !== undefined ? { memo: body.memo } : {}),
           ...(body.counterparty !== undefined ? { counterparty: body.counterparty } : {}),
         };
-        const posted = await bankPostings.postPosting(bankOf(call), input);
+        const posted = await bankPostings.postPosting(bankOf(call), input, problems);
         return { status: 201, body: posted.posting, ...(posted.replayed ? { headers: { 'Idempotent-Replay': 'true' } } : {}) };
       },
     },

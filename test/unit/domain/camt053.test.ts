@@ -28,7 +28,8 @@ function refusal(text: string): TongfuError {
   throw new Error('the file was accepted');
 }
 
-const plain = (postings: Camt053Posting[]) => postings.map((p) => ({ ...p, amount: formatMoney(p.amount) }));
+// Each posting's valueDateLine is checked on its own below.
+const plain = (postings: Camt053Posting[]) => postings.map(({ valueDateLine: _line, ...p }) => ({ ...p, amount: formatMoney(p.amount) }));
 
 describe('camt.053 reader', () => {
   it('reads a .001.02 file: Othr/Id, OPBD/CLBD among OPAV/CLAV, a 3-TxDtls batch from AmtDtls/TxAmt, a debit, a pending entry skipped', () => {
@@ -106,7 +107,20 @@ describe('camt.053 reader', () => {
     const batch = refusal(v04.replace('<AcctSvcrRef>V4-0001</AcctSvcrRef>', '<AcctSvcrRef>V4-0002-1</AcctSvcrRef>'));
     expect(batch.code).toBe('STATEMENT_MALFORMED');
     expect(batch.message).toMatch(/entry 2: the reference V4-0002-1 is already entry 1's/);
-    expect(batch.details).toEqual({ line: expect.any(Number) });
+    expect(batch.details).toEqual({ lines: [{ lineNo: expect.any(Number), problem: expect.stringMatching(/^entry 2: the reference V4-0002-1 is already entry 1's/) }], problemCount: 1 });
+  });
+
+  it('names the line each value date was read from (ValDt, else BookgDt), where the service puts a value date out of its window', () => {
+    const text = fixture('camt053_v02_othr_batch.xml');
+    const lines = text.split('\n');
+    const { postings } = read(text);
+    for (const posting of postings) {
+      const line = lines[posting.valueDateLine - 1] ?? '';
+      expect(line).toContain(posting.valueDate);
+      expect(line).toMatch(/<\/(Dt|DtTm)>/);
+    }
+    const refused = refusal(text.replace('<Amt Ccy="CNY">1250.00</Amt>', '<Amt Ccy="CNY">1250.001</Amt>'));
+    expect(refused.details).toEqual({ lines: [{ lineNo: expect.any(Number), problem: expect.stringMatching(/has more than two decimals/) }], problemCount: 1 });
   });
 
   it('refuses an entry of more than 99999999999.99, the largest single amount (decision 0190)', () => {
