@@ -826,30 +826,57 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
   {
     name: 'refundsConfirmed',
     invariant: 'each SUCCEEDED refund has confirmed refund instructions adding up to its amount (one for an agency refund, one per receiving account for a bank refund, decision 0170) and one refund entry of its kind (AGENCY_REFUND_CONFIRMED crediting the agency clearing account, or BANK_REFUND_CONFIRMED crediting the receiving account) with its amount; an agency refund of applied money has its parts per receiving account adding up to it; no other refund has any of these',
+    // Set-based (contracts/decisions/0198-ledger-verify-scales.md): each refund's confirmed
+    // instructions, entries, credited lines and items are summed once per table and joined by
+    // refund, not looked up per refund — `instructions.refund_id` has no index and the refund
+    // kinds' (`journal_entries_once_per_refund`) covers only their own kinds, so a lookup per
+    // refund scanned both tables for each one.
     sql: `
+      WITH confirmed AS (
+        SELECT i.refund_id, count(*) AS instructions, sum(i.amount) AS amount,
+               count(*) FILTER (WHERE i.executor_party_id = i.agency_party_id) AS by_agency,
+               count(*) FILTER (WHERE i.executor_party_id <> i.agency_party_id) AS by_bank,
+               count(DISTINCT i.debit_account_no) FILTER (WHERE i.executor_party_id <> i.agency_party_id) AS bank_accounts,
+               bool_or(i.executor_party_id = i.agency_party_id) AS agency_refund
+          FROM instructions i
+         WHERE i.refund_id IS NOT NULL AND i.status = 'CONFIRMED'
+         GROUP BY i.refund_id
+      ), entries AS (
+        SELECT e.refund_id, count(*) AS entries,
+               count(*) FILTER (WHERE e.kind = '${JOURNAL_ENTRY_KINDS.agencyRefundConfirmed}') AS agency_entries,
+               count(*) FILTER (WHERE e.kind = '${JOURNAL_ENTRY_KINDS.bankRefundConfirmed}') AS bank_entries
+          FROM journal_entries e
+         WHERE e.refund_id IS NOT NULL
+         GROUP BY e.refund_id
+      ), credited AS (
+        SELECT e.refund_id, sum(l.amount) AS amount
+          FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id AND l.side = 'CREDIT'
+         WHERE e.refund_id IS NOT NULL AND (starts_with(l.account, ${CLEARING}) OR starts_with(l.account, ${RECEIVING}))
+         GROUP BY e.refund_id
+      ), items AS (
+        SELECT x.refund_id, sum(x.amount) AS amount FROM refund_items x GROUP BY x.refund_id
+      )
       SELECT 'refund ' || r.refund_id AS subject,
              json_build_object('status', r.status, 'amount', r.amount::text,
-                               'confirmedInstructions', (SELECT count(*) FROM instructions i WHERE i.refund_id = r.id AND i.status = 'CONFIRMED'),
-                               'confirmedAmount', (SELECT COALESCE(sum(i.amount), 0) FROM instructions i WHERE i.refund_id = r.id AND i.status = 'CONFIRMED')::text,
-                               'entries', (SELECT count(*) FROM journal_entries e WHERE e.refund_id = r.id),
-                               'credited', (SELECT COALESCE(sum(l.amount), 0) FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id AND l.side = 'CREDIT'
-                                             WHERE e.refund_id = r.id AND (starts_with(l.account, ${CLEARING}) OR starts_with(l.account, ${RECEIVING})))::text,
-                               'items', (SELECT COALESCE(sum(x.amount), 0) FROM refund_items x WHERE x.refund_id = r.id)::text) AS detail
+                               'confirmedInstructions', COALESCE(c.instructions, 0),
+                               'confirmedAmount', COALESCE(c.amount, 0)::text,
+                               'entries', COALESCE(n.entries, 0),
+                               'credited', COALESCE(k.amount, 0)::text,
+                               'items', COALESCE(x.amount, 0)::text) AS detail
         FROM refunds r JOIN payments p ON p.id = r.payment_id
-       WHERE (r.status = 'SUCCEEDED') <> ((SELECT COALESCE(sum(i.amount), 0) FROM instructions i WHERE i.refund_id = r.id AND i.status = 'CONFIRMED') = r.amount)
-          OR (SELECT count(*) FROM instructions i WHERE i.refund_id = r.id AND i.status = 'CONFIRMED' AND i.executor_party_id = i.agency_party_id) > 1
-          OR (SELECT count(*) FROM instructions i WHERE i.refund_id = r.id AND i.status = 'CONFIRMED' AND i.executor_party_id <> i.agency_party_id)
-             <> (SELECT count(DISTINCT i.debit_account_no) FROM instructions i WHERE i.refund_id = r.id AND i.status = 'CONFIRMED' AND i.executor_party_id <> i.agency_party_id)
-          OR (r.status = 'SUCCEEDED') <> ((SELECT count(*) FROM journal_entries e WHERE e.refund_id = r.id
-                                            AND e.kind = CASE WHEN (SELECT bool_or(i.executor_party_id = i.agency_party_id) FROM instructions i WHERE i.refund_id = r.id AND i.status = 'CONFIRMED')
-                                                              THEN '${JOURNAL_ENTRY_KINDS.agencyRefundConfirmed}' ELSE '${JOURNAL_ENTRY_KINDS.bankRefundConfirmed}' END) = 1)
-          OR (SELECT count(*) FROM journal_entries e WHERE e.refund_id = r.id) > 1
-          OR (r.status = 'SUCCEEDED' AND r.amount <> (SELECT COALESCE(sum(l.amount), 0) FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id AND l.side = 'CREDIT'
-                                                       WHERE e.refund_id = r.id AND (starts_with(l.account, ${CLEARING}) OR starts_with(l.account, ${RECEIVING}))))
-          OR (SELECT COALESCE(sum(x.amount), 0) FROM refund_items x WHERE x.refund_id = r.id)
-             <> CASE WHEN r.status = 'SUCCEEDED' AND p.unapplied_reason IS NULL
-                          AND EXISTS (SELECT 1 FROM journal_entries e WHERE e.refund_id = r.id AND e.kind = '${JOURNAL_ENTRY_KINDS.agencyRefundConfirmed}')
-                     THEN r.amount ELSE 0 END
+        LEFT JOIN confirmed c ON c.refund_id = r.id
+        LEFT JOIN entries n ON n.refund_id = r.id
+        LEFT JOIN credited k ON k.refund_id = r.id
+        LEFT JOIN items x ON x.refund_id = r.id
+       WHERE (r.status = 'SUCCEEDED') <> (COALESCE(c.amount, 0) = r.amount)
+          OR COALESCE(c.by_agency, 0) > 1
+          OR COALESCE(c.by_bank, 0) <> COALESCE(c.bank_accounts, 0)
+          -- The entry of its kind: AGENCY_REFUND_CONFIRMED when a confirmed instruction is the agency's, else BANK_REFUND_CONFIRMED.
+          OR (r.status = 'SUCCEEDED') <> (CASE WHEN c.agency_refund THEN COALESCE(n.agency_entries, 0) ELSE COALESCE(n.bank_entries, 0) END = 1)
+          OR COALESCE(n.entries, 0) > 1
+          OR (r.status = 'SUCCEEDED' AND r.amount <> COALESCE(k.amount, 0))
+          OR COALESCE(x.amount, 0)
+             <> CASE WHEN r.status = 'SUCCEEDED' AND p.unapplied_reason IS NULL AND COALESCE(n.agency_entries, 0) > 0 THEN r.amount ELSE 0 END
        ORDER BY r.id
        LIMIT @limit`,
   },
