@@ -3,7 +3,7 @@ import { signedAs, type World } from './builders';
 import { newTxnId, postingBody, shanghai, unknownPayCode } from './payments';
 import { paymentRowId } from './reconciledDay';
 import { insertStatement } from './statements';
-import type { TestService } from './testService';
+import { executedBeforeNow, type TestService } from './testService';
 
 /**
  * A ledger of many refunds, quickly (contracts/decisions/0198-ledger-verify-scales.md): copies of
@@ -100,7 +100,7 @@ export async function unappliedRefundTemplates(
   const instructionOf = async (paymentRowId: string): Promise<string> =>
     ((await db.raw<{ rows: Array<{ instruction_no: string }> }>(`SELECT i.instruction_no FROM instructions i JOIN refunds r ON r.id = i.refund_id WHERE r.payment_id = ?::bigint`, [paymentRowId])).rows[0] as { instruction_no: string }).instruction_no;
   const instructionNo = await instructionOf(b.rowId);
-  const executed = await agency('POST', `/v1/agency/instructions/${instructionNo}/result`, { status: 'EXECUTED', executedAt: shanghai(`${days.next}T10:00:00`), reference: 'AG-REF-B' });
+  const executed = await agency('POST', `/v1/agency/instructions/${instructionNo}/result`, { status: 'EXECUTED', executedAt: executedBeforeNow(service, shanghai(`${days.next}T10:00:00`)), reference: 'AG-REF-B' });
   if (executed.status !== 200) throw new Error(`reporting the refund failed: ${executed.status} ${executed.text}`);
   await insertStatement(db, { agencyCode: world.agency.code, businessDate: days.next, lines: [{ kind: 'REFUND', agencyTxnId: 'AGR-B', instructionNo, amount: b.amount }] });
   const d = await post('9.99', shanghai(`${days.next}T11:00:00`));
