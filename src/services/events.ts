@@ -51,6 +51,7 @@ export const EVENT_TYPES = {
   'payment.succeeded': 'PaymentSucceededEventData',
   'payment.unapplied': 'PaymentUnappliedEventData',
   'notice.voided': 'NoticeVoidedEventData',
+  'notice.expired': 'NoticeExpiredEventData',
   'payment.reversed': 'PaymentReversedEventData',
   'discrepancy.resolved': 'DiscrepancyResolvedEventData',
   'reconciliation.completed': 'ReconciliationCompletedEventData',

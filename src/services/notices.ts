@@ -16,6 +16,7 @@ import { isValidIdNumber, isValidMobile, maskIdNumber, maskMobile, namesMatch, p
 import { canTransition, NOTICE_MACHINE, type NoticeStatus, transition } from '../domain/stateMachines';
 import type { Logger } from '../logger';
 import type { DeferredNonce } from '../domain/access';
+import { recordEvents } from './events';
 import { toItem, unknownReferences } from './catalogue';
 import {
   creationAnswer,
@@ -517,8 +518,18 @@ export async function expireNotices(
     // batches leaves both consistent.
     const count = await db.transaction(async (trx) => {
       const changed = await repo.expireIssuedNotices(trx, { from, to, today: input.today, at: input.at, batchSize: batchRows });
-      if (changed > 0) await input.onBatch?.(trx, changed);
-      return changed;
+      // Each unit learns of its notice's expiry as of any other change, in the same transaction (docs/lifecycle.md §5).
+      await recordEvents(
+        trx,
+        changed.map((row) => ({
+          type: 'notice.expired' as const,
+          recipients: [{ partyId: row.unit_party_id }],
+          data: { notice: { payCode: row.pay_code, bizRef: row.biz_ref, status: to, expireDate: row.expire_date } },
+          occurredAt: input.at,
+        })),
+      );
+      if (changed.length > 0) await input.onBatch?.(trx, changed.length);
+      return changed.length;
     });
     expired += count;
     if (count < batchRows) return expired;

@@ -3,7 +3,8 @@ import { runCli } from '../../src/cli/main';
 import { allJobs } from '../../src/jobs/registry';
 import { expireNoticesJob } from '../../src/jobs/expireNotices';
 import { expireNotices } from '../../src/services/notices';
-import { buildWorld, ITEMS, signedAs, SignedCall, World } from '../helpers/builders';
+import { addUnit, buildWorld, ITEMS, signedAs, SignedCall, World } from '../helpers/builders';
+import { schemaErrors } from '../helpers/contract';
 import { startTestService, TestService } from '../helpers/testService';
 
 /**
@@ -67,9 +68,22 @@ describe('expire-notices', () => {
     const run = await service.database.db('job_runs').where({ id: first.outcome === 'SUCCEEDED' ? first.runId : '0' }).first();
     expect(run).toMatchObject({ job: 'expire-notices', business_date: '2026-12-01', status: 'SUCCEEDED' });
 
-    // Rerunning changes nothing.
+    // The unit learns of it: one notice.expired, in the job's transaction.
+    const expiredEvents = async () =>
+      ((await unit('GET', '/v1/unit/events?after=0&limit=500')).body.data as Array<{ type: string; occurredAt: string; data: unknown }>).filter((event) => event.type === 'notice.expired');
+    const bizRef = (await service.database.db('notices').where({ pay_code: endsNov30 }).first()).biz_ref as string;
+    expect(await expiredEvents()).toEqual([
+      expect.objectContaining({ type: 'notice.expired', occurredAt: '2026-12-01T00:10:00+08:00', data: { notice: { payCode: endsNov30, bizRef, status: 'EXPIRED', expireDate: '2026-11-30' } } }),
+    ]);
+    expect(schemaErrors('NoticeExpiredEventData', (await expiredEvents())[0]?.data)).toEqual([]);
+    // Another unit hears nothing of it.
+    const other = signedAs(service, await addUnit(world, { code: 'UNIT_OTHER_EX', name: '其他执收单位', itemCodes: [ITEMS.fine] }));
+    expect(((await other('GET', '/v1/unit/events?after=0&limit=500')).body.data as Array<{ type: string }>).filter((event) => event.type === 'notice.expired')).toEqual([]);
+
+    // Rerunning changes nothing, and tells nobody again.
     const again = await service.runtime.runner.run({ job: expireNoticesJob, trigger: 'MANUAL' });
     expect(again).toMatchObject({ outcome: 'SUCCEEDED', counts: { expired: 0 } });
+    expect(await expiredEvents()).toHaveLength(1);
 
     // Readers see it: not payable, nothing owed, and no longer voidable.
     const verified = await signedAs(service, world.agency)('GET', `/v1/agency/notices/${endsNov30}`);

@@ -446,14 +446,23 @@ export async function markNoticeVoided(trx: Knex.Transaction, id: string, change
  * `to` (what the state machine says `expire` leads to). The outer condition is evaluated again on
  * a row that a concurrent payment held locked, so a notice paid meanwhile stays PAID.
  */
-export async function expireIssuedNotices(db: Queryable, change: { from: NoticeStatus; to: NoticeStatus; today: string; at: Date; batchSize: number }): Promise<number> {
-  const result = await db.raw<{ rowCount: number }>(
+/** A notice the expire-notices job moved: what its unit's `notice.expired` event carries. */
+export interface ExpiredNoticeRow {
+  unit_party_id: string;
+  pay_code: string;
+  biz_ref: string;
+  expire_date: string;
+}
+
+export async function expireIssuedNotices(db: Queryable, change: { from: NoticeStatus; to: NoticeStatus; today: string; at: Date; batchSize: number }): Promise<ExpiredNoticeRow[]> {
+  const result = await db.raw<{ rows: ExpiredNoticeRow[] }>(
     `UPDATE notices SET status = ?, updated_at = ?::timestamptz
       WHERE id IN (SELECT id FROM notices
                     WHERE status = ? AND expire_date IS NOT NULL AND expire_date < ?::date
                     ORDER BY id LIMIT ?)
-        AND status = ? AND expire_date < ?::date`,
+        AND status = ? AND expire_date < ?::date
+      RETURNING unit_party_id::text AS unit_party_id, pay_code, biz_ref, to_char(expire_date, 'YYYY-MM-DD') AS expire_date`,
     [change.to, change.at, change.from, change.today, change.batchSize, change.from, change.today],
   );
-  return result.rowCount;
+  return result.rows;
 }
