@@ -79,6 +79,26 @@ export function clientAddressOf(peer: string, forwardedFor: string | undefined, 
   return client;
 }
 
+/**
+ * The IPv4 address an IPv6 address carries and reaches through a translator or tunnel, if any:
+ * IPv4-mapped (`::ffff:0:0/96`) and IPv4-translated (`::ffff:0:0:0/96`), IPv4-compatible
+ * (`::/96`), NAT64 (`64:ff9b::/96`, `64:ff9b:1::/48`, RFC 6052 and 8215) in the last 32 bits, and
+ * 6to4 (`2002::/16`) in bits 16–47.
+ */
+export function embeddedIpv4(address: string): string | undefined {
+  if (familyOf(address) !== 'ipv6') return undefined;
+  const g = ipv6Groups(address);
+  const v4 = (high: number, low: number): string => `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
+  const zeros = (from: number, to: number): boolean => g.slice(from, to).every((group) => group === 0);
+  if (g[0] === 0x2002) return v4(g[1] as number, g[2] as number);
+  const tail = v4(g[6] as number, g[7] as number);
+  if (zeros(0, 5) && g[5] === 0xffff) return tail;
+  if (zeros(0, 4) && g[4] === 0xffff && g[5] === 0) return tail;
+  if (zeros(0, 6)) return tail;
+  if (g[0] === 0x64 && g[1] === 0xff9b && (zeros(2, 6) || g[2] === 1)) return tail;
+  return undefined;
+}
+
 /** The 8 groups of an IPv6 address, as numbers (an embedded IPv4 tail counts as two). */
 function ipv6Groups(address: string): number[] {
   let text = address.toLowerCase().replace(/%.*$/, '');

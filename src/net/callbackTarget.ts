@@ -1,5 +1,5 @@
 import dns from 'node:dns';
-import { AddressRanges, familyOf, normaliseAddress, parseCidrList } from './addresses';
+import { AddressRanges, embeddedIpv4, familyOf, normaliseAddress, parseCidrList } from './addresses';
 
 /**
  * Where a callback may go (contracts/decisions/0057-client-address-and-callbacks.md). With
@@ -37,10 +37,18 @@ const FORBIDDEN_RANGES: ReadonlyArray<{ label: string; ranges: AddressRanges }> 
   { label: 'CGNAT (shared address space)', ranges: parseCidrList('100.64.0.0/10') },
 ];
 
-/** The kind of internal address `address` is, or undefined for an address callbacks may reach. */
+/**
+ * The kind of internal address `address` is, or undefined for an address callbacks may reach. An
+ * IPv6 address that carries an IPv4 one (NAT64, 6to4, mapped, translated) is judged by that IPv4
+ * address too: a translator would deliver it there.
+ */
 export function internalAddressKind(address: string): string | undefined {
   const normalised = normaliseAddress(address);
-  return FORBIDDEN_RANGES.find((forbidden) => forbidden.ranges.contains(normalised))?.label;
+  const own = FORBIDDEN_RANGES.find((forbidden) => forbidden.ranges.contains(normalised))?.label;
+  if (own !== undefined) return own;
+  const carried = embeddedIpv4(normalised);
+  const label = carried === undefined ? undefined : FORBIDDEN_RANGES.find((forbidden) => forbidden.ranges.contains(carried))?.label;
+  return label === undefined ? undefined : `${label} (as the IPv4 address ${carried ?? ''} it carries)`;
 }
 
 async function systemLookup(hostname: string): Promise<ResolvedAddress[]> {

@@ -23,7 +23,20 @@ describe('internal addresses callbacks may not reach in production', () => {
     expect(internalAddressKind(address)).toBe(kind);
   });
 
-  it.each(['8.8.8.8', '172.32.0.1', '100.128.0.1', '2001:db8::1', '198.51.100.7'])('%s is not internal', (address) => {
+  it.each([
+    ['64:ff9b::7f00:1', 'loopback (as the IPv4 address 127.0.0.1 it carries)'],
+    ['64:ff9b::10.0.0.1', 'private (RFC 1918) (as the IPv4 address 10.0.0.1 it carries)'],
+    ['64:ff9b:1::a9fe:a9fe', 'link-local (as the IPv4 address 169.254.169.254 it carries)'],
+    ['2002:7f00:1::', 'loopback (as the IPv4 address 127.0.0.1 it carries)'],
+    ['2002:c0a8:101::1', 'private (RFC 1918) (as the IPv4 address 192.168.1.1 it carries)'],
+    ['::ffff:0:7f00:1', 'loopback (as the IPv4 address 127.0.0.1 it carries)'],
+    ['::ffff:7f00:1', 'loopback'],
+    ['::7f00:1', 'loopback (as the IPv4 address 127.0.0.1 it carries)'],
+  ])('%s, an IPv6 address carrying an internal IPv4 one, is internal: %s', (address, kind) => {
+    expect(internalAddressKind(address)).toBe(kind);
+  });
+
+  it.each(['8.8.8.8', '172.32.0.1', '100.128.0.1', '2001:db8::1', '198.51.100.7', '64:ff9b::808:808', '2002:808:808::1'])('%s is not internal', (address) => {
     expect(internalAddressKind(address)).toBeUndefined();
   });
 });
