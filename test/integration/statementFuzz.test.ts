@@ -162,7 +162,7 @@ describe('refused as a unit', () => {
       payLine({ id: 'T\\1' }),
       payLine({ id: 'X'.repeat(65) }),
       payLine({ code: '缴款码0001' }),
-      payLine({ code: 'P 1' }),
+      payLine({ code: 'P/1' }),
       refundLine({ id: 'R;1' }),
     ];
     for (const format of ['TFS1', 'APPBILL'] as const) {
