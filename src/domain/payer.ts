@@ -127,3 +127,8 @@ export const MOBILE_PATTERN = /^1[3-9][0-9]{9}$/;
 export function isValidMobile(value: unknown): value is string {
   return typeof value === 'string' && MOBILE_PATTERN.test(value);
 }
+
+/** An account number as shown to whoever does not pay into it: its last 4 characters behind `****`. */
+export function maskAccountNo(accountNo: string): string {
+  return accountNo.length <= 4 ? '****' : `****${accountNo.slice(-4)}`;
+}

@@ -427,7 +427,7 @@ export class BankPostingService {
     if (posting.status !== 'UNIDENTIFIED' || posting.direction !== 'CREDIT') {
       throw new TongfuError('ACTION_NOT_APPLICABLE', `posting ${posting.posting_id} is ${posting.status} (${posting.direction}): only an unidentified credit is returned`, { postingId: posting.posting_id, status: posting.status, direction: posting.direction });
     }
-    const created = await createReturnInstruction(trx, { postingRowId: posting.id, accountNo: posting.account_no, amount: posting.amount, payee: input.payee, now: at, fieldCipher: this.deps.fieldCipher });
+    const created = await createReturnInstruction(trx, { postingRowId: posting.id, accountNo: posting.account_no, amount: posting.amount, payee: input.payee, now: at });
     const entryId = await repo.unidentifiedCreditEntryId(trx, posting.id);
     const original = entryId === undefined ? undefined : await findJournalEntry(trx, entryId);
     assert(original !== undefined, `unidentified credit ${posting.posting_id} has its UNIDENTIFIED_CREDIT entry`);

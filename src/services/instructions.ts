@@ -12,6 +12,7 @@ import { assert, TongfuError, validationFailed } from '../domain/errors';
 import { executedAtProblem, executedBeforeCreationProblem, instructionDeadline, instructionNo, instructionTransition, type InstructionStatus, statusesFrom } from '../domain/instructions';
 import { type RecognitionItem, settlementConfirmedEntry, settlementExecutedEntry } from '../domain/ledger';
 import { Decimal, formatMoney } from '../domain/money';
+import { maskAccountNo, maskName } from '../domain/payer';
 import type { Logger } from '../logger';
 import { type EventRecipient, financeRecipients, type NewEvent, recordEvents } from './events';
 import { instructRefundsWaitingOn, refundFailed, refundReissued, refundSucceeded } from './refunds';
@@ -46,7 +47,18 @@ export interface InstructionWire {
 }
 
 /** The wire shapes of rows, in their order. */
-export async function instructionWires(db: Knex | Knex.Transaction, rows: readonly repo.InstructionRow[], fieldCipher: FieldCipher | undefined): Promise<InstructionWire[]> {
+/**
+ * How an instruction's payee is shown: `clear` to whoever pays it (the executor) and to finance,
+ * `masked` to a bank that only holds an account the instruction moves money on (docs/settlement.md §3).
+ */
+export type PayeeShown = 'clear' | 'masked';
+
+export async function instructionWires(
+  db: Knex | Knex.Transaction,
+  rows: readonly repo.InstructionRow[],
+  fieldCipher: FieldCipher | undefined,
+  payeeShown: (row: repo.InstructionRow) => PayeeShown = () => 'clear',
+): Promise<InstructionWire[]> {
   const details = await repo.instructionDetails(db, rows.map((row) => row.id));
   return rows.map((row) => {
     const detail = details.get(row.id);
@@ -71,7 +83,9 @@ export async function instructionWires(db: Knex | Knex.Transaction, rows: readon
     // A payee is shown decrypted where the caller has the cipher; an event written without it (a
     // refund confirmed by a bank posting) leaves the person's data out: GET shows it to the executor.
     if (row.payee_account_no !== null && row.payee_name !== null && row.payee_bank_name !== null && fieldCipher !== undefined) {
-      wire.payee = { name: fieldCipher.decrypt(row.payee_name), accountNo: fieldCipher.decrypt(row.payee_account_no), bankName: row.payee_bank_name };
+      const name = fieldCipher.decrypt(row.payee_name);
+      const accountNo = fieldCipher.decrypt(row.payee_account_no);
+      wire.payee = payeeShown(row) === 'clear' ? { name, accountNo, bankName: row.payee_bank_name } : { name: maskName(name), accountNo: maskAccountNo(accountNo), bankName: row.payee_bank_name };
     }
     if (row.type === 'SETTLEMENT') wire.lines = detail.lines.map((line) => ({ ...line, amount: formatMoney(new Decimal(line.amount)) }));
     if (detail.refund_public_id !== null) wire.refundId = detail.refund_public_id;
@@ -120,7 +134,7 @@ export async function confirmInstructionByPosting(
   if (!amount.eq(new Decimal(row.amount))) {
     const status = instructionTransition(row.status, 'mismatchByPosting');
     await repo.updateInstruction(trx, row.id, { status, updated_at: input.at });
-    await emit(trx, 'instruction.mismatched', { ...row, status }, input.at, undefined, { postingAmount: formatMoney(amount) });
+    await emit(trx, 'instruction.mismatched', { ...row, status }, input.at, { postingAmount: formatMoney(amount) });
     return 'MISMATCHED';
   }
   const status = instructionTransition(row.status, 'confirmByPosting');
@@ -140,7 +154,7 @@ export async function confirmInstructionByPosting(
     await storeSettledRevenueShares(trx, { instructionId: row.id, businessDate: row.business_date, items: settledItems, recognition: confirmed.recognition, at: input.at });
   }
   await repo.updateInstruction(trx, row.id, { status, confirmed_at: input.at, updated_at: input.at });
-  await emit(trx, 'instruction.confirmed', { ...row, status, confirmed_at: input.at }, input.at, undefined);
+  await emit(trx, 'instruction.confirmed', { ...row, status, confirmed_at: input.at }, input.at);
   // Refunds (docs/settlement.md §3): a refund instruction's refund succeeds; a settlement's
   // confirmation instructs the refunds that waited for it (contracts/decisions/0151-refund-executor.md).
   if (row.type === 'REFUND' && row.refund_id !== null) await refundSucceeded(trx, { instruction: row, at: input.at, bankPostingId: String(input.postingRowId) });
@@ -159,7 +173,7 @@ export async function confirmAgencyRefundByStatementLine(trx: Knex.Transaction, 
   assert(row !== undefined && row.type === 'REFUND' && row.refund_id !== null && row.executor_party_id === row.agency_party_id, `instruction ${input.instructionRowId} is an agency refund`);
   const status = instructionTransition(row.status, 'confirmByPosting');
   await repo.updateInstruction(trx, row.id, { status, confirmed_at: input.at, updated_at: input.at });
-  await emit(trx, 'instruction.confirmed', { ...row, status, confirmed_at: input.at }, input.at, undefined);
+  await emit(trx, 'instruction.confirmed', { ...row, status, confirmed_at: input.at }, input.at);
   await refundSucceeded(trx, { instruction: row, at: input.at });
 }
 
@@ -179,7 +193,7 @@ export async function failAgencyRefundByStatement(trx: Knex.Transaction, input: 
   await repo.releasePaymentItems(trx, row.id);
   await refundFailed(trx, { instruction: row, at: input.at });
   const updated = (await repo.findInstructionById(trx, row.id)) as repo.InstructionRow;
-  await emit(trx, 'instruction.failed', updated, input.at, undefined);
+  await emit(trx, 'instruction.failed', updated, input.at);
 }
 
 /**
@@ -194,7 +208,7 @@ export async function cancelRefundInstructions(trx: Knex.Transaction, input: { r
     assert(row !== undefined, `instruction ${id} exists`);
     const status = instructionTransition(row.status, 'cancel');
     await repo.updateInstruction(trx, row.id, { status, updated_at: input.at });
-    await emit(trx, 'instruction.cancelled', { ...row, status }, input.at, undefined);
+    await emit(trx, 'instruction.cancelled', { ...row, status }, input.at);
   }
   return rows.length;
 }
@@ -213,12 +227,12 @@ export async function reopenMismatchedInstruction(trx: Knex.Transaction, input: 
   assert(row !== undefined, `instruction ${input.instructionRowId} exists`);
   const status = instructionTransition(row.status, 'detachPosting');
   await repo.updateInstruction(trx, row.id, { status, updated_at: input.at });
-  await emit(trx, 'instruction.reopened', { ...row, status }, input.at, undefined, { postingAmount: formatMoney(new Decimal(input.postingAmount)), detachedPostingId: input.postingId });
+  await emit(trx, 'instruction.reopened', { ...row, status }, input.at, { postingAmount: formatMoney(new Decimal(input.postingAmount)), detachedPostingId: input.postingId });
 }
 
 /** `instruction.created` to the executor of a new instruction (a refund's, src/services/refunds.ts), in the creating transaction. */
-export async function recordInstructionCreated(trx: Knex.Transaction, row: repo.InstructionRow, at: Date, fieldCipher: FieldCipher | undefined): Promise<void> {
-  await emit(trx, 'instruction.created', row, at, fieldCipher);
+export async function recordInstructionCreated(trx: Knex.Transaction, row: repo.InstructionRow, at: Date): Promise<void> {
+  await emit(trx, 'instruction.created', row, at);
 }
 
 async function emit(
@@ -226,10 +240,11 @@ async function emit(
   type: 'instruction.created' | 'instruction.confirmed' | 'instruction.failed' | 'instruction.mismatched' | 'instruction.cancelled' | 'instruction.reopened',
   row: repo.InstructionRow,
   at: Date,
-  fieldCipher: FieldCipher | undefined,
   extra: Record<string, unknown> = {},
 ): Promise<void> {
-  const [wire] = await instructionWires(trx, [row], fieldCipher);
+  // Never a payee: the event store keeps no personal data. A refund's or return's executor reads
+  // the payee with GET …/instructions/{instructionNo} (contracts/decisions/0204-instruction-events-carry-no-payee.md).
+  const [wire] = await instructionWires(trx, [row], undefined);
   const recipients = type === 'instruction.created' ? [{ partyId: row.executor_party_id }] : await executorAndFinance(trx, row);
   await recordEvents(trx, [{ type, recipients, data: { instruction: wire, ...extra }, occurredAt: at }]);
 }
@@ -242,8 +257,8 @@ async function emit(
  * `instruction.created` to the executor. The maker-checker proposal's approval calls it in its
  * transaction; `actor` is the approving finance party's appId, for the log. A FAILED instruction
  * is reissued once (`reissue_of` is unique): a second reissue is ACTION_NOT_APPLICABLE, as is one
- * of an instruction that is not FAILED. `fieldCipher` shows a refund's payee in the event to the
- * executor (a settlement has none). Answers the new instruction's number.
+ * of an instruction that is not FAILED. The event carries no payee: the executor reads it with GET
+ * (decision 0204). Answers the new instruction's number.
  *
  * The payee (contracts/decisions/0200-reissue-to-a-new-payee.md): `payee` (name and account number
  * encrypted) when finance gave a new one — a refund's or a return's only; the refund's payee
@@ -253,7 +268,7 @@ async function emit(
  */
 export async function reissueInstruction(
   trx: Knex.Transaction,
-  input: { instructionRowId: string; actor: string; now: Date; fieldCipher?: FieldCipher; payee?: { name: string; accountNo: string; bankName: string } },
+  input: { instructionRowId: string; actor: string; now: Date; payee?: { name: string; accountNo: string; bankName: string } },
 ): Promise<{ instructionNo: string; instructionRowId: string }> {
   const failed = await repo.findInstructionById(trx, String(input.instructionRowId), { forUpdate: true });
   if (failed === undefined) throw new TongfuError('NOT_FOUND', `no instruction ${input.instructionRowId}`, {});
@@ -268,7 +283,7 @@ export async function reissueInstruction(
   const id = await repo.insertReissue(trx, { failedId: failed.id, instructionNo: number, deadline: instructionDeadline(input.now), now: input.now, ...(payee === undefined ? {} : { payee }) });
   const created = await repo.findInstructionById(trx, id);
   assert(created !== undefined, 'the reissue was written');
-  await emit(trx, 'instruction.created', created, input.now, input.fieldCipher);
+  await emit(trx, 'instruction.created', created, input.now);
   return { instructionNo: number, instructionRowId: id };
 }
 
@@ -288,7 +303,7 @@ export async function reissueRefusal(trx: Knex.Transaction, row: repo.Instructio
  */
 export async function createReturnInstruction(
   trx: Knex.Transaction,
-  input: { postingRowId: string; accountNo: string; amount: string; payee: { name: string; accountNo: string; bankName: string }; now: Date; fieldCipher: FieldCipher },
+  input: { postingRowId: string; accountNo: string; amount: string; payee: { name: string; accountNo: string; bankName: string }; now: Date },
 ): Promise<{ instructionNo: string; instructionRowId: string }> {
   const executor = await repo.bankHoldingAccount(trx, input.accountNo);
   assert(executor !== undefined, `a bank holds account ${input.accountNo}`);
@@ -306,7 +321,7 @@ export async function createReturnInstruction(
   });
   const created = await repo.findInstructionById(trx, id);
   assert(created !== undefined, 'the return instruction was written');
-  await emit(trx, 'instruction.created', created, input.now, input.fieldCipher);
+  await emit(trx, 'instruction.created', created, input.now);
   return { instructionNo: number, instructionRowId: id };
 }
 
@@ -347,16 +362,21 @@ export class InstructionService {
     return { kind: 'finance' };
   }
 
+  /** The payee in clear to finance and to the instruction's executor; masked to a bank that only holds one of its accounts. */
+  private payeeShownTo(caller: InstructionCaller): (row: repo.InstructionRow) => PayeeShown {
+    return (row) => (caller.role === 'finance' || row.executor_party_id === caller.partyId ? 'clear' : 'masked');
+  }
+
   async get(caller: InstructionCaller, instructionNo: string): Promise<InstructionWire> {
     const row = await repo.findVisibleInstruction(this.deps.db, this.viewer(caller), instructionNo);
     if (row === undefined) throw notFound(instructionNo);
-    const [wire] = await instructionWires(this.deps.db, [row], this.deps.fieldCipher);
+    const [wire] = await instructionWires(this.deps.db, [row], this.deps.fieldCipher, this.payeeShownTo(caller));
     return wire as InstructionWire;
   }
 
   async list(caller: InstructionCaller, filter: { status?: string; type?: string }, page: PageRequest): Promise<{ data: InstructionWire[]; nextCursor: string | null }> {
     const found: Page<repo.InstructionRow> = await repo.listVisibleInstructions(this.deps.db, this.viewer(caller), filter, page);
-    return { data: await instructionWires(this.deps.db, found.rows, this.deps.fieldCipher), nextCursor: found.nextCursor };
+    return { data: await instructionWires(this.deps.db, found.rows, this.deps.fieldCipher, this.payeeShownTo(caller)), nextCursor: found.nextCursor };
   }
 
   /**
@@ -411,7 +431,7 @@ export class InstructionService {
         if (row.type === 'REFUND') await refundFailed(trx, { instruction: row, at: now });
       }
       const updated = (await repo.findInstructionById(trx, row.id)) as repo.InstructionRow;
-      if (status === 'FAILED') await emit(trx, 'instruction.failed', updated, now, this.deps.fieldCipher);
+      if (status === 'FAILED') await emit(trx, 'instruction.failed', updated, now);
       const [wire] = await instructionWires(trx, [updated], this.deps.fieldCipher);
       return { instruction: wire as InstructionWire, replayed: false };
     });

@@ -46,7 +46,7 @@ export function refundHandler(deps: { fieldCipher: FieldCipher; log: Logger }): 
     async execute(trx, target, approved) {
       const payee = approved.fields.payee as { name: string; accountNo: string; bankName: string };
       await repo.setPayee(trx, target.id, payee, approved.at);
-      await instructRefund(trx, { refundRowId: target.id, at: approved.at, fieldCipher: deps.fieldCipher, log: deps.log });
+      await instructRefund(trx, { refundRowId: target.id, at: approved.at, log: deps.log });
     },
     auditTarget: (target) => `refund:${target.refund_id}`,
     shownFields: (_action, fields) => shownPayeeFields(fields, deps.fieldCipher),

@@ -13,7 +13,7 @@ import { assert, type FieldProblem, TongfuError, validationFailed } from '../dom
 import { instructionDeadline, instructionNo } from '../domain/instructions';
 import { agencyRefundConfirmedEntry, bankRefundConfirmedEntry, type ItemRecognition, type JournalEntry, spreadInProportion, type RecognitionItem } from '../domain/ledger';
 import { Decimal, formatMoney, sumMoney, ZERO } from '../domain/money';
-import { maskName } from '../domain/payer';
+import { maskAccountNo, maskName } from '../domain/payer';
 import { parsePayCode } from '../domain/payCode';
 import { assertRefundWithinPaid, moneyWhereabouts, refundedEvent, refundExecutor, refundStatusesFrom, refundTransition, type RefundStatus } from '../domain/refunds';
 import { NOTICE_MACHINE, PAYMENT_MACHINE, transition, type NoticeStatus, type PaymentStatus } from '../domain/stateMachines';
@@ -57,10 +57,6 @@ export interface RequestRefundInput {
   payee: { name: string; accountNo: string; bankName: string };
 }
 
-/** The payee's account number as shown: its last 4 characters behind `****`. */
-export function maskAccountNo(accountNo: string): string {
-  return accountNo.length <= 4 ? '****' : `****${accountNo.slice(-4)}`;
-}
 
 /** A payee as stored (name and account number encrypted with the field cipher), as it is shown: masked, the bank name in clear. */
 export function maskedPayee(payee: { name: string; accountNo: string; bankName: string }, fieldCipher: FieldCipher): { name: string; accountNo: string; bankName: string } {
@@ -163,7 +159,7 @@ const REFUNDABLE_NOTICE_STATUSES: readonly string[] = ['PAID', 'PARTIALLY_REFUND
  * transaction, with `instruction.created` to the executor. Answers the (first) instruction's
  * number, or null when the refund waits.
  */
-export async function instructRefund(trx: Knex.Transaction, input: { refundRowId: string; at: Date; fieldCipher?: FieldCipher; log?: Logger }): Promise<string | null> {
+export async function instructRefund(trx: Knex.Transaction, input: { refundRowId: string; at: Date; log?: Logger }): Promise<string | null> {
   const [refund] = await repo.findRefundsByRowIds(trx, [input.refundRowId]);
   assert(refund !== undefined, `refund ${input.refundRowId} exists`);
   const payment = await repo.lockPaymentOfRefund(trx, refund.payment_row_id);
@@ -214,7 +210,7 @@ export async function instructRefund(trx: Knex.Transaction, input: { refundRowId
     });
     const created = await instructionsRepo.findInstructionById(trx, id);
     assert(created !== undefined, 'the refund instruction was written');
-    await recordInstructionCreated(trx, created, input.at, input.fieldCipher);
+    await recordInstructionCreated(trx, created, input.at);
     numbers.push(number);
   }
   await repo.moveRefund(trx, refund.id, { from: 'APPROVED', to: refundTransition('APPROVED', 'instruct'), at: input.at });
@@ -567,7 +563,7 @@ export class RefundService {
       const to = refundTransition('REQUESTED', event);
       await repo.moveRefund(trx, row.id, { from: 'REQUESTED', to, at: now, decision: { byPartyId: finance.partyId, comment }, ...(decision.approve ? { approval: { byPartyId: finance.partyId } } : {}) });
       let instructionNoValue: string | null = null;
-      if (decision.approve) instructionNoValue = await instructRefund(trx, { refundRowId: row.id, at: now, fieldCipher: this.deps.fieldCipher, log: this.deps.log });
+      if (decision.approve) instructionNoValue = await instructRefund(trx, { refundRowId: row.id, at: now, log: this.deps.log });
       if (!decision.approve) await recordRefundStopped(trx, 'refund.rejected', row.id, payment.agency_party_id, now);
       const [decided] = await repo.findRefundsByRowIds(trx, [row.id]);
       assert(decided !== undefined, 'the refund is there');

@@ -62,7 +62,7 @@ export function instructionHandler(deps: { fieldCipher: FieldCipher; bankPosting
         return;
       }
       const payee = approved.fields.payee as { name: string; accountNo: string; bankName: string } | undefined;
-      await reissueInstruction(trx, { instructionRowId: target.id, actor: approved.approver.appId, now: approved.at, fieldCipher: deps.fieldCipher, ...(payee === undefined ? {} : { payee }) });
+      await reissueInstruction(trx, { instructionRowId: target.id, actor: approved.approver.appId, now: approved.at, ...(payee === undefined ? {} : { payee }) });
     },
     auditTarget: (target) => `instruction:${target.instruction_no}`,
     shownFields: (_action, fields) => shownPayeeFields(fields, deps.fieldCipher),

@@ -410,7 +410,20 @@ describe('a refund whose payee account is closed: REISSUE to a new payee', () =>
     expect((await agency('GET', `/v1/agency/instructions/${failedNo}`)).body).toMatchObject({ status: 'FAILED', payee: PAYEE });
     const events = (await agency('GET', '/v1/agency/events?after=0&limit=500')).body.data as Array<{ type: string; data: { instruction?: { instructionNo: string; payee?: unknown } } }>;
     const created = events.filter((e) => e.type === 'instruction.created' && e.data.instruction?.instructionNo === reissueNo);
-    expect(created.map((e) => e.data.instruction?.payee)).toEqual([NEW_PAYEE]);
+    // The bank that holds the agency's clearing account sees the instruction, the payee masked: it
+    // does not pay it (decision 0204).
+    const holder = await registerParty(service.runtime.services, { role: 'bank', code: 'BANK_CLEARING_HOLDER' });
+    await service.runtime.services.catalogue.putAccount(world.clearingAccountNo, { name: '汇缴户', bankCode: 'BANK_CLEARING_HOLDER', kind: 'CLEARING' }, world.finance.appId);
+    const bankView = signedAs(service, holder);
+    const masked = { name: '**五', accountNo: '****8901', bankName: NEW_PAYEE.bankName };
+    expect((await bankView('GET', `/v1/bank/instructions/${reissueNo}`)).body).toMatchObject({ instructionNo: reissueNo, payee: masked });
+    expect(((await bankView('GET', '/v1/bank/instructions')).body.data as Array<{ instructionNo: string; payee?: unknown }>).find((row) => row.instructionNo === reissueNo)?.payee).toEqual(masked);
+    expect(((await maker('GET', '/v1/finance/instructions?type=REFUND')).body.data as Array<{ instructionNo: string; payee?: unknown }>).find((row) => row.instructionNo === reissueNo)?.payee).toEqual(NEW_PAYEE);
+
+    // The event names the instruction; the executor reads the payee with GET (decision 0204).
+    expect(created.map((e) => e.data.instruction?.payee)).toEqual([undefined]);
+    const instructionEvents = await db().raw<{ rows: Array<{ data: string }> }>(`SELECT data::text AS data FROM event_bodies WHERE type LIKE 'instruction.%'`);
+    for (const row of instructionEvents.rows) for (const value of [NEW_PAYEE.accountNo, NEW_PAYEE.name, PAYEE.accountNo, PAYEE.name]) expect(row.data).not.toContain(value);
 
     // At rest: encrypted on the refund and the instruction; in the audit log, masked.
     const refundRow = await db()('refunds').where({ refund_id: refundId }).first();
