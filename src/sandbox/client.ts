@@ -3,6 +3,7 @@
  * the service's own address, exactly as an external agency or bank sends them. Nothing here calls
  * a use case: what the sandbox proves about a path is true of every party.
  */
+import { keyIdFromSpkiDer, sm2PointToSpkiDer, sm2PublicKeyFromPrivate } from '../crypto/keys';
 import { signRequest } from '../crypto/requestSigning';
 import type { Db } from '../db/database';
 import { findPartyByRoleCode, listKeys } from '../db/repositories/parties';
@@ -39,7 +40,10 @@ export async function sandboxCredentials(db: Db, role: SandboxRole, code: string
   const party = await findPartyByRoleCode(db, role, code);
   const key = await readSandboxKey(db, role);
   if (party === undefined || key === undefined || party.status !== 'ACTIVE') return undefined;
-  const keyRow = (await listKeys(db, [party.id])).filter((row) => row.status === 'ACTIVE').at(-1);
+  // The key id of the sandbox's own key pair, not the party's newest key: an operator may add a
+  // key to a sandbox party (`party key add`), and a signature names the key that made it.
+  const ownKeyId = keyIdFromSpkiDer(sm2PointToSpkiDer(sm2PublicKeyFromPrivate(key.privateKeyHex)));
+  const keyRow = (await listKeys(db, [party.id])).find((row) => row.key_id === ownKeyId && row.status === 'ACTIVE');
   if (keyRow === undefined) return undefined;
   return { appId: party.app_id, keyId: keyRow.key_id, privateKeyHex: key.privateKeyHex };
 }

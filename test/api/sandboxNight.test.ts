@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { generateSm2KeyPair } from '../../src/crypto/keys';
 import { loadConfig } from '../../src/config';
 import { shanghaiDate } from '../../src/domain/businessDate';
 import { fixedClock, systemClock } from '../../src/domain/clock';
@@ -103,6 +104,15 @@ describe('the sandbox night', () => {
   it('runs one pass at a time across processes', async () => {
     const [one, two] = await Promise.all([nightAfter().pass(), nightAfter().pass()]);
     expect([one.ran, two.ran].sort()).toEqual([false, true]);
+  });
+
+  it('keeps signing with its own key after an operator adds another key to its parties', async () => {
+    for (const code of [SANDBOX_AGENCY_CODE, SANDBOX_BANK_CODE]) {
+      const party = await db()('parties').where({ code }).first('app_id');
+      await service.runtime.services.parties.addKey(party.app_id as string, generateSm2KeyPair().publicKeyPem, 'cli');
+    }
+    const pass = await nightAfter().pass();
+    expect(pass).toMatchObject({ ran: true, failures: 0 });
   });
 
   it('pays back a refund of settled money: the bank reports its instruction executed and posts the DEBIT; the refund SUCCEEDED', async () => {
