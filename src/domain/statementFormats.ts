@@ -486,12 +486,14 @@ export class StatementParser {
 
   private detail(lineNo: number, kind: StatementLineKind, id: string, typedCode: string, amount: string, at: string, channel: string, atName: string, atProblem: string | null): void {
     const before = this.problemTotal;
-    // A payCode typed in groups of four is the code without its spaces, as in a posting (docs/payment-code.md).
-    const code = kind === 'PAY' ? postedPayCode(typedCode) : typedCode;
+    // A payCode typed in groups of four is the code without its spaces, as in a posting
+    // (docs/payment-code.md); a valid code has none, so only an invalid one is looked at again.
+    const typedValid = kind === 'PAY' && isValidPayCode(typedCode);
+    const code = kind === 'PAY' && !typedValid ? postedPayCode(typedCode) : typedCode;
     if (!CALLER_ID_PATTERN.test(id)) this.problem(lineNo, `${kind === 'PAY' ? 'agencyTxnId' : 'agencyRefundRef'} ${JSON.stringify(id.slice(0, 80))} is not 1–64 of A–Z a–z 0–9 _ -`);
     let payCodeToLookUp = false;
     if (kind === 'PAY') {
-      if (!isValidPayCode(code)) {
+      if (!typedValid && (code === typedCode || !isValidPayCode(code))) {
         if (CALLER_ID_PATTERN.test(code)) payCodeToLookUp = true;
         else this.problem(lineNo, `payCode ${JSON.stringify(String(code).slice(0, 80))} is neither a valid 20-digit payCode nor a posted code`);
       }
