@@ -125,6 +125,8 @@ interface SizeFigures {
   payments: number;
   mix: { matched: number; shortages: number; mismatches: number; overages: number };
   seedSeconds: { notices: number; payments: number };
+  /** The seeded tables vacuumed and a CHECKPOINT, before R and the run (settleSeededDatabase). */
+  settled: { vacuumSeconds: number; checkpoint: boolean; checkpointSeconds?: number; checkpointRefused?: string };
   statementBytes: number;
   baseline: { copySeconds: number; joinSeconds: number; totalSeconds: number; copied: number; joined: number };
   run: Record<string, unknown>;
@@ -165,10 +167,11 @@ async function benchSize(
       const row = result.rows[0] as Record<string, number>;
       if (row.payments !== chunk.length || row.keys !== chunk.length || row.notices !== chunk.length || row.entries !== chunk.length) throw new Error(`seeded ${JSON.stringify(row)} of ${chunk.length}`);
     }
-    await client.query('ANALYZE payments, payment_keys, journal_entries, journal_lines, notices, notice_items');
   });
   const paymentSeconds = seconds(started);
   process.stderr.write(`bench:recon — ${size}: ${size} payments seeded by SQL in ${paymentSeconds} s\n`);
+  const settled = await settleSeededDatabase(target.databaseUrl);
+  process.stderr.write(`bench:recon — ${size}: the seeded tables vacuumed in ${settled.vacuumSeconds} s, ${settled.checkpoint ? `checkpointed in ${settled.checkpointSeconds} s` : `no CHECKPOINT (${settled.checkpointRefused})`}\n`);
 
   // The statement: TFS1, LF, written to a file (the harness reads it whole to sign it; the service streams it).
   const file = path.join(os.tmpdir(), `tongfu-recon-${agency.code}-${size}.txt`);
@@ -242,7 +245,31 @@ async function benchSize(
 
   const run = await uploadAndRun(target, agency, world.finance, T, file);
   fs.rmSync(file, { force: true });
-  return { lines, payments: size, mix, seedSeconds: { notices: noticeSeconds, payments: paymentSeconds }, statementBytes, baseline, run };
+  return { lines, payments: size, mix, seedSeconds: { notices: noticeSeconds, payments: paymentSeconds }, settled, statementBytes, baseline, run };
+}
+
+/**
+ * What a day of postings leaves behind before the 02:00 run, done for a database seeded in minutes:
+ * the seeded tables vacuumed and analyzed (autovacuum would have done it as the payments came in;
+ * left to it here, its insert-triggered vacuums of a million rows per table ran during R and the
+ * run), then a CHECKPOINT, so that the seeding's gigabytes of WAL do not start a checkpoint in the
+ * middle of the measurement (one did at 2026-12-03 11:02 UTC). R and the run are both measured
+ * after it. A role that may not CHECKPOINT (a server through BENCH_DATABASE_URL) skips that part,
+ * and the result says so.
+ */
+async function settleSeededDatabase(databaseUrl: string): Promise<{ vacuumSeconds: number; checkpoint: boolean; checkpointSeconds?: number; checkpointRefused?: string }> {
+  return withClient(databaseUrl, async (client) => {
+    const started = performance.now();
+    await client.query('VACUUM (ANALYZE) payments, payment_keys, journal_entries, journal_lines, notices, notice_items, notice_keys');
+    const vacuumSeconds = seconds(started);
+    const checkpointStarted = performance.now();
+    try {
+      await client.query('CHECKPOINT');
+      return { vacuumSeconds, checkpoint: true, checkpointSeconds: seconds(checkpointStarted) };
+    } catch (error) {
+      return { vacuumSeconds, checkpoint: false, checkpointRefused: error instanceof Error ? error.message : String(error) };
+    }
+  });
 }
 
 /** The service's Node.js processes (the PORT in their environment, main.ts or main.js in their command line) and their RSS, kB. */
