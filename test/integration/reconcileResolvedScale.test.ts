@@ -1,9 +1,8 @@
-import type { Knex } from 'knex';
-
 import { buildWorld, signedAs, type SignedCall, type World } from '../helpers/builders';
 import { issueNotice, newTxnId, postingBody, shanghai } from '../helpers/payments';
 import { signedRequest } from '../helpers/signedClient';
 import { payLine, tfs1, type FileLine } from '../helpers/statementFiles';
+import { rowsReadInTransaction } from '../helpers/tableReads';
 import { startTestService, type TestService } from '../helpers/testService';
 
 /**
@@ -49,16 +48,7 @@ async function pay(at: string): Promise<{ payCode: string; agencyTxnId: string }
   return { payCode, agencyTxnId };
 }
 
-interface TableReads {
-  seq_tup_read: string;
-  idx_tup_fetch: string;
-}
 
-async function discrepancyReads(trx: Knex.Transaction): Promise<number> {
-  const result = await trx.raw<{ rows: TableReads[] }>(`SELECT seq_tup_read, idx_tup_fetch FROM pg_stat_xact_user_tables WHERE relname = 'reconciliation_discrepancies'`);
-  const row = result.rows[0];
-  return row === undefined ? 0 : Number(row.seq_tup_read) + Number(row.idx_tup_fetch);
-}
 
 it('reads no resolved discrepancy once per line or payment it questions', async () => {
   const at = shanghai(`${DATE}T08:00:00`);
@@ -94,7 +84,7 @@ it('reads no resolved discrepancy once per line or payment it questions', async 
   let reads = -1;
   const rerun = await reconciliation.reconcile(world.agency.code, DATE, {
     beforeCommit: async (trx) => {
-      reads = await discrepancyReads(trx);
+      reads = await rowsReadInTransaction(trx, 'reconciliation_discrepancies');
     },
   });
   expect(rerun).toMatchObject({ outcomes: { AMOUNT_MISMATCH: { count: MISMATCHES }, CARRIED_OVER: { count: SHORTAGES } } });

@@ -828,9 +828,9 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
     invariant: 'each SUCCEEDED refund has confirmed refund instructions adding up to its amount (one for an agency refund, one per receiving account for a bank refund, decision 0170) and one refund entry of its kind (AGENCY_REFUND_CONFIRMED crediting the agency clearing account, or BANK_REFUND_CONFIRMED crediting the receiving account) with its amount; an agency refund of applied money has its parts per receiving account adding up to it; no other refund has any of these',
     // Set-based (contracts/decisions/0198-ledger-verify-scales.md): each refund's confirmed
     // instructions, entries, credited lines and items are summed once per table and joined by
-    // refund, not looked up per refund — `instructions.refund_id` has no index and the refund
-    // kinds' (`journal_entries_once_per_refund`) covers only their own kinds, so a lookup per
-    // refund scanned both tables for each one.
+    // refund, not looked up per refund — `instructions.refund_id` had no index then (it has one
+    // since decision 0216, `instructions_refund`) and the refund kinds' (`journal_entries_once_per_refund`)
+    // covers only their own kinds, so a lookup per refund scanned both tables for each one.
     sql: `
       WITH confirmed AS (
         SELECT i.refund_id, count(*) AS instructions, sum(i.amount) AS amount,
