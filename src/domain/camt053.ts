@@ -49,6 +49,8 @@ export interface Camt053Posting extends BankPostingInput {
   entryNo: number;
   /** The line of the element its value date was read from (`ValDt`, else `BookgDt`). */
   valueDateLine: number;
+  /** The line of its entry's `<Ntry>` start tag: where a refusal of the posting points. */
+  entryLine: number;
 }
 
 export interface Camt053Summary {
@@ -490,6 +492,7 @@ export class Camt053Reader {
       amount,
       valueDate,
       valueDateLine,
+      entryLine: entry.line,
       ...(instructionNo !== undefined ? { instructionNo } : {}),
       ...(memo !== undefined ? { memo } : {}),
       ...(counterparty !== undefined ? { counterparty } : {}),
