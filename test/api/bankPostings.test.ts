@@ -229,8 +229,8 @@ describe('bank postings and statements API', () => {
     expect((await postXml(bank, original)).status).toBe(201);
     const statements = await count('SELECT count(*) AS n FROM bank_statements');
     const postings = await count('SELECT count(*) AS n FROM bank_postings');
-    // The bank's correction: entry 2 (its <Ntry> on line 139) booked 25.60, not 25.50, the balances with it.
-    const corrected = original.replace('CORR-MSG-1', 'CORR-MSG-2').replace('<Amt Ccy="CNY">25.50</Amt>', '<Amt Ccy="CNY">25.60</Amt>').replace(/1025\.50/g, '1025.60');
+    // The bank's correction: entry 2 (its <Ntry> on line 139) booked 25.60, not 25.50 (its TxDtls too), the balances with it.
+    const corrected = original.replace('CORR-MSG-1', 'CORR-MSG-2').replace(/<Amt Ccy="CNY">25\.50<\/Amt>/g, '<Amt Ccy="CNY">25.60</Amt>').replace(/1025\.50/g, '1025.60');
     const response = await postXml(bank, corrected);
     expect([response.status, response.body.error.code]).toEqual([409, 'IDEMPOTENCY_CONFLICT']);
     expect(response.body.error.message).toBe('entry 2 (line 139): bankRef CORR8000002 was posted with another amount');
