@@ -22,7 +22,8 @@ import { BANK_REF_PATTERN, COUNTERPARTY_ACCOUNT_CHARS_MAX, COUNTERPARTY_NAME_CHA
  * - the value date from `ValDt`, else `BookgDt`, each as `Dt` or `DtTm` (its date as written);
  * - `bankRef` from the entry's `AcctSvcrRef`, else its `NtryRef`; an entry with no or one `TxDtls`
  *   is one posting, with n ≥ 2 `TxDtls` it is n postings `{bankRef}-{i}` (i from 1), each with
- *   its own amount (`TxDtls/Amt`, else `TxDtls/AmtDtls/TxAmt/Amt`) adding up to the entry's;
+ *   its own amount (`TxDtls/Amt`, else `TxDtls/AmtDtls/TxAmt/Amt`) adding up to the entry's
+ *   (a single TxDtls's amount, when it has one, is the entry's);
  * - per posting: the instruction number from `Refs/EndToEndId` (`NOTPROVIDED` is none), the memo
  *   from `RmtInf/Ustrd` (several joined by a space; else `AddtlTxInf`, else the entry's
  *   `AddtlNtryInf`), the counterparty from `RltdPties/Dbtr` for a credit and `RltdPties/Cdtr` for a
@@ -49,6 +50,8 @@ export interface Camt053Posting extends BankPostingInput {
   entryNo: number;
   /** The line of the element its value date was read from (`ValDt`, else `BookgDt`). */
   valueDateLine: number;
+  /** The line of its entry's `<Ntry>` start tag: where a refusal of the posting points. */
+  entryLine: number;
 }
 
 export interface Camt053Summary {
@@ -443,7 +446,10 @@ export class Camt053Reader {
     const details = entry.details;
     if (details.length <= 1) {
       const tx = details[0];
-      if (tx !== undefined) this.txAmount(tx, entryNo, 1);
+      const txAmount = tx === undefined ? undefined : this.txAmount(tx, entryNo, 1);
+      // One transaction is the whole entry: an amount of its own that differs contradicts the
+      // booking, as n TxDtls that do not add up to it do.
+      if (txAmount !== undefined && !txAmount.eq(entry.amount)) this.fail(`entry ${entryNo}: its TxDtls amount is ${formatMoney(txAmount)}, the entry is ${formatMoney(entry.amount)}`);
       this.emit(entry, entryNo, bankRef, direction, entry.amount, { valueDate, valueDateLine }, tx);
       return;
     }
@@ -490,6 +496,7 @@ export class Camt053Reader {
       amount,
       valueDate,
       valueDateLine,
+      entryLine: entry.line,
       ...(instructionNo !== undefined ? { instructionNo } : {}),
       ...(memo !== undefined ? { memo } : {}),
       ...(counterparty !== undefined ? { counterparty } : {}),

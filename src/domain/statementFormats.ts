@@ -158,7 +158,8 @@ export function isInstructionNo(text: string): boolean {
 /**
  * The streaming parser of one statement file. Feed it the bytes with `push`, then call `finish`.
  * Lines end with LF or CRLF — one of them for the whole file, fixed by its first line; a CR
- * anywhere else is a problem. The last line may lack its line ending.
+ * anywhere else is a problem. The last line may lack its line ending, and empty lines may follow
+ * the trailer (decision 0212).
  */
 export class StatementParser {
   private lineNo = 0;
@@ -339,7 +340,9 @@ export class StatementParser {
 
   private tfs1Line(lineNo: number, text: string): void {
     if (this.trailerLineNo !== 0) {
-      this.problem(lineNo, `a line after the trailer (line ${this.trailerLineNo})`);
+      // Empty lines after the trailer are the blank lines many systems end a file with: nothing
+      // to read (decision 0212). Anything else after it is a problem.
+      if (text.length > 0) this.problem(lineNo, `a line after the trailer (line ${this.trailerLineNo}): the trailer is the last line, only empty lines may follow it`);
       return;
     }
     const fields = text.split('|');
@@ -419,7 +422,8 @@ export class StatementParser {
       return;
     }
     if (this.trailerLineNo !== 0) {
-      this.problem(lineNo, `a line after the summary (line ${this.trailerLineNo})`);
+      // As after TFS1's trailer: empty lines may end the file (decision 0212).
+      if (text.length > 0) this.problem(lineNo, `a line after the summary (line ${this.trailerLineNo}): the summary values are the last line, only empty lines may follow them`);
       return;
     }
     if (this.summaryTitleSeen) {
@@ -428,6 +432,11 @@ export class StatementParser {
     }
     if (text === APPBILL_SUMMARY_TITLE) {
       this.summaryTitleSeen = true;
+      return;
+    }
+    if (text === APPBILL_HEADER) {
+      // A bill concatenated from two exports: name it, rather than its missing backticks.
+      this.problem(lineNo, 'a second header: the header is line 1 only');
       return;
     }
     if (text.length === 0) {

@@ -377,7 +377,13 @@ export class BankPostingService {
       assert(row !== undefined, `bankRef ${input.bankRef} was refused by its key, and a posting holds it`);
       const differ = differingMoneyFields({ accountNo: row.account_no, direction: row.direction, amount: new Decimal(row.amount), valueDate: row.value_date }, input);
       if (differ.length > 0) {
-        throw new TongfuError('IDEMPOTENCY_CONFLICT', `bankRef ${input.bankRef} was posted with another ${differ.join(', ')}`, { bankRef: input.bankRef, postingId: row.posting_id, differingFields: differ });
+        // A statement's entry is named by its number and line, as the file's other refusals are.
+        const where = 'entryLine' in input ? (input as Camt053Posting) : undefined;
+        throw new TongfuError(
+          'IDEMPOTENCY_CONFLICT',
+          `${where !== undefined ? `entry ${where.entryNo} (line ${where.entryLine}): ` : ''}bankRef ${input.bankRef} was posted with another ${differ.join(', ')}`,
+          { bankRef: input.bankRef, postingId: row.posting_id, differingFields: differ, ...(where !== undefined ? { entryNo: where.entryNo, lineNo: where.entryLine } : {}) },
+        );
       }
       const status = answeredStatus(row.status, row.detached_instruction_no);
       const instructionNo = row.detached_instruction_no ?? (status === 'UNIDENTIFIED' ? null : row.matched_instruction_no);

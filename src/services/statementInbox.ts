@@ -77,7 +77,9 @@ export function parseInboxFileName(name: string): ParsedName | string {
   const [, agencyCode = '', year = '', month = '', day = '', seqText = '', extension = ''] = match;
   const businessDate = `${year}-${month}-${day}`;
   if (!isValidDate(businessDate)) return `the name's date ${year}${month}${day} is not a real day`;
-  const fileSeq = parseFileSeq(seqText);
+  // SFTP senders often pad the sequence (`_001`): the name's digits are the number, the header's
+  // `fileSeq` (written without zeros) must still agree with it.
+  const fileSeq = parseFileSeq(seqText.replace(/^0+(?=[0-9])/, ''));
   if (fileSeq === null) return `the name's fileSeq ${seqText} is not an integer from 1 to 2147483647`;
   return { agencyCode, businessDate, fileSeq, format: extension === 'csv' ? 'APPBILL' : 'TFS1' };
 }

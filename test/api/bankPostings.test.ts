@@ -224,6 +224,22 @@ describe('bank postings and statements API', () => {
     await expectLedgerVerified(db());
   });
 
+  it('refuses a corrected statement whose entry carries a recorded reference with another amount, naming the entry and its line, and records nothing of it', async () => {
+    const original = fixture('camt053_v08_stscd_pty.xml').replace(/TRSY800000/g, 'CORR800000').replace('TRSY-20261202-000001-01', 'CORR-01').replace('TRSY-20261202-000001', 'CORR-MSG-1');
+    expect((await postXml(bank, original)).status).toBe(201);
+    const statements = await count('SELECT count(*) AS n FROM bank_statements');
+    const postings = await count('SELECT count(*) AS n FROM bank_postings');
+    // The bank's correction: entry 2 (its <Ntry> on line 139) booked 25.60, not 25.50 (its TxDtls too), the balances with it.
+    const corrected = original.replace('CORR-MSG-1', 'CORR-MSG-2').replace(/<Amt Ccy="CNY">25\.50<\/Amt>/g, '<Amt Ccy="CNY">25.60</Amt>').replace(/1025\.50/g, '1025.60');
+    const response = await postXml(bank, corrected);
+    expect([response.status, response.body.error.code]).toEqual([409, 'IDEMPOTENCY_CONFLICT']);
+    expect(response.body.error.message).toBe('entry 2 (line 139): bankRef CORR8000002 was posted with another amount');
+    expect(response.body.error.details).toEqual({ bankRef: 'CORR8000002', postingId: expect.any(String), differingFields: ['amount'], entryNo: 2, lineNo: 139 });
+    expect(await count('SELECT count(*) AS n FROM bank_statements')).toBe(statements);
+    expect(await count('SELECT count(*) AS n FROM bank_postings')).toBe(postings);
+    await expectLedgerVerified(db());
+  });
+
   it('refuses a statement whose entries are value-dated out of the window, every such posting listed on the line of its date, before its totals (decision 0199)', async () => {
     const statements = await count('SELECT count(*) AS n FROM bank_statements');
     const postings = await count('SELECT count(*) AS n FROM bank_postings');

@@ -66,6 +66,21 @@ it('loads TFS1 and APPBILL files, moves them to done/, and asks for their runs',
   expect(await service.database.db('job_requests').where({ agency_code: agency.code, job: 'reconcile' })).toHaveLength(2);
 });
 
+it('a zero-padded fileSeq in the name is its number (ABC_20261201_002.txt is fileSeq 2); _000 is refused', async () => {
+  const agency = await addAgency(world);
+  drop(`${agency.code}_20261201_002.txt`, tfs1({ agency: agency.code, seq: 2, lines: [payLine()] }));
+  drop(`${agency.code}_20261130_000.txt`, tfs1({ agency: agency.code, date: '2026-11-30', seq: 1, lines: [payLine({ at: '2026-11-30T09:00:00+08:00' })] }));
+  const outcomes = await loadInbox(service.runtime.services.statements, { dataDir, log });
+  expect(outcomes.map((o) => [o.file, o.outcome])).toEqual([
+    [`${agency.code}_20261130_000.txt`, 'REJECTED'],
+    [`${agency.code}_20261201_002.txt`, 'ACCEPTED'],
+  ]);
+  const rows = await service.database.db('agency_statements').where({ agency_code: agency.code });
+  expect(rows.map((r) => [r.business_date, r.file_seq])).toEqual([['2026-12-01', 2]]);
+  const report = JSON.parse(fs.readFileSync(path.join(dataDir, 'inbox', 'statements', 'rejected', `${agency.code}_20261130_000.txt.report.json`), 'utf8'));
+  expect(report.message).toContain("the name's fileSeq 000 is not an integer from 1 to 2147483647");
+});
+
 it('a file loaded again (a crash before its move, a second instance) is a replay', async () => {
   const agency = await addAgency(world);
   const text = tfs1({ agency: agency.code, lines: [payLine()] });

@@ -29,7 +29,7 @@ function refusal(text: string): TongfuError {
 }
 
 // Each posting's valueDateLine is checked on its own below.
-const plain = (postings: Camt053Posting[]) => postings.map(({ valueDateLine: _line, ...p }) => ({ ...p, amount: formatMoney(p.amount) }));
+const plain = (postings: Camt053Posting[]) => postings.map(({ valueDateLine: _line, entryLine: _entryLine, ...p }) => ({ ...p, amount: formatMoney(p.amount) }));
 
 describe('camt.053 reader', () => {
   it('reads a .001.02 file: Othr/Id, OPBD/CLBD among OPAV/CLAV, a 3-TxDtls batch from AmtDtls/TxAmt, a debit, a pending entry skipped', () => {
@@ -134,6 +134,15 @@ describe('camt.053 reader', () => {
     const error = refusal(v02.replace('<Amt Ccy="CNY">150.00</Amt>', '<Amt Ccy="CNY">150.01</Amt>'));
     expect(error.code).toBe('STATEMENT_MALFORMED');
     expect(error.message).toMatch(/3 TxDtls add up to 300\.01, the entry is 300\.00/);
+  });
+
+  it('refuses a single TxDtls whose own amount is not its entry\'s; one that agrees, or has none, is read as the entry', () => {
+    const withTx = (amount: string) => v02.replace('        <AddtlNtryInf>退付 TFR2026120200000007 王五</AddtlNtryInf>', `        <NtryDtls><TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs><AmtDtls><TxAmt><Amt Ccy="CNY">${amount}</Amt></TxAmt></AmtDtls></TxDtls></NtryDtls>\n        <AddtlNtryInf>退付 TFR2026120200000007 王五</AddtlNtryInf>`);
+    expect(withTx('200.00')).not.toBe(v02);
+    const error = refusal(withTx('150.00'));
+    expect(error.code).toBe('STATEMENT_MALFORMED');
+    expect(error.message).toMatch(/entry 3: its TxDtls amount is 150\.00, the entry is 200\.00/);
+    expect(plain(read(withTx('200.00')).postings)).toEqual(plain(read(v02).postings));
   });
 
   it('refuses a DOCTYPE, an entity declaration and an unknown entity reference', () => {

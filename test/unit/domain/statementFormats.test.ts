@@ -114,4 +114,41 @@ describe('StatementParser', () => {
       expect(result.problems).toEqual([{ lineNo: 2, problem: 'the line is longer than 4096 bytes' }]);
     }
   });
+  it('empty lines after the trailer end the file without a problem (decision 0212); any other line after it is one', () => {
+    for (const eol of ['\n', '\r\n']) {
+      for (const tail of [eol, eol + eol, eol + eol + eol]) {
+        const { lines, result } = parse(Buffer.from(FILE.join(eol) + tail), () => []);
+        expect(result.problems).toEqual([]);
+        expect(result.totalsMismatch).toBeNull();
+        expect(lines).toHaveLength(3);
+      }
+    }
+    const after = parse(Buffer.from(`${FILE.join('\n')}\n\n${FILE[1]}\n`), () => []);
+    expect(after.result.problems).toEqual([{ lineNo: 7, problem: 'a line after the trailer (line 5): the trailer is the last line, only empty lines may follow it' }]);
+    const spaces = parse(Buffer.from(`${FILE.join('\n')}\n \n`), () => []);
+    expect(spaces.result.problems).toEqual([{ lineNo: 6, problem: 'a line after the trailer (line 5): the trailer is the last line, only empty lines may follow it' }]);
+    // A blank line ending the other way than the file's lines is still that line's problem.
+    const mixed = parse(Buffer.from(`${FILE.join('\n')}\n\r\n`), () => []);
+    expect(mixed.result.problems).toEqual([{ lineNo: 6, problem: "the line ends with CRLF, but the file's lines end with LF" }]);
+  });
+
+  it('APPBILL: empty lines after the summary end the file; a second header is named as one', () => {
+    const header = '交易时间,交易类型,商户订单号,缴款码或指令号,交易状态,金额,渠道';
+    const row = (id: string) => ['2026-12-01 10:15:00', '支付', id, '15010226100000000103', 'SUCCESS', '100.00', 'MOBILE'].map((v) => `\`${v}`).join(',');
+    const appbill = (text: string) => {
+      const lines: StatementLine[] = [];
+      const parser = new StatementParser({ format: 'APPBILL', agencyCode: 'ABC', today: '2026-12-02', now: new Date('2026-12-02T09:00:00+08:00'), businessDate: '2026-12-01', fileSeq: 1 }, (line) => lines.push(line));
+      parser.push(Buffer.from(text));
+      return { lines, result: parser.finish() };
+    };
+    const bill = [header, row('A1'), row('A2'), '总交易单数,总支付金额,总退款金额', '`2,`200.00,`0.00'];
+    const blank = appbill(`${bill.join('\r\n')}\r\n\r\n\r\n`);
+    expect(blank.result.problems).toEqual([]);
+    expect(blank.lines).toHaveLength(2);
+    expect(appbill(`${bill.join('\n')}\n\n${row('A3')}\n`).result.problems).toEqual([
+      { lineNo: 7, problem: 'a line after the summary (line 5): the summary values are the last line, only empty lines may follow them' },
+    ]);
+    const twice = appbill([header, row('A1'), header, row('A2'), ...bill.slice(3)].join('\n') + '\n');
+    expect(twice.result.problems).toEqual([{ lineNo: 3, problem: 'a second header: the header is line 1 only' }]);
+  });
 });
