@@ -231,7 +231,9 @@ export const UTF8_BOM = '\uFEFF';
  * row in the JSON's column order, `byLevel` as the columns `byLevel.1` … `byLevel.5` and
  * `refundedByLevel` as `refundedByLevel.1` … `refundedByLevel.5`; money as
  * two-decimal strings. A field with a comma, quote or line break is quoted; a text field starting
- * with `=`, `+`, `-` or `@` is prefixed with `'` so no spreadsheet takes it for a formula.
+ * with `=`, `+`, `-` or `@` is prefixed with `'` so no spreadsheet takes it for a formula, and a
+ * text field of digits only (an account number, a code) is written `="…"` so none takes it for a
+ * number (decision 0209).
  */
 export function revenueReportCsv(groupBy: readonly RevenueGroupKey[], rows: readonly RevenueReportRow[]): string {
   const keys = keyColumns(groupBy);
@@ -256,7 +258,16 @@ export function revenueReportCsv(groupBy: readonly RevenueGroupKey[], rows: read
   return `${UTF8_BOM}${lines.join('\r\n')}\r\n`;
 }
 
+/**
+ * A text field as a spreadsheet must show it. One starting with `=`, `+`, `-` or `@` gets a `'`
+ * so it is never a formula. One made only of digits — a bank account number, an income sort code,
+ * a code with leading zeros — is written as the text formula `="…"`: opened as a number, a
+ * spreadsheet drops its leading zeros and keeps only 15 significant digits, so a 19-digit account
+ * number would turn into another number, silently (decision 0209). Digits only, so the formula
+ * can hold nothing but the code itself.
+ */
 function csvText(value: string): string {
+  if (/^[0-9]+$/.test(value)) return `="${value}"`;
   return /^[=+\-@]/.test(value) ? `'${value}` : value;
 }
 

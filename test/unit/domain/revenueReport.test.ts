@@ -55,4 +55,27 @@ describe('assembleRevenueRows and the CSV', () => {
         "B,'=SUM(A1),2,10.00,1.25,8.75,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00\r\n",
     );
   });
+
+  it('writes a code of digits only as text, so a spreadsheet keeps every digit (decision 0209)', () => {
+    // Opened as numbers, 6228480402564890018 would become 6228480402564890000 and 0103 would become 103.
+    const groupBy = ['receivingAccount', 'incomeSortCode', 'region', 'budgetLevel'] as const;
+    const digitRows = assembleRevenueRows(groupBy, {
+      collected: [{ group: { receivingAccountNo: '6228480402564890018', incomeSortCode: '0103', regionCode: '150102', budgetLevel: 3 }, paymentCount: 1, collected: '5.00' }],
+      settled: [],
+      refunded: [],
+      refundedShares: [],
+    });
+    expect(revenueReportCsv(groupBy, digitRows).split('\r\n')[1]).toBe('"=""6228480402564890018""","=""0103""","=""150102""",3,1,5.00,0.00,5.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00');
+    // A code with a letter is left as it is; one that starts like a formula still gets its quote.
+    const mixed = assembleRevenueRows(['receivingAccount'], {
+      collected: [
+        { group: { receivingAccountNo: 'NMG_FISCAL_001' }, paymentCount: 1, collected: '1.00' },
+        { group: { receivingAccountNo: '-1' }, paymentCount: 1, collected: '1.00' },
+      ],
+      settled: [],
+      refunded: [],
+      refundedShares: [],
+    });
+    expect(revenueReportCsv(['receivingAccount'], mixed).split('\r\n').slice(1, 3).map((line) => line.split(',')[0])).toEqual(["'-1", 'NMG_FISCAL_001']);
+  });
 });
