@@ -201,18 +201,20 @@ export async function refundedItems(db: Queryable, input: { keys: readonly strin
  * zero), in entry, account and item order, with the debit and what the item earned. The caller
  * spreads each debit over its items, so per receiving account the figures are exactly what the
  * entries booked. A write-off of unapplied money (its suspense) is no revenue's and is not here.
+ * Read from the discrepancies resolved by WRITE_OFF, each entry by journal_entries_once_per_discrepancy,
+ * never by a scan of the journal.
  */
 export async function writtenOffItems(db: Queryable, input: { keys: readonly string[]; from: string; to: string }): Promise<Array<ReportGroupRow & { entry_id: string; account: string; part: string; earned: string }>> {
   const { select } = keySelect(input.keys);
   const result = await db.raw<{ rows: Array<ReportGroupRow & { entry_id: string; account: string; part: string; earned: string }> }>(
     `SELECT ${select}${select === '' ? '' : ','} e.id::text AS entry_id, l.account, l.amount::text AS part, (n.amount + COALESCE(n.late_fee_paid, 0))::text AS earned
-       FROM journal_entries e
-       JOIN reconciliation_discrepancies d ON d.id = e.discrepancy_id
+       FROM reconciliation_discrepancies d
+       JOIN journal_entries e ON e.discrepancy_id = d.id AND e.kind = 'WRITE_OFF'
        JOIN payments p ON p.id = d.payment_id
        JOIN notices t ON t.id = p.notice_id
        JOIN notice_items n ON n.notice_id = p.notice_id
        JOIN journal_lines l ON l.entry_id = e.id AND l.side = 'DEBIT' AND l.account = 'revenue_pending:' || n.receiving_account_no
-      WHERE e.kind = 'WRITE_OFF' AND ${APPLIED_PAYMENT} AND p.business_date BETWEEN ?::date AND ?::date AND n.amount + COALESCE(n.late_fee_paid, 0) > 0
+      WHERE d.resolution_action = 'WRITE_OFF' AND ${APPLIED_PAYMENT} AND p.business_date BETWEEN ?::date AND ?::date AND n.amount + COALESCE(n.late_fee_paid, 0) > 0
       ORDER BY e.id, l.account, n.position`,
     [input.from, input.to],
   );
