@@ -180,4 +180,14 @@ describe('the revenue report', () => {
     ]);
     expect((await report('from=2026-11-20&to=2026-11-21'))[0]).toMatchObject({ collected: '263.63', refunded: '18.03', net: '245.60' });
   });
+
+  it('names an item by its latest version, whatever version the range\'s notices were issued under', async () => {
+    const item = (await finance('GET', `/v1/finance/items/${ITEMS.fine}`)).body as Record<string, unknown>;
+    const { name: _old, itemCode: _code, version: _version, createdAt: _created, updatedAt: _updated, ...content } = item;
+    expect((await finance('PUT', `/v1/finance/items/${ITEMS.fine}`, { ...content, name: '道路交通安全违法罚款' })).status).toBe(200);
+    // The range's notices were all issued under the first version and its name.
+    const rows = await report('from=2026-11-20&to=2026-11-20&groupBy=item');
+    expect(rows.find((row) => row.itemCode === ITEMS.fine)?.itemName).toBe('道路交通安全违法罚款');
+    expect((await finance('GET', `/v1/finance/items/${ITEMS.fine}`)).body.version).toBe((item.version as number) + 1);
+  });
 });

@@ -81,8 +81,10 @@ export async function insertRefundedRevenueShares(trx: Knex.Transaction, input: 
 
 /**
  * The SQL of each key column, over `p` (payments), `t` (notices) and `n` (notice_items). Names
- * (itemName, unitName) are not keys: they are read beside the codes, the latest item version's
- * name for an item.
+ * (itemName, unitName) are not keys: they are read beside the codes — for an item its latest
+ * version's name, from the catalogue, whatever version the range's notices were issued under, so
+ * every report names a code alike (a notice line keeps the name it was issued under; the
+ * catalogue has every item a notice names).
  */
 const KEY_SQL: Record<string, string> = {
   itemCode: 'n.item_code',
@@ -95,7 +97,7 @@ const KEY_SQL: Record<string, string> = {
   businessDate: "to_char(p.business_date, 'YYYY-MM-DD')",
 };
 const NAME_SQL: Record<string, string> = {
-  itemName: '(array_agg(n.item_name ORDER BY n.item_version DESC, n.notice_id DESC))[1]',
+  itemName: '(SELECT i.name FROM items i WHERE i.code = n.item_code)',
   unitName: 'min(t.unit_name)',
 };
 
