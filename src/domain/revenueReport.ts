@@ -34,6 +34,12 @@ export const FIGURE_COLUMNS = ['paymentCount', 'collected', 'refunded', 'net', '
 /** The figures given per budget level 1–5, after FIGURE_COLUMNS, in this order (CSV: `byLevel.1` … `refundedByLevel.5`). */
 export const LEVEL_FIGURES = ['byLevel', 'refundedByLevel'] as const;
 
+/**
+ * Figures added later, after the level columns in the CSV so that no earlier column moves
+ * (decision 0211): `writtenOff`.
+ */
+export const LATER_FIGURE_COLUMNS = ['writtenOff'] as const;
+
 export type RevenueReportFormat = 'json' | 'csv';
 
 export interface RevenueReportQuery {
@@ -112,11 +118,22 @@ export interface RefundedFact {
   refunded: Decimal;
 }
 
+/**
+ * Money of one group finance wrote off (a `WRITE_OFF` of a shortage or of what a statement lacks):
+ * what its entry took from each receiving account's pending revenue, spread over the payment's
+ * items of that account (decision 0211). It never reaches revenue.
+ */
+export interface WrittenOffFact {
+  group: GroupValues;
+  writtenOff: Decimal;
+}
+
 export interface RevenueReportRow {
   [column: string]: string | number | Record<string, string> | null;
   paymentCount: number;
   collected: string;
   refunded: string;
+  writtenOff: string;
   net: string;
   settled: string;
   byLevel: Record<string, string>;
@@ -138,6 +155,7 @@ interface Accumulator {
   paymentCount: number;
   collected: Decimal;
   refunded: Decimal;
+  writtenOff: Decimal;
   settledByLevel: Map<number, Decimal>;
   refundedByLevel: Map<number, Decimal>;
 }
@@ -145,7 +163,8 @@ interface Accumulator {
 /**
  * Puts the facts together, one row per group, sorted by the group's codes in `groupBy` order
  * (budget levels numerically): `refunded` = the agency's refunds plus what bank refunds took back;
- * `net` = collected − refunded; `settled` = what confirmed settlements
+ * `writtenOff` = what write-offs took from pending revenue; `net` = collected − refunded −
+ * writtenOff, the money that reaches or will reach revenue; `settled` = what confirmed settlements
  * recognised; `refundedByLevel` = what bank refunds took back from each level; `byLevel` = per level
  * the settled less the refunded shares — what the revenue accounts hold (decision 0215) —, so
  * `settled` = Σ byLevel + Σ refundedByLevel. Without a grouping the report is one row of totals,
@@ -153,7 +172,7 @@ interface Accumulator {
  */
 export function assembleRevenueRows(
   groupBy: readonly RevenueGroupKey[],
-  facts: { collected: readonly CollectedFact[]; settled: readonly SettledFact[]; refunded: readonly RefundedFact[]; refundedShares: readonly RefundedShareFact[] },
+  facts: { collected: readonly CollectedFact[]; settled: readonly SettledFact[]; refunded: readonly RefundedFact[]; refundedShares: readonly RefundedShareFact[]; writtenOff?: readonly WrittenOffFact[] },
 ): RevenueReportRow[] {
   const identity = identityColumns(groupBy);
   const columns = keyColumns(groupBy);
@@ -162,7 +181,7 @@ export function assembleRevenueRows(
     const id = JSON.stringify(identity.map((column) => values[column] ?? null));
     let group = groups.get(id);
     if (group === undefined) {
-      group = { values: Object.fromEntries(columns.map((column) => [column, values[column] ?? null])), paymentCount: 0, collected: ZERO, refunded: ZERO, settledByLevel: new Map(), refundedByLevel: new Map() };
+      group = { values: Object.fromEntries(columns.map((column) => [column, values[column] ?? null])), paymentCount: 0, collected: ZERO, refunded: ZERO, writtenOff: ZERO, settledByLevel: new Map(), refundedByLevel: new Map() };
       groups.set(id, group);
     }
     for (const column of columns) if (group.values[column] === null && values[column] !== undefined && values[column] !== null) group.values[column] = values[column] as string | number;
@@ -177,6 +196,10 @@ export function assembleRevenueRows(
   for (const fact of facts.refunded) {
     const group = groupOf(fact.group);
     group.refunded = group.refunded.plus(fact.refunded);
+  }
+  for (const fact of facts.writtenOff ?? []) {
+    const group = groupOf(fact.group);
+    group.writtenOff = group.writtenOff.plus(fact.writtenOff);
   }
   for (const fact of facts.settled) {
     const group = groupOf(fact.group);
@@ -215,7 +238,8 @@ export function assembleRevenueRows(
       paymentCount: group.paymentCount,
       collected: formatMoney(group.collected),
       refunded: formatMoney(group.refunded),
-      net: formatMoney(group.collected.minus(group.refunded)),
+      writtenOff: formatMoney(group.writtenOff),
+      net: formatMoney(group.collected.minus(group.refunded).minus(group.writtenOff)),
       settled: formatMoney(settled),
       byLevel,
       refundedByLevel,
@@ -229,13 +253,15 @@ export const UTF8_BOM = '\uFEFF';
 /**
  * The report as CSV (RFC 4180, CRLF line ends, UTF-8 with a BOM): a header row, then one line per
  * row in the JSON's column order, `byLevel` as the columns `byLevel.1` … `byLevel.5` and
- * `refundedByLevel` as `refundedByLevel.1` … `refundedByLevel.5`; money as
+ * `refundedByLevel` as `refundedByLevel.1` … `refundedByLevel.5`, then `writtenOff` last; money as
  * two-decimal strings. A field with a comma, quote or line break is quoted; a text field starting
- * with `=`, `+`, `-` or `@` is prefixed with `'` so no spreadsheet takes it for a formula.
+ * with `=`, `+`, `-` or `@` is prefixed with `'` so no spreadsheet takes it for a formula, and a
+ * text field of digits only (an account number, a code) is written `="…"` so none takes it for a
+ * number (decision 0209).
  */
 export function revenueReportCsv(groupBy: readonly RevenueGroupKey[], rows: readonly RevenueReportRow[]): string {
   const keys = keyColumns(groupBy);
-  const header = [...keys, ...FIGURE_COLUMNS, ...LEVEL_FIGURES.flatMap((figure) => RECOGNISED_BUDGET_LEVELS.map((level) => `${figure}.${level}`))];
+  const header = [...keys, ...FIGURE_COLUMNS, ...LEVEL_FIGURES.flatMap((figure) => RECOGNISED_BUDGET_LEVELS.map((level) => `${figure}.${level}`)), ...LATER_FIGURE_COLUMNS];
   const lines = [header.map(csvField).join(',')];
   for (const row of rows) {
     const fields = [
@@ -250,13 +276,23 @@ export function revenueReportCsv(groupBy: readonly RevenueGroupKey[], rows: read
       row.net,
       row.settled,
       ...LEVEL_FIGURES.flatMap((figure) => RECOGNISED_BUDGET_LEVELS.map((level) => row[figure][String(level)] ?? '0.00')),
+      row.writtenOff,
     ];
     lines.push(fields.map(csvField).join(','));
   }
   return `${UTF8_BOM}${lines.join('\r\n')}\r\n`;
 }
 
+/**
+ * A text field as a spreadsheet must show it. One starting with `=`, `+`, `-` or `@` gets a `'`
+ * so it is never a formula. One made only of digits — a bank account number, an income sort code,
+ * a code with leading zeros — is written as the text formula `="…"`: opened as a number, a
+ * spreadsheet drops its leading zeros and keeps only 15 significant digits, so a 19-digit account
+ * number would turn into another number, silently (decision 0209). Digits only, so the formula
+ * can hold nothing but the code itself.
+ */
 function csvText(value: string): string {
+  if (/^[0-9]+$/.test(value)) return `="${value}"`;
   return /^[=+\-@]/.test(value) ? `'${value}` : value;
 }
 

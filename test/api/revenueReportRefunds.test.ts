@@ -149,7 +149,7 @@ describe('the revenue report after agency and bank refunds', () => {
     // 100.01 → 40.00 / 30.00 / 30.01 twice; 66.68 → 26.67 / 20.00 / 20.01; the fixed fee 50.00 at
     // level 3, the fine 30.25 at level 4. The agency's refund never reached any level.
     const [totals] = await report('from=2026-11-20&to=2026-11-20');
-    expect(totals).toEqual({ paymentCount: 3, collected: '380.28', refunded: '33.33', net: '346.95', settled: '346.95', byLevel: { ...zeros, '2': '106.67', '3': '130.00', '4': '110.28' }, refundedByLevel: zeros });
+    expect(totals).toEqual({ paymentCount: 3, collected: '380.28', refunded: '33.33', writtenOff: '0.00', net: '346.95', settled: '346.95', byLevel: { ...zeros, '2': '106.67', '3': '130.00', '4': '110.28' }, refundedByLevel: zeros });
     expect(totals?.byLevel).toEqual(await ledgerByLevel());
     await expectLedgerVerified(db());
   });
@@ -187,6 +187,7 @@ describe('the revenue report after agency and bank refunds', () => {
       paymentCount: 3,
       collected: '380.28',
       refunded: '99.99',
+      writtenOff: '0.00',
       net: '280.29',
       settled: '346.95',
       byLevel: { ...zeros, '2': '85.94', '3': '105.20', '4': '89.15' },
@@ -217,7 +218,7 @@ describe('the revenue report after agency and bank refunds', () => {
     const lines = Buffer.from(await response.arrayBuffer()).subarray(3).toString('utf8').split('\r\n');
     expect(lines.pop()).toBe('');
     expect(lines[0]).toBe(
-      'itemCode,itemName,receivingAccountNo,paymentCount,collected,refunded,net,settled,byLevel.1,byLevel.2,byLevel.3,byLevel.4,byLevel.5,refundedByLevel.1,refundedByLevel.2,refundedByLevel.3,refundedByLevel.4,refundedByLevel.5',
+      'itemCode,itemName,receivingAccountNo,paymentCount,collected,refunded,net,settled,byLevel.1,byLevel.2,byLevel.3,byLevel.4,byLevel.5,refundedByLevel.1,refundedByLevel.2,refundedByLevel.3,refundedByLevel.4,refundedByLevel.5,writtenOff',
     );
     const json = await report(query);
     // `refunded` takes each item's part as the entries did (the fixed fee's 9.25 and the fine's
@@ -228,8 +229,8 @@ describe('the revenue report after agency and bank refunds', () => {
       [SHARED_433, '85.15', '214.88', 214.88],
       [ITEMS.fine, '5.59', '24.66', 24.66],
     ]);
-    expect(json.map((row) => [row.itemCode, row.itemName, row.receivingAccountNo, row.paymentCount, row.collected, row.refunded, row.net, row.settled, ...Object.values(row.byLevel as object), ...Object.values(row.refundedByLevel as object)].join(','))).toEqual(lines.slice(1));
-    expect(lines.find((line) => line.startsWith(`${SHARED_433},`))).toBe(`${SHARED_433},四三三分成收费,${world.fiscalAccountNo},3,300.03,85.15,214.88,266.70,0.00,85.94,64.45,64.49,0.00,0.00,20.73,15.55,15.54,0.00`);
+    expect(json.map((row) => [row.itemCode, row.itemName, row.receivingAccountNo, row.paymentCount, row.collected, row.refunded, row.net, row.settled, ...Object.values(row.byLevel as object), ...Object.values(row.refundedByLevel as object), row.writtenOff].join(','))).toEqual(lines.slice(1));
+    expect(lines.find((line) => line.startsWith(`${SHARED_433},`))).toBe(`${SHARED_433},四三三分成收费,${world.fiscalAccountNo},3,300.03,85.15,214.88,266.70,0.00,85.94,64.45,64.49,0.00,0.00,20.73,15.55,15.54,0.00,0.00`);
   });
 
   it('stores the refunds\' shares per notice line, the split half-up with the remainder on the last share, and the backfill computes the same rows', async () => {

@@ -81,8 +81,10 @@ export async function insertRefundedRevenueShares(trx: Knex.Transaction, input: 
 
 /**
  * The SQL of each key column, over `p` (payments), `t` (notices) and `n` (notice_items). Names
- * (itemName, unitName) are not keys: they are read beside the codes, the latest item version's
- * name for an item.
+ * (itemName, unitName) are not keys: they are read beside the codes — for an item its latest
+ * version's name, from the catalogue, whatever version the range's notices were issued under, so
+ * every report names a code alike (a notice line keeps the name it was issued under; the
+ * catalogue has every item a notice names).
  */
 const KEY_SQL: Record<string, string> = {
   itemCode: 'n.item_code',
@@ -95,7 +97,7 @@ const KEY_SQL: Record<string, string> = {
   businessDate: "to_char(p.business_date, 'YYYY-MM-DD')",
 };
 const NAME_SQL: Record<string, string> = {
-  itemName: '(array_agg(n.item_name ORDER BY n.item_version DESC, n.notice_id DESC))[1]',
+  itemName: '(SELECT i.name FROM items i WHERE i.code = n.item_code)',
   unitName: 'min(t.unit_name)',
 };
 
@@ -189,6 +191,33 @@ export async function refundedItems(db: Queryable, input: { keys: readonly strin
        JOIN notice_items n ON n.notice_id = p.notice_id
       WHERE ${APPLIED_PAYMENT} AND p.business_date BETWEEN ?::date AND ?::date AND n.amount + COALESCE(n.late_fee_paid, 0) > 0
       ORDER BY p.id, n.position`,
+    [input.from, input.to],
+  );
+  return result.rows;
+}
+
+/**
+ * What write-offs took from pending revenue (decision 0211), of standing applied payments whose
+ * business date is in [from, to]: one row per WRITE_OFF entry's debit of a receiving account's
+ * `revenue_pending` and per earning item of the payment in that account (amount and late fee above
+ * zero), in entry, account and item order, with the debit and what the item earned. The caller
+ * spreads each debit over its items, so per receiving account the figures are exactly what the
+ * entries booked. A write-off of unapplied money (its suspense) is no revenue's and is not here.
+ * Read from the discrepancies resolved by WRITE_OFF, each entry by journal_entries_once_per_discrepancy,
+ * never by a scan of the journal.
+ */
+export async function writtenOffItems(db: Queryable, input: { keys: readonly string[]; from: string; to: string }): Promise<Array<ReportGroupRow & { entry_id: string; account: string; part: string; earned: string }>> {
+  const { select } = keySelect(input.keys);
+  const result = await db.raw<{ rows: Array<ReportGroupRow & { entry_id: string; account: string; part: string; earned: string }> }>(
+    `SELECT ${select}${select === '' ? '' : ','} e.id::text AS entry_id, l.account, l.amount::text AS part, (n.amount + COALESCE(n.late_fee_paid, 0))::text AS earned
+       FROM reconciliation_discrepancies d
+       JOIN journal_entries e ON e.discrepancy_id = d.id AND e.kind = 'WRITE_OFF'
+       JOIN payments p ON p.id = d.payment_id
+       JOIN notices t ON t.id = p.notice_id
+       JOIN notice_items n ON n.notice_id = p.notice_id
+       JOIN journal_lines l ON l.entry_id = e.id AND l.side = 'DEBIT' AND l.account = 'revenue_pending:' || n.receiving_account_no
+      WHERE d.resolution_action = 'WRITE_OFF' AND ${APPLIED_PAYMENT} AND p.business_date BETWEEN ?::date AND ?::date AND n.amount + COALESCE(n.late_fee_paid, 0) > 0
+      ORDER BY e.id, l.account, n.position`,
     [input.from, input.to],
   );
   return result.rows;
