@@ -1,3 +1,4 @@
+import { discrepanciesOfRun, lastRun } from '../../src/db/repositories/reconciliation';
 import { buildWorld, signedAs, type SignedCall, type World } from '../helpers/builders';
 import { issueNotice, newTxnId, postingBody, shanghai } from '../helpers/payments';
 import { signedRequest } from '../helpers/signedClient';
@@ -17,6 +18,11 @@ import { startTestService, type TestService } from '../helpers/testService';
  * No clock: the run's own reads of `reconciliation_discrepancies`, counted by PostgreSQL inside the
  * run's transaction (pg_stat_xact_user_tables), must stay below what two whole scans of the
  * resolved rows would read, where one scan per candidate reads ten times that.
+ *
+ * The rerun's own discrepancies are then read as `GET /v1/agency/reconciliations/{businessDate}`
+ * reads them — the date's and those the run touched (`business_date = T OR last_run_id = run`) —
+ * by index (migration 20261211000300, contracts/decisions/0217-index-audit.md): without an index
+ * on `last_run_id` that read took every discrepancy the agency ever had.
  */
 
 const DATE = '2026-11-20';
@@ -27,6 +33,8 @@ const MISMATCHES = 4;
 
 let service: TestService;
 let world: World;
+/** The rerun of DATE, which the second test reads. */
+let rerunId: string | undefined;
 let agency: SignedCall;
 const db = () => service.database.db;
 
@@ -90,4 +98,20 @@ it('reads no resolved discrepancy once per line or payment it questions', async 
   expect(rerun).toMatchObject({ outcomes: { AMOUNT_MISMATCH: { count: MISMATCHES }, CARRIED_OVER: { count: SHORTAGES } } });
   expect(reads).toBeGreaterThanOrEqual(0);
   expect(reads).toBeLessThan(2 * RESOLVED_EARLIER);
+  rerunId = rerun.runId as string;
+});
+
+it('reads a run’s discrepancies without reading every discrepancy of the agency', async () => {
+  // The earlier rows name the first run; the rerun is the date's latest, and none of them is its.
+  const party = await db()('parties').where({ role: 'agency', code: world.agency.code }).first<{ id: string }>('id');
+  await db().raw('ANALYZE reconciliation_discrepancies');
+  await db().transaction(async (trx) => {
+    const latest = await lastRun(trx, String(party?.id), DATE);
+    expect(latest?.run_id).toBe(rerunId);
+    // The counters may still hold reads of this connection's earlier transactions (PostgreSQL
+    // flushes them at most once a second): only what the read adds counts.
+    const before = await rowsReadInTransaction(trx, 'reconciliation_discrepancies');
+    expect(await discrepanciesOfRun(trx, latest!)).toHaveLength(MISMATCHES + SHORTAGES);
+    expect((await rowsReadInTransaction(trx, 'reconciliation_discrepancies')) - before).toBeLessThan(RESOLVED_EARLIER / 2);
+  });
 });

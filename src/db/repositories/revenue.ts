@@ -139,18 +139,22 @@ export async function collectedByGroup(db: Queryable, input: { keys: readonly st
  * Money per group and budget level from a table of shares (one row per payment line and share):
  * `settled_revenue_shares`, what confirmed settlements recognised, or `refunded_revenue_shares`,
  * what bank refunds took back (decision 0215) — of payments whose business date is in [from, to].
+ * A settled share carries its payments' business date (its settlement's), indexed: the range is
+ * named on the share too, so the report reads the shares of its dates, not every share ever stored
+ * (contracts/decisions/0217-index-audit.md). A refunded share is found through its payment.
  */
 async function sharesByGroup(db: Queryable, table: 'settled_revenue_shares' | 'refunded_revenue_shares', input: { keys: readonly string[]; from: string; to: string }): Promise<Array<ReportGroupRow & { share_level: number; amount: string }>> {
   const { select, groupBy } = keySelect(input.keys);
+  const sharesOfDates = table === 'settled_revenue_shares' ? ' AND r.business_date BETWEEN ?::date AND ?::date' : '';
   const result = await db.raw<{ rows: Array<ReportGroupRow & { share_level: number; amount: string }> }>(
     `SELECT ${select}${select === '' ? '' : ','} r.budget_level::int AS share_level, sum(r.amount)::text AS amount
        FROM ${table} r
        JOIN payments p ON p.id = r.payment_id
        JOIN notices t ON t.id = p.notice_id
        JOIN notice_items n ON n.notice_id = p.notice_id AND n.position = r.line_position
-      WHERE p.business_date BETWEEN ?::date AND ?::date
+      WHERE p.business_date BETWEEN ?::date AND ?::date${sharesOfDates}
       GROUP BY ${groupBy === '' ? '' : `${groupBy}, `}r.budget_level`,
-    [input.from, input.to],
+    sharesOfDates === '' ? [input.from, input.to] : [input.from, input.to, input.from, input.to],
   );
   return result.rows;
 }
@@ -176,22 +180,25 @@ export async function refundedSharesByGroup(db: Queryable, input: { keys: readon
  * order, with the payment's total of such refunds and what the item earned. The caller spreads
  * each payment's total over its items; the parts of successive agency refunds telescope
  * (src/services/refunds.ts agencyRefundParts), so this is exactly what their entries took from
- * each item. Bank refunds are counted from their stored shares (refundedSharesByGroup).
+ * each item. Bank refunds are counted from their stored shares (refundedSharesByGroup). The
+ * refunds are summed of the range's payments only: summed first over every SUCCEEDED refund, the
+ * report read all of them whatever its dates (contracts/decisions/0217-index-audit.md).
  */
 export async function refundedItems(db: Queryable, input: { keys: readonly string[]; from: string; to: string }): Promise<Array<ReportGroupRow & { payment_id: string; refund_amount: string; earned: string }>> {
   const { select } = keySelect(input.keys);
   const result = await db.raw<{ rows: Array<ReportGroupRow & { payment_id: string; refund_amount: string; earned: string }> }>(
     `SELECT ${select}${select === '' ? '' : ','} p.id::text AS payment_id, f.amount::text AS refund_amount, (n.amount + COALESCE(n.late_fee_paid, 0))::text AS earned
        FROM (SELECT r.payment_id, sum(r.amount) AS amount
-               FROM refunds r
-              WHERE r.status = 'SUCCEEDED' AND NOT EXISTS (SELECT 1 FROM refunded_revenue_shares s WHERE s.refund_id = r.id)
+               FROM payments q JOIN refunds r ON r.payment_id = q.id
+              WHERE q.business_date BETWEEN ?::date AND ?::date
+                AND r.status = 'SUCCEEDED' AND NOT EXISTS (SELECT 1 FROM refunded_revenue_shares s WHERE s.refund_id = r.id)
               GROUP BY r.payment_id) f
        JOIN payments p ON p.id = f.payment_id
        JOIN notices t ON t.id = p.notice_id
        JOIN notice_items n ON n.notice_id = p.notice_id
       WHERE ${APPLIED_PAYMENT} AND p.business_date BETWEEN ?::date AND ?::date AND n.amount + COALESCE(n.late_fee_paid, 0) > 0
       ORDER BY p.id, n.position`,
-    [input.from, input.to],
+    [input.from, input.to, input.from, input.to],
   );
   return result.rows;
 }
