@@ -42,6 +42,7 @@ it('reads a page of refunds, and locks a refund’s instructions, without scanni
   expect(refunds).toHaveLength(PAGE);
 
   await db().transaction(async (trx) => {
+    const before = await rowsReadInTransaction(trx, 'instructions');
     const read = await findRefundsByRowIds(trx, refunds.map((refund) => refund.id));
     expect(read).toHaveLength(PAGE);
     expect(read.every((refund) => refund.instruction_no !== null)).toBe(true);
@@ -50,6 +51,6 @@ it('reads a page of refunds, and locks a refund’s instructions, without scanni
     expect(await lockRefundInstructionsOfPayment(trx, first.payment_id)).not.toHaveLength(0);
     await firstInstructedPayee(trx, first.id);
     // A join may still scan this small table once where the planner finds that cheaper; a scan per refund read reads it 100 times over.
-    expect(await rowsReadInTransaction(trx, 'instructions')).toBeLessThan(2 * instructions);
+    expect((await rowsReadInTransaction(trx, 'instructions')) - before).toBeLessThan(2 * instructions);
   });
 });
