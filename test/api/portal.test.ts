@@ -208,6 +208,22 @@ describe('the receipt page', () => {
     expect(page.text).not.toContain('签名验证通过');
   });
 
+  it('links to the signed JSON, which no browser or proxy keeps: it names the payer in full (decision 0207)', async () => {
+    const path = await paidReceiptPath();
+    const page = (await get(path)).text;
+    const jsonPath = /href="(\/v1\/public\/receipts\/[0-9]{18}\?checkCode=[0-9A-Z]{6})"/.exec(page)?.[1];
+    expect(jsonPath).toBeDefined();
+    const json = await get(jsonPath!);
+    expect(json.status).toBe(200);
+    expect(json.text).toContain('李秀英');
+    expect(json.headers.get('cache-control')).toBe('no-store');
+    // The notice lookup's JSON is one payer's notice too.
+    const notice = demoNotice(service.world, '李秀英');
+    const lookup = await get(`/v1/public/notices/${notice.payCode}?payerName=${encodeURIComponent('李秀英')}`);
+    expect(lookup.status).toBe(200);
+    expect(lookup.headers.get('cache-control')).toBe('no-store');
+  });
+
   it('is not found for a wrong check code, in words', async () => {
     const path = await paidReceiptPath();
     const page = await get(path.replace(/checkCode=\w+/, 'checkCode=ZZZZZZ'));
