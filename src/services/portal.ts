@@ -41,7 +41,7 @@ export interface PortalNoticeLine {
   quantity: number;
   amount: DecimalJs;
   lateFeeRule: LateFeeRule;
-  /** The late fee this line carries today (ISSUED) or carried when paid; zero otherwise. */
+  /** The late fee this line carries today (ISSUED and payable) or carried when paid; zero otherwise. */
   lateFee: DecimalJs;
 }
 
@@ -59,7 +59,7 @@ export interface PortalNotice {
   amountDue: DecimalJs;
   dueDate: string;
   expireDate: string | null;
-  /** Days past the due date today (0 when not late). */
+  /** Days past the due date today (0 when not late, or when it can no longer be paid). */
   daysLate: number;
   paidAt: Date | null;
   paidAmount: DecimalJs | null;
@@ -114,13 +114,16 @@ export class PortalService {
     const notice = toNoticeRecord(row);
     const today = shanghaiDate(this.deps.clocks.business.now());
     const charges = chargesAsOf(notice, today);
-    const issued = notice.status === 'ISSUED';
+    const payable = payableOn(notice, today);
+    // Owing something today: ISSUED and still payable. An ISSUED notice past its expiry date (the
+    // expire-notices job has not moved it yet) owes nothing online, as an EXPIRED one.
+    const open = notice.status === 'ISSUED' && payable;
     const lines = notice.lines.map((line) => ({
       itemName: line.itemName,
       quantity: line.quantity,
       amount: line.amount,
       lateFeeRule: line.lateFeeRule,
-      lateFee: issued ? lateFeeForItem({ amount: line.amount, rule: line.lateFeeRule, dueDate: notice.dueDate, referenceDate: today }) : (line.lateFeePaid ?? ZERO),
+      lateFee: open ? lateFeeForItem({ amount: line.amount, rule: line.lateFeeRule, dueDate: notice.dueDate, referenceDate: today }) : (line.lateFeePaid ?? ZERO),
     }));
     let receipt: PortalNotice['receipt'];
     if (notice.receiptNo !== null) {
@@ -133,15 +136,15 @@ export class PortalService {
       unitName: notice.unitName,
       payerNameMasked: maskName(notice.payerName),
       status: notice.status,
-      payable: payableOn(notice, today),
+      payable,
       lines,
       totalAmount: charges.totalAmount,
-      // ISSUED: today's; paid: what was paid; voided or expired: nothing.
+      // ISSUED and payable: today's; paid: what was paid; voided or expired: nothing.
       lateFee: sumMoney(lines.map((line) => line.lateFee)),
-      amountDue: charges.amountDue,
+      amountDue: open ? charges.amountDue : ZERO,
       dueDate: notice.dueDate,
       expireDate: notice.expireDate,
-      daysLate: issued ? daysLate(notice.dueDate, today) : 0,
+      daysLate: open ? daysLate(notice.dueDate, today) : 0,
       paidAt: notice.paidAt,
       paidAmount: notice.paidAmount,
       receipt,

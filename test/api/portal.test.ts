@@ -155,6 +155,26 @@ describe('the notice in each state', () => {
     expect(page).toContain('沙箱代收机构');
   });
 
+  it('ISSUED past its expiry date (the expire-notices job has not run yet): shown as expired, with no amount due today', async () => {
+    const notice = demoNotice(service.world, '阿拉坦·巴根');
+    // Due 12 days ago; its last day to be paid was 7 days ago.
+    await service.database.db('notices').where({ pay_code: notice.payCode }).update({ expire_date: service.database.db.raw('due_date + 5') });
+    try {
+      const page = await get(lookupPath(notice.payCode, '阿拉坦·巴根'));
+      expect(page.status).toBe(200);
+      expect(page.text).toMatch(/<span class="status \w+">已过期<\/span>/);
+      expect(page.text).toContain('不能在线缴纳');
+      expect(page.text).not.toContain('class="agency"');
+      // Nothing says it can still be paid, nor how much it would take today.
+      expect(page.text).not.toContain('今日应缴');
+      expect(page.text).not.toContain('今日滞纳金');
+      expect(page.text).not.toContain('已逾期');
+      expect(page.text).not.toContain('72.00');
+    } finally {
+      await service.database.db('notices').where({ pay_code: notice.payCode }).update({ expire_date: null });
+    }
+  });
+
   it.each([
     ['赵磊', '已作废', '该通知书已被执收单位作废，无需缴纳。'],
     ['刘芳', '已过期', '不能在线缴纳'],

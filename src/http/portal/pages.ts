@@ -161,7 +161,8 @@ ${notice.receipt ? html`<div class="actions"><a class="button" href="${receiptHr
 
 export function noticePage(notice: PortalNotice, agencies: PortalAgency[]): string {
   const status = shownStatus(notice);
-  const issued = notice.status === 'ISSUED';
+  // Only a notice that can be paid today shows today's late fee and amount due.
+  const issued = notice.status === 'ISSUED' && notice.payable;
   const rows = notice.lines.map(
     (line) => html`<tr>
 <td>${line.itemName}${line.quantity > 1 ? html` × ${line.quantity}` : ''}${lateFeeRuleText(line.lateFeeRule) ? html`<span class="rule">滞纳金：${lateFeeRuleText(line.lateFeeRule)}</span>` : ''}</td>
