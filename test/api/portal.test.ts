@@ -344,6 +344,18 @@ describe('the sandbox agency', () => {
     }
   });
 
+  it('says a notice is paid already when the payer comes back to its checkout (the Back button after paying), not that the amounts differ', async () => {
+    await service.database.db('public_lookup_counters').delete();
+    const paid = demoNotice(service.world, '李秀英');
+    const page = await get(`/sandbox/agency/checkout?payCode=${paid.payCode}&amount=800.00`);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('通付核验：该通知书已经缴纳，无需再次支付。');
+    expect(page.text).not.toContain('不符');
+    expect(page.text).not.toContain('应缴金额为');
+    const voided = demoNotice(service.world, '赵磊');
+    expect((await get(`/sandbox/agency/checkout?payCode=${voided.payCode}&amount=500.00`)).text).toContain('该通知书已被执收单位作废，不可缴纳。');
+  });
+
   it('never redirects anywhere but the portal’s way back', async () => {
     const body = new URLSearchParams({ payCode: '15010226100000000103', amount: '1.00', returnUrl: 'https://evil.example/pay/return?x', agencyTxnId: 'SBX-x', outcome: 'fail' });
     const page = await get('/sandbox/agency/checkout', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body.toString() });

@@ -246,7 +246,7 @@ export function portalMiddleware(options: PortalOptions): Koa.Middleware {
         return;
       }
       const verified = await sandbox.verify(credentials, payCode);
-      const body = verified.body as { unitName?: string; payerNameMasked?: string; items?: Array<{ itemName: string; amount: string }>; amountDue?: string; payable?: boolean } | undefined;
+      const body = verified.body as { unitName?: string; payerNameMasked?: string; items?: Array<{ itemName: string; amount: string }>; amountDue?: string; payable?: boolean; status?: string } | undefined;
       if (verified.status !== 200 || body === undefined) {
         page(ctx, 502, checkoutResultPage('无法支付', `通付核验该缴款码未成功（HTTP ${verified.status}）。`, returnUrl, 'bad'));
         return;
@@ -261,6 +261,7 @@ export function portalMiddleware(options: PortalOptions): Koa.Middleware {
         items: body.items ?? [],
         amountDue: body.amountDue ?? '',
         payable: body.payable === true,
+        status: body.status ?? '',
       }));
     });
 
