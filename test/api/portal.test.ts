@@ -155,6 +155,14 @@ describe('the notice in each state', () => {
     expect(page).toContain('沙箱代收机构');
   });
 
+  it('ISSUED and on time: the due date, and the late fee rules of the table above it', async () => {
+    const notice = demoNotice(service.world, '呼和浩特市青城建筑工程有限公司');
+    const page = (await get(lookupPath(notice.payCode, notice.payerName))).text;
+    expect(page).toMatch(/请在 <strong>\d{4}-\d{2}-\d{2}<\/strong> 当日或之前缴纳；逾期将按上表所列规则加收滞纳金。/);
+    // The table of items and their rules comes before what the payer can do, not after it.
+    expect(page.indexOf('<table>')).toBeLessThan(page.indexOf('逾期将按'));
+  });
+
   it('ISSUED past its expiry date (the expire-notices job has not run yet): shown as expired, with no amount due today', async () => {
     const notice = demoNotice(service.world, '阿拉坦·巴根');
     // Due 12 days ago; its last day to be paid was 7 days ago.

@@ -130,7 +130,7 @@ function whatNext(notice: PortalNotice, agencies: PortalAgency[]): SafeHtml {
       notice.daysLate > 0
         ? html`<div class="panel warn"><p><strong>已逾期 ${notice.daysLate} 天。</strong>今日应缴金额已含滞纳金 ${yuan(notice.lateFee)}，每多逾期一天还会增加，请尽快缴纳。</p></div>`
         : notice.lines.some((line) => line.lateFeeRule.type !== 'NONE')
-          ? html`<p>请在 <strong>${notice.dueDate}</strong> 当日或之前缴纳；逾期将按下表规则加收滞纳金。</p>`
+          ? html`<p>请在 <strong>${notice.dueDate}</strong> 当日或之前缴纳；逾期将按上表所列规则加收滞纳金。</p>`
           : html`<p>请在 <strong>${notice.dueDate}</strong> 当日或之前缴纳。</p>`;
     const list =
       agencies.length === 0
