@@ -252,6 +252,19 @@ describe('the receipt page', () => {
     expect(lookup.headers.get('cache-control')).toBe('no-store');
   });
 
+  it('past its lookup limits, says the limit protects the check code (not a payment code)', async () => {
+    const path = await paidReceiptPath();
+    try {
+      for (let attempt = 0; attempt < 10; attempt += 1) expect((await get(path.replace(/checkCode=\w+/, `checkCode=ZZZZZ${attempt}`))).status).toBe(404);
+      const page = await get(path);
+      expect(page.status).toBe(429);
+      expect(page.text).toContain('为防止票据校验码被猜测，查询次数受到限制。');
+      expect(page.text).not.toContain('缴款码被猜测');
+    } finally {
+      await service.database.db('public_lookup_counters').delete();
+    }
+  });
+
   it('is not found for a wrong check code, in words', async () => {
     const path = await paidReceiptPath();
     const page = await get(path.replace(/checkCode=\w+/, 'checkCode=ZZZZZZ'));

@@ -101,7 +101,9 @@ function portalErrors(log: Logger): Koa.Middleware {
       if (error instanceof TongfuError && error.code === 'RATE_LIMITED') {
         const retry = typeof error.details?.retryAfterSeconds === 'number' ? error.details.retryAfterSeconds : 60;
         ctx.set('Retry-After', String(retry));
-        page(ctx, 429, messagePage('查询过于频繁', `为防止缴款码被猜测，查询次数受到限制。请 ${retry} 秒后再试。`));
+        // A receipt's limits guard its check code; every other page's, the payment codes.
+        const guarded = ctx.path.startsWith('/receipts/') ? '票据校验码' : '缴款码';
+        page(ctx, 429, messagePage('查询过于频繁', `为防止${guarded}被猜测，查询次数受到限制。请 ${retry} 秒后再试。`));
         return;
       }
       if (error instanceof TongfuError && (error.code === 'NOT_FOUND' || error.code === 'NOTICE_NOT_FOUND')) {
