@@ -377,6 +377,18 @@ describe('the sandbox agency', () => {
     expect((await get(`/sandbox/agency/checkout?payCode=${voided.payCode}&amount=500.00`)).text).toContain('该通知书已被执收单位作废，不可缴纳。');
   });
 
+  it('says in words why Tongfu refused the posting: an amount that is no longer the amount due', async () => {
+    await service.database.db('public_lookup_counters').delete();
+    const late = demoNotice(service.world, '阿拉坦·巴根');
+    // The amount of yesterday's lookup: the late fee has grown since.
+    const body = new URLSearchParams({ payCode: late.payCode, amount: '266.00', returnUrl: '', agencyTxnId: 'SBX-stale-amount', outcome: 'confirm' });
+    const page = await get('/sandbox/agency/checkout', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body.toString() });
+    expect(page.text).toContain('支付未完成');
+    expect(page.text).toContain('应缴金额已经变化');
+    expect(page.text).toContain('沙箱没有扣款');
+    expect(await service.database.db('payments').where({ agency_txn_id: 'SBX-stale-amount' }).first()).toBeUndefined();
+  });
+
   it('never redirects anywhere but the portal’s way back', async () => {
     const body = new URLSearchParams({ payCode: '15010226100000000103', amount: '1.00', returnUrl: 'https://evil.example/pay/return?x', agencyTxnId: 'SBX-x', outcome: 'fail' });
     const page = await get('/sandbox/agency/checkout', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body.toString() });

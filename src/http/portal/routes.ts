@@ -52,6 +52,13 @@ export const PAY_CODE_MESSAGES: Record<PayCodeInputProblem, string> = {
   NOT_20_DIGITS: '缴款码是 20 位数字，请对照缴款通知书核对。',
   CHECK_DIGITS: '缴款码校验位不符：有数字输错或前后颠倒，请逐位核对。',
 };
+/** Why Tongfu refused the sandbox's posting (docs/lifecycle.md §3 rule 5), in the payer's words. */
+const POSTING_REFUSED_MESSAGES: Record<string, string> = {
+  NOTICE_ALREADY_PAID: '该通知书已经缴过了。',
+  AMOUNT_MISMATCH: '应缴金额已经变化（逾期后滞纳金按日增加），请返回通付重新查询，按今日应缴金额支付。',
+  NOTICE_NOT_PAYABLE: '该通知书已作废或已超过缴款期限，不能缴纳。',
+  NOTICE_NOT_FOUND: '通付没有找到该缴款码的缴款通知书。',
+};
 export const NAME_MISSING_MESSAGE = '请输入缴款人姓名。';
 export const NOT_FOUND_MESSAGE = '没有找到与该缴款码和姓名相符的缴款通知书。请核对缴款码和缴款人姓名（须与通知书上一致）。';
 
@@ -301,7 +308,8 @@ export function portalMiddleware(options: PortalOptions): Koa.Middleware {
         return;
       }
       const error = (answer.body as { error?: { code?: string; message?: string } } | undefined)?.error;
-      page(ctx, 200, checkoutResultPage('支付未完成', `通付拒绝了这笔入账（${error?.code ?? `HTTP ${answer.status}`}），沙箱没有扣款。${error?.code === 'NOTICE_ALREADY_PAID' ? '该通知书已经缴过了。' : ''}`, returnUrl, 'bad'));
+      const why = error?.code === undefined ? '' : (POSTING_REFUSED_MESSAGES[error.code] ?? '');
+      page(ctx, 200, checkoutResultPage('支付未完成', `通付拒绝了这笔入账（${error?.code ?? `HTTP ${answer.status}`}），沙箱没有扣款。${why}`, returnUrl, 'bad'));
     });
   }
 
