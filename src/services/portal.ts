@@ -19,8 +19,8 @@ import { findReceiptByNo } from '../db/repositories/receipts';
 import { shanghaiDate } from '../domain/businessDate';
 import type { Clocks } from '../domain/clock';
 import { assert, TongfuError } from '../domain/errors';
-import { daysLate, lateFeeForItem, type LateFeeRule } from '../domain/lateFee';
-import { formatMoney, sumMoney, ZERO } from '../domain/money';
+import { daysLate, lateFeeCap, lateFeeForItem, type LateFeeRule } from '../domain/lateFee';
+import { Decimal, formatMoney, sumMoney, ZERO } from '../domain/money';
 import { fillCheckoutUrl, type OnlinePayment } from '../domain/onlinePayment';
 import { maskName, namesMatch } from '../domain/payer';
 import type { NoticeStatus } from '../domain/stateMachines';
@@ -61,6 +61,11 @@ export interface PortalNotice {
   expireDate: string | null;
   /** Days past the due date today (0 when not late, or when it can no longer be paid). */
   daysLate: number;
+  /**
+   * Whether paying later costs more: some line has a daily rate and has not reached its cap.
+   * False for a notice that owes nothing today, and for one whose late fees are all at their caps.
+   */
+  lateFeeGrows: boolean;
   paidAt: Date | null;
   paidAmount: DecimalJs | null;
   /** The receipt of a paid notice, for the payer's link to it. */
@@ -145,6 +150,7 @@ export class PortalService {
       dueDate: notice.dueDate,
       expireDate: notice.expireDate,
       daysLate: open ? daysLate(notice.dueDate, today) : 0,
+      lateFeeGrows: open && lines.some((line) => line.lateFeeRule.type === 'DAILY_RATE' && !new Decimal(line.lateFeeRule.ratePerDay).isZero() && line.lateFee.lt(lateFeeCap(line.amount, line.lateFeeRule))),
       paidAt: notice.paidAt,
       paidAmount: notice.paidAmount,
       receipt,

@@ -163,6 +163,40 @@ describe('the notice in each state', () => {
     expect(page.indexOf('<table>')).toBeLessThan(page.indexOf('逾期将按'));
   });
 
+  it('ISSUED and late, its late fee at its cap: says the fee no longer grows', async () => {
+    const notice = demoNotice(service.world, '阿拉坦·巴根');
+    const notices = () => service.database.db('notices').where({ pay_code: notice.payCode });
+    // 42 days late: 3% a day would be 252.00, capped at the fine, 200.00.
+    await notices().update({ due_date: service.database.db.raw("due_date - 30") });
+    try {
+      const page = (await get(lookupPath(notice.payCode, '阿拉坦·巴根'))).text;
+      expect(page).toContain('已逾期 42 天');
+      expect(page).toContain('今日应缴 <strong>400.00 元</strong>');
+      expect(page).toContain('今日应缴金额已含滞纳金 200.00 元，已达上限，不再增加');
+      expect(page).not.toContain('每多逾期一天还会增加');
+    } finally {
+      await notices().update({ due_date: service.database.db.raw("due_date + 30") });
+    }
+  });
+
+  it('ISSUED and late, with no late fee rule: says no late fee is added, not that it grows', async () => {
+    const notice = demoNotice(service.world, '阿拉坦·巴根');
+    const row = await service.database.db('notices').where({ pay_code: notice.payCode }).first();
+    const items = () => service.database.db('notice_items').where({ notice_id: row.id });
+    const before = await items().select('position', 'late_fee_type', 'rate_per_day', 'cap_ratio');
+    await items().update({ late_fee_type: 'NONE', rate_per_day: null, cap_ratio: null });
+    try {
+      const page = (await get(lookupPath(notice.payCode, '阿拉坦·巴根'))).text;
+      expect(page).toContain('已逾期 12 天');
+      expect(page).toContain('今日应缴 <strong>200.00 元</strong>');
+      expect(page).toContain('该通知书不加收滞纳金');
+      expect(page).not.toContain('每多逾期一天还会增加');
+      expect(page).not.toContain('已含滞纳金');
+    } finally {
+      for (const item of before) await items().where({ position: item.position }).update({ late_fee_type: item.late_fee_type, rate_per_day: item.rate_per_day, cap_ratio: item.cap_ratio });
+    }
+  });
+
   it('ISSUED past its expiry date (the expire-notices job has not run yet): shown as expired, with no amount due today', async () => {
     const notice = demoNotice(service.world, '阿拉坦·巴根');
     // Due 12 days ago; its last day to be paid was 7 days ago.

@@ -126,9 +126,15 @@ function receiptHref(receipt: { receiptNo: string; checkCode: string }): string 
 
 function whatNext(notice: PortalNotice, agencies: PortalAgency[]): SafeHtml {
   if (notice.status === 'ISSUED' && notice.payable) {
+    // Late: what it costs today, and whether waiting costs more (a fee at its cap, or no rule at all, does not grow).
+    const lateText = notice.lateFeeGrows
+      ? html`今日应缴金额已含滞纳金 ${yuan(notice.lateFee)}，每多逾期一天还会增加，请尽快缴纳。`
+      : notice.lateFee.isZero()
+        ? html`该通知书不加收滞纳金，请尽快缴纳。`
+        : html`今日应缴金额已含滞纳金 ${yuan(notice.lateFee)}，已达上限，不再增加。请尽快缴纳。`;
     const late =
       notice.daysLate > 0
-        ? html`<div class="panel warn"><p><strong>已逾期 ${notice.daysLate} 天。</strong>今日应缴金额已含滞纳金 ${yuan(notice.lateFee)}，每多逾期一天还会增加，请尽快缴纳。</p></div>`
+        ? html`<div class="panel warn"><p><strong>已逾期 ${notice.daysLate} 天。</strong>${lateText}</p></div>`
         : notice.lines.some((line) => line.lateFeeRule.type !== 'NONE')
           ? html`<p>请在 <strong>${notice.dueDate}</strong> 当日或之前缴纳；逾期将按上表所列规则加收滞纳金。</p>`
           : html`<p>请在 <strong>${notice.dueDate}</strong> 当日或之前缴纳。</p>`;
