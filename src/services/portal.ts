@@ -21,6 +21,7 @@ import type { Clocks } from '../domain/clock';
 import { assert, TongfuError } from '../domain/errors';
 import { daysLate, lateFeeCap, lateFeeForItem, type LateFeeRule } from '../domain/lateFee';
 import { Decimal, formatMoney, sumMoney, ZERO } from '../domain/money';
+import { lateFeeTerm } from '../domain/lateFeeText';
 import { fillCheckoutUrl, type OnlinePayment } from '../domain/onlinePayment';
 import { maskName, namesMatch } from '../domain/payer';
 import type { NoticeStatus } from '../domain/stateMachines';
@@ -66,6 +67,8 @@ export interface PortalNotice {
    * False for a notice that owes nothing today, and for one whose late fees are all at their caps.
    */
   lateFeeGrows: boolean;
+  /** The surcharge's name on this notice: 加处罚款 on a fine, 滞纳金 on a fee (decision 0208). */
+  lateFeeTerm: '滞纳金' | '加处罚款';
   paidAt: Date | null;
   paidAmount: DecimalJs | null;
   /** The receipt of a paid notice, for the payer's link to it. */
@@ -150,6 +153,7 @@ export class PortalService {
       dueDate: notice.dueDate,
       expireDate: notice.expireDate,
       daysLate: open ? daysLate(notice.dueDate, today) : 0,
+      lateFeeTerm: lateFeeTerm(notice.noticeType),
       lateFeeGrows: open && lines.some((line) => line.lateFeeRule.type === 'DAILY_RATE' && !new Decimal(line.lateFeeRule.ratePerDay).isZero() && line.lateFee.lt(lateFeeCap(line.amount, line.lateFeeRule))),
       paidAt: notice.paidAt,
       paidAmount: notice.paidAmount,

@@ -155,6 +155,20 @@ describe('the notice in each state', () => {
     expect(page).toContain('沙箱代收机构');
   });
 
+  it('names the surcharge as the payer’s papers do: 加处罚款 on a fine, 滞纳金 on a fee (decision 0208)', async () => {
+    const fine = demoNotice(service.world, '阿拉坦·巴根');
+    const finePage = (await get(lookupPath(fine.payCode, '阿拉坦·巴根'))).text;
+    expect(finePage).toContain('<span class="rule">加处罚款：每日按 30‰ 加收，最高不超过本金</span>');
+    expect(finePage).toContain('<th scope="col" class="num">今日加处罚款</th>');
+    expect(finePage).toContain('今日应缴金额已含加处罚款 72.00 元，每多逾期一天还会增加');
+    expect(finePage).not.toContain('滞纳金');
+    const fee = demoNotice(service.world, '呼和浩特市青城建筑工程有限公司');
+    const feePage = (await get(lookupPath(fee.payCode, fee.payerName))).text;
+    expect(feePage).toContain('<span class="rule">滞纳金：每日按 0.5‰ 加收，最高不超过本金</span>');
+    expect(feePage).toContain('<th scope="col" class="num">今日滞纳金</th>');
+    expect(feePage).not.toContain('加处罚款');
+  });
+
   it('ISSUED and on time: the due date, and the late fee rules of the table above it', async () => {
     const notice = demoNotice(service.world, '呼和浩特市青城建筑工程有限公司');
     const page = (await get(lookupPath(notice.payCode, notice.payerName))).text;
@@ -172,7 +186,7 @@ describe('the notice in each state', () => {
       const page = (await get(lookupPath(notice.payCode, '阿拉坦·巴根'))).text;
       expect(page).toContain('已逾期 42 天');
       expect(page).toContain('今日应缴 <strong>400.00 元</strong>');
-      expect(page).toContain('今日应缴金额已含滞纳金 200.00 元，已达上限，不再增加');
+      expect(page).toContain('今日应缴金额已含加处罚款 200.00 元，已达上限，不再增加');
       expect(page).not.toContain('每多逾期一天还会增加');
     } finally {
       await notices().update({ due_date: service.database.db.raw("due_date + 30") });
@@ -189,9 +203,9 @@ describe('the notice in each state', () => {
       const page = (await get(lookupPath(notice.payCode, '阿拉坦·巴根'))).text;
       expect(page).toContain('已逾期 12 天');
       expect(page).toContain('今日应缴 <strong>200.00 元</strong>');
-      expect(page).toContain('该通知书不加收滞纳金');
+      expect(page).toContain('该通知书不加收加处罚款');
       expect(page).not.toContain('每多逾期一天还会增加');
-      expect(page).not.toContain('已含滞纳金');
+      expect(page).not.toContain('已含');
     } finally {
       for (const item of before) await items().where({ position: item.position }).update({ late_fee_type: item.late_fee_type, rate_per_day: item.rate_per_day, cap_ratio: item.cap_ratio });
     }
@@ -209,7 +223,7 @@ describe('the notice in each state', () => {
       expect(page.text).not.toContain('class="agency"');
       // Nothing says it can still be paid, nor how much it would take today.
       expect(page.text).not.toContain('今日应缴');
-      expect(page.text).not.toContain('今日滞纳金');
+      expect(page.text).not.toContain('今日加处罚款');
       expect(page.text).not.toContain('已逾期');
       expect(page.text).not.toContain('72.00');
     } finally {
@@ -249,6 +263,7 @@ describe('the receipt page', () => {
     expect(page).toContain('李秀英');
     expect(page).toContain('沙箱代收机构（SANDBOX_AGENCY）');
     expect(page).toContain('金额大写：人民币捌佰元整');
+    expect(page).toContain('<th scope="col" class="num">滞纳金</th>');
     expect(page).toMatch(/<svg[^>]*viewBox/);
     expect(page).toContain(`查验地址：${service.baseUrl}${path}`);
     // The check code is read off paper: lower case finds it too.
@@ -325,6 +340,9 @@ describe('a reversed receipt', () => {
     expect(receipt).toContain('<caption>冲红记录</caption>');
     expect(receipt).toContain('对账确认该笔缴款未到账');
     expect(receipt).toContain('签名验证通过');
+    // A fine's receipt names its surcharge 加处罚款 (decision 0208).
+    expect(receipt).toContain('<th scope="col" class="num">加处罚款</th>');
+    expect(receipt).not.toContain('滞纳金');
   });
 });
 

@@ -55,7 +55,7 @@ export const PAY_CODE_MESSAGES: Record<PayCodeInputProblem, string> = {
 /** Why Tongfu refused the sandbox's posting (docs/lifecycle.md §3 rule 5), in the payer's words. */
 const POSTING_REFUSED_MESSAGES: Record<string, string> = {
   NOTICE_ALREADY_PAID: '该通知书已经缴过了。',
-  AMOUNT_MISMATCH: '应缴金额已经变化（逾期后滞纳金按日增加），请返回通付重新查询，按今日应缴金额支付。',
+  AMOUNT_MISMATCH: '应缴金额已经变化（逾期后按日加收），请返回通付重新查询，按今日应缴金额支付。',
   NOTICE_NOT_PAYABLE: '该通知书已作废或已超过缴款期限，不能缴纳。',
   NOTICE_NOT_FOUND: '通付没有找到该缴款码的缴款通知书。',
 };
