@@ -172,7 +172,7 @@ describe('the notice in each state', () => {
   it('ISSUED and on time: the due date, and the late fee rules of the table above it', async () => {
     const notice = demoNotice(service.world, '呼和浩特市青城建筑工程有限公司');
     const page = (await get(lookupPath(notice.payCode, notice.payerName))).text;
-    expect(page).toMatch(/请在 <strong>\d{4}-\d{2}-\d{2}<\/strong> 当日或之前缴纳；逾期将按上表所列规则加收滞纳金。/);
+    expect(page).toMatch(/请在 <strong>\d{4}-\d{2}-\d{2}<\/strong> 当日或之前缴纳；逾期将按上表所列规则计收滞纳金。/);
     // The table of items and their rules comes before what the payer can do, not after it.
     expect(page.indexOf('<table>')).toBeLessThan(page.indexOf('逾期将按'));
   });
@@ -203,7 +203,7 @@ describe('the notice in each state', () => {
       const page = (await get(lookupPath(notice.payCode, '阿拉坦·巴根'))).text;
       expect(page).toContain('已逾期 12 天');
       expect(page).toContain('今日应缴 <strong>200.00 元</strong>');
-      expect(page).toContain('该通知书不加收加处罚款');
+      expect(page).toContain('该通知书逾期不加收任何费用');
       expect(page).not.toContain('每多逾期一天还会增加');
       expect(page).not.toContain('已含');
     } finally {

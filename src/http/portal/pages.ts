@@ -131,13 +131,13 @@ function whatNext(notice: PortalNotice, agencies: PortalAgency[]): SafeHtml {
     const lateText = notice.lateFeeGrows
       ? html`今日应缴金额已含${term} ${yuan(notice.lateFee)}，每多逾期一天还会增加，请尽快缴纳。`
       : notice.lateFee.isZero()
-        ? html`该通知书不加收${term}，请尽快缴纳。`
+        ? html`该通知书逾期不加收任何费用，请尽快缴纳。`
         : html`今日应缴金额已含${term} ${yuan(notice.lateFee)}，已达上限，不再增加。请尽快缴纳。`;
     const late =
       notice.daysLate > 0
         ? html`<div class="panel warn"><p><strong>已逾期 ${notice.daysLate} 天。</strong>${lateText}</p></div>`
         : notice.lines.some((line) => line.lateFeeRule.type !== 'NONE')
-          ? html`<p>请在 <strong>${notice.dueDate}</strong> 当日或之前缴纳；逾期将按上表所列规则加收${term}。</p>`
+          ? html`<p>请在 <strong>${notice.dueDate}</strong> 当日或之前缴纳；逾期将按上表所列规则计收${term}。</p>`
           : html`<p>请在 <strong>${notice.dueDate}</strong> 当日或之前缴纳。</p>`;
     const list =
       agencies.length === 0
