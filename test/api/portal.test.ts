@@ -79,6 +79,21 @@ describe('pages', () => {
     expect((await get('/assets/portal.js')).text).toContain('mod97');
   });
 
+  it('answer a link under the portal’s paths that names no page with a page in words, not the API’s JSON', async () => {
+    for (const path of ['/pay/15010026200000000107/extra', '/receipts/', '/receipts', '/pay/return/x']) {
+      const page = await get(path);
+      expect(page.status).toBe(404);
+      expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(page.headers.get('content-security-policy')).toBe(CONTENT_SECURITY_POLICY);
+      expect(page.text).toContain('没有找到您要的页面或票据');
+    }
+    // Elsewhere, and another method, the API's answer stands.
+    const api = await get('/v1/nothing');
+    expect(api.status).toBe(404);
+    expect(api.headers.get('content-type')).toContain('application/json');
+    expect((await get('/pay', { method: 'PUT' })).headers.get('content-type')).toContain('application/json');
+  });
+
   it('send / to the lookup form', async () => {
     const root = await get('/');
     expect(root.status).toBe(302);

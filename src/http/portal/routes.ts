@@ -313,5 +313,21 @@ export function portalMiddleware(options: PortalOptions): Koa.Middleware {
     });
   }
 
-  return router.routes() as Koa.Middleware;
+  const routes = router.routes() as Koa.Middleware;
+  const notFound = messagePage('没有找到', '没有找到您要的页面或票据。请核对链接，或回到查询页重新查询。');
+  // A link under the portal's own paths that names no page (a copied link with a piece missing or
+  // one too many) is a page in words too, not the API's JSON 404.
+  return (ctx, next) =>
+    routes(ctx, async () => {
+      if ((ctx.method === 'GET' || ctx.method === 'HEAD') && /^\/(pay|receipts)(\/|$)/i.test(ctx.path)) {
+        ctx.set('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+        ctx.set('X-Content-Type-Options', 'nosniff');
+        ctx.set('Referrer-Policy', 'no-referrer');
+        ctx.set('X-Frame-Options', 'DENY');
+        ctx.set('Cache-Control', 'no-store');
+        page(ctx, 404, notFound);
+        return;
+      }
+      await next();
+    });
 }
