@@ -18,3 +18,12 @@ export function lateFeeRuleText(rule: LateFeeRule): string | undefined {
   const capText = cap.eq(1) ? '最高不超过本金' : `最高不超过本金的 ${plain(cap.times(100))}%`;
   return `每日按 ${perMille}‰ 加收，${capText}`;
 }
+
+/**
+ * What a payer calls the daily surcharge of a notice. On a fine (a penalty decision, notice kind
+ * `2`) it is 加处罚款 (行政处罚法第七十二条: 每日按罚款数额的百分之三加处罚款), which the decision the
+ * payer holds names so and which is not a 滞纳金; on a fee it is 滞纳金 (decision 0208).
+ */
+export function lateFeeTerm(noticeType: number | string): '滞纳金' | '加处罚款' {
+  return String(noticeType) === '2' ? '加处罚款' : '滞纳金';
+}

@@ -19,8 +19,9 @@ import { findReceiptByNo } from '../db/repositories/receipts';
 import { shanghaiDate } from '../domain/businessDate';
 import type { Clocks } from '../domain/clock';
 import { assert, TongfuError } from '../domain/errors';
-import { daysLate, lateFeeForItem, type LateFeeRule } from '../domain/lateFee';
-import { formatMoney, sumMoney, ZERO } from '../domain/money';
+import { daysLate, lateFeeCap, lateFeeForItem, type LateFeeRule } from '../domain/lateFee';
+import { Decimal, formatMoney, sumMoney, ZERO } from '../domain/money';
+import { lateFeeTerm } from '../domain/lateFeeText';
 import { fillCheckoutUrl, type OnlinePayment } from '../domain/onlinePayment';
 import { maskName, namesMatch } from '../domain/payer';
 import type { NoticeStatus } from '../domain/stateMachines';
@@ -41,7 +42,7 @@ export interface PortalNoticeLine {
   quantity: number;
   amount: DecimalJs;
   lateFeeRule: LateFeeRule;
-  /** The late fee this line carries today (ISSUED) or carried when paid; zero otherwise. */
+  /** The late fee this line carries today (ISSUED and payable) or carried when paid; zero otherwise. */
   lateFee: DecimalJs;
 }
 
@@ -59,8 +60,15 @@ export interface PortalNotice {
   amountDue: DecimalJs;
   dueDate: string;
   expireDate: string | null;
-  /** Days past the due date today (0 when not late). */
+  /** Days past the due date today (0 when not late, or when it can no longer be paid). */
   daysLate: number;
+  /**
+   * Whether paying later costs more: some line has a daily rate and has not reached its cap.
+   * False for a notice that owes nothing today, and for one whose late fees are all at their caps.
+   */
+  lateFeeGrows: boolean;
+  /** The surcharge's name on this notice: 加处罚款 on a fine, 滞纳金 on a fee (decision 0208). */
+  lateFeeTerm: '滞纳金' | '加处罚款';
   paidAt: Date | null;
   paidAmount: DecimalJs | null;
   /** The receipt of a paid notice, for the payer's link to it. */
@@ -114,13 +122,16 @@ export class PortalService {
     const notice = toNoticeRecord(row);
     const today = shanghaiDate(this.deps.clocks.business.now());
     const charges = chargesAsOf(notice, today);
-    const issued = notice.status === 'ISSUED';
+    const payable = payableOn(notice, today);
+    // Owing something today: ISSUED and still payable. An ISSUED notice past its expiry date (the
+    // expire-notices job has not moved it yet) owes nothing online, as an EXPIRED one.
+    const open = notice.status === 'ISSUED' && payable;
     const lines = notice.lines.map((line) => ({
       itemName: line.itemName,
       quantity: line.quantity,
       amount: line.amount,
       lateFeeRule: line.lateFeeRule,
-      lateFee: issued ? lateFeeForItem({ amount: line.amount, rule: line.lateFeeRule, dueDate: notice.dueDate, referenceDate: today }) : (line.lateFeePaid ?? ZERO),
+      lateFee: open ? lateFeeForItem({ amount: line.amount, rule: line.lateFeeRule, dueDate: notice.dueDate, referenceDate: today }) : (line.lateFeePaid ?? ZERO),
     }));
     let receipt: PortalNotice['receipt'];
     if (notice.receiptNo !== null) {
@@ -133,15 +144,17 @@ export class PortalService {
       unitName: notice.unitName,
       payerNameMasked: maskName(notice.payerName),
       status: notice.status,
-      payable: payableOn(notice, today),
+      payable,
       lines,
       totalAmount: charges.totalAmount,
-      // ISSUED: today's; paid: what was paid; voided or expired: nothing.
+      // ISSUED and payable: today's; paid: what was paid; voided or expired: nothing.
       lateFee: sumMoney(lines.map((line) => line.lateFee)),
-      amountDue: charges.amountDue,
+      amountDue: open ? charges.amountDue : ZERO,
       dueDate: notice.dueDate,
       expireDate: notice.expireDate,
-      daysLate: issued ? daysLate(notice.dueDate, today) : 0,
+      daysLate: open ? daysLate(notice.dueDate, today) : 0,
+      lateFeeTerm: lateFeeTerm(notice.noticeType),
+      lateFeeGrows: open && lines.some((line) => line.lateFeeRule.type === 'DAILY_RATE' && !new Decimal(line.lateFeeRule.ratePerDay).isZero() && line.lateFee.lt(lateFeeCap(line.amount, line.lateFeeRule))),
       paidAt: notice.paidAt,
       paidAmount: notice.paidAmount,
       receipt,

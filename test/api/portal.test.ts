@@ -79,6 +79,21 @@ describe('pages', () => {
     expect((await get('/assets/portal.js')).text).toContain('mod97');
   });
 
+  it('answer a link under the portal’s paths that names no page with a page in words, not the API’s JSON', async () => {
+    for (const path of ['/pay/15010026200000000107/extra', '/receipts/', '/receipts', '/pay/return/x']) {
+      const page = await get(path);
+      expect(page.status).toBe(404);
+      expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(page.headers.get('content-security-policy')).toBe(CONTENT_SECURITY_POLICY);
+      expect(page.text).toContain('没有找到您要的页面或票据');
+    }
+    // Elsewhere, and another method, the API's answer stands.
+    const api = await get('/v1/nothing');
+    expect(api.status).toBe(404);
+    expect(api.headers.get('content-type')).toContain('application/json');
+    expect((await get('/pay', { method: 'PUT' })).headers.get('content-type')).toContain('application/json');
+  });
+
   it('send / to the lookup form', async () => {
     const root = await get('/');
     expect(root.status).toBe(302);
@@ -155,6 +170,82 @@ describe('the notice in each state', () => {
     expect(page).toContain('沙箱代收机构');
   });
 
+  it('names the surcharge as the payer’s papers do: 加处罚款 on a fine, 滞纳金 on a fee (decision 0208)', async () => {
+    const fine = demoNotice(service.world, '阿拉坦·巴根');
+    const finePage = (await get(lookupPath(fine.payCode, '阿拉坦·巴根'))).text;
+    expect(finePage).toContain('<span class="rule">加处罚款：每日按 30‰ 加收，最高不超过本金</span>');
+    expect(finePage).toContain('<th scope="col" class="num">今日加处罚款</th>');
+    expect(finePage).toContain('今日应缴金额已含加处罚款 72.00 元，每多逾期一天还会增加');
+    expect(finePage).not.toContain('滞纳金');
+    const fee = demoNotice(service.world, '呼和浩特市青城建筑工程有限公司');
+    const feePage = (await get(lookupPath(fee.payCode, fee.payerName))).text;
+    expect(feePage).toContain('<span class="rule">滞纳金：每日按 0.5‰ 加收，最高不超过本金</span>');
+    expect(feePage).toContain('<th scope="col" class="num">今日滞纳金</th>');
+    expect(feePage).not.toContain('加处罚款');
+  });
+
+  it('ISSUED and on time: the due date, and the late fee rules of the table above it', async () => {
+    const notice = demoNotice(service.world, '呼和浩特市青城建筑工程有限公司');
+    const page = (await get(lookupPath(notice.payCode, notice.payerName))).text;
+    expect(page).toMatch(/请在 <strong>\d{4}-\d{2}-\d{2}<\/strong> 当日或之前缴纳；逾期将按上表所列规则计收滞纳金。/);
+    // The table of items and their rules comes before what the payer can do, not after it.
+    expect(page.indexOf('<table>')).toBeLessThan(page.indexOf('逾期将按'));
+  });
+
+  it('ISSUED and late, its late fee at its cap: says the fee no longer grows', async () => {
+    const notice = demoNotice(service.world, '阿拉坦·巴根');
+    const notices = () => service.database.db('notices').where({ pay_code: notice.payCode });
+    // 42 days late: 3% a day would be 252.00, capped at the fine, 200.00.
+    await notices().update({ due_date: service.database.db.raw("due_date - 30") });
+    try {
+      const page = (await get(lookupPath(notice.payCode, '阿拉坦·巴根'))).text;
+      expect(page).toContain('已逾期 42 天');
+      expect(page).toContain('今日应缴 <strong>400.00 元</strong>');
+      expect(page).toContain('今日应缴金额已含加处罚款 200.00 元，已达上限，不再增加');
+      expect(page).not.toContain('每多逾期一天还会增加');
+    } finally {
+      await notices().update({ due_date: service.database.db.raw("due_date + 30") });
+    }
+  });
+
+  it('ISSUED and late, with no late fee rule: says no late fee is added, not that it grows', async () => {
+    const notice = demoNotice(service.world, '阿拉坦·巴根');
+    const row = await service.database.db('notices').where({ pay_code: notice.payCode }).first();
+    const items = () => service.database.db('notice_items').where({ notice_id: row.id });
+    const before = await items().select('position', 'late_fee_type', 'rate_per_day', 'cap_ratio');
+    await items().update({ late_fee_type: 'NONE', rate_per_day: null, cap_ratio: null });
+    try {
+      const page = (await get(lookupPath(notice.payCode, '阿拉坦·巴根'))).text;
+      expect(page).toContain('已逾期 12 天');
+      expect(page).toContain('今日应缴 <strong>200.00 元</strong>');
+      expect(page).toContain('该通知书逾期不加收任何费用');
+      expect(page).not.toContain('每多逾期一天还会增加');
+      expect(page).not.toContain('已含');
+    } finally {
+      for (const item of before) await items().where({ position: item.position }).update({ late_fee_type: item.late_fee_type, rate_per_day: item.rate_per_day, cap_ratio: item.cap_ratio });
+    }
+  });
+
+  it('ISSUED past its expiry date (the expire-notices job has not run yet): shown as expired, with no amount due today', async () => {
+    const notice = demoNotice(service.world, '阿拉坦·巴根');
+    // Due 12 days ago; its last day to be paid was 7 days ago.
+    await service.database.db('notices').where({ pay_code: notice.payCode }).update({ expire_date: service.database.db.raw('due_date + 5') });
+    try {
+      const page = await get(lookupPath(notice.payCode, '阿拉坦·巴根'));
+      expect(page.status).toBe(200);
+      expect(page.text).toMatch(/<span class="status \w+">已过期<\/span>/);
+      expect(page.text).toContain('不能在线缴纳');
+      expect(page.text).not.toContain('class="agency"');
+      // Nothing says it can still be paid, nor how much it would take today.
+      expect(page.text).not.toContain('今日应缴');
+      expect(page.text).not.toContain('今日加处罚款');
+      expect(page.text).not.toContain('已逾期');
+      expect(page.text).not.toContain('72.00');
+    } finally {
+      await service.database.db('notices').where({ pay_code: notice.payCode }).update({ expire_date: null });
+    }
+  });
+
   it.each([
     ['赵磊', '已作废', '该通知书已被执收单位作废，无需缴纳。'],
     ['刘芳', '已过期', '不能在线缴纳'],
@@ -187,6 +278,7 @@ describe('the receipt page', () => {
     expect(page).toContain('李秀英');
     expect(page).toContain('沙箱代收机构（SANDBOX_AGENCY）');
     expect(page).toContain('金额大写：人民币捌佰元整');
+    expect(page).toContain('<th scope="col" class="num">滞纳金</th>');
     expect(page).toMatch(/<svg[^>]*viewBox/);
     expect(page).toContain(`查验地址：${service.baseUrl}${path}`);
     // The check code is read off paper: lower case finds it too.
@@ -206,6 +298,35 @@ describe('the receipt page', () => {
     expect(page.status).toBe(200);
     expect(page.text).toContain('✗ 签名验证失败');
     expect(page.text).not.toContain('签名验证通过');
+  });
+
+  it('links to the signed JSON, which no browser or proxy keeps: it names the payer in full (decision 0207)', async () => {
+    const path = await paidReceiptPath();
+    const page = (await get(path)).text;
+    const jsonPath = /href="(\/v1\/public\/receipts\/[0-9]{18}\?checkCode=[0-9A-Z]{6})"/.exec(page)?.[1];
+    expect(jsonPath).toBeDefined();
+    const json = await get(jsonPath!);
+    expect(json.status).toBe(200);
+    expect(json.text).toContain('李秀英');
+    expect(json.headers.get('cache-control')).toBe('no-store');
+    // The notice lookup's JSON is one payer's notice too.
+    const notice = demoNotice(service.world, '李秀英');
+    const lookup = await get(`/v1/public/notices/${notice.payCode}?payerName=${encodeURIComponent('李秀英')}`);
+    expect(lookup.status).toBe(200);
+    expect(lookup.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('past its lookup limits, says the limit protects the check code (not a payment code)', async () => {
+    const path = await paidReceiptPath();
+    try {
+      for (let attempt = 0; attempt < 10; attempt += 1) expect((await get(path.replace(/checkCode=\w+/, `checkCode=ZZZZZ${attempt}`))).status).toBe(404);
+      const page = await get(path);
+      expect(page.status).toBe(429);
+      expect(page.text).toContain('为防止票据校验码被猜测，查询次数受到限制。');
+      expect(page.text).not.toContain('缴款码被猜测');
+    } finally {
+      await service.database.db('public_lookup_counters').delete();
+    }
   });
 
   it('is not found for a wrong check code, in words', async () => {
@@ -234,6 +355,9 @@ describe('a reversed receipt', () => {
     expect(receipt).toContain('<caption>冲红记录</caption>');
     expect(receipt).toContain('对账确认该笔缴款未到账');
     expect(receipt).toContain('签名验证通过');
+    // A fine's receipt names its surcharge 加处罚款 (decision 0208).
+    expect(receipt).toContain('<th scope="col" class="num">加处罚款</th>');
+    expect(receipt).not.toContain('滞纳金');
   });
 });
 
@@ -306,6 +430,30 @@ describe('the sandbox agency', () => {
     } finally {
       await service.database.db('public_lookup_counters').delete();
     }
+  });
+
+  it('says a notice is paid already when the payer comes back to its checkout (the Back button after paying), not that the amounts differ', async () => {
+    await service.database.db('public_lookup_counters').delete();
+    const paid = demoNotice(service.world, '李秀英');
+    const page = await get(`/sandbox/agency/checkout?payCode=${paid.payCode}&amount=800.00`);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('通付核验：该通知书已经缴纳，无需再次支付。');
+    expect(page.text).not.toContain('不符');
+    expect(page.text).not.toContain('应缴金额为');
+    const voided = demoNotice(service.world, '赵磊');
+    expect((await get(`/sandbox/agency/checkout?payCode=${voided.payCode}&amount=500.00`)).text).toContain('该通知书已被执收单位作废，不可缴纳。');
+  });
+
+  it('says in words why Tongfu refused the posting: an amount that is no longer the amount due', async () => {
+    await service.database.db('public_lookup_counters').delete();
+    const late = demoNotice(service.world, '阿拉坦·巴根');
+    // The amount of yesterday's lookup: the late fee has grown since.
+    const body = new URLSearchParams({ payCode: late.payCode, amount: '266.00', returnUrl: '', agencyTxnId: 'SBX-stale-amount', outcome: 'confirm' });
+    const page = await get('/sandbox/agency/checkout', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body.toString() });
+    expect(page.text).toContain('支付未完成');
+    expect(page.text).toContain('应缴金额已经变化');
+    expect(page.text).toContain('沙箱没有扣款');
+    expect(await service.database.db('payments').where({ agency_txn_id: 'SBX-stale-amount' }).first()).toBeUndefined();
   });
 
   it('never redirects anywhere but the portal’s way back', async () => {

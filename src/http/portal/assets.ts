@@ -150,9 +150,12 @@ export const PORTAL_JS = `
     for (var i = 0; i < digits.length; i += 1) r = (r * 10 + (digits.charCodeAt(i) - 48)) % 97;
     return r;
   }
+  // The server's rule (src/domain/payCodeInput.ts): NFKC (full-width digits and hyphens become
+  // ASCII), then white space and hyphens go.
   function normalize(raw) {
-    return raw.replace(/[\\uFF10-\\uFF19]/g, function (c) { return String.fromCharCode(c.charCodeAt(0) - 0xFF10 + 48); })
-      .replace(/[\\s\\u3000-]+/g, '');
+    var text = typeof raw.normalize === 'function' ? raw.normalize('NFKC')
+      : raw.replace(/[\\uFF10-\\uFF19]/g, function (c) { return String.fromCharCode(c.charCodeAt(0) - 0xFF10 + 48); });
+    return text.replace(/[\\s\\u3000-]+/g, '');
   }
   function payCodeError(raw) {
     var code = normalize(raw);

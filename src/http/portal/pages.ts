@@ -5,7 +5,7 @@
  */
 import type { Decimal as DecimalJs } from 'decimal.js';
 import { formatInstant } from '../../domain/businessDate';
-import { lateFeeRuleText } from '../../domain/lateFeeText';
+import { lateFeeRuleText, lateFeeTerm } from '../../domain/lateFeeText';
 import { formatMoney } from '../../domain/money';
 import { amountInWords } from '../../domain/moneyWords';
 import { groupPayCode } from '../../domain/payCodeInput';
@@ -125,12 +125,19 @@ function receiptHref(receipt: { receiptNo: string; checkCode: string }): string 
 }
 
 function whatNext(notice: PortalNotice, agencies: PortalAgency[]): SafeHtml {
+  const term = notice.lateFeeTerm;
   if (notice.status === 'ISSUED' && notice.payable) {
+    // Late: what it costs today, and whether waiting costs more (a fee at its cap, or no rule at all, does not grow).
+    const lateText = notice.lateFeeGrows
+      ? html`今日应缴金额已含${term} ${yuan(notice.lateFee)}，每多逾期一天还会增加，请尽快缴纳。`
+      : notice.lateFee.isZero()
+        ? html`该通知书逾期不加收任何费用，请尽快缴纳。`
+        : html`今日应缴金额已含${term} ${yuan(notice.lateFee)}，已达上限，不再增加。请尽快缴纳。`;
     const late =
       notice.daysLate > 0
-        ? html`<div class="panel warn"><p><strong>已逾期 ${notice.daysLate} 天。</strong>今日应缴金额已含滞纳金 ${yuan(notice.lateFee)}，每多逾期一天还会增加，请尽快缴纳。</p></div>`
+        ? html`<div class="panel warn"><p><strong>已逾期 ${notice.daysLate} 天。</strong>${lateText}</p></div>`
         : notice.lines.some((line) => line.lateFeeRule.type !== 'NONE')
-          ? html`<p>请在 <strong>${notice.dueDate}</strong> 当日或之前缴纳；逾期将按下表规则加收滞纳金。</p>`
+          ? html`<p>请在 <strong>${notice.dueDate}</strong> 当日或之前缴纳；逾期将按上表所列规则计收${term}。</p>`
           : html`<p>请在 <strong>${notice.dueDate}</strong> 当日或之前缴纳。</p>`;
     const list =
       agencies.length === 0
@@ -161,10 +168,11 @@ ${notice.receipt ? html`<div class="actions"><a class="button" href="${receiptHr
 
 export function noticePage(notice: PortalNotice, agencies: PortalAgency[]): string {
   const status = shownStatus(notice);
-  const issued = notice.status === 'ISSUED';
+  // Only a notice that can be paid today shows today's late fee and amount due.
+  const issued = notice.status === 'ISSUED' && notice.payable;
   const rows = notice.lines.map(
     (line) => html`<tr>
-<td>${line.itemName}${line.quantity > 1 ? html` × ${line.quantity}` : ''}${lateFeeRuleText(line.lateFeeRule) ? html`<span class="rule">滞纳金：${lateFeeRuleText(line.lateFeeRule)}</span>` : ''}</td>
+<td>${line.itemName}${line.quantity > 1 ? html` × ${line.quantity}` : ''}${lateFeeRuleText(line.lateFeeRule) ? html`<span class="rule">${notice.lateFeeTerm}：${lateFeeRuleText(line.lateFeeRule)}</span>` : ''}</td>
 <td class="num">${formatMoney(line.amount)}</td>
 <td class="num">${formatMoney(line.lateFee)}</td>
 </tr>`,
@@ -181,7 +189,7 @@ ${notice.expireDate ? html`<dt>有效期至</dt><dd>${notice.expireDate}</dd>` :
 </dl>
 <table>
 <caption>缴款项目（金额单位：元）</caption>
-<thead><tr><th scope="col">项目</th><th scope="col" class="num">金额</th><th scope="col" class="num">${issued ? '今日滞纳金' : '滞纳金'}</th></tr></thead>
+<thead><tr><th scope="col">项目</th><th scope="col" class="num">金额</th><th scope="col" class="num">${issued ? `今日${notice.lateFeeTerm}` : notice.lateFeeTerm}</th></tr></thead>
 <tbody>${rows}</tbody>
 <tfoot>
 <tr><th scope="row">合计</th><td class="num">${formatMoney(notice.totalAmount)}</td><td class="num">${formatMoney(notice.lateFee)}</td></tr>
@@ -226,7 +234,7 @@ export function receiptPage(receipt: PortalReceipt, content: ReceiptContent, qrS
 </div>
 <table>
 <caption>项目明细（金额单位：元）</caption>
-<thead><tr><th scope="col">项目编码</th><th scope="col">项目名称</th><th scope="col" class="num">金额</th><th scope="col" class="num">滞纳金</th></tr></thead>
+<thead><tr><th scope="col">项目编码</th><th scope="col">项目名称</th><th scope="col" class="num">金额</th><th scope="col" class="num">${lateFeeTerm(content.payCode.charAt(8))}</th></tr></thead>
 <tbody>${content.items.map((item) => html`<tr><td class="code-text">${item.itemCode}</td><td>${item.itemName}</td><td class="num">${item.amount}</td><td class="num">${item.lateFee}</td></tr>`)}</tbody>
 <tfoot>
 <tr><th scope="row" colspan="2">合计</th><td class="num">${content.totalAmount}</td><td class="num">${content.lateFee}</td></tr>

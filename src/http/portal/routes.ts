@@ -52,6 +52,13 @@ export const PAY_CODE_MESSAGES: Record<PayCodeInputProblem, string> = {
   NOT_20_DIGITS: '缴款码是 20 位数字，请对照缴款通知书核对。',
   CHECK_DIGITS: '缴款码校验位不符：有数字输错或前后颠倒，请逐位核对。',
 };
+/** Why Tongfu refused the sandbox's posting (docs/lifecycle.md §3 rule 5), in the payer's words. */
+const POSTING_REFUSED_MESSAGES: Record<string, string> = {
+  NOTICE_ALREADY_PAID: '该通知书已经缴过了。',
+  AMOUNT_MISMATCH: '应缴金额已经变化（逾期后按日加收），请返回通付重新查询，按今日应缴金额支付。',
+  NOTICE_NOT_PAYABLE: '该通知书已作废或已超过缴款期限，不能缴纳。',
+  NOTICE_NOT_FOUND: '通付没有找到该缴款码的缴款通知书。',
+};
 export const NAME_MISSING_MESSAGE = '请输入缴款人姓名。';
 export const NOT_FOUND_MESSAGE = '没有找到与该缴款码和姓名相符的缴款通知书。请核对缴款码和缴款人姓名（须与通知书上一致）。';
 
@@ -101,7 +108,9 @@ function portalErrors(log: Logger): Koa.Middleware {
       if (error instanceof TongfuError && error.code === 'RATE_LIMITED') {
         const retry = typeof error.details?.retryAfterSeconds === 'number' ? error.details.retryAfterSeconds : 60;
         ctx.set('Retry-After', String(retry));
-        page(ctx, 429, messagePage('查询过于频繁', `为防止缴款码被猜测，查询次数受到限制。请 ${retry} 秒后再试。`));
+        // A receipt's limits guard its check code; every other page's, the payment codes.
+        const guarded = ctx.path.startsWith('/receipts/') ? '票据校验码' : '缴款码';
+        page(ctx, 429, messagePage('查询过于频繁', `为防止${guarded}被猜测，查询次数受到限制。请 ${retry} 秒后再试。`));
         return;
       }
       if (error instanceof TongfuError && (error.code === 'NOT_FOUND' || error.code === 'NOTICE_NOT_FOUND')) {
@@ -246,7 +255,7 @@ export function portalMiddleware(options: PortalOptions): Koa.Middleware {
         return;
       }
       const verified = await sandbox.verify(credentials, payCode);
-      const body = verified.body as { unitName?: string; payerNameMasked?: string; items?: Array<{ itemName: string; amount: string }>; amountDue?: string; payable?: boolean } | undefined;
+      const body = verified.body as { unitName?: string; payerNameMasked?: string; items?: Array<{ itemName: string; amount: string }>; amountDue?: string; payable?: boolean; status?: string } | undefined;
       if (verified.status !== 200 || body === undefined) {
         page(ctx, 502, checkoutResultPage('无法支付', `通付核验该缴款码未成功（HTTP ${verified.status}）。`, returnUrl, 'bad'));
         return;
@@ -261,6 +270,7 @@ export function portalMiddleware(options: PortalOptions): Koa.Middleware {
         items: body.items ?? [],
         amountDue: body.amountDue ?? '',
         payable: body.payable === true,
+        status: body.status ?? '',
       }));
     });
 
@@ -298,9 +308,26 @@ export function portalMiddleware(options: PortalOptions): Koa.Middleware {
         return;
       }
       const error = (answer.body as { error?: { code?: string; message?: string } } | undefined)?.error;
-      page(ctx, 200, checkoutResultPage('支付未完成', `通付拒绝了这笔入账（${error?.code ?? `HTTP ${answer.status}`}），沙箱没有扣款。${error?.code === 'NOTICE_ALREADY_PAID' ? '该通知书已经缴过了。' : ''}`, returnUrl, 'bad'));
+      const why = error?.code === undefined ? '' : (POSTING_REFUSED_MESSAGES[error.code] ?? '');
+      page(ctx, 200, checkoutResultPage('支付未完成', `通付拒绝了这笔入账（${error?.code ?? `HTTP ${answer.status}`}），沙箱没有扣款。${why}`, returnUrl, 'bad'));
     });
   }
 
-  return router.routes() as Koa.Middleware;
+  const routes = router.routes() as Koa.Middleware;
+  const notFound = messagePage('没有找到', '没有找到您要的页面或票据。请核对链接，或回到查询页重新查询。');
+  // A link under the portal's own paths that names no page (a copied link with a piece missing or
+  // one too many) is a page in words too, not the API's JSON 404.
+  return (ctx, next) =>
+    routes(ctx, async () => {
+      if ((ctx.method === 'GET' || ctx.method === 'HEAD') && /^\/(pay|receipts)(\/|$)/i.test(ctx.path)) {
+        ctx.set('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+        ctx.set('X-Content-Type-Options', 'nosniff');
+        ctx.set('Referrer-Policy', 'no-referrer');
+        ctx.set('X-Frame-Options', 'DENY');
+        ctx.set('Cache-Control', 'no-store');
+        page(ctx, 404, notFound);
+        return;
+      }
+      await next();
+    });
 }

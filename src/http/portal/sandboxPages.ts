@@ -18,6 +18,22 @@ export interface CheckoutView {
   /** Tongfu's amount due now; the page warns when the amount asked differs. */
   amountDue: string;
   payable: boolean;
+  /** The notice's status as Tongfu verified it (`PAID` when the payer comes back to a paid checkout). */
+  status: string;
+}
+
+/** Why a notice Tongfu says is not payable cannot be paid, in the payer's words. */
+function notPayableText(status: string): string {
+  switch (status) {
+    case 'PAID':
+    case 'PARTIALLY_REFUNDED':
+    case 'REFUNDED':
+      return '通付核验：该通知书已经缴纳，无需再次支付。';
+    case 'VOIDED':
+      return '通付核验：该通知书已被执收单位作废，不可缴纳。';
+    default:
+      return '通付核验：该通知书已超过缴款期限，不可缴纳。';
+  }
 }
 
 function banner(): SafeHtml {
@@ -25,7 +41,8 @@ function banner(): SafeHtml {
 }
 
 export function checkoutPage(view: CheckoutView): string {
-  const mismatch = view.amount !== view.amountDue;
+  // A notice that cannot be paid owes nothing: say why, not that the amounts differ.
+  const mismatch = view.payable && view.amount !== view.amountDue;
   return layout(
     '沙箱代收机构 收银台',
     html`${banner()}
@@ -38,7 +55,7 @@ export function checkoutPage(view: CheckoutView): string {
 </dl>
 <p class="due">支付金额 <strong>${yuan(view.amount)}</strong></p>
 ${mismatch ? html`<div class="panel bad" role="alert"><p>通付核验的应缴金额为 ${yuan(view.amountDue)}，与本次支付金额不符，确认支付将被通付拒绝。</p></div>` : ''}
-${!view.payable ? html`<div class="panel bad" role="alert"><p>通付核验：该通知书当前不可缴纳。</p></div>` : ''}
+${!view.payable ? html`<div class="panel bad" role="alert"><p>${notPayableText(view.status)}</p></div>` : ''}
 <form method="post" action="/sandbox/agency/checkout">
 <input type="hidden" name="payCode" value="${view.payCode}">
 <input type="hidden" name="amount" value="${view.amount}">

@@ -20,7 +20,8 @@ export function publicRoutes(services: Services): RouteDefinition[] {
         const payCode = call.params.payCode;
         assert(payCode !== undefined, 'the route has a :payCode parameter');
         const payerName = typeof call.query.payerName === 'string' ? call.query.payerName : undefined;
-        return { status: 200, body: await notices.lookupPublicNotice(payCode, payerName, call.clientAddress) };
+        // The answer is one payer's notice: no browser or proxy keeps it (decision 0207).
+        return { status: 200, body: await notices.lookupPublicNotice(payCode, payerName, call.clientAddress), headers: { 'Cache-Control': 'no-store' } };
       },
     },
   ];

@@ -38,7 +38,8 @@ export function receiptRoutes(services: Services): RouteDefinition[] {
       async handle(call) {
         const checkCode = call.query.checkCode;
         assert(typeof checkCode === 'string', 'the contract requires checkCode');
-        return { status: 200, body: serializeVerifiedReceipt(await receipts.getPublicReceipt(param(call, 'receiptNo'), checkCode, call.clientAddress)) };
+        // The receipt names its payer in full: no browser or proxy keeps it (decision 0207).
+        return { status: 200, body: serializeVerifiedReceipt(await receipts.getPublicReceipt(param(call, 'receiptNo'), checkCode, call.clientAddress)), headers: { 'Cache-Control': 'no-store' } };
       },
     },
   ];
