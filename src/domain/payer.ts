@@ -43,9 +43,22 @@ export function normalizeName(name: string): string {
  */
 const FORMAT_CHARACTERS = /\p{Cf}/u;
 
-/** Why `name` cannot be a payer's name, or null: blank once normalized, or holding an invisible format character. */
+/**
+ * Controls the body's text rules let through (decision 0050 refuses only C0 controls but TAB, LF and
+ * CR): DEL U+007F and the C1 controls U+0080–U+009F, NEL U+0085 among them, and the line and
+ * paragraph separators U+2028, U+2029. `王\u007F建国` shows as 王建国 yet never matches the 王建国
+ * a payer types, so the payer's own lookup and an agency's name check would fail for ever; the
+ * separators break a name across lines. TAB is a space, which name comparison removes.
+ */
+const CONTROL_CHARACTERS = /[\u007F-\u009F\u2028\u2029]/u;
+
+/**
+ * Why `name` cannot be a payer's name, or null: blank once normalized, or holding an invisible
+ * format character or a control character or line separator.
+ */
 export function payerNameProblem(name: string): string | null {
   if (FORMAT_CHARACTERS.test(name)) return 'must not contain invisible format characters (zero-width or bidirectional controls such as U+200B, U+202E)';
+  if (CONTROL_CHARACTERS.test(name)) return 'must not contain control characters (DEL U+007F, C1 controls U+0080-U+009F) or line separators (U+2028, U+2029)';
   if (normalizeName(name) === '') return 'must not be blank';
   return null;
 }

@@ -143,6 +143,10 @@ describe('creating a notice', () => {
       // Invisible format characters: a name of nothing but a zero-width space, one read backwards.
       [{ payer: { name: '\u200B\u200B' } }, ['/payer/name']],
       [{ payer: { name: '\u202E根巴坦拉阿' } }, ['/payer/name']],
+      // Controls the body lets through, shown as nothing: DEL, a C1 control, a line separator.
+      [{ payer: { name: '张\u007F三' } }, ['/payer/name']],
+      [{ payer: { name: '张\u0085三' } }, ['/payer/name']],
+      [{ payer: { name: '张\u2028三' } }, ['/payer/name']],
       [{ payer: { name: '张三', mobile: '12812345678' } }, ['/payer/mobile']],
       [{ payer: { name: '张三', idNumber: '15010219850612123x' } }, ['/payer/idNumber']],
       // The GB 11643 check character, and a birth date that does not exist.

@@ -180,4 +180,15 @@ describe('payerNameProblem', () => {
     expect(payerNameProblem('\u202E根巴坦拉阿')).toMatch(/invisible format characters/);
     expect(payerNameProblem('\uFEFF张三')).toMatch(/invisible format characters/);
   });
+
+  it('refuses DEL, the C1 controls and the line separators, which show as nothing but keep a name from ever matching; keeps rare and Mongolian letters', () => {
+    for (const name of ['王\u007F建国', '王\u0080建国', '王\u0085建国', '王\u009F建国', '王\u2028建国', '王\u2029建国']) {
+      expect({ name, problem: payerNameProblem(name) }).toEqual({ name, problem: expect.stringMatching(/control characters/) });
+    }
+    expect(payerNameProblem('𠀀𠀁')).toBeNull();
+    expect(payerNameProblem('ᠮᠣᠩᠭᠣᠯ')).toBeNull();
+    expect(payerNameProblem('ᠮᠣᠩᠭᠣᠯ\u202Fᠤᠨ')).toBeNull();
+    expect(payerNameProblem('张\t三')).toBeNull();
+    expect(payerNameProblem('\u00A0王\u00A0')).toBeNull();
+  });
 });
