@@ -44,6 +44,15 @@ export function normalizeName(name: string): string {
 const FORMAT_CHARACTERS = /\p{Cf}/u;
 
 /**
+ * The one format character a name may hold: the Mongolian vowel separator U+180E (category Cf since
+ * Unicode 6.3), where traditional Mongolian script writes it — after a Mongolian letter (or a free
+ * variation selector) and before a final ᠠ U+1820 or ᠡ U+1821, as in ᠰᠠᠷ\u180Eᠠ (Saraa, "moon"). There it
+ * is part of the spelling and changes the letters' shapes; anywhere else it would be invisible
+ * (decision 0213).
+ */
+const MONGOLIAN_VOWEL_SEPARATOR = /(?<=[\u180B-\u180D\u180F\u1820-\u1878\u1887-\u18AA])\u180E(?=[\u1820\u1821])/gu;
+
+/**
  * Controls the body's text rules let through (decision 0050 refuses only C0 controls but TAB, LF and
  * CR): DEL U+007F and the C1 controls U+0080–U+009F, NEL U+0085 among them, and the line and
  * paragraph separators U+2028, U+2029. `王\u007F建国` shows as 王建国 yet never matches the 王建国
@@ -57,7 +66,7 @@ const CONTROL_CHARACTERS = /[\u007F-\u009F\u2028\u2029]/u;
  * format character or a control character or line separator.
  */
 export function payerNameProblem(name: string): string | null {
-  if (FORMAT_CHARACTERS.test(name)) return 'must not contain invisible format characters (zero-width or bidirectional controls such as U+200B, U+202E)';
+  if (FORMAT_CHARACTERS.test(name.replace(MONGOLIAN_VOWEL_SEPARATOR, ''))) return 'must not contain invisible format characters (zero-width or bidirectional controls such as U+200B, U+202E)';
   if (CONTROL_CHARACTERS.test(name)) return 'must not contain control characters (DEL U+007F, C1 controls U+0080-U+009F) or line separators (U+2028, U+2029)';
   if (normalizeName(name) === '') return 'must not be blank';
   return null;

@@ -166,6 +166,17 @@ describe('creating a notice', () => {
     expect(bad.text).not.toContain('150102198506121237');
   });
 
+  it('issues a notice to a payer named in Mongolian script with a vowel separator, and the payer finds it by that name', async () => {
+    const name = 'ᠰᠠᠷ\u180Eᠠ ᠪᠠᠭᠠᠲᠤᠷ';
+    const created = await unit('POST', '/v1/unit/notices', noticeBody({ payer: { name } }));
+    expect([created.status, created.body.payer?.name]).toEqual([201, name]);
+    const found = await service.request('GET', `/v1/public/notices/${created.body.payCode}?payerName=${encodeURIComponent(name)}`);
+    expect([found.status, found.body.payerNameMasked]).toEqual([200, '**ᠷ']);
+    // The separator anywhere else is invisible, and refused as every other format character.
+    const hidden = await unit('POST', '/v1/unit/notices', noticeBody({ payer: { name: '王\u180E建国' } }));
+    expect([hidden.status, errorCode(hidden), problemPaths(hidden)]).toEqual([400, 'VALIDATION_FAILED', ['/payer/name']]);
+  });
+
   it('answers AMOUNT_INVALID for an amount that is not a two-decimal string, before any other problem', async () => {
     for (const amount of [100, '100', '100.0', '100.000', '-1.00', '1e2', '01.00']) {
       const response = await unit('POST', '/v1/unit/notices', noticeBody({ noticeType: 7, items: [{ itemCode: ITEMS.fixedFee, quantity: 2, amount }] }));

@@ -191,4 +191,13 @@ describe('payerNameProblem', () => {
     expect(payerNameProblem('张\t三')).toBeNull();
     expect(payerNameProblem('\u00A0王\u00A0')).toBeNull();
   });
+
+  it('takes the Mongolian vowel separator where Mongolian script writes it, before a final a or e, and nowhere else', () => {
+    expect(payerNameProblem('ᠰᠠᠷ\u180Eᠠ')).toBeNull();
+    expect(payerNameProblem('ᠴᠡᠴᠡᠭ\u180Eᠡ')).toBeNull();
+    expect(payerNameProblem('ᠰᠠᠷ\u180B\u180Eᠠ ᠪᠠᠭᠠᠲᠤᠷ')).toBeNull();
+    for (const name of ['王\u180E建国', '\u180Eᠠ', 'ᠰᠠᠷ\u180E', 'ᠰᠠᠷ\u180Eᠤ', 'ᠰᠠᠷ\u180E\u180Eᠠ', 'ᠰᠠᠷ\u180Eᠠ\u200B']) {
+      expect({ name, problem: payerNameProblem(name) }).toEqual({ name, problem: expect.stringMatching(/invisible format characters/) });
+    }
+  });
 });
