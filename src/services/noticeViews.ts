@@ -53,6 +53,9 @@ export interface NoticeRecord {
   paidAt: Date | null;
   paidAmount: DecimalJs | null;
   receiptNo: string | null;
+  /** When and why the unit voided it; both null unless VOIDED. */
+  voidedAt: Date | null;
+  voidReason: string | null;
   createdAt: Date;
   lines: NoticeLine[];
 }
@@ -98,6 +101,8 @@ export function toNoticeRecord(row: NoticeRow): NoticeRecord {
     paidAt: row.paid_at,
     paidAmount: row.paid_amount === null ? null : new Decimal(row.paid_amount),
     receiptNo: row.receipt_no,
+    voidedAt: row.voided_at,
+    voidReason: row.void_reason,
     createdAt: row.created_at,
     lines,
   };
@@ -148,6 +153,8 @@ export interface NoticeWire {
   paidAmount: string;
   paidAt: string | null;
   receiptNo: string | null;
+  voidedAt: string | null;
+  voidReason: string | null;
   payUrl: string;
   createdAt: string;
 }
@@ -184,6 +191,8 @@ export function noticeWire(notice: NoticeRecord, asOf: Date, publicBaseUrl: stri
     paidAmount: formatMoney(notice.paidAmount ?? ZERO),
     paidAt: notice.paidAt === null ? null : formatInstant(notice.paidAt),
     receiptNo: notice.receiptNo,
+    voidedAt: notice.voidedAt === null ? null : formatInstant(notice.voidedAt),
+    voidReason: notice.voidReason,
     payUrl: payUrlFor(publicBaseUrl, notice.payCode),
     createdAt: formatInstant(notice.createdAt),
   };
@@ -196,7 +205,7 @@ export function noticeWire(notice: NoticeRecord, asOf: Date, publicBaseUrl: stri
  * nothing but the answer's time (its `createdAt`) needs storing.
  */
 export function creationAnswer(notice: NoticeRecord, publicBaseUrl: string): NoticeWire {
-  const asCreated: NoticeRecord = { ...notice, status: 'ISSUED', paidAt: null, paidAmount: null, receiptNo: null };
+  const asCreated: NoticeRecord = { ...notice, status: 'ISSUED', paidAt: null, paidAmount: null, receiptNo: null, voidedAt: null, voidReason: null };
   return noticeWire(asCreated, notice.createdAt, publicBaseUrl);
 }
 

@@ -452,7 +452,7 @@ export class NoticeService {
       const status = transition(NOTICE_MACHINE, row.status, 'void');
       const voidedAt = this.deps.clocks.business.now();
       await repo.markNoticeVoided(trx, row.id, { status, voidedAt, reason });
-      const voidedRecord: NoticeRecord = { ...toNoticeRecord(row), status };
+      const voidedRecord: NoticeRecord = { ...toNoticeRecord(row), status, voidedAt, voidReason: reason };
       await this.deps.recordNoticeVoided(trx, {
         unitPartyId: row.unit_party_id,
         occurredAt: voidedAt,

@@ -98,6 +98,8 @@ describe('creating a notice', () => {
       paidAmount: '0.00',
       paidAt: null,
       receiptNo: null,
+      voidedAt: null,
+      voidReason: null,
       payUrl: `http://tongfu.test/pay/${notice.payCode}`,
       createdAt: '2026-11-27T10:00:00+08:00',
     });
@@ -428,12 +430,18 @@ describe('reading, listing and voiding', () => {
   });
 
   it('voids an ISSUED notice once; a VOIDED one answers 200 unchanged; others are NOTICE_NOT_VOIDABLE', async () => {
-    const notice = (await unit('POST', '/v1/unit/notices', noticeBody())).body;
+    const created = noticeBody();
+    const notice = (await unit('POST', '/v1/unit/notices', created)).body;
     service.clocks.business.set(new Date('2026-11-28T08:00:00+08:00'));
     const voided = await unit('POST', `/v1/unit/notices/${notice.payCode}/void`, { reason: '开具错误' });
     expect(voided.status).toBe(200);
-    expect(voided.body).toEqual({ ...notice, status: 'VOIDED', amountDue: '0.00', lateFee: '0.00' });
+    // When and why it was voided is on the notice, for whoever at the unit reads it later.
+    expect(voided.body).toEqual({ ...notice, status: 'VOIDED', amountDue: '0.00', lateFee: '0.00', voidedAt: '2026-11-28T08:00:00+08:00', voidReason: '开具错误' });
     expectNoPayerSecrets(voided);
+    expect((await unit('GET', `/v1/unit/notices/${notice.payCode}`)).body).toEqual(voided.body);
+    // A repeat of the creation answers as the creation did: the notice unvoided.
+    const replay = await unit('POST', '/v1/unit/notices', created);
+    expect([replay.status, replay.body]).toEqual([201, notice]);
     const row = await service.database.db('notices').where({ pay_code: notice.payCode }).first();
     expect(row.void_reason).toBe('开具错误');
     expect(row.voided_at.toISOString()).toBe('2026-11-28T00:00:00.000Z');
