@@ -165,21 +165,53 @@ export class EmbeddedPostgres {
   private readOrCreateSettings(): ClusterSettings {
     const file = path.join(this.rootDir, 'pg.json');
     if (fs.existsSync(file)) {
-      const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as ClusterSettings;
-      if (!Number.isInteger(parsed.port) || typeof parsed.password !== 'string') throw new Error(`${file} is damaged`);
-      return parsed;
+      const damaged = (problem: string): Error =>
+        new Error(`${file} is damaged (${problem}); it holds the embedded PostgreSQL's port and password, which the cluster in ${this.clusterDir} needs: restore it from a backup of the data directory`);
+      let parsed: Partial<ClusterSettings> | null;
+      try {
+        parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<ClusterSettings> | null;
+      } catch (error) {
+        throw damaged(error instanceof Error ? error.message : String(error));
+      }
+      if (parsed === null || typeof parsed !== 'object' || !Number.isInteger(parsed.port) || typeof parsed.password !== 'string') throw damaged('no integer port and string password');
+      return parsed as ClusterSettings;
     }
     const settings: ClusterSettings = { port: 0, password: crypto.randomBytes(18).toString('base64url') };
     settings.port = pickFreePortSync();
-    fs.writeFileSync(file, JSON.stringify(settings), { mode: 0o600 });
+    // Written whole or not at all: a start killed here (or a full disk) leaves no half a file.
+    const temporary = `${file}.${process.pid}.tmp`;
+    const fd = fs.openSync(temporary, 'w', 0o600);
+    try {
+      fs.writeSync(fd, JSON.stringify(settings));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temporary, file);
     return settings;
   }
 
+  /**
+   * Creates the cluster: initdb into `pg.init` beside it, then a rename, so a start killed during
+   * initdb leaves only `pg.init` (removed by the next start), never a half-made `pg`. A `pg` that
+   * holds anything without its PG_VERSION is someone's data — a damaged cluster, a restore in
+   * progress — and is never deleted: start-up stops and says so.
+   */
   private async initialise(): Promise<void> {
     const settings = this.settings as ClusterSettings;
-    fs.rmSync(this.clusterDir, { recursive: true, force: true });
-    fs.mkdirSync(this.clusterDir, { recursive: true, mode: 0o700 });
-    if (this.ids) fs.chownSync(this.clusterDir, this.ids.uid, this.ids.gid);
+    if (fs.existsSync(this.clusterDir)) {
+      if (fs.readdirSync(this.clusterDir).length > 0) {
+        throw new Error(
+          `${this.clusterDir} holds files but no PG_VERSION, so it is not a cluster the embedded PostgreSQL can start; it is left as it is. Restore PG_VERSION (or the directory) from a backup, or move the directory away to start with an empty database`,
+        );
+      }
+      fs.rmdirSync(this.clusterDir);
+    }
+    const target = this.clusterDir;
+    const building = `${target}.init`;
+    fs.rmSync(building, { recursive: true, force: true });
+    fs.mkdirSync(building, { recursive: true, mode: 0o700 });
+    if (this.ids) fs.chownSync(building, this.ids.uid, this.ids.gid);
     // The superuser's password reaches initdb in a file only initdb's user can read, inside a
     // directory only that user can enter (contracts/decisions/0056-embedded-password.md); never on
     // a command line, which every user can read in /proc.
@@ -187,7 +219,7 @@ export class EmbeddedPostgres {
     try {
       const result = spawnSync(
         path.join(this.binDir, 'initdb'),
-        [`--pgdata=${this.clusterDir}`, '--auth=scram-sha-256', `--username=${USER_NAME}`, `--pwfile=${passwordFile}`, '--encoding=UTF8', '--locale=C', '--no-sync'],
+        [`--pgdata=${building}`, '--auth=scram-sha-256', `--username=${USER_NAME}`, `--pwfile=${passwordFile}`, '--encoding=UTF8', '--locale=C', '--no-sync'],
         { ...this.ids, env: { ...process.env, LC_ALL: 'C' }, encoding: 'utf8', timeout: 120_000 },
       );
       if (result.status !== 0) {
@@ -196,6 +228,7 @@ export class EmbeddedPostgres {
     } finally {
       fs.rmSync(path.dirname(passwordFile), { recursive: true, force: true });
     }
+    fs.renameSync(building, target);
     this.options.log.info({ clusterDir: this.clusterDir }, 'initialised the embedded PostgreSQL cluster');
   }
 

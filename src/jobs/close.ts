@@ -25,9 +25,15 @@ export function closeJob(dailyCloses: DailyCloseService): JobDefinition {
     async run(context) {
       const through = context.businessDate ?? yesterday(context.clocks.business.now());
       // The run's own log context carries its businessDate (the last date it seals through).
-      const sealed = await dailyCloses.closeThrough(through, async (sealedDate) => {
-        context.log.info({ sealedDate }, 'daily close sealed');
-      });
+      // Each sealed date is counted in the transaction that writes its close, so a run killed
+      // half-way and completed by the next records every date it sealed, as a clean run would.
+      const sealed = await dailyCloses.closeThrough(
+        through,
+        async (sealedDate) => {
+          context.log.info({ sealedDate }, 'daily close sealed');
+        },
+        (trx) => context.recordProgress(trx, { sealed: 1 }),
+      );
       return { sealed: sealed.length };
     },
   };

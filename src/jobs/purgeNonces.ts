@@ -11,7 +11,9 @@ export const purgeNoncesJob: JobDefinition = {
   defaultSchedules: ['0 * * * *'],
   catchUp: 'latest',
   async run(context) {
-    const purged = await purgeExpiredNonces(context.db, context.clocks.real.now());
+    // Each batch is counted in its own transaction: a run killed between batches and completed by
+    // the next attempt records what a clean run would have.
+    const purged = await purgeExpiredNonces(context.db, context.clocks.real.now(), undefined, (trx, deleted) => context.recordProgress(trx, { purged: deleted }));
     return { purged };
   },
 };

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import { canonicalJson } from '../crypto/canonicalJson';
 import { createSm2Verifier, type Sm2Verifier } from '../crypto/sm2';
 import { sm3Hex } from '../crypto/sm3';
@@ -83,9 +84,15 @@ export class DailyCloseService {
   /**
    * Seals every unsealed date up to and including `through`, oldest first. The first close ever is
    * of the earliest date any journal entry has (or `through` when there is none). Returns the
-   * dates sealed by this call.
+   * dates sealed by this call. `inSealTransaction` runs in the transaction that writes each close
+   * (a job records its progress there, so a run killed half-way keeps the count of what it sealed);
+   * `onSealed` runs after that transaction committed.
    */
-  async closeThrough(through: string, onSealed?: (businessDate: string) => Promise<void>): Promise<string[]> {
+  async closeThrough(
+    through: string,
+    onSealed?: (businessDate: string) => Promise<void>,
+    inSealTransaction?: (trx: Knex.Transaction, businessDate: string) => Promise<void>,
+  ): Promise<string[]> {
     assert(DATE_PATTERN.test(through), `close through a YYYY-MM-DD date, got ${through}`);
     const sealed: string[] = [];
     const latest = await repo.latestClose(this.deps.db);
@@ -97,7 +104,7 @@ export class DailyCloseService {
       date = earliest !== undefined && earliest < through ? earliest : through;
     }
     for (; date <= through; date = nextDate(date)) {
-      if (await this.seal(date)) {
+      if (await this.seal(date, inSealTransaction)) {
         sealed.push(date);
         if (onSealed) await onSealed(date);
       }
@@ -105,8 +112,11 @@ export class DailyCloseService {
     return sealed;
   }
 
-  /** Seals one date (its predecessor must be sealed, unless it is the first). False when already sealed. */
-  async seal(businessDate: string): Promise<boolean> {
+  /**
+   * Seals one date (its predecessor must be sealed, unless it is the first). False when already
+   * sealed. `inTransaction` runs in the transaction that writes the close, after the write.
+   */
+  async seal(businessDate: string, inTransaction?: (trx: Knex.Transaction, businessDate: string) => Promise<void>): Promise<boolean> {
     const { db, clocks } = this.deps;
     await db.transaction(async (trx) => {
       await repo.insertCutoff(trx, businessDate, clocks.business.now());
@@ -147,6 +157,7 @@ export class DailyCloseService {
         created_at: clocks.business.now(),
       });
       assert(inserted, `the close of ${businessDate} is written once (the lock is held)`);
+      if (inTransaction) await inTransaction(trx, businessDate);
       this.deps.log.info({ businessDate, closeHash, adjustments: adjustments.length }, 'business date sealed');
       return true;
     });

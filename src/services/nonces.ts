@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Db } from '../db/database';
 import { claimNonce, deleteExpiredNonces, ensureNonceSentinel } from '../db/repositories/requestNonces';
 import { TongfuError } from '../domain/errors';
@@ -41,14 +42,29 @@ export function claimRequestNonce(db: Db, claim: NonceClaim): Promise<boolean> {
   return claimNonce(db, claim.appId, claim.nonce, claim.seenAt, claim.reusableAtOrBefore, claim.signedAt);
 }
 
-/** Deletes the nonces whose window has passed at `realNow`; returns how many were deleted. */
-export async function purgeExpiredNonces(db: Db, realNow: Date, batchSizeMax = NONCE_PURGE_BATCH_SIZE_MAX): Promise<number> {
+/**
+ * Deletes the nonces whose window has passed at `realNow`; returns how many were deleted. With
+ * `onBatch`, each batch is deleted in a transaction that `onBatch` also writes in (the job records
+ * its progress there, so a run killed between batches keeps the count of what it deleted).
+ */
+export async function purgeExpiredNonces(
+  db: Db,
+  realNow: Date,
+  batchSizeMax = NONCE_PURGE_BATCH_SIZE_MAX,
+  onBatch?: (trx: Knex.Transaction, deleted: number) => Promise<void>,
+): Promise<number> {
   // Also the moment to lift a nonce horizon left by a database crash (decision 0059).
   await ensureNonceSentinel(db, NONCE_TIMESTAMP_WINDOW_SECONDS);
   const expiredAtOrBefore = new Date(realNow.getTime() - NONCE_REUSE_WINDOW_MS);
   let purged = 0;
   for (let batch = 0; batch < NONCE_PURGE_BATCHES_MAX; batch += 1) {
-    const deleted = await deleteExpiredNonces(db, expiredAtOrBefore, batchSizeMax);
+    const deleted = onBatch === undefined
+      ? await deleteExpiredNonces(db, expiredAtOrBefore, batchSizeMax)
+      : await db.transaction(async (trx) => {
+          const count = await deleteExpiredNonces(trx, expiredAtOrBefore, batchSizeMax);
+          if (count > 0) await onBatch(trx, count);
+          return count;
+        });
     purged += deleted;
     if (deleted < batchSizeMax) break;
   }

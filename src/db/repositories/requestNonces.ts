@@ -1,5 +1,5 @@
 import { assert } from '../../domain/errors';
-import type { Db } from '../database';
+import type { Db, Queryable } from '../database';
 
 /** A claim's values: `appId` used `nonce` at `seenAt`; a row last seen at or before `reusableAtOrBefore` is free. */
 export interface NonceClaimValues {
@@ -169,7 +169,7 @@ export async function claimNonce(db: Db, appId: string, nonce: string, seenAt: D
  * Deletes up to `batchSizeMax` nonces seen at or before `expiredAtOrBefore`; returns how many.
  * Batched so that one purge never holds locks on, or writes WAL for, an unbounded number of rows.
  */
-export async function deleteExpiredNonces(db: Db, expiredAtOrBefore: Date, batchSizeMax: number): Promise<number> {
+export async function deleteExpiredNonces(db: Queryable, expiredAtOrBefore: Date, batchSizeMax: number): Promise<number> {
   const result = await db.raw<{ rowCount: number | null }>(
     `DELETE FROM request_nonces
       WHERE (app_id, nonce) IN (
