@@ -20,9 +20,9 @@ export function lateFeeRuleText(rule: LateFeeRule): string | undefined {
 }
 
 /**
- * What a payer calls the daily surcharge of a notice. On a fine (a penalty decision, notice kind
- * `2`) it is 加处罚款 (行政处罚法第七十二条: 每日按罚款数额的百分之三加处罚款), which the decision the
- * payer holds names so and which is not a 滞纳金; on a fee it is 滞纳金 (decision 0208).
+ * What a payer calls the daily surcharge of a notice: on a fine (a penalty decision, notice kind
+ * `2`) it is 加处罚款, as the decision the payer holds names it, not a 滞纳金; on a fee it is
+ * 滞纳金 (contracts/decisions/0208-fines-carry-jiachu-fakuan.md gives the legal ground).
  */
 export function lateFeeTerm(noticeType: number | string): '滞纳金' | '加处罚款' {
   return String(noticeType) === '2' ? '加处罚款' : '滞纳金';

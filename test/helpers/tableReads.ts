@@ -6,9 +6,9 @@ import type { Knex } from 'knex';
  * table once per row of another shows here as a multiple of the table's size, with no clock.
  *
  * The count also holds the same connection's earlier transactions until the backend flushes its
- * statistics, which it does when idle, at most once a second (PGSTAT_MIN_INTERVAL). Measure a
- * difference within one transaction, or let the pool's connections idle past that second first
- * (STATS_FLUSHED_AFTER_MS).
+ * statistics, which it does when idle, at most once a second (contracts/decisions/0217-index-audit.md).
+ * Measure a difference within one transaction, or let the pool's connections idle past that second
+ * first (STATS_FLUSHED_AFTER_MS).
  */
 export async function rowsReadInTransaction(trx: Knex.Transaction, table: string): Promise<number> {
   const result = await trx.raw<{ rows: Array<{ seq_tup_read: string; idx_tup_fetch: string | null }> }>(
@@ -19,5 +19,5 @@ export async function rowsReadInTransaction(trx: Knex.Transaction, table: string
   return row === undefined ? 0 : Number(row.seq_tup_read) + Number(row.idx_tup_fetch ?? 0);
 }
 
-/** How long an idle backend may hold its statistics before it flushes them (PGSTAT_MIN_INTERVAL, 1 s), with a margin. */
+/** How long an idle backend may hold its statistics before it flushes them (about 1 s), with a margin. */
 export const STATS_FLUSHED_AFTER_MS = 1_500;
