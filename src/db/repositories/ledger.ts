@@ -543,7 +543,8 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
     invariant:
       'every payment in a live settlement instruction is reconciled: matched, its discrepancy accepted or written off, or held by a discrepancy a later statement opened after it was settled',
     // A superseding statement may leave out a settled payment: its shortage is finance's to resolve
-    // by ACCEPT_PLATFORM or WRITE_OFF (docs/reconciliation.md §3), not a break of the books. A
+    // by ACCEPT_PLATFORM (docs/reconciliation.md §3; WRITE_OFF of settled money is refused since
+    // decision 0219, and stays here for what was written off before), not a break of the books. A
     // discrepancy opened before the instruction was made is a break: settle never takes held money
     // (contracts/decisions/0194-settled-payments-held-by-a-later-statement.md).
     sql: `
