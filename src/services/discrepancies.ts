@@ -12,7 +12,7 @@ import { statusesFrom } from '../domain/instructions';
 import type { Clocks } from '../domain/clock';
 import { assert, TongfuError } from '../domain/errors';
 import { accountPrefix, mismatchDifferenceEntry, reversalEntry, spreadInProportion, writeOffEntry } from '../domain/ledger';
-import { Decimal, formatMoney } from '../domain/money';
+import { Decimal, formatMoney, ZERO } from '../domain/money';
 import {
   actionNotApplicable,
   DISCREPANCY_ACTIONS,
@@ -42,10 +42,10 @@ import { cancelRefundsOfPayment } from './refunds';
  * |---|---|---|
  * | SHORTAGE | REVERSE_PAYMENT | payment REVERSED; its notice PAID → ISSUED and its receipt reversed (applied), or its refund obligation CANCELLED (unapplied); the REVERSAL of its posting entry; `payment.reversed` to unit and agency |
  * | SHORTAGE | ACCEPT_PLATFORM | nothing but the resolution: the payment is released to settlement |
- * | SHORTAGE | WRITE_OFF | WRITE_OFF of the payment's amount: its pending revenue (or unapplied suspense) / the agency's clearing |
+ * | SHORTAGE | WRITE_OFF | WRITE_OFF of the payment's amount: its pending revenue (or unapplied suspense) / the agency's clearing; refused, 422 ACTION_NOT_APPLICABLE naming ACCEPT_PLATFORM, at proposal and at approval, for an applied payment in a live settlement instruction or with a standing refund (decision 0219) |
  * | *_MISMATCH | ACCEPT_PLATFORM | the resolution only: the platform's figure stands |
  * | *_MISMATCH | ACCEPT_STATEMENT | MISMATCH_SURPLUS or MISMATCH_DEFICIT of the difference (none when the amounts agree) |
- * | *_MISMATCH | WRITE_OFF | WRITE_OFF of the amount the statement lacks (none when it does not lack any) |
+ * | *_MISMATCH | WRITE_OFF | WRITE_OFF of the amount the statement lacks (none when it does not lack any); refused as a shortage's when it would book from pending revenue that left (decision 0219) |
  * | REFUND_MISMATCH (a line naming the agency's refund instruction with its amount, not yet confirmed) | ACCEPT_STATEMENT | the instruction CONFIRMED and the refund SUCCEEDED as a matching line does: AGENCY_REFUND_CONFIRMED (decisions 0154, 0171) |
  * | REFUND_MISMATCH (an instruction the agency reported executed, in no statement) | ACCEPT_STATEMENT | the instruction FAILED (`failByStatement`) and the refund FAILED, for REISSUE; no entry (decision 0171) |
  * | REFUND_MISMATCH (a line of another amount than its instruction's, naming no agency refund instruction, or one FAILED, MISMATCHED or CANCELLED) | ACCEPT_STATEMENT | refused, 422 ACTION_NOT_APPLICABLE naming WRITE_OFF, at proposal and at approval (decision 0171) |
@@ -99,9 +99,10 @@ export function discrepancyView(row: repo.DiscrepancyRow, proposal: proposalsRep
 
 /**
  * Whether the payment's money is already in a settlement instruction (a live one: created,
- * executed or confirmed): then a shortage can only be resolved by ACCEPT_PLATFORM or WRITE_OFF
+ * executed or confirmed): then a shortage can only be resolved by ACCEPT_PLATFORM
  * (docs/reconciliation.md §2–§3), since reversing it would take back money the receiving account
- * holds or is being paid.
+ * holds or is being paid, and writing it off would take pending revenue the settlement moved out
+ * (contracts/decisions/0219-write-off-of-settled-payments.md).
  */
 export async function paymentInSettlementInstruction(trx: Knex.Transaction, paymentRowId: string): Promise<boolean> {
   return paymentInLiveSettlement(trx, paymentRowId);
@@ -210,6 +211,10 @@ export function discrepancyHandler(): ProposalTargetHandler<repo.DiscrepancyRow>
         const outcome = await reportedRefund(trx, target);
         if (outcome.kind === 'refused') throw refusal(target, action, outcome.why);
       }
+      if (action === 'WRITE_OFF') {
+        const why = await writeOffRefusal(trx, target);
+        if (why !== null) throw refusal(target, action, why);
+      }
       if (action === 'REVERSE_PAYMENT') {
         assert(target.payment_row_id !== null, `shortage ${target.discrepancy_id} names its payment`);
         const payment = await repo.lockPayment(trx, target.payment_row_id);
@@ -221,13 +226,13 @@ export function discrepancyHandler(): ProposalTargetHandler<repo.DiscrepancyRow>
           throw refusal(target, action, `the refund of its payment ${payment.payment_id} is ${String(payment.refund_status)}`);
         }
         if (await paymentInSettlementInstruction(trx, payment.id)) {
-          throw refusal(target, action, `its payment ${payment.payment_id} is already in a settlement instruction: ACCEPT_PLATFORM or WRITE_OFF`);
+          throw refusal(target, action, `its payment ${payment.payment_id} is already in a settlement instruction: ACCEPT_PLATFORM`);
         }
         // A refund instruction someone reported executed may have paid the money out: cancelling it
         // would lose that money's trace (contracts/decisions/0203-no-reversal-past-a-paid-refund.md).
         const paidOut = (await lockRefundInstructionsOfPayment(trx, payment.id)).find((row) => !['CREATED', 'CANCELLED', 'FAILED'].includes(row.status));
         if (paidOut !== undefined) {
-          throw refusal(target, action, `refund ${paidOut.refund_id} of its payment ${payment.payment_id} has instruction ${paidOut.instruction_no} ${paidOut.status}: its money may have been paid out; wait for its confirmation or failure, or ACCEPT_PLATFORM or WRITE_OFF`);
+          throw refusal(target, action, `refund ${paidOut.refund_id} of its payment ${payment.payment_id} has instruction ${paidOut.instruction_no} ${paidOut.status}: its money may have been paid out; wait for its confirmation or failure, or ACCEPT_PLATFORM`);
         }
       }
     },
@@ -332,14 +337,63 @@ async function bookMismatchDifference(trx: Knex.Transaction, target: repo.Discre
   await insertJournalEntry(trx, { ...mismatchDifferenceEntry({ discrepancyId: target.id, agencyCode: target.agency_code, platformAmount, statementAmount, accountingDate }), causeDate: target.business_date }, at);
 }
 
-/** WRITE_OFF: the shortfall — a short payment's amount, or what a statement lacks of the platform's figure — charged to the agency. */
-async function writeOffShortfall(trx: Knex.Transaction, target: repo.DiscrepancyRow, accountingDate: string, at: Date): Promise<void> {
+/**
+ * What WRITE_OFF writes off: a short payment's amount, or what a statement lacks of the platform's
+ * figure; zero for a REFUND_MISMATCH (closed with a reason: no payment's money is short) and for a
+ * statement that lacks nothing.
+ */
+function writeOffShortfallOf(target: repo.DiscrepancyRow): Decimal {
   const type = target.type as DiscrepancyType;
-  if (type === 'REFUND_MISMATCH') return; // closed with a reason: no payment's money is short
+  if (type === 'REFUND_MISMATCH') return ZERO;
   assert(target.platform_amount !== null && target.payment_row_id !== null, `discrepancy ${target.discrepancy_id} has the platform's payment`);
   const platformAmount = new Decimal(target.platform_amount);
   const shortfall = type === 'SHORTAGE' ? platformAmount : platformAmount.minus(new Decimal(target.statement_amount ?? platformAmount));
-  if (shortfall.lte(0)) return; // the statement lacks nothing
+  return shortfall.gt(ZERO) ? shortfall : ZERO;
+}
+
+/**
+ * Why WRITE_OFF cannot book the discrepancy's shortfall, or null when it can
+ * (contracts/decisions/0219-write-off-of-settled-payments.md). A write-off gives up the platform's
+ * claim on the agency by taking the shortfall from the revenue the payment's posting left pending
+ * for its receiving accounts. Once that revenue has left — the payment is in a live settlement
+ * instruction (created, executed or confirmed: settled out, or on its way), or a refund of it
+ * stands (requested, approved, instructed or paid back) — there is none of the payment's left to
+ * take: the write-off would drive `revenue_pending` below zero for money the receiving account
+ * or the payer already has. Refused, naming why and ACCEPT_PLATFORM (the agency's debt stands;
+ * for a mismatch ACCEPT_STATEMENT too, whose deficit is charged to the agency's unapplied
+ * suspense, not to pending revenue; a REQUESTED refund can also be rejected first). Read under the
+ * payment's lock (the notice's first, as REVERSE_PAYMENT's check and every refund move take them),
+ * at proposal and again at approval. A write-off of unapplied money (its suspense, decision 0117:
+ * its refund obligation stands by design) and one that books nothing are not refused.
+ */
+async function writeOffRefusal(trx: Knex.Transaction, target: repo.DiscrepancyRow): Promise<string | null> {
+  if (writeOffShortfallOf(target).isZero()) return null;
+  assert(target.payment_row_id !== null, `discrepancy ${target.discrepancy_id} names its payment`);
+  const payment = await repo.lockPayment(trx, target.payment_row_id);
+  assert(payment !== undefined, `payment ${target.payment_row_id} exists`);
+  if (payment.unapplied_reason !== null) return null;
+  const instead = target.type === 'SHORTAGE' ? "ACCEPT_PLATFORM: the agency's debt stands" : "ACCEPT_PLATFORM (the agency's debt stands) or ACCEPT_STATEMENT (a MISMATCH_DEFICIT)";
+  const settlement = await repo.liveSettlementOfPayment(trx, payment.id);
+  if (settlement !== undefined) {
+    return `its payment ${payment.payment_id} is in settlement instruction ${settlement.instruction_no} (${settlement.status}): its pending revenue is settled out to its receiving accounts, and a write-off has none of it to take; ${instead}`;
+  }
+  const refund = (await repo.standingRefundsOfPayment(trx, payment.id))[0];
+  if (refund !== undefined) {
+    const reject = refund.status === 'REQUESTED' ? 'reject the refund first, or ' : '';
+    return `refund ${refund.refund_id} of its payment ${payment.payment_id} is ${refund.status}: a refund pays back the pending revenue a write-off would take; ${reject}${instead}`;
+  }
+  return null;
+}
+
+/**
+ * WRITE_OFF: the shortfall — a short payment's amount, or what a statement lacks of the platform's
+ * figure — charged to the agency, taken from the pending revenue the payment's posting credited
+ * (all of it still pending: checkApplicable refused the write-off otherwise, decision 0219).
+ */
+async function writeOffShortfall(trx: Knex.Transaction, target: repo.DiscrepancyRow, accountingDate: string, at: Date): Promise<void> {
+  const shortfall = writeOffShortfallOf(target);
+  if (shortfall.isZero()) return; // a REFUND_MISMATCH, or a statement that lacks nothing
+  assert(target.payment_row_id !== null, `discrepancy ${target.discrepancy_id} has the platform's payment`);
   const pending = await repo.pendingRevenueOfPayment(trx, target.payment_row_id);
   if (pending.length === 0) {
     await insertJournalEntry(trx, { ...writeOffEntry({ discrepancyId: target.id, agencyCode: target.agency_code, shortfall: [], unapplied: shortfall, accountingDate }), causeDate: target.business_date }, at);

@@ -27,6 +27,7 @@ let makerAppId: string;
 let third: SignedCall;
 
 const NOW = '2026-11-20T09:00:00';
+const PAYEE = { name: '李四', accountNo: '6217000011112222333', bankName: '中国建设银行' };
 const DATE = '2026-11-20';
 
 beforeAll(async () => {
@@ -190,6 +191,60 @@ describe('SHORTAGE', () => {
     expect(await entriesOf(id)).toEqual([
       { kind: 'WRITE_OFF', lines: [[`revenue_pending:${world.fiscalAccountNo}`, 'DEBIT', '50.00'], [`agency_clearing:${world.agency.code}`, 'CREDIT', '50.00']] },
     ]);
+  });
+
+  it('WRITE_OFF is refused while a refund of its payment stands — at proposal, and at approval when the refund was asked for in between, writing nothing; once rejected, it is written off as before (decision 0219)', async () => {
+    const payment = await applied();
+    const id = await discrepancy({ type: 'SHORTAGE', agencyTxnId: payment.agencyTxnId, paymentId: payment.paymentId });
+    const proposed = await propose(id, 'WRITE_OFF');
+    expect(proposed.status).toBe(201);
+    const requested = await unit('POST', '/v1/unit/refunds', { refundNo: ref(), payCode: payment.payCode, amount: '10.00', reason: '多缴', payee: PAYEE });
+    expect([requested.status, requested.body.status]).toEqual([201, 'REQUESTED']);
+    const refundId = requested.body.refundId as string;
+
+    const refused = await decide(id, proposed.body.proposalId, true);
+    expect([refused.status, refused.body.error?.code]).toEqual([422, 'ACTION_NOT_APPLICABLE']);
+    expect(refused.body.error.message).toContain(`refund ${refundId} of its payment ${payment.paymentId} is REQUESTED`);
+    expect(refused.body.error.message).toContain('reject the refund first, or ACCEPT_PLATFORM');
+    expect(await entriesOf(id)).toEqual([]);
+    expect((await db()('reconciliation_discrepancies').where({ discrepancy_id: id }).first('status')).status).toBe('OPEN');
+    expect((await db()('finance_proposals').where({ proposal_id: proposed.body.proposalId }).first('status')).status).toBe('PENDING');
+    expect((await decide(id, proposed.body.proposalId, false)).body.status).toBe('REJECTED');
+
+    const again = await propose(id, 'WRITE_OFF');
+    expect([again.status, again.body.error?.code]).toEqual([422, 'ACTION_NOT_APPLICABLE']);
+    expect((await maker('POST', `/v1/finance/refunds/${refundId}/decision`, { approve: false, comment: '款项未到账' })).body.status).toBe('REJECTED');
+    await resolve(id, 'WRITE_OFF');
+    expect(await entriesOf(id)).toEqual([
+      { kind: 'WRITE_OFF', lines: [[`revenue_pending:${world.fiscalAccountNo}`, 'DEBIT', '50.00'], [`agency_clearing:${world.agency.code}`, 'CREDIT', '50.00']] },
+    ]);
+  });
+
+  it('WRITE_OFF is refused for a payment whose refund is instructed to the agency: ACCEPT_PLATFORM resolves it; a mismatch names ACCEPT_STATEMENT too, and one whose statement lacks nothing is closed (decision 0219)', async () => {
+    const payment = await applied();
+    const requested = await unit('POST', '/v1/unit/refunds', { refundNo: ref(), payCode: payment.payCode, amount: '20.00', reason: '多缴', payee: PAYEE });
+    const approved = await maker('POST', `/v1/finance/refunds/${requested.body.refundId as string}/decision`, { approve: true, comment: '' });
+    expect(approved.body.status).toBe('INSTRUCTED');
+    const id = await discrepancy({ type: 'SHORTAGE', agencyTxnId: payment.agencyTxnId, paymentId: payment.paymentId });
+    const refused = await propose(id, 'WRITE_OFF');
+    expect([refused.status, refused.body.error?.code]).toEqual([422, 'ACTION_NOT_APPLICABLE']);
+    expect(refused.body.error.message).toContain(`refund ${requested.body.refundId as string} of its payment ${payment.paymentId} is INSTRUCTED`);
+    expect(refused.body.error.message).toContain('ACCEPT_PLATFORM');
+    expect(refused.body.error.message).not.toContain('reject');
+    await resolve(id, 'ACCEPT_PLATFORM');
+    expect(await entriesOf(id)).toEqual([]);
+
+    const other = await applied();
+    await unit('POST', '/v1/unit/refunds', { refundNo: ref(), payCode: other.payCode, amount: '5.00', reason: '多缴', payee: PAYEE });
+    const lacking = await discrepancy({ type: 'AMOUNT_MISMATCH', agencyTxnId: other.agencyTxnId, paymentId: other.paymentId, statement: { payCode: other.payCode, amount: '48.00' } });
+    const mismatch = await propose(lacking, 'WRITE_OFF');
+    expect([mismatch.status, mismatch.body.error?.code]).toEqual([422, 'ACTION_NOT_APPLICABLE']);
+    expect(mismatch.body.error.message).toContain('ACCEPT_STATEMENT');
+    const third = await applied();
+    await unit('POST', '/v1/unit/refunds', { refundNo: ref(), payCode: third.payCode, amount: '5.00', reason: '多缴', payee: PAYEE });
+    const surplus = await discrepancy({ type: 'AMOUNT_MISMATCH', agencyTxnId: third.agencyTxnId, paymentId: third.paymentId, statement: { payCode: third.payCode, amount: '51.00' } });
+    await resolve(surplus, 'WRITE_OFF');
+    expect(await entriesOf(surplus)).toEqual([]);
   });
 
   it('WRITE_OFF of unapplied money: suspense:unapplied / agency_clearing', async () => {

@@ -183,6 +183,18 @@ describe('ledger verify', () => {
     expect(brokenChecks(await verifyLedger(context.db))).toEqual(['revenuePending', 'suspenseUnapplied']);
   });
 
+  it('catches pending revenue below zero even when the write-offs account for it (decision 0219)', async () => {
+    // A write-off of more than the account still has pending — what writing off a settled
+    // payment did: the corrections make the expected balance agree, the sign does not.
+    await insertEntryAround(context.db, [
+      { account: `revenue_pending:${context.world.fiscalAccountNo}`, side: 'DEBIT', amount: '80.00' },
+      { account: `agency_clearing:${context.world.agency.code}`, side: 'CREDIT', amount: '80.00' },
+    ]);
+    const verification = await verifyLedger(context.db);
+    expect(brokenChecks(verification)).toEqual(['discrepancyCorrections', 'revenuePending']);
+    expect(verification.checks.find((check) => check.name === 'revenuePending')?.breaks).toEqual([{ subject: `account ${context.world.fiscalAccountNo}`, detail: { ledger: '-30.00', expected: '-30.00' } }]);
+  });
+
   it('catches a payment without its posting entry, key or refund obligation', async () => {
     const agency = await context.db('parties').where({ app_id: context.world.agency.appId }).first();
     await context.db('payments').insert({

@@ -11,7 +11,8 @@ import { startTestService, type TestService } from '../helpers/testService';
  * (docs/reconciliation.md §2–§3, contracts/decisions/0194-settled-payments-held-by-a-later-statement.md):
  * the statement is accepted, the rerun carries the left-out payments as shortages, and the books
  * still verify — the money is in the treasury, and finance resolves each shortage with
- * ACCEPT_PLATFORM or WRITE_OFF (REVERSE_PAYMENT is refused for settled money). `ledger verify`
+ * ACCEPT_PLATFORM (REVERSE_PAYMENT is refused for settled money, and so is WRITE_OFF: the
+ * settlement took the pending revenue it would debit, contracts/decisions/0219-write-off-of-settled-payments.md). `ledger verify`
  * still catches a settled payment whose hold is older than its instruction: settle never takes
  * held money.
  */
@@ -76,6 +77,12 @@ async function discrepancyOf(paid: Paid): Promise<Record<string, any>> {
   return found[0] as Record<string, any>;
 }
 
+/** Credit-positive balance of a liability account, from the journal. */
+async function balanceOf(account: string): Promise<string> {
+  const row = await db()('journal_lines').where({ account }).first(db().raw(`COALESCE(sum(CASE side WHEN 'CREDIT' THEN amount ELSE -amount END), 0)::numeric(18, 2)::text AS balance`));
+  return (row as { balance: string }).balance;
+}
+
 async function decide(paid: Paid, action: string, ref: string): Promise<void> {
   const discrepancy = await discrepancyOf(paid);
   const proposed = await maker('POST', `/v1/finance/discrepancies/${discrepancy.discrepancyId as string}/proposals`, { proposalRef: ref, action, reason: '补正对账单漏列已清算款项' });
@@ -126,11 +133,21 @@ it('accepts a statement that leaves out settled payments, holds them as shortage
   expect(tampered.checks.find((check) => check.name === 'settledPaymentsReconciled')?.breaks).toEqual([{ subject: `payment ${writtenOff.paymentId}`, detail: { instructionNo: settlement?.instruction_no } }]);
   await db()('reconciliation_discrepancies').where({ id: held.id }).update({ created_at: held.created_at });
 
-  // Settled money cannot be reversed; finance writes one off and accepts the other.
+  // Settled money can be neither reversed nor written off (decision 0219: its pending revenue went
+  // to the receiving account with the settlement, and a write-off would drive revenue_pending below
+  // zero); finance accepts the platform's figure for both — the agency's debt stands.
   const reverse = await maker('POST', `/v1/finance/discrepancies/${(await discrepancyOf(writtenOff)).discrepancyId as string}/proposals`, { proposalRef: 'SS-REV', action: 'REVERSE_PAYMENT', reason: '冲正' });
   expect(reverse.status).toBe(422);
   expect(reverse.body.error.code).toBe('ACTION_NOT_APPLICABLE');
-  await decide(writtenOff, 'WRITE_OFF', 'SS-WO');
+  const writeOff = await maker('POST', `/v1/finance/discrepancies/${(await discrepancyOf(writtenOff)).discrepancyId as string}/proposals`, { proposalRef: 'SS-WO', action: 'WRITE_OFF', reason: '核销' });
+  expect(writeOff.status).toBe(422);
+  expect(writeOff.body.error.code).toBe('ACTION_NOT_APPLICABLE');
+  expect(writeOff.body.error.message).toContain(`settlement instruction ${settlement?.instruction_no as string} (CONFIRMED)`);
+  expect(writeOff.body.error.message).toContain('ACCEPT_PLATFORM');
+  expect(await db()('journal_entries').where({ kind: 'WRITE_OFF' })).toEqual([]);
+  expect(await db()('finance_proposals').where({ proposal_ref: 'SS-WO' })).toEqual([]);
+  expect(await balanceOf(`revenue_pending:${world.fiscalAccountNo}`)).toBe('0.00');
+  await decide(writtenOff, 'ACCEPT_PLATFORM', 'SS-AP-1');
   await decide(accepted, 'ACCEPT_PLATFORM', 'SS-AP');
   await expectLedgerVerified(db());
 

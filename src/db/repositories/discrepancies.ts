@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { REFUND_STATUSES_NOT_STANDING } from '../../domain/refunds';
 import type { Queryable } from '../database';
 import { fetchPage, type Page, type PageRequest } from '../pagination';
 
@@ -147,8 +148,41 @@ export async function reopenNotice(trx: Knex.Transaction, noticeId: string, chan
 }
 
 /**
+ * The first live settlement instruction holding an item of the payment (its number and status), or
+ * undefined — as paymentInLiveSettlement (./instructions.ts) answers whether there is one: where
+ * the payment's pending revenue went, or is going (contracts/decisions/0219-write-off-of-settled-payments.md).
+ */
+export async function liveSettlementOfPayment(db: Queryable, paymentRowId: string): Promise<{ instruction_no: string; status: string } | undefined> {
+  const result = await db.raw<{ rows: Array<{ instruction_no: string; status: string }> }>(
+    `SELECT i.instruction_no, i.status
+       FROM instruction_payment_items x JOIN instructions i ON i.id = x.instruction_id
+      WHERE x.payment_id = ?::bigint AND x.live
+      ORDER BY i.id LIMIT 1`,
+    [paymentRowId],
+  );
+  return result.rows[0];
+}
+
+/**
+ * The payment's refunds that still stand (not REJECTED, FAILED or CANCELLED), oldest first, read
+ * under the payment's lock (every move of a refund takes it): a refund requested, approved,
+ * instructed or paid takes its money from the payment's pending revenue, which WRITE_OFF would
+ * take too (contracts/decisions/0219-write-off-of-settled-payments.md).
+ */
+export async function standingRefundsOfPayment(db: Queryable, paymentRowId: string): Promise<Array<{ refund_id: string; status: string; amount: string }>> {
+  const result = await db.raw<{ rows: Array<{ refund_id: string; status: string; amount: string }> }>(
+    `SELECT refund_id, status, amount::text AS amount FROM refunds
+      WHERE payment_id = ?::bigint AND status <> ALL(?::text[])
+      ORDER BY id`,
+    [paymentRowId, [...REFUND_STATUSES_NOT_STANDING]],
+  );
+  return result.rows;
+}
+
+/**
  * The pending revenue a payment's posting credited, per receiving account: what a write-off of
- * its shortfall debits (docs/ledger.md §3 WRITE_OFF).
+ * its shortfall debits (docs/ledger.md §3 WRITE_OFF) — while none of it has left, which
+ * checkApplicable makes sure of (decision 0219).
  */
 export async function pendingRevenueOfPayment(db: Queryable, paymentRowId: string): Promise<Array<{ account: string; amount: string }>> {
   const result = await db.raw<{ rows: Array<{ account: string; amount: string }> }>(

@@ -543,7 +543,8 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
     invariant:
       'every payment in a live settlement instruction is reconciled: matched, its discrepancy accepted or written off, or held by a discrepancy a later statement opened after it was settled',
     // A superseding statement may leave out a settled payment: its shortage is finance's to resolve
-    // by ACCEPT_PLATFORM or WRITE_OFF (docs/reconciliation.md §3), not a break of the books. A
+    // by ACCEPT_PLATFORM (docs/reconciliation.md §3; WRITE_OFF of settled money is refused since
+    // decision 0219, and stays here for what was written off before), not a break of the books. A
     // discrepancy opened before the instruction was made is a break: settle never takes held money
     // (contracts/decisions/0194-settled-payments-held-by-a-later-statement.md).
     sql: `
@@ -792,7 +793,10 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
   },
   {
     name: 'revenuePending',
-    invariant: "each receiving account's pending revenue equals the items (with their late fees) of the standing applied payments less the items confirmed settlements recognised and the parts confirmed agency refunds took back, less its write-offs",
+    invariant: "each receiving account's pending revenue equals the items (with their late fees) of the standing applied payments less the items confirmed settlements recognised and the parts confirmed agency refunds took back, less its write-offs, and is not below zero",
+    // Below zero, the account would be owed revenue back: a write-off took what a settlement or a
+    // refund had taken already (contracts/decisions/0219-write-off-of-settled-payments.md). The
+    // sum above counts the write-offs, so it would agree; the sign is checked on the same scan.
     sql: `
       WITH ledger AS (
         SELECT substr(account, length(${PENDING}) + 1) AS account_no,
@@ -819,7 +823,7 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
       SELECT 'account ' || COALESCE(l.account_no, x.account_no) AS subject,
              json_build_object('ledger', COALESCE(l.balance, 0)::text, 'expected', COALESCE(x.balance, 0)::text) AS detail
         FROM ledger l FULL JOIN expected x ON x.account_no = l.account_no
-       WHERE COALESCE(l.balance, 0) <> COALESCE(x.balance, 0)
+       WHERE COALESCE(l.balance, 0) <> COALESCE(x.balance, 0) OR COALESCE(l.balance, 0) < 0
        ORDER BY 1
        LIMIT @limit`,
   },
