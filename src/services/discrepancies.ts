@@ -6,7 +6,7 @@ import * as proposalsRepo from '../db/repositories/proposals';
 import { lockRefundInstructionsOfPayment } from '../db/repositories/refunds';
 import type { Page, PageRequest } from '../db/pagination';
 import { lockAgencyDateInTransaction } from '../db/repositories/agencyDateLocks';
-import { findInstructionByNo, paymentInLiveSettlement } from '../db/repositories/instructions';
+import { findInstructionByNo } from '../db/repositories/instructions';
 import { formatInstant, shanghaiDate } from '../domain/businessDate';
 import { statusesFrom } from '../domain/instructions';
 import type { Clocks } from '../domain/clock';
@@ -42,7 +42,7 @@ import { cancelRefundsOfPayment } from './refunds';
  * |---|---|---|
  * | SHORTAGE | REVERSE_PAYMENT | payment REVERSED; its notice PAID → ISSUED and its receipt reversed (applied), or its refund obligation CANCELLED (unapplied); the REVERSAL of its posting entry; `payment.reversed` to unit and agency |
  * | SHORTAGE | ACCEPT_PLATFORM | nothing but the resolution: the payment is released to settlement |
- * | SHORTAGE | WRITE_OFF | WRITE_OFF of the payment's amount: its pending revenue (or unapplied suspense) / the agency's clearing; refused, 422 ACTION_NOT_APPLICABLE naming ACCEPT_PLATFORM, at proposal and at approval, for an applied payment in a live settlement instruction or with a standing refund (decision 0219) |
+ * | SHORTAGE | WRITE_OFF | WRITE_OFF of the payment's amount: its pending revenue (or unapplied suspense) / the agency's clearing; refused, 422 ACTION_NOT_APPLICABLE naming ACCEPT_PLATFORM, at proposal and at approval, for an applied payment in a settlement instruction (a FAILED one waits for its reissue) or with a standing refund (decision 0219) |
  * | *_MISMATCH | ACCEPT_PLATFORM | the resolution only: the platform's figure stands |
  * | *_MISMATCH | ACCEPT_STATEMENT | MISMATCH_SURPLUS or MISMATCH_DEFICIT of the difference (none when the amounts agree) |
  * | *_MISMATCH | WRITE_OFF | WRITE_OFF of the amount the statement lacks (none when it does not lack any); refused as a shortage's when it would book from pending revenue that left (decision 0219) |
@@ -98,14 +98,18 @@ export function discrepancyView(row: repo.DiscrepancyRow, proposal: proposalsRep
 }
 
 /**
- * Whether the payment's money is already in a settlement instruction (a live one: created,
- * executed or confirmed): then a shortage can only be resolved by ACCEPT_PLATFORM
- * (docs/reconciliation.md §2–§3), since reversing it would take back money the receiving account
- * holds or is being paid, and writing it off would take pending revenue the settlement moved out
+ * Where the payment's money went if a settlement instruction took it, in words, or null: then a
+ * shortage can only be resolved by ACCEPT_PLATFORM (docs/reconciliation.md §2–§3). Reversing it
+ * would take back money the receiving account holds or is being paid, and writing it off would
+ * take pending revenue the settlement moved out. A FAILED instruction counts: its items wait for
+ * its REISSUE, which settles them whatever happened to the payment meanwhile
  * (contracts/decisions/0219-write-off-of-settled-payments.md).
  */
-export async function paymentInSettlementInstruction(trx: Knex.Transaction, paymentRowId: string): Promise<boolean> {
-  return paymentInLiveSettlement(trx, paymentRowId);
+async function settlementHolding(trx: Knex.Transaction, payment: { id: string; payment_id: string }): Promise<string | null> {
+  const settlement = await repo.settlementOfPayment(trx, payment.id);
+  if (settlement === undefined) return null;
+  const where = settlement.status === 'FAILED' ? "whose REISSUE settles it" : 'which settles it out to its receiving accounts';
+  return `its payment ${payment.payment_id} is in settlement instruction ${settlement.instruction_no} (${settlement.status}), ${where}`;
 }
 
 type ReportedRefund = { kind: 'confirm' | 'fail'; instructionRowId: string } | { kind: 'stands' } | { kind: 'refused'; why: string };
@@ -225,9 +229,8 @@ export function discrepancyHandler(): ProposalTargetHandler<repo.DiscrepancyRow>
         if (payment.refund_row_id !== null && !['APPROVED', 'REQUESTED', 'INSTRUCTED'].includes(String(payment.refund_status))) {
           throw refusal(target, action, `the refund of its payment ${payment.payment_id} is ${String(payment.refund_status)}`);
         }
-        if (await paymentInSettlementInstruction(trx, payment.id)) {
-          throw refusal(target, action, `its payment ${payment.payment_id} is already in a settlement instruction: ACCEPT_PLATFORM`);
-        }
+        const settled = await settlementHolding(trx, payment);
+        if (settled !== null) throw refusal(target, action, `${settled}: ACCEPT_PLATFORM`);
         // A refund instruction someone reported executed may have paid the money out: cancelling it
         // would lose that money's trace (contracts/decisions/0203-no-reversal-past-a-paid-refund.md).
         const paidOut = (await lockRefundInstructionsOfPayment(trx, payment.id)).find((row) => !['CREATED', 'CANCELLED', 'FAILED'].includes(row.status));
@@ -355,8 +358,9 @@ function writeOffShortfallOf(target: repo.DiscrepancyRow): Decimal {
  * Why WRITE_OFF cannot book the discrepancy's shortfall, or null when it can
  * (contracts/decisions/0219-write-off-of-settled-payments.md). A write-off gives up the platform's
  * claim on the agency by taking the shortfall from the revenue the payment's posting left pending
- * for its receiving accounts. Once that revenue has left — the payment is in a live settlement
- * instruction (created, executed or confirmed: settled out, or on its way), or a refund of it
+ * for its receiving accounts. Once that revenue has left — the payment is in a settlement
+ * instruction (created, executed or confirmed: settled out, or on its way; FAILED: promised to
+ * its reissue, which alone settles it again), or a refund of it
  * stands (requested, approved, instructed or paid back) — there is none of the payment's left to
  * take: the write-off would drive `revenue_pending` below zero for money the receiving account
  * or the payer already has. Refused, naming why and ACCEPT_PLATFORM (the agency's debt stands;
@@ -373,10 +377,8 @@ async function writeOffRefusal(trx: Knex.Transaction, target: repo.DiscrepancyRo
   assert(payment !== undefined, `payment ${target.payment_row_id} exists`);
   if (payment.unapplied_reason !== null) return null;
   const instead = target.type === 'SHORTAGE' ? "ACCEPT_PLATFORM: the agency's debt stands" : "ACCEPT_PLATFORM (the agency's debt stands) or ACCEPT_STATEMENT (a MISMATCH_DEFICIT)";
-  const settlement = await repo.liveSettlementOfPayment(trx, payment.id);
-  if (settlement !== undefined) {
-    return `its payment ${payment.payment_id} is in settlement instruction ${settlement.instruction_no} (${settlement.status}): its pending revenue is settled out to its receiving accounts, and a write-off has none of it to take; ${instead}`;
-  }
+  const settled = await settlementHolding(trx, payment);
+  if (settled !== null) return `${settled}: a write-off has none of its pending revenue to take; ${instead}`;
   const refund = (await repo.standingRefundsOfPayment(trx, payment.id))[0];
   if (refund !== undefined) {
     const reject = refund.status === 'REQUESTED' ? 'reject the refund first, or ' : '';

@@ -5,7 +5,7 @@ import { insertDiscrepancy, type DiscrepancyRowInput } from '../helpers/discrepa
 import { expectLedgerVerified, issueNotice, newTxnId, postingBody, shanghai, unknownPayCode } from '../helpers/payments';
 import { startTestService, TestService } from '../helpers/testService';
 import { verifyLedger } from '../../src/services/ledger';
-import { paymentInSettlementInstruction } from '../../src/services/discrepancies';
+import { settlementOfPayment } from '../../src/db/repositories/discrepancies';
 import { instructionRowFor } from '../helpers/journalReferences';
 
 /**
@@ -115,18 +115,20 @@ async function eventsAbout(type: string, match: (data: any) => boolean): Promise
 }
 
 describe('SHORTAGE', () => {
-  it('a payment in a live settlement instruction cannot be reversed (the check REVERSE_PAYMENT makes); a FAILED one frees it', async () => {
+  it('a payment any settlement instruction took, a FAILED one included (its items wait for its reissue), is found where its money went (the check REVERSE_PAYMENT and WRITE_OFF make, decision 0219)', async () => {
     const payment = await applied();
     const paymentRow = await db()('payments').where({ payment_id: payment.paymentId }).first('id', 'notice_id');
     // The instruction and its item live only in this transaction: the ledger never sees them.
     const trx = await db().transaction();
     try {
-      expect(await paymentInSettlementInstruction(trx, String(paymentRow.id))).toBe(false);
+      expect(await settlementOfPayment(trx, String(paymentRow.id))).toBeUndefined();
       const instructionId = await instructionRowFor(trx, { agencyCode: world.agency.code, clearingAccountNo: world.clearingAccountNo, accountNo: world.clearingAccountNo, amount: '50.00' });
+      const { instruction_no: instructionNo } = await trx('instructions').where({ id: instructionId }).first('instruction_no');
       await trx('instruction_payment_items').insert({ instruction_id: instructionId, payment_id: paymentRow.id, notice_id: paymentRow.notice_id, line_position: 1, amount: '50.00', live: true });
-      expect(await paymentInSettlementInstruction(trx, String(paymentRow.id))).toBe(true);
+      expect(await settlementOfPayment(trx, String(paymentRow.id))).toEqual({ instruction_no: instructionNo, status: 'CREATED' });
+      await trx('instructions').where({ id: instructionId }).update({ status: 'FAILED', failure_reason: '账户冻结' });
       await trx('instruction_payment_items').where({ instruction_id: instructionId }).update({ live: false });
-      expect(await paymentInSettlementInstruction(trx, String(paymentRow.id))).toBe(false);
+      expect(await settlementOfPayment(trx, String(paymentRow.id))).toEqual({ instruction_no: instructionNo, status: 'FAILED' });
     } finally {
       await trx.rollback();
     }

@@ -7,10 +7,10 @@ import { executedBeforeNow, startTestService, type TestService } from '../helper
 
 /**
  * WRITE_OFF takes a shortfall from the pending revenue the payment's posting credited, so it is
- * refused once a settlement instruction holds that revenue (contracts/decisions/0219-write-off-of-settled-payments.md):
- * at approval too, when the payment was settled after the proposal — here by the REISSUE of the
- * FAILED settlement that had held it — and then nothing is written. A shortage whose revenue is
- * all still pending is written off as before, and the books verify.
+ * refused once a settlement instruction took that revenue (contracts/decisions/0219-write-off-of-settled-payments.md),
+ * a FAILED one included: its REISSUE settles the same items again, so a write-off (or a reversal)
+ * while it waits would let the revenue be taken twice. A shortage whose revenue is all still
+ * pending is written off as before, and the books verify.
  */
 
 let service: TestService;
@@ -98,7 +98,7 @@ async function balanceOf(account: string, side: 'CREDIT' | 'DEBIT' = 'CREDIT'): 
   return (row as { balance: string }).balance;
 }
 
-it('refuses WRITE_OFF of a shortage once its payment is in a live settlement instruction — at approval, when it was settled after the proposal, writing nothing — and writes off an unsettled one as before', async () => {
+it('refuses WRITE_OFF (and REVERSE_PAYMENT) of a shortage once a settlement instruction took its payment — a FAILED one waiting for its reissue included — and writes off an unsettled one as before', async () => {
   // The 20th: A and B on the agency's statement and settled; C left out (carried over, then a shortage).
   const a = await pay(shanghai(`${DATE}T08:00:00`));
   const b = await pay(shanghai(`${DATE}T08:05:00`));
@@ -135,27 +135,26 @@ it('refuses WRITE_OFF of a shortage once its payment is in a live settlement ins
   expect(await balanceOf(pending)).toBe('100.00');
   await expectLedgerVerified(db());
 
-  // A's write-off is proposed while its settlement is FAILED (no live instruction holds it) ...
-  const proposedA = await propose(shortA, 'WRITE_OFF', 'WO-A');
-  expect(proposedA.status).toBe(201);
+  // A's settlement is FAILED and not yet reissued: its items wait for the REISSUE, which would
+  // settle A's revenue again after a write-off or a reversal took it. Both are refused at proposal.
+  const clearingBefore = await balanceOf(clearing, 'DEBIT');
+  for (const [action, ref] of [['WRITE_OFF', 'WO-A'], ['REVERSE_PAYMENT', 'RV-A']] as const) {
+    const refusedA = await propose(shortA, action, ref);
+    expect([refusedA.status, refusedA.body.error?.code]).toEqual([422, 'ACTION_NOT_APPLICABLE']);
+    expect(refusedA.body.error.message).toContain(`settlement instruction ${settlementNo} (FAILED), whose REISSUE settles it`);
+    expect(refusedA.body.error.message).toContain('ACCEPT_PLATFORM');
+    expect(await db()('finance_proposals').where({ proposal_ref: ref })).toEqual([]);
+  }
+  expect(await entriesOf(shortA)).toEqual([]);
+  expect((await db()('reconciliation_discrepancies').where({ discrepancy_id: shortA }).first('status')).status).toBe('OPEN');
 
-  // ... then finance reissues the settlement, which takes A's and B's items again.
+  // Finance reissues the settlement, which takes A's and B's items again.
   const reissueProposal = await maker('POST', `/v1/finance/instructions/${settlementNo}/proposals`, { proposalRef: 'WO-RE-1', action: 'REISSUE', reason: '账户解冻后重发' });
   expect(reissueProposal.status).toBe(201);
   const reissued = await checker('POST', `/v1/finance/instructions/${settlementNo}/proposals/${reissueProposal.body.proposalId as string}/decision`, { approve: true, comment: '' });
   expect([reissued.status, reissued.body.status]).toEqual([200, 'APPROVED']);
   const reissue = (await db()('instructions').where({ reissue_of: db()('instructions').where({ instruction_no: settlementNo }).select('id') }).first('instruction_no', 'status')) as { instruction_no: string; status: string };
   expect(reissue.status).toBe('CREATED');
-  const clearingBefore = await balanceOf(clearing, 'DEBIT');
-
-  // The approval finds A settled: refused, and nothing is written — no entry, A's shortage OPEN, the proposal PENDING.
-  const refused = await decide(shortA, proposedA.body.proposalId as string);
-  expect([refused.status, refused.body.error?.code]).toEqual([422, 'ACTION_NOT_APPLICABLE']);
-  expect(refused.body.error.message).toContain(`settlement instruction ${reissue.instruction_no} (CREATED)`);
-  expect(refused.body.error.message).toContain('ACCEPT_PLATFORM');
-  expect(await entriesOf(shortA)).toEqual([]);
-  expect((await db()('reconciliation_discrepancies').where({ discrepancy_id: shortA }).first('status')).status).toBe('OPEN');
-  expect((await db()('finance_proposals').where({ proposal_id: proposedA.body.proposalId }).first('status')).status).toBe('PENDING');
   expect(await balanceOf(pending)).toBe('100.00');
   expect(await balanceOf(clearing, 'DEBIT')).toBe(clearingBefore);
   expect(await db()('journal_entries').where({ kind: 'WRITE_OFF' }).count({ n: '*' })).toEqual([{ n: '1' }]);
@@ -167,7 +166,6 @@ it('refuses WRITE_OFF of a shortage once its payment is in a live settlement ins
   expect(await db()('finance_proposals').where({ proposal_ref: 'WO-B' })).toEqual([]);
 
   // Finance accepts the platform's figure for both (the agency's debt stands), and the books verify.
-  expect((await decide(shortA, proposedA.body.proposalId as string, false)).body.status).toBe('REJECTED');
   await resolve(shortA, 'ACCEPT_PLATFORM', 'AP-A');
   await resolve(shortB, 'ACCEPT_PLATFORM', 'AP-B');
   expect(await balanceOf(pending)).toBe('100.00');

@@ -148,16 +148,17 @@ export async function reopenNotice(trx: Knex.Transaction, noticeId: string, chan
 }
 
 /**
- * The first live settlement instruction holding an item of the payment (its number and status), or
- * undefined — as paymentInLiveSettlement (./instructions.ts) answers whether there is one: where
- * the payment's pending revenue went, or is going (contracts/decisions/0219-write-off-of-settled-payments.md).
+ * The latest settlement instruction that took an item of the payment (its number and status), or
+ * undefined: where the payment's pending revenue went or is going. A FAILED one counts, since its
+ * items wait for its reissue, and only the reissue settles them. The settle job never takes a
+ * payment that was in an instruction again (contracts/decisions/0219-write-off-of-settled-payments.md).
  */
-export async function liveSettlementOfPayment(db: Queryable, paymentRowId: string): Promise<{ instruction_no: string; status: string } | undefined> {
+export async function settlementOfPayment(db: Queryable, paymentRowId: string): Promise<{ instruction_no: string; status: string } | undefined> {
   const result = await db.raw<{ rows: Array<{ instruction_no: string; status: string }> }>(
     `SELECT i.instruction_no, i.status
        FROM instruction_payment_items x JOIN instructions i ON i.id = x.instruction_id
-      WHERE x.payment_id = ?::bigint AND x.live
-      ORDER BY i.id LIMIT 1`,
+      WHERE x.payment_id = ?::bigint
+      ORDER BY i.id DESC LIMIT 1`,
     [paymentRowId],
   );
   return result.rows[0];

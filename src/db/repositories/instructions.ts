@@ -81,11 +81,6 @@ export async function releasePaymentItems(db: Queryable, instructionId: string):
   await db('instruction_payment_items').where({ instruction_id: instructionId, live: true }).update({ live: false });
 }
 
-/** Whether any line of the payment is in a live (not FAILED) settlement instruction: its money is on its way to, or at, the receiving account. */
-export async function paymentInLiveSettlement(db: Queryable, paymentRowId: string): Promise<boolean> {
-  const row = await db('instruction_payment_items').where({ payment_id: paymentRowId, live: true }).first('payment_id');
-  return row !== undefined;
-}
 
 /** Who may see an instruction: its executor, or a bank holding one of its accounts. */
 export type InstructionViewer = { kind: 'executor'; partyId: string } | { kind: 'bank'; bankCode: string } | { kind: 'finance' };
