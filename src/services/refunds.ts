@@ -154,7 +154,9 @@ const REFUNDABLE_NOTICE_STATUSES: readonly string[] = ['PAID', 'PARTIALLY_REFUND
  * bank once every live settlement of the payment is CONFIRMED — one instruction per receiving
  * account they credited, the refund split over them (contracts/decisions/0170-refund-several-accounts.md);
  * otherwise it waits, APPROVED, for
- * the settlement's confirmation (instructRefundsWaitingOn). A refund without a payee waits for
+ * the settlement's confirmation (instructRefundsWaitingOn). A FAILED settlement not yet reissued
+ * holds the money too: the refund waits for its reissue's confirmation, since the reissue settles
+ * the payment's whole revenue (contracts/decisions/0231-refund-waits-for-a-failed-settlement.md). A refund without a payee waits for
  * SET_PAYEE; the obligation of unapplied money waits until a statement matched its payment. The instruction is created and the refund INSTRUCTED here, in the caller's
  * transaction, with `instruction.created` to the executor. Answers the (first) instruction's
  * number, or null when the refund waits.
@@ -170,7 +172,7 @@ export async function instructRefund(trx: Knex.Transaction, input: { refundRowId
   // Unapplied money is paid back once a statement proved it captured: the reconciliation run that
   // matches it instructs it (contracts/decisions/0151-refund-executor.md).
   if (payment.unapplied_reason !== null && !(await repo.hasLiveMatch(trx, payment.id))) return null;
-  const settlements = payment.unapplied_reason === null ? await repo.liveSettlementsOfPayment(trx, payment.id) : [];
+  const settlements = payment.unapplied_reason === null ? await repo.settlementsHoldingPayment(trx, payment.id) : [];
   const executor = refundExecutor(moneyWhereabouts(settlements.map((settlement) => settlement.status)));
   if (executor === 'WAIT') return null;
   // Who pays back what: the agency the whole refund out of its clearing account; the receiving

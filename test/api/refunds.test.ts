@@ -388,6 +388,39 @@ describe('a bank refund split over two accounts whose one instruction fails', ()
   });
 });
 
+describe('a refund of a payment whose settlement FAILED', () => {
+  it('waits for the reissue and its confirmation, then goes to the receiving bank: the agency never pays back money the reissue settles again (decision 0231)', async () => {
+    const paid = await pay('50.00', shanghai('2026-11-26T10:00:00'));
+    await reconcileDay(db(), { agencyCode: world.agency.code, businessDate: '2026-11-26', matched: [paid.paymentRowId] });
+    service.clocks.business.set(new Date(shanghai('2026-11-27T03:00:00')));
+    await service.runtime.runner.run({ job: settleJob(service.runtime.services), trigger: 'MANUAL' });
+    const settlement = (await db()('instructions as i').join('instruction_payment_items as x', 'x.instruction_id', 'i.id').where('x.payment_id', paid.paymentRowId).first('i.id', 'i.instruction_no', 'i.amount')) as { id: string; instruction_no: string; amount: string };
+    expect(settlement.amount).toBe('50.00');
+    service.clocks.business.set(new Date(shanghai('2026-11-27T09:00:00')));
+    const failed = await agency('POST', `/v1/agency/instructions/${settlement.instruction_no}/result`, { status: 'FAILED', executedAt: executedBeforeNow(service, shanghai('2026-11-27T08:30:00')), reference: 'AG-RW-1', failureReason: '账户冻结' });
+    expect([failed.status, failed.body.status]).toEqual([200, 'FAILED']);
+
+    // Approved while the settlement waits for its reissue: no instruction, to the agency or anyone.
+    const requested = await unit('POST', '/v1/unit/refunds', refundBody('RF-W-1', paid.payCode, '15.00'));
+    const refundId = requested.body.refundId as string;
+    const decided = await finance('POST', `/v1/finance/refunds/${refundId}/decision`, { approve: true, comment: null });
+    expect(decided.body).toMatchObject({ status: 'APPROVED', instructionNo: null });
+    expect(await db()('instructions').where({ refund_id: (await refundRow(refundId)).id }).count({ n: '*' })).toEqual([{ n: '0' }]);
+    await expectLedgerVerified(db());
+
+    // The reissue settles the whole 50.00 again; its confirmation instructs the refund to the bank.
+    const reissued = await db().transaction((trx) => reissueInstruction(trx, { instructionRowId: String(settlement.id), actor: world.finance.appId, now: service.clocks.business.now() }));
+    expect((await unit('GET', '/v1/unit/refunds/RF-W-1')).body.status).toBe('APPROVED');
+    const credit = await bank('POST', '/v1/bank/postings', { bankRef: 'BR-RW-S', accountNo: world.fiscalAccountNo, direction: 'CREDIT', amount: '50.00', valueDate: '2026-11-27', instructionNo: reissued.instructionNo });
+    expect(credit.body.status).toBe('MATCHED');
+    const refund = (await unit('GET', '/v1/unit/refunds/RF-W-1')).body;
+    expect(refund.status).toBe('INSTRUCTED');
+    const instruction = await bank('GET', `/v1/bank/instructions/${refund.instructionNo as string}`);
+    expect(instruction.body).toMatchObject({ type: 'REFUND', status: 'CREATED', amount: '15.00', executorCode: 'BANK_HOLDER' });
+    await expectLedgerVerified(db());
+  });
+});
+
 describe('ledger verify knows refunds', () => {
   it('catches a refund marked SUCCEEDED that no confirmation booked', async () => {
     const row = await db()('refunds').where({ refund_no: 'RF-A-6' }).first();

@@ -252,14 +252,18 @@ export async function setPayee(trx: Knex.Transaction, refundRowId: string, payee
 }
 
 /**
- * The live settlement instructions holding the payment's items: their status and receiving
- * account (docs/settlement.md §3, the executor rule).
+ * The settlement instructions holding the payment's items: their status and receiving account
+ * (docs/settlement.md §3, the executor rule). The live ones, and a FAILED one not yet reissued:
+ * its items wait for the reissue, which settles the payment's whole revenue again, so its money
+ * is on its way, not free in the clearing account
+ * (contracts/decisions/0231-refund-waits-for-a-failed-settlement.md).
  */
-export async function liveSettlementsOfPayment(db: Queryable, paymentRowId: string): Promise<Array<{ id: string; status: string; credit_account_no: string }>> {
+export async function settlementsHoldingPayment(db: Queryable, paymentRowId: string): Promise<Array<{ id: string; status: string; credit_account_no: string }>> {
   const result = await db.raw<{ rows: Array<{ id: string; status: string; credit_account_no: string }> }>(
     `SELECT DISTINCT i.id::text AS id, i.status, i.credit_account_no
        FROM instruction_payment_items x JOIN instructions i ON i.id = x.instruction_id
-      WHERE x.payment_id = ?::bigint AND x.live AND i.type = 'SETTLEMENT'
+      WHERE x.payment_id = ?::bigint AND i.type = 'SETTLEMENT'
+        AND (x.live OR (i.status = 'FAILED' AND NOT EXISTS (SELECT 1 FROM instructions r WHERE r.reissue_of = i.id)))
       ORDER BY 1`,
     [paymentRowId],
   );
