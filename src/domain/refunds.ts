@@ -61,19 +61,23 @@ export function isStandingRefund(status: RefundStatus): boolean {
 
 /**
  * REFUND_EXCEEDS_PAID (docs/settlement.md §3): `amount` plus every standing refund of the payment
- * must not exceed what was paid. `others` are the payment's other refunds (read under the
- * payment's lock by the caller); a refund being reissued is not among them. Answers what is left
- * after it.
+ * must not exceed what was paid, less what finance wrote off of it (`writtenOff`: money the
+ * agency's statement never held, decision 0219). `others` are the payment's other refunds (read
+ * under the payment's lock by the caller); a refund being reissued is not among them. Answers
+ * what is left after it.
  */
-export function assertRefundWithinPaid(input: { paid: Decimal; amount: Decimal; others: ReadonlyArray<{ status: RefundStatus; amount: Decimal | string }> }): Decimal {
+export function assertRefundWithinPaid(input: { paid: Decimal; amount: Decimal; others: ReadonlyArray<{ status: RefundStatus; amount: Decimal | string }>; writtenOff?: Decimal | string }): Decimal {
   const amount = new Decimal(input.amount);
   if (!amount.gt(ZERO) || amount.decimalPlaces() > MONEY_DECIMALS) throw new TongfuError('AMOUNT_INVALID', `a refund is an amount greater than 0.00, got ${amount.toString()}`, {});
   const standing = input.others.filter((other) => isStandingRefund(other.status)).reduce<Decimal>((sum, other) => sum.plus(new Decimal(other.amount)), ZERO);
-  const refundable = new Decimal(input.paid).minus(standing);
+  const writtenOff = new Decimal(input.writtenOff ?? ZERO);
+  const refundable = Decimal.max(ZERO, new Decimal(input.paid).minus(writtenOff).minus(standing));
   if (amount.gt(refundable)) {
-    throw new TongfuError('REFUND_EXCEEDS_PAID', `a refund of ${amount.toFixed(2)} exceeds what is left to refund, ${refundable.toFixed(2)}`, {
+    const why = writtenOff.gt(ZERO) ? ` (finance wrote off ${writtenOff.toFixed(2)} of the payment: the agency's statement never held that money)` : '';
+    throw new TongfuError('REFUND_EXCEEDS_PAID', `a refund of ${amount.toFixed(2)} exceeds what is left to refund, ${refundable.toFixed(2)}${why}`, {
       paid: new Decimal(input.paid).toFixed(2),
       refunding: standing.toFixed(2),
+      ...(writtenOff.gt(ZERO) ? { writtenOff: writtenOff.toFixed(2) } : {}),
       refundable: refundable.toFixed(2),
     });
   }

@@ -416,7 +416,9 @@ export async function refundReissued(
   // The reissue of a second failed sibling (decision 0170): the first one's made the refund INSTRUCTED again.
   if (locked.status !== 'INSTRUCTED') {
     const others = (await repo.refundsOfPayment(trx, payment.id)).filter((other) => other.id !== refund.id);
-    assertRefundWithinPaid({ paid: new Decimal(payment.amount), amount: new Decimal(refund.amount), others });
+    // A write-off of unapplied money leaves its refund obligation standing (decision 0117).
+    const writtenOff = payment.unapplied_reason === null ? await repo.writtenOffOfPayment(trx, payment.id) : '0.00';
+    assertRefundWithinPaid({ paid: new Decimal(payment.amount), amount: new Decimal(refund.amount), others, writtenOff });
     await repo.moveRefund(trx, refund.id, { from: locked.status, to: refundTransition(locked.status, 'reissue'), at: input.at });
   }
   if (input.payee !== undefined) await repo.changePayee(trx, refund.id, input.payee, input.at);
@@ -479,7 +481,7 @@ export class RefundService {
         throw new TongfuError('NOTICE_NOT_PAYABLE', `notice ${input.payCode} is ${found.notice_status}: only a paid notice is refunded`, { payCode: input.payCode, status: found.notice_status });
       }
       const others = await repo.refundsOfPayment(trx, found.payment_row_id);
-      assertRefundWithinPaid({ paid: new Decimal(found.amount), amount, others });
+      assertRefundWithinPaid({ paid: new Decimal(found.amount), amount, others, writtenOff: await repo.writtenOffOfPayment(trx, found.payment_row_id) });
       const id = await repo.insertUnitRefund(
         trx,
         {

@@ -135,6 +135,13 @@ it('refuses WRITE_OFF (and REVERSE_PAYMENT) of a shortage once a settlement inst
   expect(await balanceOf(pending)).toBe('100.00');
   await expectLedgerVerified(db());
 
+  // C's money never reached the agency: nothing of it is refunded to the payer.
+  const refund = await signedAs(service, world.unit)('POST', '/v1/unit/refunds', { refundNo: 'RF-WO-C', payCode: c.payCode, amount: '0.01', reason: '多缴', payee: { name: '张三丰', accountNo: '6222020200112233445', bankName: '中国工商银行呼和浩特分行' } });
+  expect([refund.status, refund.body.error?.code]).toEqual([422, 'REFUND_EXCEEDS_PAID']);
+  expect(refund.body.error.message).toContain('finance wrote off 50.00 of the payment');
+  expect(refund.body.error.details).toMatchObject({ paid: '50.00', writtenOff: '50.00', refundable: '0.00' });
+  expect(await db()('refunds').where({ refund_no: 'RF-WO-C' })).toEqual([]);
+
   // A's settlement is FAILED and not yet reissued: its items wait for the REISSUE, which would
   // settle A's revenue again after a write-off or a reversal took it. Both are refused at proposal.
   const clearingBefore = await balanceOf(clearing, 'DEBIT');

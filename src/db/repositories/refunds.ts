@@ -135,6 +135,24 @@ export async function lockPaymentOfRefund(trx: Knex.Transaction, paymentRowId: s
   return row;
 }
 
+/**
+ * What finance wrote off of the payment (WRITE_OFF of its shortage, or of what a statement lacked
+ * of it): the sum of those entries, read through the resolved discrepancies naming the payment.
+ * That money never reached the agency, so it is not refunded
+ * (contracts/decisions/0219-write-off-of-settled-payments.md).
+ */
+export async function writtenOffOfPayment(db: Queryable, paymentRowId: string): Promise<string> {
+  const result = await db.raw<{ rows: Array<{ amount: string }> }>(
+    `SELECT COALESCE(sum(l.amount), 0)::numeric(18, 2)::text AS amount
+       FROM reconciliation_discrepancies d
+       JOIN journal_entries e ON e.discrepancy_id = d.id AND e.kind = 'WRITE_OFF'
+       JOIN journal_lines l ON l.entry_id = e.id AND l.side = 'CREDIT'
+      WHERE d.payment_id = ?::bigint AND d.status = 'RESOLVED' AND d.resolution_action = 'WRITE_OFF'`,
+    [paymentRowId],
+  );
+  return result.rows[0]?.amount ?? '0.00';
+}
+
 /** The payment's refunds (id, status, amount), read under the payment's lock. */
 export async function refundsOfPayment(db: Queryable, paymentRowId: string): Promise<Array<{ id: string; status: RefundStatus; amount: string }>> {
   const result = await db.raw<{ rows: Array<{ id: string; status: RefundStatus; amount: string }> }>(

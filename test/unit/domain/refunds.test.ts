@@ -67,6 +67,14 @@ describe('REFUND_EXCEEDS_PAID', () => {
     }
   });
 
+  it('leaves out what finance wrote off of the payment, and names it (decision 0219)', () => {
+    expect(assertRefundWithinPaid({ paid, amount: new Decimal('30.00'), others: [{ status: 'SUCCEEDED', amount: '20.00' }], writtenOff: '50.00' }).toFixed(2)).toBe('0.00');
+    expect(() => assertRefundWithinPaid({ paid, amount: new Decimal('30.01'), others: [{ status: 'SUCCEEDED', amount: '20.00' }], writtenOff: '50.00' })).toThrow(
+      expect.objectContaining({ code: 'REFUND_EXCEEDS_PAID', message: expect.stringContaining('finance wrote off 50.00 of the payment'), details: { paid: '100.00', refunding: '20.00', writtenOff: '50.00', refundable: '30.00' } }),
+    );
+    expect(() => assertRefundWithinPaid({ paid, amount: new Decimal('0.01'), others: [], writtenOff: '100.00' })).toThrow(expect.objectContaining({ details: expect.objectContaining({ refundable: '0.00' }) }));
+  });
+
   it('refuses a single refund above the paid amount, by one fen', () => {
     expect(() => assertRefundWithinPaid({ paid, amount: new Decimal('100.01'), others: [] })).toThrow(expect.objectContaining({ code: 'REFUND_EXCEEDS_PAID' }));
   });
