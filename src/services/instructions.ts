@@ -9,7 +9,7 @@ import type { Page, PageRequest } from '../db/pagination';
 import { formatInstant, parseInstant, shanghaiDate } from '../domain/businessDate';
 import type { Clocks } from '../domain/clock';
 import { assert, TongfuError, validationFailed } from '../domain/errors';
-import { executedAtProblem, executedBeforeCreationProblem, instructionDeadline, instructionNo, instructionTransition, type InstructionStatus, statusesFrom } from '../domain/instructions';
+import { executedAtProblem, executedBeforeCreationProblem, instructionDeadline, instructionNo, instructionTransition, type InstructionStatus, nextInstructionStatus, statusesFrom } from '../domain/instructions';
 import { type RecognitionItem, settlementConfirmedEntry, settlementExecutedEntry } from '../domain/ledger';
 import { Decimal, formatMoney } from '../domain/money';
 import { maskAccountNo, maskName } from '../domain/payer';
@@ -425,7 +425,7 @@ export class InstructionService {
           await insertJournalEntry(trx, settlementExecutedEntry({ instructionId: row.id, agencyCode: row.agency_code, receivingAccountNo: row.credit_account_no, amount: new Decimal(row.amount), accountingDate: shanghaiDate(now) }), now);
         }
       } else {
-        status = instructionTransition(row.status, 'reportFailed');
+        status = failedStatus(row, await repo.hasDetachedPosting(trx, row.id));
         await repo.updateInstruction(trx, row.id, { ...reported, status, failure_reason: report.failureReason as string });
         await repo.releasePaymentItems(trx, row.id);
         if (row.type === 'REFUND') await refundFailed(trx, { instruction: row, at: now });
@@ -480,4 +480,25 @@ export class InstructionService {
 
 function notFound(instructionNoValue: string): TongfuError {
   return new TongfuError('NOT_FOUND', `no instruction ${instructionNoValue.slice(0, 64)} for this caller`, { instructionNo: instructionNoValue.slice(0, 64) });
+}
+
+/**
+ * The status a first FAILED report moves `row` to (docs/settlement.md §1): from CREATED, or from
+ * UNCONFIRMED when nobody reported it and no posting was ever detached from it (decision 0221) —
+ * a bank moved money against a detached one, and failing it would let a reissue pay twice.
+ * Anything else is INVALID_STATE_TRANSITION, saying why in the executor's terms.
+ */
+function failedStatus(row: repo.InstructionRow, detached: boolean): InstructionStatus {
+  const to = detached ? undefined : nextInstructionStatus(row.status, 'reportFailed');
+  if (to !== undefined) return to;
+  const why = detached
+    ? `a posting of another amount was detached from it (DETACH): the bank moved money against it, so it waits for its posting`
+    : row.status === 'CONFIRMED' || row.status === 'MISMATCHED'
+      ? `a bank posting already ${row.status === 'CONFIRMED' ? 'confirmed' : 'moved money against'} it`
+      : `it is final`;
+  return failedRefused(row, why);
+}
+
+function failedRefused(row: repo.InstructionRow, why: string): never {
+  throw new TongfuError('INVALID_STATE_TRANSITION', `instruction ${row.instruction_no} is ${row.status} and cannot be reported FAILED: ${why}`, { machine: 'instruction', from: row.status, event: 'reportFailed' });
 }

@@ -222,4 +222,31 @@ describe('confirm-check', () => {
     expect(await service.database.db('events').where({ type: 'instruction.mismatched' }).count('* as n')).toEqual([{ n: '2' }]);
     await expectLedgerVerified(service.database.db);
   });
+
+  it('an executor that never reported may still report FAILED after the deadline (UNCONFIRMED → FAILED, decision 0221); a confirmed one says why it cannot', async () => {
+    const date = '2026-11-26';
+    const payment = await pay([{ itemCode: ITEMS.fixedFee, amount: '50.00' }], shanghai(`${date}T08:00:00`), agency);
+    await reconcileDay(service.database.db, { agencyCode: world.agency.code, businessDate: date, matched: [payment] });
+    service.clocks.business.set(new Date(shanghai('2026-11-27T03:00:00')));
+    await service.runtime.runner.run({ job: settleJob(service.runtime.services), trigger: 'MANUAL' });
+    const row = await service.database.db('instructions').where({ business_date: date }).first();
+    service.clocks.business.set(new Date(shanghai('2026-11-28T16:30:00')));
+    expect(await service.runtime.runner.run({ job: confirmCheckJob(service.runtime.services), trigger: 'MANUAL' })).toMatchObject({ counts: { unconfirmed: 1 } });
+    expect((await agency('GET', `/v1/agency/instructions/${row.instruction_no}`)).body.status).toBe('UNCONFIRMED');
+
+    const failed = await agency('POST', `/v1/agency/instructions/${row.instruction_no}/result`, { status: 'FAILED', executedAt: '2026-11-28T16:20:00+08:00', reference: 'LATE-F', failureReason: '汇缴户余额不足' });
+    expect([failed.status, failed.body.status, failed.body.failureReason]).toEqual([200, 'FAILED', '汇缴户余额不足']);
+    expect(await service.database.db('instruction_payment_items').where({ instruction_id: row.id, live: true })).toEqual([]);
+    expect(await service.database.db('events').where({ type: 'instruction.failed' }).whereRaw(`data->'instruction'->>'instructionNo' = ?`, [row.instruction_no]).count('* as n')).toEqual([{ n: '2' }]);
+    // Finance may now reissue it.
+    const reissued = await service.database.db.transaction((trx) => reissueInstruction(trx, { instructionRowId: String(row.id), actor: world.finance.appId, now: service.clocks.business.now() }));
+    expect((await agency('GET', `/v1/agency/instructions/${reissued.instructionNo}`)).body).toMatchObject({ status: 'CREATED', reissueOf: row.instruction_no });
+
+    // The reissue, confirmed by the bank before any report, cannot be reported FAILED: the message says why.
+    expect(await service.database.db.transaction((trx) => confirmInstructionByPosting(trx, { instructionRowId: reissued.instructionRowId, postingRowId: '4', amount: '50.00', at: service.clocks.business.now() }))).toBe('CONFIRMED');
+    const late = await agency('POST', `/v1/agency/instructions/${reissued.instructionNo}/result`, { status: 'FAILED', executedAt: '2026-11-28T16:30:00+08:00', reference: 'LATE-G', failureReason: '账户冻结' });
+    expect([late.status, late.body.error.code, late.body.error.details]).toEqual([409, 'INVALID_STATE_TRANSITION', { machine: 'instruction', from: 'CONFIRMED', event: 'reportFailed' }]);
+    expect(late.body.error.message).toBe(`instruction ${reissued.instructionNo} is CONFIRMED and cannot be reported FAILED: a bank posting already confirmed it`);
+    await expectLedgerVerified(service.database.db);
+  });
 });

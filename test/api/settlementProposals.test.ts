@@ -1,3 +1,4 @@
+import { formatInstant } from '../../src/domain/businessDate';
 import { settleJob } from '../../src/jobs/settle';
 import { verifyLedger } from '../../src/services/ledger';
 import { buildWorld, ITEMS, registerParty, signedAs, type SignedCall, type World } from '../helpers/builders';
@@ -439,6 +440,10 @@ describe('finance detaches the posting of another amount from a MISMATCHED instr
     expect(await db()('journal_entries').where({ bank_posting_id: (await postingRow(wrong.body.postingId)).id })).toEqual([]);
     expect(await balance(`receiving:${world.fiscalAccountNo}`)).toBe(receivingBefore);
     expect(await countEvents('instruction.reopened', refund.instructionNo)).toBe(3); // the bank and two finance parties
+    // The bank moved money against it: it cannot be reported FAILED, which would let a reissue pay twice (decision 0221).
+    const failDetached = await bank('POST', `/v1/bank/instructions/${refund.instructionNo}/result`, { status: 'FAILED', executedAt: formatInstant(service.clocks.business.now()), reference: 'BK-DET-1', failureReason: '户名不符' });
+    expect([failDetached.status, failDetached.body.error.code, failDetached.body.error.details]).toEqual([409, 'INVALID_STATE_TRANSITION', { machine: 'instruction', from: 'UNCONFIRMED', event: 'reportFailed' }]);
+    expect(failDetached.body.error.message).toMatch(/was detached from it/);
     // Finance's actions on unidentified postings are for credits: a detached debit is not linked or returned.
     const linkDebit = await propose(maker, `/v1/finance/unidentified/${wrong.body.postingId}`, { proposalRef: 'DET-D-L', action: 'LINK', instructionNo: refund.instructionNo });
     expect([linkDebit.status, linkDebit.body.error.code]).toEqual([422, 'ACTION_NOT_APPLICABLE']);

@@ -54,6 +54,12 @@ export async function findInstructionByNo(db: Queryable, instructionNo: string, 
   return result.rows[0];
 }
 
+/** Whether finance ever detached a posting from this instruction (DETACH, decision 0195). */
+export async function hasDetachedPosting(db: Queryable, instructionRowId: string): Promise<boolean> {
+  const result = await db.raw<{ rows: unknown[] }>('SELECT 1 FROM bank_postings WHERE detached_instruction_id = ? LIMIT 1', [instructionRowId]);
+  return result.rows.length > 0;
+}
+
 /**
  * The instruction a bank posting may match (docs/settlement.md §2): by number, in a status a posting
  * can still move (CREATED, EXECUTED, UNCONFIRMED), on the posting's account in its direction — a
