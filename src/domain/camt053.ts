@@ -2,7 +2,7 @@ import { isValidDate } from './businessDate';
 import { TongfuError } from './errors';
 import { Decimal, formatMoney, MONEY_LIMIT, SINGLE_AMOUNT_LIMIT, SINGLE_AMOUNT_MAX, ZERO } from './money';
 import { malformed, XmlStreamTokenizer, type XmlStart } from './xmlStream';
-import { BANK_REF_PATTERN, COUNTERPARTY_ACCOUNT_CHARS_MAX, COUNTERPARTY_NAME_CHARS_MAX, type BankPostingInput, MEMO_CHARS_MAX, type PostingDirection } from './bankPostings';
+import { BANK_REF_PATTERN, COUNTERPARTY_ACCOUNT_CHARS_MAX, COUNTERPARTY_NAME_CHARS_MAX, type BankPostingInput, INSTRUCTION_NO_PATTERN, MEMO_CHARS_MAX, type PostingDirection } from './bankPostings';
 
 /**
  * ISO 20022 camt.053 bank-to-customer statements (docs/settlement.md §2;
@@ -24,7 +24,8 @@ import { BANK_REF_PATTERN, COUNTERPARTY_ACCOUNT_CHARS_MAX, COUNTERPARTY_NAME_CHA
  *   is one posting, with n ≥ 2 `TxDtls` it is n postings `{bankRef}-{i}` (i from 1), each with
  *   its own amount (`TxDtls/Amt`, else `TxDtls/AmtDtls/TxAmt/Amt`) adding up to the entry's
  *   (a single TxDtls's amount, when it has one, is the entry's);
- * - per posting: the instruction number from `Refs/EndToEndId` (`NOTPROVIDED` is none), the memo
+ * - per posting: the instruction number from `Refs/EndToEndId` when it is one (`TF`…; any other
+ *   end-to-end reference, `NOTPROVIDED` included, is none, decision 0222), the memo
  *   from `RmtInf/Ustrd` (several joined by a space; else `AddtlTxInf`, else the entry's
  *   `AddtlNtryInf`), the counterparty from `RltdPties/Dbtr` for a credit and `RltdPties/Cdtr` for a
  *   debit (`Nm`, or `Pty/Nm` from .08) with its account (`DbtrAcct`/`CdtrAcct`, IBAN or Othr/Id).
@@ -481,7 +482,10 @@ export class Camt053Reader {
     }
     this.entryNoOfRef.set(bankRef, entryNo);
     const endToEnd = tx?.endToEndId;
-    const instructionNo = endToEnd !== undefined && endToEnd.length > 0 && endToEnd !== 'NOTPROVIDED' ? endToEnd.slice(0, 64) : undefined;
+    // EndToEndId is the originator's own reference: it names an instruction only when it is an
+    // instruction number; any other (an agency's payment order id, NOTPROVIDED) is none, and the
+    // memo is looked in, as for an entry without one (decision 0222).
+    const instructionNo = endToEnd !== undefined && INSTRUCTION_NO_PATTERN.test(endToEnd) ? endToEnd : undefined;
     const memoText = tx !== undefined && tx.ustrd.length > 0 ? tx.ustrd.join(' ') : (tx?.addtlTxInf ?? entry.addtlNtryInf);
     const memo = memoText !== undefined && memoText.length > 0 ? memoText.slice(0, MEMO_CHARS_MAX) : undefined;
     const name = direction === 'CREDIT' ? tx?.debtorName : tx?.creditorName;

@@ -201,6 +201,25 @@ describe('the executor’s result', () => {
   });
 });
 
+describe('a receiving bank\'s camt.053 statement', () => {
+  it('confirms the settlement its Ustrd names when EndToEndId is the agency\'s own reference (decision 0222)', async () => {
+    const date = '2026-11-29';
+    const payment = await pay([{ itemCode: ITEMS.fixedFee, amount: '50.00' }], shanghai(`${date}T08:00:00`), agency);
+    await reconcileDay(service.database.db, { agencyCode: world.agency.code, businessDate: date, matched: [payment] });
+    service.clocks.business.set(new Date(shanghai('2026-11-30T03:00:00')));
+    await service.runtime.runner.run({ job: settleJob(service.runtime.services), trigger: 'MANUAL' });
+    const row = await service.database.db('instructions').where({ business_date: date }).first();
+    service.clocks.business.set(new Date(shanghai('2026-11-30T10:00:00')));
+    const ntry = `<Ntry><Amt Ccy="CNY">50.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts><BookgDt><Dt>2026-11-30</Dt></BookgDt><ValDt><Dt>2026-11-30</Dt></ValDt><AcctSvcrRef>HOLDER-E2E-1</AcctSvcrRef><BkTxCd><Prtry><Cd>NTRF</Cd></Prtry></BkTxCd><NtryDtls><TxDtls><Refs><EndToEndId>AGYPAY202611300001</EndToEndId></Refs><RltdPties><Dbtr><Nm>代收机构汇缴户</Nm></Dbtr></RltdPties><RmtInf><Ustrd>非税收入划缴 ${row.instruction_no}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>`;
+    const xml = `\ufeff<?xml version="1.0" encoding="UTF-8"?>\r\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt><GrpHdr><MsgId>HOLDER-E2E</MsgId><CreDtTm>2026-11-30T18:00:00+08:00</CreDtTm></GrpHdr><Stmt><Id>HOLDER-E2E-01</Id><CreDtTm>2026-11-30T18:00:00+08:00</CreDtTm><Acct><Id><Othr><Id>${world.fiscalAccountNo}</Id></Othr></Id></Acct>\r\n<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="CNY">0.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-11-30</Dt></Dt></Bal>\r\n<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="CNY">50.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-11-30</Dt></Dt></Bal>\r\n${ntry}\r\n</Stmt></BkToCstmrStmt></Document>\r\n`;
+    const posted = await bank('POST', '/v1/bank/statements', undefined, { rawBody: xml, headers: { 'content-type': 'application/xml' } });
+    expect([posted.status, posted.body.postings]).toEqual([201, [{ bankRef: 'HOLDER-E2E-1', status: 'MATCHED', instructionNo: row.instruction_no }]]);
+    expect((await bank('GET', `/v1/bank/instructions/${row.instruction_no}`)).body.status).toBe('CONFIRMED');
+    expect(await service.database.db('bank_postings').where({ bank_ref: 'HOLDER-E2E-1' }).first('instruction_no', 'memo')).toEqual({ instruction_no: null, memo: `非税收入划缴 ${row.instruction_no}` });
+    await expectLedgerVerified(service.database.db);
+  });
+});
+
 describe('confirm-check', () => {
   it('marks CREATED and EXECUTED instructions past their deadline UNCONFIRMED on the business clock; a posting with another amount then MISMATCHES', async () => {
     const date = '2026-11-23';

@@ -74,7 +74,8 @@ describe('camt.053 reader', () => {
     const { summary, postings } = read(fixture('camt053_v06_ntryref_cdata.xml'), 5);
     expect([summary.version, summary.messageId, formatMoney(summary.closingBalance)]).toEqual(['camt.053.001.06', 'STMT20261203RX000017', '11830.00']);
     expect(plain(postings)).toEqual([
-      { entryNo: 1, bankRef: 'RX6-000101', accountNo: 'FISCAL_RX1', direction: 'CREDIT', amount: '500.00', valueDate: '2026-12-03', instructionNo: 'E2E-UNKNOWN-77', memo: 'Invoice <2026-118> & fee', counterparty: { name: 'Smith & Sons Trading' } },
+      // EndToEndId E2E-UNKNOWN-77 is the originator's reference, not an instruction number (decision 0222).
+      { entryNo: 1, bankRef: 'RX6-000101', accountNo: 'FISCAL_RX1', direction: 'CREDIT', amount: '500.00', valueDate: '2026-12-03', memo: 'Invoice <2026-118> & fee', counterparty: { name: 'Smith & Sons Trading' } },
       { entryNo: 2, bankRef: 'RX6-000102', accountNo: 'FISCAL_RX1', direction: 'DEBIT', amount: '20.00', valueDate: '2026-12-03', memo: 'Account maintenance fee 费' },
     ]);
   });
@@ -143,6 +144,18 @@ describe('camt.053 reader', () => {
     expect(error.code).toBe('STATEMENT_MALFORMED');
     expect(error.message).toMatch(/entry 3: its TxDtls amount is 150\.00, the entry is 200\.00/);
     expect(plain(read(withTx('200.00')).postings)).toEqual(plain(read(v02).postings));
+  });
+
+  it('takes an EndToEndId as the instruction number only when it is one; an originator\'s own reference leaves the memo to name it (decision 0222)', () => {
+    const withTx = (endToEndId: string) =>
+      v02.replace('        <AddtlNtryInf>退付 TFR2026120200000007 王五</AddtlNtryInf>', `        <NtryDtls><TxDtls><Refs><EndToEndId>${endToEndId}</EndToEndId></Refs><RmtInf><Ustrd>退付 TFR2026120200000007</Ustrd></RmtInf></TxDtls></NtryDtls>`);
+    const debit = (endToEndId: string) => read(withTx(endToEndId)).postings.find((posting) => posting.entryNo === 3) as Camt053Posting;
+    for (const reference of ['AGY01PAY202612020007', 'NOTPROVIDED', 'tfr2026120200000008', 'TFR20261202000000081']) {
+      const posting = debit(reference);
+      expect([posting.instructionNo, posting.memo, instructionNoToMatch(posting)]).toEqual([undefined, '退付 TFR2026120200000007', 'TFR2026120200000007']);
+    }
+    // An instruction number in EndToEndId is the one named, whatever the memo says.
+    expect(instructionNoToMatch(debit('TFR2026120200000008'))).toBe('TFR2026120200000008');
   });
 
   it('refuses a DOCTYPE, an entity declaration and an unknown entity reference', () => {
