@@ -199,6 +199,11 @@ export class Camt053Reader {
     return this.tokenizer.currentLine;
   }
 
+  /** The statement's account once `Stmt/Acct/Id` is read (the file may still be refused later). */
+  get statementAccountNo(): string | undefined {
+    return this.accountNo;
+  }
+
   /** The line the reader has reached: where a problem found outside it (the file's encoding) is put. */
   get currentLine(): number {
     return this.tokenizer.currentLine;

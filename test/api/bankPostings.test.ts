@@ -210,6 +210,10 @@ describe('bank postings and statements API', () => {
       [base.replace('<Amt Ccy="CNY">400.00</Amt>', '<Amt Ccy="CNY">400.10</Amt>'), 422, 'STATEMENT_MALFORMED'],
       [Buffer.concat([Buffer.from(base.slice(0, 200)), Buffer.from([0xff, 0xfe]), Buffer.from(base.slice(200))]), 422, 'STATEMENT_MALFORMED'],
       [base, 404, 'NOT_FOUND', otherBank],
+      // Another bank's account answers 404 before what the file gets wrong after naming it (docs/interface.md §3).
+      [base.replace('<Amt Ccy="CNY">1025.50</Amt>', '<Amt Ccy="CNY">1025.51</Amt>'), 404, 'NOT_FOUND', otherBank],
+      [base.replace('<Amt Ccy="CNY">600.00</Amt>', '<Amt Ccy="EUR">600.00</Amt>'), 404, 'NOT_FOUND', otherBank],
+      [base.replace(/2026-12-02/g, '2026-10-02'), 404, 'NOT_FOUND', otherBank],
       [base.replace('NEW8000002', 'RX-JSON-0001'), 409, 'IDEMPOTENCY_CONFLICT'],
       [base, 415, 'UNSUPPORTED_MEDIA_TYPE', bank, 'text/plain'],
     ];
