@@ -168,6 +168,21 @@ describe('camt.053 reader', () => {
     expect(() => read(withDoctype, 2)).toThrow(/DOCTYPE/);
   });
 
+  it('refuses a control character XML does not allow, written or as a character reference, where a JSON posting could not carry it', () => {
+    for (const [text, problem] of [
+      ['李&#x1;四', /character reference &#x1; is not a character XML allows/],
+      ['李&#27;四', /character reference &#27; is not a character XML allows/],
+      ['李&#xFFFE;四', /character reference &#xFFFE; is not a character XML allows/],
+      ['李\u0007四', /the character U\+0007 is not allowed in XML/],
+    ] as const) {
+      const error = refusal(v02.replace('<Nm>李四</Nm>', `<Nm>${text}</Nm>`));
+      expect([error.code, error.message]).toEqual(['STATEMENT_MALFORMED', expect.stringMatching(problem)]);
+    }
+    // TAB, LF, CR and what XML allows still read.
+    const { postings } = read(v02.replace('<Nm>李四</Nm>', '<Nm>李&#x9;四&#x10FFFF;</Nm>'));
+    expect(postings.find((posting) => posting.counterparty?.name.startsWith('李'))?.counterparty?.name).toBe('李\t四\u{10FFFF}');
+  });
+
   it('refuses amounts in another currency than CNY, in an entry, a TxDtls or a booked balance', () => {
     expect(refusal(v02.replace('<Amt Ccy="CNY">1250.00</Amt>\n        <CdtDbtInd>', '<Amt Ccy="EUR">1250.00</Amt>\n        <CdtDbtInd>')).details).toMatchObject({ currency: 'EUR' });
     expect(refusal(v02.replace('<Amt Ccy="CNY">100.00</Amt>', '<Amt Ccy="USD">100.00</Amt>')).details).toMatchObject({ currency: 'USD' });
