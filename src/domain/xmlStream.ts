@@ -62,7 +62,7 @@ function localName(qName: string): string {
 
 const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
-/** What XML 1.0 §2.2 `Char` leaves out, apart from surrogates (strict UTF-8 decoding has none). */
+/** The characters an XML document may not hold (docs/settlement.md §2), apart from surrogates (strict UTF-8 decoding has none). */
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
 const NOT_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
 
@@ -76,9 +76,9 @@ function codePointName(code: number): string {
 
 /**
  * Decodes the predefined entities and character references; any other reference is refused, and
- * so is a character XML 1.0 does not allow, written or referenced (a C0 control but TAB, LF and
- * CR): it would reach a posting's memo or counterparty, text a JSON posting may not carry
- * (docs/interface.md §1).
+ * so is a character XML does not allow, written or referenced (a C0 control but TAB, LF and CR,
+ * docs/settlement.md §2): it would reach a posting's memo or counterparty, text a JSON posting may
+ * not carry (docs/interface.md §1).
  */
 export function decodeEntities(text: string, line: number): string {
   const raw = NOT_XML_CHAR.exec(text);
