@@ -418,7 +418,7 @@ export class InstructionService {
       const reported = { reported_status: report.status, reported_at: now, executed_at: reportedAt, executed_reference: report.reference, updated_at: now };
       let status: InstructionStatus = row.status;
       if (report.status === 'EXECUTED') {
-        if (row.status !== 'CONFIRMED') status = instructionTransition(row.status, 'reportExecuted');
+        if (row.status !== 'CONFIRMED') status = executedStatus(row);
         await repo.updateInstruction(trx, row.id, { ...reported, status });
         if (row.type === 'SETTLEMENT') {
           assert(row.agency_code !== null && row.credit_account_no !== null, 'a settlement names its agency and receiving account');
@@ -483,6 +483,20 @@ function notFound(instructionNoValue: string): TongfuError {
 }
 
 /**
+ * The status a first EXECUTED report moves `row` to (docs/settlement.md §1), or
+ * INVALID_STATE_TRANSITION saying why in the executor's terms (decision 0221).
+ */
+function executedStatus(row: repo.InstructionRow): InstructionStatus {
+  const to = nextInstructionStatus(row.status, 'reportExecuted');
+  if (to !== undefined) return to;
+  const why =
+    row.status === 'MISMATCHED'
+      ? 'a bank posting of another amount holds it until finance detaches that posting (DETACH); report it then'
+      : 'it is final';
+  return refused(row, 'EXECUTED', why);
+}
+
+/**
  * The status a first FAILED report moves `row` to (docs/settlement.md §1): from CREATED, or from
  * UNCONFIRMED when nobody reported it and no posting was ever detached from it (decision 0221) —
  * a bank moved money against a detached one, and failing it would let a reissue pay twice.
@@ -496,9 +510,9 @@ function failedStatus(row: repo.InstructionRow, detached: boolean): InstructionS
     : row.status === 'CONFIRMED' || row.status === 'MISMATCHED'
       ? `a bank posting already ${row.status === 'CONFIRMED' ? 'confirmed' : 'moved money against'} it`
       : `it is final`;
-  return failedRefused(row, why);
+  return refused(row, 'FAILED', why);
 }
 
-function failedRefused(row: repo.InstructionRow, why: string): never {
-  throw new TongfuError('INVALID_STATE_TRANSITION', `instruction ${row.instruction_no} is ${row.status} and cannot be reported FAILED: ${why}`, { machine: 'instruction', from: row.status, event: 'reportFailed' });
+function refused(row: repo.InstructionRow, report: 'EXECUTED' | 'FAILED', why: string): never {
+  throw new TongfuError('INVALID_STATE_TRANSITION', `instruction ${row.instruction_no} is ${row.status} and cannot be reported ${report}: ${why}`, { machine: 'instruction', from: row.status, event: report === 'EXECUTED' ? 'reportExecuted' : 'reportFailed' });
 }

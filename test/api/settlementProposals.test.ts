@@ -432,6 +432,10 @@ describe('finance detaches the posting of another amount from a MISMATCHED instr
 
     const wrong = await bank('POST', '/v1/bank/postings', credit({ bankRef: 'HOLDER-R012', direction: 'DEBIT', amount: '3.00', instructionNo: refund.instructionNo }));
     expect(wrong.body).toMatchObject({ status: 'MISMATCHED', instructionNo: refund.instructionNo });
+    // Held by the posting of another amount, it is not reported executed; the answer says why and when.
+    const heldReport = await bank('POST', `/v1/bank/instructions/${refund.instructionNo}/result`, { status: 'EXECUTED', executedAt: formatInstant(service.clocks.business.now()), reference: 'BK-HELD-1' });
+    expect([heldReport.status, heldReport.body.error.code, heldReport.body.error.details]).toEqual([409, 'INVALID_STATE_TRANSITION', { machine: 'instruction', from: 'MISMATCHED', event: 'reportExecuted' }]);
+    expect(heldReport.body.error.message).toBe(`instruction ${refund.instructionNo} is MISMATCHED and cannot be reported EXECUTED: a bank posting of another amount holds it until finance detaches that posting (DETACH); report it then`);
     const instructionPath = `/v1/finance/instructions/${refund.instructionNo}`;
     const detach = await propose(maker, instructionPath, { proposalRef: 'DET-D', action: 'DETACH' });
     expect((await decide(checker, instructionPath, detach.body.proposalId)).body.status).toBe('APPROVED');
