@@ -78,6 +78,9 @@ describe('who sees what', () => {
     expect(banked.body.data.map((row: { creditAccount: { accountNo: string } }) => row.creditAccount.accountNo)).toEqual([world.fiscalAccountNo]);
     expect((await bank('GET', `/v1/bank/instructions/${banked.body.data[0].instructionNo}`)).status).toBe(200);
     expect((await otherBank('GET', `/v1/bank/instructions/${numbers[0]}`)).status).toBe(404);
+    // A malformed number is 400 at /path/instructionNo, as the contract says (not a 404).
+    const malformed = await bank('GET', `/v1/bank/instructions/${'T'.repeat(65)}`);
+    expect([malformed.status, malformed.body.error.code, malformed.body.error.details.fields[0].path]).toEqual([400, 'VALIDATION_FAILED', '/path/instructionNo']);
     expect((await otherBank('GET', '/v1/bank/instructions')).body.data).toEqual([]);
 
     const all = await finance('GET', '/v1/finance/instructions?type=SETTLEMENT&status=CREATED');
