@@ -83,7 +83,8 @@ export interface StatementAnswer {
   openingBalance: string;
   closingBalance: string;
   entries: number;
-  postings: Array<{ bankRef: string; status: PostingStatus; instructionNo: string | null }>;
+  /** Each posting as answered, with its postingId: what the bank reads it by later (GET /v1/bank/postings/{postingId}). */
+  postings: Array<{ postingId: string; bankRef: string; status: PostingStatus; instructionNo: string | null }>;
 }
 
 /** The verified upload a statement is read from (src/http/streamedBody.ts, decision 0070). */
@@ -195,7 +196,7 @@ export class BankPostingService {
           pending = [];
           const recorded = await this.recordPostings(trx, bank, batch, rowId);
           await repo.insertStatementPostings(trx, rowId, answers.length + 1, recorded.map((r) => ({ bank_posting_id: r.rowId, answered_status: r.answer.status, answered_instruction_no: r.answer.instructionNo })));
-          for (const r of recorded) answers.push({ bankRef: r.answer.bankRef, status: r.answer.status, instructionNo: r.answer.instructionNo });
+          for (const r of recorded) answers.push({ postingId: r.answer.postingId, bankRef: r.answer.bankRef, status: r.answer.status, instructionNo: r.answer.instructionNo });
         };
         const again = await readStatement(file, (posting) => pending.push(posting), async () => {
           if (pending.length >= STATEMENT_POSTINGS_PER_BATCH) await flush();
@@ -280,7 +281,7 @@ export class BankPostingService {
       openingBalance: row.opening_balance,
       closingBalance: row.closing_balance,
       entries: row.entry_count,
-      postings: postings.map((p) => ({ bankRef: p.bank_ref, status: p.answered_status, instructionNo: p.answered_instruction_no })),
+      postings: postings.map((p) => ({ postingId: p.posting_id, bankRef: p.bank_ref, status: p.answered_status, instructionNo: p.answered_instruction_no })),
     };
   }
 

@@ -170,8 +170,13 @@ describe('bank postings and statements API', () => {
       openingBalance: '10000.00',
       closingBalance: '11350.00',
       entries: 3,
-      postings: ['RX20261202000001', 'RX20261202000002-1', 'RX20261202000002-2', 'RX20261202000002-3', 'RX20261202000003'].map((bankRef) => ({ bankRef, status: 'UNIDENTIFIED', instructionNo: null })),
+      postings: ['RX20261202000001', 'RX20261202000002-1', 'RX20261202000002-2', 'RX20261202000002-3', 'RX20261202000003'].map((bankRef) => ({ postingId: expect.any(String), bankRef, status: 'UNIDENTIFIED', instructionNo: null })),
     });
+    // Each posting is named by its postingId, which the bank reads it by (the JSON one's as its own answer gave it; decision 0223).
+    expect(response.body.postings[0].postingId).toBe(json.body.postingId);
+    const batchPart = response.body.postings[2] as { postingId: string };
+    const read = await bank('GET', `/v1/bank/postings/${batchPart.postingId}`);
+    expect([read.status, read.body.bankRef, read.body.amount, read.body.source]).toEqual([200, 'RX20261202000002-2', '150.00', 'CAMT053']);
     const rows = await db()('bank_postings').where('bank_ref', 'like', 'RX2026120200000%').orderBy('bank_ref').select('bank_ref', 'source', db().raw('amount::text AS amount'), 'instruction_no', 'memo', 'direction');
     expect(rows).toEqual([
       { bank_ref: 'RX20261202000001', source: 'JSON', amount: '1250.00', instruction_no: null, memo: null, direction: 'CREDIT' },

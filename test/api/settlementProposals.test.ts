@@ -144,11 +144,11 @@ describe('bank postings against real instructions', () => {
     const post = (xml: string) => bank('POST', '/v1/bank/statements', undefined, { rawBody: xml, headers: { 'content-type': 'application/xml' } });
     const v02 = await post(camt('02', [{ ref: 'HOLDER-0001', amount: a.amount, endToEndId: a.instructionNo }]));
     expect(v02.status).toBe(201);
-    expect([v02.body.camtVersion, v02.body.postings]).toEqual(['camt.053.001.02', [{ bankRef: 'HOLDER-0001', status: 'MATCHED', instructionNo: a.instructionNo }]]);
+    expect([v02.body.camtVersion, v02.body.postings]).toEqual(['camt.053.001.02', [{ postingId: expect.any(String), bankRef: 'HOLDER-0001', status: 'MATCHED', instructionNo: a.instructionNo }]]);
     expect(Number((await db()('bank_postings').where({ bank_ref: 'HOLDER-0001' }).count('* as n'))[0]?.n)).toBe(1);
     const v08 = await post(camt('08', [{ ref: 'HOLDER-0002', amount: e.amount, endToEndId: e.instructionNo }]));
     expect(v08.status).toBe(201);
-    expect([v08.body.camtVersion, v08.body.postings]).toEqual(['camt.053.001.08', [{ bankRef: 'HOLDER-0002', status: 'MATCHED', instructionNo: e.instructionNo }]]);
+    expect([v08.body.camtVersion, v08.body.postings]).toEqual(['camt.053.001.08', [{ postingId: expect.any(String), bankRef: 'HOLDER-0002', status: 'MATCHED', instructionNo: e.instructionNo }]]);
     expect((await agency('GET', `/v1/agency/instructions/${e.instructionNo}`)).body.status).toBe('CONFIRMED');
     // And the camt entry again by JSON: a replay of the one posting.
     const again = await bank('POST', '/v1/bank/postings', credit({ bankRef: 'HOLDER-0002', amount: e.amount, instructionNo: e.instructionNo }));
