@@ -37,6 +37,8 @@ export interface InstructionWire {
   payee?: { name: string; accountNo: string; bankName: string };
   lines?: Array<{ itemCode: string; incomeSortCode: string; budgetLevel: number; amount: string; paymentCount: number }>;
   refundId?: string;
+  /** A return's unidentified credit, which the bank pays back (decision 0224). */
+  returnsPosting?: { postingId: string; bankRef: string };
   reissueOf: string | null;
   reference: string | null;
   failureReason: string | null;
@@ -89,6 +91,7 @@ export async function instructionWires(
     }
     if (row.type === 'SETTLEMENT') wire.lines = detail.lines.map((line) => ({ ...line, amount: formatMoney(new Decimal(line.amount)) }));
     if (detail.refund_public_id !== null) wire.refundId = detail.refund_public_id;
+    if (detail.returns_posting_public_id !== null && detail.returns_bank_ref !== null) wire.returnsPosting = { postingId: detail.returns_posting_public_id, bankRef: detail.returns_bank_ref };
     return wire;
   });
 }

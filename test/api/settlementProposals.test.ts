@@ -318,6 +318,11 @@ describe('finance resolves unidentified credits and failed instructions, two ope
     const reissue = (await bank('GET', '/v1/bank/instructions?status=CREATED')).body.data.find((row: { reissueOf: string | null }) => row.reissueOf === failedNo);
     expect(reissue).toMatchObject({ type: 'REFUND', status: 'CREATED', amount: '30.00', executorCode: 'BANK_HOLDER', debitAccount: { accountNo: world.fiscalAccountNo }, payee });
     expect((await bank('GET', `/v1/bank/instructions/${failedNo}`)).body.payee).toEqual(closed);
+    // A return names the credit it pays back, the failed one and its reissue alike (decision 0224); a refund names none.
+    const returnsPosting = { postingId: posted.body.postingId, bankRef: 'HOLDER-0007' };
+    expect([(await bank('GET', `/v1/bank/instructions/${failedNo}`)).body.returnsPosting, reissue.returnsPosting]).toEqual([returnsPosting, returnsPosting]);
+    expect(((await maker('GET', `/v1/finance/instructions?type=REFUND`)).body.data as Array<{ instructionNo: string; returnsPosting?: unknown }>).find((row) => row.instructionNo === failedNo)?.returnsPosting).toEqual(returnsPosting);
+    expect((await bank('GET', `/v1/bank/instructions/${instruction('2026-11-16').instructionNo}`)).body.returnsPosting).toBeUndefined();
     const events = (await bank('GET', '/v1/bank/events?after=0&limit=500')).body.data as Array<{ type: string; data: { instruction?: { instructionNo: string; payee?: unknown } } }>;
     // The event names the instruction; the bank reads the payee with GET (decision 0204).
     expect(events.filter((e) => e.type === 'instruction.created' && e.data.instruction?.instructionNo === reissue.instructionNo).map((e) => e.data.instruction?.payee)).toEqual([undefined]);
