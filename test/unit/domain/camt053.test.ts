@@ -92,6 +92,21 @@ describe('camt.053 reader', () => {
 
   const v02 = fixture('camt053_v02_othr_batch.xml');
 
+  it('opens a statement without OPBD with its PRCD, the previous closing booked balance; beside an OPBD a PRCD is ignored (decision 0225)', () => {
+    const prcd = v02.replace('<Cd>OPBD</Cd>', '<Cd>PRCD</Cd>');
+    const { summary, postings } = read(prcd, 11);
+    expect([formatSignedMoney(summary.openingBalance), formatSignedMoney(summary.closingBalance), postings.length]).toEqual(['10000.00', '11350.00', 5]);
+    const wrong = refusal(prcd.replace('<Amt Ccy="CNY">11350.00</Amt>', '<Amt Ccy="CNY">11350.01</Amt>'));
+    expect([wrong.code, wrong.message, wrong.details?.openingBalance]).toEqual(['STATEMENT_TOTALS_MISMATCH', expect.stringMatching(/^PRCD 10000\.00 \+ credits/), '10000.00']);
+    // Beside the OPBD, a PRCD is not read, whatever it holds (the .04 fixture has one, DBIT 50.00).
+    const both = v02.replace('<Bal>', '<Bal><Tp><CdOrPrtry><Cd>PRCD</Cd></CdOrPrtry></Tp><Amt Ccy="USD">1.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-12-01</Dt></Dt></Bal>\n      <Bal>');
+    expect(formatSignedMoney(read(both).summary.openingBalance)).toBe('10000.00');
+    // Without an OPBD, the PRCD must be sound, and one.
+    expect(refusal(prcd.replace('<Cd>PRCD</Cd>\n          </CdOrPrtry>\n        </Tp>\n        <Amt Ccy="CNY">10000.00</Amt>', '<Cd>PRCD</Cd>\n          </CdOrPrtry>\n        </Tp>\n        <Amt Ccy="USD">10000.00</Amt>')).message).toMatch(/the PRCD balance is in USD/);
+    expect(refusal(both.replace('<Cd>OPBD</Cd>', '<Cd>PRCD</Cd>')).message).toMatch(/two PRCD balances and no OPBD/);
+    expect(refusal(v02.replace('<Cd>OPBD</Cd>', '<Cd>OPAV</Cd>').replace(/<Bal>\s*<Tp>\s*<CdOrPrtry>\s*<Cd>OPAV<\/Cd>[\s\S]*?<\/Bal>/, '')).message).toMatch(/needs an opening balance \(OPBD, else PRCD\)/);
+  });
+
   it('refuses a closing balance that the entries do not reach: STATEMENT_TOTALS_MISMATCH with the totals', () => {
     const error = refusal(v02.replace('<Amt Ccy="CNY">11350.00</Amt>', '<Amt Ccy="CNY">11350.01</Amt>'));
     expect(error.code).toBe('STATEMENT_TOTALS_MISMATCH');
@@ -194,7 +209,7 @@ describe('camt.053 reader', () => {
     expect(refusal(v02.replace('camt.053.001.02', 'camt.052.001.02')).message).toMatch(/not camt\.053/);
     const twoStatements = v02.replace('</Stmt>', '</Stmt><Stmt><Id>2</Id></Stmt>');
     expect(refusal(twoStatements).message).toMatch(/exactly one Stmt/);
-    expect(refusal(v02.replace(/<Bal>\s*<Tp>\s*<CdOrPrtry>\s*<Cd>CLBD<\/Cd>/, '<Bal><Tp><CdOrPrtry><Cd>XXXX</Cd>')).message).toMatch(/one OPBD and one CLBD/);
+    expect(refusal(v02.replace(/<Bal>\s*<Tp>\s*<CdOrPrtry>\s*<Cd>CLBD<\/Cd>/, '<Bal><Tp><CdOrPrtry><Cd>XXXX</Cd>')).message).toMatch(/an opening balance \(OPBD, else PRCD\) and one CLBD/);
     expect(refusal(v02.replace('<Amt Ccy="CNY">1250.00</Amt>\n        <CdtDbtInd>', '<Amt Ccy="CNY">1250.001</Amt>\n        <CdtDbtInd>')).message).toMatch(/more than two decimals/);
     expect(refusal(v02.replace('</Document>', '')).code).toBe('STATEMENT_MALFORMED');
     expect(refusal(v02.replace('<Sts>BOOK</Sts>', '')).message).toMatch(/no Sts/);
