@@ -2,7 +2,7 @@ import { isValidDate } from './businessDate';
 import { TongfuError } from './errors';
 import { Decimal, formatMoney, MONEY_LIMIT, SINGLE_AMOUNT_LIMIT, SINGLE_AMOUNT_MAX, ZERO } from './money';
 import { malformed, XmlStreamTokenizer, type XmlStart } from './xmlStream';
-import { BANK_REF_PATTERN, COUNTERPARTY_ACCOUNT_CHARS_MAX, COUNTERPARTY_NAME_CHARS_MAX, type BankPostingInput, MEMO_CHARS_MAX, type PostingDirection } from './bankPostings';
+import { BANK_REF_PATTERN, COUNTERPARTY_ACCOUNT_CHARS_MAX, COUNTERPARTY_NAME_CHARS_MAX, type BankPostingInput, INSTRUCTION_NO_PATTERN, MEMO_CHARS_MAX, type PostingDirection } from './bankPostings';
 
 /**
  * ISO 20022 camt.053 bank-to-customer statements (docs/settlement.md §2;
@@ -13,8 +13,9 @@ import { BANK_REF_PATTERN, COUNTERPARTY_ACCOUNT_CHARS_MAX, COUNTERPARTY_NAME_CHA
  *
  * What is read, as banks really write it (versions .001.02, .04, .06 and .08):
  * - exactly one `Stmt`; its account from `Acct/Id/IBAN` or `Acct/Id/Othr/Id`;
- * - the balances typed `Tp/CdOrPrtry/Cd` `OPBD` and `CLBD` (each exactly once; other types —
- *   `OPAV`, `CLAV`, `ITBD`, `PRCD`, `FWAV`… — are ignored), signed by their `CdtDbtInd`;
+ * - the balances typed `Tp/CdOrPrtry/Cd` `OPBD` and `CLBD` (each exactly once; a file without
+ *   `OPBD` opens with its `PRCD`, the previous statement's closing booked balance, decision 0225;
+ *   other types — `OPAV`, `CLAV`, `ITBD`, `FWAV`… — are ignored), signed by their `CdtDbtInd`;
  * - booked entries only (`Sts` as text `BOOK`, or `Sts/Cd` `BOOK` from .08); other entries are
  *   skipped and not counted (they are not in the booked balances);
  * - every amount in `CNY` (`Amt/@Ccy`), at most two decimals and more than zero; an entry's at most
@@ -24,7 +25,8 @@ import { BANK_REF_PATTERN, COUNTERPARTY_ACCOUNT_CHARS_MAX, COUNTERPARTY_NAME_CHA
  *   is one posting, with n ≥ 2 `TxDtls` it is n postings `{bankRef}-{i}` (i from 1), each with
  *   its own amount (`TxDtls/Amt`, else `TxDtls/AmtDtls/TxAmt/Amt`) adding up to the entry's
  *   (a single TxDtls's amount, when it has one, is the entry's);
- * - per posting: the instruction number from `Refs/EndToEndId` (`NOTPROVIDED` is none), the memo
+ * - per posting: the instruction number from `Refs/EndToEndId` when it is one (`TF`…; any other
+ *   end-to-end reference, `NOTPROVIDED` included, is none, decision 0222), the memo
  *   from `RmtInf/Ustrd` (several joined by a space; else `AddtlTxInf`, else the entry's
  *   `AddtlNtryInf`), the counterparty from `RltdPties/Dbtr` for a credit and `RltdPties/Cdtr` for a
  *   debit (`Nm`, or `Pty/Nm` from .08) with its account (`DbtrAcct`/`CdtrAcct`, IBAN or Othr/Id).
@@ -33,7 +35,7 @@ import { BANK_REF_PATTERN, COUNTERPARTY_ACCOUNT_CHARS_MAX, COUNTERPARTY_NAME_CHA
  * No two postings of a file share a bankRef (an entry's reference, or `{bankRef}-{i}` of its
  * TxDtls), else the file is refused.
  *
- * OPBD + credits − debits must equal CLBD, else STATEMENT_TOTALS_MISMATCH; anything else wrong is
+ * The opening (OPBD, else PRCD) + credits − debits must equal CLBD, else STATEMENT_TOTALS_MISMATCH; anything else wrong is
  * STATEMENT_MALFORMED in the catalogue's shape (`details.lines`, `details.problemCount`): the reader
  * stops at the first such problem and names its line. Whether a value date is in the platform's
  * window is the service's check, on every posting (decision 0199).
@@ -133,6 +135,11 @@ export class Camt053Reader {
   private accountNo: string | undefined;
   private balance: Balance | undefined;
   private opening: Decimal | undefined;
+  /**
+   * PRCD, the previous statement's closing booked balance: the opening of a file without OPBD
+   * (decision 0225). Checked only when it is used: beside an OPBD it is ignored, as before.
+   */
+  private readonly previouslyClosed: Array<{ value: Decimal } | { line: number; problem: string }> = [];
   private closing: Decimal | undefined;
   private entry: Entry | undefined;
   private tx: TxDetails | undefined;
@@ -167,11 +174,13 @@ export class Camt053Reader {
     if (this.messageId === undefined) throw malformed(this.line, 'GrpHdr/MsgId is missing');
     if (this.statementCount !== 1 || this.statementId === undefined) throw malformed(this.line, `a statement file holds exactly one Stmt with an Id, this one ${this.statementCount}`);
     if (this.accountNo === undefined) throw malformed(this.line, 'Stmt/Acct/Id has neither IBAN nor Othr/Id');
-    if (this.opening === undefined || this.closing === undefined) throw malformed(this.line, 'Stmt needs one OPBD and one CLBD balance');
-    const expected = this.opening.plus(this.creditTotal).minus(this.debitTotal);
+    const openingType = this.opening !== undefined ? 'OPBD' : 'PRCD';
+    const opening = this.opening ?? this.previouslyClosedOpening();
+    if (opening === undefined || this.closing === undefined) throw malformed(this.line, 'Stmt needs an opening balance (OPBD, else PRCD) and one CLBD balance');
+    const expected = opening.plus(this.creditTotal).minus(this.debitTotal);
     if (!expected.eq(this.closing)) {
-      throw new TongfuError('STATEMENT_TOTALS_MISMATCH', `OPBD ${formatSignedMoney(this.opening)} + credits ${formatMoney(this.creditTotal)} − debits ${formatMoney(this.debitTotal)} = ${formatSignedMoney(expected)}, but CLBD is ${formatSignedMoney(this.closing)}`, {
-        openingBalance: formatSignedMoney(this.opening),
+      throw new TongfuError('STATEMENT_TOTALS_MISMATCH', `${openingType} ${formatSignedMoney(opening)} + credits ${formatMoney(this.creditTotal)} − debits ${formatMoney(this.debitTotal)} = ${formatSignedMoney(expected)}, but CLBD is ${formatSignedMoney(this.closing)}`, {
+        openingBalance: formatSignedMoney(opening),
         closingBalance: formatSignedMoney(this.closing),
         creditTotal: formatMoney(this.creditTotal),
         debitTotal: formatMoney(this.debitTotal),
@@ -184,7 +193,7 @@ export class Camt053Reader {
       statementId: this.statementId,
       electronicSeqNo: this.electronicSeqNo,
       accountNo: this.accountNo,
-      openingBalance: this.opening,
+      openingBalance: opening,
       closingBalance: this.closing,
       entryCount: this.entryCount,
       skippedEntryCount: this.skippedEntryCount,
@@ -196,6 +205,11 @@ export class Camt053Reader {
 
   private get line(): number {
     return this.tokenizer.currentLine;
+  }
+
+  /** The statement's account once `Stmt/Acct/Id` is read (the file may still be refused later). */
+  get statementAccountNo(): string | undefined {
+    return this.accountNo;
   }
 
   /** The line the reader has reached: where a problem found outside it (the file's encoding) is put. */
@@ -319,6 +333,10 @@ export class Camt053Reader {
   private closeBalance(): void {
     const balance = this.balance;
     this.balance = undefined;
+    if (balance !== undefined && balance.type === 'PRCD') {
+      this.previouslyClosed.push(this.readPreviouslyClosed(balance));
+      return;
+    }
     if (balance === undefined || (balance.type !== 'OPBD' && balance.type !== 'CLBD')) return;
     if (balance.amount === undefined) this.fail(`the ${balance.type} balance has no Amt`);
     if (balance.currency !== STATEMENT_CURRENCY) throw malformed(this.line, `the ${balance.type} balance is in ${balance.currency ?? 'no currency'}: statements are in ${STATEMENT_CURRENCY}`, { currency: balance.currency ?? null });
@@ -331,6 +349,24 @@ export class Camt053Reader {
       if (this.closing !== undefined) this.fail('two CLBD balances');
       this.closing = signed;
     }
+  }
+
+  /** A PRCD balance, or the problem it would be if it opened the statement. */
+  private readPreviouslyClosed(balance: Balance): { value: Decimal } | { line: number; problem: string } {
+    const problem = (message: string) => ({ line: this.line, problem: message });
+    if (balance.amount === undefined) return problem('the PRCD balance has no Amt');
+    if (balance.currency !== STATEMENT_CURRENCY) return problem(`the PRCD balance is in ${balance.currency ?? 'no currency'}: statements are in ${STATEMENT_CURRENCY}`);
+    if (balance.sign !== 'CRDT' && balance.sign !== 'DBIT') return problem("the PRCD balance's CdtDbtInd must be CRDT or DBIT");
+    return { value: balance.sign === 'DBIT' ? balance.amount.negated() : balance.amount };
+  }
+
+  /** The opening of a statement without OPBD: its one PRCD (decision 0225), else undefined. */
+  private previouslyClosedOpening(): Decimal | undefined {
+    const [first, second] = this.previouslyClosed;
+    if (first === undefined) return undefined;
+    if (second !== undefined) this.fail('two PRCD balances and no OPBD: which one opens the statement?');
+    if ('problem' in first) throw malformed(first.line, first.problem);
+    return first.value;
   }
 
   private inEntry(at: string, text: string): void {
@@ -481,7 +517,10 @@ export class Camt053Reader {
     }
     this.entryNoOfRef.set(bankRef, entryNo);
     const endToEnd = tx?.endToEndId;
-    const instructionNo = endToEnd !== undefined && endToEnd.length > 0 && endToEnd !== 'NOTPROVIDED' ? endToEnd.slice(0, 64) : undefined;
+    // EndToEndId is the originator's own reference: it names an instruction only when it is an
+    // instruction number; any other (an agency's payment order id, NOTPROVIDED) is none, and the
+    // memo is looked in, as for an entry without one (decision 0222).
+    const instructionNo = endToEnd !== undefined && INSTRUCTION_NO_PATTERN.test(endToEnd) ? endToEnd : undefined;
     const memoText = tx !== undefined && tx.ustrd.length > 0 ? tx.ustrd.join(' ') : (tx?.addtlTxInf ?? entry.addtlNtryInf);
     const memo = memoText !== undefined && memoText.length > 0 ? memoText.slice(0, MEMO_CHARS_MAX) : undefined;
     const name = direction === 'CREDIT' ? tx?.debtorName : tx?.creditorName;

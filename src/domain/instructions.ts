@@ -38,6 +38,12 @@ export const INSTRUCTION_TRANSITIONS: readonly InstructionTransition[] = [
   { from: 'EXECUTED', event: 'mismatchByPosting', to: 'MISMATCHED' },
   { from: 'UNCONFIRMED', event: 'mismatchByPosting', to: 'MISMATCHED' },
   { from: 'CREATED', event: 'reportFailed', to: 'FAILED' },
+  // Not in the table of docs/settlement.md §1 before decision 0221: an executor that never reported
+  // may still report failure after the deadline passed (CREATED → UNCONFIRMED); else the
+  // instruction could never fail nor be reissued, and its refund or money waited for ever. A
+  // reported one conflicts on its first report; one a posting was detached from is refused by the
+  // service (src/services/instructions.ts, reportResult).
+  { from: 'UNCONFIRMED', event: 'reportFailed', to: 'FAILED' },
   { from: 'CREATED', event: 'passDeadline', to: 'UNCONFIRMED' },
   { from: 'EXECUTED', event: 'passDeadline', to: 'UNCONFIRMED' },
   { from: 'UNCONFIRMED', event: 'reportExecuted', to: 'EXECUTED' },

@@ -62,8 +62,27 @@ function localName(qName: string): string {
 
 const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
-/** Decodes the predefined entities and character references; any other reference is refused. */
+/** The characters an XML document may not hold (docs/settlement.md §2), apart from surrogates (strict UTF-8 decoding has none). */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const NOT_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
+
+function isXmlChar(code: number): boolean {
+  return code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
+}
+
+function codePointName(code: number): string {
+  return `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/**
+ * Decodes the predefined entities and character references; any other reference is refused, and
+ * so is a character XML does not allow, written or referenced (a C0 control but TAB, LF and CR,
+ * docs/settlement.md §2): it would reach a posting's memo or counterparty, text a JSON posting may
+ * not carry (docs/interface.md §1).
+ */
 export function decodeEntities(text: string, line: number): string {
+  const raw = NOT_XML_CHAR.exec(text);
+  if (raw !== null) throw malformed(line, `the character ${codePointName(raw[0].codePointAt(0) as number)} is not allowed in XML`);
   if (!text.includes('&')) return text;
   return text.replace(/&([^;&]{0,16});?/g, (whole, body: string) => {
     if (!whole.endsWith(';')) throw malformed(line, `a bare '&' (entities are not allowed)`);
@@ -72,7 +91,7 @@ export function decodeEntities(text: string, line: number): string {
     const numeric = /^#(?:x([0-9A-Fa-f]{1,6})|([0-9]{1,7}))$/.exec(body);
     if (numeric) {
       const code = numeric[1] !== undefined ? parseInt(numeric[1], 16) : parseInt(numeric[2] as string, 10);
-      if (code === 0 || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) throw malformed(line, `character reference ${whole} is not a character`);
+      if (!isXmlChar(code)) throw malformed(line, `character reference ${whole} is not a character XML allows`);
       return String.fromCodePoint(code);
     }
     throw malformed(line, `entity reference ${whole} is refused (only the predefined entities are known)`);

@@ -43,8 +43,9 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(requestContext(deps));
   app.use(errorBoundary());
 
-  // Paths are matched exactly as docs/interface.md writes them: `/V1/AGENCY/events` is 404, not a second name.
-  const router = new Router({ sensitive: true });
+  // Paths are matched exactly as docs/interface.md writes them: `/V1/AGENCY/events` and
+  // `/v1/agency/events/` are 404, not second names.
+  const router = new Router({ sensitive: true, strict: true });
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });

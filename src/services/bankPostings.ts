@@ -83,7 +83,8 @@ export interface StatementAnswer {
   openingBalance: string;
   closingBalance: string;
   entries: number;
-  postings: Array<{ bankRef: string; status: PostingStatus; instructionNo: string | null }>;
+  /** Each posting as answered, with its postingId: what the bank reads it by later (GET /v1/bank/postings/{postingId}). */
+  postings: Array<{ postingId: string; bankRef: string; status: PostingStatus; instructionNo: string | null }>;
 }
 
 /** The verified upload a statement is read from (src/http/streamedBody.ts, decision 0070). */
@@ -163,8 +164,8 @@ export class BankPostingService {
   async postStatement(bank: BankCaller, file: StatementFile): Promise<{ statement: StatementAnswer; replayed: boolean }> {
     const earlier = await repo.findStatementBySha(this.deps.db, bank.partyId, file.sha256Hex);
     if (earlier !== undefined) return { statement: await this.statementReplay(earlier), replayed: true };
+    // Validated: the account is one this bank holds (else NOT_FOUND), and the file is sound.
     const summary = await this.validateStatement(bank, file);
-    if (!(await repo.isBanksReceivingAccount(this.deps.db, bank.code, summary.accountNo))) throw notYourAccount(summary.accountNo);
     const realNow = this.deps.clocks.real.now();
     const statementId = newId('S', realNow);
     try {
@@ -195,7 +196,7 @@ export class BankPostingService {
           pending = [];
           const recorded = await this.recordPostings(trx, bank, batch, rowId);
           await repo.insertStatementPostings(trx, rowId, answers.length + 1, recorded.map((r) => ({ bank_posting_id: r.rowId, answered_status: r.answer.status, answered_instruction_no: r.answer.instructionNo })));
-          for (const r of recorded) answers.push({ bankRef: r.answer.bankRef, status: r.answer.status, instructionNo: r.answer.instructionNo });
+          for (const r of recorded) answers.push({ postingId: r.answer.postingId, bankRef: r.answer.bankRef, status: r.answer.status, instructionNo: r.answer.instructionNo });
         };
         const again = await readStatement(file, (posting) => pending.push(posting), async () => {
           if (pending.length >= STATEMENT_POSTINGS_PER_BATCH) await flush();
@@ -239,7 +240,8 @@ export class BankPostingService {
       }
     };
     let summary: Camt053Summary | undefined;
-    let totalsMismatch: TongfuError | undefined;
+    let refusal: TongfuError | undefined;
+    const seen: { accountNo?: string } = {};
     try {
       summary = await readStatement(
         file,
@@ -250,14 +252,20 @@ export class BankPostingService {
         async () => {
           if (outOfWindow.length >= STATEMENT_POSTINGS_PER_BATCH) await settle();
         },
+        seen,
       );
     } catch (error) {
-      if (!(error instanceof TongfuError && error.code === 'STATEMENT_TOTALS_MISMATCH')) throw error;
-      totalsMismatch = error;
+      if (!(error instanceof TongfuError)) throw error;
+      refusal = error;
     }
+    // The resource's 404 answers before the file's own problems (docs/interface.md §3, precedence):
+    // once the reader has the account, a file of an account this bank does not hold is NOT_FOUND,
+    // whatever else it gets wrong.
+    if (seen.accountNo !== undefined && !(await repo.isBanksReceivingAccount(this.deps.db, bank.code, seen.accountNo))) throw notYourAccount(seen.accountNo);
+    if (refusal !== undefined && refusal.code !== 'STATEMENT_TOTALS_MISMATCH') throw refusal;
     await settle();
     if (problemCount > 0) throw statementMalformed(problems, problemCount);
-    if (totalsMismatch !== undefined) throw totalsMismatch;
+    if (refusal !== undefined) throw refusal;
     assert(summary !== undefined, 'a statement read without a refusal has its summary');
     return summary;
   }
@@ -273,7 +281,7 @@ export class BankPostingService {
       openingBalance: row.opening_balance,
       closingBalance: row.closing_balance,
       entries: row.entry_count,
-      postings: postings.map((p) => ({ bankRef: p.bank_ref, status: p.answered_status, instructionNo: p.answered_instruction_no })),
+      postings: postings.map((p) => ({ postingId: p.posting_id, bankRef: p.bank_ref, status: p.answered_status, instructionNo: p.answered_instruction_no })),
     };
   }
 
@@ -528,9 +536,10 @@ function statementAnswer(statementId: string, summary: Camt053Summary, postings:
 
 /**
  * Reads a statement file through the camt.053 reader, chunk by chunk (UTF-8, strictly decoded):
- * `onPosting` sees each posting, `afterChunk` runs between chunks (where a caller may await).
+ * `onPosting` sees each posting, `afterChunk` runs between chunks (where a caller may await), and
+ * `seen.accountNo` is the statement's account once read, even when the file is then refused.
  */
-export async function readStatement(file: { open(): ReadStream }, onPosting: (posting: Camt053Posting) => void, afterChunk?: () => Promise<void>): Promise<Camt053Summary> {
+export async function readStatement(file: { open(): ReadStream }, onPosting: (posting: Camt053Posting) => void, afterChunk?: () => Promise<void>, seen?: { accountNo?: string }): Promise<Camt053Summary> {
   const reader = new Camt053Reader(onPosting);
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const decode = (chunk?: Buffer): string => {
@@ -547,8 +556,9 @@ export async function readStatement(file: { open(): ReadStream }, onPosting: (po
       if (afterChunk) await afterChunk();
     }
     reader.feed(decode());
+    return reader.end();
   } finally {
     stream.destroy();
+    if (seen !== undefined && reader.statementAccountNo !== undefined) seen.accountNo = reader.statementAccountNo;
   }
-  return reader.end();
 }

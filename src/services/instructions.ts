@@ -9,7 +9,7 @@ import type { Page, PageRequest } from '../db/pagination';
 import { formatInstant, parseInstant, shanghaiDate } from '../domain/businessDate';
 import type { Clocks } from '../domain/clock';
 import { assert, TongfuError, validationFailed } from '../domain/errors';
-import { executedAtProblem, executedBeforeCreationProblem, instructionDeadline, instructionNo, instructionTransition, type InstructionStatus, statusesFrom } from '../domain/instructions';
+import { executedAtProblem, executedBeforeCreationProblem, instructionDeadline, instructionNo, instructionTransition, type InstructionStatus, nextInstructionStatus, statusesFrom } from '../domain/instructions';
 import { type RecognitionItem, settlementConfirmedEntry, settlementExecutedEntry } from '../domain/ledger';
 import { Decimal, formatMoney } from '../domain/money';
 import { maskAccountNo, maskName } from '../domain/payer';
@@ -37,6 +37,8 @@ export interface InstructionWire {
   payee?: { name: string; accountNo: string; bankName: string };
   lines?: Array<{ itemCode: string; incomeSortCode: string; budgetLevel: number; amount: string; paymentCount: number }>;
   refundId?: string;
+  /** A return's unidentified credit, which the bank pays back (decision 0224). */
+  returnsPosting?: { postingId: string; bankRef: string };
   reissueOf: string | null;
   reference: string | null;
   failureReason: string | null;
@@ -89,6 +91,7 @@ export async function instructionWires(
     }
     if (row.type === 'SETTLEMENT') wire.lines = detail.lines.map((line) => ({ ...line, amount: formatMoney(new Decimal(line.amount)) }));
     if (detail.refund_public_id !== null) wire.refundId = detail.refund_public_id;
+    if (detail.returns_posting_public_id !== null && detail.returns_bank_ref !== null) wire.returnsPosting = { postingId: detail.returns_posting_public_id, bankRef: detail.returns_bank_ref };
     return wire;
   });
 }
@@ -418,14 +421,14 @@ export class InstructionService {
       const reported = { reported_status: report.status, reported_at: now, executed_at: reportedAt, executed_reference: report.reference, updated_at: now };
       let status: InstructionStatus = row.status;
       if (report.status === 'EXECUTED') {
-        if (row.status !== 'CONFIRMED') status = instructionTransition(row.status, 'reportExecuted');
+        if (row.status !== 'CONFIRMED') status = executedStatus(row);
         await repo.updateInstruction(trx, row.id, { ...reported, status });
         if (row.type === 'SETTLEMENT') {
           assert(row.agency_code !== null && row.credit_account_no !== null, 'a settlement names its agency and receiving account');
           await insertJournalEntry(trx, settlementExecutedEntry({ instructionId: row.id, agencyCode: row.agency_code, receivingAccountNo: row.credit_account_no, amount: new Decimal(row.amount), accountingDate: shanghaiDate(now) }), now);
         }
       } else {
-        status = instructionTransition(row.status, 'reportFailed');
+        status = failedStatus(row, await repo.hasDetachedPosting(trx, row.id));
         await repo.updateInstruction(trx, row.id, { ...reported, status, failure_reason: report.failureReason as string });
         await repo.releasePaymentItems(trx, row.id);
         if (row.type === 'REFUND') await refundFailed(trx, { instruction: row, at: now });
@@ -480,4 +483,39 @@ export class InstructionService {
 
 function notFound(instructionNoValue: string): TongfuError {
   return new TongfuError('NOT_FOUND', `no instruction ${instructionNoValue.slice(0, 64)} for this caller`, { instructionNo: instructionNoValue.slice(0, 64) });
+}
+
+/**
+ * The status a first EXECUTED report moves `row` to (docs/settlement.md §1), or
+ * INVALID_STATE_TRANSITION saying why in the executor's terms (decision 0221).
+ */
+function executedStatus(row: repo.InstructionRow): InstructionStatus {
+  const to = nextInstructionStatus(row.status, 'reportExecuted');
+  if (to !== undefined) return to;
+  const why =
+    row.status === 'MISMATCHED'
+      ? 'a bank posting of another amount holds it until finance detaches that posting (DETACH); report it then'
+      : 'it is final';
+  return refused(row, 'EXECUTED', why);
+}
+
+/**
+ * The status a first FAILED report moves `row` to (docs/settlement.md §1): from CREATED, or from
+ * UNCONFIRMED when nobody reported it and no posting was ever detached from it (decision 0221) —
+ * a bank moved money against a detached one, and failing it would let a reissue pay twice.
+ * Anything else is INVALID_STATE_TRANSITION, saying why in the executor's terms.
+ */
+function failedStatus(row: repo.InstructionRow, detached: boolean): InstructionStatus {
+  const to = detached ? undefined : nextInstructionStatus(row.status, 'reportFailed');
+  if (to !== undefined) return to;
+  const why = detached
+    ? `a posting of another amount was detached from it (DETACH): the bank moved money against it, so it waits for its posting`
+    : row.status === 'CONFIRMED' || row.status === 'MISMATCHED'
+      ? `a bank posting already ${row.status === 'CONFIRMED' ? 'confirmed' : 'moved money against'} it`
+      : `it is final`;
+  return refused(row, 'FAILED', why);
+}
+
+function refused(row: repo.InstructionRow, report: 'EXECUTED' | 'FAILED', why: string): never {
+  throw new TongfuError('INVALID_STATE_TRANSITION', `instruction ${row.instruction_no} is ${row.status} and cannot be reported ${report}: ${why}`, { machine: 'instruction', from: row.status, event: report === 'EXECUTED' ? 'reportExecuted' : 'reportFailed' });
 }

@@ -170,8 +170,13 @@ describe('bank postings and statements API', () => {
       openingBalance: '10000.00',
       closingBalance: '11350.00',
       entries: 3,
-      postings: ['RX20261202000001', 'RX20261202000002-1', 'RX20261202000002-2', 'RX20261202000002-3', 'RX20261202000003'].map((bankRef) => ({ bankRef, status: 'UNIDENTIFIED', instructionNo: null })),
+      postings: ['RX20261202000001', 'RX20261202000002-1', 'RX20261202000002-2', 'RX20261202000002-3', 'RX20261202000003'].map((bankRef) => ({ postingId: expect.any(String), bankRef, status: 'UNIDENTIFIED', instructionNo: null })),
     });
+    // Each posting is named by its postingId, which the bank reads it by (the JSON one's as its own answer gave it; decision 0223).
+    expect(response.body.postings[0].postingId).toBe(json.body.postingId);
+    const batchPart = response.body.postings[2] as { postingId: string };
+    const read = await bank('GET', `/v1/bank/postings/${batchPart.postingId}`);
+    expect([read.status, read.body.bankRef, read.body.amount, read.body.source]).toEqual([200, 'RX20261202000002-2', '150.00', 'CAMT053']);
     const rows = await db()('bank_postings').where('bank_ref', 'like', 'RX2026120200000%').orderBy('bank_ref').select('bank_ref', 'source', db().raw('amount::text AS amount'), 'instruction_no', 'memo', 'direction');
     expect(rows).toEqual([
       { bank_ref: 'RX20261202000001', source: 'JSON', amount: '1250.00', instruction_no: null, memo: null, direction: 'CREDIT' },
@@ -210,6 +215,10 @@ describe('bank postings and statements API', () => {
       [base.replace('<Amt Ccy="CNY">400.00</Amt>', '<Amt Ccy="CNY">400.10</Amt>'), 422, 'STATEMENT_MALFORMED'],
       [Buffer.concat([Buffer.from(base.slice(0, 200)), Buffer.from([0xff, 0xfe]), Buffer.from(base.slice(200))]), 422, 'STATEMENT_MALFORMED'],
       [base, 404, 'NOT_FOUND', otherBank],
+      // Another bank's account answers 404 before what the file gets wrong after naming it (docs/interface.md §3).
+      [base.replace('<Amt Ccy="CNY">1025.50</Amt>', '<Amt Ccy="CNY">1025.51</Amt>'), 404, 'NOT_FOUND', otherBank],
+      [base.replace('<Amt Ccy="CNY">600.00</Amt>', '<Amt Ccy="EUR">600.00</Amt>'), 404, 'NOT_FOUND', otherBank],
+      [base.replace(/2026-12-02/g, '2026-10-02'), 404, 'NOT_FOUND', otherBank],
       [base.replace('NEW8000002', 'RX-JSON-0001'), 409, 'IDEMPOTENCY_CONFLICT'],
       [base, 415, 'UNSUPPORTED_MEDIA_TYPE', bank, 'text/plain'],
     ];

@@ -130,10 +130,11 @@ describe('the HTTP edge', () => {
     }
   });
 
-  it('matches paths exactly as written: another letter case is 404', async () => {
-    const response = await post(`/V1/AGENCY/echo/${VALID_CODE}`, JSON.stringify(good));
-    expect(response.status).toBe(404);
-    expect(response.body.error.code).toBe('NOT_FOUND');
+  it('matches paths exactly as written: another letter case or a trailing slash is 404', async () => {
+    for (const target of [`/V1/AGENCY/echo/${VALID_CODE}`, `/v1/agency/echo/${VALID_CODE}/`]) {
+      const response = await post(target, JSON.stringify(good));
+      expect([target, response.status, response.body.error.code]).toEqual([target, 404, 'NOT_FOUND']);
+    }
   });
 
   it('answers 413 for a body over 1 MiB, before the signature', async () => {

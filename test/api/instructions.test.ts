@@ -78,6 +78,9 @@ describe('who sees what', () => {
     expect(banked.body.data.map((row: { creditAccount: { accountNo: string } }) => row.creditAccount.accountNo)).toEqual([world.fiscalAccountNo]);
     expect((await bank('GET', `/v1/bank/instructions/${banked.body.data[0].instructionNo}`)).status).toBe(200);
     expect((await otherBank('GET', `/v1/bank/instructions/${numbers[0]}`)).status).toBe(404);
+    // A malformed number is 400 at /path/instructionNo, as the contract says (not a 404).
+    const malformed = await bank('GET', `/v1/bank/instructions/${'T'.repeat(65)}`);
+    expect([malformed.status, malformed.body.error.code, malformed.body.error.details.fields[0].path]).toEqual([400, 'VALIDATION_FAILED', '/path/instructionNo']);
     expect((await otherBank('GET', '/v1/bank/instructions')).body.data).toEqual([]);
 
     const all = await finance('GET', '/v1/finance/instructions?type=SETTLEMENT&status=CREATED');
@@ -201,6 +204,25 @@ describe('the executor’s result', () => {
   });
 });
 
+describe('a receiving bank\'s camt.053 statement', () => {
+  it('confirms the settlement its Ustrd names when EndToEndId is the agency\'s own reference (decision 0222)', async () => {
+    const date = '2026-11-29';
+    const payment = await pay([{ itemCode: ITEMS.fixedFee, amount: '50.00' }], shanghai(`${date}T08:00:00`), agency);
+    await reconcileDay(service.database.db, { agencyCode: world.agency.code, businessDate: date, matched: [payment] });
+    service.clocks.business.set(new Date(shanghai('2026-11-30T03:00:00')));
+    await service.runtime.runner.run({ job: settleJob(service.runtime.services), trigger: 'MANUAL' });
+    const row = await service.database.db('instructions').where({ business_date: date }).first();
+    service.clocks.business.set(new Date(shanghai('2026-11-30T10:00:00')));
+    const ntry = `<Ntry><Amt Ccy="CNY">50.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts><BookgDt><Dt>2026-11-30</Dt></BookgDt><ValDt><Dt>2026-11-30</Dt></ValDt><AcctSvcrRef>HOLDER-E2E-1</AcctSvcrRef><BkTxCd><Prtry><Cd>NTRF</Cd></Prtry></BkTxCd><NtryDtls><TxDtls><Refs><EndToEndId>AGYPAY202611300001</EndToEndId></Refs><RltdPties><Dbtr><Nm>代收机构汇缴户</Nm></Dbtr></RltdPties><RmtInf><Ustrd>非税收入划缴 ${row.instruction_no}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>`;
+    const xml = `\ufeff<?xml version="1.0" encoding="UTF-8"?>\r\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt><GrpHdr><MsgId>HOLDER-E2E</MsgId><CreDtTm>2026-11-30T18:00:00+08:00</CreDtTm></GrpHdr><Stmt><Id>HOLDER-E2E-01</Id><CreDtTm>2026-11-30T18:00:00+08:00</CreDtTm><Acct><Id><Othr><Id>${world.fiscalAccountNo}</Id></Othr></Id></Acct>\r\n<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="CNY">0.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-11-30</Dt></Dt></Bal>\r\n<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="CNY">50.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-11-30</Dt></Dt></Bal>\r\n${ntry}\r\n</Stmt></BkToCstmrStmt></Document>\r\n`;
+    const posted = await bank('POST', '/v1/bank/statements', undefined, { rawBody: xml, headers: { 'content-type': 'application/xml' } });
+    expect([posted.status, posted.body.postings]).toEqual([201, [{ postingId: expect.any(String), bankRef: 'HOLDER-E2E-1', status: 'MATCHED', instructionNo: row.instruction_no }]]);
+    expect((await bank('GET', `/v1/bank/instructions/${row.instruction_no}`)).body.status).toBe('CONFIRMED');
+    expect(await service.database.db('bank_postings').where({ bank_ref: 'HOLDER-E2E-1' }).first('instruction_no', 'memo')).toEqual({ instruction_no: null, memo: `非税收入划缴 ${row.instruction_no}` });
+    await expectLedgerVerified(service.database.db);
+  });
+});
+
 describe('confirm-check', () => {
   it('marks CREATED and EXECUTED instructions past their deadline UNCONFIRMED on the business clock; a posting with another amount then MISMATCHES', async () => {
     const date = '2026-11-23';
@@ -220,6 +242,33 @@ describe('confirm-check', () => {
     const outcome = await service.database.db.transaction((trx) => confirmInstructionByPosting(trx, { instructionRowId: String(row.id), postingRowId: '3', amount: '49.99', at: service.clocks.business.now() }));
     expect(outcome).toBe('MISMATCHED');
     expect(await service.database.db('events').where({ type: 'instruction.mismatched' }).count('* as n')).toEqual([{ n: '2' }]);
+    await expectLedgerVerified(service.database.db);
+  });
+
+  it('an executor that never reported may still report FAILED after the deadline (UNCONFIRMED → FAILED, decision 0221); a confirmed one says why it cannot', async () => {
+    const date = '2026-11-26';
+    const payment = await pay([{ itemCode: ITEMS.fixedFee, amount: '50.00' }], shanghai(`${date}T08:00:00`), agency);
+    await reconcileDay(service.database.db, { agencyCode: world.agency.code, businessDate: date, matched: [payment] });
+    service.clocks.business.set(new Date(shanghai('2026-11-27T03:00:00')));
+    await service.runtime.runner.run({ job: settleJob(service.runtime.services), trigger: 'MANUAL' });
+    const row = await service.database.db('instructions').where({ business_date: date }).first();
+    service.clocks.business.set(new Date(shanghai('2026-11-28T16:30:00')));
+    expect(await service.runtime.runner.run({ job: confirmCheckJob(service.runtime.services), trigger: 'MANUAL' })).toMatchObject({ counts: { unconfirmed: 1 } });
+    expect((await agency('GET', `/v1/agency/instructions/${row.instruction_no}`)).body.status).toBe('UNCONFIRMED');
+
+    const failed = await agency('POST', `/v1/agency/instructions/${row.instruction_no}/result`, { status: 'FAILED', executedAt: '2026-11-28T16:20:00+08:00', reference: 'LATE-F', failureReason: '汇缴户余额不足' });
+    expect([failed.status, failed.body.status, failed.body.failureReason]).toEqual([200, 'FAILED', '汇缴户余额不足']);
+    expect(await service.database.db('instruction_payment_items').where({ instruction_id: row.id, live: true })).toEqual([]);
+    expect(await service.database.db('events').where({ type: 'instruction.failed' }).whereRaw(`data->'instruction'->>'instructionNo' = ?`, [row.instruction_no]).count('* as n')).toEqual([{ n: '2' }]);
+    // Finance may now reissue it.
+    const reissued = await service.database.db.transaction((trx) => reissueInstruction(trx, { instructionRowId: String(row.id), actor: world.finance.appId, now: service.clocks.business.now() }));
+    expect((await agency('GET', `/v1/agency/instructions/${reissued.instructionNo}`)).body).toMatchObject({ status: 'CREATED', reissueOf: row.instruction_no });
+
+    // The reissue, confirmed by the bank before any report, cannot be reported FAILED: the message says why.
+    expect(await service.database.db.transaction((trx) => confirmInstructionByPosting(trx, { instructionRowId: reissued.instructionRowId, postingRowId: '4', amount: '50.00', at: service.clocks.business.now() }))).toBe('CONFIRMED');
+    const late = await agency('POST', `/v1/agency/instructions/${reissued.instructionNo}/result`, { status: 'FAILED', executedAt: '2026-11-28T16:30:00+08:00', reference: 'LATE-G', failureReason: '账户冻结' });
+    expect([late.status, late.body.error.code, late.body.error.details]).toEqual([409, 'INVALID_STATE_TRANSITION', { machine: 'instruction', from: 'CONFIRMED', event: 'reportFailed' }]);
+    expect(late.body.error.message).toBe(`instruction ${reissued.instructionNo} is CONFIRMED and cannot be reported FAILED: a bank posting already confirmed it`);
     await expectLedgerVerified(service.database.db);
   });
 });

@@ -1,3 +1,4 @@
+import { formatInstant } from '../../src/domain/businessDate';
 import { settleJob } from '../../src/jobs/settle';
 import { verifyLedger } from '../../src/services/ledger';
 import { buildWorld, ITEMS, registerParty, signedAs, type SignedCall, type World } from '../helpers/builders';
@@ -143,11 +144,11 @@ describe('bank postings against real instructions', () => {
     const post = (xml: string) => bank('POST', '/v1/bank/statements', undefined, { rawBody: xml, headers: { 'content-type': 'application/xml' } });
     const v02 = await post(camt('02', [{ ref: 'HOLDER-0001', amount: a.amount, endToEndId: a.instructionNo }]));
     expect(v02.status).toBe(201);
-    expect([v02.body.camtVersion, v02.body.postings]).toEqual(['camt.053.001.02', [{ bankRef: 'HOLDER-0001', status: 'MATCHED', instructionNo: a.instructionNo }]]);
+    expect([v02.body.camtVersion, v02.body.postings]).toEqual(['camt.053.001.02', [{ postingId: expect.any(String), bankRef: 'HOLDER-0001', status: 'MATCHED', instructionNo: a.instructionNo }]]);
     expect(Number((await db()('bank_postings').where({ bank_ref: 'HOLDER-0001' }).count('* as n'))[0]?.n)).toBe(1);
     const v08 = await post(camt('08', [{ ref: 'HOLDER-0002', amount: e.amount, endToEndId: e.instructionNo }]));
     expect(v08.status).toBe(201);
-    expect([v08.body.camtVersion, v08.body.postings]).toEqual(['camt.053.001.08', [{ bankRef: 'HOLDER-0002', status: 'MATCHED', instructionNo: e.instructionNo }]]);
+    expect([v08.body.camtVersion, v08.body.postings]).toEqual(['camt.053.001.08', [{ postingId: expect.any(String), bankRef: 'HOLDER-0002', status: 'MATCHED', instructionNo: e.instructionNo }]]);
     expect((await agency('GET', `/v1/agency/instructions/${e.instructionNo}`)).body.status).toBe('CONFIRMED');
     // And the camt entry again by JSON: a replay of the one posting.
     const again = await bank('POST', '/v1/bank/postings', credit({ bankRef: 'HOLDER-0002', amount: e.amount, instructionNo: e.instructionNo }));
@@ -317,6 +318,11 @@ describe('finance resolves unidentified credits and failed instructions, two ope
     const reissue = (await bank('GET', '/v1/bank/instructions?status=CREATED')).body.data.find((row: { reissueOf: string | null }) => row.reissueOf === failedNo);
     expect(reissue).toMatchObject({ type: 'REFUND', status: 'CREATED', amount: '30.00', executorCode: 'BANK_HOLDER', debitAccount: { accountNo: world.fiscalAccountNo }, payee });
     expect((await bank('GET', `/v1/bank/instructions/${failedNo}`)).body.payee).toEqual(closed);
+    // A return names the credit it pays back, the failed one and its reissue alike (decision 0224); a refund names none.
+    const returnsPosting = { postingId: posted.body.postingId, bankRef: 'HOLDER-0007' };
+    expect([(await bank('GET', `/v1/bank/instructions/${failedNo}`)).body.returnsPosting, reissue.returnsPosting]).toEqual([returnsPosting, returnsPosting]);
+    expect(((await maker('GET', `/v1/finance/instructions?type=REFUND`)).body.data as Array<{ instructionNo: string; returnsPosting?: unknown }>).find((row) => row.instructionNo === failedNo)?.returnsPosting).toEqual(returnsPosting);
+    expect((await bank('GET', `/v1/bank/instructions/${instruction('2026-11-16').instructionNo}`)).body.returnsPosting).toBeUndefined();
     const events = (await bank('GET', '/v1/bank/events?after=0&limit=500')).body.data as Array<{ type: string; data: { instruction?: { instructionNo: string; payee?: unknown } } }>;
     // The event names the instruction; the bank reads the payee with GET (decision 0204).
     expect(events.filter((e) => e.type === 'instruction.created' && e.data.instruction?.instructionNo === reissue.instructionNo).map((e) => e.data.instruction?.payee)).toEqual([undefined]);
@@ -431,6 +437,10 @@ describe('finance detaches the posting of another amount from a MISMATCHED instr
 
     const wrong = await bank('POST', '/v1/bank/postings', credit({ bankRef: 'HOLDER-R012', direction: 'DEBIT', amount: '3.00', instructionNo: refund.instructionNo }));
     expect(wrong.body).toMatchObject({ status: 'MISMATCHED', instructionNo: refund.instructionNo });
+    // Held by the posting of another amount, it is not reported executed; the answer says why and when.
+    const heldReport = await bank('POST', `/v1/bank/instructions/${refund.instructionNo}/result`, { status: 'EXECUTED', executedAt: formatInstant(service.clocks.business.now()), reference: 'BK-HELD-1' });
+    expect([heldReport.status, heldReport.body.error.code, heldReport.body.error.details]).toEqual([409, 'INVALID_STATE_TRANSITION', { machine: 'instruction', from: 'MISMATCHED', event: 'reportExecuted' }]);
+    expect(heldReport.body.error.message).toBe(`instruction ${refund.instructionNo} is MISMATCHED and cannot be reported EXECUTED: a bank posting of another amount holds it until finance detaches that posting (DETACH); report it then`);
     const instructionPath = `/v1/finance/instructions/${refund.instructionNo}`;
     const detach = await propose(maker, instructionPath, { proposalRef: 'DET-D', action: 'DETACH' });
     expect((await decide(checker, instructionPath, detach.body.proposalId)).body.status).toBe('APPROVED');
@@ -439,6 +449,10 @@ describe('finance detaches the posting of another amount from a MISMATCHED instr
     expect(await db()('journal_entries').where({ bank_posting_id: (await postingRow(wrong.body.postingId)).id })).toEqual([]);
     expect(await balance(`receiving:${world.fiscalAccountNo}`)).toBe(receivingBefore);
     expect(await countEvents('instruction.reopened', refund.instructionNo)).toBe(3); // the bank and two finance parties
+    // The bank moved money against it: it cannot be reported FAILED, which would let a reissue pay twice (decision 0221).
+    const failDetached = await bank('POST', `/v1/bank/instructions/${refund.instructionNo}/result`, { status: 'FAILED', executedAt: formatInstant(service.clocks.business.now()), reference: 'BK-DET-1', failureReason: '户名不符' });
+    expect([failDetached.status, failDetached.body.error.code, failDetached.body.error.details]).toEqual([409, 'INVALID_STATE_TRANSITION', { machine: 'instruction', from: 'UNCONFIRMED', event: 'reportFailed' }]);
+    expect(failDetached.body.error.message).toMatch(/was detached from it/);
     // Finance's actions on unidentified postings are for credits: a detached debit is not linked or returned.
     const linkDebit = await propose(maker, `/v1/finance/unidentified/${wrong.body.postingId}`, { proposalRef: 'DET-D-L', action: 'LINK', instructionNo: refund.instructionNo });
     expect([linkDebit.status, linkDebit.body.error.code]).toEqual([422, 'ACTION_NOT_APPLICABLE']);

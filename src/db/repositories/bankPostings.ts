@@ -225,9 +225,9 @@ export async function insertStatementPostings(trx: Knex.Transaction, statementRo
 }
 
 /** A statement's postings in file order, as answered. */
-export async function statementPostings(db: Queryable, statementRowId: string): Promise<Array<{ bank_ref: string; answered_status: PostingStatus; answered_instruction_no: string | null }>> {
-  const result = await db.raw<{ rows: Array<{ bank_ref: string; answered_status: PostingStatus; answered_instruction_no: string | null }> }>(
-    `SELECT p.bank_ref, s.answered_status, s.answered_instruction_no
+export async function statementPostings(db: Queryable, statementRowId: string): Promise<Array<{ posting_id: string; bank_ref: string; answered_status: PostingStatus; answered_instruction_no: string | null }>> {
+  const result = await db.raw<{ rows: Array<{ posting_id: string; bank_ref: string; answered_status: PostingStatus; answered_instruction_no: string | null }> }>(
+    `SELECT p.posting_id, p.bank_ref, s.answered_status, s.answered_instruction_no
        FROM bank_statement_postings s JOIN bank_postings p ON p.id = s.bank_posting_id
       WHERE s.statement_id = ?::bigint ORDER BY s.position`,
     [statementRowId],

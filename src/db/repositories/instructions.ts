@@ -54,6 +54,12 @@ export async function findInstructionByNo(db: Queryable, instructionNo: string, 
   return result.rows[0];
 }
 
+/** Whether finance ever detached a posting from this instruction (DETACH, decision 0195). */
+export async function hasDetachedPosting(db: Queryable, instructionRowId: string): Promise<boolean> {
+  const result = await db.raw<{ rows: unknown[] }>('SELECT 1 FROM bank_postings WHERE detached_instruction_id = ? LIMIT 1', [instructionRowId]);
+  return result.rows.length > 0;
+}
+
 /**
  * The instruction a bank posting may match (docs/settlement.md §2): by number, in a status a posting
  * can still move (CREATED, EXECUTED, UNCONFIRMED), on the posting's account in its direction — a
@@ -117,6 +123,9 @@ export interface InstructionDetail {
   lines: Array<{ itemCode: string; incomeSortCode: string; budgetLevel: number; amount: string; paymentCount: number }>;
   reissue_of_no: string | null;
   refund_public_id: string | null;
+  /** A return's unidentified credit (decision 0224): its postingId and bankRef, else null. */
+  returns_posting_public_id: string | null;
+  returns_bank_ref: string | null;
 }
 
 export async function instructionDetails(db: Queryable, ids: readonly string[]): Promise<Map<string, InstructionDetail>> {
@@ -129,13 +138,15 @@ export async function instructionDetails(db: Queryable, ids: readonly string[]):
             COALESCE((SELECT json_agg(json_build_object('itemCode', l.item_code, 'incomeSortCode', l.income_sort_code, 'budgetLevel', l.budget_level,
                                                         'amount', l.amount::text, 'paymentCount', l.payment_count) ORDER BY l.line_no)
                         FROM instruction_lines l WHERE l.instruction_id = i.id), '[]'::json) AS lines,
-            o.instruction_no AS reissue_of_no, r.refund_id AS refund_public_id
+            o.instruction_no AS reissue_of_no, r.refund_id AS refund_public_id,
+            bp.posting_id AS returns_posting_public_id, bp.bank_ref AS returns_bank_ref
        FROM instructions i
        JOIN parties e ON e.id = i.executor_party_id
        JOIN accounts d ON d.account_no = i.debit_account_no
        LEFT JOIN accounts c ON c.account_no = i.credit_account_no
        LEFT JOIN instructions o ON o.id = i.reissue_of
        LEFT JOIN refunds r ON r.id = i.refund_id
+       LEFT JOIN bank_postings bp ON bp.id = i.returns_posting_id
       WHERE i.id = ANY(?::bigint[])`,
     [[...ids]],
   );

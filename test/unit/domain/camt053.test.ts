@@ -74,7 +74,8 @@ describe('camt.053 reader', () => {
     const { summary, postings } = read(fixture('camt053_v06_ntryref_cdata.xml'), 5);
     expect([summary.version, summary.messageId, formatMoney(summary.closingBalance)]).toEqual(['camt.053.001.06', 'STMT20261203RX000017', '11830.00']);
     expect(plain(postings)).toEqual([
-      { entryNo: 1, bankRef: 'RX6-000101', accountNo: 'FISCAL_RX1', direction: 'CREDIT', amount: '500.00', valueDate: '2026-12-03', instructionNo: 'E2E-UNKNOWN-77', memo: 'Invoice <2026-118> & fee', counterparty: { name: 'Smith & Sons Trading' } },
+      // EndToEndId E2E-UNKNOWN-77 is the originator's reference, not an instruction number (decision 0222).
+      { entryNo: 1, bankRef: 'RX6-000101', accountNo: 'FISCAL_RX1', direction: 'CREDIT', amount: '500.00', valueDate: '2026-12-03', memo: 'Invoice <2026-118> & fee', counterparty: { name: 'Smith & Sons Trading' } },
       { entryNo: 2, bankRef: 'RX6-000102', accountNo: 'FISCAL_RX1', direction: 'DEBIT', amount: '20.00', valueDate: '2026-12-03', memo: 'Account maintenance fee 费' },
     ]);
   });
@@ -90,6 +91,21 @@ describe('camt.053 reader', () => {
   });
 
   const v02 = fixture('camt053_v02_othr_batch.xml');
+
+  it('opens a statement without OPBD with its PRCD, the previous closing booked balance; beside an OPBD a PRCD is ignored (decision 0225)', () => {
+    const prcd = v02.replace('<Cd>OPBD</Cd>', '<Cd>PRCD</Cd>');
+    const { summary, postings } = read(prcd, 11);
+    expect([formatSignedMoney(summary.openingBalance), formatSignedMoney(summary.closingBalance), postings.length]).toEqual(['10000.00', '11350.00', 5]);
+    const wrong = refusal(prcd.replace('<Amt Ccy="CNY">11350.00</Amt>', '<Amt Ccy="CNY">11350.01</Amt>'));
+    expect([wrong.code, wrong.message, wrong.details?.openingBalance]).toEqual(['STATEMENT_TOTALS_MISMATCH', expect.stringMatching(/^PRCD 10000\.00 \+ credits/), '10000.00']);
+    // Beside the OPBD, a PRCD is not read, whatever it holds (the .04 fixture has one, DBIT 50.00).
+    const both = v02.replace('<Bal>', '<Bal><Tp><CdOrPrtry><Cd>PRCD</Cd></CdOrPrtry></Tp><Amt Ccy="USD">1.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-12-01</Dt></Dt></Bal>\n      <Bal>');
+    expect(formatSignedMoney(read(both).summary.openingBalance)).toBe('10000.00');
+    // Without an OPBD, the PRCD must be sound, and one.
+    expect(refusal(prcd.replace('<Cd>PRCD</Cd>\n          </CdOrPrtry>\n        </Tp>\n        <Amt Ccy="CNY">10000.00</Amt>', '<Cd>PRCD</Cd>\n          </CdOrPrtry>\n        </Tp>\n        <Amt Ccy="USD">10000.00</Amt>')).message).toMatch(/the PRCD balance is in USD/);
+    expect(refusal(both.replace('<Cd>OPBD</Cd>', '<Cd>PRCD</Cd>')).message).toMatch(/two PRCD balances and no OPBD/);
+    expect(refusal(v02.replace('<Cd>OPBD</Cd>', '<Cd>OPAV</Cd>').replace(/<Bal>\s*<Tp>\s*<CdOrPrtry>\s*<Cd>OPAV<\/Cd>[\s\S]*?<\/Bal>/, '')).message).toMatch(/needs an opening balance \(OPBD, else PRCD\)/);
+  });
 
   it('refuses a closing balance that the entries do not reach: STATEMENT_TOTALS_MISMATCH with the totals', () => {
     const error = refusal(v02.replace('<Amt Ccy="CNY">11350.00</Amt>', '<Amt Ccy="CNY">11350.01</Amt>'));
@@ -145,6 +161,18 @@ describe('camt.053 reader', () => {
     expect(plain(read(withTx('200.00')).postings)).toEqual(plain(read(v02).postings));
   });
 
+  it('takes an EndToEndId as the instruction number only when it is one; an originator\'s own reference leaves the memo to name it (decision 0222)', () => {
+    const withTx = (endToEndId: string) =>
+      v02.replace('        <AddtlNtryInf>退付 TFR2026120200000007 王五</AddtlNtryInf>', `        <NtryDtls><TxDtls><Refs><EndToEndId>${endToEndId}</EndToEndId></Refs><RmtInf><Ustrd>退付 TFR2026120200000007</Ustrd></RmtInf></TxDtls></NtryDtls>`);
+    const debit = (endToEndId: string) => read(withTx(endToEndId)).postings.find((posting) => posting.entryNo === 3) as Camt053Posting;
+    for (const reference of ['AGY01PAY202612020007', 'NOTPROVIDED', 'tfr2026120200000008', 'TFR20261202000000081']) {
+      const posting = debit(reference);
+      expect([posting.instructionNo, posting.memo, instructionNoToMatch(posting)]).toEqual([undefined, '退付 TFR2026120200000007', 'TFR2026120200000007']);
+    }
+    // An instruction number in EndToEndId is the one named, whatever the memo says.
+    expect(instructionNoToMatch(debit('TFR2026120200000008'))).toBe('TFR2026120200000008');
+  });
+
   it('refuses a DOCTYPE, an entity declaration and an unknown entity reference', () => {
     const withDoctype = v02.replace('<Document', '<!DOCTYPE Document [<!ENTITY x "boom">]>\n<Document');
     expect(refusal(withDoctype).message).toMatch(/DOCTYPE or other declaration is refused/);
@@ -153,6 +181,21 @@ describe('camt.053 reader', () => {
     expect([entity.code, entity.message]).toEqual(['STATEMENT_MALFORMED', expect.stringMatching(/entity reference &x; is refused/)]);
     // Split across chunks, the DOCTYPE is refused all the same.
     expect(() => read(withDoctype, 2)).toThrow(/DOCTYPE/);
+  });
+
+  it('refuses a control character XML does not allow, written or as a character reference, where a JSON posting could not carry it', () => {
+    for (const [text, problem] of [
+      ['李&#x1;四', /character reference &#x1; is not a character XML allows/],
+      ['李&#27;四', /character reference &#27; is not a character XML allows/],
+      ['李&#xFFFE;四', /character reference &#xFFFE; is not a character XML allows/],
+      ['李\u0007四', /the character U\+0007 is not allowed in XML/],
+    ] as const) {
+      const error = refusal(v02.replace('<Nm>李四</Nm>', `<Nm>${text}</Nm>`));
+      expect([error.code, error.message]).toEqual(['STATEMENT_MALFORMED', expect.stringMatching(problem)]);
+    }
+    // TAB, LF, CR and what XML allows still read.
+    const { postings } = read(v02.replace('<Nm>李四</Nm>', '<Nm>李&#x9;四&#x10FFFF;</Nm>'));
+    expect(postings.find((posting) => posting.counterparty?.name.startsWith('李'))?.counterparty?.name).toBe('李\t四\u{10FFFF}');
   });
 
   it('refuses amounts in another currency than CNY, in an entry, a TxDtls or a booked balance', () => {
@@ -166,7 +209,7 @@ describe('camt.053 reader', () => {
     expect(refusal(v02.replace('camt.053.001.02', 'camt.052.001.02')).message).toMatch(/not camt\.053/);
     const twoStatements = v02.replace('</Stmt>', '</Stmt><Stmt><Id>2</Id></Stmt>');
     expect(refusal(twoStatements).message).toMatch(/exactly one Stmt/);
-    expect(refusal(v02.replace(/<Bal>\s*<Tp>\s*<CdOrPrtry>\s*<Cd>CLBD<\/Cd>/, '<Bal><Tp><CdOrPrtry><Cd>XXXX</Cd>')).message).toMatch(/one OPBD and one CLBD/);
+    expect(refusal(v02.replace(/<Bal>\s*<Tp>\s*<CdOrPrtry>\s*<Cd>CLBD<\/Cd>/, '<Bal><Tp><CdOrPrtry><Cd>XXXX</Cd>')).message).toMatch(/an opening balance \(OPBD, else PRCD\) and one CLBD/);
     expect(refusal(v02.replace('<Amt Ccy="CNY">1250.00</Amt>\n        <CdtDbtInd>', '<Amt Ccy="CNY">1250.001</Amt>\n        <CdtDbtInd>')).message).toMatch(/more than two decimals/);
     expect(refusal(v02.replace('</Document>', '')).code).toBe('STATEMENT_MALFORMED');
     expect(refusal(v02.replace('<Sts>BOOK</Sts>', '')).message).toMatch(/no Sts/);

@@ -33,6 +33,7 @@ describe('the instruction state table', () => {
         'EXECUTED mismatchByPosting MISMATCHED',
         'UNCONFIRMED mismatchByPosting MISMATCHED',
         'CREATED reportFailed FAILED',
+        'UNCONFIRMED reportFailed FAILED',
         'CREATED passDeadline UNCONFIRMED',
         'EXECUTED passDeadline UNCONFIRMED',
         'UNCONFIRMED reportExecuted EXECUTED',
@@ -50,6 +51,8 @@ describe('the instruction state table', () => {
       expect(() => instructionTransition('CONFIRMED', event)).toThrow(expect.objectContaining({ code: 'INVALID_STATE_TRANSITION' }));
     }
     expect(() => instructionTransition('EXECUTED', 'reportFailed')).toThrow(expect.objectContaining({ code: 'INVALID_STATE_TRANSITION' }));
+    // An executor that never reported may still report failure once the deadline passed (decision 0221).
+    expect(statusesFrom('reportFailed').sort()).toEqual(['CREATED', 'UNCONFIRMED']);
     expect(statusesFrom('passDeadline').sort()).toEqual(['CREATED', 'EXECUTED']);
     // A reversal cancels a refund's instruction only before anyone reported it executed (decision 0203).
     expect(statusesFrom('cancel')).toEqual(['CREATED']);
