@@ -278,6 +278,8 @@ export async function reissueInstruction(
   if (failed.status !== 'FAILED') throw new TongfuError('ACTION_NOT_APPLICABLE', `instruction ${failed.instruction_no} is ${failed.status}: only a FAILED instruction is reissued`, { instructionNo: failed.instruction_no, status: failed.status });
   const existing = await repo.reissueOf(trx, failed.id);
   if (existing !== undefined) throw new TongfuError('ACTION_NOT_APPLICABLE', `instruction ${failed.instruction_no} was reissued already`, { instructionNo: failed.instruction_no, reissuedAs: existing });
+  const settledSince = await agencyRefundSettledSince(trx, failed);
+  if (settledSince !== null) throw new TongfuError('ACTION_NOT_APPLICABLE', settledSince, { instructionNo: failed.instruction_no, status: failed.status });
   if (input.payee !== undefined && failed.type !== 'REFUND') throw validationFailed([{ path: '/payee', problem: `is not a field of REISSUE of a ${failed.type} instruction: it pays a receiving account, not a payee` }]);
   const number = instructionNo(failed.type, input.now, await repo.nextInstructionSerial(trx));
   // A refund's reissue checks REFUND_EXCEEDS_PAID again and moves the refund back to INSTRUCTED (docs/settlement.md §3).
@@ -294,7 +296,25 @@ export async function reissueInstruction(
 export async function reissueRefusal(trx: Knex.Transaction, row: repo.InstructionRow): Promise<string | null> {
   if (row.status !== 'FAILED') return `instruction ${row.instruction_no} is ${row.status}: only a FAILED instruction is reissued`;
   const existing = await repo.reissueOf(trx, row.id);
-  return existing === undefined ? null : `instruction ${row.instruction_no} was reissued already as ${existing}`;
+  if (existing !== undefined) return `instruction ${row.instruction_no} was reissued already as ${existing}`;
+  return agencyRefundSettledSince(trx, row);
+}
+
+/**
+ * Why a FAILED agency refund instruction cannot be reissued as it was, or null: the agency paid
+ * refunds out of its clearing account while the payment's money was there, and since the failure
+ * a settlement took that money to the receiving account (the settle job holds back only a payment
+ * whose refund is INSTRUCTED). Reissued to the agency, the refund would be paid out of money the
+ * settlement already took. The refund stays FAILED; a new request goes by where the money is now
+ * (contracts/decisions/0231-refund-waits-for-a-failed-settlement.md).
+ */
+async function agencyRefundSettledSince(trx: Knex.Transaction, row: repo.InstructionRow): Promise<string | null> {
+  if (row.type !== 'REFUND' || row.refund_id === null || row.agency_party_id === null || row.executor_party_id !== row.agency_party_id) return null;
+  const [refund] = await refundsRepo.findRefundsByRowIds(trx, [row.refund_id]);
+  assert(refund !== undefined, `refund ${row.refund_id} exists`);
+  const [settlement] = await refundsRepo.settlementsHoldingPayment(trx, refund.payment_row_id);
+  if (settlement === undefined) return null;
+  return `refund instruction ${row.instruction_no} was the agency's, out of its clearing account, but its payment's money has since gone to settlement instruction ${settlement.instruction_no} (${settlement.status}): the agency no longer holds it. The refund stays FAILED; the unit requests a new refund, which goes to whoever holds the money now`;
 }
 
 /**

@@ -2,7 +2,7 @@ import { settleJob } from '../../src/jobs/settle';
 import { buildWorld, ITEMS, registerParty, signedAs, type SignedCall, type World } from '../helpers/builders';
 import { insertDiscrepancy } from '../helpers/discrepancyRows';
 import { expectLedgerVerified, issueNotice, newTxnId, postingBody, shanghai, unknownPayCode } from '../helpers/payments';
-import { paymentRowId } from '../helpers/reconciledDay';
+import { paymentRowId, reconcileDay } from '../helpers/reconciledDay';
 import { insertStatement } from '../helpers/statements';
 import { executedBeforeNow, startTestService, type TestService } from '../helpers/testService';
 
@@ -256,6 +256,32 @@ describe('a refund whose instruction failed', () => {
     expect(refund.status).toBe('INSTRUCTED');
     expect(refund.instructionNo).not.toBe(failedNo);
     expect((await agency('GET', `/v1/agency/instructions/${refund.instructionNo as string}`)).body).toMatchObject({ reissueOf: failedNo, status: 'CREATED', amount: '10.00' });
+    await expectLedgerVerified(db());
+  });
+
+  it('is not reissued to the agency once a settlement took its payment\'s money meanwhile: the agency no longer holds it (decision 0231)', async () => {
+    const paid = await pay('30.00', shanghai('2026-12-01T10:00:00'));
+    const first = await unit('POST', '/v1/unit/refunds', { refundNo: 'RF-S-1', payCode: paid.payCode, amount: '10.00', reason: '多缴', payee: PAYEE });
+    const approved = await maker('POST', `/v1/finance/refunds/${first.body.refundId as string}/decision`, { approve: true, comment: '' });
+    const failedNo = approved.body.instructionNo as string;
+    const failed = await agency('POST', `/v1/agency/instructions/${failedNo}/result`, { status: 'FAILED', executedAt: executedBeforeNow(service, shanghai('2026-12-01T11:00:00')), reference: 'AG-S-1', failureReason: '账户已销户' });
+    expect(failed.status).toBe(200);
+    // A FAILED refund holds nothing back: the next morning's settlement takes the whole 30.00.
+    await reconcileDay(db(), { agencyCode: world.agency.code, businessDate: '2026-12-01', matched: [paid.paymentRowId] });
+    service.clocks.business.set(new Date(shanghai('2026-12-02T03:00:00')));
+    await service.runtime.runner.run({ job: settleJob(service.runtime.services), trigger: 'MANUAL' });
+    const settlement = (await db()('instructions as i').join('instruction_payment_items as x', 'x.instruction_id', 'i.id').where('x.payment_id', paid.paymentRowId).first('i.instruction_no', 'i.amount')) as { instruction_no: string; amount: string };
+    expect(settlement.amount).toBe('30.00');
+
+    service.clocks.business.set(new Date(shanghai('2026-12-02T09:00:00')));
+    const proposal = await maker('POST', `/v1/finance/instructions/${failedNo}/proposals`, { proposalRef: 'RI-S-1', action: 'REISSUE', reason: '更正账户后重发' });
+    expect([proposal.status, proposal.body.error?.code]).toEqual([422, 'ACTION_NOT_APPLICABLE']);
+    expect(proposal.body.error.message).toContain(`settlement instruction ${settlement.instruction_no} (CREATED)`);
+    expect(await db()('instructions').where({ reissue_of: db()('instructions').where({ instruction_no: failedNo }).select('id') })).toEqual([]);
+    expect((await unit('GET', '/v1/unit/refunds/RF-S-1')).body.status).toBe('FAILED');
+    // A new request goes by where the money is now: on its way to the receiving account, so it waits.
+    const second = await unit('POST', '/v1/unit/refunds', { refundNo: 'RF-S-2', payCode: paid.payCode, amount: '10.00', reason: '多缴', payee: PAYEE });
+    expect((await maker('POST', `/v1/finance/refunds/${second.body.refundId as string}/decision`, { approve: true, comment: '' })).body).toMatchObject({ status: 'APPROVED', instructionNo: null });
     await expectLedgerVerified(db());
   });
 });

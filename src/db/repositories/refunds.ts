@@ -276,9 +276,9 @@ export async function setPayee(trx: Knex.Transaction, refundRowId: string, payee
  * is on its way, not free in the clearing account
  * (contracts/decisions/0231-refund-waits-for-a-failed-settlement.md).
  */
-export async function settlementsHoldingPayment(db: Queryable, paymentRowId: string): Promise<Array<{ id: string; status: string; credit_account_no: string }>> {
-  const result = await db.raw<{ rows: Array<{ id: string; status: string; credit_account_no: string }> }>(
-    `SELECT DISTINCT i.id::text AS id, i.status, i.credit_account_no
+export async function settlementsHoldingPayment(db: Queryable, paymentRowId: string): Promise<Array<{ id: string; instruction_no: string; status: string; credit_account_no: string }>> {
+  const result = await db.raw<{ rows: Array<{ id: string; instruction_no: string; status: string; credit_account_no: string }> }>(
+    `SELECT DISTINCT i.id::text AS id, i.instruction_no, i.status, i.credit_account_no
        FROM instruction_payment_items x JOIN instructions i ON i.id = x.instruction_id
       WHERE x.payment_id = ?::bigint AND i.type = 'SETTLEMENT'
         AND (x.live OR (i.status = 'FAILED' AND NOT EXISTS (SELECT 1 FROM instructions r WHERE r.reissue_of = i.id)))
