@@ -296,11 +296,7 @@ function serviceMemory(port: number): { rssKb: number; hwmKb: number; maxHwmKb: 
   return { rssKb, hwmKb, maxHwmKb, processes };
 }
 
-/**
- * POSTs `body` with node:http, written whole. The statement goes out as curl sends it: fetch
- * (undici) took 0.7 s longer than the service's own latency for an 86 MB body, where curl and
- * node:http take none. That 0.7 s was the harness's, not the service's.
- */
+/** POSTs `body` with node:http, written whole: fetch added 0.7 s of its own to the upload (decision 0230). */
 function postBuffer(baseUrl: string, pathAndQuery: string, headers: Record<string, string>, body: Buffer): Promise<{ status: number; body: string }> {
   const url = new URL(baseUrl);
   return new Promise((resolve, reject) => {

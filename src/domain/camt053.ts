@@ -13,7 +13,7 @@ import { BANK_REF_PATTERN, COUNTERPARTY_ACCOUNT_CHARS_MAX, COUNTERPARTY_NAME_CHA
  *
  * What is read, as banks really write it (versions .001.02, .04, .06 and .08):
  * - exactly one `Stmt`; its account from `Acct/Id/IBAN` or `Acct/Id/Othr/Id`;
- * - the balances typed `Tp/CdOrPrtry/Cd` `OPBD` and `CLBD` (each exactly once; a file without
+ * - the balances typed `Tp/CdOrPrtry/Cd` `OPBD` and `CLBD` (each at most once, `CLBD` required; a file without
  *   `OPBD` opens with its `PRCD`, the previous statement's closing booked balance, decision 0225;
  *   other types — `OPAV`, `CLAV`, `ITBD`, `FWAV`… — are ignored), signed by their `CdtDbtInd`;
  * - booked entries only (`Sts` as text `BOOK`, or `Sts/Cd` `BOOK` from .08); other entries are

@@ -42,7 +42,7 @@ export const INSTRUCTION_TRANSITIONS: readonly InstructionTransition[] = [
   // may still report failure after the deadline passed (CREATED → UNCONFIRMED); else the
   // instruction could never fail nor be reissued, and its refund or money waited for ever. A
   // reported one conflicts on its first report; one a posting was detached from is refused by the
-  // service (src/services/instructions.ts, reportResult).
+  // service (contracts/decisions/0221-late-failure-report.md).
   { from: 'UNCONFIRMED', event: 'reportFailed', to: 'FAILED' },
   { from: 'CREATED', event: 'passDeadline', to: 'UNCONFIRMED' },
   { from: 'EXECUTED', event: 'passDeadline', to: 'UNCONFIRMED' },

@@ -7,6 +7,7 @@ import { lockRefundInstructionsOfPayment } from '../db/repositories/refunds';
 import type { Page, PageRequest } from '../db/pagination';
 import { lockAgencyDateInTransaction } from '../db/repositories/agencyDateLocks';
 import { findInstructionByNo } from '../db/repositories/instructions';
+import { settlementsHoldingPayment } from '../db/repositories/refunds';
 import { formatInstant, shanghaiDate } from '../domain/businessDate';
 import { statusesFrom } from '../domain/instructions';
 import type { Clocks } from '../domain/clock';
@@ -106,7 +107,8 @@ export function discrepancyView(row: repo.DiscrepancyRow, proposal: proposalsRep
  * (contracts/decisions/0219-write-off-of-settled-payments.md).
  */
 async function settlementHolding(trx: Knex.Transaction, payment: { id: string; payment_id: string }): Promise<string | null> {
-  const settlement = await repo.settlementOfPayment(trx, payment.id);
+  // The newest of the settlements holding it: live, or FAILED and waiting for its reissue.
+  const settlement = (await settlementsHoldingPayment(trx, payment.id)).sort((a, b) => Number(b.id) - Number(a.id))[0];
   if (settlement === undefined) return null;
   const where = settlement.status === 'FAILED' ? "whose REISSUE settles it" : 'which settles it out to its receiving accounts';
   return `its payment ${payment.payment_id} is in settlement instruction ${settlement.instruction_no} (${settlement.status}), ${where}`;

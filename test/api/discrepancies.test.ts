@@ -5,7 +5,7 @@ import { insertDiscrepancy, type DiscrepancyRowInput } from '../helpers/discrepa
 import { expectLedgerVerified, issueNotice, newTxnId, postingBody, shanghai, unknownPayCode } from '../helpers/payments';
 import { startTestService, TestService } from '../helpers/testService';
 import { verifyLedger } from '../../src/services/ledger';
-import { settlementOfPayment } from '../../src/db/repositories/discrepancies';
+import { settlementsHoldingPayment } from '../../src/db/repositories/refunds';
 import { instructionRowFor } from '../helpers/journalReferences';
 
 /**
@@ -121,14 +121,14 @@ describe('SHORTAGE', () => {
     // The instruction and its item live only in this transaction: the ledger never sees them.
     const trx = await db().transaction();
     try {
-      expect(await settlementOfPayment(trx, String(paymentRow.id))).toBeUndefined();
+      expect(await settlementsHoldingPayment(trx, String(paymentRow.id))).toEqual([]);
       const instructionId = await instructionRowFor(trx, { agencyCode: world.agency.code, clearingAccountNo: world.clearingAccountNo, accountNo: world.clearingAccountNo, amount: '50.00' });
       const { instruction_no: instructionNo } = await trx('instructions').where({ id: instructionId }).first('instruction_no');
       await trx('instruction_payment_items').insert({ instruction_id: instructionId, payment_id: paymentRow.id, notice_id: paymentRow.notice_id, line_position: 1, amount: '50.00', live: true });
-      expect(await settlementOfPayment(trx, String(paymentRow.id))).toEqual({ instruction_no: instructionNo, status: 'CREATED' });
+      expect(await settlementsHoldingPayment(trx, String(paymentRow.id))).toMatchObject([{ instruction_no: instructionNo, status: 'CREATED' }]);
       await trx('instructions').where({ id: instructionId }).update({ status: 'FAILED', failure_reason: '账户冻结' });
       await trx('instruction_payment_items').where({ instruction_id: instructionId }).update({ live: false });
-      expect(await settlementOfPayment(trx, String(paymentRow.id))).toEqual({ instruction_no: instructionNo, status: 'FAILED' });
+      expect(await settlementsHoldingPayment(trx, String(paymentRow.id))).toMatchObject([{ instruction_no: instructionNo, status: 'FAILED' }]);
     } finally {
       await trx.rollback();
     }

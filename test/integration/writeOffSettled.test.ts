@@ -129,6 +129,16 @@ it('refuses WRITE_OFF (and REVERSE_PAYMENT) of a shortage once a settlement inst
   const clearing = `agency_clearing:${world.agency.code}`;
   expect(await balanceOf(pending)).toBe('150.00');
 
+  // A refund of C the agency could not pay: FAILED, so it no longer stands, and C can be written off.
+  const payee = { name: '张三丰', accountNo: '6222020200112233445', bankName: '中国工商银行呼和浩特分行' };
+  const refundC = await signedAs(service, world.unit)('POST', '/v1/unit/refunds', { refundNo: 'RF-WO-C1', payCode: c.payCode, amount: '10.00', reason: '多缴', payee });
+  const approvedC = await maker('POST', `/v1/finance/refunds/${refundC.body.refundId as string}/decision`, { approve: true, comment: '' });
+  const refundNoC = approvedC.body.instructionNo as string;
+  expect(approvedC.body.status).toBe('INSTRUCTED');
+  service.clocks.business.set(new Date(shanghai('2026-11-22T03:00:00')));
+  const failedC = await agency('POST', `/v1/agency/instructions/${refundNoC}/result`, { status: 'FAILED', executedAt: executedBeforeNow(service, shanghai('2026-11-22T02:30:00')), reference: 'AG-WO-R1', failureReason: '账户已销户' });
+  expect([failedC.status, failedC.body.status]).toEqual([200, 'FAILED']);
+
   // C was never settled: written off as before, its whole amount from its pending revenue.
   await resolve(shortC, 'WRITE_OFF', 'WO-C');
   expect(await entriesOf(shortC)).toEqual([{ kind: 'WRITE_OFF', lines: [[pending, 'DEBIT', '50.00'], [clearing, 'CREDIT', '50.00']] }]);
@@ -141,6 +151,13 @@ it('refuses WRITE_OFF (and REVERSE_PAYMENT) of a shortage once a settlement inst
   expect(refund.body.error.message).toContain('finance wrote off 50.00 of the payment');
   expect(refund.body.error.details).toMatchObject({ paid: '50.00', writtenOff: '50.00', refundable: '0.00' });
   expect(await db()('refunds').where({ refund_no: 'RF-WO-C' })).toEqual([]);
+  // Nor is the failed refund reissued: at its approval the write-off leaves nothing to refund.
+  const reissueC = await maker('POST', `/v1/finance/instructions/${refundNoC}/proposals`, { proposalRef: 'WO-RI-C', action: 'REISSUE', reason: '更正账户后重发' });
+  expect(reissueC.status).toBe(201);
+  const refusedC = await checker('POST', `/v1/finance/instructions/${refundNoC}/proposals/${reissueC.body.proposalId as string}/decision`, { approve: true, comment: '' });
+  expect([refusedC.status, refusedC.body.error?.code]).toEqual([422, 'REFUND_EXCEEDS_PAID']);
+  expect(refusedC.body.error.message).toContain('finance wrote off 50.00 of the payment');
+  expect((await db()('refunds').where({ refund_no: 'RF-WO-C1' }).first('status')).status).toBe('FAILED');
 
   // A's settlement is FAILED and not yet reissued: its items wait for the REISSUE, which would
   // settle A's revenue again after a write-off or a reversal took it. Both are refused at proposal.

@@ -148,23 +148,6 @@ export async function reopenNotice(trx: Knex.Transaction, noticeId: string, chan
 }
 
 /**
- * The latest settlement instruction that took an item of the payment (its number and status), or
- * undefined: where the payment's pending revenue went or is going. A FAILED one counts, since its
- * items wait for its reissue, and only the reissue settles them. The settle job never takes a
- * payment that was in an instruction again (contracts/decisions/0219-write-off-of-settled-payments.md).
- */
-export async function settlementOfPayment(db: Queryable, paymentRowId: string): Promise<{ instruction_no: string; status: string } | undefined> {
-  const result = await db.raw<{ rows: Array<{ instruction_no: string; status: string }> }>(
-    `SELECT i.instruction_no, i.status
-       FROM instruction_payment_items x JOIN instructions i ON i.id = x.instruction_id
-      WHERE x.payment_id = ?::bigint
-      ORDER BY i.id DESC LIMIT 1`,
-    [paymentRowId],
-  );
-  return result.rows[0];
-}
-
-/**
  * The payment's refunds that still stand (not REJECTED, FAILED or CANCELLED), oldest first, read
  * under the payment's lock (every move of a refund takes it): a refund requested, approved,
  * instructed or paid takes its money from the payment's pending revenue, which WRITE_OFF would
