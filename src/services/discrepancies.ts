@@ -29,7 +29,7 @@ import type { Logger } from '../logger';
 import { financeRecipients, recordEvent } from './events';
 import { paymentWire, toPaymentRecord } from './paymentViews';
 import { proposalView, type ApprovedAction, type ProposalTargetHandler, type ProposalView } from './proposals';
-import { confirmAgencyRefundByStatementLine, failAgencyRefundByStatement } from './instructions';
+import { confirmAgencyRefundByStatementLine, failAgencyRefundByStatement, lockInstructionAfterItsPayment } from './instructions';
 import { recordReversal } from './receipts';
 import { cancelRefundsOfPayment } from './refunds';
 
@@ -132,7 +132,8 @@ type ReportedRefund = { kind: 'confirm' | 'fail'; instructionRowId: string } | {
  *   (a posting or REVERSE_PAYMENT moved it since): refused.
  */
 async function reportedRefund(trx: Knex.Transaction, target: repo.DiscrepancyRow): Promise<ReportedRefund> {
-  const found = target.instruction_no === null ? undefined : await findInstructionByNo(trx, target.instruction_no, { forUpdate: true });
+  const instructionNo = target.instruction_no;
+  const found = instructionNo === null ? undefined : await lockInstructionAfterItsPayment(trx, (options) => findInstructionByNo(trx, instructionNo, options));
   const instruction = found !== undefined && found.type === 'REFUND' && found.refund_id !== null && found.executor_party_id === target.agency_party_id && found.agency_party_id === target.agency_party_id ? found : undefined;
   if (target.statement_line_no !== null) {
     if (instruction === undefined) {

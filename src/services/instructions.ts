@@ -130,7 +130,7 @@ export async function confirmInstructionByPosting(
   input: { instructionRowId: string; postingRowId: string; amount: string | Decimal; at: Date },
 ): Promise<'CONFIRMED' | 'MISMATCHED'> {
   assert(trx.isTransaction === true, 'a confirmation runs in the posting transaction');
-  const row = await repo.findInstructionById(trx, String(input.instructionRowId), { forUpdate: true });
+  const row = await lockInstructionAfterItsPayment(trx, (options) => repo.findInstructionById(trx, String(input.instructionRowId), options));
   assert(row !== undefined, `instruction ${input.instructionRowId} exists`);
   const amount = new Decimal(input.amount);
   const accountingDate = shanghaiDate(input.at);
@@ -172,7 +172,7 @@ export async function confirmInstructionByPosting(
  * `instruction.confirmed` to the executor and finance, and the refund SUCCEEDED.
  */
 export async function confirmAgencyRefundByStatementLine(trx: Knex.Transaction, input: { instructionRowId: string; at: Date }): Promise<void> {
-  const row = await repo.findInstructionById(trx, input.instructionRowId, { forUpdate: true });
+  const row = await lockInstructionAfterItsPayment(trx, (options) => repo.findInstructionById(trx, input.instructionRowId, options));
   assert(row !== undefined && row.type === 'REFUND' && row.refund_id !== null && row.executor_party_id === row.agency_party_id, `instruction ${input.instructionRowId} is an agency refund`);
   const status = instructionTransition(row.status, 'confirmByPosting');
   await repo.updateInstruction(trx, row.id, { status, confirmed_at: input.at, updated_at: input.at });
@@ -189,7 +189,7 @@ export async function confirmAgencyRefundByStatementLine(trx: Knex.Transaction, 
  * journal entry (none was written when it was instructed) — so finance can REISSUE it.
  */
 export async function failAgencyRefundByStatement(trx: Knex.Transaction, input: { instructionRowId: string; at: Date }): Promise<void> {
-  const row = await repo.findInstructionById(trx, input.instructionRowId, { forUpdate: true });
+  const row = await lockInstructionAfterItsPayment(trx, (options) => repo.findInstructionById(trx, input.instructionRowId, options));
   assert(row !== undefined && row.type === 'REFUND' && row.refund_id !== null && row.executor_party_id === row.agency_party_id, `instruction ${input.instructionRowId} is an agency refund`);
   const status = instructionTransition(row.status, 'failByStatement');
   await repo.updateInstruction(trx, row.id, { status, failure_reason: 'no agency statement of its execution date or the next contains it', updated_at: input.at });
@@ -273,7 +273,7 @@ export async function reissueInstruction(
   trx: Knex.Transaction,
   input: { instructionRowId: string; actor: string; now: Date; payee?: { name: string; accountNo: string; bankName: string } },
 ): Promise<{ instructionNo: string; instructionRowId: string }> {
-  const failed = await repo.findInstructionById(trx, String(input.instructionRowId), { forUpdate: true });
+  const failed = await lockInstructionAfterItsPayment(trx, (options) => repo.findInstructionById(trx, String(input.instructionRowId), options));
   if (failed === undefined) throw new TongfuError('NOT_FOUND', `no instruction ${input.instructionRowId}`, {});
   if (failed.status !== 'FAILED') throw new TongfuError('ACTION_NOT_APPLICABLE', `instruction ${failed.instruction_no} is ${failed.status}: only a FAILED instruction is reissued`, { instructionNo: failed.instruction_no, status: failed.status });
   const existing = await repo.reissueOf(trx, failed.id);
@@ -315,6 +315,25 @@ async function agencyRefundSettledSince(trx: Knex.Transaction, row: repo.Instruc
   const [settlement] = await refundsRepo.settlementsHoldingPayment(trx, refund.payment_row_id);
   if (settlement === undefined) return null;
   return `refund instruction ${row.instruction_no} was the agency's, out of its clearing account, but its payment's money has since gone to settlement instruction ${settlement.instruction_no} (${settlement.status}): the agency no longer holds it. The refund stays FAILED; the unit requests a new refund, which goes to whoever holds the money now`;
+}
+
+/**
+ * Locks a refund instruction's payment (its notice, then the payment) before the caller locks the
+ * instruction row, and answers the instruction locked: the order the refund, reversal and
+ * write-off paths take (the payment, then its refund's instructions). A report, confirmation or
+ * reissue that locked the instruction first and then waited for the payment could deadlock with
+ * them (contracts/decisions/0232-payment-before-its-instructions.md). Other instructions are
+ * locked as they are.
+ */
+export async function lockInstructionAfterItsPayment(trx: Knex.Transaction, find: (options: { forUpdate: boolean }) => Promise<repo.InstructionRow | undefined>): Promise<repo.InstructionRow | undefined> {
+  const unlocked = await find({ forUpdate: false });
+  if (unlocked === undefined) return undefined;
+  if (unlocked.type === 'REFUND' && unlocked.refund_id !== null) {
+    const [refund] = await refundsRepo.findRefundsByRowIds(trx, [unlocked.refund_id]);
+    assert(refund !== undefined, `refund ${unlocked.refund_id} exists`);
+    await refundsRepo.lockPaymentOfRefund(trx, refund.payment_row_id);
+  }
+  return find({ forUpdate: true });
 }
 
 /**
@@ -423,8 +442,11 @@ export class InstructionService {
     if (problems.length > 0) throw validationFailed(problems);
     const reportedAt = executedAt as Date;
     return this.deps.db.transaction(async (trx) => {
-      const row = await repo.findInstructionByNo(trx, instructionNoValue, { forUpdate: true });
-      if (row === undefined || row.executor_party_id !== caller.partyId) throw notFound(instructionNoValue);
+      // The 404 before any lock: only the executor's report locks the payment and the instruction.
+      const seen = await repo.findInstructionByNo(trx, instructionNoValue);
+      if (seen === undefined || seen.executor_party_id !== caller.partyId) throw notFound(instructionNoValue);
+      const row = await lockInstructionAfterItsPayment(trx, (options) => repo.findInstructionByNo(trx, instructionNoValue, options));
+      assert(row !== undefined, `instruction ${instructionNoValue} exists`);
       // Only the executor may learn when the instruction was created: this problem answers after the 404.
       const beforeCreation = executedBeforeCreationProblem(reportedAt, row.created_at);
       if (beforeCreation !== null) throw validationFailed([{ path: '/executedAt', problem: beforeCreation }]);

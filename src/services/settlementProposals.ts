@@ -7,7 +7,7 @@ import { INSTRUCTION_NO_PATTERN } from '../domain/instructions';
 import { Decimal } from '../domain/money';
 import { actionNotApplicable, type ProposalAction } from '../domain/proposals';
 import type { BankPostingService } from './bankPostings';
-import { findLiveInstructionForPosting, reissueInstruction, reissueRefusal } from './instructions';
+import { findLiveInstructionForPosting, lockInstructionAfterItsPayment, reissueInstruction, reissueRefusal } from './instructions';
 import type { ProposalTargetHandler } from './proposals';
 import { encryptedPayeeField, shownPayeeFields } from './refunds';
 
@@ -39,7 +39,7 @@ export function instructionHandler(deps: { fieldCipher: FieldCipher; bankPosting
   return {
     kind: 'INSTRUCTION',
     actions: ['REISSUE', 'DETACH'],
-    lock: (trx, instructionNo) => instructionsRepo.findInstructionByNo(trx, instructionNo, { forUpdate: true }),
+    lock: (trx, instructionNo) => lockInstructionAfterItsPayment(trx, (options) => instructionsRepo.findInstructionByNo(trx, instructionNo, options)),
     rowId: (target) => target.id,
     fields(action, input) {
       const problems: FieldProblem[] = [];

@@ -483,3 +483,35 @@ describe('a refund whose payee account is closed: REISSUE to a new payee', () =>
     await expectLedgerVerified(db());
   });
 });
+
+describe('the lock order of a refund instruction and its payment', () => {
+  it("an executor's report takes the payment before the instruction: it waits on a reversal holding the payment without holding the instruction that reversal needs (decision 0232)", async () => {
+    const paid = await pay('20.00', shanghai('2026-12-04T10:00:00'));
+    const requested = await unit('POST', '/v1/unit/refunds', { refundNo: 'RF-L-1', payCode: paid.payCode, amount: '5.00', reason: '多缴', payee: PAYEE });
+    const approved = await maker('POST', `/v1/finance/refunds/${requested.body.refundId as string}/decision`, { approve: true, comment: '' });
+    const instructionNo = approved.body.instructionNo as string;
+    expect(approved.body.status).toBe('INSTRUCTED');
+    const executedAt = executedBeforeNow(service, shanghai('2026-12-04T10:30:00'));
+
+    // A transaction holding the payment, as REVERSE_PAYMENT's does before it takes the refund's instructions.
+    const holder = await db().transaction();
+    try {
+      await holder.raw('SELECT id FROM payments WHERE id = ?::bigint FOR UPDATE', [paid.paymentRowId]);
+      const report = agency('POST', `/v1/agency/instructions/${instructionNo}/result`, { status: 'FAILED', executedAt, reference: 'AG-L-1', failureReason: '账户已销户' });
+      for (let waited = 0; ; waited += 1) {
+        const { rows } = await db().raw<{ rows: Array<{ n: number }> }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+        if ((rows[0]?.n ?? 0) >= 1) break;
+        if (waited > 200) throw new Error('the report never waited for the payment');
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      // The report waits for the payment and holds nothing of the instruction: the holder takes it at once.
+      await holder.raw('SELECT id FROM instructions WHERE instruction_no = ? FOR UPDATE NOWAIT', [instructionNo]);
+      await holder.rollback();
+      const answered = await report;
+      expect([answered.status, answered.body.status]).toEqual([200, 'FAILED']);
+    } finally {
+      if (!holder.isCompleted()) await holder.rollback();
+    }
+    await expectLedgerVerified(db());
+  });
+});
