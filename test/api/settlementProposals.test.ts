@@ -326,6 +326,8 @@ describe('finance resolves unidentified credits and failed instructions, two ope
     const events = (await bank('GET', '/v1/bank/events?after=0&limit=500')).body.data as Array<{ type: string; data: { instruction?: { instructionNo: string; payee?: unknown } } }>;
     // The event names the instruction; the bank reads the payee with GET (decision 0204).
     expect(events.filter((e) => e.type === 'instruction.created' && e.data.instruction?.instructionNo === reissue.instructionNo).map((e) => e.data.instruction?.payee)).toEqual([undefined]);
+    // … and the credit it returns, as every view does (decision 0224).
+    expect(events.filter((e) => e.type === 'instruction.created' && e.data.instruction?.instructionNo === reissue.instructionNo).map((e) => (e.data.instruction as { returnsPosting?: unknown }).returnsPosting)).toEqual([returnsPosting]);
     const audit = await db()('audit_log').where('target', 'like', `instruction:${failedNo}/proposal:%`).orderBy('seq');
     expect(audit.map((row) => [row.action, row.after.payee])).toEqual([
       ['proposal.created', { name: '**四', accountNo: '****0300', bankName: payee.bankName }],

@@ -383,6 +383,45 @@ export async function settleCarriedIn(trx: Knex.Transaction, p: StepParams, work
 }
 
 /**
+ * The payments of T−1 whose match a superseded statement of T released — T's statement listed
+ * them (a payment after T−1's cut-off) and its correction does not — and that nothing holds now:
+ * no live match, no line of this statement, no mismatch, no shortage finance resolved. They are
+ * OPEN SHORTAGEs of T−1, counted in this run's SHORTAGE as a carried-in payment still missing is
+ * (settleCarriedIn). Before, T−1's run had found them matched and balanced, and nothing reran it
+ * after T's correction: they were held by nothing and never settled
+ * (contracts/decisions/0233-released-straddlers-open.md).
+ */
+export async function openReleasedCarriedIn(trx: Knex.Transaction, p: StepParams, work: string): Promise<number> {
+  assertRunWorkTable(work);
+  const result = await run(
+    trx,
+    `WITH released AS MATERIALIZED (
+       SELECT DISTINCT m.payment_id
+         FROM agency_statements s JOIN statement_matches m ON m.statement_id = s.id
+        WHERE s.agency_party_id = :agency AND s.business_date = CAST(:date AS date) AND s.id <> :statement AND m.released_at IS NOT NULL
+     )
+     INSERT INTO reconciliation_discrepancies (discrepancy_id, agency_party_id, agency_code, business_date, type, status, agency_txn_id, payment_id,
+                                               platform_pay_code, platform_amount, first_run_id, last_run_id, created_at, updated_at)
+     SELECT ${DISCREPANCY_ID(`'-R' || pay.id`)}, :agency, :agencyCode, pay.business_date, 'SHORTAGE', 'OPEN', pay.agency_txn_id, pay.id,
+            pay.pay_code, pay.amount, :run, :run, :now, :now
+       FROM released r
+       JOIN payments pay ON pay.id = r.payment_id
+      WHERE pay.agency_party_id = :agency AND pay.business_date = CAST(:date AS date) - 1
+        AND NOT ${LIVE_MATCH_OF('pay.id')}
+        AND NOT EXISTS (SELECT 1 FROM ${work} w WHERE w.payment_id = pay.id)
+        AND NOT EXISTS (SELECT 1 FROM reconciliation_discrepancies rd WHERE rd.payment_id = pay.id AND rd.status = 'RESOLVED'
+                           AND rd.type IN ('SHORTAGE', 'AMOUNT_MISMATCH', 'PAY_CODE_MISMATCH'))
+        AND NOT EXISTS (SELECT 1 FROM reconciliation_discrepancies md WHERE md.payment_id = pay.id AND md.status = 'OPEN'
+                           AND md.type IN ('AMOUNT_MISMATCH', 'PAY_CODE_MISMATCH'))
+      ORDER BY pay.id
+     ON CONFLICT (agency_party_id, agency_txn_id, type) WHERE status IN ('CARRIED_OVER', 'OPEN')
+     DO UPDATE SET status = 'OPEN', last_run_id = EXCLUDED.last_run_id, updated_at = EXCLUDED.updated_at`,
+    p as unknown as Params,
+  );
+  return result.rowCount;
+}
+
+/**
  * A discrepancy finance RESOLVED is not opened again: not by a rerun of its statement (the same
  * line), nor by a superseding statement listing the same agencyTxnId with the same kind of
  * difference — its correction is booked once (contracts/decisions/0202-resolved-discrepancies-stay-resolved.md).

@@ -116,6 +116,7 @@ export class ReconciliationService {
         await timed('matchMs', () => repo.insertMatches(trx, params, work));
         await timed('autoResolveMs', () => repo.autoResolveMatchedCarryOvers(trx, params));
         await timed('carriedInMs', () => repo.settleCarriedIn(trx, params, work));
+        await timed('releasedCarriedInMs', () => repo.openReleasedCarriedIn(trx, params, work));
         await timed('lineDiscrepanciesMs', () => repo.upsertLineDiscrepancies(trx, params, work));
         const refunds = await timed('refundsMs', () => reconcileRefundLines(trx, params));
         await timed('shortagesMs', () => repo.carryShortages(trx, params, work));
