@@ -189,6 +189,7 @@ describe('camt.053 reader', () => {
       ['李&#27;四', /character reference &#27; is not a character XML allows/],
       ['李&#xFFFE;四', /character reference &#xFFFE; is not a character XML allows/],
       ['李\u0007四', /the character U\+0007 is not allowed in XML/],
+      ['李\uFFFE四', /the character U\+FFFE is not allowed in XML/],
     ] as const) {
       const error = refusal(v02.replace('<Nm>李四</Nm>', `<Nm>${text}</Nm>`));
       expect([error.code, error.message]).toEqual(['STATEMENT_MALFORMED', expect.stringMatching(problem)]);
