@@ -118,7 +118,7 @@ export async function seedDemo(runtime: Runtime, config: Config, log: Logger, op
     budgetLevel: 3,
     receivingAccountNo: treasury,
     pricing: { type: 'RANGE', min: '20.00', max: '2000.00' },
-    // 行政处罚法第七十二条: 到期不缴纳罚款的，每日按罚款数额的百分之三加处罚款，不超过罚款数额。
+    // A late fine's 加处罚款: 3 % of the fine a day, never more than the fine (contracts/decisions/0208-fines-carry-jiachu-fakuan.md).
     lateFee: { type: 'DAILY_RATE', ratePerDay: '0.03', capRatio: '1.00' },
     status: 'ACTIVE',
   }, CLI_ACTOR);

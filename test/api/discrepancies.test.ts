@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { Client } from 'pg';
 import { buildWorld, registerParty, signedAs, SignedCall, World } from '../helpers/builders';
-import { insertDiscrepancy, type DiscrepancyRowInput } from '../helpers/discrepancyRows';
+import { entriesOfDiscrepancy, insertDiscrepancy, type DiscrepancyRowInput } from '../helpers/discrepancyRows';
 import { expectLedgerVerified, issueNotice, newTxnId, postingBody, shanghai, unknownPayCode } from '../helpers/payments';
 import { startTestService, TestService } from '../helpers/testService';
 import { verifyLedger } from '../../src/services/ledger';
@@ -96,17 +96,6 @@ async function resolve(discrepancyId: string, action: string): Promise<Record<st
   return decided.body;
 }
 
-async function entriesOf(discrepancyId: string): Promise<Array<{ kind: string; lines: Array<[string, string, string]> }>> {
-  const row = await db()('reconciliation_discrepancies').where({ discrepancy_id: discrepancyId }).first('id');
-  const entries = await db()('journal_entries').where({ discrepancy_id: row.id }).orderBy('id');
-  const result = [];
-  for (const entry of entries) {
-    const lines = await db()('journal_lines').where({ entry_id: entry.id }).orderBy('line_no');
-    result.push({ kind: entry.kind as string, lines: lines.map((line) => [line.account, line.side, line.amount] as [string, string, string]) });
-  }
-  return result;
-}
-
 async function eventsAbout(type: string, match: (data: any) => boolean): Promise<string[]> {
   const rows = await db()('events').where({ type }).orderBy('id');
   const parties = await db()('parties').select('id', 'app_id');
@@ -181,7 +170,7 @@ describe('SHORTAGE', () => {
     const payment = await applied();
     const id = await discrepancy({ type: 'SHORTAGE', agencyTxnId: payment.agencyTxnId, paymentId: payment.paymentId });
     await resolve(id, 'ACCEPT_PLATFORM');
-    expect(await entriesOf(id)).toEqual([]);
+    expect(await entriesOfDiscrepancy(db(), id)).toEqual([]);
     expect((await db()('payments').where({ payment_id: payment.paymentId }).first('status')).status).toBe('SUCCEEDED');
     expect((await db()('reconciliation_discrepancies').where({ discrepancy_id: id }).first()).resolution_action).toBe('ACCEPT_PLATFORM');
   });
@@ -190,7 +179,7 @@ describe('SHORTAGE', () => {
     const payment = await applied();
     const id = await discrepancy({ type: 'SHORTAGE', agencyTxnId: payment.agencyTxnId, paymentId: payment.paymentId });
     await resolve(id, 'WRITE_OFF');
-    expect(await entriesOf(id)).toEqual([
+    expect(await entriesOfDiscrepancy(db(), id)).toEqual([
       { kind: 'WRITE_OFF', lines: [[`revenue_pending:${world.fiscalAccountNo}`, 'DEBIT', '50.00'], [`agency_clearing:${world.agency.code}`, 'CREDIT', '50.00']] },
     ]);
   });
@@ -208,7 +197,7 @@ describe('SHORTAGE', () => {
     expect([refused.status, refused.body.error?.code]).toEqual([422, 'ACTION_NOT_APPLICABLE']);
     expect(refused.body.error.message).toContain(`refund ${refundId} of its payment ${payment.paymentId} is REQUESTED`);
     expect(refused.body.error.message).toContain('reject the refund first, or ACCEPT_PLATFORM');
-    expect(await entriesOf(id)).toEqual([]);
+    expect(await entriesOfDiscrepancy(db(), id)).toEqual([]);
     expect((await db()('reconciliation_discrepancies').where({ discrepancy_id: id }).first('status')).status).toBe('OPEN');
     expect((await db()('finance_proposals').where({ proposal_id: proposed.body.proposalId }).first('status')).status).toBe('PENDING');
     expect((await decide(id, proposed.body.proposalId, false)).body.status).toBe('REJECTED');
@@ -217,7 +206,7 @@ describe('SHORTAGE', () => {
     expect([again.status, again.body.error?.code]).toEqual([422, 'ACTION_NOT_APPLICABLE']);
     expect((await maker('POST', `/v1/finance/refunds/${refundId}/decision`, { approve: false, comment: '款项未到账' })).body.status).toBe('REJECTED');
     await resolve(id, 'WRITE_OFF');
-    expect(await entriesOf(id)).toEqual([
+    expect(await entriesOfDiscrepancy(db(), id)).toEqual([
       { kind: 'WRITE_OFF', lines: [[`revenue_pending:${world.fiscalAccountNo}`, 'DEBIT', '50.00'], [`agency_clearing:${world.agency.code}`, 'CREDIT', '50.00']] },
     ]);
   });
@@ -234,7 +223,7 @@ describe('SHORTAGE', () => {
     expect(refused.body.error.message).toContain('ACCEPT_PLATFORM');
     expect(refused.body.error.message).not.toContain('reject');
     await resolve(id, 'ACCEPT_PLATFORM');
-    expect(await entriesOf(id)).toEqual([]);
+    expect(await entriesOfDiscrepancy(db(), id)).toEqual([]);
 
     const other = await applied();
     await unit('POST', '/v1/unit/refunds', { refundNo: ref(), payCode: other.payCode, amount: '5.00', reason: '多缴', payee: PAYEE });
@@ -246,14 +235,14 @@ describe('SHORTAGE', () => {
     await unit('POST', '/v1/unit/refunds', { refundNo: ref(), payCode: third.payCode, amount: '5.00', reason: '多缴', payee: PAYEE });
     const surplus = await discrepancy({ type: 'AMOUNT_MISMATCH', agencyTxnId: third.agencyTxnId, paymentId: third.paymentId, statement: { payCode: third.payCode, amount: '51.00' } });
     await resolve(surplus, 'WRITE_OFF');
-    expect(await entriesOf(surplus)).toEqual([]);
+    expect(await entriesOfDiscrepancy(db(), surplus)).toEqual([]);
   });
 
   it('WRITE_OFF of unapplied money: suspense:unapplied / agency_clearing', async () => {
     const payment = await unapplied('12.34');
     const id = await discrepancy({ type: 'SHORTAGE', agencyTxnId: payment.agencyTxnId, paymentId: payment.paymentId });
     await resolve(id, 'WRITE_OFF');
-    expect(await entriesOf(id)).toEqual([
+    expect(await entriesOfDiscrepancy(db(), id)).toEqual([
       { kind: 'WRITE_OFF', lines: [[`suspense:unapplied:${world.agency.code}`, 'DEBIT', '12.34'], [`agency_clearing:${world.agency.code}`, 'CREDIT', '12.34']] },
     ]);
   });
@@ -264,7 +253,7 @@ describe('AMOUNT_MISMATCH and PAY_CODE_MISMATCH', () => {
     const payment = await applied();
     const id = await discrepancy({ type: 'AMOUNT_MISMATCH', agencyTxnId: payment.agencyTxnId, paymentId: payment.paymentId, statement: { payCode: payment.payCode, amount: '55.50' } });
     await resolve(id, 'ACCEPT_STATEMENT');
-    expect(await entriesOf(id)).toEqual([
+    expect(await entriesOfDiscrepancy(db(), id)).toEqual([
       { kind: 'MISMATCH_SURPLUS', lines: [[`agency_clearing:${world.agency.code}`, 'DEBIT', '5.50'], [`suspense:unapplied:${world.agency.code}`, 'CREDIT', '5.50']] },
     ]);
   });
@@ -273,7 +262,7 @@ describe('AMOUNT_MISMATCH and PAY_CODE_MISMATCH', () => {
     const payment = await applied();
     const id = await discrepancy({ type: 'AMOUNT_MISMATCH', agencyTxnId: payment.agencyTxnId, paymentId: payment.paymentId, statement: { payCode: payment.payCode, amount: '45.00' } });
     await resolve(id, 'ACCEPT_STATEMENT');
-    expect(await entriesOf(id)).toEqual([
+    expect(await entriesOfDiscrepancy(db(), id)).toEqual([
       { kind: 'MISMATCH_DEFICIT', lines: [[`suspense:unapplied:${world.agency.code}`, 'DEBIT', '5.00'], [`agency_clearing:${world.agency.code}`, 'CREDIT', '5.00']] },
     ]);
   });
@@ -282,24 +271,24 @@ describe('AMOUNT_MISMATCH and PAY_CODE_MISMATCH', () => {
     const payment = await applied();
     const id = await discrepancy({ type: 'PAY_CODE_MISMATCH', agencyTxnId: payment.agencyTxnId, paymentId: payment.paymentId, statement: { payCode: unknownPayCode(), amount: '50.00' } });
     await resolve(id, 'ACCEPT_STATEMENT');
-    expect(await entriesOf(id)).toEqual([]);
+    expect(await entriesOfDiscrepancy(db(), id)).toEqual([]);
     const other = await applied();
     const id2 = await discrepancy({ type: 'AMOUNT_MISMATCH', agencyTxnId: other.agencyTxnId, paymentId: other.paymentId, statement: { payCode: other.payCode, amount: '40.00' } });
     await resolve(id2, 'ACCEPT_PLATFORM');
-    expect(await entriesOf(id2)).toEqual([]);
+    expect(await entriesOfDiscrepancy(db(), id2)).toEqual([]);
   });
 
   it('WRITE_OFF charges what the statement lacks to the agency; a statement that lacks nothing books nothing', async () => {
     const payment = await applied();
     const id = await discrepancy({ type: 'AMOUNT_MISMATCH', agencyTxnId: payment.agencyTxnId, paymentId: payment.paymentId, statement: { payCode: payment.payCode, amount: '48.00' } });
     await resolve(id, 'WRITE_OFF');
-    expect(await entriesOf(id)).toEqual([
+    expect(await entriesOfDiscrepancy(db(), id)).toEqual([
       { kind: 'WRITE_OFF', lines: [[`revenue_pending:${world.fiscalAccountNo}`, 'DEBIT', '2.00'], [`agency_clearing:${world.agency.code}`, 'CREDIT', '2.00']] },
     ]);
     const other = await applied();
     const id2 = await discrepancy({ type: 'PAY_CODE_MISMATCH', agencyTxnId: other.agencyTxnId, paymentId: other.paymentId, statement: { payCode: unknownPayCode(), amount: '60.00' } });
     await resolve(id2, 'WRITE_OFF');
-    expect(await entriesOf(id2)).toEqual([]);
+    expect(await entriesOfDiscrepancy(db(), id2)).toEqual([]);
   });
 });
 
@@ -309,7 +298,7 @@ describe('REFUND_MISMATCH', () => {
     const proposal = await resolve(id, 'WRITE_OFF');
     expect(proposal.status).toBe('APPROVED');
     expect((await db()('reconciliation_discrepancies').where({ discrepancy_id: id }).first()).status).toBe('RESOLVED');
-    expect(await entriesOf(id)).toEqual([]);
+    expect(await entriesOfDiscrepancy(db(), id)).toEqual([]);
   });
 
   it('ACCEPT_STATEMENT of a REFUND line naming no refund instruction is refused at proposal: 422 ACTION_NOT_APPLICABLE naming WRITE_OFF', async () => {
@@ -363,7 +352,7 @@ describe('refusals', () => {
     const rejected = await decide(id, proposed.body.proposalId, false, checker, '已被重新对账取代');
     expect(rejected.status).toBe(200);
     expect(rejected.body).toMatchObject({ status: 'REJECTED' });
-    expect(await entriesOf(id)).toEqual([]);
+    expect(await entriesOfDiscrepancy(db(), id)).toEqual([]);
   });
 
   it('one pending proposal per discrepancy: 409 PROPOSAL_PENDING; rejected, a new one may follow', async () => {
@@ -377,7 +366,7 @@ describe('refusals', () => {
     const rejected = await decide(id, first.body.proposalId, false, checker, '');
     expect(rejected.status).toBe(200);
     expect(rejected.body).toMatchObject({ status: 'REJECTED', decidedBy: checkerAppId, comment: null });
-    expect(await entriesOf(id)).toEqual([]);
+    expect(await entriesOfDiscrepancy(db(), id)).toEqual([]);
     expect((await db()('reconciliation_discrepancies').where({ discrepancy_id: id }).first()).status).toBe('OPEN');
     const next = await propose(id, 'ACCEPT_PLATFORM', checker);
     expect(next.status).toBe(201);

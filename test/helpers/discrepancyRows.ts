@@ -112,3 +112,23 @@ export async function discrepancyRowId(db: Db, discrepancyId: string): Promise<s
   if (row === undefined) throw new Error(`no discrepancy ${discrepancyId}`);
   return String(row.id);
 }
+
+/** The journal entries booked for a discrepancy (by its public id), each with its lines as [account, side, amount]. */
+export async function entriesOfDiscrepancy(db: Db, discrepancyId: string): Promise<Array<{ kind: string; lines: Array<[string, string, string]> }>> {
+  const row = await db('reconciliation_discrepancies').where({ discrepancy_id: discrepancyId }).first('id');
+  const entries = await db('journal_entries').where({ discrepancy_id: row.id }).orderBy('id');
+  const result = [];
+  for (const entry of entries) {
+    const lines = await db('journal_lines').where({ entry_id: entry.id }).orderBy('line_no');
+    result.push({ kind: entry.kind as string, lines: lines.map((line) => [line.account, line.side, line.amount] as [string, string, string]) });
+  }
+  return result;
+}
+
+/** An account's balance as the ledger signs it on `side` (credits − debits for CREDIT, the reverse for DEBIT), a decimal string. */
+export async function accountBalance(db: Db, account: string, side: 'CREDIT' | 'DEBIT' = 'CREDIT'): Promise<string> {
+  const row = await db('journal_lines')
+    .where({ account })
+    .first(db.raw(`COALESCE(sum(CASE side WHEN ? THEN amount ELSE -amount END), 0)::numeric(18, 2)::text AS balance`, [side]));
+  return (row as { balance: string }).balance;
+}

@@ -1,6 +1,7 @@
 import { settleJob } from '../../src/jobs/settle';
 import { verifyLedger } from '../../src/services/ledger';
 import { buildWorld, registerParty, signedAs, type SignedCall, type World } from '../helpers/builders';
+import { accountBalance } from '../helpers/discrepancyRows';
 import { expectLedgerVerified, issueNotice, newTxnId, postingBody, shanghai } from '../helpers/payments';
 import { signedRequest } from '../helpers/signedClient';
 import { payLine, tfs1, type FileLine } from '../helpers/statementFiles';
@@ -77,12 +78,6 @@ async function discrepancyOf(paid: Paid): Promise<Record<string, any>> {
   return found[0] as Record<string, any>;
 }
 
-/** Credit-positive balance of a liability account, from the journal. */
-async function balanceOf(account: string): Promise<string> {
-  const row = await db()('journal_lines').where({ account }).first(db().raw(`COALESCE(sum(CASE side WHEN 'CREDIT' THEN amount ELSE -amount END), 0)::numeric(18, 2)::text AS balance`));
-  return (row as { balance: string }).balance;
-}
-
 async function decide(paid: Paid, action: string, ref: string): Promise<void> {
   const discrepancy = await discrepancyOf(paid);
   const proposed = await maker('POST', `/v1/finance/discrepancies/${discrepancy.discrepancyId as string}/proposals`, { proposalRef: ref, action, reason: '补正对账单漏列已清算款项' });
@@ -146,7 +141,7 @@ it('accepts a statement that leaves out settled payments, holds them as shortage
   expect(writeOff.body.error.message).toContain('ACCEPT_PLATFORM');
   expect(await db()('journal_entries').where({ kind: 'WRITE_OFF' })).toEqual([]);
   expect(await db()('finance_proposals').where({ proposal_ref: 'SS-WO' })).toEqual([]);
-  expect(await balanceOf(`revenue_pending:${world.fiscalAccountNo}`)).toBe('0.00');
+  expect(await accountBalance(db(), `revenue_pending:${world.fiscalAccountNo}`)).toBe('0.00');
   await decide(writtenOff, 'ACCEPT_PLATFORM', 'SS-AP-1');
   await decide(accepted, 'ACCEPT_PLATFORM', 'SS-AP');
   await expectLedgerVerified(db());

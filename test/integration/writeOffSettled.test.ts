@@ -1,5 +1,6 @@
 import { settleJob } from '../../src/jobs/settle';
 import { buildWorld, registerParty, signedAs, type SignedCall, type World } from '../helpers/builders';
+import { accountBalance, entriesOfDiscrepancy } from '../helpers/discrepancyRows';
 import { expectLedgerVerified, issueNotice, newTxnId, postingBody, shanghai } from '../helpers/payments';
 import { signedRequest } from '../helpers/signedClient';
 import { payLine, tfs1, type FileLine } from '../helpers/statementFiles';
@@ -79,25 +80,6 @@ async function resolve(discrepancyId: string, action: string, proposalRef: strin
   expect([decided.status, decided.body.status]).toEqual([200, 'APPROVED']);
 }
 
-async function entriesOf(discrepancyId: string): Promise<Array<{ kind: string; lines: Array<[string, string, string]> }>> {
-  const row = await db()('reconciliation_discrepancies').where({ discrepancy_id: discrepancyId }).first('id');
-  const entries = await db()('journal_entries').where({ discrepancy_id: row.id }).orderBy('id');
-  const result = [];
-  for (const entry of entries) {
-    const lines = await db()('journal_lines').where({ entry_id: entry.id }).orderBy('line_no');
-    result.push({ kind: entry.kind as string, lines: lines.map((line) => [line.account, line.side, line.amount] as [string, string, string]) });
-  }
-  return result;
-}
-
-/** Balance of an account as the ledger signs it for a liability (credits − debits), or for an asset with `debit`. */
-async function balanceOf(account: string, side: 'CREDIT' | 'DEBIT' = 'CREDIT'): Promise<string> {
-  const row = await db()('journal_lines')
-    .where({ account })
-    .first(db().raw(`COALESCE(sum(CASE side WHEN ? THEN amount ELSE -amount END), 0)::numeric(18, 2)::text AS balance`, [side]));
-  return (row as { balance: string }).balance;
-}
-
 it('refuses WRITE_OFF (and REVERSE_PAYMENT) of a shortage once a settlement instruction took its payment — a FAILED one waiting for its reissue included — and writes off an unsettled one as before', async () => {
   // The 20th: A and B on the agency's statement and settled; C left out (carried over, then a shortage).
   const a = await pay(shanghai(`${DATE}T08:00:00`));
@@ -127,7 +109,7 @@ it('refuses WRITE_OFF (and REVERSE_PAYMENT) of a shortage once a settlement inst
   await expectLedgerVerified(db());
   const pending = `revenue_pending:${world.fiscalAccountNo}`;
   const clearing = `agency_clearing:${world.agency.code}`;
-  expect(await balanceOf(pending)).toBe('150.00');
+  expect(await accountBalance(db(), pending)).toBe('150.00');
 
   // A refund of C the agency could not pay: FAILED, so it no longer stands, and C can be written off.
   const payee = { name: '张三丰', accountNo: '6222020200112233445', bankName: '中国工商银行呼和浩特分行' };
@@ -141,8 +123,8 @@ it('refuses WRITE_OFF (and REVERSE_PAYMENT) of a shortage once a settlement inst
 
   // C was never settled: written off as before, its whole amount from its pending revenue.
   await resolve(shortC, 'WRITE_OFF', 'WO-C');
-  expect(await entriesOf(shortC)).toEqual([{ kind: 'WRITE_OFF', lines: [[pending, 'DEBIT', '50.00'], [clearing, 'CREDIT', '50.00']] }]);
-  expect(await balanceOf(pending)).toBe('100.00');
+  expect(await entriesOfDiscrepancy(db(), shortC)).toEqual([{ kind: 'WRITE_OFF', lines: [[pending, 'DEBIT', '50.00'], [clearing, 'CREDIT', '50.00']] }]);
+  expect(await accountBalance(db(), pending)).toBe('100.00');
   await expectLedgerVerified(db());
 
   // C's money never reached the agency: nothing of it is refunded to the payer.
@@ -161,7 +143,7 @@ it('refuses WRITE_OFF (and REVERSE_PAYMENT) of a shortage once a settlement inst
 
   // A's settlement is FAILED and not yet reissued: its items wait for the REISSUE, which would
   // settle A's revenue again after a write-off or a reversal took it. Both are refused at proposal.
-  const clearingBefore = await balanceOf(clearing, 'DEBIT');
+  const clearingBefore = await accountBalance(db(), clearing, 'DEBIT');
   for (const [action, ref] of [['WRITE_OFF', 'WO-A'], ['REVERSE_PAYMENT', 'RV-A']] as const) {
     const refusedA = await propose(shortA, action, ref);
     expect([refusedA.status, refusedA.body.error?.code]).toEqual([422, 'ACTION_NOT_APPLICABLE']);
@@ -169,7 +151,7 @@ it('refuses WRITE_OFF (and REVERSE_PAYMENT) of a shortage once a settlement inst
     expect(refusedA.body.error.message).toContain('ACCEPT_PLATFORM');
     expect(await db()('finance_proposals').where({ proposal_ref: ref })).toEqual([]);
   }
-  expect(await entriesOf(shortA)).toEqual([]);
+  expect(await entriesOfDiscrepancy(db(), shortA)).toEqual([]);
   expect((await db()('reconciliation_discrepancies').where({ discrepancy_id: shortA }).first('status')).status).toBe('OPEN');
 
   // Finance reissues the settlement, which takes A's and B's items again.
@@ -179,8 +161,8 @@ it('refuses WRITE_OFF (and REVERSE_PAYMENT) of a shortage once a settlement inst
   expect([reissued.status, reissued.body.status]).toEqual([200, 'APPROVED']);
   const reissue = (await db()('instructions').where({ reissue_of: db()('instructions').where({ instruction_no: settlementNo }).select('id') }).first('instruction_no', 'status')) as { instruction_no: string; status: string };
   expect(reissue.status).toBe('CREATED');
-  expect(await balanceOf(pending)).toBe('100.00');
-  expect(await balanceOf(clearing, 'DEBIT')).toBe(clearingBefore);
+  expect(await accountBalance(db(), pending)).toBe('100.00');
+  expect(await accountBalance(db(), clearing, 'DEBIT')).toBe(clearingBefore);
   expect(await db()('journal_entries').where({ kind: 'WRITE_OFF' }).count({ n: '*' })).toEqual([{ n: '1' }]);
 
   // B, settled before anyone proposed anything: refused at proposal, and no proposal is stored.
@@ -192,6 +174,6 @@ it('refuses WRITE_OFF (and REVERSE_PAYMENT) of a shortage once a settlement inst
   // Finance accepts the platform's figure for both (the agency's debt stands), and the books verify.
   await resolve(shortA, 'ACCEPT_PLATFORM', 'AP-A');
   await resolve(shortB, 'ACCEPT_PLATFORM', 'AP-B');
-  expect(await balanceOf(pending)).toBe('100.00');
+  expect(await accountBalance(db(), pending)).toBe('100.00');
   await expectLedgerVerified(db());
 });
