@@ -1,15 +1,16 @@
 import { randomBase64Url } from '../crypto/randomIds';
 import { Readable } from 'node:stream';
 import type { Knex } from 'knex';
+import { BinaryCopyWriter } from '../db/copyBinary';
 import { type Db, useBulkWorkMem } from '../db/database';
 import { lockAgencyDateInTransaction } from '../db/repositories/agencyDateLocks';
 import * as repo from '../db/repositories/agencyStatements';
 import { findPartyByRoleCode } from '../db/repositories/parties';
-import { formatInstant, isWholeSecondInstantShape, shanghaiDate } from '../domain/businessDate';
+import { formatInstant, shanghaiDate } from '../domain/businessDate';
 import { DuplicateKeyScreen } from '../domain/duplicateKeyScreen';
 import type { Clocks } from '../domain/clock';
 import { assert, TongfuError } from '../domain/errors';
-import { STATEMENT_PROBLEMS_MAX, type StatementFormat, type StatementHeader, type StatementLine, type StatementParseResult, StatementParser, type StatementProblem, type StatementTrailer } from '../domain/statementFormats';
+import { STATEMENT_PROBLEMS_MAX, type StatementFormat, type StatementHeader, type StatementParseResult, StatementParser, type StatementProblem, type StatementTrailer } from '../domain/statementFormats';
 import type { Logger } from '../logger';
 import { requestJobRun } from './jobRequests';
 
@@ -105,24 +106,6 @@ export function acceptedBody(row: repo.AgencyStatementRow): AcceptedStatement {
     sha256: row.sha256,
     status: 'ACCEPTED',
   };
-}
-
-/**
- * One COPY text row of statement `statementRowId`'s line (repo.LINE_COPY_COLUMNS); every value was
- * validated to hold no tab, newline or backslash.
- */
-function statementCopyRow(statementRowId: string, line: StatementLine): string {
-  return `${statementRowId}\t${line.lineNo}\t${line.kind}\t${line.agencyTxnId}\t${line.payCode ?? '\\N'}\t${line.instructionNo ?? '\\N'}\t${line.amount}\t${copyInstant(line)}\t${line.channel ?? '\\N'}\n`;
-}
-
-/**
- * The line's instant for COPY: the file's own text when it has the whole-second shape with a
- * numeric offset or Z (`2026-12-01T10:15:00+08:00`, `…00Z`), which PostgreSQL reads as exactly the
- * instant the parser validated, without formatting a Date per line; any other form (a fraction,
- * whose digits past milliseconds the parser drops, a lower-case t or z) as the parsed instant in UTC.
- */
-function copyInstant(line: StatementLine): string {
-  return isWholeSecondInstantShape(line.occurredAtText) ? line.occurredAtText : line.occurredAt.toISOString();
 }
 
 function malformed(problems: StatementProblem[], problemCount: number): TongfuError {
@@ -304,29 +287,31 @@ export class StatementService {
     file: StatementFile,
     expectations: ConstructorParameters<typeof StatementParser>[0],
   ): Promise<{ parsed: StatementParseResult; copied: number; toLookUp: number; keys: DuplicateKeyScreen }> {
-    let rows: string[] = [];
     let toLookUp = 0;
     const keys = new DuplicateKeyScreen();
+    const statementRowId = Number(rowId);
+    // Binary COPY rows (decision 0234): PostgreSQL parses no text per line.
+    const rows = new BinaryCopyWriter();
     const parser = new StatementParser(expectations, (line) => {
       if (line.payCodeToLookUp) toLookUp += 1;
       keys.add(line.kind, line.agencyTxnId);
-      rows.push(statementCopyRow(rowId, line));
+      repo.writeLineCopyRow(rows, statementRowId, line);
     });
     const source = file.open() as AsyncIterable<Buffer>;
-    async function* copyRows(): AsyncGenerator<string> {
+    let parsed: StatementParseResult | null = null;
+    async function* copyRows(): AsyncGenerator<Buffer> {
       for await (const chunk of source) {
         parser.push(chunk);
-        if (rows.length > 0) {
-          const text = rows.join('');
-          rows = [];
-          yield text;
-        }
+        const ready = rows.take();
+        if (ready !== null) yield ready;
       }
+      // The last line, if it had no line ending, is emitted by finish: it is copied too.
+      parsed = parser.finish();
+      const last = rows.take();
+      if (last !== null) yield last;
     }
-    let copied = await repo.copyLines(trx, Readable.from(copyRows(), { objectMode: false }));
-    const parsed = parser.finish();
-    // The last line, if it had no line ending, is emitted by finish: copy it too.
-    if (rows.length > 0) copied += await repo.copyLines(trx, Readable.from([rows.join('')], { objectMode: false }));
+    const copied = await repo.copyLines(trx, copyRows());
+    assert(parsed !== null, 'the parse finished with the file');
     return { parsed, copied, toLookUp, keys };
   }
 }

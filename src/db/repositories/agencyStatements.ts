@@ -1,8 +1,9 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Knex } from 'knex';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER, type BinaryCopyWriter } from '../copyBinary';
 import type { Queryable } from '../database';
 
 /**
@@ -14,8 +15,8 @@ import type { Queryable } from '../database';
  */
 
 /**
- * The columns a load COPYs into `agency_statement_lines`, in the order of the COPY rows (see
- * statementCopyRow in src/services/statements.ts). The lines go straight into the table, under the
+ * The columns a load COPYs into `agency_statement_lines`, in the order of the COPY rows
+ * (writeLineCopyRow). The lines go straight into the table, under the
  * row id drawn for their statement, inside the loading transaction: a refused or crashed load
  * rolls them back with everything else (contracts/decisions/0161-statement-lines-copied-in-place.md).
  */
@@ -105,15 +106,50 @@ export async function statementPublicIds(db: Queryable, ids: readonly string[]):
   return new Map(rows.map((row) => [row.id, row.statement_id]));
 }
 
+/** A statement line as the load copies it (src/domain/statementFormats.ts, StatementLine). */
+export interface StatementLineCopy {
+  lineNo: number;
+  kind: string;
+  agencyTxnId: string;
+  payCode: string | null;
+  instructionNo: string | null;
+  /** Money: validated digits and two decimals. */
+  amount: string;
+  occurredAt: Date;
+  channel: string | null;
+}
+
 /**
- * Copies `rows` — COPY text rows (tab-separated, `\N` for null, LF-terminated) in LINE_COPY_COLUMNS
- * order, whose values contain no tab, newline or backslash — into `agency_statement_lines` on the
- * transaction's own connection, with the stream's backpressure. Answers the rows copied.
+ * Appends the binary COPY row of statement `statementRowId`'s line to `writer`, in
+ * LINE_COPY_COLUMNS order (contracts/decisions/0234-statement-lines-copied-in-binary.md).
  */
-export async function copyLines(trx: Knex.Transaction, rows: Readable): Promise<number> {
+export function writeLineCopyRow(writer: BinaryCopyWriter, statementRowId: number, line: StatementLineCopy): void {
+  writer.row(LINE_COPY_COLUMNS.length);
+  writer.int64(statementRowId);
+  writer.int32(line.lineNo);
+  writer.text(line.kind);
+  writer.text(line.agencyTxnId);
+  writer.text(line.payCode);
+  writer.text(line.instructionNo);
+  writer.numeric(line.amount, 2);
+  writer.timestamptz(line.occurredAt);
+  writer.text(line.channel);
+}
+
+/**
+ * Copies `rows` — binary COPY rows written by writeLineCopyRow, in chunks — into
+ * `agency_statement_lines` on the transaction's own connection, between the binary format's header
+ * and trailer, with the stream's backpressure. Answers the rows copied.
+ */
+export async function copyLines(trx: Knex.Transaction, rows: AsyncIterable<Buffer>): Promise<number> {
   const connection = (await trx.client.acquireConnection()) as PoolClient;
-  const copy = connection.query(copyFrom(`COPY agency_statement_lines (${LINE_COPY_COLUMNS.join(', ')}) FROM STDIN`));
-  await pipeline(rows, copy);
+  const copy = connection.query(copyFrom(`COPY agency_statement_lines (${LINE_COPY_COLUMNS.join(', ')}) FROM STDIN (FORMAT binary)`));
+  async function* framed(): AsyncGenerator<Buffer> {
+    yield BINARY_COPY_HEADER;
+    yield* rows;
+    yield BINARY_COPY_TRAILER;
+  }
+  await pipeline(Readable.from(framed(), { objectMode: false }), copy);
   return copy.rowCount;
 }
 

@@ -1,0 +1,151 @@
+import { assert } from '../domain/errors';
+
+/**
+ * Rows in PostgreSQL's binary COPY format (`COPY … FROM STDIN (FORMAT binary)`): each value is sent
+ * as the server stores it, so the server parses no text — no numeric or timestamptz input function
+ * per value, which is most of what a text COPY of money and instants costs it
+ * (contracts/decisions/0234-statement-lines-copied-in-binary.md).
+ *
+ * A stream is HEADER, the rows, TRAILER. Each row is `row(fieldCount)` followed by that many
+ * values. Values are appended to one buffer that `take` hands over; each value makes room for
+ * itself first (the buffer grows), so a value is never cut.
+ */
+
+/** The file header: signature, flags (no OIDs) and an empty header extension. */
+export const BINARY_COPY_HEADER: Buffer = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
+/** The file trailer: a field count of −1. */
+export const BINARY_COPY_TRAILER: Buffer = Buffer.from([0xff, 0xff]);
+
+/** Milliseconds from the Unix epoch to PostgreSQL's (2000-01-01T00:00:00Z). */
+const POSTGRES_EPOCH_MS = Date.UTC(2000, 0, 1);
+const TWO_TO_32 = 4_294_967_296;
+/** The sign word of a positive numeric. */
+const NUMERIC_POSITIVE = 0x0000;
+const NUMERIC_NEGATIVE = 0x4000;
+/** A decimal string as PostgreSQL's numeric input takes it: an optional minus, digits, and a fraction of at most 4 digits here. */
+const DECIMAL_TEXT = /^(-?)(0|[1-9][0-9]*)(?:\.([0-9]{1,4}))?$/;
+
+export class BinaryCopyWriter {
+  private buffer: Buffer;
+  private offset = 0;
+
+  constructor(private readonly chunkBytes = 256 * 1024) {
+    this.buffer = Buffer.allocUnsafe(chunkBytes);
+  }
+
+  /** Bytes written and not yet taken. */
+  get pendingBytes(): number {
+    return this.offset;
+  }
+
+  /** Starts a row of `fieldCount` values. */
+  row(fieldCount: number): void {
+    this.room(2);
+    this.buffer.writeInt16BE(fieldCount, this.offset);
+    this.offset += 2;
+  }
+
+  null(): void {
+    this.room(4);
+    this.buffer.writeInt32BE(-1, this.offset);
+    this.offset += 4;
+  }
+
+  int32(value: number): void {
+    assert(Number.isInteger(value) && value >= -2_147_483_648 && value <= 2_147_483_647, `an int32, not ${value}`);
+    this.room(8);
+    this.buffer.writeInt32BE(4, this.offset);
+    this.buffer.writeInt32BE(value, this.offset + 4);
+    this.offset += 8;
+  }
+
+  /** A bigint column from a safe integer (row ids are far below 2^53). */
+  int64(value: number): void {
+    assert(Number.isSafeInteger(value), `an int64 within 2^53, not ${value}`);
+    this.room(12);
+    this.buffer.writeInt32BE(8, this.offset);
+    this.writeInt64(value, this.offset + 4);
+    this.offset += 12;
+  }
+
+  /** A text column (UTF-8), or null. */
+  text(value: string | null): void {
+    if (value === null) {
+      this.null();
+      return;
+    }
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit: with that much room, the value is written whole.
+    this.room(4 + 3 * value.length);
+    const written = this.buffer.write(value, this.offset + 4, 'utf8');
+    this.buffer.writeInt32BE(written, this.offset);
+    this.offset += 4 + written;
+  }
+
+  /** A timestamptz column: the instant in microseconds since 2000-01-01T00:00:00Z (integer datetimes). */
+  timestamptz(instant: Date): void {
+    const ms = instant.getTime();
+    assert(Number.isFinite(ms), 'a valid instant');
+    this.room(12);
+    this.buffer.writeInt32BE(8, this.offset);
+    this.writeInt64((ms - POSTGRES_EPOCH_MS) * 1000, this.offset + 4);
+    this.offset += 12;
+  }
+
+  /**
+   * A numeric column from a decimal string (at most 4 fraction digits, no exponent), with the
+   * display scale `scale` (the column's, e.g. 2 for NUMERIC(18, 2)): base-10000 digit groups as
+   * PostgreSQL stores them, leading and trailing zero groups stripped.
+   */
+  numeric(text: string, scale: number): void {
+    const match = DECIMAL_TEXT.exec(text);
+    assert(match !== null, `a decimal string, not ${text}`);
+    const [, minus = '', whole = '', fraction = ''] = match;
+    assert(fraction.length <= scale && scale <= 4, `${text} has at most ${scale} fraction digits`);
+    // Whole part: groups of 4 digits from the right; the fraction: one group, padded to 4 digits.
+    const digits: number[] = [];
+    const firstGroup = whole.length % 4 === 0 ? 4 : whole.length % 4;
+    for (let start = 0, end = firstGroup; start < whole.length; start = end, end += 4) digits.push(Number(whole.slice(start, end)));
+    let weight = digits.length - 1;
+    digits.push(fraction === '' ? 0 : Number(fraction.padEnd(4, '0')));
+    while (digits.length > 0 && digits[digits.length - 1] === 0) digits.pop();
+    while (digits.length > 0 && digits[0] === 0) {
+      digits.shift();
+      weight -= 1;
+    }
+    if (digits.length === 0) weight = 0;
+    this.room(12 + 2 * digits.length);
+    const at = this.offset;
+    this.buffer.writeInt32BE(8 + 2 * digits.length, at);
+    this.buffer.writeInt16BE(digits.length, at + 4);
+    this.buffer.writeInt16BE(weight, at + 6);
+    this.buffer.writeUInt16BE(minus === '-' && digits.length > 0 ? NUMERIC_NEGATIVE : NUMERIC_POSITIVE, at + 8);
+    this.buffer.writeInt16BE(scale, at + 10);
+    for (let index = 0; index < digits.length; index += 1) this.buffer.writeInt16BE(digits[index] as number, at + 12 + 2 * index);
+    this.offset = at + 12 + 2 * digits.length;
+  }
+
+  /** The rows written since the last take (a copy: the writer reuses its buffer), or null when there are none. */
+  take(): Buffer | null {
+    if (this.offset === 0) return null;
+    const rows = Buffer.from(this.buffer.subarray(0, this.offset));
+    this.offset = 0;
+    return rows;
+  }
+
+  private writeInt64(value: number, at: number): void {
+    const high = Math.floor(value / TWO_TO_32);
+    this.buffer.writeInt32BE(high, at);
+    this.buffer.writeUInt32BE(value - high * TWO_TO_32, at + 4);
+  }
+
+  /** Makes room for `bytes` more. */
+  private room(bytes: number): void {
+    if (this.offset + bytes > this.buffer.length) this.grow(bytes);
+  }
+
+  private grow(atLeast: number): void {
+    const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.offset + atLeast));
+    this.buffer.copy(bigger, 0, 0, this.offset);
+    this.buffer = bigger;
+  }
+}
