@@ -162,6 +162,24 @@ describe('ledger verify', () => {
       .rejects.toMatchObject({ code: '23514', constraint: 'agency_statement_lines_pay_code_check' });
   });
 
+  it('catches a discrepancy or a match that names a row that does not exist (they carry no foreign keys, decisions 0141 and 0235)', async () => {
+    const statement = await insertStatement(context.db, { agencyCode: context.world.agency.code, businessDate: '2026-11-19', lines: [{ agencyTxnId: 'OK-1', payCode: unknownPayCode(), amount: '1.00' }] });
+    const agency = (await context.db('parties').where({ code: context.world.agency.code }).first('id')) as { id: string };
+    const missing = '999999999';
+    await context.db('reconciliation_discrepancies').insert({
+      discrepancy_id: 'D-DANGLING', agency_party_id: agency.id, agency_code: context.world.agency.code, business_date: '2026-11-19', type: 'SHORTAGE', status: 'OPEN',
+      agency_txn_id: 'GONE-1', payment_id: missing, platform_pay_code: 'X', platform_amount: '1.00', statement_id: statement.id, statement_line_no: 2,
+      first_run_id: missing, last_run_id: missing, created_at: new Date(), updated_at: new Date(),
+    });
+    await context.db('statement_matches').insert({ payment_id: missing, statement_id: statement.id, line_no: 9, run_id: missing, backfilled: false, matched_at: new Date() });
+    const verification = await verifyLedger(context.db);
+    expect(brokenChecks(verification)).toContain('reconciliationRowsResolve');
+    expect(verification.checks.find((check) => check.name === 'reconciliationRowsResolve')?.breaks).toEqual([
+      { subject: `match of statement line ${statement.id}/9`, detail: { payment: false, line: false, run: false } },
+      { subject: 'discrepancy D-DANGLING', detail: { agency: true, payment: false, statement: true, firstRun: false, lastRun: false } },
+    ]);
+  });
+
   it('catches a notice whose paid amount is not its payment’s', async () => {
     await context.db('notices').where({ status: 'PAID' }).update({ paid_amount: '51.00' });
     expect(brokenChecks(await verifyLedger(context.db))).toEqual(['noticeLateFees', 'paidNotices']);

@@ -578,7 +578,7 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
   },
   {
     name: 'reconciliationRowsResolve',
-    invariant: "each statement line names an existing statement, and each match an existing payment, statement line and run (they carry no per-row foreign keys, migration 20261202009000)",
+    invariant: "each statement line names an existing statement, each match an existing payment, statement line and run, and each discrepancy its agency, runs and whatever payment and statement it names (they carry no per-row foreign keys, migrations 20261202009000 and 20261211000500)",
     sql: `
       (SELECT 'statement line ' || l.statement_id || '/' || l.line_no AS subject, json_build_object('statement', false) AS detail
          FROM agency_statement_lines l LEFT JOIN agency_statements s ON s.id = l.statement_id
@@ -592,6 +592,18 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
          LEFT JOIN agency_statement_lines l ON l.statement_id = m.statement_id AND l.line_no = m.line_no
          LEFT JOIN reconciliation_runs r ON r.id = m.run_id
         WHERE p.id IS NULL OR l.line_no IS NULL OR r.id IS NULL
+        ORDER BY 1 LIMIT @limit)
+      UNION ALL
+      (SELECT 'discrepancy ' || d.discrepancy_id AS subject,
+              json_build_object('agency', a.id IS NOT NULL, 'payment', d.payment_id IS NULL OR p.id IS NOT NULL,
+                                'statement', d.statement_id IS NULL OR s.id IS NOT NULL, 'firstRun', f.id IS NOT NULL, 'lastRun', r.id IS NOT NULL) AS detail
+         FROM reconciliation_discrepancies d
+         LEFT JOIN parties a ON a.id = d.agency_party_id AND a.role = 'agency'
+         LEFT JOIN payments p ON p.id = d.payment_id
+         LEFT JOIN agency_statements s ON s.id = d.statement_id
+         LEFT JOIN reconciliation_runs f ON f.id = d.first_run_id
+         LEFT JOIN reconciliation_runs r ON r.id = d.last_run_id
+        WHERE a.id IS NULL OR (d.payment_id IS NOT NULL AND p.id IS NULL) OR (d.statement_id IS NOT NULL AND s.id IS NULL) OR f.id IS NULL OR r.id IS NULL
         ORDER BY 1 LIMIT @limit)`,
   },
   {
