@@ -25,6 +25,16 @@ const NUMERIC_NEGATIVE = 0x4000;
 /** A decimal string as PostgreSQL's numeric input takes it: an optional minus, digits, and a fraction of at most 4 digits here. */
 const DECIMAL_TEXT = /^(-?)(0|[1-9][0-9]*)(?:\.([0-9]{1,4}))?$/;
 
+/**
+ * One base-10000 digit group: the value of the decimal digits `text[start, end)` (at most 4, each
+ * '0'–'9', checked by the caller's pattern), read digit by digit — an exact small integer.
+ */
+function digitGroup(text: string, start: number, end: number): number {
+  let value = 0;
+  for (let index = start; index < end; index += 1) value = value * 10 + (text.charCodeAt(index) - 48);
+  return value;
+}
+
 export class BinaryCopyWriter {
   private buffer: Buffer;
   private offset = 0;
@@ -104,9 +114,9 @@ export class BinaryCopyWriter {
     // Whole part: groups of 4 digits from the right; the fraction: one group, padded to 4 digits.
     const digits: number[] = [];
     const firstGroup = whole.length % 4 === 0 ? 4 : whole.length % 4;
-    for (let start = 0, end = firstGroup; start < whole.length; start = end, end += 4) digits.push(Number(whole.slice(start, end)));
+    for (let start = 0, end = firstGroup; start < whole.length; start = end, end += 4) digits.push(digitGroup(whole, start, end));
     let weight = digits.length - 1;
-    digits.push(fraction === '' ? 0 : Number(fraction.padEnd(4, '0')));
+    digits.push(digitGroup(fraction.padEnd(4, '0'), 0, 4));
     while (digits.length > 0 && digits[digits.length - 1] === 0) digits.pop();
     while (digits.length > 0 && digits[0] === 0) {
       digits.shift();

@@ -99,7 +99,7 @@ it('sends every money amount, instant, text and integer exactly as PostgreSQL re
     'SELECT id::text, n, amount::text, label FROM copy_binary_probe WHERE id < 100 OR id = 9007199254740991 ORDER BY n',
   );
   expect(read.rows.map((row) => [row.id, row.n, row.amount, row.label])).toEqual(
-    [...fixed].sort((a, b) => a.n - b.n).map((row) => [String(row.id), row.n, Number(row.amount.split('.')[1]?.length) === 1 ? `${row.amount}0` : row.amount, row.label]),
+    [...fixed].sort((a, b) => a.n - b.n).map((row) => [String(row.id), row.n, row.amount.split('.')[1]?.length === 1 ? `${row.amount}0` : row.amount, row.label]),
   );
 });
 
