@@ -515,3 +515,40 @@ describe('the lock order of a refund instruction and its payment', () => {
     await expectLedgerVerified(db());
   });
 });
+
+describe('a payment short on the statements after its refund succeeded', () => {
+  it('cannot be written off: WRITE_OFF names the SUCCEEDED refund, and ACCEPT_PLATFORM resolves the shortage, booking nothing (decision 0219)', async () => {
+    const paid = await pay('40.00', shanghai('2026-12-07T10:00:00'));
+    const requested = await unit('POST', '/v1/unit/refunds', { refundNo: 'RF-WO-1', payCode: paid.payCode, amount: '15.00', reason: '多缴', payee: PAYEE });
+    const refundId = requested.body.refundId as string;
+    const approved = await maker('POST', `/v1/finance/refunds/${refundId}/decision`, { approve: true, comment: '' });
+    expect(approved.body.status).toBe('INSTRUCTED');
+    const instructionNo = approved.body.instructionNo as string;
+    expect((await agency('POST', `/v1/agency/instructions/${instructionNo}/result`, { status: 'EXECUTED', executedAt: executedBeforeNow(service, shanghai('2026-12-07T11:00:00')), reference: 'AG-WO-1' })).status).toBe(200);
+
+    // The agency's statements list the refund, and never the payment: carried over, then short.
+    await insertStatement(db(), { agencyCode: world.agency.code, businessDate: '2026-12-07', lines: [{ kind: 'REFUND', agencyTxnId: 'AGR-WO-1', instructionNo, amount: '15.00' }] });
+    service.clocks.business.set(new Date(shanghai('2026-12-08T02:00:00')));
+    await service.runtime.services.reconciliation.reconcile(world.agency.code, '2026-12-07');
+    expect((await unit('GET', '/v1/unit/refunds/RF-WO-1')).body.status).toBe('SUCCEEDED');
+    await insertStatement(db(), { agencyCode: world.agency.code, businessDate: '2026-12-08', lines: [] });
+    service.clocks.business.set(new Date(shanghai('2026-12-09T02:00:00')));
+    await service.runtime.services.reconciliation.reconcile(world.agency.code, '2026-12-08');
+    const shortage = await db()('reconciliation_discrepancies').where({ type: 'SHORTAGE', status: 'OPEN', payment_id: paid.paymentRowId }).first();
+    expect(shortage).toBeDefined();
+    const id = shortage.discrepancy_id as string;
+    const paymentId = ((await db()('payments').where({ id: paid.paymentRowId }).first('payment_id')) as { payment_id: string }).payment_id;
+
+    const refused = await maker('POST', `/v1/finance/discrepancies/${id}/proposals`, { proposalRef: 'WO-SUCC-1', action: 'WRITE_OFF', reason: '未收到款项' });
+    expect([refused.status, refused.body.error?.code]).toEqual([422, 'ACTION_NOT_APPLICABLE']);
+    expect(refused.body.error.message).toContain(`refund ${refundId} of its payment ${paymentId} is SUCCEEDED`);
+    expect(refused.body.error.message).toContain('ACCEPT_PLATFORM');
+    const proposal = await maker('POST', `/v1/finance/discrepancies/${id}/proposals`, { proposalRef: 'AP-SUCC-1', action: 'ACCEPT_PLATFORM', reason: '平台记录为准' });
+    expect(proposal.status).toBe(201);
+    expect((await checker('POST', `/v1/finance/discrepancies/${id}/proposals/${proposal.body.proposalId as string}/decision`, { approve: true, comment: '' })).status).toBe(200);
+    const row = await db()('reconciliation_discrepancies').where({ discrepancy_id: id }).first();
+    expect([row.status, row.resolution_action]).toEqual(['RESOLVED', 'ACCEPT_PLATFORM']);
+    expect(await db()('journal_entries').where({ discrepancy_id: row.id })).toEqual([]);
+    await expectLedgerVerified(db());
+  });
+});
