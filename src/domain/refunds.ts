@@ -3,7 +3,7 @@
  * what was paid, and the executor rule (who pays the money back). Pure: no koa, no knex, no clock.
  */
 import { TongfuError } from './errors';
-import { Decimal, MONEY_DECIMALS, ZERO } from './money';
+import { Decimal, formatMoney, MONEY_DECIMALS, ZERO } from './money';
 
 export const REFUND_STATUSES = ['REQUESTED', 'APPROVED', 'REJECTED', 'INSTRUCTED', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
 export type RefundStatus = (typeof REFUND_STATUSES)[number];
@@ -73,12 +73,13 @@ export function assertRefundWithinPaid(input: { paid: Decimal; amount: Decimal; 
   const writtenOff = new Decimal(input.writtenOff ?? ZERO);
   const refundable = Decimal.max(ZERO, new Decimal(input.paid).minus(writtenOff).minus(standing));
   if (amount.gt(refundable)) {
-    const why = writtenOff.gt(ZERO) ? ` (finance wrote off ${writtenOff.toFixed(2)} of the payment: the agency's statement never held that money)` : '';
-    throw new TongfuError('REFUND_EXCEEDS_PAID', `a refund of ${amount.toFixed(2)} exceeds what is left to refund, ${refundable.toFixed(2)}${why}`, {
-      paid: new Decimal(input.paid).toFixed(2),
-      refunding: standing.toFixed(2),
-      ...(writtenOff.gt(ZERO) ? { writtenOff: writtenOff.toFixed(2) } : {}),
-      refundable: refundable.toFixed(2),
+    // Every figure here is money of at most two decimals: formatMoney writes it, never rounds it.
+    const why = writtenOff.gt(ZERO) ? ` (finance wrote off ${formatMoney(writtenOff)} of the payment: the agency's statement never held that money)` : '';
+    throw new TongfuError('REFUND_EXCEEDS_PAID', `a refund of ${formatMoney(amount)} exceeds what is left to refund, ${formatMoney(refundable)}${why}`, {
+      paid: formatMoney(new Decimal(input.paid)),
+      refunding: formatMoney(standing),
+      ...(writtenOff.gt(ZERO) ? { writtenOff: formatMoney(writtenOff) } : {}),
+      refundable: formatMoney(refundable),
     });
   }
   return refundable.minus(amount);
