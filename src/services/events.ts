@@ -2,6 +2,7 @@ import { randomBase64Url } from '../crypto/randomIds';
 import type { Knex } from 'knex';
 import type { Db } from '../db/database';
 import type { PageRequest } from '../db/pagination';
+import { type PreparedWrite, runWrites } from '../db/preparedWrites';
 import * as deliveriesRepo from '../db/repositories/callbackDeliveries';
 import * as repo from '../db/repositories/events';
 import { formatInstant } from '../domain/businessDate';
@@ -138,6 +139,17 @@ const EVENTS_PER_INSERT_MAX = 10_000;
  */
 export async function recordEvents(trx: Knex.Transaction, events: readonly NewEvent[]): Promise<RecordedEvent[]> {
   assert(trx.isTransaction === true, 'recordEvents runs inside the transaction of the change it reports');
+  const { writes, recorded } = prepareEvents(events);
+  await runWrites(trx, writes);
+  return recorded;
+}
+
+/**
+ * recordEvents without the database: each event checked and given its id, and the statements
+ * that record them (one per EVENTS_PER_INSERT_MAX events), for a batch to send in its own
+ * transaction when it is ready to (contracts/decisions/0236-backfill-writes-prepared-ahead.md).
+ */
+export function prepareEvents(events: readonly NewEvent[]): { writes: PreparedWrite[]; recorded: RecordedEvent[] } {
   const rows: repo.NewEventRow[] = [];
   const recorded: RecordedEvent[] = [];
   for (const event of events) {
@@ -154,12 +166,9 @@ export async function recordEvents(trx: Knex.Transaction, events: readonly NewEv
     if (partyIds.length > 0) rows.push({ event_id: eventId, type: event.type, recipient_party_ids: partyIds, occurred_at: event.occurredAt, data_json: dataJson });
     recorded.push({ eventId, recipientCount: partyIds.length });
   }
-  for (let start = 0; start < rows.length; start += EVENTS_PER_INSERT_MAX) {
-    const slice = rows.slice(start, start + EVENTS_PER_INSERT_MAX);
-    const inserted = await repo.insertEvents(trx, slice);
-    assert(inserted === slice.reduce((sum, row) => sum + row.recipient_party_ids.length, 0), `recorded ${inserted} recipient rows for ${slice.length} events`);
-  }
-  return recorded;
+  const writes: PreparedWrite[] = [];
+  for (let start = 0; start < rows.length; start += EVENTS_PER_INSERT_MAX) writes.push(repo.eventsWrite(rows.slice(start, start + EVENTS_PER_INSERT_MAX)));
+  return { writes, recorded };
 }
 
 /**

@@ -201,11 +201,7 @@ export class ReceiptSerialAllocator {
 
   /** The next serial (digits) of a receipt code; draws a block through `via` when this process has none left. */
   take(via: Queryable, receiptCode: string): Promise<string> {
-    let block = this.blocks.get(receiptCode);
-    if (block === undefined) {
-      block = { serials: [], next: 0, waiters: [], drawing: false };
-      this.blocks.set(receiptCode, block);
-    }
+    const block = this.blockOf(receiptCode);
     const ready = block.waiters.length === 0 ? block.serials[block.next] : undefined;
     if (ready !== undefined) {
       block.next += 1;
@@ -216,6 +212,41 @@ export class ReceiptSerialAllocator {
       current.waiters.push({ via, resolve, reject });
       this.serve(receiptCode, current);
     });
+  }
+
+  /**
+   * Tops up this process's block of `receiptCode` so that it holds at least `count` serials not yet
+   * taken, in one draw through `via` (at least a block's worth): the takes that follow are answered
+   * without a round trip, unless other takes use the serials first. Nothing is drawn while the block
+   * has enough, or while another draw of the code is in flight (that draw serves the takes waiting).
+   * A batch calls it before it sends statements it must not interleave with a draw
+   * (contracts/decisions/0236-backfill-writes-prepared-ahead.md). Serials drawn and not taken stay in
+   * the block for the next takes: no gap.
+   */
+  async reserve(via: Queryable, receiptCode: string, count: number): Promise<void> {
+    assert(Number.isInteger(count) && count >= 0 && count <= SERIALS_PER_DRAW_MAX, `reserve 0–${SERIALS_PER_DRAW_MAX} serials, not ${count}`);
+    const block = this.blockOf(receiptCode);
+    const held = block.serials.length - block.next;
+    if (held >= count || block.drawing) return;
+    block.drawing = true;
+    try {
+      const drawn = await repo.drawReceiptSerials(via, receiptCode, Math.min(Math.max(this.blockSize, count - held), SERIALS_PER_DRAW_MAX));
+      // Takes made meanwhile consumed from the front: keep what is left of the block, then the draw.
+      block.serials = [...block.serials.slice(block.next), ...drawn];
+      block.next = 0;
+    } finally {
+      block.drawing = false;
+      this.serve(receiptCode, block);
+    }
+  }
+
+  private blockOf(receiptCode: string): SerialBlock {
+    let block = this.blocks.get(receiptCode);
+    if (block === undefined) {
+      block = { serials: [], next: 0, waiters: [], drawing: false };
+      this.blocks.set(receiptCode, block);
+    }
+    return block;
   }
 
   /** Gives waiters what the block holds, then draws for the rest; runs again after every draw. */
@@ -428,6 +459,20 @@ export class ReceiptService implements ReceiptWriter {
     };
     const signedBytes = Buffer.from(canonicalJson(content), 'utf8');
     return { receiptNo, checkCode, content, signedBytes, noticeId: input.noticeId, issuedAt };
+  }
+
+  /**
+   * Makes sure receipts paid at `paidAts` (one per element) can be numbered without drawing serials
+   * through the database (ReceiptSerialAllocator.reserve), drawing through `via` now if this
+   * process holds too few.
+   */
+  async reserveSerials(paidAts: readonly Date[], via: Queryable = this.deps.db): Promise<void> {
+    const counts = new Map<string, number>();
+    for (const paidAt of paidAts) {
+      const code = receiptCodeOf(paidAt);
+      counts.set(code, (counts.get(code) ?? 0) + 1);
+    }
+    for (const [code, count] of counts) await this.allocator.reserve(via, code, count);
   }
 
   /** prepareReceipt's second half: the platform key's signature over the numbered receipt's bytes (CPU only). */

@@ -96,6 +96,26 @@ describe('receipt serials', () => {
     expect(Number(after[0]) - Number(before[0])).toBe(51);
   });
 
+  it('reserves serials ahead: the takes that follow draw nothing, and the block\'s rest is taken first, with no gap', async () => {
+    const allocator = new ReceiptSerialAllocator(4);
+    const code = '15040123';
+    const first = Number(await allocator.take(service.database.db, code)); // a block of 4: 3 held
+    await allocator.reserve(service.database.db, code, 3); // enough held: no draw
+    await allocator.reserve(service.database.db, code, 10); // 3 held: one draw of 7
+    const [probe] = await drawReceiptSerials(service.database.db, code, 1);
+    expect(Number(probe)).toBe(first + 11);
+    await service.database.db
+      .transaction(async (broken) => {
+        // A connection that can run no statement: every take below is answered from the reserve.
+        await broken.raw('SELECT 1/0').catch(() => undefined);
+        const taken = await Promise.all(Array.from({ length: 10 }, () => allocator.take(broken, code)));
+        expect(taken.map(Number)).toEqual(Array.from({ length: 10 }, (_, index) => first + 1 + index));
+        await expect(allocator.take(broken, code)).rejects.toThrow(/current transaction is aborted/);
+        throw new Error('roll back');
+      })
+      .catch((error: Error) => expect(error.message).toBe('roll back'));
+  });
+
   it('lets a take go on through its own connection when the draw it waited for fails', async () => {
     const allocator = new ReceiptSerialAllocator(5);
     await service.database.db

@@ -198,6 +198,7 @@ describe('a line with no payment', () => {
     let signed = 0;
     const signedWhenNumbered: number[] = [];
     const counting = {
+      reserveSerials: (...args: Parameters<typeof receipts.reserveSerials>) => receipts.reserveSerials(...args),
       numberReceipt: (...args: Parameters<typeof receipts.numberReceipt>) => {
         signedWhenNumbered.push(signed);
         return receipts.numberReceipt(...args);

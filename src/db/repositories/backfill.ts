@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { assert } from '../../domain/errors';
+import { chunkedWrites, type PreparedWrite } from '../preparedWrites';
 import type { PostingNoticeItemRow } from './payments';
 import { assertRunWorkTable } from './reconciliation';
 
@@ -7,7 +7,9 @@ import { assertRunWorkTable } from './reconciliation';
  * Reconciliation's OVERAGE backfill (docs/reconciliation.md §2, contracts/decisions/0110): the
  * statements of src/services/reconciliation/backfill.ts. Set-based: each reads or writes all the
  * lines of one statement at once — rows travel as one JSON array per statement
- * (`json_to_recordset`), ROWS_PER_STATEMENT_MAX at a time — never a statement per line.
+ * (`json_to_recordset`), ROWS_PER_STATEMENT_MAX at a time — never a statement per line. The writes
+ * are built as PreparedWrites, so that the service builds a page's statements while the database
+ * executes the page before (contracts/decisions/0236-backfill-writes-prepared-ahead.md).
  */
 
 /** Rows one write statement carries at most; a statement's overages are written in chunks of this. */
@@ -172,110 +174,78 @@ export interface NewDiscrepancyRow {
   amount: string;
 }
 
-/** Runs a write over `rows` in chunks; each chunk's statement answers how many rows it wrote. */
-async function writeChunks<T>(trx: Knex.Transaction, rows: readonly T[], what: string, write: (json: string) => Promise<number>): Promise<void> {
-  for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT_MAX) {
-    const chunk = rows.slice(start, start + ROWS_PER_STATEMENT_MAX);
-    const written = await write(JSON.stringify(chunk));
-    assert(written === chunk.length, `${what}: wrote ${written} of ${chunk.length}`);
-  }
-}
-
-async function count(trx: Knex.Transaction, sql: string, bindings: readonly Knex.RawBinding[]): Promise<number> {
-  const result = await trx.raw<{ rows: Array<{ count: number }> }>(`WITH written AS (${sql} RETURNING 1) SELECT count(*)::int AS count FROM written`, bindings);
-  return result.rows[0]?.count ?? 0;
-}
-
 /**
  * The backfilled payments: captured funds, business date T, created at `now` — the columns the
  * posting writes (src/db/repositories/payments.ts), with no payer account (a statement line has none).
  */
-export async function insertPayments(trx: Knex.Transaction, context: { agencyPartyId: string; agencyCode: string; businessDate: string; now: Date }, rows: readonly NewPaymentRow[]): Promise<void> {
-  await writeChunks(trx, rows, 'payments', (json) =>
-    count(
-      trx,
-      `INSERT INTO payments (id, payment_id, agency_party_id, agency_code, agency_txn_id, pay_code, notice_id, amount, paid_at,
-                             business_date, channel, funds_captured, payer_account_name, payer_account_no, payer_bank_name,
-                             status, unapplied_reason, receipt_no, created_at, updated_at)
-       SELECT p.id, p.payment_id, ?::bigint, ?, p.agency_txn_id, p.pay_code, p.notice_id, p.amount, p.paid_at,
-              ?::date, p.channel, true, NULL, NULL, NULL, p.status, p.unapplied_reason, p.receipt_no, ?::timestamptz, ?::timestamptz
-         FROM json_to_recordset(?::json) AS p(id bigint, payment_id text, agency_txn_id text, pay_code text, notice_id bigint, amount numeric,
-                                              paid_at timestamptz, channel text, status text, unapplied_reason text, receipt_no text)`,
-      [context.agencyPartyId, context.agencyCode, context.businessDate, context.now, context.now, json],
-    ),
-  );
+export function paymentWrites(context: { agencyPartyId: string; agencyCode: string; businessDate: string; now: Date }, rows: readonly NewPaymentRow[]): PreparedWrite[] {
+  return chunkedWrites('payments', rows, ROWS_PER_STATEMENT_MAX, (json) => ({
+    sql: `INSERT INTO payments (id, payment_id, agency_party_id, agency_code, agency_txn_id, pay_code, notice_id, amount, paid_at,
+                               business_date, channel, funds_captured, payer_account_name, payer_account_no, payer_bank_name,
+                               status, unapplied_reason, receipt_no, created_at, updated_at)
+         SELECT p.id, p.payment_id, ?::bigint, ?, p.agency_txn_id, p.pay_code, p.notice_id, p.amount, p.paid_at,
+                ?::date, p.channel, true, NULL, NULL, NULL, p.status, p.unapplied_reason, p.receipt_no, ?::timestamptz, ?::timestamptz
+           FROM json_to_recordset(?::json) AS p(id bigint, payment_id text, agency_txn_id text, pay_code text, notice_id bigint, amount numeric,
+                                                paid_at timestamptz, channel text, status text, unapplied_reason text, receipt_no text)`,
+    bindings: [context.agencyPartyId, context.agencyCode, context.businessDate, context.now, context.now, json],
+  }));
 }
 
 /** The refund obligations of the unapplied ones: approved by policy at creation, as the posting writes them. */
-export async function insertRefundObligations(trx: Knex.Transaction, now: Date, rows: readonly NewRefundRow[]): Promise<void> {
-  await writeChunks(trx, rows, 'refund obligations', (json) =>
-    count(
-      trx,
-      `INSERT INTO refunds (refund_id, payment_id, pay_code, amount, reason, payee_name, payee_account_no, payee_bank_name,
-                            status, approval, approved_at, created_at, updated_at)
-       SELECT r.refund_id, r.payment_row_id, r.pay_code, r.amount, r.reason, NULL, NULL, NULL, r.status, 'AUTO_POLICY', ?::timestamptz, ?::timestamptz, ?::timestamptz
-         FROM json_to_recordset(?::json) AS r(refund_id text, payment_row_id bigint, pay_code text, amount numeric, reason text, status text)`,
-      [now, now, now, json],
-    ),
-  );
+export function refundObligationWrites(now: Date, rows: readonly NewRefundRow[]): PreparedWrite[] {
+  return chunkedWrites('refund obligations', rows, ROWS_PER_STATEMENT_MAX, (json) => ({
+    sql: `INSERT INTO refunds (refund_id, payment_id, pay_code, amount, reason, payee_name, payee_account_no, payee_bank_name,
+                              status, approval, approved_at, created_at, updated_at)
+         SELECT r.refund_id, r.payment_row_id, r.pay_code, r.amount, r.reason, NULL, NULL, NULL, r.status, 'AUTO_POLICY', ?::timestamptz, ?::timestamptz, ?::timestamptz
+           FROM json_to_recordset(?::json) AS r(refund_id text, payment_row_id bigint, pay_code text, amount numeric, reason text, status text)`,
+    bindings: [now, now, now, json],
+  }));
 }
 
 /** The notices the backfills paid: PAID with paidAt, paidAmount, the late fee and receipt, and each line's late fee. */
-export async function payNotices(trx: Knex.Transaction, now: Date, rows: readonly PaidNoticeRow[]): Promise<void> {
-  await writeChunks(trx, rows, 'paid notices', (json) =>
-    count(
-      trx,
-      `UPDATE notices n
-          SET status = f.status, paid_at = f.paid_at, paid_amount = f.paid_amount, late_fee_paid = f.late_fee_paid,
-              receipt_no = f.receipt_no, updated_at = ?::timestamptz
-         FROM json_to_recordset(?::json) AS f(notice_id bigint, status text, paid_at timestamptz, paid_amount numeric, late_fee_paid numeric, receipt_no text)
-        WHERE n.id = f.notice_id`,
-      [now, json],
-    ),
-  );
+export function paidNoticeWrites(now: Date, rows: readonly PaidNoticeRow[]): PreparedWrite[] {
+  const notices = chunkedWrites('paid notices', rows.map(({ lines: _lines, ...notice }) => notice), ROWS_PER_STATEMENT_MAX, (json) => ({
+    sql: `UPDATE notices n
+            SET status = f.status, paid_at = f.paid_at, paid_amount = f.paid_amount, late_fee_paid = f.late_fee_paid,
+                receipt_no = f.receipt_no, updated_at = ?::timestamptz
+           FROM json_to_recordset(?::json) AS f(notice_id bigint, status text, paid_at timestamptz, paid_amount numeric, late_fee_paid numeric, receipt_no text)
+          WHERE n.id = f.notice_id`,
+    bindings: [now, json],
+  }));
   const lines = rows.flatMap((row) => row.lines.map((line) => ({ notice_id: row.notice_id, ...line })));
-  await writeChunks(trx, lines, 'paid notice lines', (json) =>
-    count(
-      trx,
-      `UPDATE notice_items i
-          SET late_fee_paid = f.late_fee_paid
-         FROM json_to_recordset(?::json) AS f(notice_id bigint, position smallint, late_fee_paid numeric)
-        WHERE i.notice_id = f.notice_id AND i.position = f.position`,
-      [json],
-    ),
-  );
+  const items = chunkedWrites('paid notice lines', lines, ROWS_PER_STATEMENT_MAX, (json) => ({
+    sql: `UPDATE notice_items i
+            SET late_fee_paid = f.late_fee_paid
+           FROM json_to_recordset(?::json) AS f(notice_id bigint, position smallint, late_fee_paid numeric)
+          WHERE i.notice_id = f.notice_id AND i.position = f.position`,
+    bindings: [json],
+  }));
+  return [...notices, ...items];
 }
 
 /** Each backfill matched at once with its line, in this run (`backfilled`). */
-export async function insertMatches(trx: Knex.Transaction, context: { statementRowId: string; runRowId: string; now: Date }, rows: readonly NewMatchRow[]): Promise<void> {
-  await writeChunks(trx, rows, 'statement matches', (json) =>
-    count(
-      trx,
-      `INSERT INTO statement_matches (payment_id, statement_id, line_no, run_id, backfilled, matched_at)
-       SELECT m.payment_row_id, ?::bigint, m.line_no, ?::bigint, true, ?::timestamptz
-         FROM json_to_recordset(?::json) AS m(payment_row_id bigint, line_no integer)`,
-      [context.statementRowId, context.runRowId, context.now, json],
-    ),
-  );
+export function matchWrites(context: { statementRowId: string; runRowId: string; now: Date }, rows: readonly NewMatchRow[]): PreparedWrite[] {
+  return chunkedWrites('statement matches', rows, ROWS_PER_STATEMENT_MAX, (json) => ({
+    sql: `INSERT INTO statement_matches (payment_id, statement_id, line_no, run_id, backfilled, matched_at)
+         SELECT m.payment_row_id, ?::bigint, m.line_no, ?::bigint, true, ?::timestamptz
+           FROM json_to_recordset(?::json) AS m(payment_row_id bigint, line_no integer)`,
+    bindings: [context.statementRowId, context.runRowId, context.now, json],
+  }));
 }
 
 /** Each backfill's OVERAGE discrepancy, resolved automatically as it is opened: the statement side filled, no platform side. */
-export async function insertOverageDiscrepancies(
-  trx: Knex.Transaction,
+export function overageDiscrepancyWrites(
   context: { agencyPartyId: string; agencyCode: string; businessDate: string; statementRowId: string; runRowId: string; now: Date },
   rows: readonly NewDiscrepancyRow[],
-): Promise<void> {
-  await writeChunks(trx, rows, 'overage discrepancies', (json) =>
-    count(
-      trx,
-      `INSERT INTO reconciliation_discrepancies (discrepancy_id, agency_party_id, agency_code, business_date, type, status, agency_txn_id, payment_id,
-                                                 platform_pay_code, platform_amount, statement_id, statement_line_no, statement_pay_code,
-                                                 statement_amount, instruction_no, first_run_id, last_run_id, resolution_action, resolved_at,
-                                                 created_at, updated_at)
-       SELECT d.discrepancy_id, ?::bigint, ?, ?::date, 'OVERAGE', 'AUTO_RESOLVED', d.agency_txn_id, d.payment_row_id,
-              NULL, NULL, ?::bigint, d.line_no, d.pay_code, d.amount, NULL, ?::bigint, ?::bigint, NULL, ?::timestamptz, ?::timestamptz, ?::timestamptz
-         FROM json_to_recordset(?::json) AS d(discrepancy_id text, agency_txn_id text, payment_row_id bigint, line_no integer, pay_code text, amount numeric)`,
-      [context.agencyPartyId, context.agencyCode, context.businessDate, context.statementRowId, context.runRowId, context.runRowId, context.now, context.now, context.now, json],
-    ),
-  );
+): PreparedWrite[] {
+  return chunkedWrites('overage discrepancies', rows, ROWS_PER_STATEMENT_MAX, (json) => ({
+    sql: `INSERT INTO reconciliation_discrepancies (discrepancy_id, agency_party_id, agency_code, business_date, type, status, agency_txn_id, payment_id,
+                                                   platform_pay_code, platform_amount, statement_id, statement_line_no, statement_pay_code,
+                                                   statement_amount, instruction_no, first_run_id, last_run_id, resolution_action, resolved_at,
+                                                   created_at, updated_at)
+         SELECT d.discrepancy_id, ?::bigint, ?, ?::date, 'OVERAGE', 'AUTO_RESOLVED', d.agency_txn_id, d.payment_row_id,
+                NULL, NULL, ?::bigint, d.line_no, d.pay_code, d.amount, NULL, ?::bigint, ?::bigint, NULL, ?::timestamptz, ?::timestamptz, ?::timestamptz
+           FROM json_to_recordset(?::json) AS d(discrepancy_id text, agency_txn_id text, payment_row_id bigint, line_no integer, pay_code text, amount numeric)`,
+    bindings: [context.agencyPartyId, context.agencyCode, context.businessDate, context.statementRowId, context.runRowId, context.runRowId, context.now, context.now, context.now, json],
+  }));
 }

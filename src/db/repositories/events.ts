@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Queryable } from '../database';
+import type { PreparedWrite } from '../preparedWrites';
 
 /**
  * The events outbox and its sequencer (migrations 20261127000020, 20261202005000;
@@ -39,11 +40,12 @@ const SEQUENCER_LOCK_NAME = 'event-sequencer';
 
 /**
  * The events' bodies and their inbox rows, in one statement: bodies draw their ids in the rows'
- * order (the sequencer's insertion order), each recipient an inbox row of two bigints. Answers
- * the inbox rows written.
+ * order (the sequencer's insertion order), each recipient an inbox row of two bigints. It answers
+ * the inbox rows written as `inbox`, which must be one per recipient. Built without the database,
+ * so that a batch builds it while its previous statements execute
+ * (contracts/decisions/0236-backfill-writes-prepared-ahead.md).
  */
-export async function insertEvents(trx: Knex.Transaction, rows: readonly NewEventRow[]): Promise<number> {
-  if (rows.length === 0) return 0;
+export function eventsWrite(rows: readonly NewEventRow[]): PreparedWrite {
   const recipientEventIds: string[] = [];
   const recipientPartyIds: string[] = [];
   for (const row of rows) {
@@ -52,8 +54,9 @@ export async function insertEvents(trx: Knex.Transaction, rows: readonly NewEven
       recipientPartyIds.push(partyId);
     }
   }
-  const result = await trx.raw<{ rows: Array<{ inbox: number }> }>(
-    `WITH body AS (
+  return {
+    what: 'events',
+    sql: `WITH body AS (
        INSERT INTO event_bodies (event_id, type, occurred_at, data)
        SELECT e.event_id, e.type, e.occurred_at, e.data::json
          FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS timestamptz[]), CAST(? AS text[])) WITH ORDINALITY AS e(event_id, type, occurred_at, data, position)
@@ -68,9 +71,9 @@ export async function insertEvents(trx: Knex.Transaction, rows: readonly NewEven
        RETURNING 1
      )
      SELECT (SELECT count(*) FROM inbox)::int AS inbox`,
-    [rows.map((row) => row.event_id), rows.map((row) => row.type), rows.map((row) => row.occurred_at), rows.map((row) => row.data_json), recipientEventIds, recipientPartyIds],
-  );
-  return result.rows[0]?.inbox ?? 0;
+    bindings: [rows.map((row) => row.event_id), rows.map((row) => row.type), rows.map((row) => row.occurred_at), rows.map((row) => row.data_json), recipientEventIds, recipientPartyIds],
+    expect: { inbox: recipientPartyIds.length },
+  };
 }
 
 /** Ids of every party of a role, in registration order, whatever their status. */

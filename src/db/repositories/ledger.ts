@@ -16,6 +16,8 @@ import {
 } from '../../domain/ledger';
 import { Decimal, formatMoney } from '../../domain/money';
 import { compileStatement, knexRunner } from '../statements';
+import type { Queryable } from '../database';
+import { type PreparedWrite, runWrites } from '../preparedWrites';
 
 // ---- writing entries -------------------------------------------------------------------------
 
@@ -171,10 +173,29 @@ export async function insertJournalEntry(trx: Knex.Transaction, entry: JournalEn
 export async function insertPaymentJournalEntries(trx: Knex.Transaction, entries: readonly JournalEntry[], createdAt: Date): Promise<string[]> {
   assert(trx.isTransaction === true, 'journal entries are written inside the transaction of the change they record');
   if (entries.length === 0) return [];
-  const parameters = entries.map((entry) => journalEntryParameters(entry, createdAt));
-  const drawn = await trx.raw<{ rows: Array<{ id: string }> }>(`SELECT nextval('journal_entries_id_seq')::text AS id FROM generate_series(1, ?::int)`, [entries.length]);
+  const ids = await drawJournalEntryIds(trx, entries.length);
+  await runWrites(trx, paymentJournalEntryWrites(entries, createdAt, ids));
+  return ids;
+}
+
+/** `count` journal entry row ids, drawn from the entries' sequence in one round trip. */
+export async function drawJournalEntryIds(db: Queryable, count: number): Promise<string[]> {
+  if (count === 0) return [];
+  const drawn = await db.raw<{ rows: Array<{ id: string }> }>(`SELECT nextval('journal_entries_id_seq')::text AS id FROM generate_series(1, ?::int)`, [count]);
   const ids = drawn.rows.map((row) => row.id);
-  assert(ids.length === entries.length, `drew ${entries.length} entry ids, got ${ids.length}`);
+  assert(ids.length === count, `drew ${count} entry ids, got ${ids.length}`);
+  return ids;
+}
+
+/**
+ * insertPaymentJournalEntries' statements for entries whose row ids are drawn (drawJournalEntryIds),
+ * built without the database: a batch builds them while its previous statements execute
+ * (contracts/decisions/0236-backfill-writes-prepared-ahead.md). Each entry is asserted here.
+ */
+export function paymentJournalEntryWrites(entries: readonly JournalEntry[], createdAt: Date, ids: readonly string[]): PreparedWrite[] {
+  assert(ids.length === entries.length, `${entries.length} entries need as many row ids, got ${ids.length}`);
+  const parameters = entries.map((entry) => journalEntryParameters(entry, createdAt));
+  const writes: PreparedWrite[] = [];
   for (let start = 0; start < parameters.length; start += JOURNAL_ENTRIES_PER_INSERT_MAX) {
     const chunk = parameters.slice(start, start + JOURNAL_ENTRIES_PER_INSERT_MAX);
     const rows = chunk.map((p, index) => ({
@@ -190,8 +211,9 @@ export async function insertPaymentJournalEntries(trx: Knex.Transaction, entries
       reverses_entry_id: p.entry_reverses_entry_id,
     }));
     const lines = chunk.flatMap((p, index) => (JSON.parse(p.entry_lines) as Array<Record<string, unknown>>).map((line) => ({ entry_id: ids[start + index], ...line })));
-    const written = await trx.raw<{ rows: Array<{ entries: number; lines: number }> }>(
-      `WITH e AS (
+    writes.push({
+      what: 'payment journal entries',
+      sql: `WITH e AS (
          INSERT INTO journal_entries (id, kind, accounting_date, for_date, payment_id, instruction_id, refund_id, bank_posting_id, discrepancy_id, reverses_entry_id, created_at)
          SELECT r.id, r.kind, ${ACCOUNTING_DATE_SQL('r')}, ${FOR_DATE_SQL('r')}, r.payment_id, r.instruction_id, r.refund_id, r.bank_posting_id, r.discrepancy_id, r.reverses_entry_id, ?::timestamptz
            FROM json_to_recordset(?::json) AS r(id bigint, kind text, accounting_date date, cause_date date, payment_id bigint, instruction_id bigint, refund_id bigint,
@@ -206,12 +228,11 @@ export async function insertPaymentJournalEntries(trx: Knex.Transaction, entries
          RETURNING entry_id
        )
        SELECT (SELECT count(*) FROM e)::int AS entries, (SELECT count(*) FROM l)::int AS lines`,
-      [createdAt, JSON.stringify(rows), JSON.stringify(lines)],
-    );
-    const counts = written.rows[0];
-    assert(counts !== undefined && counts.entries === rows.length && counts.lines === lines.length, `wrote ${rows.length} entries with ${lines.length} lines`);
+      bindings: [createdAt, JSON.stringify(rows), JSON.stringify(lines)],
+      expect: { entries: rows.length, lines: lines.length },
+    });
   }
-  return ids;
+  return writes;
 }
 
 /** Entries one INSERT of insertJournalEntries carries at most. */

@@ -1,7 +1,8 @@
 import { randomBase64Url } from '../../crypto/randomIds';
 import type { Knex } from 'knex';
 import * as repo from '../../db/repositories/backfill';
-import { insertPaymentJournalEntries } from '../../db/repositories/ledger';
+import { drawJournalEntryIds, paymentJournalEntryWrites } from '../../db/repositories/ledger';
+import { type PreparedWrite, runWrites } from '../../db/preparedWrites';
 import { formatInstant, shanghaiDate } from '../../domain/businessDate';
 import type { Clocks } from '../../domain/clock';
 import { assert } from '../../domain/errors';
@@ -10,7 +11,7 @@ import { Decimal, formatMoney, sumMoney, ZERO } from '../../domain/money';
 import { isValidPayCode } from '../../domain/payCode';
 import { decidePosting, PAYMENT_CHANNELS, paidAtWindow, type PaymentChannel } from '../../domain/posting';
 import type { Logger } from '../../logger';
-import { financeRecipients, type NewEvent, recordEvents } from '../events';
+import { type EventRecipient, financeRecipients, type NewEvent, prepareEvents } from '../events';
 import { paymentWire, type PaymentRecord } from '../paymentViews';
 import { newPaymentId, newRefundId, type ReadNotice, readNotice, REFUND_OBLIGATION_STATUS } from '../payments';
 import { insertReceipts, type NumberedReceipt, type PreparedReceipt, type ReceiptInput } from '../receipts';
@@ -42,6 +43,8 @@ import type { BackfillContext, BackfillOverages, BackfillResult } from './backfi
 
 /** The receipt use case's two halves (src/services/receipts.ts): number (serials drawn through the caller's transaction), then sign. */
 export interface ReceiptNumberer {
+  /** Serials for receipts paid at these instants, drawn through `via` now if the process holds too few. */
+  reserveSerials(paidAts: readonly Date[], via: Knex.Transaction): Promise<void>;
   numberReceipt(input: ReceiptInput, via: Knex.Transaction): Promise<NumberedReceipt>;
   signReceipt(numbered: NumberedReceipt): PreparedReceipt;
 }
@@ -176,25 +179,38 @@ export function createBackfillOverages(deps: BackfillDependencies, options: { pa
     // With a `defer` hook the signatures wait for the pages: made during them, they held the job
     // process busy while the database waited for it (decision 0182).
     const signer = new ReceiptSigner(deps.receipts, ctx.defer !== undefined);
-    const readPage = (afterLineNo: number) => repo.readOverageLines(trx, ctx.statementRowId, ctx.agencyPartyId, { afterLineNo, limit: pageLines, ...(ctx.runWorkTable === undefined ? {} : { runWorkTable: ctx.runWorkTable }) });
-    // Pipelined (contracts/decisions/0186-backfill-pages-pipelined.md): while the database writes
-    // page k, this process decides page k+1, whose lines, notice locks and keys were read just
-    // before page k's writes were sent. Page k's own changes to its notices are not in that read:
-    // they are carried over in memory (`paidOnPage`).
-    let lines = await readPage(0);
-    let page = lines.length === 0 ? null : await numberReceipts(trx, ctx, await decidePage(ctx, lines, await lockAndClaim(trx, ctx, lines, deps), deps, new Map()), deps);
-    while (page !== null) {
-      const more = lines.length === pageLines;
-      const nextLines = more ? await readPage((lines[lines.length - 1] as repo.OverageLineRow).line_no) : [];
-      const nextLocked = nextLines.length === 0 ? null : await lockAndClaim(trx, ctx, nextLines, deps);
+    // `payment.unapplied` goes to every finance party: read once, with the first page.
+    let finance: EventRecipient[] | null = null;
+    const fetchPage = async (afterLineNo: number): Promise<FetchedPage | null> => {
+      const lines = await repo.readOverageLines(trx, ctx.statementRowId, ctx.agencyPartyId, { afterLineNo, limit: pageLines, ...(ctx.runWorkTable === undefined ? {} : { runWorkTable: ctx.runWorkTable }) });
+      if (lines.length === 0) return null;
+      const locked = await lockAndClaim(trx, ctx, lines, deps);
+      finance ??= await financeRecipients(trx);
+      // What the page's preparation would otherwise draw through the connection while the page
+      // before is being written (decision 0236): its receipts' serials and its entries' row ids.
+      await deps.receipts.reserveSerials(lines.map((line) => line.occurred_at), trx);
+      const entryIds = await drawJournalEntryIds(trx, locked.claimed.size);
+      return { lines, locked, entryIds, finance };
+    };
+    // Pipelined (contracts/decisions/0186-backfill-pages-pipelined.md,
+    // 0236-backfill-writes-prepared-ahead.md): while the database executes page k's writes, this
+    // process decides page k+1, numbers its receipts and builds its statements. Page k+1's lines,
+    // notice locks, keys, serials and entry ids were read just before page k's writes were sent.
+    // Page k's own changes to its notices are not in that read: they are carried over in memory
+    // (`paidOnPage`).
+    let fetched = await fetchPage(0);
+    let page = fetched === null ? null : await preparePage(trx, ctx, fetched, new Map(), deps);
+    while (page !== null && fetched !== null) {
+      const more = fetched.lines.length === pageLines;
+      const nextFetched = more ? await fetchPage((fetched.lines[fetched.lines.length - 1] as repo.OverageLineRow).line_no) : null;
       // Memory stays bounded: before another page, the receipts past the limit are written.
       if (signer.outstanding >= RECEIPTS_OUTSTANDING_MAX) await signer.flush(trx);
       signer.add(page.numbered);
-      // The decisions below send no statement: the page's writes have the connection to themselves.
+      // The preparation below sends no statement: the page's writes have the connection to themselves.
       const written = writePage(trx, ctx, page, deps);
-      let next: DecidedPage | null = null;
+      let next: PreparedPage | null = null;
       try {
-        if (nextLocked !== null) next = await decidePage(ctx, nextLines, nextLocked, deps, page.paidOnPage);
+        if (nextFetched !== null) next = await preparePage(trx, ctx, nextFetched, page.paidOnPage, deps);
       } catch (error) {
         await written;
         throw error;
@@ -202,8 +218,8 @@ export function createBackfillOverages(deps: BackfillDependencies, options: { pa
       await written;
       count += page.decided.length;
       amount = amount.plus(page.amount);
-      lines = nextLines;
-      page = next === null ? null : await numberReceipts(trx, ctx, next, deps);
+      fetched = nextFetched;
+      page = next;
     }
     if (ctx.defer) {
       signer.release();
@@ -218,6 +234,15 @@ export function createBackfillOverages(deps: BackfillDependencies, options: { pa
   };
 }
 
+/** A page read: its lines, their notices locked and keys bound, and what its preparation needs from the database. */
+interface FetchedPage {
+  lines: repo.OverageLineRow[];
+  locked: LockedPage;
+  /** A journal entry row id for each bound line, in line order. */
+  entryIds: string[];
+  finance: EventRecipient[];
+}
+
 /** A page decided: its lines' payments, entries and charges. */
 interface DecidedPage {
   decided: Decided[];
@@ -228,9 +253,10 @@ interface DecidedPage {
   ms: Record<string, number>;
 }
 
-/** A page decided and its receipts numbered: what its writes need. */
+/** A page decided, its receipts numbered and its statements built: ready to send. */
 interface PreparedPage extends DecidedPage {
   numbered: NumberedReceipt[];
+  writes: PreparedWrite[];
 }
 
 /** A page's notices locked and read, and the agencyTxnIds whose keys it bound. */
@@ -242,6 +268,11 @@ interface LockedPage {
 
 /** Decided lines between two turns of the event loop, so the page being written gets its next statement sent meanwhile. */
 const DECISIONS_PER_TURN = 100;
+
+/** Lets the event loop turn: the previous page's next statement is sent as soon as the last one returns. */
+function turn(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(resolve));
+}
 
 /**
  * Locks the notices the lines' valid payCodes name, then binds their keys. The lock comes first:
@@ -268,6 +299,21 @@ async function lockAndClaim(trx: Knex.Transaction, ctx: BackfillContext, lines: 
 }
 
 /**
+ * Everything a fetched page needs before its writes, made without sending a statement (its serials
+ * were reserved and its entry ids drawn by fetchPage): the decisions, the receipts' numbers and
+ * bytes, and the write statements. Turns the event loop between its parts, so that the previous
+ * page's statements go on meanwhile.
+ */
+async function preparePage(trx: Knex.Transaction, ctx: BackfillContext, fetched: FetchedPage, paidEarlier: Map<string, ReadNotice>, deps: BackfillDependencies): Promise<PreparedPage> {
+  const decided = await decidePage(ctx, fetched.lines, fetched.locked, deps, paidEarlier);
+  const { numbered } = await numberReceipts(trx, ctx, decided, deps);
+  const preparedAtMs = performance.now();
+  const writes = await pageWrites(ctx, decided, fetched, deps);
+  decided.ms.prepareMs = Math.round(performance.now() - preparedAtMs);
+  return { ...decided, numbered, writes };
+}
+
+/**
  * Decides a page's bound lines in line order on its locked notices — with the state the previous
  * page left them in, for those it paid — sending no statement, and turning the event loop every
  * DECISIONS_PER_TURN lines so that the previous page's writes go on meanwhile.
@@ -282,7 +328,7 @@ async function decidePage(ctx: BackfillContext, lines: repo.OverageLineRow[], lo
   const paidOnPage = new Map<string, ReadNotice>();
   const decided: Decided[] = [];
   for (let index = 0; index < bound.length; index += 1) {
-    if (index > 0 && index % DECISIONS_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (index > 0 && index % DECISIONS_PER_TURN === 0) await turn();
     const item = decide(bound[index] as repo.OverageLineRow, notices, ctx, accountingDate, deps);
     if (item.applied !== null) paidOnPage.set(item.payment.payCode, notices.get(item.payment.payCode) as ReadNotice);
     decided.push(item);
@@ -292,11 +338,12 @@ async function decidePage(ctx: BackfillContext, lines: repo.OverageLineRow[], lo
 }
 
 /**
- * Numbers the receipts of a decided page's applied lines, concurrently so that the serials they
- * need come in one draw (through `trx`, when this process has none left); the ReceiptSigner signs
- * them, and inserts them when it is flushed.
+ * Numbers the receipts of a decided page's applied lines. Their serials were reserved when the page
+ * was fetched, so no take draws through `trx` unless another use of this process's serials took
+ * them meanwhile (then the draw waits for the statement in flight). The ReceiptSigner signs them,
+ * and inserts them when it is flushed.
  */
-async function numberReceipts(trx: Knex.Transaction, ctx: BackfillContext, page: DecidedPage, deps: BackfillDependencies): Promise<PreparedPage> {
+async function numberReceipts(trx: Knex.Transaction, ctx: BackfillContext, page: DecidedPage, deps: BackfillDependencies): Promise<DecidedPage & { numbered: NumberedReceipt[] }> {
   const numberedAtMs = performance.now();
   const numbered: NumberedReceipt[] = [];
   await Promise.all(
@@ -331,63 +378,63 @@ async function numberReceipts(trx: Knex.Transaction, ctx: BackfillContext, page:
 }
 
 /**
- * Writes one decided page, a statement at a time (the caller decides the next page meanwhile):
- * payments, refund obligations, paid notices, journal entries, events, matches and discrepancies.
+ * One decided page's statements, built without the database: payments, refund obligations, paid
+ * notices, journal entries, events, matches and discrepancies.
  */
-async function writePage(trx: Knex.Transaction, ctx: BackfillContext, page: PreparedPage, deps: BackfillDependencies): Promise<void> {
-  const { decided, ms } = page;
-  if (decided.length === 0) return;
-  const writtenAtMs = performance.now();
+async function pageWrites(ctx: BackfillContext, page: DecidedPage, fetched: FetchedPage, deps: BackfillDependencies): Promise<PreparedWrite[]> {
+  const { decided } = page;
+  if (decided.length === 0) return [];
+  assert(fetched.entryIds.length === decided.length, `a row id for each of the page's ${decided.length} entries, got ${fetched.entryIds.length}`);
   const unapplied = decided.filter((item) => item.applied === null);
   const applied = decided.filter((item) => item.applied !== null);
-  const finance = unapplied.length > 0 ? await financeRecipients(trx) : [];
-  await repo.insertPayments(
-    trx,
-    ctx,
-    decided.map(({ line, payment, notice }) => ({
-      id: line.payment_row_id,
-      payment_id: payment.paymentId,
-      agency_txn_id: payment.agencyTxnId,
-      pay_code: payment.payCode,
-      // As the posting records it: the notice the code names, applied or not.
-      notice_id: notice?.id ?? null,
-      amount: formatMoney(payment.amount),
-      paid_at: payment.paidAt,
-      channel: payment.channel,
-      status: payment.status,
-      unapplied_reason: payment.unappliedReason,
-      receipt_no: payment.receiptNo,
-    })),
-  );
-  await repo.insertRefundObligations(
-    trx,
-    ctx.now,
-    unapplied.map(({ line, payment }) => ({
-      refund_id: payment.refundId as string,
-      payment_row_id: line.payment_row_id,
-      pay_code: payment.payCode,
-      amount: formatMoney(payment.amount),
-      reason: payment.unappliedReason as string,
-      status: REFUND_OBLIGATION_STATUS,
-    })),
-  );
-  await repo.payNotices(
-    trx,
-    ctx.now,
-    applied.map(({ notice, payment, applied: charges }) => {
-      assert(notice !== null && charges !== null && payment.receiptNo !== null, 'an applied backfill pays its notice with a receipt');
-      return {
-        notice_id: notice.id,
-        status: charges.noticeStatus,
+  const writes: PreparedWrite[] = [
+    ...repo.paymentWrites(
+      ctx,
+      decided.map(({ line, payment, notice }) => ({
+        id: line.payment_row_id,
+        payment_id: payment.paymentId,
+        agency_txn_id: payment.agencyTxnId,
+        pay_code: payment.payCode,
+        // As the posting records it: the notice the code names, applied or not.
+        notice_id: notice?.id ?? null,
+        amount: formatMoney(payment.amount),
         paid_at: payment.paidAt,
-        paid_amount: formatMoney(payment.amount),
-        late_fee_paid: formatMoney(charges.lateFee),
+        channel: payment.channel,
+        status: payment.status,
+        unapplied_reason: payment.unappliedReason,
         receipt_no: payment.receiptNo,
-        lines: notice.lines.map((line, index) => ({ position: line.position, late_fee_paid: formatMoney(charges.perItemLateFee[index] as Decimal) })),
-      };
-    }),
-  );
-  await insertPaymentJournalEntries(trx, decided.map((item) => item.entry), ctx.now);
+      })),
+    ),
+    ...repo.refundObligationWrites(
+      ctx.now,
+      unapplied.map(({ line, payment }) => ({
+        refund_id: payment.refundId as string,
+        payment_row_id: line.payment_row_id,
+        pay_code: payment.payCode,
+        amount: formatMoney(payment.amount),
+        reason: payment.unappliedReason as string,
+        status: REFUND_OBLIGATION_STATUS,
+      })),
+    ),
+    ...repo.paidNoticeWrites(
+      ctx.now,
+      applied.map(({ notice, payment, applied: charges }) => {
+        assert(notice !== null && charges !== null && payment.receiptNo !== null, 'an applied backfill pays its notice with a receipt');
+        return {
+          notice_id: notice.id,
+          status: charges.noticeStatus,
+          paid_at: payment.paidAt,
+          paid_amount: formatMoney(payment.amount),
+          late_fee_paid: formatMoney(charges.lateFee),
+          receipt_no: payment.receiptNo,
+          lines: notice.lines.map((line, index) => ({ position: line.position, late_fee_paid: formatMoney(charges.perItemLateFee[index] as Decimal) })),
+        };
+      }),
+    ),
+  ];
+  await turn();
+  writes.push(...paymentJournalEntryWrites(decided.map((item) => item.entry), ctx.now, fetched.entryIds));
+  await turn();
   // Events as the posting emits them (docs/lifecycle.md §5): payment.succeeded to the unit and
   // the agency; payment.unapplied to the agency and every finance party.
   const events: NewEvent[] = decided.map(({ payment, notice, applied: charges }) => {
@@ -396,18 +443,30 @@ async function writePage(trx: Knex.Transaction, ctx: BackfillContext, page: Prep
       assert(notice !== null, 'an applied backfill has its notice');
       return { type: 'payment.succeeded', recipients: [{ partyId: notice.unitPartyId }, { partyId: ctx.agencyPartyId }], data: { payment: wire, notice: { payCode: payment.payCode, bizRef: notice.bizRef, status: charges.noticeStatus }, receiptNo: payment.receiptNo }, occurredAt: ctx.now };
     }
-    return { type: 'payment.unapplied', recipients: [{ partyId: ctx.agencyPartyId }, ...finance], data: { payment: wire, refund: { refundId: payment.refundId, status: REFUND_OBLIGATION_STATUS, amount: wire.amount } }, occurredAt: ctx.now };
+    return { type: 'payment.unapplied', recipients: [{ partyId: ctx.agencyPartyId }, ...fetched.finance], data: { payment: wire, refund: { refundId: payment.refundId, status: REFUND_OBLIGATION_STATUS, amount: wire.amount } }, occurredAt: ctx.now };
   });
-  await recordEvents(trx, events);
-  await repo.insertMatches(trx, ctx, decided.map(({ line }) => ({ payment_row_id: line.payment_row_id, line_no: line.line_no })));
+  writes.push(...prepareEvents(events).writes);
+  await turn();
+  writes.push(...repo.matchWrites(ctx, decided.map(({ line }) => ({ payment_row_id: line.payment_row_id, line_no: line.line_no }))));
   const realNow = deps.clocks.real.now();
-  await repo.insertOverageDiscrepancies(
-    trx,
-    ctx,
-    decided.map(({ line }) => ({ discrepancy_id: newDiscrepancyId(realNow), agency_txn_id: line.agency_txn_id, payment_row_id: line.payment_row_id, line_no: line.line_no, pay_code: line.pay_code, amount: line.amount })),
+  writes.push(
+    ...repo.overageDiscrepancyWrites(
+      ctx,
+      decided.map(({ line }) => ({ discrepancy_id: newDiscrepancyId(realNow), agency_txn_id: line.agency_txn_id, payment_row_id: line.payment_row_id, line_no: line.line_no, pay_code: line.pay_code, amount: line.amount })),
+    ),
   );
+  return writes;
+}
+
+/** Sends one prepared page's statements, one after another (the caller prepares the next page meanwhile). */
+async function writePage(trx: Knex.Transaction, ctx: BackfillContext, page: PreparedPage, deps: BackfillDependencies): Promise<void> {
+  if (page.decided.length === 0) return;
+  const writtenAtMs = performance.now();
+  await runWrites(trx, page.writes);
+  const { decided, ms } = page;
   ms.writeMs = Math.round(performance.now() - writtenAtMs);
-  deps.log.debug({ statementRowId: ctx.statementRowId, count: decided.length, succeeded: applied.length, unapplied: unapplied.length, amount: formatMoney(page.amount), totalMs: Math.round(performance.now() - page.startedMs), ...ms }, 'backfill page written');
+  const succeeded = decided.filter((item) => item.applied !== null).length;
+  deps.log.debug({ statementRowId: ctx.statementRowId, count: decided.length, succeeded, unapplied: decided.length - succeeded, amount: formatMoney(page.amount), totalMs: Math.round(performance.now() - page.startedMs), ...ms }, 'backfill page written');
 }
 
 /**
