@@ -439,6 +439,8 @@ export class InstructionService {
       if (bounds !== null) problems.push({ path: '/executedAt', problem: bounds });
     }
     if (report.status === 'FAILED' && (report.failureReason === undefined || report.failureReason.length === 0)) problems.push({ path: '/failureReason', problem: 'is required when status is FAILED' });
+    // A report that the money moved and why it did not is refused, not half-kept (decision 0237).
+    if (report.status === 'EXECUTED' && report.failureReason !== undefined) problems.push({ path: '/failureReason', problem: 'is only for a FAILED report: an EXECUTED one carries no failure reason' });
     if (problems.length > 0) throw validationFailed(problems);
     const reportedAt = executedAt as Date;
     return this.deps.db.transaction(async (trx) => {

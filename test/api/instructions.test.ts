@@ -112,6 +112,11 @@ describe('the executor’s result', () => {
       // With a FAILED report missing its reason, both problems are listed.
       const both = await agency('POST', `/v1/agency/instructions/${no}/result`, { status: 'FAILED', executedAt: '2099-01-01T00:00:00+08:00', reference: 'BOUNDS-2' });
       expect(both.body.error.details.fields.map((field: { path: string }) => field.path)).toEqual(['/executedAt', '/failureReason']);
+      // An EXECUTED report that gives a reason for failing contradicts itself: refused, with nothing written.
+      const contradictory = await agency('POST', `/v1/agency/instructions/${no}/result`, { status: 'EXECUTED', executedAt: '2026-11-21T08:00:00+08:00', reference: 'BOUNDS-3', failureReason: '余额不足' });
+      expect([contradictory.status, contradictory.body.error.code, contradictory.body.error.details.fields]).toEqual([400, 'VALIDATION_FAILED', [{ path: '/failureReason', problem: 'is only for a FAILED report: an EXECUTED one carries no failure reason' }]]);
+      const fromBankContradictory = await bank('POST', `/v1/bank/instructions/${no}/result`, { status: 'EXECUTED', executedAt: '2026-11-21T08:00:00+08:00', reference: 'BOUNDS-3', failureReason: '账户冻结' });
+      expect([fromBankContradictory.status, fromBankContradictory.body.error.details.fields[0].path]).toEqual([400, '/failureReason']);
       // The bank's result endpoint is the same code: the bounds answer before its 404.
       const fromBank = await bank('POST', `/v1/bank/instructions/${no}/result`, report('2099-01-01T00:00:00+08:00'));
       expect([fromBank.status, fromBank.body.error.details.fields[0].path]).toEqual([400, '/executedAt']);
