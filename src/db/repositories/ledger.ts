@@ -17,7 +17,7 @@ import {
 import { Decimal, formatMoney } from '../../domain/money';
 import { compileStatement, knexRunner } from '../statements';
 import type { Queryable } from '../database';
-import { type PreparedWrite, runWrites } from '../preparedWrites';
+import type { PreparedWrite } from '../preparedWrites';
 
 // ---- writing entries -------------------------------------------------------------------------
 
@@ -160,24 +160,6 @@ export async function insertJournalEntry(trx: Knex.Transaction, entry: JournalEn
   return { entryId: existingId, written: false };
 }
 
-/**
- * Writes many new payment journal entries (PAYMENT_SUCCEEDED, PAYMENT_UNAPPLIED) in the caller's
- * transaction, set-based: their row ids drawn in
- * one round trip, then one INSERT of the entries and one of their lines per
- * JOURNAL_ENTRIES_PER_INSERT_MAX entries (a batch such as reconciliation's backfill, which must not
- * cost a round trip per entry). Each entry is asserted by journalEntryParameters, as
- * insertJournalEntry asserts it, and written from those very parameters. For entries of new causes
- * only (a payment's entries): there is no ON CONFLICT here, so an entry its cause already has is a
- * unique violation, and the batch rolls back. Answers the entries' row ids, in their order.
- */
-export async function insertPaymentJournalEntries(trx: Knex.Transaction, entries: readonly JournalEntry[], createdAt: Date): Promise<string[]> {
-  assert(trx.isTransaction === true, 'journal entries are written inside the transaction of the change they record');
-  if (entries.length === 0) return [];
-  const ids = await drawJournalEntryIds(trx, entries.length);
-  await runWrites(trx, paymentJournalEntryWrites(entries, createdAt, ids));
-  return ids;
-}
-
 /** `count` journal entry row ids, drawn from the entries' sequence in one round trip. */
 export async function drawJournalEntryIds(db: Queryable, count: number): Promise<string[]> {
   if (count === 0) return [];
@@ -188,9 +170,16 @@ export async function drawJournalEntryIds(db: Queryable, count: number): Promise
 }
 
 /**
- * insertPaymentJournalEntries' statements for entries whose row ids are drawn (drawJournalEntryIds),
- * built without the database: a batch builds them while its previous statements execute
- * (contracts/decisions/0236-backfill-writes-prepared-ahead.md). Each entry is asserted here.
+ * The statements that write many new payment journal entries (PAYMENT_SUCCEEDED,
+ * PAYMENT_UNAPPLIED) whose row ids were drawn (drawJournalEntryIds): one INSERT of the entries and
+ * one of their lines per JOURNAL_ENTRIES_PER_INSERT_MAX entries, for a batch such as
+ * reconciliation's backfill, which must not cost a round trip per entry. Built without the
+ * database, so that the batch builds them while its previous statements execute
+ * (contracts/decisions/0236-backfill-writes-prepared-ahead.md); sent with runWrites in the
+ * caller's transaction. Each entry is asserted by journalEntryParameters, as insertJournalEntry
+ * asserts it, and written from those very parameters. For entries of new causes only (a
+ * payment's entries): there is no ON CONFLICT here, so an entry its cause already has is a unique
+ * violation, and the batch rolls back.
  */
 export function paymentJournalEntryWrites(entries: readonly JournalEntry[], createdAt: Date, ids: readonly string[]): PreparedWrite[] {
   assert(ids.length === entries.length, `${entries.length} entries need as many row ids, got ${ids.length}`);
