@@ -1,7 +1,9 @@
 import pino from 'pino';
 import { addDays } from '../../src/domain/businessDate';
 import type { Db } from '../../src/db/database';
+import { PublicLookupLimiter } from '../../src/services/publicLookupLimits';
 import { createBackfillOverages } from '../../src/services/reconciliation/backfill';
+import { ReceiptSerialAllocator, ReceiptService } from '../../src/services/receipts';
 import type { BackfillOverages } from '../../src/services/reconciliation/backfillContract';
 import { buildWorld, signedAs, type SignedCall, type World } from '../helpers/builders';
 import { badCheckDigits, expectLedgerVerified, issueNotice, newTxnId, postingBody, shanghai, unknownPayCode } from '../helpers/payments';
@@ -222,6 +224,51 @@ describe('a line with no payment', () => {
       expect(signed).toBe(5);
     });
     expect(await db('receipts').whereIn('agency_txn_id', overages.map((overage) => overage.agencyTxnId))).toHaveLength(5);
+    await expectLedgerVerified(db);
+  });
+
+  it('never sends a statement while another is in flight on its connection, even when every receipt needs a serial drawn (decision 0236)', async () => {
+    // Serials in blocks of one: without the page's reservation, numbering the next page's
+    // receipts would draw through the connection while this page's writes are in flight.
+    const wired = service.runtime.services;
+    const receipts = new ReceiptService({
+      db: wired.deps.db,
+      clocks: wired.deps.clocks,
+      log: wired.deps.log,
+      signer: wired.platformSigner,
+      platformKeys: wired.platformKeys,
+      publicBaseUrl: 'http://tongfu.test',
+      limiter: new PublicLookupLimiter({ db: wired.deps.db, realClock: wired.deps.clocks.real, log: wired.deps.log }),
+      allocator: new ReceiptSerialAllocator(1),
+    });
+    const paged = createBackfillOverages({ receipts, clocks: { real: { now: () => new Date() } }, log: pino({ level: 'silent' }) }, { pageLines: 2 });
+    const overages = await Promise.all([1, 2, 3, 4, 5, 6, 7].map(async () => line(await issueNotice(unit), '50.00')));
+    const rows = await statementOf(overages);
+    let inFlight = 0;
+    let sent = 0;
+    let overlapping = 0;
+    await db.transaction(async (trx) => {
+      // The backfill's statements all go through `raw`: count those sent while one is in flight.
+      const watched = new Proxy(trx, {
+        get(target, property, receiver) {
+          if (property !== 'raw') return Reflect.get(target, property, receiver) as unknown;
+          return (...args: Parameters<typeof trx.raw>) => {
+            sent += 1;
+            if (inFlight > 0) overlapping += 1;
+            inFlight += 1;
+            return Promise.resolve(target.raw(...args)).finally(() => {
+              inFlight -= 1;
+            });
+          };
+        },
+      });
+      const result = await paged(watched, { agencyPartyId: rows.agencyPartyId, agencyCode: rows.agencyCode, businessDate: rows.businessDate, statementRowId: rows.statementRowId, runRowId: rows.runRowId, now: RUN_AT });
+      expect(result).toEqual({ count: 7, amount: '350.00' });
+    });
+    expect(sent).toBeGreaterThan(4 * 8);
+    expect(overlapping).toBe(0);
+    const written = await db('receipts').whereIn('agency_txn_id', overages.map((overage) => overage.agencyTxnId)).select('receipt_no');
+    expect(new Set(written.map((row: { receipt_no: string }) => row.receipt_no)).size).toBe(7);
     await expectLedgerVerified(db);
   });
 
