@@ -152,3 +152,40 @@ it('keeps them when a correction of T no longer lists a payment of T−1 that T�
   // T's correction without it: before, nothing held it.
   await fc.assert(everyInvariant, { seed: 427758030, path: '6:2:0:2:4:4:4:8:14:15:17:21:21:21', endOnFailure: true, numRuns: 1 });
 }, 300_000);
+
+it('opens a payment two days older than T when T listed it and T’s correction does not: an OPEN shortage of its own date, counted in T’s run (decision 0238)', async () => {
+  const db = service.database.db;
+  const credentials = await addAgency(world);
+  const agency = signedAs(service, credentials);
+  const reconcile = (date: string): Promise<Record<string, any>> => service.runtime.services.reconciliation.reconcile(credentials.code, date);
+  const [d0, d1, d2] = DATES;
+  service.clocks.business.set(new Date(shanghai(`${d0}T10:00:00`)));
+  const body = { agencyTxnId: newTxnId('O'), payCode: unknownPayCode(), amount: '12.34', paidAt: shanghai(`${d0}T09:00:00`), channel: 'MOBILE', fundsCaptured: true };
+  expect((await agency('POST', '/v1/agency/payments', body)).status).toBe(201);
+  // T's statement lists the payment of T−2, which matches it across the dates.
+  await insertStatement(db, { agencyCode: credentials.code, businessDate: d2, fileSeq: 1, lines: [{ agencyTxnId: body.agencyTxnId, payCode: body.payCode, amount: body.amount }] });
+  const listed = await reconcile(d2);
+  await checkRun(credentials.code, listed);
+  expect(listed.outcomes.MATCHED).toEqual({ count: 1, amount: '12.34' });
+  await insertStatement(db, { agencyCode: credentials.code, businessDate: d0, fileSeq: 1, lines: [] });
+  await insertStatement(db, { agencyCode: credentials.code, businessDate: d1, fileSeq: 1, lines: [] });
+  expect((await reconcile(d0)).status).toBe('BALANCED');
+  expect((await reconcile(d1)).status).toBe('BALANCED');
+
+  // T's correction no longer lists it: its match is released, and it is held again, for finance.
+  await insertStatement(db, { agencyCode: credentials.code, businessDate: d2, fileSeq: 2, lines: [] });
+  const corrected = await reconcile(d2);
+  await checkRun(credentials.code, corrected);
+  expect([corrected.status, corrected.outcomes.SHORTAGE]).toEqual(['UNBALANCED', { count: 1, amount: '12.34' }]);
+  // A SHORTAGE of the payment's own date, last touched by T's run.
+  const open = await db('reconciliation_discrepancies').where({ agency_code: credentials.code, agency_txn_id: body.agencyTxnId, type: 'SHORTAGE', status: 'OPEN' }).whereRaw('business_date = ?::date', [d0]);
+  expect(open).toHaveLength(1);
+  const correctedRun = await db('reconciliation_runs').where({ run_id: corrected.runId }).first('id');
+  expect(open[0].last_run_id).toBe(correctedRun.id);
+  const rerun = await reconcile(d2);
+  expect([rerun.status, rerun.outcomes]).toEqual([corrected.status, corrected.outcomes]);
+  const verification = await verifyLedger(db, { businessToday: '2026-12-31' });
+  expect(verification.checks.filter((check) => !check.ok && check.name !== 'paymentsReconciled')).toEqual([]);
+  const ageing = verification.checks.find((check) => check.name === 'paymentsReconciled');
+  expect(ageing?.breaks.filter((b) => b.detail.agencyCode === credentials.code)).toEqual([]);
+});

@@ -389,7 +389,9 @@ export async function settleCarriedIn(trx: Knex.Transaction, p: StepParams, work
  * OPEN SHORTAGEs of T−1, counted in this run's SHORTAGE as a carried-in payment still missing is
  * (settleCarriedIn). Before, T−1's run had found them matched and balanced, and nothing reran it
  * after T's correction: they were held by nothing and never settled
- * (contracts/decisions/0233-released-straddlers-open.md).
+ * (contracts/decisions/0233-released-straddlers-open.md). A payment of an earlier date that T's
+ * statement listed and its correction does not is opened the same way, as a SHORTAGE of its own
+ * date (contracts/decisions/0238-released-older-payments-open.md).
  */
 export async function openReleasedCarriedIn(trx: Knex.Transaction, p: StepParams, work: string): Promise<number> {
   assertRunWorkTable(work);
@@ -406,7 +408,7 @@ export async function openReleasedCarriedIn(trx: Knex.Transaction, p: StepParams
             pay.pay_code, pay.amount, :run, :run, :now, :now
        FROM released r
        JOIN payments pay ON pay.id = r.payment_id
-      WHERE pay.agency_party_id = :agency AND pay.business_date = CAST(:date AS date) - 1
+      WHERE pay.agency_party_id = :agency AND pay.business_date < CAST(:date AS date)
         AND NOT ${LIVE_MATCH_OF('pay.id')}
         AND NOT EXISTS (SELECT 1 FROM ${work} w WHERE w.payment_id = pay.id)
         AND NOT EXISTS (SELECT 1 FROM reconciliation_discrepancies rd WHERE rd.payment_id = pay.id AND rd.status = 'RESOLVED'
@@ -531,7 +533,11 @@ export async function carryShortages(trx: Knex.Transaction, p: StepParams, work:
   return result.rowCount;
 }
 
-/** CARRIED_OVER: the payments of T carried; SHORTAGE: those OPEN — of T, or carried in from T−1 by this run. */
+/**
+ * CARRIED_OVER: the payments of T carried; SHORTAGE: those OPEN — of T, or of an earlier date and
+ * opened or kept open by this run (carried in from T−1, or released by T's correction: decisions
+ * 0233, 0238).
+ */
 export async function paymentTallies(trx: Knex.Transaction, p: StepParams): Promise<{ CARRIED_OVER: Tally; SHORTAGE: Tally }> {
   const result = await run<{ carried_count: string; carried_amount: string; short_count: string; short_amount: string }>(
     trx,
@@ -541,7 +547,7 @@ export async function paymentTallies(trx: Knex.Transaction, p: StepParams): Prom
             COALESCE(sum(platform_amount) FILTER (WHERE status = 'OPEN'), 0)::numeric(18, 2)::text AS short_amount
        FROM reconciliation_discrepancies
       WHERE agency_party_id = :agency AND type = 'SHORTAGE' AND status IN ('CARRIED_OVER', 'OPEN')
-        AND (business_date = CAST(:date AS date) OR (business_date = CAST(:date AS date) - 1 AND last_run_id = :run))`,
+        AND (business_date = CAST(:date AS date) OR (business_date < CAST(:date AS date) AND last_run_id = :run))`,
     p as unknown as Params,
   );
   const row = result.rows[0];
