@@ -55,8 +55,6 @@ export interface StatementLine {
   amount: string;
   /** When it was paid (PAY) or refunded (REFUND). */
   occurredAt: Date;
-  /** `occurredAt` as the file wrote it (validated: an ISO 8601 date-time with an offset). */
-  occurredAtText: string;
   /** PAY: a payment channel; REFUND: null (or a channel if the agency gave one). */
   channel: string | null;
   /**
@@ -537,7 +535,6 @@ export class StatementParser {
       instructionNo: kind === 'REFUND' ? code : null,
       amount,
       occurredAt,
-      occurredAtText: at,
       channel: channel === '' ? null : channel,
       payCodeToLookUp,
     });

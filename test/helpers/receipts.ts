@@ -7,7 +7,9 @@ import { amountDueForNotice } from '../../src/domain/lateFee';
 import { type Decimal, formatMoney } from '../../src/domain/money';
 import type { Services } from '../../src/services';
 import { toNoticeRecord } from '../../src/services/noticeViews';
-import { insertReceipt, PreparedReceipt, ReceiptService } from '../../src/services/receipts';
+import { PublicLookupLimiter } from '../../src/services/publicLookupLimits';
+import { insertReceipt, PreparedReceipt, type ReceiptDependencies, ReceiptService } from '../../src/services/receipts';
+import type { TestService } from './testService';
 import { ITEMS, SignedCall } from './builders';
 import { issueNotice as issuePaymentNotice } from './payments';
 
@@ -88,4 +90,18 @@ export async function storedReceiptBytes(services: Services, receiptNo: string):
   const row = await services.deps.db('receipts').where({ receipt_no: receiptNo }).first('content');
   assert(row !== undefined, `receipt ${receiptNo} is stored`);
   return row.content as Buffer;
+}
+
+/** What the service wires into its ReceiptService, for more instances of it (other serial blocks, other keys). */
+export function receiptDependencies(service: TestService): ReceiptDependencies {
+  const wired = service.runtime.services;
+  return {
+    db: wired.deps.db,
+    clocks: wired.deps.clocks,
+    log: wired.deps.log,
+    signer: wired.platformSigner,
+    platformKeys: wired.platformKeys,
+    publicBaseUrl: 'http://tongfu.test',
+    limiter: new PublicLookupLimiter({ db: wired.deps.db, realClock: wired.deps.clocks.real, log: wired.deps.log }),
+  };
 }

@@ -5,10 +5,9 @@ import { drawReceiptSerials } from '../../src/db/repositories/receipts';
 import { Decimal } from '../../src/domain/money';
 import { formatReceiptNo, RECEIPT_NO_PATTERN } from '../../src/domain/receipt';
 import { createPlatformSigner, PlatformKeyService } from '../../src/services/platformKeys';
-import { PublicLookupLimiter } from '../../src/services/publicLookupLimits';
-import { insertReceipt, ReceiptDependencies, ReceiptSerialAllocator, ReceiptService, receiptInsert, recordReversal } from '../../src/services/receipts';
+import { insertReceipt, ReceiptSerialAllocator, ReceiptService, receiptInsert, recordReversal } from '../../src/services/receipts';
 import { buildWorld, signedAs, SignedCall, World } from '../helpers/builders';
-import { issueNotice, payNotice, payNoticeIn, storedReceiptBytes } from '../helpers/receipts';
+import { issueNotice, payNotice, payNoticeIn, receiptDependencies, storedReceiptBytes } from '../helpers/receipts';
 import { startTestService, TestService } from '../helpers/testService';
 import { smCryptoSm2 } from '../unit/crypto/smCrypto';
 
@@ -38,19 +37,6 @@ function services() {
   return service.runtime.services;
 }
 
-/** What the service wires into its ReceiptService, for more instances of it. */
-function receiptDependencies(): ReceiptDependencies {
-  const wired = services();
-  return {
-    db: wired.deps.db,
-    clocks: wired.deps.clocks,
-    log: wired.deps.log,
-    signer: wired.platformSigner,
-    platformKeys: wired.platformKeys,
-    publicBaseUrl: 'http://tongfu.test',
-    limiter: new PublicLookupLimiter({ db: wired.deps.db, realClock: wired.deps.clocks.real, log: wired.deps.log }),
-  };
-}
 
 describe('receipt serials', () => {
   let otherPool: Db;
@@ -282,7 +268,7 @@ describe('issuing a receipt', () => {
 
   it('is issued by every instance without collisions', async () => {
     // Two receipt services with allocators of their own, as two processes have, posting at once.
-    const second = new ReceiptService(receiptDependencies());
+    const second = new ReceiptService(receiptDependencies(service));
     const payCodes = await Promise.all(Array.from({ length: 24 }, () => issueNotice(unit)));
     const receipts = await Promise.all(
       payCodes.map((payCode, index) =>
@@ -340,7 +326,7 @@ describe('verification with the platform keys', () => {
   it('still verifies a receipt signed by a key that has since been retired', async () => {
     const oldKey = generateSm2KeyPair();
     const oldSigner = createPlatformSigner(oldKey.privateKeyHex);
-    const deps = receiptDependencies();
+    const deps = receiptDependencies(service);
     const signedByOld = await new ReceiptService({ ...deps, signer: oldSigner, platformKeys: new PlatformKeyService(oldSigner, 'database') }).prepareReceipt({
       noticeId: '1',
       payCode: '15010226100000000000',

@@ -1,12 +1,12 @@
 import pino from 'pino';
 import { addDays } from '../../src/domain/businessDate';
 import type { Db } from '../../src/db/database';
-import { PublicLookupLimiter } from '../../src/services/publicLookupLimits';
 import { createBackfillOverages } from '../../src/services/reconciliation/backfill';
 import { ReceiptSerialAllocator, ReceiptService } from '../../src/services/receipts';
 import type { BackfillOverages } from '../../src/services/reconciliation/backfillContract';
 import { buildWorld, signedAs, type SignedCall, type World } from '../helpers/builders';
 import { badCheckDigits, expectLedgerVerified, issueNotice, newTxnId, postingBody, shanghai, unknownPayCode } from '../helpers/payments';
+import { receiptDependencies } from '../helpers/receipts';
 import { insertStatement, type PayLine, type StatementRows } from '../helpers/statementRows';
 import { startTestService, type TestResponse, type TestService } from '../helpers/testService';
 
@@ -230,17 +230,7 @@ describe('a line with no payment', () => {
   it('never sends a statement while another is in flight on its connection, even when every receipt needs a serial drawn (decision 0236)', async () => {
     // Serials in blocks of one: without the page's reservation, numbering the next page's
     // receipts would draw through the connection while this page's writes are in flight.
-    const wired = service.runtime.services;
-    const receipts = new ReceiptService({
-      db: wired.deps.db,
-      clocks: wired.deps.clocks,
-      log: wired.deps.log,
-      signer: wired.platformSigner,
-      platformKeys: wired.platformKeys,
-      publicBaseUrl: 'http://tongfu.test',
-      limiter: new PublicLookupLimiter({ db: wired.deps.db, realClock: wired.deps.clocks.real, log: wired.deps.log }),
-      allocator: new ReceiptSerialAllocator(1),
-    });
+    const receipts = new ReceiptService({ ...receiptDependencies(service), allocator: new ReceiptSerialAllocator(1) });
     const paged = createBackfillOverages({ receipts, clocks: { real: { now: () => new Date() } }, log: pino({ level: 'silent' }) }, { pageLines: 2 });
     const overages = await Promise.all([1, 2, 3, 4, 5, 6, 7].map(async () => line(await issueNotice(unit), '50.00')));
     const rows = await statementOf(overages);

@@ -151,7 +151,7 @@ export class ReceiptSigner {
         this.signed.push(this.receipts.signReceipt(this.pending[this.nextPending] as NumberedReceipt));
         this.nextPending += 1;
       }
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await turn();
     }
     this.pending.length = 0;
     this.nextPending = 0;
