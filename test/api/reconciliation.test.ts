@@ -3,6 +3,7 @@ import { allJobs } from '../../src/jobs/registry';
 import { JobRunner } from '../../src/jobs/runner';
 import { verifyLedger } from '../../src/services/ledger';
 import { ReconciliationService } from '../../src/services/reconciliation';
+import * as reconciliationRepo from '../../src/db/repositories/reconciliation';
 import { createBackfillOverages } from '../../src/services/reconciliation/backfill';
 import { addAgency, buildWorld, signedAs, type World } from '../helpers/builders';
 import { expectLedgerVerified, newTxnId, shanghai, unknownPayCode } from '../helpers/payments';
@@ -199,6 +200,32 @@ describe('one run', () => {
     const matches = await liveMatches(agency.code);
     expect(matches.map((match) => [match.agency_txn_id, match.backfilled]).sort()).toEqual([[early.agencyTxnId, false], [lateTxn, false]].sort());
     await expectLedgerVerified(service.database.db);
+  });
+  it('a payment posted online after the classification for a line it found with none is not carried short while the backfill runs, and is matched once its line is classified again (decision 0239)', async () => {
+    const agency = await newAgency();
+    const date = '2026-11-17';
+    const txn = newTxnId('MEAN');
+    const payCode = unknownPayCode();
+    await insertStatement(service.database.db, { agencyCode: agency.code, businessDate: date, lines: [{ agencyTxnId: txn, payCode, amount: '30.00' }] });
+    const db = service.database.db;
+    const found = await reconciliationRepo.findAgency(db, agency.code);
+    const statement = await reconciliationRepo.currentStatement(db, found!.partyId, date);
+    const trx = await db.transaction();
+    try {
+      const now = service.clocks.business.now();
+      const runRowId = await reconciliationRepo.insertRun(trx, { runId: 'N-race', agencyPartyId: found!.partyId, agencyCode: agency.code, businessDate: date, statementRowId: statement!.id, startedAt: now });
+      const params = { agency: found!.partyId, agencyCode: agency.code, date, statement: statement!.id, run: runRowId, runId: 'N-race', now };
+      const work = await reconciliationRepo.classifyPayLines(trx, params);
+      expect((await reconciliationRepo.overageCandidates(trx, work)).length).toBe(1);
+      // Posted and committed while the run's transaction is open: the shortage step, which runs
+      // beside the backfill, sees the payment but not yet its line's second classification.
+      await pay(agency, date, '30.00', txn, payCode);
+      expect(await reconciliationRepo.carryShortages(trx, params, work)).toBe(0);
+      expect(await reconciliationRepo.reclassifyUnpaidLines(trx, params, work)).toBe(1);
+      expect(await trx('statement_matches').where({ statement_id: statement!.id, backfilled: false }).count<Array<{ count: string }>>('* as count')).toEqual([{ count: '1' }]);
+    } finally {
+      await trx.rollback();
+    }
   });
 });
 

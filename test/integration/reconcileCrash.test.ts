@@ -9,16 +9,21 @@ import { insertStatement } from '../helpers/statements';
 import { startTestService, type TestService } from '../helpers/testService';
 
 /**
- * SIGKILL in the middle of a reconcile run (docs/quality.md §2, contracts/decisions/0105): the
- * run is one transaction, so the kill leaves nothing of it (not even the supersede it had done),
- * and the next run of the job completes the interrupted one with the result of a clean run.
+ * SIGKILL in the middle of a reconcile run (docs/quality.md §2, contracts/decisions/0105, 0239):
+ * the run is its own transaction beside its backfill's. Killed before the backfill commits, it
+ * leaves nothing (not even the supersede it had done); killed after, it leaves the run RUNNING with
+ * the backfill's payments. Either way the next run of the job completes the interrupted one with
+ * the result of a clean run.
  */
+
+const DATE = '2026-11-21';
+const BUSINESS_NOW = shanghai('2026-11-21T10:00:00');
 
 let service: TestService;
 let world: World;
 
 beforeAll(async () => {
-  service = await startTestService({ businessNow: new Date(shanghai('2026-11-21T10:00:00')) });
+  service = await startTestService({ businessNow: new Date(BUSINESS_NOW) });
   world = await buildWorld(service);
 });
 
@@ -41,40 +46,44 @@ async function workTables(): Promise<string[]> {
   return (result.rows as Array<{ relname: string }>).map((row) => row.relname);
 }
 
-it('a run killed mid-way leaves nothing; the next job run completes it as a clean run would', async () => {
-  const date = '2026-11-21';
-  const scenario = async (): Promise<{ code: string }> => {
-    const credentials = await addAgency(world);
-    const agency = signedAs(service, credentials);
-    const posted = [];
-    for (const amount of ['10.00', '20.00', '30.00']) {
-      const body = { agencyTxnId: newTxnId('K'), payCode: unknownPayCode(), amount, paidAt: shanghai(`${date}T09:00:00`), channel: 'MOBILE', fundsCaptured: true };
-      expect((await agency('POST', '/v1/agency/payments', body)).status).toBe(201);
-      posted.push(body);
-    }
-    const [a, b, c] = posted as [(typeof posted)[0], (typeof posted)[0], (typeof posted)[0]];
-    await insertStatement(service.database.db, { agencyCode: credentials.code, businessDate: date, fileSeq: 1, lines: [{ agencyTxnId: a.agencyTxnId, payCode: a.payCode, amount: a.amount }, { agencyTxnId: b.agencyTxnId, payCode: b.payCode, amount: '21.00' }] });
-    await service.runtime.services.reconciliation.reconcile(credentials.code, date);
-    await insertStatement(service.database.db, {
-      agencyCode: credentials.code,
-      businessDate: date,
-      fileSeq: 2,
-      lines: [{ agencyTxnId: a.agencyTxnId, payCode: a.payCode, amount: a.amount }, { agencyTxnId: b.agencyTxnId, payCode: b.payCode, amount: b.amount }, { agencyTxnId: c.agencyTxnId, payCode: c.payCode, amount: '31.00' }],
-    });
-    return { code: credentials.code };
-  };
-  const services = service.runtime.services;
-  const job = allJobs(services).find((candidate) => candidate.name === 'reconcile')!;
-  const newRunner = (): JobRunner => new JobRunner({ db: service.database.db, connectionString: service.database.connectionString, clocks: services.deps.clocks, log: pino({ level: 'silent' }) });
+/**
+ * An agency with three payments of DATE, a first statement reconciled, and a second statement
+ * (listing the third payment with another amount, and an overage) left for the job.
+ */
+async function scenario(): Promise<{ code: string; overageTxnId: string }> {
+  const credentials = await addAgency(world);
+  const agency = signedAs(service, credentials);
+  const posted = [];
+  for (const amount of ['10.00', '20.00', '30.00']) {
+    const body = { agencyTxnId: newTxnId('K'), payCode: unknownPayCode(), amount, paidAt: shanghai(`${DATE}T09:00:00`), channel: 'MOBILE', fundsCaptured: true };
+    expect((await agency('POST', '/v1/agency/payments', body)).status).toBe(201);
+    posted.push(body);
+  }
+  const [a, b, c] = posted as [(typeof posted)[0], (typeof posted)[0], (typeof posted)[0]];
+  await insertStatement(service.database.db, { agencyCode: credentials.code, businessDate: DATE, fileSeq: 1, lines: [{ agencyTxnId: a.agencyTxnId, payCode: a.payCode, amount: a.amount }, { agencyTxnId: b.agencyTxnId, payCode: b.payCode, amount: '21.00' }] });
+  await service.runtime.services.reconciliation.reconcile(credentials.code, DATE);
+  const overageTxnId = newTxnId('O');
+  await insertStatement(service.database.db, {
+    agencyCode: credentials.code,
+    businessDate: DATE,
+    fileSeq: 2,
+    lines: [
+      { agencyTxnId: a.agencyTxnId, payCode: a.payCode, amount: a.amount },
+      { agencyTxnId: b.agencyTxnId, payCode: b.payCode, amount: b.amount },
+      { agencyTxnId: c.agencyTxnId, payCode: c.payCode, amount: '31.00' },
+      { agencyTxnId: overageTxnId, payCode: unknownPayCode(), amount: '40.00' },
+    ],
+  });
+  return { code: credentials.code, overageTxnId };
+}
 
-  // The clean run, on an agency of its own.
-  const clean = await scenario();
-  expect((await newRunner().run({ job, trigger: 'MANUAL', businessDate: date, params: { agencyCode: clean.code } })).outcome).toBe('SUCCEEDED');
+const reconcileJobOf = () => allJobs(service.runtime.services).find((candidate) => candidate.name === 'reconcile')!;
+const newRunner = (): JobRunner => new JobRunner({ db: service.database.db, connectionString: service.database.connectionString, clocks: service.runtime.services.deps.clocks, log: pino({ level: 'silent' }) });
 
-  const crashed = await scenario();
-  const before = await snapshot(crashed.code);
-  const child = spawn(process.execPath, [path.resolve('scripts/run.js'), 'test/helpers/reconcileCrashChild.ts', service.database.connectionString, crashed.code, date], { stdio: 'ignore' });
-  const deadline = Date.now() + 20_000;
+/** Starts the crash child for the agency, waits until it stops `where`, and SIGKILLs it. */
+async function killMidRun(agencyCode: string, where: 'in-backfill' | 'after-backfill'): Promise<void> {
+  const child = spawn(process.execPath, [path.resolve('scripts/run.js'), 'test/helpers/reconcileCrashChild.ts', service.database.connectionString, agencyCode, DATE, where, BUSINESS_NOW], { stdio: 'ignore' });
+  const deadline = Date.now() + 30_000;
   for (;;) {
     const sleeping = await service.database.db.raw(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'reconcile-crash-child' AND state = 'idle in transaction' AND query LIKE '%reconcile-crash-child%'`);
     if (sleeping.rows.length > 0) break;
@@ -83,21 +92,18 @@ it('a run killed mid-way leaves nothing; the next job run completes it as a clea
   }
   child.kill('SIGKILL');
   await new Promise((resolve) => child.once('exit', resolve));
-  // Nothing of the killed run is visible; its job_runs row is RUNNING.
   for (let attempt = 0; attempt < 100; attempt += 1) {
     const waiting = await service.database.db.raw(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'reconcile-crash-child'`);
     if (waiting.rows.length === 0) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  expect(await snapshot(crashed.code)).toEqual(before);
-  // No run work table is left (contracts/decisions/0160): each is created and dropped inside its run's transaction.
-  expect(await workTables()).toEqual([]);
-  expect((await service.database.db('job_runs').where({ job: 'reconcile', status: 'RUNNING' })).length).toBe(1);
+}
 
-  // The next job run (any) completes the interrupted one first.
+/** The next job run (any) completes the interrupted one first; then the agency's rows equal the clean run's. */
+async function expectCompletedAsClean(crashed: { code: string }, clean: { code: string }): Promise<void> {
   let next;
   for (let attempt = 0; attempt < 50; attempt += 1) {
-    next = await newRunner().run({ job, trigger: 'MANUAL', businessDate: '2026-11-01', params: { agencyCode: world.agency.code } });
+    next = await newRunner().run({ job: reconcileJobOf(), trigger: 'MANUAL', businessDate: '2026-11-01', params: { agencyCode: world.agency.code } });
     if (next.outcome !== 'LOCKED') break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -112,4 +118,48 @@ it('a run killed mid-way leaves nothing; the next job run completes it as a clea
   expect((completed.runs.at(-1) as any).status).toBe('UNBALANCED');
   expect(await workTables()).toEqual([]);
   await expectLedgerVerified(service.database.db);
+}
+
+let clean: { code: string; overageTxnId: string };
+
+beforeAll(async () => {
+  // The clean run, on an agency of its own.
+  clean = await scenario();
+  expect((await newRunner().run({ job: reconcileJobOf(), trigger: 'MANUAL', businessDate: DATE, params: { agencyCode: clean.code } })).outcome).toBe('SUCCEEDED');
+  expect((await service.database.db('reconciliation_discrepancies').where({ agency_code: clean.code, agency_txn_id: clean.overageTxnId }).first())?.status).toBe('AUTO_RESOLVED');
+});
+
+it('a run killed before its backfill commits leaves nothing; the next job run completes it as a clean run would', async () => {
+  const crashed = await scenario();
+  const before = await snapshot(crashed.code);
+  await killMidRun(crashed.code, 'in-backfill');
+  // Nothing of the killed run is visible (not even the supersede it had done); its job_runs row is RUNNING.
+  expect(await snapshot(crashed.code)).toEqual(before);
+  // No run work table is left (contracts/decisions/0160): each is created and dropped inside its run's transaction.
+  expect(await workTables()).toEqual([]);
+  expect((await service.database.db('job_runs').where({ job: 'reconcile', status: 'RUNNING' })).length).toBe(1);
+  await expectCompletedAsClean(crashed, clean);
+}, 120_000);
+
+it('a run killed after its backfill committed leaves a RUNNING run with the backfill; the next job run takes it over and completes it as a clean run would', async () => {
+  const crashed = await scenario();
+  const runsBefore = await service.database.db('reconciliation_runs').where({ agency_code: crashed.code });
+  await killMidRun(crashed.code, 'after-backfill');
+  // The backfill's transaction committed (decision 0239): the run row RUNNING, the overage's payment,
+  // its match and its AUTO_RESOLVED discrepancy; nothing of the run's own transaction.
+  const runs = await service.database.db('reconciliation_runs').where({ agency_code: crashed.code }).orderBy('id').select('status');
+  expect(runs.length).toBe(runsBefore.length + 1);
+  expect(runs.at(-1)?.status).toBe('RUNNING');
+  const backfilled = await service.database.db('payments').where({ agency_code: crashed.code, agency_txn_id: crashed.overageTxnId }).first('id');
+  expect(backfilled).toBeDefined();
+  expect((await service.database.db('reconciliation_discrepancies').where({ agency_code: crashed.code, agency_txn_id: crashed.overageTxnId }).first())?.status).toBe('AUTO_RESOLVED');
+  expect(await service.database.db('statement_matches').where({ payment_id: backfilled.id }).first()).toMatchObject({ backfilled: true, released_at: null });
+  expect(await workTables()).toEqual([]);
+  // A reader sees the run RUNNING, with no totals yet.
+  const party = await service.database.db('parties').where({ role: 'agency', code: crashed.code }).first('id');
+  expect((await service.runtime.services.reconciliation.agencyReconciliation(party.id, DATE)).run).toMatchObject({ status: 'RUNNING', outcomes: null });
+  await expectCompletedAsClean(crashed, clean);
+  // Taken over, not doubled: the interrupted run finished as the date's last run.
+  expect((await service.database.db('reconciliation_runs').where({ agency_code: crashed.code, status: 'RUNNING' })).length).toBe(0);
+  expect(await service.database.db('payments').where({ agency_code: crashed.code, agency_txn_id: crashed.overageTxnId }).count<Array<{ count: string }>>('* as count')).toEqual([{ count: '1' }]);
 }, 120_000);

@@ -195,38 +195,6 @@ describe('a line with no payment', () => {
     await expectLedgerVerified(db);
   });
 
-  it('with a defer hook, signs no receipt before its last page is written, and the deferred flush writes every receipt', async () => {
-    const receipts = service.runtime.services.receipts;
-    let signed = 0;
-    const signedWhenNumbered: number[] = [];
-    const counting = {
-      reserveSerials: (...args: Parameters<typeof receipts.reserveSerials>) => receipts.reserveSerials(...args),
-      numberReceipt: (...args: Parameters<typeof receipts.numberReceipt>) => {
-        signedWhenNumbered.push(signed);
-        return receipts.numberReceipt(...args);
-      },
-      signReceipt: (...args: Parameters<typeof receipts.signReceipt>) => {
-        signed += 1;
-        return receipts.signReceipt(...args);
-      },
-    };
-    const paged = createBackfillOverages({ receipts: counting, clocks: { real: { now: () => new Date() } }, log: pino({ level: 'silent' }) }, { pageLines: 2 });
-    const overages = await Promise.all([1, 2, 3, 4, 5].map(async () => line(await issueNotice(unit), '50.00')));
-    const rows = await statementOf(overages);
-    const deferred: Array<() => Promise<void>> = [];
-    await db.transaction(async (trx) => {
-      const result = await paged(trx, { agencyPartyId: rows.agencyPartyId, agencyCode: rows.agencyCode, businessDate: rows.businessDate, statementRowId: rows.statementRowId, runRowId: rows.runRowId, now: RUN_AT, defer: (finish) => deferred.push(finish) });
-      expect(result).toEqual({ count: 5, amount: '250.00' });
-      // Three pages numbered five receipts, and none had been signed when any was numbered.
-      expect(signedWhenNumbered).toEqual([0, 0, 0, 0, 0]);
-      expect(await trx('receipts').whereIn('agency_txn_id', overages.map((overage) => overage.agencyTxnId))).toHaveLength(0);
-      for (const finish of deferred) await finish();
-      expect(signed).toBe(5);
-    });
-    expect(await db('receipts').whereIn('agency_txn_id', overages.map((overage) => overage.agencyTxnId))).toHaveLength(5);
-    await expectLedgerVerified(db);
-  });
-
   it('never sends a statement while another is in flight on its connection, even when every receipt needs a serial drawn (decision 0236)', async () => {
     // Serials in blocks of one: without the page's reservation, numbering the next page's
     // receipts would draw through the connection while this page's writes are in flight.

@@ -1,7 +1,6 @@
 import type { Knex } from 'knex';
 import { chunkedWrites, type PreparedWrite } from '../preparedWrites';
 import type { PostingNoticeItemRow } from './payments';
-import { assertRunWorkTable } from './reconciliation';
 
 /**
  * Reconciliation's OVERAGE backfill (docs/reconciliation.md §2, contracts/decisions/0110): the
@@ -28,32 +27,34 @@ export interface OverageLineRow {
 }
 
 /**
- * The statement's PAY lines with no key for (agency, agencyTxnId), in line order after
- * `afterLineNo`, at most `limit` of them (a page: the backfill's memory is bounded by it, not by the
- * number of overages), each with a payment row id drawn. The statement must be the agency's (the join).
+ * The statement's PAY lines with no key for (agency, agencyTxnId), in line order, each with a
+ * payment row id drawn; the statement must be the agency's (the join). A page is either
+ * - `lineNos`: those of these lines (the run's classification found them with neither a payment nor
+ *   a live match, contracts/decisions/0180-overages-from-the-run-classification.md) that still have
+ *   no key, each found by the primary key instead of one payment_keys probe per line of the
+ *   statement; or
+ * - `afterLineNo` and `limit`: the next `limit` of them after that line, searched for.
+ * Either way the backfill's memory is bounded by the page, not by the number of overages.
  */
 export async function readOverageLines(
   trx: Knex.Transaction,
   statementRowId: string,
   agencyPartyId: string,
-  page: { afterLineNo: number; limit: number; runWorkTable?: string },
+  page: { afterLineNo: number; limit: number } | { lineNos: number[] },
 ): Promise<OverageLineRow[]> {
-  // With the run's classification (contracts/decisions/0180-overages-from-the-run-classification.md)
-  // the candidates are its rows with neither a payment nor a live match, found through the work
-  // table's partial index instead of one payment_keys probe per line of the statement.
-  const candidates = page.runWorkTable === undefined ? '' : `JOIN ${assertRunWorkTable(page.runWorkTable)} w ON w.line_no = l.line_no AND NOT w.matched AND w.payment_id IS NULL`;
+  const [which, bindings] = 'lineNos' in page ? ['AND l.line_no = ANY(?::int[])', [page.lineNos]] : ['AND l.line_no > ?::int', [page.afterLineNo]];
+  const limit = 'lineNos' in page ? page.lineNos.length : page.limit;
   const result = await trx.raw<{ rows: OverageLineRow[] }>(
     `SELECT l.line_no, l.agency_txn_id, l.pay_code, l.amount::text AS amount, l.occurred_at, l.channel,
             nextval('payments_id_seq')::text AS payment_row_id
        FROM agency_statements s
        JOIN agency_statement_lines l ON l.statement_id = s.id AND l.kind = 'PAY'
-       ${candidates}
       WHERE s.id = ?::bigint AND s.agency_party_id = ?::bigint
-        AND l.line_no > ?::int
+        ${which}
         AND NOT EXISTS (SELECT 1 FROM payment_keys k WHERE k.agency_party_id = s.agency_party_id AND k.agency_txn_id = l.agency_txn_id)
       ORDER BY l.line_no
       LIMIT ?::int`,
-    [statementRowId, agencyPartyId, page.afterLineNo, page.limit],
+    [statementRowId, agencyPartyId, ...bindings, limit],
   );
   return result.rows;
 }

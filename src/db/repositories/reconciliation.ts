@@ -116,6 +116,20 @@ export async function lastRun(db: Queryable, agencyPartyId: string, businessDate
   return result.rows[0];
 }
 
+/**
+ * The latest run of (agency, date) that finished, past any left RUNNING by a crash after its
+ * backfill committed (contracts/decisions/0239-backfill-committed-beside-the-run.md).
+ */
+export async function lastFinishedRun(db: Queryable, agencyPartyId: string, businessDate: string): Promise<RunRow | undefined> {
+  const result = await run<RunRow>(
+    db,
+    `SELECT ${RUN_COLUMNS} FROM reconciliation_runs r LEFT JOIN agency_statements s ON s.id = r.statement_id
+      WHERE r.agency_party_id = :agency AND r.business_date = :date AND r.status <> 'RUNNING' ORDER BY r.id DESC LIMIT 1`,
+    { agency: agencyPartyId, date: businessDate },
+  );
+  return result.rows[0];
+}
+
 export async function findRun(db: Queryable, runRowId: string): Promise<RunRow> {
   const result = await run<RunRow>(db, `SELECT ${RUN_COLUMNS} FROM reconciliation_runs r LEFT JOIN agency_statements s ON s.id = r.statement_id WHERE r.id = :id`, { id: runRowId });
   const row = result.rows[0];
@@ -150,6 +164,16 @@ export async function insertRun(
     .returning<Array<{ id: string }>>('id');
   assert(row !== undefined, 'the run row was inserted');
   return row.id;
+}
+
+/**
+ * A run left RUNNING by a crash after its backfill committed, taken over by the next run of its
+ * (agency, date) under the lock: it keeps its id and runId and reconciles the current statement
+ * (contracts/decisions/0239-backfill-committed-beside-the-run.md).
+ */
+export async function resumeRun(trx: Knex.Transaction, runRowId: string, statementRowId: string | null): Promise<void> {
+  const updated = await trx('reconciliation_runs').where({ id: runRowId, status: 'RUNNING' }).update({ statement_id: statementRowId });
+  assert(updated === 1, `run ${runRowId} was RUNNING`);
 }
 
 export async function finishRun(
@@ -281,8 +305,9 @@ export async function classifyPayLines(trx: Knex.Transaction, p: StepParams): Pr
   const [text, values] = bind(`CREATE UNLOGGED TABLE ${table} (${WORK_COLUMNS}) WITH (autovacuum_enabled = false) AS ${classifySelect(ALL_LINES)}`, p as unknown as Params);
   await withParallelWorkersFree(trx, () => trx.raw(text, values as Knex.RawBinding[]));
   // The lines with neither a payment nor a live match: the backfill's candidates, found through
-  // this index (contracts/decisions/0180-overages-from-the-run-classification.md).
-  await trx.raw(`CREATE INDEX ON ${table} (line_no) WHERE NOT matched AND payment_id IS NULL`);
+  // this index (contracts/decisions/0180-overages-from-the-run-classification.md), and by
+  // agencyTxnId while the backfill runs (carryShortages, decision 0239).
+  await trx.raw(`CREATE INDEX ON ${table} (agency_txn_id) WHERE NOT matched AND payment_id IS NULL`);
   // Not analyzed: the planner sizes a never-analyzed table by its pages, which is all the steps
   // that read it (sequential scans, hash joins) need; an ANALYZE cost more than they gain.
   return table;
@@ -293,16 +318,53 @@ export async function classifyPayLines(trx: Knex.Transaction, p: StepParams): Pr
  * again — a backfilled line has its payment and backfilled match now (OVERAGE); one whose key an
  * online posting bound meanwhile has that payment (matched or mismatched like any other line).
  * Every other line's outcome stands: the backfill only adds payments and matches for these lines.
+ * The same statement matches those of them that are NEW_MATCH now: insertMatches ran beside the
+ * backfill, before this (contracts/decisions/0239-backfill-committed-beside-the-run.md).
  */
 export async function reclassifyUnpaidLines(trx: Knex.Transaction, p: StepParams, work: string): Promise<number> {
   assertRunWorkTable(work);
   const result = await run(
     trx,
-    `WITH unpaid AS (DELETE FROM ${work} w WHERE NOT w.matched AND w.payment_id IS NULL RETURNING w.line_no)
-     INSERT INTO ${work} (${WORK_COLUMNS}) ${classifySelect(UNPAID_LINES)}`,
+    `WITH unpaid AS (DELETE FROM ${work} w WHERE NOT w.matched AND w.payment_id IS NULL RETURNING w.line_no),
+     classified AS (INSERT INTO ${work} (${WORK_COLUMNS}) ${classifySelect(UNPAID_LINES)} RETURNING line_no, payment_id, outcome)
+     INSERT INTO statement_matches (payment_id, statement_id, line_no, run_id, backfilled, matched_at)
+     SELECT c.payment_id, :statement, c.line_no, :run, false, :now
+       FROM classified c
+      WHERE c.outcome = '${NEW_MATCH}'
+      ORDER BY c.payment_id`,
     p as unknown as Params,
   );
   return result.rowCount;
+}
+
+/**
+ * The line numbers of the lines classified with neither a payment nor a live match — the
+ * backfill's candidates — ascending, through the work table's partial index. One text value, read
+ * into 4 bytes a line: a statement of a million overages costs 4 MB here, not a million row objects.
+ */
+export async function overageCandidates(trx: Knex.Transaction, work: string): Promise<Int32Array> {
+  assertRunWorkTable(work);
+  const result = await trx.raw<{ rows: Array<{ line_nos: string | null }> }>(
+    `SELECT string_agg(line_no::text, ',' ORDER BY line_no) AS line_nos FROM ${work} WHERE NOT matched AND payment_id IS NULL`,
+  );
+  const text = result.rows[0]?.line_nos ?? null;
+  if (text === null) return new Int32Array(0);
+  let count = 1;
+  for (let at = text.indexOf(','); at !== -1; at = text.indexOf(',', at + 1)) count += 1;
+  const lineNos = new Int32Array(count);
+  let next = 0;
+  let value = 0;
+  for (let at = 0; at < text.length; at += 1) {
+    const code = text.charCodeAt(at);
+    if (code === 44) {
+      lineNos[next++] = value;
+      value = 0;
+    } else {
+      value = value * 10 + (code - 48);
+    }
+  }
+  lineNos[next] = value;
+  return lineNos;
 }
 
 /** Drops the run's work table (before the run's transaction commits). */
@@ -432,8 +494,9 @@ const LINE_NOT_RESOLVED = `NOT EXISTS (SELECT 1 FROM reconciliation_discrepancie
         AND NOT EXISTS (SELECT 1 FROM reconciliation_discrepancies rt WHERE rt.agency_party_id = :agency AND rt.agency_txn_id = pl.agency_txn_id AND rt.type = pl.outcome AND rt.status = 'RESOLVED')`;
 
 /** OPEN discrepancies for the lines that neither matched nor were backfilled; a rerun updates them. */
-export async function upsertLineDiscrepancies(trx: Knex.Transaction, p: StepParams, work: string): Promise<number> {
+export async function upsertLineDiscrepancies(trx: Knex.Transaction, p: StepParams, work: string, lines: LinesOfStep): Promise<number> {
   assertRunWorkTable(work);
+  const [from, only] = linesOfStep(work, 'pl', lines);
   const result = await run(
     trx,
     `INSERT INTO reconciliation_discrepancies (discrepancy_id, agency_party_id, agency_code, business_date, type, status, agency_txn_id, payment_id,
@@ -441,17 +504,29 @@ export async function upsertLineDiscrepancies(trx: Knex.Transaction, p: StepPara
                                                first_run_id, last_run_id, created_at, updated_at)
      SELECT ${DISCREPANCY_ID(`'-L' || pl.line_no`)}, :agency, :agencyCode, :date, pl.outcome, 'OPEN', pl.agency_txn_id, pl.payment_id,
             pl.payment_pay_code, pl.payment_amount, :statement, pl.line_no, pl.pay_code, pl.amount, :run, :run, :now, :now
-       FROM ${work} pl
-      WHERE NOT pl.matched AND pl.outcome <> '${NEW_MATCH}' AND ${LINE_NOT_RESOLVED}
+       FROM ${from}
+      WHERE NOT pl.matched AND pl.outcome <> '${NEW_MATCH}' AND ${LINE_NOT_RESOLVED} ${only}
       ORDER BY pl.line_no
      ON CONFLICT (agency_party_id, agency_txn_id, type) WHERE status IN ('CARRIED_OVER', 'OPEN')
      DO UPDATE SET payment_id = EXCLUDED.payment_id, platform_pay_code = EXCLUDED.platform_pay_code, platform_amount = EXCLUDED.platform_amount,
                    statement_id = EXCLUDED.statement_id, statement_line_no = EXCLUDED.statement_line_no,
                    statement_pay_code = EXCLUDED.statement_pay_code, statement_amount = EXCLUDED.statement_amount,
                    status = 'OPEN', last_run_id = EXCLUDED.last_run_id, updated_at = EXCLUDED.updated_at`,
-    p as unknown as Params,
+    { ...p, lineNos: lines === 'settled' ? null : Array.from(lines) } as unknown as Params,
   );
   return result.rowCount;
+}
+
+/**
+ * The lines a step that runs beside the backfill reads (contracts/decisions/0239): 'settled', every
+ * line but the backfill's candidates (their outcome waits for the backfill's commit); or the
+ * candidates' line numbers, once classified again.
+ */
+export type LinesOfStep = 'settled' | Int32Array;
+
+function linesOfStep(work: string, alias: string, lines: LinesOfStep): [from: string, only: string] {
+  if (lines === 'settled') return [`${work} ${alias}`, `AND NOT (NOT ${alias}.matched AND ${alias}.payment_id IS NULL)`];
+  return [`${work} ${alias} JOIN unnest(CAST(:lineNos AS int[])) AS candidate(line_no) ON candidate.line_no = ${alias}.line_no`, ''];
 }
 
 export interface Tally {
@@ -524,6 +599,9 @@ export async function carryShortages(trx: Knex.Transaction, p: StepParams, work:
                            AND rd.type IN ('SHORTAGE', 'AMOUNT_MISMATCH', 'PAY_CODE_MISMATCH') OFFSET 0)
         AND NOT EXISTS (SELECT 1 FROM reconciliation_discrepancies md WHERE md.payment_id = pay.id AND md.status = 'OPEN'
                            AND md.type IN ('AMOUNT_MISMATCH', 'PAY_CODE_MISMATCH') OFFSET 0)
+        -- A payment posted online since the classification, for a line it found with none: that
+        -- line is classified again once the backfill commits (decision 0239).
+        AND NOT EXISTS (SELECT 1 FROM ${work} c WHERE c.agency_txn_id = pay.agency_txn_id AND NOT c.matched AND c.payment_id IS NULL OFFSET 0)
       ORDER BY pay.id
      ON CONFLICT (agency_party_id, agency_txn_id, type) WHERE status IN ('CARRIED_OVER', 'OPEN')
      DO UPDATE SET last_run_id = EXCLUDED.last_run_id, updated_at = EXCLUDED.updated_at
@@ -597,7 +675,8 @@ const LATE_POSTED = (alias: string): string => `${alias}.business_date < CAST(${
  * 0210-late-postings-requeue-their-date.md). One query for all agencies and dates:
  *
  * - the window `earliest`…`latest`: `latest` for every active agency, and each date whose last run
- *   is UNBALANCED, that has a newer statement than its last run (or a statement and no run),
+ *   is UNBALANCED or RUNNING (a crash interrupted it after its backfill committed, decision 0239),
+ *   that has a newer statement than its last run (or a statement and no run),
  *   unmatched payments posted after its last run (a late posting), or payments carried into it
  *   after its last run;
  * - before the window, only what re-queues a date: unmatched late postings (read from
@@ -641,7 +720,7 @@ export async function queuedPairs(db: Queryable, window: { earliest: string; lat
        LEFT JOIN last_runs r ON r.agency_party_id = a.id AND r.business_date = d.business_date
        LEFT JOIN agency_statements s ON s.agency_party_id = a.id AND s.business_date = d.business_date AND s.superseded_by IS NULL
       WHERE d.business_date = CAST(:latest AS date)
-         OR r.status = 'UNBALANCED'
+         OR r.status IN ('UNBALANCED', 'RUNNING')
          OR (s.id IS NOT NULL AND s.id IS DISTINCT FROM r.statement_id)
          OR EXISTS (SELECT 1 FROM payments pay
                      WHERE pay.agency_party_id = a.id AND pay.business_date = d.business_date

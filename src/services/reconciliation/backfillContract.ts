@@ -2,8 +2,8 @@ import type { Knex } from 'knex';
 
 /**
  * The OVERAGE backfill's contract (docs/reconciliation.md §2, contracts/decisions/0105-reconciliation-run.md):
- * the reconcile run calls it once per run, in the run's transaction and under the (agency, date)
- * lock, after it classifies and before it matches. For every `PAY` line of the statement with no `payment_keys` row for
+ * the reconcile run calls it once per run, under the (agency, date) lock, after it classifies, in a
+ * transaction of its own that commits before the run's (contracts/decisions/0239-backfill-committed-beside-the-run.md). For every `PAY` line of the statement with no `payment_keys` row for
  * (agency, agencyTxnId) it creates the payment (a captured-funds posting dated `businessDate`),
  * its key, journal entry, receipt and events, a `statement_matches` row (`backfilled = true`,
  * `run_id = runRowId`) and an `OVERAGE` discrepancy `AUTO_RESOLVED` — set-based, one pass per
@@ -22,19 +22,12 @@ export interface BackfillContext {
   /** The business clock at the run. */
   now: Date;
   /**
-   * Where the backfill may hand work that finishes later in the same transaction — its receipts,
-   * signed while the run's next statements execute (contracts/decisions/0163-backfill-receipts-signed-alongside.md).
-   * The run awaits every handed-over piece before it commits. Without it the backfill finishes
-   * everything before it returns.
+   * The lines the run's classification found with neither a payment nor a live match, ascending
+   * line numbers: the candidates, each checked again for a key, and the statement is not searched
+   * line by line (contracts/decisions/0180-overages-from-the-run-classification.md). Without it the
+   * backfill searches the statement's lines for those with no key.
    */
-  defer?: (finish: () => Promise<void>) => void;
-  /**
-   * The run's work table, when the run classified its lines first: the candidates are its rows
-   * with neither a payment nor a live match, and the statement is not searched line by line
-   * (contracts/decisions/0180-overages-from-the-run-classification.md). Without it the backfill
-   * searches the statement's lines for those with no key.
-   */
-  runWorkTable?: string;
+  candidateLineNos?: Int32Array;
 }
 
 export interface BackfillResult {

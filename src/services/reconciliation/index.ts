@@ -1,6 +1,6 @@
 import { randomBase64Url } from '../../crypto/randomIds';
 import type { Knex } from 'knex';
-import { type Db, type Queryable, useBulkWorkMem } from '../../db/database';
+import type { Db, Queryable } from '../../db/database';
 import { lockAgencyDateInTransaction } from '../../db/repositories/agencyDateLocks';
 import * as repo from '../../db/repositories/reconciliation';
 import type { StepParams, Tally } from '../../db/repositories/reconciliation';
@@ -11,6 +11,7 @@ import type { Logger } from '../../logger';
 import { financeRecipients, recordEvent } from '../events';
 import type { BackfillOverages } from './backfillContract';
 import { reconcileRefundLines } from './refunds';
+import { BackfillTransaction, prepareRunTransaction } from './runTransaction';
 import { discrepancyView, OUTCOMES, runView, type Outcome } from './views';
 
 /**
@@ -36,11 +37,6 @@ export const RECONCILE_LOOKBACK_DAYS = 7;
 export const LATE_POSTING_LOOKBACK_DAYS = 31;
 /** Runs one finance listing returns at most. */
 export const RUN_LIST_MAX = 1000;
-/**
- * A run of a 1,000,000-line statement takes statements longer than the pool's default
- * statement_timeout (60 s) on a slow disk; the run's transaction allows this much.
- */
-const RUN_STATEMENT_TIMEOUT = '30min';
 
 export interface ReconciliationDependencies {
   db: Db;
@@ -73,66 +69,42 @@ export class ReconciliationService {
       if (await repo.analyzeLinesIfStale(db, pending.id)) this.deps.log.info({ agencyCode, businessDate, analyzeMs: Math.round(performance.now() - analyzeStartedMs) }, 'statement lines analyzed before the run');
     }
     return db.transaction(async (trx) => {
-      await trx.raw(`SET LOCAL statement_timeout = '${RUN_STATEMENT_TIMEOUT}'`);
-      await useBulkWorkMem(trx);
+      await prepareRunTransaction(trx);
       await lockAgencyDateInTransaction(trx, agency.code, businessDate);
       const startedAt = clocks.business.now();
       const statement = await repo.currentStatement(trx, agency.partyId, businessDate);
-      const previous = await repo.lastRun(trx, agency.partyId, businessDate);
-      const runId = newRunId(clocks.real.now());
-      const runRowId = await repo.insertRun(trx, { runId, agencyPartyId: agency.partyId, agencyCode: agency.code, businessDate, statementRowId: statement?.id ?? null, startedAt });
+      // A run left RUNNING is one a crash interrupted after its backfill committed: this run takes
+      // it over (contracts/decisions/0239-backfill-committed-beside-the-run.md).
+      const latest = await repo.lastRun(trx, agency.partyId, businessDate);
+      const interrupted = latest?.status === 'RUNNING' ? latest : undefined;
+      const previous = interrupted === undefined ? latest : await repo.lastFinishedRun(trx, agency.partyId, businessDate);
+      if (interrupted) await repo.resumeRun(trx, interrupted.id, statement?.id ?? null);
+      const runId = interrupted?.run_id ?? newRunId(clocks.real.now());
+      const newRun = { runId, agencyPartyId: agency.partyId, agencyCode: agency.code, businessDate, statementRowId: statement?.id ?? null, startedAt };
+      let runRowId: string;
       if (!statement) {
+        runRowId = interrupted?.id ?? (await repo.insertRun(trx, newRun));
         // No statement: nothing is opened, and nothing of T settles (docs/reconciliation.md §2).
         const platformTotal = await repo.unmatchedPaymentsTotal(trx, agency.partyId, businessDate);
         await repo.finishRun(trx, runRowId, { status: 'STATEMENT_MISSING', outcomes: zeroOutcomes(), platformTotal, statementTotal: null, finishedAt: clocks.business.now() });
       } else {
-        const params: StepParams = { agency: agency.partyId, agencyCode: agency.code, date: businessDate, statement: statement.id, run: runRowId, runId, now: startedAt };
-        // Each step's time, logged once per run (docs/reconciliation.md §4: where a big run's time goes).
-        const timings: Record<string, number> = {};
-        let stepStartedMs = performance.now();
-        const timed = async <T>(step: string, work: () => Promise<T>): Promise<T> => {
-          const result = await work();
-          const nowMs = performance.now();
-          timings[step] = Math.round(nowMs - stepStartedMs);
-          stepStartedMs = nowMs;
-          return result;
-        };
-        if (previous?.statement_id != null && previous.statement_id !== statement.id) {
-          const superseded = await timed('supersedeMs', () => repo.supersedeEarlierStatements(trx, params));
-          this.deps.log.info({ agencyCode, businessDate, ...superseded }, 'a newer statement supersedes the last run');
-        }
-        // One pass classifies every PAY line into the run's work table; the steps after it read
-        // that table instead of the lines and payments (contracts/decisions/0160-one-pass-reconcile-run.md).
-        const work = await timed('classifyMs', () => repo.classifyPayLines(trx, params));
-        // The backfill takes its candidates from the classification, then they are classified
-        // again (contracts/decisions/0180-overages-from-the-run-classification.md). It may leave
-        // its receipts' signatures in flight (decisions 0163, 0182): they are made while the steps
-        // below execute, and written after the tallies, before the run row is finished.
-        const deferred: Array<() => Promise<void>> = [];
-        await timed('backfillMs', () =>
-          this.deps.backfillOverages(trx, { agencyPartyId: agency.partyId, agencyCode: agency.code, businessDate, statementRowId: statement.id, runRowId, now: startedAt, defer: (finish) => deferred.push(finish), runWorkTable: work }),
+        // The backfill's own transaction, on a second connection: it inserts the run row (unless
+        // this run took one over), waits for the classification's candidates, backfills them and
+        // commits, while this transaction matches (decision 0239).
+        const backfill = new BackfillTransaction(db, interrupted?.id ?? null, newRun, (btrx, runRowId_, candidateLineNos) =>
+          this.deps.backfillOverages(btrx, { agencyPartyId: agency.partyId, agencyCode: agency.code, businessDate, statementRowId: statement.id, runRowId: runRowId_, now: startedAt, candidateLineNos }),
         );
-        await timed('reclassifyMs', () => repo.reclassifyUnpaidLines(trx, params, work));
-        await timed('matchMs', () => repo.insertMatches(trx, params, work));
-        await timed('autoResolveMs', () => repo.autoResolveMatchedCarryOvers(trx, params));
-        await timed('carriedInMs', () => repo.settleCarriedIn(trx, params, work));
-        await timed('releasedCarriedInMs', () => repo.openReleasedCarriedIn(trx, params, work));
-        await timed('lineDiscrepanciesMs', () => repo.upsertLineDiscrepancies(trx, params, work));
-        const refunds = await timed('refundsMs', () => reconcileRefundLines(trx, params));
-        await timed('shortagesMs', () => repo.carryShortages(trx, params, work));
-        const lines = await timed('lineTalliesMs', () => repo.payLineTallies(trx, work));
-        await repo.dropWorkTable(trx, work);
-        const payments = await timed('paymentTalliesMs', () => repo.paymentTallies(trx, params));
-        // Last before the run row is finished: the tallies read no receipt, and the signatures
-        // get their time too (decision 0182).
-        await timed('backfillReceiptsMs', async () => {
-          for (const finish of deferred) await finish();
-        });
-        const outcomes = { ...zeroOutcomes(), ...lines.tallies, ...refunds, ...payments };
-        const platformTotal = await sumMoney(trx, [lines.platformAmount, payments.CARRIED_OVER.amount, payments.SHORTAGE.amount]);
-        const open = await repo.hasOpenDiscrepancy(trx, params);
-        await repo.finishRun(trx, runRowId, { status: open ? 'UNBALANCED' : 'BALANCED', outcomes, platformTotal, statementTotal: statement.pay_total, finishedAt: clocks.business.now() });
-        this.deps.log.info({ agencyCode, businessDate, runId, ...timings }, 'reconcile run steps');
+        let failed = true;
+        try {
+          runRowId = await backfill.runRowId;
+          const params: StepParams = { agency: agency.partyId, agencyCode: agency.code, date: businessDate, statement: statement.id, run: runRowId, runId, now: startedAt };
+          await this.runSteps(trx, params, statement.pay_total, previous, interrupted, backfill);
+          failed = false;
+        } finally {
+          // Never leave the backfill's transaction behind: a failure here rolls it back unless it
+          // has committed (then the next run takes this one over).
+          await backfill.settled(failed);
+        }
       }
       const run = runView(await repo.findRun(trx, runRowId));
       const recipients = [{ partyId: agency.partyId }, ...(await financeRecipients(trx))];
@@ -140,6 +112,56 @@ export class ReconciliationService {
       await options.beforeCommit?.(trx, run);
       return run;
     });
+  }
+
+  /** The steps of a run with a statement, each one set-based statement (src/db/repositories/reconciliation.ts). */
+  private async runSteps(trx: Knex.Transaction, params: StepParams, statementTotal: string, previous: repo.RunRow | undefined, interrupted: repo.RunRow | undefined, backfill: BackfillTransaction): Promise<void> {
+    const { agencyCode, date: businessDate, runId } = params;
+    // Each step's time, logged once per run (docs/reconciliation.md §4: where a big run's time goes).
+    const timings: Record<string, number> = {};
+    let stepStartedMs = performance.now();
+    const timed = async <T>(step: string, work: () => Promise<T>): Promise<T> => {
+      const result = await work();
+      const nowMs = performance.now();
+      timings[step] = Math.round(nowMs - stepStartedMs);
+      stepStartedMs = nowMs;
+      return result;
+    };
+    // A newer statement than the last finished run's — or than the interrupted run's, whose
+    // backfilled matches are then released as any earlier statement's are.
+    const supersedes = (previous?.statement_id != null && previous.statement_id !== params.statement) || (interrupted?.statement_id != null && interrupted.statement_id !== params.statement);
+    if (supersedes) {
+      const superseded = await timed('supersedeMs', () => repo.supersedeEarlierStatements(trx, params));
+      this.deps.log.info({ agencyCode, businessDate, ...superseded }, 'a newer statement supersedes the last run');
+    }
+    // One pass classifies every PAY line into the run's work table; the steps after it read
+    // that table instead of the lines and payments (contracts/decisions/0160-one-pass-reconcile-run.md).
+    const work = await timed('classifyMs', () => repo.classifyPayLines(trx, params));
+    // The backfill takes its candidates from the classification (decision 0180) and runs in its
+    // own transaction while this one inserts the matches and takes every step that does not wait
+    // for the candidates' outcome (decision 0239).
+    const candidates = await timed('candidatesMs', () => repo.overageCandidates(trx, work));
+    backfill.start(candidates);
+    await timed('matchMs', () => repo.insertMatches(trx, params, work));
+    await timed('autoResolveMs', () => repo.autoResolveMatchedCarryOvers(trx, params));
+    await timed('carriedInMs', () => repo.settleCarriedIn(trx, params, work));
+    await timed('releasedCarriedInMs', () => repo.openReleasedCarriedIn(trx, params, work));
+    await timed('lineDiscrepanciesMs', () => repo.upsertLineDiscrepancies(trx, params, work, 'settled'));
+    const refunds = await timed('refundsMs', () => reconcileRefundLines(trx, params));
+    await timed('shortagesMs', () => repo.carryShortages(trx, params, work));
+    // Then the candidates, once the backfill has committed: classified again (their payments and
+    // backfilled matches visible now) and matched or held like any line.
+    await timed('backfillMs', () => backfill.committed());
+    await timed('reclassifyMs', () => repo.reclassifyUnpaidLines(trx, params, work));
+    await timed('candidateDiscrepanciesMs', () => repo.upsertLineDiscrepancies(trx, params, work, candidates));
+    const lines = await timed('lineTalliesMs', () => repo.payLineTallies(trx, work));
+    await repo.dropWorkTable(trx, work);
+    const payments = await timed('paymentTalliesMs', () => repo.paymentTallies(trx, params));
+    const outcomes = { ...zeroOutcomes(), ...lines.tallies, ...refunds, ...payments };
+    const platformTotal = await sumMoney(trx, [lines.platformAmount, payments.CARRIED_OVER.amount, payments.SHORTAGE.amount]);
+    const open = await repo.hasOpenDiscrepancy(trx, params);
+    await repo.finishRun(trx, params.run, { status: open ? 'UNBALANCED' : 'BALANCED', outcomes, platformTotal, statementTotal, finishedAt: this.deps.clocks.business.now() });
+    this.deps.log.info({ agencyCode, businessDate, runId, ...timings }, 'reconcile run steps');
   }
 
   /** The (agency, date) pairs a job run for `latest` takes (docs/operations.md §4), oldest date first. */
