@@ -50,7 +50,7 @@ async function workTables(): Promise<string[]> {
  * An agency with three payments of DATE, a first statement reconciled, and a second statement
  * (listing the third payment with another amount, and an overage) left for the job.
  */
-async function scenario(): Promise<{ code: string; overageTxnId: string }> {
+async function scenario(): Promise<{ code: string; overageTxnId: string; agency: ReturnType<typeof signedAs> }> {
   const credentials = await addAgency(world);
   const agency = signedAs(service, credentials);
   const posted = [];
@@ -74,7 +74,7 @@ async function scenario(): Promise<{ code: string; overageTxnId: string }> {
       { agencyTxnId: overageTxnId, payCode: unknownPayCode(), amount: '40.00' },
     ],
   });
-  return { code: credentials.code, overageTxnId };
+  return { code: credentials.code, overageTxnId, agency };
 }
 
 const reconcileJobOf = () => allJobs(service.runtime.services).find((candidate) => candidate.name === 'reconcile')!;
@@ -120,7 +120,7 @@ async function expectCompletedAsClean(crashed: { code: string }, clean: { code: 
   await expectLedgerVerified(service.database.db);
 }
 
-let clean: { code: string; overageTxnId: string };
+let clean: { code: string; overageTxnId: string; agency: ReturnType<typeof signedAs> };
 
 beforeAll(async () => {
   // The clean run, on an agency of its own.
@@ -155,9 +155,10 @@ it('a run killed after its backfill committed leaves a RUNNING run with the back
   expect((await service.database.db('reconciliation_discrepancies').where({ agency_code: crashed.code, agency_txn_id: crashed.overageTxnId }).first())?.status).toBe('AUTO_RESOLVED');
   expect(await service.database.db('statement_matches').where({ payment_id: backfilled.id }).first()).toMatchObject({ backfilled: true, released_at: null });
   expect(await workTables()).toEqual([]);
-  // A reader sees the run RUNNING, with no totals yet.
-  const party = await service.database.db('parties').where({ role: 'agency', code: crashed.code }).first('id');
-  expect((await service.runtime.services.reconciliation.agencyReconciliation(party.id, DATE)).run).toMatchObject({ status: 'RUNNING', outcomes: null });
+  // The agency reads the run RUNNING, with no totals yet (the response checked against the contract).
+  const read = await crashed.agency('GET', `/v1/agency/reconciliations/${DATE}`);
+  expect(read.status).toBe(200);
+  expect(read.body.run).toMatchObject({ status: 'RUNNING', outcomes: null, platformTotal: null, finishedAt: null });
   await expectCompletedAsClean(crashed, clean);
   // Taken over, not doubled: the interrupted run finished as the date's last run.
   expect((await service.database.db('reconciliation_runs').where({ agency_code: crashed.code, status: 'RUNNING' })).length).toBe(0);

@@ -195,6 +195,24 @@ describe('a line with no payment', () => {
     await expectLedgerVerified(db);
   });
 
+  it('given the run\'s candidates, reads them a page at a time and skips a page whose lines all got keys meanwhile (decision 0239)', async () => {
+    const paged = createBackfillOverages({ receipts: service.runtime.services.receipts, clocks: { real: { now: () => new Date() } }, log: pino({ level: 'silent' }) }, { pageLines: 2 });
+    const overages = [1, 2, 3, 4, 5].map(() => line(unknownPayCode(), '5.00'));
+    const rows = await statementOf(overages);
+    // Lines 2 and 3 — the first page of candidates — are posted online after the classification.
+    for (const posted of overages.slice(0, 2)) {
+      expect((await agency('POST', '/v1/agency/payments', postingBody({ agencyTxnId: posted.agencyTxnId, payCode: posted.payCode, amount: posted.amount, paidAt: PAID_AT, fundsCaptured: true }))).status).toBe(201);
+    }
+    // Line 7 is no candidate (the classification found it a payment): it is not read.
+    const call = () => db.transaction((trx) => paged(trx, { agencyPartyId: rows.agencyPartyId, agencyCode: rows.agencyCode, businessDate: rows.businessDate, statementRowId: rows.statementRowId, runRowId: rows.runRowId, now: RUN_AT, candidateLineNos: Int32Array.from([2, 3, 4, 5]) }));
+    expect(await call()).toEqual({ count: 2, amount: '10.00' });
+    const matched = await db('statement_matches').where({ statement_id: rows.statementRowId, backfilled: true }).orderBy('line_no');
+    expect(matched.map((match) => match.line_no)).toEqual([4, 5]);
+    expect(await paymentOf(overages[4]!.agencyTxnId)).toBeUndefined();
+    expect(await call()).toEqual({ count: 0, amount: '0.00' });
+    await expectLedgerVerified(db);
+  });
+
   it('never sends a statement while another is in flight on its connection, even when every receipt needs a serial drawn (decision 0236)', async () => {
     // Serials in blocks of one: without the page's reservation, numbering the next page's
     // receipts would draw through the connection while this page's writes are in flight.
