@@ -35,6 +35,20 @@ function digitGroup(text: string, start: number, end: number): number {
   return value;
 }
 
+/**
+ * The value of the decimal digits `text[start, end)` as one base-10000 group (at most 4 digits;
+ * none is 0), or −1 if one of them is not a digit.
+ */
+function groupOf(text: string, start: number, end: number): number {
+  let value = 0;
+  for (let index = Math.max(0, start); index < end; index += 1) {
+    const digit = text.charCodeAt(index) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
 export class BinaryCopyWriter {
   private buffer: Buffer;
   private offset = 0;
@@ -50,22 +64,23 @@ export class BinaryCopyWriter {
 
   /** Starts a row of `fieldCount` values. */
   row(fieldCount: number): void {
+    assert(Number.isInteger(fieldCount) && fieldCount >= 0 && fieldCount <= 0x7fff, `a field count, not ${fieldCount}`);
     this.room(2);
-    this.buffer.writeInt16BE(fieldCount, this.offset);
+    this.put16(fieldCount, this.offset);
     this.offset += 2;
   }
 
   null(): void {
     this.room(4);
-    this.buffer.writeInt32BE(-1, this.offset);
+    this.put32(-1, this.offset);
     this.offset += 4;
   }
 
   int32(value: number): void {
     assert(Number.isInteger(value) && value >= -2_147_483_648 && value <= 2_147_483_647, `an int32, not ${value}`);
     this.room(8);
-    this.buffer.writeInt32BE(4, this.offset);
-    this.buffer.writeInt32BE(value, this.offset + 4);
+    this.put32(4, this.offset);
+    this.put32(value, this.offset + 4);
     this.offset += 8;
   }
 
@@ -73,7 +88,7 @@ export class BinaryCopyWriter {
   int64(value: number): void {
     assert(Number.isSafeInteger(value), `an int64 within 2^53, not ${value}`);
     this.room(12);
-    this.buffer.writeInt32BE(8, this.offset);
+    this.put32(8, this.offset);
     this.writeInt64(value, this.offset + 4);
     this.offset += 12;
   }
@@ -86,9 +101,20 @@ export class BinaryCopyWriter {
     }
     // UTF-8 takes at most 3 bytes per UTF-16 code unit: with that much room, the value is written whole.
     this.room(4 + 3 * value.length);
-    const written = this.buffer.write(value, this.offset + 4, 'utf8');
-    this.buffer.writeInt32BE(written, this.offset);
-    this.offset += 4 + written;
+    const buffer = this.buffer;
+    const start = this.offset + 4;
+    // ASCII, a statement's identifiers and channels, byte by byte (its UTF-8 is itself); anything
+    // else through the encoder, from the start.
+    let index = 0;
+    while (index < value.length) {
+      const code = value.charCodeAt(index);
+      if (code > 0x7f) break;
+      buffer[start + index] = code;
+      index += 1;
+    }
+    const written = index === value.length ? index : buffer.write(value, start, 'utf8');
+    this.put32(written, this.offset);
+    this.offset = start + written;
   }
 
   /** A timestamptz column: the instant in microseconds since 2000-01-01T00:00:00Z (integer datetimes). */
@@ -96,7 +122,7 @@ export class BinaryCopyWriter {
     const ms = instant.getTime();
     assert(Number.isFinite(ms), 'a valid instant');
     this.room(12);
-    this.buffer.writeInt32BE(8, this.offset);
+    this.put32(8, this.offset);
     this.writeInt64((ms - POSTGRES_EPOCH_MS) * 1000, this.offset + 4);
     this.offset += 12;
   }
@@ -107,6 +133,7 @@ export class BinaryCopyWriter {
    * PostgreSQL stores them, leading and trailing zero groups stripped.
    */
   numeric(text: string, scale: number): void {
+    if (scale === 2 && this.money(text)) return;
     const match = DECIMAL_TEXT.exec(text);
     assert(match !== null, `a decimal string, not ${text}`);
     const [, minus = '', whole = '', fraction = ''] = match;
@@ -134,6 +161,43 @@ export class BinaryCopyWriter {
     this.offset = at + 12 + 2 * digits.length;
   }
 
+  /**
+   * Money as most of it is written — `0.05`, `300.00`, `12345678.90`: up to 12 whole digits without
+   * a leading zero, a point, two digits — as numeric(text, 2) writes it, read without the pattern or
+   * an array (the value of each base-10000 group, then the groups written from the most
+   * significant non-zero one to the last non-zero one). False, having written nothing, for any
+   * other text: numeric then reads it.
+   */
+  private money(text: string): boolean {
+    const point = text.length - 3;
+    if (point < 1 || point > 12 || text.charCodeAt(point) !== 0x2e || (point > 1 && text.charCodeAt(0) === 0x30)) return false;
+    // The whole part's groups from the right: the units group [point−4, point), then the ones before it.
+    const high = groupOf(text, 0, point - 8);
+    const middle = groupOf(text, Math.max(0, point - 8), point - 4);
+    const low = groupOf(text, Math.max(0, point - 4), point);
+    const tenths = text.charCodeAt(point + 1) - 48;
+    const hundredths = text.charCodeAt(point + 2) - 48;
+    if (high < 0 || middle < 0 || low < 0 || tenths < 0 || tenths > 9 || hundredths < 0 || hundredths > 9) return false;
+    const fraction = tenths * 1000 + hundredths * 100;
+    // weight: the power of 10000 of the first group written (0 for the units group, −1 for the fraction).
+    const groups = [high, middle, low, fraction];
+    let first = 0;
+    while (first < 4 && groups[first] === 0) first += 1;
+    let last = 3;
+    while (last >= first && groups[last] === 0) last -= 1;
+    const count = last - first + 1;
+    this.room(12 + 2 * count);
+    const at = this.offset;
+    this.put32(8 + 2 * count, at);
+    this.put16(count, at + 4);
+    this.put16(count === 0 ? 0 : 2 - first, at + 6);
+    this.put16(NUMERIC_POSITIVE, at + 8);
+    this.put16(2, at + 10);
+    for (let index = 0; index < count; index += 1) this.put16(groups[first + index] as number, at + 12 + 2 * index);
+    this.offset = at + 12 + 2 * count;
+    return true;
+  }
+
   /** The rows written since the last take (a copy: the writer reuses its buffer), or null when there are none. */
   take(): Buffer | null {
     if (this.offset === 0) return null;
@@ -144,8 +208,24 @@ export class BinaryCopyWriter {
 
   private writeInt64(value: number, at: number): void {
     const high = Math.floor(value / TWO_TO_32);
-    this.buffer.writeInt32BE(high, at);
-    this.buffer.writeUInt32BE(value - high * TWO_TO_32, at + 4);
+    this.put32(high, at);
+    this.put32(value - high * TWO_TO_32, at + 4);
+  }
+
+  /** 16 bits big-endian (a value in −2^15 … 2^16 − 1: its low 16 bits). */
+  private put16(value: number, at: number): void {
+    const buffer = this.buffer;
+    buffer[at] = (value >>> 8) & 0xff;
+    buffer[at + 1] = value & 0xff;
+  }
+
+  /** 32 bits big-endian (a value in −2^31 … 2^32 − 1: its low 32 bits). */
+  private put32(value: number, at: number): void {
+    const buffer = this.buffer;
+    buffer[at] = (value >>> 24) & 0xff;
+    buffer[at + 1] = (value >>> 16) & 0xff;
+    buffer[at + 2] = (value >>> 8) & 0xff;
+    buffer[at + 3] = value & 0xff;
   }
 
   /** Makes room for `bytes` more. */

@@ -40,11 +40,13 @@ function isLeapYear(year: number): boolean {
   return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
 }
 
+/** The months' lengths in a common year (February's is 29 in a leap year). */
+const MONTH_DAYS: readonly number[] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function daysInMonth(year: number, month: number): number {
-  const lengths = [31, isLeapYear(year) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-  const length = lengths[month - 1];
+  const length = MONTH_DAYS[month - 1];
   assert(length !== undefined, `month ${month} is 1–12`);
-  return length;
+  return month === 2 && isLeapYear(year) ? 29 : length;
 }
 
 function isRealDay(year: number, month: number, day: number): boolean {
@@ -236,6 +238,45 @@ function parseCanonicalInstant(value: string): Date | null | undefined {
   const offsetMinutes = offset ? (value.charCodeAt(19) === 0x2d ? -1 : 1) * (offsetHour * 60 + offsetMinute) : 0;
   const localMs = epochDayFromCivil({ year, month, day }) * DAY_MS + hour * HOUR_MS + minute * MINUTE_MS + second * SECOND_MS;
   return new Date(localMs - offsetMinutes * MINUTE_MS);
+}
+
+/** The value of the ASCII decimal digits `bytes[at, at + count)`, or −1 if one of them is not a digit. */
+function byteDigitsAt(bytes: Uint8Array, at: number, count: number): number {
+  let value = 0;
+  for (let index = at; index < at + count; index += 1) {
+    const digit = (bytes[index] as number) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/**
+ * The instant written in the ASCII bytes `bytes[start, end)` in the common shape
+ * (`YYYY-MM-DDTHH:MM:SS±HH:MM` or `…Z`), as milliseconds since the epoch: exactly what
+ * parseInstant answers for the same text when that is an instant (test/unit/domain/businessDate.test.ts
+ * compares the two). Undefined for anything else — another shape, a character that is not a digit,
+ * a day or time that does not exist — which the caller then reads as text. A statement file's
+ * lines are read this way, without a string per time (docs/reconciliation.md §1).
+ */
+export function wholeSecondInstantMsOfBytes(bytes: Uint8Array, start: number, end: number): number | undefined {
+  const length = end - start;
+  const zone = bytes[start + 19];
+  const zulu = length === 20 && zone === 0x5a; /* Z */
+  const offset = length === 25 && (zone === 0x2b /* + */ || zone === 0x2d) /* - */ && bytes[start + 22] === 0x3a; /* : */
+  if (!(zulu || offset) || bytes[start + 4] !== 0x2d || bytes[start + 7] !== 0x2d || bytes[start + 10] !== 0x54 || bytes[start + 13] !== 0x3a || bytes[start + 16] !== 0x3a) return undefined;
+  const year = byteDigitsAt(bytes, start, 4);
+  const month = byteDigitsAt(bytes, start + 5, 2);
+  const day = byteDigitsAt(bytes, start + 8, 2);
+  const hour = byteDigitsAt(bytes, start + 11, 2);
+  const minute = byteDigitsAt(bytes, start + 14, 2);
+  const second = byteDigitsAt(bytes, start + 17, 2);
+  const offsetHour = offset ? byteDigitsAt(bytes, start + 20, 2) : 0;
+  const offsetMinute = offset ? byteDigitsAt(bytes, start + 23, 2) : 0;
+  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0 || offsetHour < 0 || offsetMinute < 0) return undefined;
+  if (!isRealDay(year, month, day) || hour > 23 || minute > 59 || second > 59 || offsetHour > 23 || offsetMinute > 59) return undefined;
+  const offsetMinutes = offset ? (zone === 0x2d ? -1 : 1) * (offsetHour * 60 + offsetMinute) : 0;
+  return epochDayFromCivil({ year, month, day }) * DAY_MS + hour * HOUR_MS + minute * MINUTE_MS + second * SECOND_MS - offsetMinutes * MINUTE_MS;
 }
 
 /** parseInstant by INSTANT_PATTERN: every shape it accepts. */

@@ -15,11 +15,11 @@
  * `payCodeToLookUp` for the first; duplicates are not tracked here (a set of 1,000,000 ids is
  * not bounded memory).
  */
-import { formatInstant, isValidDate, parseInstant } from './businessDate';
+import { formatInstant, isValidDate, parseInstant, wholeSecondInstantMsOfBytes } from './businessDate';
 import { CALLER_ID_PATTERN } from './identifiers';
 import { Decimal, formatMoney, MONEY_LIMIT, MONEY_PATTERN, SINGLE_AMOUNT_MAX } from './money';
 import { isValidPayCode, postedPayCode } from './payCode';
-import { PAID_AT_FUTURE_TOLERANCE_MS, paidAtBoundsProblem, PAYMENT_CHANNELS } from './posting';
+import { PAID_AT_FUTURE_TOLERANCE_MS, PAID_AT_OFFSET_MAX_MINUTES, PAID_AT_YEAR_MAX, PAID_AT_YEAR_MIN, paidAtBoundsProblem, PAYMENT_CHANNELS } from './posting';
 
 export const STATEMENT_FORMATS = ['TFS1', 'APPBILL'] as const;
 export type StatementFormat = (typeof STATEMENT_FORMATS)[number];
@@ -129,6 +129,31 @@ const COUNT_PATTERN = /^(0|[1-9][0-9]{0,8})$/;
 const FILE_SEQ_PATTERN = /^[1-9][0-9]{0,9}$/;
 const APPBILL_TIME_PATTERN = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})$/;
 const CHANNELS: ReadonlySet<string> = new Set(PAYMENT_CHANNELS);
+const PIPE = 0x7c;
+/** The bytes of an agencyTxnId ([A-Za-z0-9_-], CALLER_ID_PATTERN), marked 1 by byte value. */
+const IDENTIFIER_BYTES: Uint8Array = (() => {
+  const marks = new Uint8Array(256);
+  for (const char of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-') marks[char.charCodeAt(0)] = 1;
+  return marks;
+})();
+/** The channels' names as bytes, each beside the one string every line of that channel shares. */
+const CHANNEL_BYTES: ReadonlyArray<{ name: string; bytes: Buffer }> = PAYMENT_CHANNELS.map((name) => ({ name, bytes: Buffer.from(name, 'latin1') }));
+/**
+ * The lines read in place sum their amounts as integer fen in a double (each at most ~2^44) and add
+ * the sum to the exact BigInt total before it passes this: every partial sum stays an exact integer.
+ */
+const FEN_PENDING_MAX = 2 ** 52;
+
+/** The channel named by the bytes `bytes[start, end)`, or null when they name none. */
+function channelOfBytes(bytes: Buffer, start: number, end: number): string | null {
+  for (const channel of CHANNEL_BYTES) {
+    if (channel.bytes.length !== end - start) continue;
+    let at = 0;
+    while (at < channel.bytes.length && channel.bytes[at] === bytes[start + at]) at += 1;
+    if (at === channel.bytes.length) return channel.name;
+  }
+  return null;
+}
 
 /** The fen in a MONEY_PATTERN string, exactly (its digits without the point). */
 function fenOf(money: string): bigint {
@@ -183,13 +208,20 @@ export class StatementParser {
    * exact and ~20× cheaper per line than a decimal.js addition; it is turned back into money once.
    */
   private payTotalFen = 0n;
+  /** Fen of the lines read in place, not yet in payTotalFen (below FEN_PENDING_MAX + one amount). */
+  private payFenPending = 0;
   private refundTotalFen = 0n;
   private lines = 0;
   private sawBytes = false;
 
+  /**
+   * @param options.payLinesInPlace — read well-formed TFS1 PAY lines from their bytes (payLineInPlace);
+   *   on by default. Off, every line is read as text: the tests compare the two.
+   */
   constructor(
     private readonly expect: StatementExpectations,
     private readonly onLine: (line: StatementLine) => void,
+    private readonly options: { payLinesInPlace?: boolean } = {},
   ) {
     if (expect.format === 'APPBILL') {
       // APPBILL has no header line of its own: the agency is the caller, the date and sequence
@@ -223,10 +255,11 @@ export class StatementParser {
       }
       if (this.pendingBytes === 0 && !this.overlong) {
         // The whole line is in this chunk: read it in place.
-        this.endLine(chunk.subarray(start, end), true);
+        this.endLine(chunk, start, end, true);
       } else {
         this.append(chunk.subarray(start, end), false);
-        this.endLine(this.takePending(), true);
+        const pending = this.takePending();
+        this.endLine(pending, 0, pending.length, true);
       }
       start = end + 1;
     }
@@ -234,7 +267,12 @@ export class StatementParser {
 
   /** The end of the file: the last line (if it lacks a line ending), then the file's own checks. */
   finish(): StatementParseResult {
-    if (this.pendingBytes > 0 || this.overlong) this.endLine(this.takePending(), false);
+    if (this.pendingBytes > 0 || this.overlong) {
+      const pending = this.takePending();
+      this.endLine(pending, 0, pending.length, false);
+    }
+    this.payTotalFen += BigInt(this.payFenPending);
+    this.payFenPending = 0;
     if (this.lineNo === 0) this.problem(1, 'the file is empty');
     else if (this.expect.format === 'TFS1' && this.trailerLineNo === 0) this.problem(this.lineNo + 1, 'the file ends without a trailer line (T|payCount|payTotal|refundCount|refundTotal)');
     else if (this.expect.format === 'APPBILL' && this.trailerLineNo === 0) {
@@ -288,7 +326,8 @@ export class StatementParser {
     return bytes;
   }
 
-  private endLine(lineBytes: Buffer, withLf: boolean): void {
+  /** The line `chunk[start, lineEnd)`, its line ending (if `withLf`) not included but a CR before it. */
+  private endLine(chunk: Buffer, start: number, lineEnd: number, withLf: boolean): void {
     this.lineNo += 1;
     const lineNo = this.lineNo;
     if (this.overlong) {
@@ -296,20 +335,22 @@ export class StatementParser {
       this.problem(lineNo, `the line is longer than ${STATEMENT_LINE_MAX_BYTES} bytes`);
       return;
     }
-    let bytes = lineBytes;
+    let end = lineEnd;
     if (withLf) {
-      const endsWithCr = bytes.length > 0 && bytes[bytes.length - 1] === CR;
+      const endsWithCr = end > start && chunk[end - 1] === CR;
       if (this.crlf === undefined) this.crlf = endsWithCr;
       else if (this.crlf !== endsWithCr) {
         // The line is still read: its trailer, or its other problems, are reported as they are.
         this.problem(lineNo, this.crlf ? 'the line ends with LF, but the file\'s lines end with CRLF' : 'the line ends with CRLF, but the file\'s lines end with LF');
       }
-      if (endsWithCr) bytes = bytes.subarray(0, bytes.length - 1);
+      if (endsWithCr) end -= 1;
     }
-    if (bytes.length > STATEMENT_LINE_MAX_BYTES) {
+    if (end - start > STATEMENT_LINE_MAX_BYTES) {
       this.problem(lineNo, `the line is longer than ${STATEMENT_LINE_MAX_BYTES} bytes`);
       return;
     }
+    if (this.expect.format === 'TFS1' && lineNo > 1 && this.trailerLineNo === 0 && this.options.payLinesInPlace !== false && this.payLineInPlace(lineNo, chunk, start, end)) return;
+    const bytes = chunk.subarray(start, end);
     if (bytes.indexOf(CR) !== -1) {
       this.problem(lineNo, 'the line contains a carriage return (CR) that does not end it: lines end with LF or CRLF');
       return;
@@ -410,6 +451,87 @@ export class StatementParser {
     if (!COUNT_PATTERN.test(refundCountText)) this.problem(lineNo, `the trailer's refundCount ${JSON.stringify(refundCountText)} is not a count`);
     if (!MONEY_PATTERN.test(refundTotal)) this.problem(lineNo, `the trailer's refundTotal ${JSON.stringify(refundTotal)} is not money (two decimals, like 123.45)`);
     if (this.problemTotal === before) this.trailer = { payCount: Number(payCountText), payTotal, refundCount: Number(refundCountText), refundTotal };
+  }
+
+  /**
+   * The common line of a statement, read from its bytes (contracts/decisions/0240-statement-lines-read-in-place.md):
+   * a TFS1 `D|PAY|…` line whose every field is well formed — an agencyTxnId of 1–64
+   * [A-Za-z0-9_-], a valid 20-digit payCode, money more than 0.00 and at most the largest single
+   * amount, a time of the common whole-second shape within the paidAt bounds and not ahead of the
+   * platform's time, a known channel — without splitting it, without a pattern, and with no string
+   * but the line's identifiers and amount. Answers false, having recorded nothing, for any other
+   * line: tfs1Line then reads it as text and names its problems. The two read every line they both
+   * accept alike (test/unit/domain/statementFormats.test.ts).
+   */
+  private payLineInPlace(lineNo: number, bytes: Buffer, start: number, end: number): boolean {
+    if (end - start < 6 || bytes[start] !== 0x44 /* D */ || bytes[start + 1] !== PIPE || bytes[start + 2] !== 0x50 /* P */ || bytes[start + 3] !== 0x41 /* A */ || bytes[start + 4] !== 0x59 /* Y */ || bytes[start + 5] !== PIPE) return false;
+    const idStart = start + 6;
+    let at = idStart;
+    while (at < end && IDENTIFIER_BYTES[bytes[at] as number] === 1) at += 1;
+    const idEnd = at;
+    if (idEnd === idStart || idEnd - idStart > 64 || idEnd >= end || bytes[idEnd] !== PIPE) return false;
+    // The payCode: 20 digits whose value mod 97 is 1 (isValidPayCode).
+    const codeStart = idEnd + 1;
+    const codeEnd = codeStart + 20;
+    if (codeEnd >= end || bytes[codeEnd] !== PIPE) return false;
+    let remainder = 0;
+    for (at = codeStart; at < codeEnd; at += 1) {
+      const digit = (bytes[at] as number) - 48;
+      if (digit < 0 || digit > 9) return false;
+      remainder = (remainder * 10 + digit) % 97;
+    }
+    if (remainder !== 1) return false;
+    // The amount: MONEY_PATTERN, more than 0.00, no longer than the largest single amount (so its fen are exact in a double).
+    const amountStart = codeEnd + 1;
+    let fen = 0;
+    for (at = amountStart; at < end; at += 1) {
+      const digit = (bytes[at] as number) - 48;
+      if (digit < 0 || digit > 9) break;
+      fen = fen * 10 + digit;
+    }
+    const wholeDigits = at - amountStart;
+    if (wholeDigits === 0 || (wholeDigits > 1 && bytes[amountStart] === 0x30) || wholeDigits + 3 > SINGLE_AMOUNT_MAX.length) return false;
+    if (at + 3 >= end || bytes[at] !== 0x2e /* . */ || bytes[at + 3] !== PIPE) return false;
+    const tenths = (bytes[at + 1] as number) - 48;
+    const hundredths = (bytes[at + 2] as number) - 48;
+    if (tenths < 0 || tenths > 9 || hundredths < 0 || hundredths > 9) return false;
+    fen = fen * 100 + tenths * 10 + hundredths;
+    if (fen === 0) return false;
+    const amountEnd = at + 3;
+    // paidAt: the common shape, its year 2000–2099 and its offset within ±14:00 (paidAtBoundsProblem), not ahead of now.
+    const timeStart = amountEnd + 1;
+    const timeEnd = timeStart + 25 < end && bytes[timeStart + 25] === PIPE ? timeStart + 25 : timeStart + 20 < end && bytes[timeStart + 20] === PIPE ? timeStart + 20 : -1;
+    if (timeEnd === -1) return false;
+    const paidAtMs = wholeSecondInstantMsOfBytes(bytes, timeStart, timeEnd);
+    if (paidAtMs === undefined) return false;
+    const year = ((bytes[timeStart] as number) - 48) * 1000 + ((bytes[timeStart + 1] as number) - 48) * 100 + ((bytes[timeStart + 2] as number) - 48) * 10 + ((bytes[timeStart + 3] as number) - 48);
+    if (year < PAID_AT_YEAR_MIN || year > PAID_AT_YEAR_MAX) return false;
+    if (timeEnd - timeStart === 25) {
+      const offsetMinutes = (((bytes[timeStart + 20] as number) - 48) * 10 + ((bytes[timeStart + 21] as number) - 48)) * 60 + ((bytes[timeStart + 23] as number) - 48) * 10 + ((bytes[timeStart + 24] as number) - 48);
+      if (offsetMinutes > PAID_AT_OFFSET_MAX_MINUTES) return false;
+    }
+    if (paidAtMs - this.expect.now.getTime() > PAID_AT_FUTURE_TOLERANCE_MS) return false;
+    const channel = channelOfBytes(bytes, timeEnd + 1, end);
+    if (channel === null) return false;
+    this.lines += 1;
+    this.payCount += 1;
+    if (this.payFenPending >= FEN_PENDING_MAX) {
+      this.payTotalFen += BigInt(this.payFenPending);
+      this.payFenPending = 0;
+    }
+    this.payFenPending += fen;
+    this.onLine({
+      lineNo,
+      kind: 'PAY',
+      agencyTxnId: bytes.toString('latin1', idStart, idEnd),
+      payCode: bytes.toString('latin1', codeStart, codeEnd),
+      instructionNo: null,
+      amount: bytes.toString('latin1', amountStart, amountEnd),
+      occurredAt: new Date(paidAtMs),
+      channel,
+      payCodeToLookUp: false,
+    });
+    return true;
   }
 
   // ---- APPBILL ----

@@ -77,6 +77,14 @@ it('sends every money amount, instant, text and integer exactly as PostgreSQL re
     { id: 7, n: 7, amount: '0.00', at: new Date('2026-12-03T10:15:00.000+08:00'), label: 'x'.repeat(5000) },
     { id: 8, n: 8, amount: '20000.01', at: new Date('1900-03-01T12:00:00.000Z'), label: 'a\tb\nc\\d' },
     { id: 9, n: 9, amount: '-12.30', at: new Date('2026-12-03T00:00:00.000Z'), label: 'NEGATIVE' },
+    // The common money shape's edges (written without the pattern): a fraction only, zero groups
+    // in the middle, 12 whole digits (the most it reads so), 13 (the pattern's way again).
+    { id: 10, n: 10, amount: '0.05', at: new Date('2026-12-03T00:00:00.000Z'), label: 'ASCII then 中文' },
+    { id: 11, n: 11, amount: '10000.00', at: new Date('2026-12-03T00:00:00.000Z'), label: 'ONLINE_BANKING' },
+    { id: 12, n: 12, amount: '100000000.01', at: new Date('2026-12-03T00:00:00.000Z'), label: 'Zeros' },
+    { id: 13, n: 13, amount: '123456789012.34', at: new Date('2026-12-03T00:00:00.000Z'), label: 'Twelve' },
+    { id: 14, n: 14, amount: '1234567890123.45', at: new Date('2026-12-03T00:00:00.000Z'), label: 'Thirteen' },
+    { id: 15, n: 15, amount: '9.90', at: new Date('2026-12-03T00:00:00.000Z'), label: '\u007f\u0080' },
   ];
   const random: ProbeRow[] = Array.from({ length: 2000 }, (_, index) => ({
     id: 100 + index,
@@ -107,6 +115,8 @@ it('refuses what it cannot write exactly, before anything is sent', () => {
   const writer = new BinaryCopyWriter();
   expect(() => writer.numeric('1e5', 2)).toThrow(/decimal string/);
   expect(() => writer.numeric('01.00', 2)).toThrow(/decimal string/);
+  expect(() => writer.numeric('0x.00', 2)).toThrow(/decimal string/);
+  expect(() => writer.numeric('1.2.34', 2)).toThrow(/decimal string/);
   expect(() => writer.numeric('1.005', 2)).toThrow(/fraction digits/);
   expect(() => writer.int64(2 ** 53)).toThrow(/int64/);
   expect(() => writer.int32(2 ** 31)).toThrow(/int32/);

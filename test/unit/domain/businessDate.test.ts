@@ -11,6 +11,7 @@ import {
   shanghaiDate,
   shanghaiTime,
   startOfShanghaiDate,
+  wholeSecondInstantMsOfBytes,
 } from '../../../src/domain/businessDate';
 
 describe('shanghaiDate and shanghaiTime', () => {
@@ -105,6 +106,12 @@ describe('parseInstant', () => {
       fc.property(realistic, (f) => {
         const text = `${f.year}-${f.month}-${f.day}${f.separator}${f.hour}:${f.minute}:${f.second}${f.zone}`;
         expect(parseInstant(text)?.getTime() ?? null).toBe(parseInstantByPattern(text)?.getTime() ?? null);
+        // The same text as bytes, inside a longer buffer (a statement line): the same instant when
+        // it has the common shape, written in ASCII with an upper-case T and Z; undefined else.
+        const bytes = Buffer.from(`D|${text}|MOBILE`);
+        const fromBytes = wholeSecondInstantMsOfBytes(bytes, 2, bytes.length - 7);
+        const common = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(Z|[+-][0-9]{2}:[0-9]{2})$/.test(text);
+        expect(fromBytes ?? null).toBe(common ? (parseInstant(text)?.getTime() ?? null) : null);
       }),
       { numRuns: 5000 },
     );

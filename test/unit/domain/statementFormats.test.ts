@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { type StatementLine, StatementParser } from '../../../src/domain/statementFormats';
 
 // The streaming parser (docs/reconciliation.md §1): the same lines and problems however the bytes
@@ -151,4 +152,62 @@ describe('StatementParser', () => {
     const twice = appbill([header, row('A1'), header, row('A2'), ...bill.slice(3)].join('\n') + '\n');
     expect(twice.result.problems).toEqual([{ lineNo: 3, problem: 'a second header: the header is line 1 only' }]);
   });
+
+  it('reads PAY lines from their bytes exactly as it reads them as text, problems and totals included, in any chunking (decision 0240, property)', () => {
+    // Lines mostly well formed, each field sometimes replaced by a near miss: the in-place reading
+    // must take exactly the lines the text reading takes, with the same values, and leave the rest
+    // to it (which names their problems).
+    const pick = <T>(...values: T[]) => fc.constantFrom(...values);
+    const id = fc.oneof(
+      fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/),
+      pick('', 'x'.repeat(64), 'x'.repeat(65), 'AB C', 'AB|C', 'AB\rC', '单号1', 'A\u0000B', 'Ab-_9'),
+    );
+    const payCode = fc.oneof(
+      pick('15010226100000000103', '15010226200001234520', '1501 0226 1000 0000 0103', '15010226100000000104', '1501022610000000010', '150102261000000001033', '1501022610000000010x', 'ABCDEF', ''),
+      fc.stringMatching(/^[0-9]{20}$/),
+    );
+    const amount = fc.oneof(
+      fc.tuple(fc.integer({ min: 0, max: 99_999_999_999 }), fc.integer({ min: 0, max: 99 })).map(([whole, cents]) => `${whole}.${String(cents).padStart(2, '0')}`),
+      pick('0.00', '0.01', '01.00', '1.0', '1.000', '99999999999.99', '100000000000.00', '-1.00', '1e5', '.50', '1.', '１.00', '10000000000000000.00'),
+    );
+    const time = fc.oneof(
+      fc.tuple(fc.integer({ min: 1990, max: 2110 }), fc.integer({ min: 0, max: 13 }), fc.integer({ min: 0, max: 32 }), fc.integer({ min: 0, max: 24 }), pick('+08:00', 'Z', 'z', '-14:00', '+14:00', '+14:01', '-00:00', '+23:59', '+24:00', '+08:60', '')).map(
+        ([year, month, day, hour, zone]) => `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}T${String(hour).padStart(2, '0')}:15:00${zone}`,
+      ),
+      pick('2026-12-02T09:01:00+08:00', '2026-12-02T09:01:01+08:00', '2026-12-02T01:01:01Z', '2026-12-01T10:15:00.5+08:00', '2026-12-01 10:15:00+08:00', '2026-12-01T10:15+08:00', '2026-02-29T10:15:00+08:00', '2028-02-29T10:15:00+08:00', '2026-12-01T10:1５:00+08:00'),
+    );
+    const channel = pick('MOBILE', 'COUNTER', 'ONLINE_BANKING', 'QR', 'POS', 'OTHER', 'mobile', '', 'MOBILE ', 'CARD', 'MOBILE|X');
+    const payLine = fc.tuple(id, payCode, amount, time, channel).map(([i, c, a, t, ch]) => `D|PAY|${i}|${c}|${a}|${t}|${ch}`);
+    const otherLine = pick('D|REFUND|R1|TFR2026120100000007|50.00|2026-12-01T15:00:00+08:00|', 'D|PAY|A|15010226100000000103|1.00|2026-12-01T10:15:00+08:00', 'D|PAY|A|15010226100000000103|1.00|2026-12-01T10:15:00+08:00|MOBILE|', 'D|PA|A', 'D|PAY', 'X|PAY|A', '', 'T|1|1.00|0|0.00', 'H|TFS1|ABC|2026-12-01|1|2026-12-02T01:30:00+08:00');
+    const file = fc.record({
+      lines: fc.array(fc.oneof({ weight: 6, arbitrary: payLine }, { weight: 1, arbitrary: otherLine }), { minLength: 1, maxLength: 30 }),
+      crlf: fc.boolean(),
+      chunk: fc.integer({ min: 1, max: 200 }),
+    });
+    fc.assert(
+      fc.property(file, ({ lines, crlf, chunk }) => {
+        const text = [FILE[0], ...lines, 'T|0|0.00|0|0.00'].join(crlf ? '\r\n' : '\n') + (crlf ? '\r\n' : '\n');
+        const bytes = Buffer.from(text);
+        const read = (payLinesInPlace: boolean) => {
+          const seen: StatementLine[] = [];
+          const parser = new StatementParser({ format: 'TFS1', agencyCode: 'ABC', today: '2026-12-02', now: new Date('2026-12-02T09:00:00+08:00') }, (line) => seen.push(line), { payLinesInPlace });
+          for (let at = 0; at < bytes.length; at += chunk) parser.push(Buffer.from(bytes.subarray(at, at + chunk)));
+          return { lines: seen, result: parser.finish() };
+        };
+        expect(read(true)).toEqual(read(false));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('the totals stay exact when the lines read in place sum past 2^53 fen', () => {
+    // 1,000 lines of 99999999999.99 yuan: 10^16 fen, past the doubles' exact integers.
+    const count = 1000;
+    const lines = Array.from({ length: count }, (_, index) => `D|PAY|BIG${index}|15010226100000000103|99999999999.99|2026-12-01T10:15:00+08:00|MOBILE`);
+    const { result } = parse(Buffer.from([FILE[0], ...lines, `T|${count}|99999999999990.00|0|0.00`].join('\n') + '\n'), () => []);
+    expect(result.problems).toEqual([]);
+    expect(result.totals.payTotal).toBe('99999999999990.00');
+    expect(result.totalsMismatch).toBeNull();
+  });
 });
+
