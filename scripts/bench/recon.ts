@@ -89,11 +89,11 @@ p AS (
   SELECT nextval('payments_id_seq'), 'PRB' || $3 || n.serial, $2::bigint, $3, $3 || '-' || n.serial, n.pay_code, n.id, n.total_amount,
          $4::timestamptz, $5::date, 'MOBILE', false, 'SUCCEEDED', NULL, NULL, $6::timestamptz, $6::timestamptz
     FROM n
-  RETURNING id, agency_txn_id, notice_id, amount
+  RETURNING id, agency_txn_id, notice_id, pay_code, amount
 ),
 k AS (
-  INSERT INTO payment_keys (agency_party_id, agency_txn_id, request_hash, payment_id, created_at)
-  SELECT $2::bigint, p.agency_txn_id, repeat('0', 64), p.id, $6::timestamptz FROM p
+  INSERT INTO payment_keys (agency_party_id, agency_txn_id, request_hash, payment_id, pay_code, amount, created_at)
+  SELECT $2::bigint, p.agency_txn_id, repeat('0', 64), p.id, p.pay_code, p.amount, $6::timestamptz FROM p
   RETURNING 1
 ),
 paid AS (

@@ -262,6 +262,18 @@ describe('ledger verify', () => {
     expect(verification.checks.find((check) => check.name === 'reversalsMirror')?.breaks).toEqual([{ subject: `entry ${(entry as { id: string }).id}`, detail: { reverses: String(posting.id), kind: 'PAYMENT_UNAPPLIED', lines: 2, originalLines: 2 } }]);
   });
 
+  it('catches a key whose payCode or amount is not its payment’s (decision 0241)', async () => {
+    const payment = await context.db('payments').where({ status: 'SUCCEEDED' }).first();
+    await context.db.raw('ALTER TABLE payment_keys DISABLE TRIGGER payment_keys_append_only');
+    await context.db('payment_keys').where({ payment_id: payment.id }).update({ amount: '0.01' });
+    const other = await context.db('payments').whereNot({ id: payment.id }).first();
+    await context.db('payment_keys').where({ payment_id: other.id }).update({ pay_code: `${String(other.pay_code)}0` });
+    await context.db.raw('ALTER TABLE payment_keys ENABLE TRIGGER payment_keys_append_only');
+    const verification = await verifyLedger(context.db);
+    expect(brokenChecks(verification)).toEqual(['paymentKeys']);
+    expect(verification.checks.find((check) => check.name === 'paymentKeys')?.breaks.map((found) => found.subject).sort()).toEqual([`payment ${String(payment.payment_id)}`, `payment ${String(other.payment_id)}`].sort());
+  });
+
   it('catches a payment that names no agency, or the wrong one', async () => {
     const bank = await context.db('parties').where({ role: 'bank' }).first('id');
     await context.db.raw('ALTER TABLE payments DISABLE TRIGGER payments_append_only');

@@ -109,14 +109,14 @@ export async function lockNoticesByPayCode(trx: Knex.Transaction, payCodes: read
  * meanwhile — committed, or in flight (the INSERT waits for it) — is not bound here: that line has
  * a payment now and is no overage (contracts/decisions/0110).
  */
-export async function claimKeys(trx: Knex.Transaction, agencyPartyId: string, keys: ReadonlyArray<{ agency_txn_id: string; payment_row_id: string }>, now: Date): Promise<Set<string>> {
+export async function claimKeys(trx: Knex.Transaction, agencyPartyId: string, keys: ReadonlyArray<{ agency_txn_id: string; payment_row_id: string; pay_code: string; amount: string }>, now: Date): Promise<Set<string>> {
   const claimed = new Set<string>();
   for (let start = 0; start < keys.length; start += ROWS_PER_STATEMENT_MAX) {
     const chunk = keys.slice(start, start + ROWS_PER_STATEMENT_MAX);
     const result = await trx.raw<{ rows: Array<{ agency_txn_id: string }> }>(
-      `INSERT INTO payment_keys (agency_party_id, agency_txn_id, request_hash, payment_id, created_at)
-       SELECT ?::bigint, k.agency_txn_id, NULL, k.payment_row_id, ?::timestamptz
-         FROM json_to_recordset(?::json) AS k(agency_txn_id text, payment_row_id bigint)
+      `INSERT INTO payment_keys (agency_party_id, agency_txn_id, request_hash, payment_id, pay_code, amount, created_at)
+       SELECT ?::bigint, k.agency_txn_id, NULL, k.payment_row_id, k.pay_code, k.amount, ?::timestamptz
+         FROM json_to_recordset(?::json) AS k(agency_txn_id text, payment_row_id bigint, pay_code text, amount numeric)
         ORDER BY k.agency_txn_id
        ON CONFLICT (agency_party_id, agency_txn_id) DO NOTHING
        RETURNING agency_txn_id`,

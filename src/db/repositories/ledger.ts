@@ -1051,14 +1051,14 @@ export const LEDGER_CHECKS: LedgerCheck[] = [
   },
   {
     name: 'paymentKeys',
-    invariant: "each payment is bound by exactly its agency's key, and each key names a payment",
+    invariant: "each payment is bound by exactly its agency's key, which carries its payCode and amount, and each key names a payment",
     sql: `
       (SELECT 'payment ' || p.payment_id AS subject, json_build_object('agencyTxnId', p.agency_txn_id, 'keys', count(k.payment_id)) AS detail
          FROM payments p
          LEFT JOIN payment_keys k ON k.payment_id = p.id
         GROUP BY p.id
        HAVING count(k.payment_id) <> 1
-           OR bool_or(k.agency_party_id <> p.agency_party_id OR k.agency_txn_id <> p.agency_txn_id)
+           OR bool_or(k.agency_party_id <> p.agency_party_id OR k.agency_txn_id <> p.agency_txn_id OR k.pay_code <> p.pay_code OR k.amount <> p.amount)
         LIMIT @limit)
       UNION ALL
       (SELECT 'key ' || k.agency_txn_id AS subject, json_build_object('agencyPartyId', k.agency_party_id::text, 'paymentRowId', k.payment_id::text) AS detail

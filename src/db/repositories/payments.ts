@@ -266,8 +266,8 @@ function postingWriteText(variant: PostingVariant): string {
     // The key is bound only once the notice is locked and unchanged; a key bound meanwhile (a
     // concurrent repeat) waits for that transaction, then inserts nothing.
     `payment_key AS (
-  INSERT INTO payment_keys (agency_party_id, agency_txn_id, request_hash, payment_id, created_at)
-  SELECT @agency_party_id::bigint, @agency_txn_id, @request_hash, @payment_row_id::bigint, @now::timestamptz FROM checked
+  INSERT INTO payment_keys (agency_party_id, agency_txn_id, request_hash, payment_id, pay_code, amount, created_at)
+  SELECT @agency_party_id::bigint, @agency_txn_id, @request_hash, @payment_row_id::bigint, @pay_code, @amount::numeric, @now::timestamptz FROM checked
   ON CONFLICT (agency_party_id, agency_txn_id) DO NOTHING
   RETURNING payment_id
 )`,

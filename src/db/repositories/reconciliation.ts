@@ -274,11 +274,15 @@ function classifySelect(from: string): string {
        ${from}`;
 }
 
-/** Every PAY line of the statement, hash-joined in one pass. */
+/**
+ * Every PAY line of the statement, hash-joined in one pass. The payment `pay` is its key: a key
+ * carries its payment's payCode and amount (contracts/decisions/0241-payment-keys-carry-code-and-amount.md),
+ * so the payments themselves are not read.
+ */
 const ALL_LINES = `FROM agency_statement_lines l
        LEFT JOIN statement_matches m ON m.statement_id = l.statement_id AND m.line_no = l.line_no AND m.released_at IS NULL
-       LEFT JOIN payment_keys k ON m.line_no IS NULL AND k.agency_party_id = :agency AND k.agency_txn_id = l.agency_txn_id
-       LEFT JOIN payments pay ON pay.id = k.payment_id
+       LEFT JOIN (SELECT k.agency_party_id, k.agency_txn_id, k.payment_id AS id, k.pay_code, k.amount FROM payment_keys k) pay
+              ON m.line_no IS NULL AND pay.agency_party_id = :agency AND pay.agency_txn_id = l.agency_txn_id
        LEFT JOIN statement_matches pm ON pm.payment_id = pay.id AND pm.released_at IS NULL
       WHERE l.statement_id = :statement AND l.kind = 'PAY'`;
 
@@ -292,7 +296,7 @@ const UNPAID_LINES = `FROM unpaid u
        JOIN agency_statement_lines l ON l.statement_id = :statement AND l.line_no = u.line_no AND l.kind = 'PAY'
        LEFT JOIN LATERAL (SELECT sm.line_no, sm.backfilled, sm.payment_id FROM statement_matches sm
                            WHERE sm.statement_id = l.statement_id AND sm.line_no = l.line_no AND sm.released_at IS NULL OFFSET 0) m ON true
-       LEFT JOIN LATERAL (SELECT p.id, p.pay_code, p.amount FROM payment_keys k JOIN payments p ON p.id = k.payment_id
+       LEFT JOIN LATERAL (SELECT k.payment_id AS id, k.pay_code, k.amount FROM payment_keys k
                            WHERE m.line_no IS NULL AND k.agency_party_id = :agency AND k.agency_txn_id = l.agency_txn_id OFFSET 0) pay ON true
        LEFT JOIN LATERAL (SELECT om.line_no FROM statement_matches om WHERE om.payment_id = pay.id AND om.released_at IS NULL OFFSET 0) pm ON true`;
 

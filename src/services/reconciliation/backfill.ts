@@ -293,7 +293,8 @@ async function lockAndClaim(trx: Knex.Transaction, ctx: BackfillContext, lines: 
   }
   ms.lockMs = Math.round(performance.now() - markMs);
   markMs = performance.now();
-  const claimed = await repo.claimKeys(trx, ctx.agencyPartyId, lines.map((line) => ({ agency_txn_id: line.agency_txn_id, payment_row_id: line.payment_row_id })), ctx.now);
+  // The key carries the payCode and amount the payment will have: the line's (decide).
+  const claimed = await repo.claimKeys(trx, ctx.agencyPartyId, lines.map((line) => ({ agency_txn_id: line.agency_txn_id, payment_row_id: line.payment_row_id, pay_code: line.pay_code, amount: line.amount })), ctx.now);
   if (claimed.size < lines.length) {
     deps.log.info({ statementRowId: ctx.statementRowId, skipped: lines.length - claimed.size }, 'backfill: keys bound meanwhile by online postings; those lines are no overages');
   }
