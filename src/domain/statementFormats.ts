@@ -138,12 +138,6 @@ const IDENTIFIER_BYTES: Uint8Array = (() => {
 })();
 /** The channels' names as bytes, each beside the one string every line of that channel shares. */
 const CHANNEL_BYTES: ReadonlyArray<{ name: string; bytes: Buffer }> = PAYMENT_CHANNELS.map((name) => ({ name, bytes: Buffer.from(name, 'latin1') }));
-/**
- * The lines read in place sum their amounts as integer fen in a double (each at most ~2^44) and add
- * the sum to the exact BigInt total before it passes this: every partial sum stays an exact integer.
- */
-const FEN_PENDING_MAX = 2 ** 52;
-
 /** The channel named by the bytes `bytes[start, end)`, or null when they name none. */
 function channelOfBytes(bytes: Buffer, start: number, end: number): string | null {
   for (const channel of CHANNEL_BYTES) {
@@ -208,8 +202,6 @@ export class StatementParser {
    * exact and ~20× cheaper per line than a decimal.js addition; it is turned back into money once.
    */
   private payTotalFen = 0n;
-  /** Fen of the lines read in place, not yet in payTotalFen (below FEN_PENDING_MAX + one amount). */
-  private payFenPending = 0;
   private refundTotalFen = 0n;
   private lines = 0;
   private sawBytes = false;
@@ -271,8 +263,6 @@ export class StatementParser {
       const pending = this.takePending();
       this.endLine(pending, 0, pending.length, false);
     }
-    this.payTotalFen += BigInt(this.payFenPending);
-    this.payFenPending = 0;
     if (this.lineNo === 0) this.problem(1, 'the file is empty');
     else if (this.expect.format === 'TFS1' && this.trailerLineNo === 0) this.problem(this.lineNo + 1, 'the file ends without a trailer line (T|payCount|payTotal|refundCount|refundTotal)');
     else if (this.expect.format === 'APPBILL' && this.trailerLineNo === 0) {
@@ -481,13 +471,14 @@ export class StatementParser {
       remainder = (remainder * 10 + digit) % 97;
     }
     if (remainder !== 1) return false;
-    // The amount: MONEY_PATTERN, more than 0.00, no longer than the largest single amount (so its fen are exact in a double).
+    // The amount: MONEY_PATTERN, more than 0.00, no longer than the largest single amount. Its
+    // digits are only checked here; the total adds it as exact BigInt fen (fenOf), as the text reading does.
     const amountStart = codeEnd + 1;
-    let fen = 0;
+    let nonZero = false;
     for (at = amountStart; at < end; at += 1) {
       const digit = (bytes[at] as number) - 48;
       if (digit < 0 || digit > 9) break;
-      fen = fen * 10 + digit;
+      if (digit !== 0) nonZero = true;
     }
     const wholeDigits = at - amountStart;
     if (wholeDigits === 0 || (wholeDigits > 1 && bytes[amountStart] === 0x30) || wholeDigits + 3 > SINGLE_AMOUNT_MAX.length) return false;
@@ -495,8 +486,7 @@ export class StatementParser {
     const tenths = (bytes[at + 1] as number) - 48;
     const hundredths = (bytes[at + 2] as number) - 48;
     if (tenths < 0 || tenths > 9 || hundredths < 0 || hundredths > 9) return false;
-    fen = fen * 100 + tenths * 10 + hundredths;
-    if (fen === 0) return false;
+    if (!nonZero && tenths === 0 && hundredths === 0) return false;
     const amountEnd = at + 3;
     // paidAt: the common shape, its year 2000–2099 and its offset within ±14:00 (paidAtBoundsProblem), not ahead of now.
     const timeStart = amountEnd + 1;
@@ -513,20 +503,17 @@ export class StatementParser {
     if (paidAtMs - this.expect.now.getTime() > PAID_AT_FUTURE_TOLERANCE_MS) return false;
     const channel = channelOfBytes(bytes, timeEnd + 1, end);
     if (channel === null) return false;
+    const amount = bytes.toString('latin1', amountStart, amountEnd);
     this.lines += 1;
     this.payCount += 1;
-    if (this.payFenPending >= FEN_PENDING_MAX) {
-      this.payTotalFen += BigInt(this.payFenPending);
-      this.payFenPending = 0;
-    }
-    this.payFenPending += fen;
+    this.payTotalFen += fenOf(amount);
     this.onLine({
       lineNo,
       kind: 'PAY',
       agencyTxnId: bytes.toString('latin1', idStart, idEnd),
       payCode: bytes.toString('latin1', codeStart, codeEnd),
       instructionNo: null,
-      amount: bytes.toString('latin1', amountStart, amountEnd),
+      amount,
       occurredAt: new Date(paidAtMs),
       channel,
       payCodeToLookUp: false,

@@ -200,7 +200,7 @@ describe('StatementParser', () => {
     );
   });
 
-  it('the totals stay exact when the lines read in place sum past 2^53 fen', () => {
+  it('the totals stay exact when the lines read in place sum past 2^53 fen (BigInt, never a double)', () => {
     // 1,000 lines of 99999999999.99 yuan: 10^16 fen, past the doubles' exact integers.
     const count = 1000;
     const lines = Array.from({ length: count }, (_, index) => `D|PAY|BIG${index}|15010226100000000103|99999999999.99|2026-12-01T10:15:00+08:00|MOBILE`);
