@@ -26,20 +26,11 @@ const NUMERIC_NEGATIVE = 0x4000;
 const DECIMAL_TEXT = /^(-?)(0|[1-9][0-9]*)(?:\.([0-9]{1,4}))?$/;
 
 /**
- * One base-10000 digit group: the value of the decimal digits `text[start, end)` (at most 4, each
- * '0'–'9', checked by the caller's pattern), read digit by digit — an exact small integer.
+ * One base-10000 digit group: the value of the decimal digits `text[start, end)` (at most 4; a
+ * start before 0 reads from 0, an empty range is 0), read digit by digit — an exact small
+ * integer — or −1 if one of them is not a digit.
  */
 function digitGroup(text: string, start: number, end: number): number {
-  let value = 0;
-  for (let index = start; index < end; index += 1) value = value * 10 + (text.charCodeAt(index) - 48);
-  return value;
-}
-
-/**
- * The value of the decimal digits `text[start, end)` as one base-10000 group (at most 4 digits;
- * none is 0), or −1 if one of them is not a digit.
- */
-function groupOf(text: string, start: number, end: number): number {
   let value = 0;
   for (let index = Math.max(0, start); index < end; index += 1) {
     const digit = text.charCodeAt(index) - 48;
@@ -172,9 +163,9 @@ export class BinaryCopyWriter {
     const point = text.length - 3;
     if (point < 1 || point > 12 || text.charCodeAt(point) !== 0x2e || (point > 1 && text.charCodeAt(0) === 0x30)) return false;
     // The whole part's groups from the right: the units group [point−4, point), then the ones before it.
-    const high = groupOf(text, 0, point - 8);
-    const middle = groupOf(text, Math.max(0, point - 8), point - 4);
-    const low = groupOf(text, Math.max(0, point - 4), point);
+    const high = digitGroup(text, 0, point - 8);
+    const middle = digitGroup(text, point - 8, point - 4);
+    const low = digitGroup(text, point - 4, point);
     const tenths = text.charCodeAt(point + 1) - 48;
     const hundredths = text.charCodeAt(point + 2) - 48;
     if (high < 0 || middle < 0 || low < 0 || tenths < 0 || tenths > 9 || hundredths < 0 || hundredths > 9) return false;

@@ -232,12 +232,19 @@ function parseCanonicalInstant(value: string): Date | null | undefined {
   const offsetHour = offset ? digitsAt(value, 20, 2) : 0;
   const offsetMinute = offset ? digitsAt(value, 23, 2) : 0;
   if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0 || offsetHour < 0 || offsetMinute < 0) return undefined;
-  if (!isRealDay(year, month, day) || hour > 23 || minute > 59 || second > 59 || offsetHour > 23 || offsetMinute > 59) {
-    return null;
-  }
-  const offsetMinutes = offset ? (value.charCodeAt(19) === 0x2d ? -1 : 1) * (offsetHour * 60 + offsetMinute) : 0;
-  const localMs = epochDayFromCivil({ year, month, day }) * DAY_MS + hour * HOUR_MS + minute * MINUTE_MS + second * SECOND_MS;
-  return new Date(localMs - offsetMinutes * MINUTE_MS);
+  const ms = wholeSecondInstantMs(year, month, day, hour, minute, second, offset ? (value.charCodeAt(19) === 0x2d ? -1 : 1) : 0, offsetHour, offsetMinute);
+  return ms === null ? null : new Date(ms);
+}
+
+/**
+ * The instant of a whole-second civil time at an offset (`offsetSign` 0 for Z), its fields read as
+ * non-negative integers, in milliseconds since the epoch; null when the day or the time does not
+ * exist. The two readers of the common shape (text and bytes) share it.
+ */
+function wholeSecondInstantMs(year: number, month: number, day: number, hour: number, minute: number, second: number, offsetSign: -1 | 0 | 1, offsetHour: number, offsetMinute: number): number | null {
+  if (!isRealDay(year, month, day) || hour > 23 || minute > 59 || second > 59 || offsetHour > 23 || offsetMinute > 59) return null;
+  const offsetMinutes = offsetSign * (offsetHour * 60 + offsetMinute);
+  return epochDayFromCivil({ year, month, day }) * DAY_MS + hour * HOUR_MS + minute * MINUTE_MS + second * SECOND_MS - offsetMinutes * MINUTE_MS;
 }
 
 /** The value of the ASCII decimal digits `bytes[at, at + count)`, or −1 if one of them is not a digit. */
@@ -274,9 +281,7 @@ export function wholeSecondInstantMsOfBytes(bytes: Uint8Array, start: number, en
   const offsetHour = offset ? byteDigitsAt(bytes, start + 20, 2) : 0;
   const offsetMinute = offset ? byteDigitsAt(bytes, start + 23, 2) : 0;
   if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0 || offsetHour < 0 || offsetMinute < 0) return undefined;
-  if (!isRealDay(year, month, day) || hour > 23 || minute > 59 || second > 59 || offsetHour > 23 || offsetMinute > 59) return undefined;
-  const offsetMinutes = offset ? (zone === 0x2d ? -1 : 1) * (offsetHour * 60 + offsetMinute) : 0;
-  return epochDayFromCivil({ year, month, day }) * DAY_MS + hour * HOUR_MS + minute * MINUTE_MS + second * SECOND_MS - offsetMinutes * MINUTE_MS;
+  return wholeSecondInstantMs(year, month, day, hour, minute, second, offset ? (zone === 0x2d ? -1 : 1) : 0, offsetHour, offsetMinute) ?? undefined;
 }
 
 /** parseInstant by INSTANT_PATTERN: every shape it accepts. */
