@@ -6,8 +6,11 @@
 // (a test checks that the committed module is this file's compilation). 32-bit limbs with 64-bit
 // products run several times faster than the same arithmetic on JavaScript's BigInt.
 //
-// Public data only: the code is variable-time on purpose, like src/crypto/sm2Arithmetic.ts, whose
-// formulas (and special cases) it follows step for step. Never give it a secret scalar.
+// `sumPoints` takes public data only: it is variable-time on purpose, like
+// src/crypto/sm2Arithmetic.ts, whose formulas (and special cases) it follows step for step.
+// `multiplyBase` is the one entry for a secret scalar, the signature's nonce k: k·G from a table of
+// G's odd multiples held in this memory, the same sequence of operations for every k (contracts/
+// decisions/0242-sm2-signing-on-a-precomputed-table.md).
 //
 // Field elements are 8 little-endian u32 limbs in linear memory, in Montgomery form (a·2^256 mod
 // p), always fully reduced to [0, p), so that equality is equality of limbs.
@@ -19,6 +22,21 @@ const POINTS_MAX: i32 = 192;
 const INPUT: usize = memory.data(POINTS_MAX * 64, 16);
 const SIGNS: usize = memory.data(POINTS_MAX, 16);
 const OUTPUT: usize = memory.data(96, 16);
+
+// multiplyBase's table: for window i = 0 … 64, the odd multiples (2j + 1) · 16^i · G, j = 0 … 7,
+// affine, 64 bytes each as the input's points; written once by src/crypto/sm2Wasm.ts (public data).
+const SIGN_WINDOW_BITS: i32 = 4;
+const SIGN_WINDOWS: i32 = 65;
+const SIGN_ENTRIES: i32 = 8;
+const SIGN_TABLE: usize = memory.data(SIGN_WINDOWS * SIGN_ENTRIES * 64, 16);
+/** The secret scalar k (8 little-endian limbs, 1 ≤ k < n), cleared by multiplyBase. */
+const SCALAR: usize = memory.data(32, 16);
+/** multiplyBase's working copies: k or n − k, its digits, the point picked from a window. */
+const ODD: usize = memory.data(32, 16);
+const DIGITS: usize = memory.data(SIGN_WINDOWS, 16);
+const PICK: usize = memory.data(64, 16);
+// The group order n, little-endian limbs.
+const ORDER: usize = memory.data<u32>([0x39d54123, 0x53bbf409, 0x21c6052b, 0x7203df6b, 0xffffffff, 0xffffffff, 0xffffffff, 0xfffffffe]);
 
 // The field prime p, little-endian limbs.
 const PRIME: usize = memory.data<u32>([0xffffffff, 0xffffffff, 0x00000000, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xfffffffe]);
@@ -52,6 +70,12 @@ export function outputPointer(): usize {
 }
 export function pointsMax(): i32 {
   return POINTS_MAX;
+}
+export function signTablePointer(): usize {
+  return SIGN_TABLE;
+}
+export function scalarPointer(): usize {
+  return SCALAR;
 }
 
 // ---- field arithmetic ----------------------------------------------------------------------------
@@ -446,6 +470,94 @@ export function sumPoints(count: i32): i32 {
     }
     addAffine(x, y);
   }
+  if (isZero(ACC_Z)) return 0;
+  montMul(OUTPUT, ACC_X, PLAIN_ONE);
+  montMul(OUTPUT + 32, ACC_Y, PLAIN_ONE);
+  montMul(OUTPUT + 64, ACC_Z, PLAIN_ONE);
+  return 1;
+}
+
+// ---- k·G for a secret k --------------------------------------------------------------------------
+
+/**
+ * ODD ← k if k is odd, else n − k (odd, as n is): x(k·G) = x(−k·G), and signing needs only x.
+ * Chosen by mask, not by branch.
+ */
+function oddScalar(): void {
+  const keep: u32 = 0 - (load<u32>(SCALAR) & 1);
+  let borrow: u64 = 0;
+  for (let index: usize = 0; index < 8; index++) {
+    const k = limb(SCALAR, index);
+    const difference = limb(ORDER, index) - k - borrow;
+    borrow = (difference >> 63) & 1;
+    setLimb(ODD, index, (<u64>((<u32>k & keep) | (<u32>difference & ~keep))));
+  }
+}
+
+/**
+ * The odd scalar in ODD as 65 odd signed digits of 4 bits, least significant first:
+ * ODD = Σ d_i · 16^i with every d_i odd in [−15, 15] (the top one is always 1, as ODD < 16^64).
+ * Each step takes d = (ODD mod 32) − 16 and ODD ← (ODD − d) / 16, which stays odd; ODD − d is ODD
+ * with its low five bits replaced by 16. No digit is zero, so every window adds one point.
+ */
+function oddDigits(): void {
+  for (let window: i32 = 0; window < SIGN_WINDOWS - 1; window++) {
+    const low = load<u32>(ODD);
+    store<i8>(DIGITS + <usize>window, <i8>(<i32>(low & 31) - 16));
+    store<u32>(ODD, (low & ~(<u32>31)) | 16);
+    for (let index: usize = 0; index < 7; index++) {
+      setLimb(ODD, index, (limb(ODD, index) >> SIGN_WINDOW_BITS) | ((limb(ODD, index + 1) << (32 - SIGN_WINDOW_BITS)) & MASK));
+    }
+    setLimb(ODD, 7, limb(ODD, 7) >> SIGN_WINDOW_BITS);
+  }
+  store<i8>(DIGITS + <usize>(SIGN_WINDOWS - 1), <i8>load<u32>(ODD));
+}
+
+/** PICK ← the window's entry for `digit` (negated when negative), reading every entry of the window. */
+function pickEntry(window: i32, digit: i32): void {
+  const negative: u64 = <u64>(<i64>(digit >> 31));
+  const index: u32 = <u32>(((digit ^ (digit >> 31)) - (digit >> 31) - 1) >> 1);
+  memory.fill(PICK, 0, 64);
+  const base = SIGN_TABLE + (<usize>(window * SIGN_ENTRIES) << 6);
+  for (let entry: u32 = 0; entry < <u32>SIGN_ENTRIES; entry++) {
+    const mask: u64 = 0 - <u64>(((entry ^ index) - 1) >> 31);
+    const source = base + (<usize>entry << 6);
+    for (let word: usize = 0; word < 64; word += 8) {
+      store<u64>(PICK + word, load<u64>(PICK + word) | (load<u64>(source + word) & mask));
+    }
+  }
+  // −y = p − y (a table point's y is never 0: the curve has no point of order 2).
+  fieldSub(NEG_Y, PRIME, PICK + 32);
+  for (let word: usize = 0; word < 32; word += 8) {
+    store<u64>(PICK + 32 + word, (load<u64>(PICK + 32 + word) & ~negative) | (load<u64>(NEG_Y + word) & negative));
+  }
+}
+
+/**
+ * k·G for the secret k in SCALAR (1 ≤ k < n), up to its sign: the same 65 additions, table reads
+ * and selections whatever k is. Before window i the partial sum is a·G with |a| < 16^i, and the
+ * pick is ±d·16^i·G with 1 ≤ d ≤ 15, so a ± d·16^i is non-zero and, for i < 63, below n in size:
+ * addAffine's special cases are never reached there. In the top two windows they are reached for
+ * k' = 2^256 − n alone (the odd scalar multiplied; ±k for two nonces in 2^256): window 63 then
+ * meets the sum's negation, and window 64 starts from infinity, as the first window does for every
+ * k. The doubling is never reached (test/unit/crypto/sm2Wasm.test.ts runs that k). Returns 1 with the
+ * Jacobian X, Y and Z, out of Montgomery form, in the output; SCALAR and the working copies are
+ * cleared.
+ */
+export function multiplyBase(): i32 {
+  oddScalar();
+  oddDigits();
+  memory.fill(ACC_X, 0, 32);
+  memory.fill(ACC_Y, 0, 32);
+  memory.fill(ACC_Z, 0, 32);
+  for (let window: i32 = 0; window < SIGN_WINDOWS; window++) {
+    pickEntry(window, <i32>load<i8>(DIGITS + <usize>window));
+    addAffine(PICK, PICK + 32);
+  }
+  memory.fill(SCALAR, 0, 32);
+  memory.fill(ODD, 0, 32);
+  memory.fill(DIGITS, 0, SIGN_WINDOWS);
+  memory.fill(PICK, 0, 64);
   if (isZero(ACC_Z)) return 0;
   montMul(OUTPUT, ACC_X, PLAIN_ONE);
   montMul(OUTPUT + 32, ACC_Y, PLAIN_ONE);

@@ -5,8 +5,9 @@
 // set one, so its signatures never interoperate. The parts are:
 // - e = SM3(Z || M) is computed with Node's native SM3, and Z (which depends only on the public
 //   key and the user ID) is computed once per key instead of on every call;
-// - signing uses sm-crypto-v2's constant-time k·G (built on @noble/curves), with (1 + d)⁻¹
-//   computed once per signer;
+// - signing computes k·G on a precomputed table of G in WebAssembly, the same operations for
+//   every nonce (./sm2Wasm's multiplyBaseX, decision 0242), with (1 + d)⁻¹ computed once per
+//   signer;
 // - verification, on public data only, uses the table arithmetic of ./sm2Arithmetic: the public
 //   key's multiples are precomputed once per verifier, and one check costs no doubling and no
 //   inversion (decision 0008); the points are summed in WebAssembly by ./sm2Wasm (decision 0176);
@@ -15,6 +16,8 @@
 //
 // Run `node scripts/run.js test/unit/crypto/sm2.bench.ts` for the timings on this machine; the
 // figures of 2026-11-27 are in decision 0008.
+import { randomBytes } from 'node:crypto';
+
 import { sm2 } from 'sm-crypto-v2';
 
 import {
@@ -28,7 +31,7 @@ import {
 } from './der';
 import { KeyFormatError } from './errors';
 import { invertMod, SM2_N } from './sm2Arithmetic';
-import { buildLimbTable, sm2VerifyEquationWasm } from './sm2Wasm';
+import { buildLimbTable, multiplyBaseX, prepareBaseMultiply, sm2VerifyEquationWasm } from './sm2Wasm';
 import { type BytesLike, sm3Bytes } from './sm3';
 
 /** The order n of the SM2 recommended curve's base point. */
@@ -124,22 +127,24 @@ export interface Sm2Signer {
 /**
  * A signer for one private key: derives the public key and Z once, so each signature costs one
  * base-point multiplication. Use it for keys that sign repeatedly (the platform's own key).
+ * `drawNonce` is Node's CSPRNG; only the known-answer test of the standard's example gives its k.
  */
-export function createSm2Signer(privateKeyHex: string, userId = SM2_DEFAULT_USER_ID): Sm2Signer {
+export function createSm2Signer(privateKeyHex: string, userId = SM2_DEFAULT_USER_ID, drawNonce: () => bigint = randomNonce): Sm2Signer {
   const privateKey = assertSm2PrivateKeyHex(privateKeyHex);
   const publicKeyHex = sm2PublicKeyHexFromPrivate(privateKey);
   const z = sm2Z(publicKeyHex, userId);
   const d = BigInt(`0x${privateKey}`);
   // s = (1 + d)⁻¹ · (k − r·d) mod n: the inverse depends only on the key.
   const inverseOnePlusD = invertMod(1n + d, SM2_ORDER);
+  prepareBaseMultiply();
   return {
     publicKeyHex,
     sign(message: BytesLike): Buffer {
       const e = BigInt(`0x${sm2E(z, message).toString('hex')}`);
       for (;;) {
-        // A fresh random k in [1, n − 1] (Node's CSPRNG) and x1 of k·G, by the library's
-        // constant-time multiplication (GB/T 32918.2 §6.1, A3–A4).
-        const { k, x1 } = sm2.getPoint();
+        // A fresh random k in [1, n − 1] (Node's CSPRNG) and x1 of k·G (GB/T 32918.2 §6.1, A3–A4).
+        const k = drawNonce();
+        const x1 = multiplyBaseX(k);
         const r = (e + x1) % SM2_ORDER;
         if (r === 0n || r + k === SM2_ORDER) continue;
         const s = (inverseOnePlusD * ((((k - r * d) % SM2_ORDER) + SM2_ORDER) % SM2_ORDER)) % SM2_ORDER;
@@ -148,6 +153,14 @@ export function createSm2Signer(privateKeyHex: string, userId = SM2_DEFAULT_USER
       }
     },
   };
+}
+
+/** A uniform nonce in [1, n − 1]: 256 random bits, drawn again when out of range (p ≈ 2^−32). */
+function randomNonce(): bigint {
+  for (;;) {
+    const k = BigInt(`0x${randomBytes(32).toString('hex')}`);
+    if (k >= 1n && k < SM2_ORDER) return k;
+  }
 }
 
 /** One-shot SM2 signature (DER bytes). Derives the public key each time: prefer createSm2Signer. */

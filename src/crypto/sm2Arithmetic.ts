@@ -196,6 +196,38 @@ export function buildFixedWindowTable(point: AffinePoint, windowBits: number): F
 }
 
 /**
+ * The odd multiples of a point for signing's regular recoding (src/crypto/sm2Wasm.ts, decision
+ * 0242): window i holds (2j + 1) · 2^(windowBits·i) · P for j = 0 … 2^(windowBits−1) − 1, flat as
+ * [x1, y1, x3, y3, …].
+ */
+export function buildOddMultiplesTable(point: AffinePoint, windowBits: number, windowCount: number): bigint[][] {
+  if (!Number.isInteger(windowBits) || windowBits < 2 || windowBits > 8) throw new RangeError('window of 2–8 bits');
+  if (!isOnSm2Curve(point)) throw new RangeError('not a point on the SM2 curve');
+  const entries = 1 << (windowBits - 1);
+  const windows: bigint[][] = [];
+  let base: AffinePoint = point;
+  for (let window = 0; window < windowCount; window += 1) {
+    // base, 3·base, … (2^w − 1)·base by steps of 2·base; then + base: 2^w·base, the next
+    // window's base.
+    const twice: JacobianPoint = { x: base.x, y: base.y, z: 1n };
+    doubleInPlace(twice);
+    const [twiceAffine] = toAffineAll([twice]);
+    const running: JacobianPoint = { x: base.x, y: base.y, z: 1n };
+    const multiples: JacobianPoint[] = [{ ...running }];
+    for (let j = 1; j < entries; j += 1) {
+      addAffineInPlace(running, twiceAffine!.x, twiceAffine!.y);
+      multiples.push({ ...running });
+    }
+    addAffineInPlace(running, base.x, base.y);
+    multiples.push({ ...running });
+    const affine = toAffineAll(multiples);
+    base = affine.pop()!;
+    windows.push(affine.flatMap((entry) => [entry.x, entry.y]));
+  }
+  return windows;
+}
+
+/**
  * Signed digits of `scalar` (0 ≤ scalar < 2^256) in base 2^windowBits, each in
  * [−2^(w−1), 2^(w−1)], least significant first.
  */

@@ -7,10 +7,14 @@
 // the memory of BigInt coordinates). The module instance has one page of memory and no state
 // between calls; JavaScript is single-threaded per isolate, so one instance serves the process.
 //
-// Public data only, like ./sm2Arithmetic: never give it a secret scalar.
+// The sums are for public data only, like ./sm2Arithmetic. The one path for a secret scalar is
+// multiplyBaseX, signing's k·G: the module's `multiplyBase`, on a table of G's odd multiples kept in
+// the module's memory, with the same operations for every k
+// (contracts/decisions/0242-sm2-signing-on-a-precomputed-table.md).
 import {
   type AffinePoint,
   buildFixedWindowTable,
+  buildOddMultiplesTable,
   type FixedWindowTable,
   invertMod,
   SM2_G,
@@ -35,6 +39,9 @@ interface Sm2PointsExports {
   outputPointer(): number;
   pointsMax(): number;
   sumPoints(count: number): number;
+  signTablePointer(): number;
+  scalarPointer(): number;
+  multiplyBase(): number;
 }
 
 /** A fixed-window table (./sm2Arithmetic) as Montgomery limbs: point j of window i at 16·(i·half + j). */
@@ -93,6 +100,8 @@ interface Instance {
   readonly signs: number;
   readonly output: number;
   readonly pointsMax: number;
+  /** Word offset of the secret scalar multiplyBase reads. */
+  readonly scalar: number;
 }
 
 let instance: Instance | undefined;
@@ -111,8 +120,26 @@ function instanceOnce(): Instance {
     signs: exports.signsPointer(),
     output: exports.outputPointer() >>> 2,
     pointsMax: exports.pointsMax(),
+    scalar: exports.scalarPointer() >>> 2,
   };
+  // multiplyBase's table of G (public), in the module's memory for as long as the instance lives.
+  writeSignTable(instance, exports.signTablePointer() >>> 2);
   return instance;
+}
+
+/** The module's multiplyBase works on 4-bit windows: 65 windows of G's 8 odd multiples. */
+const SIGN_WINDOW_BITS = 4;
+const SIGN_WINDOWS = 65;
+
+function writeSignTable(wasm: Instance, offset: number): void {
+  const windows = buildOddMultiplesTable(SM2_G, SIGN_WINDOW_BITS, SIGN_WINDOWS);
+  let target = offset;
+  for (const flat of windows) {
+    for (const coordinate of flat) {
+      writeLimbs((coordinate * MONTGOMERY_R) % SM2_P, wasm.memory32, target);
+      target += 8;
+    }
+  }
 }
 
 /** Appends scalar · P's points (one per non-zero signed digit) to the input; returns the new count. */
@@ -165,6 +192,26 @@ export function sm2VerifyEquationWasm(e: bigint, r: bigint, s: bigint, publicKey
   const z2 = (z * z) % SM2_P;
   if ((c * z2) % SM2_P === x) return true;
   return c + SM2_N < SM2_P && ((c + SM2_N) * z2) % SM2_P === x;
+}
+
+/** Builds the module and its table of G now (≈ 30 ms), so that no request pays for it: a signer's creation calls it. */
+export function prepareBaseMultiply(): void {
+  instanceOnce();
+}
+
+/**
+ * x of k·G for a secret k in [1, n − 1]: signing's nonce point (GB/T 32918.2 §6.1, A4). The module
+ * computes ±k·G with the same operations for every k and clears its copy of k; x is the same for
+ * both signs. The final inversion of Z² is BigInt arithmetic, as @noble/curves' own is.
+ */
+export function multiplyBaseX(k: bigint): bigint {
+  if (k < 1n || k >= SM2_N) throw new RangeError('a nonce in [1, n − 1]');
+  const wasm = instanceOnce();
+  writeLimbs(k, wasm.memory32, wasm.scalar);
+  if (wasm.exports.multiplyBase() !== 1) throw new Error('k·G at infinity for k in [1, n − 1]');
+  const x = readLimbs(wasm.memory32, wasm.output);
+  const z = readLimbs(wasm.memory32, wasm.output + 16);
+  return (x * invertMod((z * z) % SM2_P, SM2_P)) % SM2_P;
 }
 
 /**

@@ -52,6 +52,11 @@ describe('SM2 with the GB/T 32918 example (default user ID)', () => {
     expect(rs).toBe(vector.r + vector.s);
   });
 
+  it('reproduces the example (r, s) exactly from our signer given the example k (k·G on the WebAssembly table)', () => {
+    const signer = createSm2Signer(vector.privateKey, undefined, () => BigInt(`0x${vector.k}`));
+    expect(signer.sign(vector.message)).toEqual(signatureDer);
+  });
+
   it('is verified by the independent sm-crypto package', () => {
     expect(smCryptoSm2.doVerifySignature(vector.message, signatureDer.toString('hex'), vector.publicKey, { hash: true, der: true })).toBe(true);
   });

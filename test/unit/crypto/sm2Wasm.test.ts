@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import path from 'node:path';
 
-import { type AffinePoint, buildFixedWindowTable, SM2_G, SM2_N, SM2_P } from '../../../src/crypto/sm2Arithmetic';
-import { buildLimbTable, limbTableOf, sm2VerifyEquationWasm, sumAffinePointsWasm } from '../../../src/crypto/sm2Wasm';
+import { type AffinePoint, buildFixedWindowTable, buildOddMultiplesTable, SM2_G, SM2_N, SM2_P } from '../../../src/crypto/sm2Arithmetic';
+import { buildLimbTable, limbTableOf, multiplyBaseX, sm2VerifyEquationWasm, sumAffinePointsWasm } from '../../../src/crypto/sm2Wasm';
 import { NOBLE, randomKeyPoint, randomScalar } from '../../helpers/nobleSm2';
 
 // The WebAssembly point sum (wasm/sm2Points.ts, decision 0176) against @noble/curves, an
@@ -125,5 +125,54 @@ describe('the WebAssembly verification equation at every window size', () => {
     const last = limbs.length / 16 - 1;
     const lastWindow = bigintTable.windows[bigintTable.windows.length - 1]!;
     expect(coordinate(last * 16)).toBe(lastWindow[lastWindow.length - 2]);
+  });
+});
+
+describe("signing's k·G on the table of G's odd multiples (decision 0242)", () => {
+  const nobleX = (k: bigint) => NOBLE.BASE.multiply(k).toAffine().x;
+
+  it('agrees with @noble/curves for random nonces', () => {
+    for (let round = 0; round < 300; round += 1) {
+      const k = randomScalar();
+      expect(multiplyBaseX(k)).toBe(nobleX(k));
+    }
+  });
+
+  it('agrees at the edges: the smallest and largest nonces, window boundaries, even and odd k', () => {
+    const edges = [1n, 2n, 3n, 15n, 16n, 17n, 31n, 32n, 33n, 255n, 256n, 257n, SM2_N - 1n, SM2_N - 2n, SM2_N - 15n, SM2_N - 16n, (SM2_N - 1n) / 2n, (SM2_N + 1n) / 2n];
+    for (let bits = 4n; bits <= 252n; bits += 4n) edges.push(1n << bits, (1n << bits) - 1n, (1n << bits) + 1n);
+    // Every digit 15 or −15 (the largest table entries), and the scalars whose recoding is k itself.
+    edges.push(BigInt(`0x${'f'.repeat(63)}`), BigInt(`0x${'7'.repeat(63)}`), BigInt(`0x${'8'.repeat(63)}1`));
+    for (const k of edges) {
+      expect(multiplyBaseX(k)).toBe(nobleX(k));
+      // n − k has the same x: the module multiplies the odd one of the two.
+      expect(multiplyBaseX(SM2_N - k)).toBe(nobleX(k));
+    }
+  });
+
+  it('gets k·G for the one odd scalar whose sum passes through infinity before the last window', () => {
+    // k' = 2^256 − n: the digits below the top one sum to k' − 16^64 = −n, i.e. infinity; the
+    // top window's 16^64·G is then added to it (the path the first window takes for every k).
+    const k = (1n << 256n) - SM2_N;
+    expect(k % 2n).toBe(1n);
+    expect(multiplyBaseX(k)).toBe(nobleX(k));
+    expect(multiplyBaseX(SM2_N - k)).toBe(nobleX(k));
+  });
+
+  it('refuses a nonce outside [1, n − 1]', () => {
+    expect(() => multiplyBaseX(0n)).toThrow(RangeError);
+    expect(() => multiplyBaseX(SM2_N)).toThrow(RangeError);
+    expect(() => multiplyBaseX(-1n)).toThrow(RangeError);
+  });
+
+  it("builds G's odd multiples: (2j + 1) · 16^i · G", () => {
+    const windows = buildOddMultiplesTable(SM2_G, 4, 65);
+    expect(windows).toHaveLength(65);
+    for (const window of [0, 1, 31, 64]) {
+      for (const j of [0, 3, 7]) {
+        const expected = NOBLE.BASE.multiply((BigInt(2 * j + 1) * (1n << BigInt(4 * window))) % SM2_N).toAffine();
+        expect({ x: windows[window]![2 * j], y: windows[window]![2 * j + 1] }).toEqual({ x: expected.x, y: expected.y });
+      }
+    }
   });
 });
