@@ -84,7 +84,76 @@ export function redactDeep(value: unknown, seen: WeakSet<object> = new WeakSet()
   }
 }
 
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+/**
+ * The most a process keeps of lines not yet written: past it, lines are dropped (and counted in the
+ * next line written) rather than memory grown without bound.
+ */
+const LOG_BUFFER_MAX_CHARS = 16 * 1024 * 1024;
+
+/**
+ * Standard output, one write per turn of the event loop
+ * (contracts/decisions/0243-log-lines-written-once-per-turn.md): the lines logged during a turn are
+ * joined and written together, synchronously, in that turn's check phase (setImmediate). A loaded
+ * HTTP worker answers many requests a turn, and writes their access lines with one system call
+ * instead of one each; an idle service's lines appear as they happen. The writes are
+ * sonic-boom's synchronous ones (pino's default), which retry a full pipe. What is pending when the
+ * process exits is written by the exit hook, so only a SIGKILL or a power cut can lose lines: at
+ * most one turn's.
+ */
+export class TurnBatchedOutput {
+  private pending: string[] = [];
+  private pendingChars = 0;
+  private dropped = 0;
+  private scheduled = false;
+  private readonly flushNow = (): void => this.flush();
+
+  constructor(
+    private readonly output: { write(text: string): unknown },
+    private readonly maxChars = LOG_BUFFER_MAX_CHARS,
+  ) {}
+
+  write(line: string): void {
+    if (this.pendingChars + line.length > this.maxChars) {
+      this.dropped += 1;
+      return;
+    }
+    this.pending.push(line);
+    this.pendingChars += line.length;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flushNow);
+    }
+  }
+
+  /** Writes what is pending (a no-op when nothing is). */
+  flush(): void {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    let text = this.pending.join('');
+    if (this.dropped > 0) {
+      text += `${JSON.stringify({ level: 'warn', time: new Date().toISOString(), service: 'tongfu', droppedLines: this.dropped, msg: 'log lines dropped: standard output did not take them' })}\n`;
+      this.dropped = 0;
+    }
+    this.pending = [];
+    this.pendingChars = 0;
+    this.output.write(text);
+  }
+}
+
+let standardOutputOnce: TurnBatchedOutput | undefined;
+
+/** The process's one batched standard output, flushed by the exit hook. */
+function standardOutput(): TurnBatchedOutput {
+  if (standardOutputOnce === undefined) {
+    const output = new TurnBatchedOutput(pino.destination({ dest: 1, sync: true }));
+    process.on('exit', () => output.flush());
+    standardOutputOnce = output;
+  }
+  return standardOutputOnce;
+}
+
+/** A logger over `destination`, by default standard output written once per turn of the event loop. */
+export function createLogger(level: string, destination: pino.DestinationStream = standardOutput()): Logger {
   const logger = pino(
     {
       level,
