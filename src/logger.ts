@@ -85,8 +85,8 @@ export function redactDeep(value: unknown, seen: WeakSet<object> = new WeakSet()
 }
 
 /**
- * The most a process keeps of lines not yet written: past it, lines are dropped (and counted in the
- * next line written) rather than memory grown without bound.
+ * The most one turn of the event loop keeps of lines not yet written: past it, lines are dropped
+ * (and counted in the next line written) rather than memory grown without bound.
  */
 const LOG_BUFFER_MAX_CHARS = 16 * 1024 * 1024;
 
