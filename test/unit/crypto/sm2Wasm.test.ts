@@ -141,7 +141,8 @@ describe("signing's k·G on the table of G's odd multiples (decision 0242)", () 
   it('agrees at the edges: the smallest and largest nonces, window boundaries, even and odd k', () => {
     const edges = [1n, 2n, 3n, 15n, 16n, 17n, 31n, 32n, 33n, 255n, 256n, 257n, SM2_N - 1n, SM2_N - 2n, SM2_N - 15n, SM2_N - 16n, (SM2_N - 1n) / 2n, (SM2_N + 1n) / 2n];
     for (let bits = 4n; bits <= 252n; bits += 4n) edges.push(1n << bits, (1n << bits) - 1n, (1n << bits) + 1n);
-    // Every digit 15 or −15 (the largest table entries), and the scalars whose recoding is k itself.
+    // Scalars of all-f, all-7 and all-8 nibbles: digits at the table's largest entries (±15) and in
+    // long runs of one value.
     edges.push(BigInt(`0x${'f'.repeat(63)}`), BigInt(`0x${'7'.repeat(63)}`), BigInt(`0x${'8'.repeat(63)}1`));
     for (const k of edges) {
       expect(multiplyBaseX(k)).toBe(nobleX(k));
