@@ -1,10 +1,12 @@
 import cluster, { Worker } from 'node:cluster';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { Config, ConfigError, loadConfig } from './config';
 import { createDb, warmPool } from './db/database';
 import { createLogger, Logger } from './logger';
 import { collectStartUpGarbage } from './memory';
+import { ConnectionHandOff, serveHandedConnections } from './connectionHandOff';
 import { relayPartyChanges, workerPartyChanges } from './partyChangeRelay';
 import { Runtime, startRuntime } from './runtime';
 import { exemptUploadsFromRequestTimeout } from './http/streamedBody';
@@ -54,16 +56,26 @@ function readConfig(): Config {
   }
 }
 
-async function serve(runtime: Runtime, config: Config): Promise<http.Server> {
+function httpServer(runtime: Runtime): http.Server {
   const server = http.createServer(runtime.app.callback());
   server.keepAliveTimeout = 5_000;
   server.requestTimeout = 30_000;
   // A streamed upload may take longer to arrive; its own limits bound it (src/http/streamedBody.ts).
   exemptUploadsFromRequestTimeout(server);
+  return server;
+}
+
+/** Listens on the configured port and host; a port or host it cannot take is a ConfigError. */
+async function listen(server: net.Server, config: Config): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, config)));
     server.listen(config.port, config.host, () => resolve());
   });
+}
+
+async function serve(runtime: Runtime, config: Config): Promise<http.Server> {
+  const server = httpServer(runtime);
+  await listen(server, config);
   runtime.setListeningAddress(server.address());
   return server;
 }
@@ -78,8 +90,10 @@ function listenError(error: NodeJS.ErrnoException, config: Config): Error {
   return error;
 }
 
-async function drain(server: http.Server): Promise<void> {
+/** Stops accepting and waits for the connections to end: an HTTP server's idle ones are closed at once, the rest after REQUEST_DRAIN_MS. */
+async function drain(server: net.Server): Promise<void> {
   const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+  if (!(server instanceof http.Server)) return drained;
   server.closeIdleConnections();
   const forceTimer = setTimeout(() => server.closeAllConnections(), REQUEST_DRAIN_MS);
   await drained;
@@ -159,10 +173,12 @@ async function runWorker(config: Config): Promise<void> {
   // Connections are opened before the port is shared, not by the first burst of requests
   // (contracts/decisions/0172-warm-pools.md).
   await warmPool(db, WORKER_CONNECTIONS).catch((error: unknown) => log.warn({ err: error }, 'could not open the pool\'s connections before listening; they open on demand'));
-  const server = await serve(runtime, config);
+  // The main process listens and hands this worker its share of the connections (decision 0244).
+  const connections = serveHandedConnections(httpServer(runtime), log, (address) => runtime.setListeningAddress(address));
+  connections.ready();
   setTimeout(collectStartUpGarbage, START_UP_GARBAGE_DELAY_MS).unref();
   signals.onStop(async () => {
-    await drain(server);
+    await connections.drain(REQUEST_DRAIN_MS);
     await runtime.close();
   });
 }
@@ -172,7 +188,7 @@ async function runMain(config: Config): Promise<void> {
   const signals = stopSignals(log);
   const startedMs = Date.now();
   const runtime = await startRuntime(config, log);
-  let server: http.Server | undefined;
+  let server: net.Server | undefined;
   const workers = new Set<Worker>();
   let stopping = false;
 
@@ -189,10 +205,11 @@ async function runMain(config: Config): Promise<void> {
   runtime.startBackground();
   setTimeout(collectStartUpGarbage, START_UP_GARBAGE_DELAY_MS).unref();
 
-  async function startHttp(): Promise<http.Server | undefined> {
+  async function startHttp(): Promise<net.Server> {
     if (config.httpWorkers === 1) {
       return serve(runtime, config);
     } else {
+      const handOff = new ConnectionHandOff(log);
       relayPartyChanges(
         () => workers,
         (appId) => runtime.services.authenticator.invalidate(appId),
@@ -203,11 +220,7 @@ async function runMain(config: Config): Promise<void> {
         new Promise((resolve, reject) => {
           const worker = cluster.fork({ [WORKER_DATABASE_URL]: runtime.database.connectionString });
           workers.add(worker);
-          worker.once('listening', (address) => {
-            // The main process serves nothing itself; its sandbox pass reaches the workers here.
-            runtime.setListeningAddress({ address: address.address ?? config.host, family: address.addressType === 6 ? 'IPv6' : 'IPv4', port: address.port });
-            resolve();
-          });
+          void handOff.follow(worker).then(resolve);
           worker.once('exit', (code, signal) => {
             workers.delete(worker);
             if (stopping) return;
@@ -217,7 +230,12 @@ async function runMain(config: Config): Promise<void> {
           });
         });
       await Promise.all(Array.from({ length: config.httpWorkers }, fork));
-      return undefined;
+      // Listening once every worker is ready: the first connections find one to serve them.
+      await listen(handOff.listener, config);
+      // The main process serves nothing itself; its sandbox pass, and the workers' portals, reach the workers here.
+      runtime.setListeningAddress(handOff.listener.address());
+      handOff.announceAddress();
+      return handOff.listener;
     }
   }
 

@@ -119,7 +119,7 @@ async function addPartyByCli(dataDir: string, role: string, code: string): Promi
 }
 
 /** A signed request on a connection of its own, so the main process hands it to the next HTTP worker. */
-async function signedOnFreshConnection(port: number, party: E2eParty, method: string, target: string, requestId: string, body?: unknown): Promise<{ status: number; code: string | undefined }> {
+async function signedOnFreshConnection(port: number, party: E2eParty, method: string, target: string, requestId: string, body?: unknown, agent: http.Agent | false = false): Promise<{ status: number; code: string | undefined }> {
   const bytes = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
   const headers: Record<string, string> = {
     ...signRequest({ method, target, body: bytes, appId: party.appId, privateKey: { algorithm: 'SM2', privateKeyHex: party.privateKeyHex }, timestampSeconds: Math.floor(Date.now() / 1000) }),
@@ -127,7 +127,7 @@ async function signedOnFreshConnection(port: number, party: E2eParty, method: st
     ...(bytes ? { 'content-type': 'application/json', 'content-length': String(bytes.length) } : {}),
   };
   return new Promise((resolve, reject) => {
-    const request = http.request({ host: '127.0.0.1', port, method, path: target, headers, agent: false }, (response) => {
+    const request = http.request({ host: '127.0.0.1', port, method, path: target, headers, agent }, (response) => {
       let text = '';
       response.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
       response.on('end', () => resolve({ status: response.statusCode ?? 0, code: (JSON.parse(text) as { error?: { code?: string } }).error?.code }));
@@ -135,6 +135,16 @@ async function signedOnFreshConnection(port: number, party: E2eParty, method: st
     request.once('error', reject);
     request.end(bytes);
   });
+}
+
+/** The HTTP worker that logged the request `requestId`. */
+function workerOf(started: Started, requestId: string): number | undefined {
+  for (const line of started.output) {
+    if (!line.startsWith('{')) continue;
+    const entry = JSON.parse(line) as { requestId?: string; worker?: number; msg?: string };
+    if (entry.msg === 'request' && entry.requestId === requestId) return entry.worker;
+  }
+  return undefined;
 }
 
 /** Which HTTP workers logged the requests whose ids start with `prefix`. */
@@ -389,6 +399,34 @@ describe('the service process', () => {
       await locker.end();
       await counter.end();
     }
+
+    // Each connection goes to the worker with the fewest open connections (decision 0244). Ten
+    // kept-alive connections split 5 to 5; once one worker's five close, it takes the next ones
+    // until the two are level again: at least 7 of the next 10, where taking them in turn would
+    // give it 5.
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+    await settle();
+    const connect = async (label: string) => {
+      const agents = await Promise.all(
+        Array.from({ length: 10 }, async (_unused, index) => {
+          const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+          const answer = await signedOnFreshConnection(port, colleague, 'GET', '/v1/finance/parties/NO-SUCH-APP', `${label}-${index}`, undefined, agent);
+          expect(answer).toEqual({ status: 404, code: 'NOT_FOUND' });
+          return agent;
+        }),
+      );
+      // The request lines reach this test's output a moment after the answers.
+      await settle();
+      return agents.map((agent, index) => ({ agent, worker: workerOf(current as Started, `${label}-${index}`) }));
+    };
+    const first = await connect('spread');
+    const firstCounts = [1, 2].map((worker) => first.filter((connection) => connection.worker === worker).length);
+    expect(firstCounts.every((count) => count >= 4 && count <= 6)).toBe(true);
+    for (const connection of first) if (connection.worker === 1) connection.agent.destroy();
+    await settle();
+    const second = await connect('refill');
+    expect(second.filter((connection) => connection.worker === 1).length).toBeGreaterThanOrEqual(7);
+    for (const connection of [...first, ...second]) connection.agent.destroy();
 
     current.child.kill('SIGTERM');
     expect((await exited(current.child)).code).toBe(0);
