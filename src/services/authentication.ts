@@ -30,6 +30,13 @@ export const PARTY_CACHE_ENTRIES_MAX = 2_048;
  * but at most this often per party, so bad signatures cannot turn into a query each.
  */
 export const RELOAD_ON_MISS_INTERVAL_MS = 1_000;
+/**
+ * A party used when its entry has lived this share of the TTL is read again in the background,
+ * while the entry still serves: under steady traffic no request waits for the read, where every
+ * TTL each process's requests of that party stalled behind it (decision 0245). The bound is kept:
+ * an entry never serves past the TTL from its own read.
+ */
+export const PARTY_CACHE_REFRESH_AT_SHARE = 0.8;
 
 const APP_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const TIMESTAMP_PATTERN = /^[0-9]{1,12}$/;
@@ -270,9 +277,16 @@ export class SignedAccessAuthenticator implements PartyAuthenticator {
       // Map order is the LRU order: move the entry to the young end.
       this.entries.delete(appId);
       this.entries.set(appId, cached);
+      // Read ahead of the expiry, once (load shares a read in flight); a failed read leaves the
+      // entry to expire, and the request after that reads, and answers, for itself.
+      if (this.isDueForRefresh(cached)) this.load(appId).catch((error: unknown) => this.deps.log.warn({ err: error, appId }, 'reading a party ahead of its expiry failed'));
       return cached;
     }
     return this.load(appId);
+  }
+
+  private isDueForRefresh(entry: CachedParty): boolean {
+    return this.deps.realClock.now().getTime() - entry.loadedAtMs >= this.ttlMs * PARTY_CACHE_REFRESH_AT_SHARE;
   }
 
   private isFresh(entry: CachedParty): boolean {

@@ -4,7 +4,7 @@ import { signRequest } from '../../src/crypto/requestSigning';
 import { ManualClock } from '../../src/domain/clock';
 import { TongfuError } from '../../src/domain/errors';
 import type { SignedRequest } from '../../src/domain/access';
-import { PARTY_CACHE_TTL_MS_MAX, SignedAccessAuthenticator, SignedAccessOptions } from '../../src/services/authentication';
+import { PARTY_CACHE_REFRESH_AT_SHARE, PARTY_CACHE_TTL_MS_MAX, SignedAccessAuthenticator, SignedAccessOptions } from '../../src/services/authentication';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
 import { insertParty, insertPartyKey, PartyRow, retirePartyKey, setPartyStatus } from '../helpers/partyRows';
 
@@ -54,6 +54,11 @@ describe('the party cache of signed access', () => {
       timestampSeconds: Math.floor(clock.now().getTime() / 1000),
     });
     return { method: 'GET', target: '/v1/agency/ping', headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])), body: Buffer.alloc(0) };
+  }
+
+  async function until(condition: () => boolean): Promise<void> {
+    for (let round = 0; round < 200 && !condition(); round += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(condition()).toBe(true);
   }
 
   async function outcome(authenticator: SignedAccessAuthenticator, signed: SignedRequest): Promise<string> {
@@ -107,13 +112,42 @@ describe('the party cache of signed access', () => {
     const outcomes = await Promise.all(Array.from({ length: 20 }, () => outcome(authenticator, request(agency))));
     expect(outcomes).toEqual(Array(20).fill('OK'));
     expect(partyReads - before).toBe(1);
-    // While fresh, nothing is read again.
-    clock.advance(PARTY_CACHE_TTL_MS_MAX - 1);
+    // While fresh and not yet due for a read ahead, nothing is read again.
+    clock.advance(PARTY_CACHE_TTL_MS_MAX * PARTY_CACHE_REFRESH_AT_SHARE - 1);
     expect(await outcome(authenticator, request(agency))).toBe('OK');
     expect(partyReads - before).toBe(1);
-    clock.advance(1);
+    // Unused past the TTL, the next request reads for itself.
+    clock.advance(PARTY_CACHE_TTL_MS_MAX);
     expect(await outcome(authenticator, request(agency))).toBe('OK');
     expect(partyReads - before).toBe(2);
+  });
+
+  it('reads a party in use again ahead of its expiry, so that no request waits at the expiry, and keeps the bound (decision 0245)', async () => {
+    const [a, b] = [instance(), instance()];
+    const agency = await newAgency();
+    expect(await outcome(b, request(agency))).toBe('OK');
+    const before = partyReads;
+    // Due for a read ahead: this request is answered from the entry, and one read follows.
+    clock.advance(PARTY_CACHE_TTL_MS_MAX * PARTY_CACHE_REFRESH_AT_SHARE);
+    const duringRead = await Promise.all([outcome(b, request(agency)), outcome(b, request(agency))]);
+    expect(duringRead).toEqual(['OK', 'OK']);
+    await until(() => partyReads - before === 1);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Past the first read's TTL, the entry read ahead still serves: no read of its own.
+    const pastFirstExpiry = PARTY_CACHE_TTL_MS_MAX * (1 - PARTY_CACHE_REFRESH_AT_SHARE) + 1;
+    clock.advance(pastFirstExpiry);
+    expect(await outcome(b, request(agency))).toBe('OK');
+    expect(partyReads - before).toBe(1);
+
+    // A change made on another instance after that read reaches b within the TTL of it: the
+    // request that finds the entry due is answered from it, and the read it starts sees the change.
+    await setPartyStatus(database.db, agency.party.appId, 'DISABLED');
+    a.invalidate(agency.party.appId);
+    clock.advance(PARTY_CACHE_TTL_MS_MAX * PARTY_CACHE_REFRESH_AT_SHARE - pastFirstExpiry);
+    expect(await outcome(b, request(agency))).toBe('OK');
+    await until(() => partyReads - before === 2);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await outcome(b, request(agency))).toBe('PARTY_DISABLED');
   });
 
   it('does not trust a read that was in flight when an invalidation came', async () => {
