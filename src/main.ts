@@ -172,7 +172,7 @@ async function runWorker(config: Config): Promise<void> {
   started.runtime = runtime;
   // Connections are opened before this worker says it is ready, not by the first burst of requests
   // (contracts/decisions/0172-warm-pools.md).
-  await warmPool(db, WORKER_CONNECTIONS).catch((error: unknown) => log.warn({ err: error }, 'could not open the pool\'s connections before taking connections; they open on demand'));
+  await warmPool(db, WORKER_CONNECTIONS).catch((error: unknown) => log.warn({ err: error }, 'could not open the pool\'s connections before serving; they open on demand'));
   // The main process listens and hands this worker its share of the connections (decision 0244).
   const connections = serveHandedConnections(httpServer(runtime), log, (address) => runtime.setListeningAddress(address));
   connections.ready();
